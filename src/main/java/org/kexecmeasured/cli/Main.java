@@ -1,0 +1,99 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.util.BadInputException;
+import picocli.AutoComplete;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/**
+ * Entry point. Subcommands follow the pipeline: inspect (payload), eventlog, tpm, emulate (uefi),
+ * predict/boot (policy, tcg2, kexec).
+ *
+ * <p>Exit codes: 0 success, 1 a check failed (e.g. a signature or a PCR did not match),
+ * 2 bad input or usage (one line on stderr, never a stack trace), 70 internal error.
+ */
+@Command(name = "kexec-measured",
+        mixinStandardHelpOptions = true,
+        versionProvider = Main.Version.class,
+        description = "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.",
+        subcommands = {
+                AutoComplete.GenerateCompletion.class,
+        })
+public final class Main implements Runnable {
+
+    public static final int EXIT_CHECK_FAILED = 1;
+    public static final int EXIT_BAD_INPUT = 2;
+    public static final int EXIT_INTERNAL = 70;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "a subcommand is required");
+    }
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams; used by tests in-process. */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = commandLine();
+        cl.setOut(out);
+        cl.setErr(err);
+        return cl.execute(args);
+    }
+
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(true);
+        cl.setExecutionExceptionHandler(Main::handleException);
+        cl.setParameterExceptionHandler((ex, args) -> {
+            ex.getCommandLine().getErr().println("kexec-measured: " + ex.getMessage());
+            ex.getCommandLine().getErr().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName()
+                    + " --help' for more information.");
+            return EXIT_BAD_INPUT;
+        });
+        return cl;
+    }
+
+    private static int handleException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
+        PrintWriter err = cl.getErr();
+        if (ex instanceof BadInputException || ex instanceof java.io.IOException) {
+            err.println("kexec-measured: error: " + oneLine(ex.getMessage()));
+            return EXIT_BAD_INPUT;
+        }
+        if (ex instanceof CheckFailedException) {
+            err.println("kexec-measured: " + oneLine(ex.getMessage()));
+            return EXIT_CHECK_FAILED;
+        }
+        err.println("kexec-measured: internal error: " + ex);
+        if (System.getenv("KEXEC_MEASURED_DEBUG") != null) {
+            ex.printStackTrace(err);
+        } else {
+            err.println("(set KEXEC_MEASURED_DEBUG=1 for a stack trace)");
+        }
+        return EXIT_INTERNAL;
+    }
+
+    static String oneLine(String s) {
+        if (s == null) return "(no message)";
+        return s.replace('\n', ' ').replace('\r', ' ');
+    }
+
+    /** Version from the jar manifest, or "dev" when run from classes. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[]{"kexec-measured " + version()};
+        }
+    }
+
+    public static String version() {
+        String v = Main.class.getPackage().getImplementationVersion();
+        return v != null ? v : "0.1.0-dev";
+    }
+}
