@@ -587,6 +587,9 @@ public final class Firmware implements AutoCloseable {
     public String report(String what, long rip, long faultAddress) {
         StringBuilder sb = new StringBuilder();
         sb.append(what).append("; RIP=0x").append(Long.toHexString(rip));
+        if (faultAddress >= 0) {
+            sb.append(" (start of the faulting code block)");
+        }
         String where = images.describe(rip);
         if (where != null) {
             sb.append(" (").append(where).append(')');

@@ -97,7 +97,12 @@ public final class Machine implements AutoCloseable {
         cpu.setIdtr(idt, 0);
         cpu.setReg(Cpu.Reg.CR4, CR4);
         cpu.setReg(Cpu.Reg.CR3, cr3);
-        cpu.setMsr(MSR_EFER, EFER);
+        try {
+            // Unicorn 2.0.1 ignores host MSR writes (EFER reads back LME|LMA = 0x500 from its reset state)
+            cpu.setMsr(MSR_EFER, EFER);
+        } catch (IllegalStateException e) {
+            // cosmetic before ExitBootServices (uefi-subset §1)
+        }
         cpu.setReg(Cpu.Reg.CR0, CR0);
         try {
             cpu.setReg(Cpu.Reg.DS, DS);

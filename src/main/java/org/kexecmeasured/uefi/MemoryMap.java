@@ -98,14 +98,15 @@ public final class MemoryMap {
                 }
             }
             case AnyPages, MaxAddress -> {
-                long limit = how == AllocateType.AnyPages ? Long.MAX_VALUE : address;
+                // MaxAddress is unsigned: Linux passes ALIGN_DOWN(ULONG_MAX + 1) - 1 = 2^64 - 1
+                long limit = how == AllocateType.AnyPages ? -1L : address;
                 for (Region r : map.descendingMap().values()) {
                     if (r.type != MemoryType.ConventionalMemory) {
                         continue;
                     }
                     long top = r.end;
-                    if (limit != Long.MAX_VALUE && top - 1 > limit) {
-                        top = ((limit + 1) / PAGE) * PAGE;
+                    if (Long.compareUnsigned(top - 1, limit) > 0) {
+                        top = Long.divideUnsigned(limit + 1, PAGE) * PAGE;
                     }
                     if (top - size >= r.start && top > r.start) {
                         chosen = top - size;

@@ -70,6 +70,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private volatile boolean stopRequested;
     private String faultKind;
     private long faultAddress = -1;
+    private long faultRip = -1;
     private int interrupt = -1;
 
     public static UnicornLib lib() {
@@ -104,6 +105,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
                 default -> "invalid memory access (type " + type + ")";
             };
             faultAddress = address;
+            faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
             return false;
         };
         addHook(UnicornLib.UC_HOOK_MEM_INVALID, memHook, 1, 0);
@@ -245,11 +247,12 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         stopRequested = false;
         faultKind = null;
         faultAddress = -1;
+        faultRip = -1;
         interrupt = -1;
         long t0 = System.nanoTime();
         int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
-        long rip = reg(Reg.RIP);
+        long rip = faultRip >= 0 ? faultRip : reg(Reg.RIP);
         return new RunResult(err, err == 0 ? null : uc.uc_strerror(err), rip, faultKind, faultAddress, interrupt, el);
     }
 
