@@ -1,6 +1,7 @@
 package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.uefi.protocol.SimpleTextInputExProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleTextInputProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleTextOutputProtocol;
 import org.kexecmeasured.uefi.protocol.Tcg2Protocol;
@@ -107,6 +108,7 @@ public final class Firmware implements AutoCloseable {
 
         consoleHandle = protocols.newHandle();
         SimpleTextInputProtocol conIn = new SimpleTextInputProtocol(this, consoleHandle);
+        new SimpleTextInputExProtocol(this, consoleHandle);
         SimpleTextOutputProtocol conOut = new SimpleTextOutputProtocol(this, consoleHandle);
 
         configTableArray = machine.fwAlloc(24L * MAX_CONFIG_TABLES);

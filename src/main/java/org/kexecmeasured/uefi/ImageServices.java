@@ -466,7 +466,7 @@ public final class ImageServices {
     private void unload(Image im) {
         images.remove(im.handle);
         fw.memoryMap().free(im.base, (im.size + MemoryMap.PAGE - 1) / MemoryMap.PAGE);
-        fw.protocols().install(im.handle, LoadedImageProtocol.GUID, 0); // keep handle valid but empty-ish
+        fw.protocols().removeHandle(im.handle);
     }
 
     private long loadImage(Call c) {

@@ -47,6 +47,11 @@ public final class ProtocolDatabase {
         return handle;
     }
 
+    /** Removes a handle with all its protocols (UnloadImage). */
+    public void removeHandle(long handle) {
+        handles.remove(handle);
+    }
+
     public boolean exists(long handle) {
         return handles.containsKey(handle);
     }
