@@ -79,6 +79,23 @@ public final class RealParts {
         return r.stdout;
     }
 
+    /** Runs a command, returns raw stdout bytes; fails the test on a non-zero exit. */
+    public static byte[] runBytes(List<String> cmd, String pkg) {
+        ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(cmd)).redirectError(ProcessBuilder.Redirect.DISCARD);
+        try {
+            Process p = pb.start();
+            p.getOutputStream().close();
+            byte[] out = p.getInputStream().readAllBytes();
+            if (p.waitFor() != 0) fail(String.join(" ", cmd) + " exited " + p.exitValue());
+            return out;
+        } catch (IOException e) {
+            fail("cannot run " + cmd.get(0) + ": install the Debian package " + pkg + " (" + e.getMessage() + ")");
+            return null;
+        } catch (InterruptedException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     public record Result(int exit, String stdout, String stderr) {
     }
 

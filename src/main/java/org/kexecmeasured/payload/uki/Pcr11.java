@@ -2,6 +2,7 @@ package org.kexecmeasured.payload.uki;
 
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
+import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.charset.StandardCharsets;
@@ -31,6 +32,9 @@ public final class Pcr11 {
 
     public record Prediction(List<Event> events, Map<HashAlg, byte[]> pcr) {
     }
+
+    /** Zero-fill beyond this is refused: real sections pad by kilobytes (kernel .bss by tens of MiB at most). */
+    static final long MAX_ZERO_FILL = 256L << 20;
 
     private Pcr11() {
     }
@@ -79,6 +83,10 @@ public final class Pcr11 {
             int n = (int) Math.min(chunk, raw - done);
             for (MessageDigest md : mds) md.update(pe.bytes(), (int) (off + done), n);
             done += n;
+        }
+        if (vs - raw > MAX_ZERO_FILL) {
+            throw new BadInputException(String.format("UKI: section %s virtual size 0x%x exceeds its raw data (0x%x) by more than %d MiB",
+                    s.name(), vs, s.sizeOfRawData(), MAX_ZERO_FILL >> 20));
         }
         if (vs > raw) {
             byte[] zeros = new byte[(int) Math.min(chunk, vs - raw)];

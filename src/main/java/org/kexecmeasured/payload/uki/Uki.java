@@ -70,11 +70,14 @@ public final class Uki {
 
     /** Text content of a section up to the first NUL, UTF-8; null when absent. */
     public String text(String name) {
+        // bytes past the raw data load as zeros, which end the text: read only the raw part
         return section(name).map(s -> {
-            byte[] b = loaded(s);
-            int end = 0;
-            while (end < b.length && b[end] != 0) end++;
-            return new String(b, 0, end, StandardCharsets.UTF_8);
+            byte[] b = pe.bytes();
+            int start = (int) s.pointerToRawData();
+            int limit = (int) (start + Math.min(s.virtualSize(), s.sizeOfRawData()));
+            int end = start;
+            while (end < limit && b[end] != 0) end++;
+            return new String(b, start, end - start, StandardCharsets.UTF_8);
         }).orElse(null);
     }
 
