@@ -139,15 +139,15 @@ public final class PeFile {
         }
         dataDirectories = Collections.unmodifiableList(dirs);
 
-        if (sizeOfHeaders > b.length) {
-            throw bad("SizeOfHeaders 0x%x at offset 0x%x is past the end of the file (%d bytes)",
-                    sizeOfHeaders, o + 60, b.length);
-        }
         sectionTableOffset = optionalHeaderOffset + sizeOfOptionalHeader;
         long tableEnd = (long) sectionTableOffset + (long) numberOfSections * SECTION_HEADER_SIZE;
         if (tableEnd > b.length) {
             throw bad("section table at 0x%x with %d entries ends at 0x%x, past the end of the file (%d bytes)",
                     sectionTableOffset, numberOfSections, tableEnd, b.length);
+        }
+        if (sizeOfHeaders > b.length) {
+            throw bad("SizeOfHeaders 0x%x at offset 0x%x is past the end of the file (%d bytes)",
+                    sizeOfHeaders, o + 60, b.length);
         }
         if (tableEnd > sizeOfHeaders) {
             throw bad("section table ends at 0x%x, past SizeOfHeaders 0x%x", tableEnd, sizeOfHeaders);

@@ -132,7 +132,9 @@ public final class AuthenticodeSignatures {
             indirect = ASN1Sequence.getInstance(content);
         } catch (CMSException | RuntimeException e) {
             if (e instanceof BadInputException bie) throw bie;
-            throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: not a PKCS#7 SignedData (%s)", index, offset, e.getMessage()));
+            // BC's messages name Java exception classes; say what is wrong in format terms instead
+            throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: not a DER-encoded PKCS#7 SignedData (%d bytes)",
+                    index, offset, der.length));
         }
         DigestInfo di;
         try {
