@@ -26,8 +26,19 @@ public final class Event {
     private final List<Digest> digests;
     private final byte[] data;
     private final boolean legacy;
+    private final byte[] overhang;
 
     public Event(int index, long offset, long pcrIndex, int eventType, List<Digest> digests, byte[] data, boolean legacy) {
+        this(index, offset, pcrIndex, eventType, digests, data, legacy, new byte[0]);
+    }
+
+    /**
+     * {@code overhang}: bytes that follow the event data in the file and belong to this record although
+     * EventSize does not count them (only the Spec ID vendorInfo quirk, see {@link Quirks}).
+     */
+    Event(int index, long offset, long pcrIndex, int eventType, List<Digest> digests, byte[] data, boolean legacy,
+          byte[] overhang) {
+        this.overhang = overhang;
         this.index = index;
         this.offset = offset;
         this.pcrIndex = pcrIndex;
@@ -106,6 +117,15 @@ public final class Event {
         return data;
     }
 
+    /** Bytes after the event data that the record owns although EventSize leaves them out (normally 0). */
+    public int overhangSize() {
+        return overhang.length;
+    }
+
+    byte[] overhangNoCopy() {
+        return overhang;
+    }
+
     public boolean isLegacyRecord() {
         return legacy;
     }
@@ -121,7 +141,7 @@ public final class Event {
 
     /** This record with another record number and offset (used when appending). */
     Event renumbered(int newIndex, long newOffset) {
-        return new Event(newIndex, newOffset, pcrIndex, eventType, digests, data, legacy);
+        return new Event(newIndex, newOffset, pcrIndex, eventType, digests, data, legacy, overhang);
     }
 
     @Override

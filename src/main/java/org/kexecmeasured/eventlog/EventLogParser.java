@@ -79,7 +79,16 @@ public final class EventLogParser {
         if (looksCryptoAgile(b)) {
             p = readLegacy(0);
             Event first = events.get(0);
-            specId = parseSpecId(first.dataNoCopy());
+            specId = parseSpecId(first.dataNoCopy(), p);
+            int over = specIdOverhang(first.dataNoCopy(), specId);
+            if (over > 0) {
+                // quirk: vendorInfo lies past EventSize (tpm2-tools' specid-vendordata fixture); the record owns it
+                byte[] extra = new byte[over];
+                System.arraycopy(b, p, extra, 0, over);
+                events.set(0, new Event(0, 0, first.pcrIndex(), first.eventType(), first.digestList(),
+                        first.dataNoCopy(), true, extra));
+                p += over;
+            }
             format = LogFormat.CRYPTO_AGILE;
             List<SpecIdEvent.Algorithm> algs = specId.algorithms();
             algIds = new int[algs.size()];
@@ -170,7 +179,15 @@ public final class EventLogParser {
     }
 
     /** Parses TCG_EfiSpecIDEvent from the first record's data. Trailing bytes after vendorInfo are kept in the raw data only. */
-    private SpecIdEvent parseSpecId(byte[] d) {
+    private static int specIdOverhang(byte[] d, SpecIdEvent s) {
+        return 28 + 4 * s.algorithms().size() + 1 + s.vendorInfo().length - d.length;
+    }
+
+    /**
+     * {@code next}: file offset after the record. vendorInfo that runs past EventSize is taken from
+     * the file when the bytes are there and nothing but those bytes follows would otherwise be lost.
+     */
+    private SpecIdEvent parseSpecId(byte[] d, int next) {
         if (d.length < 29) {
             throw new BadInputException(String.format("record 0 at byte offset 0 (0x0): Spec ID event has %d bytes, needs at least 29", d.length));
         }
@@ -204,12 +221,20 @@ public final class EventLogParser {
         }
         int vlen = d[p] & 0xff;
         p++;
-        if (vlen > d.length - p) {
-            throw new BadInputException("record 0 at byte offset 0 (0x0): Spec ID vendorInfoSize " + vlen
-                    + " exceeds the " + (d.length - p) + " bytes left in the event");
-        }
         byte[] vendor = new byte[vlen];
-        System.arraycopy(d, p, vendor, 0, vlen);
+        if (vlen <= d.length - p) {
+            System.arraycopy(d, p, vendor, 0, vlen);
+        } else {
+            int inEvent = d.length - p;
+            int outside = vlen - inEvent;
+            // Only when the whole rest of the file is exactly the missing vendorInfo: anything else is a real error.
+            if (b.length - next != outside) {
+                throw new BadInputException("record 0 at byte offset 0 (0x0): Spec ID vendorInfoSize " + vlen
+                        + " exceeds the " + inEvent + " bytes left in the event");
+            }
+            System.arraycopy(d, p, vendor, 0, inEvent);
+            System.arraycopy(b, next, vendor, inEvent, outside);
+        }
         return new SpecIdEvent(platformClass, minor, major, errata, uintn, algs, vendor);
     }
 

@@ -24,7 +24,7 @@ public final class EventLogWriter {
 
     /** Bytes of one record in its own layout (TCG_PCR_EVENT or TCG_PCR_EVENT2). */
     public static int recordSize(Event e) {
-        if (e.isLegacyRecord()) return EventLogParser.LEGACY_HEADER + e.dataSize();
+        if (e.isLegacyRecord()) return EventLogParser.LEGACY_HEADER + e.dataSize() + e.overhangSize();
         int n = 12 + 4 + e.dataSize();
         for (Digest d : e.digestList()) n += 2 + d.value().length;
         return n;
@@ -41,7 +41,9 @@ public final class EventLogWriter {
             System.arraycopy(d, 0, out, p + 8, 20);
             Le.putInt(out, p + 28, data.length);
             System.arraycopy(data, 0, out, p + 32, data.length);
-            return p + 32 + data.length;
+            byte[] over = e.overhangNoCopy();
+            System.arraycopy(over, 0, out, p + 32 + data.length, over.length);
+            return p + 32 + data.length + over.length;
         }
         List<Digest> ds = e.digestList();
         Le.putInt(out, p + 8, ds.size());
