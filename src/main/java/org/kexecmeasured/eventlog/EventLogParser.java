@@ -79,7 +79,12 @@ public final class EventLogParser {
         if (looksCryptoAgile(b)) {
             p = readLegacy(0);
             Event first = events.get(0);
-            specId = parseSpecId(first.dataNoCopy(), p);
+            try {
+                specId = parseSpecId(first.dataNoCopy(), p);
+            } catch (BadInputException e) {
+                events.clear(); // a crypto-agile log without a valid header has no usable record
+                throw e;
+            }
             int over = specIdOverhang(first.dataNoCopy(), specId);
             if (over > 0) {
                 // quirk: vendorInfo lies past EventSize (tpm2-tools' specid-vendordata fixture); the record owns it
