@@ -53,7 +53,14 @@ public final class PcrSet {
             LoaderOptions lo = new LoaderOptions();
             lo.setMaxAliasesForCollections(10);
             lo.setAllowDuplicateKeys(false);
-            root = new Yaml(new SafeConstructor(lo)).load(text);
+            // no implicit typing: "0x00ab…" must stay text, or YAML would read it as a number and drop leading zeros
+            org.yaml.snakeyaml.resolver.Resolver plain = new org.yaml.snakeyaml.resolver.Resolver() {
+                @Override
+                protected void addImplicitResolvers() {
+                }
+            };
+            org.yaml.snakeyaml.DumperOptions dop = new org.yaml.snakeyaml.DumperOptions();
+            root = new Yaml(new SafeConstructor(lo), new org.yaml.snakeyaml.representer.Representer(dop), dop, lo, plain).load(text);
         } catch (YAMLException e) {
             throw new BadInputException(source + ": not a YAML/JSON PCR file: " + firstLine(e.getMessage()));
         }
