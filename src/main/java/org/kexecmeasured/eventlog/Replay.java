@@ -28,33 +28,68 @@ public final class Replay {
         return replay(log, log.banks());
     }
 
+    /** Above this many records the banks are replayed on parallel threads (each bank is independent). */
+    static final int PARALLEL_THRESHOLD = 4096;
+
     /** PCR values for the selected banks (each must be a bank of the log). */
     public static Map<HashAlg, byte[][]> replay(EventLog log, List<HashAlg> banks) {
         int locality = startupLocality(log);
-        Map<HashAlg, byte[][]> out = new LinkedHashMap<>();
         List<Event> events = log.events();
-        for (HashAlg bank : banks) {
-            byte[][] pcrs = new byte[PCR_COUNT][bank.size];
-            if (locality > 0) pcrs[0][bank.size - 1] = (byte) locality;
-            MessageDigest md = bank.newDigest();
-            byte[] buf = new byte[bank.size];
-            for (int i = 0, n = events.size(); i < n; i++) {
-                Event e = events.get(i);
-                if (e.eventType() == EventType.EV_NO_ACTION || e.pcrIndex() >= PCR_COUNT) continue;
-                byte[] d = e.digestNoCopy(bank.algId);
-                if (d == null) continue;
-                byte[] pcr = pcrs[(int) e.pcrIndex()];
-                md.update(pcr);
-                md.update(d);
+        byte[][][] results = new byte[banks.size()][][];
+        if (banks.size() > 1 && events.size() >= PARALLEL_THRESHOLD) {
+            Thread[] threads = new Thread[banks.size() - 1];
+            RuntimeException[] failure = new RuntimeException[1];
+            for (int b = 1; b < banks.size(); b++) {
+                final int idx = b;
+                threads[b - 1] = new Thread(new Runnable() { // no lambda: keeps one-shot start-up lean
+                    @Override
+                    public void run() {
+                        try {
+                            results[idx] = replayBank(events, banks.get(idx), locality);
+                        } catch (RuntimeException e) {
+                            failure[0] = e;
+                        }
+                    }
+                }, "replay-" + banks.get(b).tpmName);
+                threads[b - 1].start();
+            }
+            results[0] = replayBank(events, banks.get(0), locality);
+            for (Thread t : threads) {
                 try {
-                    md.digest(pcr, 0, bank.size);
-                } catch (DigestException ex) {
-                    pcrs[(int) e.pcrIndex()] = md.digest();
+                    t.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("replay interrupted", e);
                 }
             }
-            out.put(bank, pcrs);
+            if (failure[0] != null) throw failure[0];
+        } else {
+            for (int b = 0; b < banks.size(); b++) results[b] = replayBank(events, banks.get(b), locality);
         }
+        Map<HashAlg, byte[][]> out = new LinkedHashMap<>();
+        for (int b = 0; b < banks.size(); b++) out.put(banks.get(b), results[b]);
         return out;
+    }
+
+    private static byte[][] replayBank(List<Event> events, HashAlg bank, int locality) {
+        byte[][] pcrs = new byte[PCR_COUNT][bank.size];
+        if (locality > 0) pcrs[0][bank.size - 1] = (byte) locality;
+        MessageDigest md = bank.newDigest();
+        for (int i = 0, n = events.size(); i < n; i++) {
+            Event e = events.get(i);
+            if (e.eventType() == EventType.EV_NO_ACTION || e.pcrIndex() >= PCR_COUNT) continue;
+            byte[] d = e.digestNoCopy(bank.algId);
+            if (d == null) continue;
+            byte[] pcr = pcrs[(int) e.pcrIndex()];
+            md.update(pcr);
+            md.update(d);
+            try {
+                md.digest(pcr, 0, bank.size);
+            } catch (DigestException ex) {
+                pcrs[(int) e.pcrIndex()] = md.digest();
+            }
+        }
+        return pcrs;
     }
 
     /** PCRs that at least one extending record touches (the ones tpm2_eventlog prints). */
