@@ -1,6 +1,7 @@
 package org.kexecmeasured.eventlog;
 
 import org.kexecmeasured.eventlog.decode.DecodedEvent;
+import org.kexecmeasured.eventlog.decode.EfiVariable;
 import org.kexecmeasured.eventlog.decode.Separator;
 import org.kexecmeasured.eventlog.decode.TaggedEvent;
 import org.kexecmeasured.eventlog.decode.TextEvent;
@@ -169,36 +170,47 @@ public final class Quirks {
     }
 
     /**
-     * Types whose digest is defined as H(event data): separators, EFI actions, S-CRTM version, and
-     * tagged events except the Linux-stub and systemd tags (those hash the caller's buffer).
+     * The byte strings a record's digest may be the hash of, or null when its type does not define
+     * it. H(event data): separators, EFI actions, S-CRTM version, tagged events other than the
+     * Linux-stub and systemd tags (those hash the caller's buffer), UEFI_VARIABLE_DATA of
+     * DRIVER_CONFIG / AUTHORITY / BOOT2. EV_EFI_VARIABLE_BOOT: H(whole) or H(VariableData), since
+     * EDK2 hashes only the variable's data (measurements.md §3).
      */
-    private static boolean digestIsHashOfData(Event e) {
+    private static List<byte[]> digestInputs(Event e) {
         switch (e.eventType()) {
             case EventType.EV_SEPARATOR:
             case EventType.EV_EFI_ACTION:
             case EventType.EV_S_CRTM_VERSION:
-                return true;
-            case EventType.EV_EVENT_TAG: {
-                DecodedEvent d = e.decoded();
-                return d instanceof TaggedEvent t && t.tagName() == null;
-            }
+                return List.of(e.dataNoCopy());
+            case EventType.EV_EVENT_TAG:
+                return e.decoded() instanceof TaggedEvent t && t.tagName() == null ? List.of(e.dataNoCopy()) : null;
+            case EventType.EV_EFI_VARIABLE_DRIVER_CONFIG:
+            case EventType.EV_EFI_VARIABLE_AUTHORITY:
+            case EventType.EV_EFI_VARIABLE_BOOT2:
+                return e.decoded() instanceof EfiVariable ? List.of(e.dataNoCopy()) : null;
+            case EventType.EV_EFI_VARIABLE_BOOT:
+                return e.decoded() instanceof EfiVariable v ? List.of(e.dataNoCopy(), v.variableData()) : null;
             default:
-                return false;
+                return null;
         }
     }
 
     private static void digestsVsData(EventLog log, List<Finding> out) {
         for (Event e : log.events()) {
-            if (!digestIsHashOfData(e)) continue;
+            List<byte[]> inputs = digestInputs(e);
+            if (inputs == null) continue;
             List<String> bad = new ArrayList<>();
             for (Digest d : e.digestList()) {
                 HashAlg a = d.hashAlg();
                 if (a == null) continue;
-                if (!Arrays.equals(a.digest(e.dataNoCopy()), d.value())) bad.add(a.tpmName);
+                boolean ok = false;
+                for (byte[] in : inputs) ok |= Arrays.equals(a.digest(in), d.value());
+                if (!ok) bad.add(a.tpmName);
             }
             if (!bad.isEmpty()) {
                 DecodedEvent dec = e.decoded();
-                String what = dec instanceof TextEvent t ? " \"" + org.kexecmeasured.eventlog.decode.Text.escape(t.text()) + "\"" : "";
+                String what = dec instanceof TextEvent t ? " \"" + org.kexecmeasured.eventlog.decode.Text.escape(t.text()) + "\""
+                        : dec instanceof EfiVariable v ? " " + org.kexecmeasured.eventlog.decode.Text.escape(v.unicodeName()) : "";
                 out.add(new Finding(DIGEST_NOT_HASH_OF_DATA, WARNING, e.eventTypeName() + what + " in PCR " + e.pcrIndex()
                         + ": the " + String.join("/", bad) + " digest is not the hash of the event data (replay uses the digest as logged)",
                         List.of(e.index())));

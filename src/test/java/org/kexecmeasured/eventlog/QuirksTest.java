@@ -50,6 +50,21 @@ class QuirksTest {
     }
 
     @Test
+    void tamperedVariableDigestIsFound() {
+        byte[] b = Fixtures.read("ovmf-rhel9-secureboot.bin");
+        EventLog log = EventLog.parse(b);
+        Event sbVar = log.events().stream().filter(e -> e.eventType() == EventType.EV_EFI_VARIABLE_DRIVER_CONFIG).findFirst().orElseThrow();
+        Event bootVar = log.events().stream().filter(e -> e.eventType() == EventType.EV_EFI_VARIABLE_BOOT).findFirst().orElseThrow();
+        for (Event e : List.of(sbVar, bootVar)) {
+            byte[] c = b.clone();
+            c[(int) e.offset() + EventLogWriter.recordSize(e) - 1] ^= 1; // last data byte: variable data changes
+            Set<Integer> flagged = Quirks.find(EventLog.parse(c)).stream().filter(f -> f.id().equals(Quirks.DIGEST_NOT_HASH_OF_DATA))
+                    .flatMap(f -> f.records().stream()).collect(Collectors.toSet());
+            assertEquals(Set.of(e.index()), flagged, e.eventTypeName());
+        }
+    }
+
+    @Test
     void digestMismatchesAgreeWithTpm2EventlogWarnings() {
         Pattern warn = Pattern.compile("WARN: Event (\\d+)'s digest does not match its payload");
         int withWarnings = 0;
