@@ -74,7 +74,8 @@ public final class TpmEventlogYaml {
         } else {
             sb.append("  Event: \"").append(Hex.of(e.data())).append("\"\n");
         }
-        if (!(d instanceof DecodedEvent.Raw) && !(d instanceof EfiVariable || d instanceof FirmwareBlob
+        if (!(d instanceof DecodedEvent.Raw) && !(d instanceof org.kexecmeasured.eventlog.decode.Separator)
+                && !(d instanceof EfiVariable || d instanceof FirmwareBlob
                 || d instanceof ImageLoad || d instanceof TextEvent)) {
             sb.append("  Decoded: ").append(quote(d.summary())).append('\n');
         }
@@ -104,6 +105,8 @@ public final class TpmEventlogYaml {
         if (v instanceof Number || v instanceof Boolean) return v.toString();
         String s = String.valueOf(v);
         if (s.matches("0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")) return s;
+        // identifiers (variable names) plain, as tpm2_eventlog prints them, unless YAML would read them as something else
+        if (s.matches("[A-Za-z_][A-Za-z0-9_]*") && !s.matches("(?i)y|n|yes|no|true|false|on|off|null")) return s;
         return quote(s);
     }
 
