@@ -2,7 +2,7 @@
 # Bench (not a test): parse+replay of synthetic crypto-agile logs (sha1+sha256+sha384) by
 # `kexec-measured eventlog replay` versus `tpm2_eventlog`, both as whole processes, at
 # 10 000 and 100 000 events (linearity). Prints the best of RUNS wall-clock times per tool.
-# Usage: tests/bench/eventlog.sh [RUNS]   (needs `mvn package` and tpm2-tools)
+# Usage: [EVENTLOG_BENCH_SIZES="10000 100000"] tests/bench/eventlog.sh [RUNS]   (needs `mvn package`, tpm2-tools)
 set -eu
 cd "$(dirname "$0")/../.."
 runs=${1:-3}
@@ -22,7 +22,7 @@ best() { # best wall time in seconds of "$@" over $runs runs, output discarded
 }
 
 printf '%-9s %10s %12s %14s %8s\n' events bytes ours_s tpm2_eventlog_s speedup
-for n in 10000 100000; do
+for n in ${EVENTLOG_BENCH_SIZES:-10000 100000}; do
   f="$work/synth-$n.bin"
   "$km" eventlog synth --events "$n" --banks sha1,sha256,sha384 -o "$f" >/dev/null
   # the two must agree before their speed means anything (no EV_NO_ACTION besides the Spec ID here)

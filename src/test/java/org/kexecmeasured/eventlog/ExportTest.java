@@ -76,6 +76,16 @@ class ExportTest {
     }
 
     @Test
+    void textViewOfEveryLogHasOneLinePerRecordAndNoControlCharacters() {
+        for (Path p : Fixtures.goodLogs()) {
+            String text = run("eventlog", "show", p.toString());
+            EventLog log = EventLog.parse(Fixtures.read(p));
+            assertEquals(log.events().size(), text.lines().filter(l -> l.startsWith("#")).count(), p.toString());
+            assertTrue(text.chars().noneMatch(c -> c < 0x20 && c != '\n'), p + " has raw control characters");
+        }
+    }
+
+    @Test
     void jsonViewAndTextView() throws Exception {
         Path p = Fixtures.eventlogs().resolve("server-startuploc3-kernel-tags.bin");
         JsonNode j = M.readTree(run("eventlog", "show", "--json", p.toString()));
