@@ -21,6 +21,7 @@ import java.io.PrintWriter;
         subcommands = {
                 AutoComplete.GenerateCompletion.class,
                 InspectCommand.class,
+                EventlogCommand.class,
         })
 public final class Main implements Runnable {
 
