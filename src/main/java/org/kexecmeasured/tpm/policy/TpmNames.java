@@ -40,8 +40,17 @@ public final class TpmNames {
         return out;
     }
 
-    /** TPMT_PUBLIC of an external RSA or ECC public key, with the given attributes. */
+    /**
+     * TPMT_PUBLIC of an external RSA or ECC public key, with the given attributes. The RSA exponent
+     * is written as its value (65537 too), as tpm2_loadexternal does (checked by a test against
+     * the TPM); {@link #publicArea(PublicKey, HashAlg, int, boolean)} can write 0 for 65537 instead,
+     * the spec's "default exponent" form that some TSSs (go-tpm) use — the Name differs.
+     */
     public static byte[] publicArea(PublicKey key, HashAlg nameAlg, int attributes) {
+        return publicArea(key, nameAlg, attributes, false);
+    }
+
+    public static byte[] publicArea(PublicKey key, HashAlg nameAlg, int attributes, boolean zeroForDefaultExponent) {
         Out o = new Out();
         if (key instanceof RSAPublicKey rsa) {
             o.u16(TPM_ALG_RSA).u16(nameAlg.algId).u32(attributes).u16(0);
@@ -51,7 +60,7 @@ public final class TpmNames {
             o.u16(bits);
             BigInteger e = rsa.getPublicExponent();
             if (e.bitLength() > 32) throw new BadInputException("RSA public exponent does not fit a TPM key");
-            o.u32(e.equals(BigInteger.valueOf(65537)) ? 0 : e.intValue()); // 0 = default exponent 2^16+1
+            o.u32(zeroForDefaultExponent && e.equals(BigInteger.valueOf(65537)) ? 0 : e.intValue());
             o.sized(unsigned(rsa.getModulus(), (bits + 7) / 8));
         } else if (key instanceof ECPublicKey ec) {
             int fieldBits = ec.getParams().getCurve().getField().getFieldSize();
