@@ -20,6 +20,7 @@ import java.io.PrintWriter;
         description = "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.",
         subcommands = {
                 AutoComplete.GenerateCompletion.class,
+                TpmCommand.class,
         })
 public final class Main implements Runnable {
 

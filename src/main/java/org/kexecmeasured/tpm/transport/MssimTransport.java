@@ -56,7 +56,9 @@ public final class MssimTransport extends TpmTransport {
         } catch (StreamSocket.TimeoutIOException e) {
             throw new TpmTransportException(e.getMessage(), e);
         } catch (IOException e) {
-            throw new TpmTransportException("I/O error talking to the TPM at " + description() + " during " + cmd + ": " + e.getMessage(), e);
+            // typically "Connection reset": the TPM process died with our command unread
+            throw new TpmTransportException("the connection to the TPM at " + description() + " failed while " + cmd
+                    + " was in progress (TPM stopped or killed?): " + e.getMessage(), e);
         }
     }
 
