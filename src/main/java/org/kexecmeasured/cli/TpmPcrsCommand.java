@@ -38,6 +38,9 @@ public final class TpmPcrsCommand implements Callable<Integer> {
     @CommandLine.Option(names = "--json", description = "JSON output: {\"tcti\":…, \"banks\":{\"sha256\":{\"0\":\"hex\",…}}}.")
     boolean json;
 
+    @CommandLine.Option(names = "--stats", description = "Print the number of TPM commands and the time spent to stderr.")
+    boolean stats;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -66,7 +69,14 @@ public final class TpmPcrsCommand implements Callable<Integer> {
                 }
             }
             order = wanted.isEmpty() ? active : wanted;
+            long c0 = tpm.commandCount();
+            long t0 = System.nanoTime();
             values = tpm.readPcrs(PcrSelection.of(order, list));
+            if (stats) {
+                spec.commandLine().getErr().printf("read %d PCR values: %d TPM2_PCR_Read commands, %.2f ms%n",
+                        list.size() * order.size(), tpm.commandCount() - c0, (System.nanoTime() - t0) / 1e6);
+                spec.commandLine().getErr().flush();
+            }
         } catch (TpmException e) {
             throw TpmCommand.asIo(e);
         }
