@@ -49,12 +49,21 @@ public interface Tpm extends AutoCloseable {
      */
     SealedObject seal(byte[] secret, byte[] authPolicy);
 
+    /** As {@link #seal(byte[], byte[])}, with an authValue (e.g. a PIN hash) for policies using PolicyAuthValue. */
+    SealedObject seal(byte[] secret, byte[] authPolicy, byte[] authValue);
+
     /**
      * Loads the sealed object under the same primary key and unseals it with the session (which
-     * must have reached the object's authPolicy). Sessions using PolicyAuthValue/PolicyPassword are
-     * not supported (they need an HMAC/password in the session).
+     * must have reached the object's authPolicy). Fails with TPM_RC_POLICY_FAIL when it has not.
      */
     byte[] unseal(SealedObject sealed, PolicySession session);
+
+    /**
+     * Unseal with the object's authValue: when the session ran PolicyAuthValue, the command carries
+     * an HMAC keyed with it (wrong value → TPM_RC_AUTH_FAIL, counted by dictionary-attack protection).
+     * PolicyPassword is not supported.
+     */
+    byte[] unseal(SealedObject sealed, PolicySession session, byte[] authValue);
 
     @Override
     void close();

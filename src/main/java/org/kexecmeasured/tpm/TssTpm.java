@@ -344,19 +344,23 @@ public final class TssTpm implements Tpm {
         random.nextBytes(nonce);
         StartAuthSessionResponse r = run(() -> t().StartAuthSession(TPM_HANDLE.NULL, TPM_HANDLE.NULL, nonce, new byte[0],
                 trial ? TPM_SE.TRIAL : TPM_SE.POLICY, TPMT_SYM_DEF.nullObject(), alg(a)));
-        return new Session(r.handle, a, trial);
+        return new Session(r.handle, a, trial, r.nonceTPM);
     }
 
     private final class Session implements PolicySession {
         private final TPM_HANDLE handle;
         private final HashAlg alg;
         private final boolean trial;
+        private byte[] nonceTpm;
+        /** PolicyAuthValue ran: the authorizing command needs an HMAC keyed with the object's authValue. */
+        private boolean authValueBound;
         private boolean closed;
 
-        Session(TPM_HANDLE handle, HashAlg alg, boolean trial) {
+        Session(TPM_HANDLE handle, HashAlg alg, boolean trial, byte[] nonceTpm) {
             this.handle = handle;
             this.alg = alg;
             this.trial = trial;
+            this.nonceTpm = nonceTpm;
         }
 
         @Override
@@ -387,6 +391,7 @@ public final class TssTpm implements Tpm {
         @Override
         public void policyAuthValue() {
             runVoid(() -> t().PolicyAuthValue(handle));
+            authValueBound = true;
         }
 
         @Override
@@ -433,6 +438,7 @@ public final class TssTpm implements Tpm {
         @Override
         public void restart() {
             runVoid(() -> t().PolicyRestart(handle));
+            authValueBound = false;
         }
 
         @Override
@@ -473,6 +479,14 @@ public final class TssTpm implements Tpm {
 
     @Override
     public SealedObject seal(byte[] secret, byte[] authPolicy) {
+        return seal(secret, authPolicy, new byte[0]);
+    }
+
+    @Override
+    public SealedObject seal(byte[] secret, byte[] authPolicy, byte[] authValue) {
+        if (authValue.length > HashAlg.SHA256.size) {
+            throw new BadInputException("authValue longer than the sealed object's name hash (32 bytes)");
+        }
         if (secret.length == 0 || secret.length > MAX_SEAL) {
             throw new BadInputException("a sealed secret must be 1.." + MAX_SEAL + " bytes, got " + secret.length);
         }
@@ -486,7 +500,7 @@ public final class TssTpm implements Tpm {
                 new TPM2B_DIGEST_KEYEDHASH(new byte[0]));
         TPM_HANDLE parent = createPrimary();
         try {
-            CreateResponse r = run(() -> t().Create(parent, new TPMS_SENSITIVE_CREATE(new byte[0], secret), tmpl,
+            CreateResponse r = run(() -> t().Create(parent, new TPMS_SENSITIVE_CREATE(authValue, secret), tmpl,
                     new byte[0], new TPMS_PCR_SELECTION[0]));
             return new SealedObject(r.outPublic.toBytes(), r.outPrivate.buffer);
         } finally {
@@ -496,6 +510,11 @@ public final class TssTpm implements Tpm {
 
     @Override
     public byte[] unseal(SealedObject sealed, PolicySession session) {
+        return unseal(sealed, session, new byte[0]);
+    }
+
+    @Override
+    public byte[] unseal(SealedObject sealed, PolicySession session, byte[] authValue) {
         if (!(session instanceof Session s) || s.closed) throw new IllegalArgumentException("not an open session of this TPM");
         if (s.trial) throw new IllegalArgumentException("a trial session cannot authorize TPM2_Unseal");
         TPMT_PUBLIC pub = TPMT_PUBLIC.fromTpm(sealed.publicArea());
@@ -503,6 +522,7 @@ public final class TssTpm implements Tpm {
         try {
             TPM_HANDLE obj = run(() -> t().Load(parent, new TPM2B_PRIVATE(sealed.privateArea()), pub));
             try {
+                if (s.authValueBound) return unsealWithHmac(obj, sealed, s, authValue);
                 return run(() -> tss._withSession(s.handle)._allowErrors().Unseal(obj));
             } finally {
                 flushQuietly(obj);
@@ -510,6 +530,121 @@ public final class TssTpm implements Tpm {
         } finally {
             flushQuietly(parent);
         }
+    }
+
+    private static final int TPM_CC_UNSEAL = 0x0000015E;
+    private static final int TPM_ST_SESSIONS = 0x8002;
+    private static final byte CONTINUE_SESSION = 0x01;
+
+    /**
+     * TPM2_Unseal authorized by a policy session that ran PolicyAuthValue: TSS.Java sends policy
+     * sessions without an HMAC, so this one command is marshalled here. Unbound, unsalted session:
+     * HMAC key = authValue (trailing zeros removed); hmac = HMAC(key, cpHash ‖ nonceCaller ‖ nonceTPM ‖ attrs),
+     * cpHash = H(commandCode ‖ object Name). The response HMAC is checked the same way with rpHash.
+     */
+    private byte[] unsealWithHmac(TPM_HANDLE obj, SealedObject sealed, Session s, byte[] authValue) {
+        HashAlg h = s.alg;
+        byte[] pub = sealed.publicArea();
+        HashAlg nameAlg = HashAlg.fromAlgId(((pub[2] & 0xFF) << 8) | (pub[3] & 0xFF));
+        if (nameAlg == null) throw new BadInputException("sealed object has an unknown name algorithm");
+        byte[] name = TpmNames.name(nameAlg, pub);
+        byte[] key = trimTrailingZeros(authValue);
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return unsealWithHmacOnce(obj, name, s, key);
+            } catch (TpmCommandException e) {
+                // TPM_RC_RETRY: e.g. the TPM first had to record a non-orderly state in NV; retry as the spec asks
+                if (e.rc().raw() != (TpmRc.RC_WARN | 0x22) || attempt >= 3) throw e;
+            }
+        }
+    }
+
+    private byte[] unsealWithHmacOnce(TPM_HANDLE obj, byte[] name, Session s, byte[] key) {
+        HashAlg h = s.alg;
+        byte[] nonceCaller = new byte[h.size];
+        random.nextBytes(nonceCaller);
+        var cp = h.newDigest();
+        cp.update(be32(TPM_CC_UNSEAL));
+        cp.update(name);
+        byte[] cpHash = cp.digest();
+        byte[] hmac = hmac(h, key, cpHash, nonceCaller, s.nonceTpm, new byte[]{CONTINUE_SESSION});
+
+        java.io.ByteArrayOutputStream auth = new java.io.ByteArrayOutputStream();
+        auth.writeBytes(be32(s.handle.handle));
+        auth.writeBytes(sized(nonceCaller));
+        auth.write(CONTINUE_SESSION);
+        auth.writeBytes(sized(hmac));
+        byte[] authArea = auth.toByteArray();
+        java.io.ByteArrayOutputStream cmd = new java.io.ByteArrayOutputStream();
+        int size = 10 + 4 + 4 + authArea.length;
+        cmd.write(TPM_ST_SESSIONS >>> 8);
+        cmd.write(TPM_ST_SESSIONS & 0xFF);
+        cmd.writeBytes(be32(size));
+        cmd.writeBytes(be32(TPM_CC_UNSEAL));
+        cmd.writeBytes(be32(obj.handle));
+        cmd.writeBytes(be32(authArea.length));
+        cmd.writeBytes(authArea);
+        byte[] r = transport.transact(cmd.toByteArray());
+        checkRc();
+        // {tag, size, rc, u32 parameterSize, TPM2B outData, session: TPM2B nonceTPM, attrs, TPM2B hmac}
+        try {
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(r);
+            b.position(10);
+            int paramSize = b.getInt();
+            int paramStart = b.position();
+            byte[] outData = new byte[b.getShort() & 0xFFFF];
+            b.get(outData);
+            if (b.position() != paramStart + paramSize) throw new TpmTransportException("TPM2_Unseal response: bad parameter size");
+            byte[] params = java.util.Arrays.copyOfRange(r, paramStart, paramStart + paramSize);
+            byte[] newNonceTpm = new byte[b.getShort() & 0xFFFF];
+            b.get(newNonceTpm);
+            byte attrs = b.get();
+            byte[] rHmac = new byte[b.getShort() & 0xFFFF];
+            b.get(rHmac);
+            var rp = h.newDigest();
+            rp.update(be32(0));
+            rp.update(be32(TPM_CC_UNSEAL));
+            rp.update(params);
+            byte[] expect = hmac(h, key, rp.digest(), newNonceTpm, nonceCaller, new byte[]{attrs});
+            if (!java.security.MessageDigest.isEqual(expect, rHmac)) {
+                throw new TpmTransportException("TPM2_Unseal response HMAC does not verify (response tampered with?)");
+            }
+            s.nonceTpm = newNonceTpm;
+            return outData;
+        } catch (java.nio.BufferUnderflowException e) {
+            throw new TpmTransportException("TPM2_Unseal response truncated", e);
+        }
+    }
+
+    private static byte[] trimTrailingZeros(byte[] v) {
+        int n = v.length;
+        while (n > 0 && v[n - 1] == 0) n--;
+        return Arrays.copyOf(v, n);
+    }
+
+    private static byte[] hmac(HashAlg h, byte[] key, byte[]... parts) {
+        try {
+            String name = "Hmac" + h.jcaName.replace("-", "");
+            javax.crypto.Mac mac = javax.crypto.Mac.getInstance(name);
+            // an empty key is legal for the TPM; JCA refuses zero-length keys, and HMAC pads keys with zeros anyway
+            mac.init(new javax.crypto.spec.SecretKeySpec(key.length == 0 ? new byte[1] : key, name));
+            for (byte[] p : parts) mac.update(p);
+            return mac.doFinal();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException("HMAC-" + h.tpmName + " unavailable", e);
+        }
+    }
+
+    private static byte[] be32(int v) {
+        return new byte[]{(byte) (v >>> 24), (byte) (v >>> 16), (byte) (v >>> 8), (byte) v};
+    }
+
+    private static byte[] sized(byte[] b) {
+        byte[] o = new byte[b.length + 2];
+        o[0] = (byte) (b.length >>> 8);
+        o[1] = (byte) b.length;
+        System.arraycopy(b, 0, o, 2, b.length);
+        return o;
     }
 
     @Override

@@ -69,6 +69,37 @@ class SealUnsealTest {
         }
     }
 
+    /** systemd-style PIN: PolicyPCR + PolicyAuthValue; the unseal carries an HMAC keyed with the PIN hash. */
+    @Test
+    void sealWithPinPolicyAuthValue(Swtpm swtpm) {
+        byte[] pin = HashAlg.SHA256.digest("1234".getBytes(StandardCharsets.UTF_8));
+        byte[] wrong = HashAlg.SHA256.digest("1235".getBytes(StandardCharsets.UTF_8));
+        PcrSelection pcr7 = PcrSelection.of(HashAlg.SHA256, 7);
+        try (Tpm tpm = swtpm.open()) {
+            byte[] policy = PolicyDigest.start(HashAlg.SHA256).policyPcr(pcr7, tpm.readPcrs(pcr7)).policyAuthValue().digest();
+            SealedObject sealed = tpm.seal(SECRET, policy, pin);
+            for (int i = 0; i < 2; i++) { // twice: the session nonces roll correctly
+                try (PolicySession s = tpm.startPolicySession(HashAlg.SHA256, false)) {
+                    s.policyPcr(pcr7);
+                    s.policyAuthValue();
+                    assertArrayEquals(SECRET, tpm.unseal(sealed, s, pin));
+                }
+            }
+            try (PolicySession s = tpm.startPolicySession(HashAlg.SHA256, false)) {
+                s.policyPcr(pcr7);
+                s.policyAuthValue();
+                TpmCommandException e = assertThrows(TpmCommandException.class, () -> tpm.unseal(sealed, s, wrong));
+                assertTrue(e.rc().isFormat1(TpmRc.AUTH_FAIL), e.getMessage());
+                assertEquals(TpmRc.Subject.SESSION, e.rc().subject());
+            }
+            try (PolicySession s = tpm.startPolicySession(HashAlg.SHA256, false)) {
+                s.policyPcr(pcr7);
+                TpmCommandException e = assertThrows(TpmCommandException.class, () -> tpm.unseal(sealed, s, pin));
+                assertTrue(e.rc().isFormat1(TpmRc.POLICY_FAIL), "PolicyAuthValue left out: " + e.getMessage());
+            }
+        }
+    }
+
     @Test
     void policyPcrWithStaleExpectedDigestIsRefusedEarly(Swtpm swtpm) {
         try (Tpm tpm = swtpm.open(); PolicySession s = tpm.startPolicySession(HashAlg.SHA256, false)) {
