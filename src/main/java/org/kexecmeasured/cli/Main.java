@@ -22,6 +22,7 @@ import java.io.PrintWriter;
                 AutoComplete.GenerateCompletion.class,
                 InspectCommand.class,
                 EventlogCommand.class,
+                TpmCommand.class,
         })
 public final class Main implements Runnable {
 
