@@ -9,6 +9,7 @@ import org.kexecmeasured.uefi.EmulationResult;
 import org.kexecmeasured.uefi.Emulator;
 import org.kexecmeasured.uefi.EmulatorOptions;
 import org.kexecmeasured.uefi.HandOff;
+import org.kexecmeasured.uefi.HostRandom;
 import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RecordingMeasurer;
 import org.kexecmeasured.uefi.TraceEntry;
@@ -56,6 +57,10 @@ public final class EmulateCommand implements Callable<Integer> {
     @Option(names = "--full-emulation", description = "run the Linux EFI stub to ExitBootServices")
     boolean fullEmulation;
 
+    @Option(names = "--rng", paramLabel = "host|SEED", description = "offer EFI_RNG_PROTOCOL: the host's SecureRandom, "
+            + "or a reproducible stream from a numeric seed (default: no RNG protocol)")
+    String rng;
+
     @Option(names = "--trace", description = "print every firmware service call")
     boolean trace;
 
@@ -89,6 +94,17 @@ public final class EmulateCommand implements Callable<Integer> {
         }
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).payloadName(payload.getFileName().toString())
                 .fullEmulation(fullEmulation).timeBudgetMillis(timeBudget * 1000).ramSize(ramMiB << 20);
+        if (rng != null) {
+            if (rng.equals("host")) {
+                b.rng(HostRandom.secure());
+            } else {
+                try {
+                    b.rng(HostRandom.seeded(Long.parseLong(rng)));
+                } catch (NumberFormatException e) {
+                    throw new BadInputException("--rng must be 'host' or a number, not '" + rng + "'");
+                }
+            }
+        }
         if (esp != null) {
             if (!Files.isDirectory(esp)) {
                 throw new BadInputException("--esp " + esp + " is not a directory");

@@ -3,6 +3,7 @@ package org.kexecmeasured.uefi;
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
 import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
+import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 import org.kexecmeasured.util.BadInputException;
 
 import java.util.List;
@@ -18,6 +19,7 @@ public final class Emulator {
     }
 
     public static EmulationResult run(byte[] payload, EmulatorOptions options) {
+        UnicornCpu.lib(); // loading libunicorn and JNA is process start-up, not emulation
         long t0 = System.nanoTime();
         try (Firmware fw = new Firmware(options)) {
             LoadFile2Protocol hostInitrd = options.initrd() == null ? null : new LoadFile2Protocol(fw, options.initrd());

@@ -9,7 +9,7 @@ import java.util.function.Consumer;
 public record EmulatorOptions(long ramSize, long timeBudgetMillis, CpuModel cpuModel, Path esp, byte[] initrd,
                               String append, boolean fullEmulation, Map<String, byte[]> globalVariables,
                               Measurer measurer, Consumer<TraceEntry> liveTrace, Consumer<String> liveConsole,
-                              Long rngSeed, String payloadName) {
+                              HostRandom rng, String payloadName) {
 
     public static Builder builder() {
         return new Builder();
@@ -27,7 +27,7 @@ public record EmulatorOptions(long ramSize, long timeBudgetMillis, CpuModel cpuM
         private Measurer measurer;
         private Consumer<TraceEntry> liveTrace;
         private Consumer<String> liveConsole;
-        private Long rngSeed;
+        private HostRandom rng;
         private String payloadName = "payload.efi";
 
         private Builder() {
@@ -46,13 +46,14 @@ public record EmulatorOptions(long ramSize, long timeBudgetMillis, CpuModel cpuM
         public Builder measurer(Measurer v) { measurer = v; return this; }
         public Builder liveTrace(Consumer<TraceEntry> v) { liveTrace = v; return this; }
         public Builder liveConsole(Consumer<String> v) { liveConsole = v; return this; }
-        public Builder rngSeed(Long v) { rngSeed = v; return this; }
+        /** Offer EFI_RNG_PROTOCOL backed by {@code v} (null: no RNG protocol, payloads fall back to RDTSC/RDRAND). */
+        public Builder rng(HostRandom v) { rng = v; return this; }
         public Builder payloadName(String v) { payloadName = v; return this; }
 
         public EmulatorOptions build() {
             return new EmulatorOptions(ramSize, timeBudgetMillis, cpuModel, esp, initrd, append, fullEmulation,
                     Map.copyOf(vars), measurer == null ? new RecordingMeasurer() : measurer, liveTrace, liveConsole,
-                    rngSeed, payloadName);
+                    rng, payloadName);
         }
     }
 }

@@ -1,6 +1,7 @@
 package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.uefi.protocol.RngProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleTextInputExProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleTextInputProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleTextOutputProtocol;
@@ -127,6 +128,9 @@ public final class Firmware implements AutoCloseable {
         updateConfigTables();
 
         new Tcg2Protocol(this, options.measurer());
+        if (options.rng() != null) {
+            new RngProtocol(this, options.rng());
+        }
     }
 
     private void writeHeader(long table, long signature, int size) {

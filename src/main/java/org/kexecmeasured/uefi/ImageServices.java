@@ -183,49 +183,46 @@ public final class ImageServices {
         if (base < 0) {
             throw new EmulationException(name + ": out of memory for an image of 0x" + Long.toHexString(size) + " bytes");
         }
-        byte[] img = new byte[(int) (pages * MemoryMap.PAGE)];
-        System.arraycopy(file, 0, img, 0, (int) Math.min(pe.sizeOfHeaders(), file.length));
+        // Fresh guest RAM is zero: clear only reused pages, then write headers and sections with their
+        // relocations applied (no full-size host copy of sparse images such as a 48 MiB UKI).
+        java.util.BitSet reused = fw.memoryMap().lastAllocationReusedPages();
+        for (int i = reused.nextSetBit(0); i >= 0; ) {
+            int j = reused.nextClearBit(i);
+            mem.fill(base + i * MemoryMap.PAGE, (j - i) * MemoryMap.PAGE, (byte) 0);
+            i = reused.nextSetBit(j);
+        }
+        List<long[]> pieces = new ArrayList<>(); // {rva, length}
+        List<byte[]> contents = new ArrayList<>();
+        int hdr = (int) Math.min(pe.sizeOfHeaders(), file.length);
+        pieces.add(new long[]{0, hdr});
+        contents.add(java.util.Arrays.copyOf(file, hdr));
         for (Section s : pe.sections()) {
             byte[] d = pe.sectionData(s);
             long n = s.virtualSize() == 0 ? d.length : Math.min(d.length, s.virtualSize());
             if (s.virtualAddress() + n > size || s.virtualAddress() < 0) {
                 throw new BadInputException(name + ": section " + s.name() + " lies outside SizeOfImage");
             }
-            System.arraycopy(d, 0, img, (int) s.virtualAddress(), (int) n);
+            pieces.add(new long[]{s.virtualAddress(), n});
+            contents.add(n == d.length ? d : java.util.Arrays.copyOf(d, (int) n));
         }
         long delta = base - pref;
         if (delta != 0) {
             for (BaseRelocation r : pe.baseRelocations()) {
                 long rva = r.rva();
-                if (r.type() == BaseRelocation.IMAGE_REL_BASED_DIR64) {
-                    if (rva < 0 || rva + 8 > size) {
-                        throw new BadInputException(name + ": relocation at 0x" + Long.toHexString(rva) + " outside the image");
-                    }
-                    int o = (int) rva;
-                    long v = 0;
-                    for (int i = 7; i >= 0; i--) {
-                        v = (v << 8) | (img[o + i] & 0xff);
-                    }
-                    v += delta;
-                    for (int i = 0; i < 8; i++) {
-                        img[o + i] = (byte) (v >>> (8 * i));
-                    }
-                } else if (r.type() == BaseRelocation.IMAGE_REL_BASED_HIGHLOW) {
-                    if (rva < 0 || rva + 4 > size) {
-                        throw new BadInputException(name + ": relocation at 0x" + Long.toHexString(rva) + " outside the image");
-                    }
-                    int o = (int) rva;
-                    int v = (img[o] & 0xff) | (img[o + 1] & 0xff) << 8 | (img[o + 2] & 0xff) << 16 | (img[o + 3] & 0xff) << 24;
-                    v += (int) delta;
-                    for (int i = 0; i < 4; i++) {
-                        img[o + i] = (byte) (v >>> (8 * i));
-                    }
-                } else {
+                int width = r.type() == BaseRelocation.IMAGE_REL_BASED_DIR64 ? 8
+                        : r.type() == BaseRelocation.IMAGE_REL_BASED_HIGHLOW ? 4 : 0;
+                if (width == 0) {
                     throw new BadInputException(name + ": unsupported relocation type " + BaseRelocation.typeName(r.type()));
                 }
+                if (rva < 0 || rva + width > size) {
+                    throw new BadInputException(name + ": relocation at 0x" + Long.toHexString(rva) + " outside the image");
+                }
+                relocate(pieces, contents, rva, width, delta);
             }
         }
-        mem.write(base, img);
+        for (int i = 0; i < pieces.size(); i++) {
+            mem.write(base + pieces.get(i)[0], contents.get(i));
+        }
         long fp = filePath == null ? 0 : fw.machine().fwCopy(filePath);
         long handle = fw.protocols().newHandle();
         long li = LoadedImageProtocol.create(fw, parent, deviceHandle, fp, base, size, code.ordinal(), data.ordinal());
@@ -247,6 +244,33 @@ public final class ImageServices {
         Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
         images.put(handle, im);
         return im;
+    }
+
+    /** Adds {@code delta} to the {@code width}-byte field at {@code rva}, in the piece holding it. */
+    private static void relocate(List<long[]> pieces, List<byte[]> data, long rva, int width, long delta) {
+        for (int i = pieces.size() - 1; i >= 0; i--) {
+            long[] p = pieces.get(i);
+            if (rva >= p[0] && rva + width <= p[0] + p[1]) {
+                byte[] b = data.get(i);
+                int o = (int) (rva - p[0]);
+                long v = 0;
+                for (int k = width - 1; k >= 0; k--) {
+                    v = (v << 8) | (b[o + k] & 0xff);
+                }
+                v += delta;
+                for (int k = 0; k < width; k++) {
+                    b[o + k] = (byte) (v >>> (8 * k));
+                }
+                return;
+            }
+        }
+        // a field in zero-filled space (beyond a section's raw data) holds 0, so its relocated value is delta
+        byte[] v = new byte[width];
+        for (int k = 0; k < width; k++) {
+            v[k] = (byte) (delta >>> (8 * k));
+        }
+        pieces.add(new long[]{rva, width});
+        data.add(v);
     }
 
     /** Sets LoadOptions of an image to the UCS-2 form of {@code text} (NUL-terminated). */

@@ -3,6 +3,7 @@ package org.kexecmeasured.uefi;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -32,6 +33,9 @@ public final class MemoryMap {
 
     private final TreeMap<Long, Region> map = new TreeMap<>();
     private long mapKey = 1;
+    /** Pages ever handed out; pages never handed out are still zero (lazily backed guest RAM). */
+    private final BitSet used = new BitSet();
+    private BitSet lastReused = new BitSet();
 
     public long mapKey() {
         return mapKey;
@@ -118,8 +122,18 @@ public final class MemoryMap {
         if (chosen < 0) {
             return -1;
         }
+        int first = (int) (chosen / PAGE);
+        lastReused = used.get(first, first + (int) pages);
         setType(chosen, chosen + size, type);
         return chosen;
+    }
+
+    /**
+     * Pages of the last allocation that had been allocated before (so may hold old data), as bits relative
+     * to its first page. Pages never handed out read as zero.
+     */
+    public BitSet lastAllocationReusedPages() {
+        return (BitSet) lastReused.clone();
     }
 
     /** FreePages: the range must be entirely allocated (not free, not reserved); returns false otherwise. */
@@ -144,6 +158,9 @@ public final class MemoryMap {
     public void setType(long start, long end, MemoryType type) {
         split(start);
         split(end);
+        if (type != MemoryType.ConventionalMemory && end / PAGE <= Integer.MAX_VALUE) {
+            used.set((int) (start / PAGE), (int) (end / PAGE));
+        }
         long p = start;
         while (p < end) {
             Region r = map.get(p);
