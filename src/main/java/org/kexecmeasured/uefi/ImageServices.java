@@ -508,7 +508,7 @@ public final class ImageServices {
         byte[] filePath = dp;
         String name;
         if (src != 0) {
-            if (srcSize > MAX_IMAGE || srcSize < 0) {
+            if (srcSize > MAX_IMAGE || srcSize < 0 || srcSize > fw.memoryMap().freeBytes()) {
                 return EfiStatus.LOAD_ERROR;
             }
             file = mem.read(src, (int) srcSize);

@@ -4,6 +4,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.cli.Main;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
 
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -62,6 +64,27 @@ class UkiEmulationTest {
             assertTrue(new String(name.eventData(), StandardCharsets.UTF_16LE).startsWith(names[i]),
                     "description of " + names[i]);
         }
+    }
+
+    /** Independent oracle: systemd-measure's PCR 11 for the same inputs (its first phase, "enter-initrd"). */
+    @Test
+    void pcr11EventsReplayToSystemdMeasuresValue() throws Exception {
+        Path measure = TestPayloads.require(Path.of("/lib/systemd/systemd-measure"), "systemd");
+        Process p = new ProcessBuilder(measure.toString(), "calculate", "--linux=" + uki.resolve("vmlinuz"),
+                "--osrel=" + uki.resolve("os-release"), "--cmdline=" + uki.resolve("cmdline.txt"),
+                "--initrd=" + uki.resolve("initrd.cpio"), "--bank=sha256").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        String expected = out.lines().filter(l -> l.startsWith("11:sha256=")).findFirst().orElseThrow()
+                .substring("11:sha256=".length());
+        byte[] pcr = new byte[32];
+        for (RecordingMeasurer.Measurement m : result.measurements()) {
+            if (m.pcr() == 11) {
+                pcr = HashAlg.SHA256.extend(pcr, HashAlg.SHA256.digest(m.dataToHash()));
+            }
+        }
+        pcr = HashAlg.SHA256.extend(pcr, HashAlg.SHA256.digest("enter-initrd".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals(expected, Hex.of(pcr));
     }
 
     @Test
