@@ -1,7 +1,5 @@
 package org.kexecmeasured.uefi;
 
-import java.util.List;
-
 /**
  * What the payload handed to the Linux kernel at the cut-over (StartImage of a Linux EFI-stub image).
  *

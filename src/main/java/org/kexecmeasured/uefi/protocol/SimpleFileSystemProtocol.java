@@ -24,7 +24,6 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Stream;
 
@@ -376,10 +375,5 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         b[12] = (byte) 0xFF;
         b[13] = 0x07;
         return b;
-    }
-
-    @SuppressWarnings("unused")
-    private static String lower(String s) {
-        return s.toLowerCase(Locale.ROOT);
     }
 }
