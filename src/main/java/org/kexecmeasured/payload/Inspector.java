@@ -61,7 +61,24 @@ public final class Inspector {
         }
     }
 
+    /** One helper thread (daemon, so a one-shot command never waits for it at exit). */
+    private static final java.util.concurrent.ExecutorService WORKERS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "inspect-hash");
+        t.setDaemon(true);
+        return t;
+    });
+
     private Inspector() {
+    }
+
+    private static <T> T join(java.util.concurrent.CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) throw re;
+            if (e.getCause() instanceof Error err) throw err;
+            throw e;
+        }
     }
 
     public static Result inspect(byte[] data, Options opts) {
@@ -85,6 +102,10 @@ public final class Inspector {
                     : arm64 ? "arm64 Image with EFI stub" : "PE/COFF image";
             r.put("type", kind);
             r.put("pe", peReport(pe));
+            // PCR 11 hashes the UKI's sections while this thread computes the Authenticode digests
+            java.util.concurrent.CompletableFuture<Pcr11.Prediction> pcr11 = uki
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> Pcr11.predict(pe, BANKS), WORKERS)
+                    : null;
             Map<HashAlg, byte[]> dig = Authenticode.digests(pe, BANKS);
             Map<String, Object> ac = new LinkedHashMap<>();
             for (HashAlg a : BANKS) ac.put(a.tpmName, Hex.of(dig.get(a)));
@@ -95,7 +116,7 @@ public final class Inspector {
             if (zboot) r.put("zboot", zbootReport(ZbootHeader.parse(b)));
             if (bz) r.put("bzImage", bzReport(BzImage.parse(b)));
             if (arm64) r.put("arm64Image", arm64Report(Arm64Image.parse(b), b));
-            if (uki) r.put("uki", ukiReport(Uki.of(pe), opts, depth, sigsOut));
+            if (uki) r.put("uki", ukiReport(Uki.of(pe), join(pcr11), opts, depth, sigsOut));
             return r;
         }
         if (BzImage.looksLikeBzImage(b)) {
@@ -255,7 +276,7 @@ public final class Inspector {
         return m;
     }
 
-    private static Map<String, Object> ukiReport(Uki u, Options opts, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
+    private static Map<String, Object> ukiReport(Uki u, Pcr11.Prediction p, Options opts, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
         Map<String, Object> m = new LinkedHashMap<>();
         List<Object> secs = new ArrayList<>();
         for (String name : Uki.KNOWN_SECTIONS) {
@@ -284,7 +305,6 @@ public final class Inspector {
             k.put("pem", pk.pem());
             m.put("pcrpkey", k);
         }
-        Pcr11.Prediction p = Pcr11.predict(u.pe(), BANKS);
         Map<String, Object> pcr = new LinkedHashMap<>();
         pcr.put("stub", "systemd-stub 252: name+NUL then contents, order " + String.join(" ", Pcr11.ORDER_V252));
         for (HashAlg a : BANKS) pcr.put(a.tpmName, Hex.of(p.pcr().get(a)));
