@@ -106,6 +106,10 @@ public final class Inspector {
             java.util.concurrent.CompletableFuture<Pcr11.Prediction> pcr11 = uki
                     ? java.util.concurrent.CompletableFuture.supplyAsync(() -> Pcr11.predict(pe, BANKS), WORKERS)
                     : null;
+            // so does the inspection of the UKI's nested kernel
+            java.util.concurrent.CompletableFuture<Map<String, Object>> nested = uki && depth < MAX_NESTING
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> nestedLinux(pe, opts, depth), WORKERS)
+                    : null;
             Map<HashAlg, byte[]> dig = Authenticode.digests(pe, BANKS);
             Map<String, Object> ac = new LinkedHashMap<>();
             for (HashAlg a : BANKS) ac.put(a.tpmName, Hex.of(dig.get(a)));
@@ -116,7 +120,12 @@ public final class Inspector {
             if (zboot) r.put("zboot", zbootReport(ZbootHeader.parse(b)));
             if (bz) r.put("bzImage", bzReport(BzImage.parse(b)));
             if (arm64) r.put("arm64Image", arm64Report(Arm64Image.parse(b), b));
-            if (uki) r.put("uki", ukiReport(Uki.of(pe), join(pcr11), opts, depth, sigsOut));
+            if (uki) {
+                Map<String, Object> u = ukiReport(Uki.of(pe), join(pcr11));
+                // the nested kernel's signatures are shown but do not count for --trust: that is about this file
+                if (nested != null) u.put("linux", join(nested));
+                r.put("uki", u);
+            }
             return r;
         }
         if (BzImage.looksLikeBzImage(b)) {
@@ -276,7 +285,7 @@ public final class Inspector {
         return m;
     }
 
-    private static Map<String, Object> ukiReport(Uki u, Pcr11.Prediction p, Options opts, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
+    private static Map<String, Object> ukiReport(Uki u, Pcr11.Prediction p) {
         Map<String, Object> m = new LinkedHashMap<>();
         List<Object> secs = new ArrayList<>();
         for (String name : Uki.KNOWN_SECTIONS) {
@@ -309,17 +318,21 @@ public final class Inspector {
         pcr.put("stub", "systemd-stub 252: name+NUL then contents, order " + String.join(" ", Pcr11.ORDER_V252));
         for (HashAlg a : BANKS) pcr.put(a.tpmName, Hex.of(p.pcr().get(a)));
         m.put("pcr11", pcr);
-        if (depth < MAX_NESTING) {
-            var linux = u.section(".linux").orElseThrow();
-            byte[] inner = Arrays.copyOfRange(u.pe().bytes(), (int) linux.pointerToRawData(),
-                    (int) (linux.pointerToRawData() + Math.min(linux.virtualSize(), linux.sizeOfRawData())));
-            try {
-                m.put("linux", describe(inner, opts, depth + 1, sigsOut));
-            } catch (BadInputException e) {
-                m.put("linux", Map.of("error", e.getMessage()));
-            }
-        }
         return m;
+    }
+
+    /** The UKI's .linux as a payload of its own (its raw bytes up to VirtualSize: the original kernel file). */
+    private static Map<String, Object> nestedLinux(PeFile pe, Options opts, int depth) {
+        var linux = pe.section(".linux").orElseThrow();
+        byte[] inner = Arrays.copyOfRange(pe.bytes(), (int) linux.pointerToRawData(),
+                (int) (linux.pointerToRawData() + Math.min(linux.virtualSize(), linux.sizeOfRawData())));
+        try {
+            return describe(inner, opts, depth + 1, new ArrayList<>());
+        } catch (BadInputException e) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("error", e.getMessage());
+            return r;
+        }
     }
 
     private static void putIfNotNull(Map<String, Object> m, String k, Object v) {

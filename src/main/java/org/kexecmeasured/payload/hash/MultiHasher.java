@@ -30,6 +30,16 @@ public abstract class MultiHasher implements AutoCloseable {
         return new Jca(algs);
     }
 
+    /**
+     * Loads libcrypto in the background (JNA start-up costs 0.1-0.2 s), so that it overlaps with
+     * reading the input; later {@link #create} calls find it ready.
+     */
+    public static void preload() {
+        Thread t = new Thread(NativeCrypto::available, "libcrypto-preload");
+        t.setDaemon(true);
+        t.start();
+    }
+
     /** Always the JCA implementation (tests compare the two). */
     public static MultiHasher createJca(Collection<HashAlg> algs) {
         return new Jca(algs);

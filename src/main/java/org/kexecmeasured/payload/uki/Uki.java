@@ -29,7 +29,10 @@ public final class Uki {
             ".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat",
             ".pcrsig", ".pcrpkey", ".profile", ".dtbauto", ".hwids", ".efifw");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Jackson loads only when a UKI has a .pcrsig (class loading costs ~100 ms of a one-shot command). */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     private final PeFile pe;
 
@@ -121,7 +124,7 @@ public final class Uki {
         String t = text(".pcrsig");
         if (t == null) return null;
         try {
-            return JSON.readTree(t);
+            return Json.MAPPER.readTree(t);
         } catch (IOException e) {
             throw new BadInputException("UKI: .pcrsig is not valid JSON: " + String.valueOf(e.getMessage()).replace('\n', ' '));
         }
