@@ -180,8 +180,9 @@ public final class Inspector {
             if (d.isEmpty()) continue;
             Map<String, Object> e = new LinkedHashMap<>();
             e.put("index", d.index());
-            e.put("name", d.name());
-            e.put(d.index() == DataDirectory.SECURITY ? "fileOffset" : "rva", hex(d.virtualAddress()));
+            // the certificate table's address is a file offset, every other one an RVA
+            e.put("name", d.index() == DataDirectory.SECURITY ? d.name() + " (file offset)" : d.name());
+            e.put("address", hex(d.virtualAddress()));
             e.put("size", d.size());
             dirs.add(e);
         }
