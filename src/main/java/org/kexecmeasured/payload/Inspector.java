@@ -325,6 +325,11 @@ public final class Inspector {
     /** The UKI's .linux as a payload of its own (its raw bytes up to VirtualSize: the original kernel file). */
     private static Map<String, Object> nestedLinux(PeFile pe, Options opts, int depth) {
         var linux = pe.section(".linux").orElseThrow();
+        if (linux.sizeOfRawData() == 0 || linux.virtualSize() == 0) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("error", ".linux has no data in the file");
+            return r;
+        }
         byte[] inner = Arrays.copyOfRange(pe.bytes(), (int) linux.pointerToRawData(),
                 (int) (linux.pointerToRawData() + Math.min(linux.virtualSize(), linux.sizeOfRawData())));
         try {

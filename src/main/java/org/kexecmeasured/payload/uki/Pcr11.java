@@ -80,7 +80,7 @@ public final class Pcr11 {
                     s.name(), vs, s.sizeOfRawData(), MAX_ZERO_FILL >> 20));
         }
         try (MultiHasher h = MultiHasher.create(algs)) {
-            h.update(pe.bytes(), (int) s.pointerToRawData(), (int) raw);
+            if (raw > 0) h.update(pe.bytes(), (int) s.pointerToRawData(), (int) raw);
             h.updateZeros(vs - raw);
             return h.finish();
         }

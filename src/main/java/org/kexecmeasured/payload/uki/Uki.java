@@ -67,6 +67,7 @@ public final class Uki {
         if (vs > Integer.MAX_VALUE - 16) throw new BadInputException("UKI: section " + s.name() + " virtual size " + vs + " is too large");
         byte[] out = new byte[(int) vs];
         long n = Math.min(vs, s.sizeOfRawData());
+        if (n == 0) return out;
         System.arraycopy(pe.bytes(), (int) s.pointerToRawData(), out, 0, (int) n);
         return out;
     }
@@ -75,6 +76,7 @@ public final class Uki {
     public String text(String name) {
         // bytes past the raw data load as zeros, which end the text: read only the raw part
         return section(name).map(s -> {
+            if (s.sizeOfRawData() == 0) return ""; // PointerToRawData means nothing then
             byte[] b = pe.bytes();
             int start = (int) s.pointerToRawData();
             int limit = (int) (start + Math.min(s.virtualSize(), s.sizeOfRawData()));
