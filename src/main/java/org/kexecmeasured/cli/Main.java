@@ -21,6 +21,8 @@ import java.io.PrintWriter;
         subcommands = {
                 AutoComplete.GenerateCompletion.class,
                 InspectCommand.class,
+                EventlogCommand.class,
+                TpmCommand.class,
         })
 public final class Main implements Runnable {
 
