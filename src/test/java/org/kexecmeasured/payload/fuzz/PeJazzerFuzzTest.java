@@ -11,7 +11,10 @@ import org.kexecmeasured.util.BadInputException;
  * patches systemd-boot's headers (offsets and values it chooses) and may append or truncate.
  * In the default test run Jazzer replays the stored findings only (regression mode); a fuzzing run:
  * {@code JAZZER_FUZZ=1 mvn -B -ntp test -Dtest='PeJazzerFuzzTest#inspectPatchedPe'} (one target per fuzzing run; about 2,600 inputs/s here; stops after maxDuration, 5 minutes).
- * Only success or BadInputException may come out.
+ * Only success or BadInputException may come out; a finding is written as crash-* in the working
+ * directory and fails the run. A clean run ends with libFuzzer's "Done N runs in S second(s)"
+ * (here: 814,931 runs in 241 s, no finding); surefire 3.5.2 may then wait 30 s for the forked JVM
+ * and report that it "did not say goodbye", which is the Jazzer/surefire hand-off, not a finding.
  */
 class PeJazzerFuzzTest {
 
