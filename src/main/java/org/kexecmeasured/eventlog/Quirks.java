@@ -37,6 +37,7 @@ public final class Quirks {
     public static final String MALFORMED_EVENT_DATA = "MALFORMED_EVENT_DATA";
     public static final String SPEC_ID_VENDOR_INFO = "SPEC_ID_VENDOR_INFO";
     public static final String SPEC_ID_TRAILING_BYTES = "SPEC_ID_TRAILING_BYTES";
+    public static final String TRAILING_ZERO_PADDING = "TRAILING_ZERO_PADDING";
     public static final String SPEC_ID_VENDOR_INFO_OUTSIDE_EVENT = "SPEC_ID_VENDOR_INFO_OUTSIDE_EVENT";
 
     public static final String EBS_INVOCATION = "Exit Boot Services Invocation";
@@ -51,6 +52,10 @@ public final class Quirks {
         List<Finding> out = new ArrayList<>();
         List<Event> ev = log.events();
         specId(log, out);
+        if (log.zeroPadding() > 0) {
+            out.add(new Finding(TRAILING_ZERO_PADDING, INFO, log.zeroPadding()
+                    + " zero bytes follow the last record (an unused log area); kept, not parsed as records", List.of()));
+        }
         startupLocality(log, out);
         pcrIndices(ev, out);
         exitBootServices(ev, out);
