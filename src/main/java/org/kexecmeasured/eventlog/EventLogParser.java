@@ -82,7 +82,7 @@ public final class EventLogParser {
             throw new BadInputException("event log is empty (0 bytes)");
         }
         if (contentEnd == 0) {
-            throw new BadInputException("event log holds only zero bytes (" + b.length + ")");
+            throw err(0, "the file holds only zero bytes (" + b.length + "), not an event log");
         }
         int p = 0;
         if (looksCryptoAgile(b)) {
