@@ -1,0 +1,78 @@
+package org.kexecmeasured.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.kexecmeasured.tpm.Tpm;
+import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.TpmFactory;
+import org.kexecmeasured.tpm.TpmInfo;
+import org.kexecmeasured.util.HashAlg;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code kexec-measured tpm info}: manufacturer, firmware, PCR banks, buffer sizes. */
+@Command(name = "info", mixinStandardHelpOptions = true,
+        description = "Show TPM manufacturer, firmware version, active PCR banks and maximum command size.")
+public final class TpmInfoCommand implements Callable<Integer> {
+    @CommandLine.Mixin
+    TpmCommand.TctiOption tpmOption;
+
+    @CommandLine.Option(names = "--json", description = "JSON output.")
+    boolean json;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws Exception {
+        TpmInfo info;
+        String tcti;
+        try (Tpm tpm = TpmFactory.open(tpmOption.tcti)) {
+            tcti = tpm.tcti();
+            info = tpm.info();
+        } catch (TpmException e) {
+            throw TpmCommand.asIo(e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("tcti", tcti);
+            m.put("manufacturer", info.manufacturer());
+            m.put("vendorString", info.vendorString());
+            m.put("firmwareVersion", info.firmwareVersion());
+            m.put("firmwareVersion1", String.format("0x%08x", info.firmwareVersion1()));
+            m.put("firmwareVersion2", String.format("0x%08x", info.firmwareVersion2()));
+            m.put("family", info.family());
+            m.put("revision", info.revision());
+            m.put("activeBanks", names(info.activeBanks()));
+            m.put("allocatedBanks", names(info.allocatedBanks()));
+            m.put("pcrCount", info.pcrCount());
+            m.put("maxCommandSize", info.maxCommandSize());
+            m.put("maxResponseSize", info.maxResponseSize());
+            m.put("maxDigestSize", info.maxDigestSize());
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
+        } else {
+            out.printf("TPM:               %s%n", tcti);
+            out.printf("Manufacturer:      %s%s%n", info.manufacturer(),
+                    info.vendorString().isEmpty() ? "" : " (" + info.vendorString() + ")");
+            out.printf("Firmware version:  %s (0x%08x 0x%08x)%n", info.firmwareVersion(), info.firmwareVersion1(), info.firmwareVersion2());
+            out.printf("Specification:     TPM %s revision %s%n", info.family(), info.revision());
+            out.printf("Active PCR banks:  %s%n", String.join(", ", names(info.activeBanks())));
+            out.printf("PCRs:              %d%n", info.pcrCount());
+            out.printf("Max command size:  %d%n", info.maxCommandSize());
+            out.printf("Max response size: %d%n", info.maxResponseSize());
+        }
+        out.flush();
+        return 0;
+    }
+
+    static List<String> names(List<HashAlg> banks) {
+        return banks.stream().map(a -> a.tpmName).toList();
+    }
+}

@@ -1,0 +1,12 @@
+package org.kexecmeasured.tpm;
+
+/** A TPM operation failed: the TPM returned an error, or it could not be reached. */
+public class TpmException extends RuntimeException {
+    public TpmException(String message) {
+        super(message);
+    }
+
+    public TpmException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}

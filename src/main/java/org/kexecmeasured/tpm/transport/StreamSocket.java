@@ -1,0 +1,124 @@
+package org.kexecmeasured.tpm.transport;
+
+import org.kexecmeasured.tpm.TpmTransportException;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.SocketChannel;
+import java.nio.file.Path;
+
+/**
+ * A TCP or Unix stream socket with deadlines on connect, write and read, so a TPM that vanishes
+ * or stops answering gives an error instead of a hang. Non-blocking channel + selector because
+ * socket timeouts do not apply to channels (and Unix sockets only exist as channels).
+ */
+final class StreamSocket implements AutoCloseable {
+    private final SocketChannel ch;
+    private final Selector selector;
+    private final String what;
+
+    private StreamSocket(SocketChannel ch, Selector selector, String what) {
+        this.ch = ch;
+        this.selector = selector;
+        this.what = what;
+    }
+
+    static StreamSocket tcp(String host, int port, long timeoutMs, String what) {
+        return open(new InetSocketAddress(host, port), null, timeoutMs, what);
+    }
+
+    static StreamSocket unix(Path path, long timeoutMs, String what) {
+        return open(UnixDomainSocketAddress.of(path), StandardProtocolFamily.UNIX, timeoutMs, what);
+    }
+
+    private static StreamSocket open(SocketAddress addr, StandardProtocolFamily family, long timeoutMs, String what) {
+        SocketChannel ch = null;
+        Selector sel = null;
+        try {
+            ch = family == null ? SocketChannel.open() : SocketChannel.open(family);
+            ch.configureBlocking(false);
+            sel = Selector.open();
+            if (family == null) ch.socket().setTcpNoDelay(true);
+            if (!ch.connect(addr)) {
+                ch.register(sel, SelectionKey.OP_CONNECT);
+                long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
+                while (!ch.finishConnect()) {
+                    long left = (deadline - System.nanoTime()) / 1_000_000L;
+                    if (left <= 0) throw new TpmTransportException("cannot connect to the TPM at " + what + ": timed out after " + timeoutMs + " ms");
+                    sel.select(left);
+                    sel.selectedKeys().clear();
+                }
+            }
+            return new StreamSocket(ch, sel, what);
+        } catch (IOException e) {
+            closeQuietly(ch, sel);
+            throw new TpmTransportException("cannot connect to the TPM at " + what + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch, sel);
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(SocketChannel ch, Selector sel) {
+        try {
+            if (sel != null) sel.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+        try {
+            if (ch != null) ch.close();
+        } catch (IOException ignored) {
+            // nothing to do
+        }
+    }
+
+    /** Writes all bytes; in practice one write() call for TPM-sized buffers. */
+    void writeAll(byte[] data, long deadlineNanos, String during) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(data);
+        while (b.hasRemaining()) {
+            int n = ch.write(b);
+            if (n == 0) await(SelectionKey.OP_WRITE, deadlineNanos, during);
+        }
+    }
+
+    void readFully(byte[] dst, int off, int len, long deadlineNanos, String during) throws IOException {
+        ByteBuffer b = ByteBuffer.wrap(dst, off, len);
+        while (b.hasRemaining()) {
+            int n = ch.read(b);
+            if (n < 0) throw new EOFException("connection closed by the TPM");
+            if (n == 0) await(SelectionKey.OP_READ, deadlineNanos, during);
+        }
+    }
+
+    private void await(int op, long deadlineNanos, String during) throws IOException {
+        long left = (deadlineNanos - System.nanoTime()) / 1_000_000L;
+        if (left <= 0) throw new TimeoutIOException(during);
+        SelectionKey k = ch.register(selector, op);
+        selector.select(left);
+        selector.selectedKeys().clear();
+        k.interestOps(0);
+    }
+
+    /** Deadline expired. */
+    static final class TimeoutIOException extends IOException {
+        TimeoutIOException(String during) {
+            super("no answer " + during);
+        }
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(ch, selector);
+    }
+
+    String what() {
+        return what;
+    }
+}
