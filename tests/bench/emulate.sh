@@ -25,6 +25,16 @@ for i in 1 2 3; do
   echo "uki -> cut-over run $i: ${line#emulation: } (process wall $(echo "$t1 - $t0" | bc) s)"
 done
 
+esp="$tmp/esp"
+mkdir -p "$esp/EFI/BOOT" "$esp/EFI/Linux" "$esp/loader"
+cp /usr/lib/systemd/boot/efi/systemd-bootx64.efi "$esp/EFI/BOOT/BOOTX64.EFI"
+cp "$tmp/uki/demo.efi" "$esp/EFI/Linux/debian-uki.efi"
+printf 'timeout 0\n' > "$esp/loader/loader.conf"
+t0=$(now)
+line=$("$km" emulate "$esp/EFI/BOOT/BOOTX64.EFI" --esp "$esp" | grep '^emulation:')
+t1=$(now)
+echo "systemd-boot -> uki -> cut-over: ${line#emulation: } (process wall $(echo "$t1 - $t0" | bc) s)"
+
 [ "${1:-}" = "--no-full" ] && exit 0
 t0=$(now)
 line=$("$km" emulate "$tmp/uki/vmlinuz" --initrd "$tmp/uki/initrd.cpio" --append "console=ttyS0 root=/dev/vda ro" \
