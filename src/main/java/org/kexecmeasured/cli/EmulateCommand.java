@@ -13,6 +13,7 @@ import org.kexecmeasured.uefi.HostRandom;
 import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RecordingMeasurer;
 import org.kexecmeasured.uefi.TraceEntry;
+import org.kexecmeasured.uefi.VariableStore;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
@@ -237,6 +238,11 @@ public final class EmulateCommand implements Callable<Integer> {
             ms.addObject().put("pcr", m.pcr()).put("eventType", m.eventType()).put("flags", m.flags())
                     .put("eventData", Hex.of(m.eventData())).put("dataSize", m.dataToHash().length)
                     .put("dataSha256", sha256(m.dataToHash()));
+        }
+        ArrayNode vars = root.putArray("variables");
+        for (Map.Entry<VariableStore.Key, VariableStore.Variable> e : r.variables().entrySet()) {
+            vars.addObject().put("name", e.getKey().name()).put("vendor", e.getKey().vendor().toString())
+                    .put("attributes", e.getValue().attributes()).put("data", Hex.of(e.getValue().data()));
         }
         root.put("console", r.console());
         ArrayNode tr = root.putArray("trace");

@@ -243,6 +243,7 @@ public final class ImageServices {
         }
         Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
         images.put(handle, im);
+        fw.options().measurer().imageLoaded(file, base, size, pref, full == null ? new byte[0] : full, parent == 0);
         return im;
     }
 

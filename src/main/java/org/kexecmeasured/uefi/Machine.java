@@ -62,7 +62,7 @@ public final class Machine implements AutoCloseable {
         this.stackTop = ramSize;
         this.fwLimit = ramSize - STACK_SIZE;
         cpu.map(0x1000, ramSize - 0x1000); // page 0 stays unmapped: NULL dereferences fault
-        cpu.map(TRAP_BASE, TRAP_SIZE);
+        cpu.mapReadExecute(TRAP_BASE, TRAP_SIZE); // guest code cannot patch the service stubs
         byte[] rets = new byte[(int) TRAP_SIZE];
         java.util.Arrays.fill(rets, (byte) 0xC3);
         mem.write(TRAP_BASE, rets);

@@ -13,4 +13,19 @@ public interface Measurer {
      * @param flags      EFI_TCG2 HashLogExtendEvent flags
      */
     void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags);
+
+    /**
+     * An image was loaded into guest memory (the point where firmware measures EV_EFI_BOOT_SERVICES_APPLICATION
+     * into PCR 4, with the data of a UEFI_IMAGE_LOAD_EVENT). The default does nothing.
+     *
+     * @param file             the image file as given to LoadImage (or the first payload)
+     * @param address          ImageLocationInMemory
+     * @param size             ImageLengthInMemory (SizeOfImage)
+     * @param linkTimeAddress  ImageLinkTimeAddress (the PE ImageBase)
+     * @param devicePath       the image's full device path bytes (may be empty)
+     * @param firstImage       true for the payload the emulator started itself
+     */
+    default void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
+                             boolean firstImage) {
+    }
 }

@@ -103,7 +103,22 @@ class UkiEmulationTest {
         assertEquals(0, rc, se.toString());
         assertArrayEquals(Files.readAllBytes(uki.resolve("vmlinuz")), Files.readAllBytes(out.resolve("kernel")));
         assertArrayEquals(Files.readAllBytes(uki.resolve("initrd.cpio")), Files.readAllBytes(out.resolve("initrd")));
-        assertTrue(so.toString().contains("\"cmdline\" : \"console=ttyS0 root=/dev/vda ro quiet\""), so.toString());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(so.toString());
+        assertEquals("console=ttyS0 root=/dev/vda ro quiet", json.get("handOff").get("cmdline").asText());
+        assertEquals(8, json.get("measurements").size() - countPcr(json, 12));
+        boolean stubInfo = false;
+        for (var v : json.get("variables")) {
+            stubInfo |= v.get("name").asText().equals("StubInfo");
+        }
+        assertTrue(stubInfo, "variables written by the stub are listed");
+    }
+
+    private static int countPcr(com.fasterxml.jackson.databind.JsonNode json, int pcr) {
+        int n = 0;
+        for (var m : json.get("measurements")) {
+            n += m.get("pcr").asInt() == pcr ? 1 : 0;
+        }
+        return n;
     }
 
     @Test
