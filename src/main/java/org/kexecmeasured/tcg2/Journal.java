@@ -75,6 +75,28 @@ public final class Journal implements Closeable {
         return j;
     }
 
+    /**
+     * Opens an existing journal to append to it (recovery): new extends continue its sequence
+     * numbers, and {@code done} lines may close intents written by the crashed run.
+     */
+    public static Journal resume(Path file) throws IOException {
+        Contents c = read(file);
+        long max = 0;
+        for (Entry e : c.entries()) max = Math.max(max, e.seq());
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        Journal j = new Journal(ch);
+        j.nextSeq = max + 1;
+        byte[] all = Files.readAllBytes(file);
+        if (all.length > 0 && all[all.length - 1] != '\n') {
+            // a torn last line was never durable (read() ignores it): cut it so appended lines stay parseable
+            int cut = all.length;
+            while (cut > 0 && all[cut - 1] != '\n') cut--;
+            ch.truncate(cut);
+            ch.force(false);
+        }
+        return j;
+    }
+
     /** Records the intent to extend; durable when this returns. */
     public long intent(Measurement m) throws IOException {
         long seq = nextSeq++;

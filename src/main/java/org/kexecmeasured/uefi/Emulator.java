@@ -87,7 +87,8 @@ public final class Emulator {
                 initrd = callLoadFile2(fw, iface);
             }
         }
-        return new HandOff(kernel.file.clone(), cmdline, initrd, fw.images().devicePathText(kernel));
+        return new HandOff(kernel.file.clone(), cmdline, initrd, fw.images().devicePathText(kernel),
+                fw.images().loadOptionsBytes(kernel));
     }
 
     /** The Linux stub's sequence: LoadFile(size probe) → BUFFER_TOO_SMALL, then LoadFile into a buffer. */

@@ -535,8 +535,10 @@ public final class Firmware implements AutoCloseable {
         });
         bs.put("ExitBootServices", c -> {
             if (c.arg(1) != memoryMap.mapKey()) {
+                options.measurer().exitBootServices(false);
                 return EfiStatus.INVALID_PARAMETER;
             }
+            options.measurer().exitBootServices(true);
             exitBootServicesDone = true;
             images.onExitBootServices(c.arg(0));
             return EfiStatus.SUCCESS;

@@ -7,6 +7,13 @@ package org.kexecmeasured.uefi;
  * @param cmdline     the kernel's LoadOptions as text (UCS-2 decoded, trailing NUL removed)
  * @param initrd      the initrd served by the LINUX_EFI_INITRD_MEDIA LoadFile2 (empty if none)
  * @param devicePath  the kernel image's device path as text
+ * @param loadOptions the kernel's LoadOptions exactly as LoadOptionsSize bytes (what the Linux stub hashes into PCR 9)
  */
-public record HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath) {
+public record HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, byte[] loadOptions) {
+
+    /** LoadOptions = {@code cmdline} as UCS-2 with its NUL (how the emulator sets them), or none when empty. */
+    public HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath) {
+        this(kernel, cmdline, initrd, devicePath, cmdline.isEmpty() ? new byte[0]
+                : (cmdline + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_16LE));
+    }
 }

@@ -295,6 +295,16 @@ public final class ImageServices {
         return nul >= 0 ? s.substring(0, nul) : s;
     }
 
+    /** The raw LoadOptions of an image (LoadOptionsSize bytes, at most 1 MiB), or none. */
+    public byte[] loadOptionsBytes(Image im) {
+        long size = mem.u32(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE);
+        long p = mem.u64(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS);
+        if (p == 0 || size == 0) {
+            return new byte[0];
+        }
+        return mem.read(p, (int) Math.min(size, 1 << 20));
+    }
+
     /** Text of an image's LoadedImageDevicePath, or "". */
     public String devicePathText(Image im) {
         if (im.devicePathAddress == 0) {

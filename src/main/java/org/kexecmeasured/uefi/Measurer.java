@@ -28,4 +28,19 @@ public interface Measurer {
     default void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
                              boolean firstImage) {
     }
+
+    /**
+     * ExitBootServices was called (the point where firmware measures the PCR 5 EV_EFI_ACTION events):
+     * {@code success} false for a stale map key ("Returned with Failure"). The default does nothing.
+     */
+    default void exitBootServices(boolean success) {
+    }
+
+    /**
+     * The EFI_TCG2 hash-algorithm bitmap (SHA1 0x1, SHA256 0x2, SHA384 0x4, …) that GetCapability and
+     * GetActivePcrBanks report: the real TPM's active banks when a TPM is behind the measurer.
+     */
+    default int activePcrBanks() {
+        return 0x1 | 0x2;
+    }
 }

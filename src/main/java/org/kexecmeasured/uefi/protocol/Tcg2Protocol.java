@@ -19,7 +19,7 @@ public final class Tcg2Protocol {
     public static final long EXTEND_ONLY = 0x1;
     private static final String[] NAMES = {"GetCapability", "GetEventLog", "HashLogExtendEvent", "SubmitCommand",
         "GetActivePcrBanks", "SetActivePcrBanks", "GetResultOfSetActivePcrBanks"};
-    /** EFI_TCG2_BOOT_HASH_ALG_SHA1 | SHA256. */
+    /** EFI_TCG2_BOOT_HASH_ALG_SHA1 | SHA256: the default when no TPM is behind the measurer. */
     public static final int BANKS = 0x1 | 0x2;
     /** Largest DataToHash accepted (the kernel of a UKI is ~8-30 MB). */
     public static final long MAX_HASH_LEN = 512L << 20;
@@ -31,6 +31,7 @@ public final class Tcg2Protocol {
 
     public Tcg2Protocol(Firmware fw, Measurer measurer) {
         GuestMemory m = fw.mem();
+        int banks = measurer.activePcrBanks(); // the real TPM's banks when a TPM is behind the measurer
         Service[] fns = {
             c -> { // GetCapability: EFI_TCG2_BOOT_SERVICE_CAPABILITY 1.1, naturally aligned (36 bytes)
                 long p = c.arg(1);
@@ -44,7 +45,7 @@ public final class Tcg2Protocol {
                     old[0] = 11;
                     old[1] = 1;
                     old[5] = 1;
-                    old[9] = (byte) BANKS;
+                    old[9] = (byte) banks;
                     old[10] = 1;
                     m.write(p, old, 0, Math.min(size, old.length));
                     return EfiStatus.SUCCESS;
@@ -55,13 +56,13 @@ public final class Tcg2Protocol {
                 cap[2] = 1;
                 cap[3] = 1; // ProtocolVersion 1.1
                 cap[4] = 1;
-                cap[8] = (byte) BANKS; // HashAlgorithmBitmap (u32 at 8)
+                cap[8] = (byte) banks; // HashAlgorithmBitmap (u32 at 8)
                 cap[12] = 0x3; // SupportedEventLogs: TCG_1_2 | TCG_2 (u32 at 12)
                 cap[16] = 1; // TPMPresentFlag
                 cap[19] = 0x10; // MaxCommandSize 4096 (u16 at 18)
                 cap[21] = 0x10; // MaxResponseSize 4096 (u16 at 20)
-                cap[28] = 2; // NumberOfPCRBanks (u32 at 28)
-                cap[32] = (byte) BANKS; // ActivePcrBanks (u32 at 32)
+                cap[28] = (byte) Integer.bitCount(banks); // NumberOfPCRBanks (u32 at 28)
+                cap[32] = (byte) banks; // ActivePcrBanks (u32 at 32)
                 m.write(p, cap);
                 return EfiStatus.SUCCESS;
             },
@@ -102,7 +103,7 @@ public final class Tcg2Protocol {
                 if (c.arg(1) == 0) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                m.putU32(c.arg(1), BANKS);
+                m.putU32(c.arg(1), banks);
                 return EfiStatus.SUCCESS;
             },
             c -> EfiStatus.UNSUPPORTED,
