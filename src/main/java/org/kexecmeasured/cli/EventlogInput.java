@@ -15,7 +15,7 @@ public final class EventlogInput {
     public static final String DEFAULT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", defaultValue = DEFAULT_LOG,
-            description = "binary event log (default: ${DEFAULT-VALUE})")
+            description = "binary event log, - for standard input (default: ${DEFAULT-VALUE})")
     Path file;
 
     @Option(names = "--lenient", description = "on a parse error, still use the records read before it (exit code stays 2)")
@@ -46,6 +46,7 @@ public final class EventlogInput {
 
     static byte[] readBytes(Path p) {
         try {
+            if (p.toString().equals("-")) return System.in.readAllBytes();
             if (Files.isRegularFile(p) && Files.size(p) > Integer.MAX_VALUE - 64) {
                 throw new BadInputException(p + ": file too large for an event log (" + Files.size(p) + " bytes)");
             }

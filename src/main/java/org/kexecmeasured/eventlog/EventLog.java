@@ -18,14 +18,27 @@ public final class EventLog {
     private final LogFormat format;
     private final SpecIdEvent specId;
     private final List<Event> events;
+    private final int zeroPadding;
 
     public EventLog(LogFormat format, SpecIdEvent specId, List<Event> events) {
+        this(format, specId, events, 0);
+    }
+
+    /** {@code zeroPadding}: zero bytes after the last record (kept for a byte-identical write). */
+    public EventLog(LogFormat format, SpecIdEvent specId, List<Event> events, int zeroPadding) {
         if (format == LogFormat.CRYPTO_AGILE && specId == null) {
             throw new IllegalArgumentException("a crypto-agile log needs its Spec ID header");
         }
         this.format = format;
         this.specId = specId;
         this.events = Collections.unmodifiableList(new ArrayList<>(events));
+        if (zeroPadding < 0) throw new IllegalArgumentException("negative padding");
+        this.zeroPadding = zeroPadding;
+    }
+
+    /** Zero bytes that followed the last record in the file (0 for logs from securityfs). */
+    public int zeroPadding() {
+        return zeroPadding;
     }
 
     public LogFormat format() {
@@ -78,12 +91,17 @@ public final class EventLog {
         private final SpecIdEvent specId;
         private final List<Event> events;
         private long nextOffset;
+        private final int basePadding;
+        private final int baseCount;
 
         private Builder(EventLog base) {
             this.format = base.format;
             this.specId = base.specId;
             this.events = new ArrayList<>(base.events);
-            this.nextOffset = EventLogWriter.size(base);
+            // appended records replace any zero padding: they go right after the last record
+            this.nextOffset = EventLogWriter.size(base) - base.zeroPadding;
+            this.basePadding = base.zeroPadding;
+            this.baseCount = base.events.size();
         }
 
         /**
@@ -149,7 +167,7 @@ public final class EventLog {
         }
 
         public EventLog build() {
-            return new EventLog(format, specId, events);
+            return new EventLog(format, specId, events, events.size() == baseCount ? basePadding : 0);
         }
     }
 }

@@ -28,6 +28,9 @@ public final class EventLogParser {
     static final byte[] SPEC_ID_SIG = (SpecIdEvent.SIGNATURE + "\0").getBytes(StandardCharsets.US_ASCII);
 
     private final byte[] b;
+    /** Index after the last non-zero byte: from there on the file is zero padding. */
+    private final int contentEnd;
+    private int padding;
     private final List<Event> events = new ArrayList<>();
     private LogFormat format = LogFormat.SHA1_LEGACY;
     private SpecIdEvent specId;
@@ -36,6 +39,9 @@ public final class EventLogParser {
 
     private EventLogParser(byte[] b) {
         this.b = b;
+        int e = b.length;
+        while (e > 0 && b[e - 1] == 0) e--;
+        this.contentEnd = e;
     }
 
     /** Parses the whole log; any defect throws. */
@@ -55,8 +61,8 @@ public final class EventLogParser {
             err = e;
         }
         EventLog log = p.format == LogFormat.CRYPTO_AGILE && p.specId != null
-                ? new EventLog(LogFormat.CRYPTO_AGILE, p.specId, p.events)
-                : new EventLog(LogFormat.SHA1_LEGACY, null, p.events);
+                ? new EventLog(LogFormat.CRYPTO_AGILE, p.specId, p.events, p.padding)
+                : new EventLog(LogFormat.SHA1_LEGACY, null, p.events, p.padding);
         return new Result(log, err);
     }
 
@@ -74,6 +80,9 @@ public final class EventLogParser {
     private void run() {
         if (b.length == 0) {
             throw new BadInputException("event log is empty (0 bytes)");
+        }
+        if (contentEnd == 0) {
+            throw err(0, "the file holds only zero bytes (" + b.length + "), not an event log");
         }
         int p = 0;
         if (looksCryptoAgile(b)) {
@@ -102,11 +111,24 @@ public final class EventLogParser {
                 algIds[i] = algs.get(i).algId();
                 algSizes[i] = algs.get(i).digestSize();
             }
-            while (p < b.length) p = readAgile(p);
+            while (p < b.length && !isPadding(p)) p = readAgile(p);
         } else {
-            while (p < b.length) p = readLegacy(p);
+            while (p < b.length && !isPadding(p)) p = readLegacy(p);
         }
+        padding = b.length - p;
     }
+
+    /**
+     * Zero bytes up to the end of the file after at least one record: the unused rest of a log area
+     * (logs copied from firmware memory). No real record is all zeros (PCR 0, EV_PREBOOT_CERT, zero
+     * digests, empty data); the bytes are kept and reported as a finding. Fewer than 16 zero bytes
+     * stay an error: they may be a record cut inside its PCR index or type.
+     */
+    private boolean isPadding(int p) {
+        return p >= contentEnd && !events.isEmpty() && b.length - p >= MIN_PADDING;
+    }
+
+    static final int MIN_PADDING = 16;
 
     private BadInputException err(int off, String what) {
         return new BadInputException(String.format("record %d at byte offset %d (0x%x): %s",
@@ -146,7 +168,7 @@ public final class EventLogParser {
         if (count > (b.length - p) / 2) {
             throw err(off, "digest count " + count + " cannot fit in the " + (b.length - p) + " bytes left");
         }
-        List<Digest> digests = new ArrayList<>((int) count);
+        List<Digest> digests = new ArrayList<>((int) Math.min(count, 8));
         for (int i = 0; i < count; i++) {
             if (b.length - p < 2) throw err(off, "truncated digest list (digest " + i + " of " + count + ")");
             int alg = Le.u16(b, p);

@@ -17,7 +17,7 @@ public final class EventLogWriter {
     }
 
     public static long size(EventLog log) {
-        long n = 0;
+        long n = log.zeroPadding();
         for (Event e : log.events()) n += recordSize(e);
         return n;
     }

@@ -19,7 +19,8 @@ import java.util.TreeMap;
  * <ul>
  *   <li>YAML as {@code tpm2_pcrread} prints it ({@code sha256:\n  0 : 0x…}), or with a top-level
  *       {@code pcrs:} key as at the end of {@code tpm2_eventlog}'s output;</li>
- *   <li>JSON {@code {"sha256": {"0": "hex", …}, …}} (optionally under "pcrs").</li>
+ *   <li>JSON {@code {"sha256": {"0": "hex", …}, …}}, optionally under "pcrs" or "banks" (as
+ *       {@code kexec-measured tpm pcrs --json} prints it).</li>
  * </ul>
  */
 public final class PcrSet {
@@ -65,6 +66,7 @@ public final class PcrSet {
             throw new BadInputException(source + ": not a YAML/JSON PCR file: " + firstLine(e.getMessage()));
         }
         if (root instanceof Map<?, ?> m && m.containsKey("pcrs")) root = m.get("pcrs");
+        else if (root instanceof Map<?, ?> m && m.get("banks") instanceof Map<?, ?>) root = m.get("banks"); // `tpm pcrs --json`
         if (!(root instanceof Map<?, ?> banks) || banks.isEmpty()) {
             throw new BadInputException(source + ": expected a map of banks (sha1/sha256/…) to PCR values");
         }

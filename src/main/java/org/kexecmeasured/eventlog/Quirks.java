@@ -37,6 +37,8 @@ public final class Quirks {
     public static final String MALFORMED_EVENT_DATA = "MALFORMED_EVENT_DATA";
     public static final String SPEC_ID_VENDOR_INFO = "SPEC_ID_VENDOR_INFO";
     public static final String SPEC_ID_TRAILING_BYTES = "SPEC_ID_TRAILING_BYTES";
+    public static final String KEXEC_BOUNDARY = "KEXEC_BOUNDARY";
+    public static final String TRAILING_ZERO_PADDING = "TRAILING_ZERO_PADDING";
     public static final String SPEC_ID_VENDOR_INFO_OUTSIDE_EVENT = "SPEC_ID_VENDOR_INFO_OUTSIDE_EVENT";
 
     public static final String EBS_INVOCATION = "Exit Boot Services Invocation";
@@ -51,6 +53,10 @@ public final class Quirks {
         List<Finding> out = new ArrayList<>();
         List<Event> ev = log.events();
         specId(log, out);
+        if (log.zeroPadding() > 0) {
+            out.add(new Finding(TRAILING_ZERO_PADDING, INFO, log.zeroPadding()
+                    + " zero bytes follow the last record (an unused log area); kept, not parsed as records", List.of()));
+        }
         startupLocality(log, out);
         pcrIndices(ev, out);
         exitBootServices(ev, out);
@@ -59,6 +65,7 @@ public final class Quirks {
         digestSets(log, out);
         noAction(ev, out);
         malformed(ev, out);
+        kexecBoundary(ev, out);
         return out;
     }
 
@@ -182,8 +189,11 @@ public final class Quirks {
             case EventType.EV_EFI_ACTION:
             case EventType.EV_S_CRTM_VERSION:
                 return List.of(e.dataNoCopy());
-            case EventType.EV_EVENT_TAG:
-                return e.decoded() instanceof TaggedEvent t && t.tagName() == null ? List.of(e.dataNoCopy()) : null;
+            case EventType.EV_EVENT_TAG: {
+                if (!(e.decoded() instanceof TaggedEvent t)) return null;
+                if (t.taggedEventId() == TaggedEvent.KEXEC_BOUNDARY) return List.of(t.taggedEventData());
+                return t.tagName() == null ? List.of(e.dataNoCopy()) : null;
+            }
             case EventType.EV_EFI_VARIABLE_DRIVER_CONFIG:
             case EventType.EV_EFI_VARIABLE_AUTHORITY:
             case EventType.EV_EFI_VARIABLE_BOOT2:
@@ -275,6 +285,23 @@ public final class Quirks {
         }
         if (!l.isEmpty()) {
             out.add(new Finding(NO_ACTION_NONZERO_DIGEST, INFO, "EV_NO_ACTION record(s) with non-zero digests (never extended)", l));
+        }
+    }
+
+    /** kexec-measured boundary records: what follows them in their PCR comes from a kexec'd, emulated boot. */
+    private static void kexecBoundary(List<Event> ev, List<Finding> out) {
+        List<Integer> recs = new ArrayList<>();
+        java.util.TreeSet<Long> pcrs = new java.util.TreeSet<>();
+        for (Event e : ev) {
+            if (e.eventType() == EventType.EV_EVENT_TAG && e.decoded() instanceof TaggedEvent t
+                    && t.taggedEventId() == TaggedEvent.KEXEC_BOUNDARY) {
+                recs.add(e.index());
+                pcrs.add(e.pcrIndex());
+            }
+        }
+        if (!recs.isEmpty()) {
+            out.add(new Finding(KEXEC_BOUNDARY, INFO, "kexec-measured boundary in PCR " + pcrs.toString().replaceAll("[\\[\\]]", "")
+                    + ": later records in those PCRs come from a kexec'd boot chain run in user space, not from firmware", recs));
         }
     }
 

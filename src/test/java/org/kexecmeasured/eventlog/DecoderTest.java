@@ -125,6 +125,27 @@ class DecoderTest {
     }
 
     @Test
+    void firmwareTextsBlob2AndHandoffTables() {
+        List<Event> ev = events("lenovo-n40et41w-startuploc3.bin");
+        assertEquals("Boot Guard Measured S-CRTM", assertInstanceOf(TextEvent.class, ev.get(2).decoded()).text());
+        assertEquals("ACPI DATA", assertInstanceOf(TextEvent.class, ev.get(10).decoded()).text());
+        assertEquals("IntelCSxEEvent01", assertInstanceOf(NoActionEvent.class, ev.get(21).decoded()).signature());
+        org.kexecmeasured.eventlog.decode.HandoffTables h = assertInstanceOf(org.kexecmeasured.eventlog.decode.HandoffTables.class,
+                ev.get(49).decoded());
+        assertEquals("f2fd1544-9794-4a2c-992e-e5bbcf20e394", h.tables().get(0).vendorGuid().toString()); // SMBIOS 3 table
+        TextEvent flags = assertInstanceOf(TextEvent.class, events("ovmf-rhel9-secureboot.bin").get(10).decoded());
+        assertEquals("ACPI DATA", flags.text());
+        // UEFI_PLATFORM_FIRMWARE_BLOB2: u8 size, description, u64 base, u64 length
+        ByteBuffer bb = ByteBuffer.allocate(1 + 8 + 16).order(ByteOrder.LITTLE_ENDIAN);
+        bb.put((byte) 8).put("POST CODE".substring(0, 8).getBytes(StandardCharsets.US_ASCII)).putLong(0xffe00000L).putLong(0x200000L);
+        org.kexecmeasured.eventlog.decode.FirmwareBlob b2 = assertInstanceOf(org.kexecmeasured.eventlog.decode.FirmwareBlob.class,
+                EventDecoder.decode(EventType.EV_EFI_PLATFORM_FIRMWARE_BLOB2, bb.array()));
+        assertEquals("POST COD", b2.description());
+        assertEquals(0xffe00000L, b2.blobBase());
+        assertEquals(0x200000L, b2.blobLength());
+    }
+
+    @Test
     void hostileLengthsGiveMalformedViews() {
         byte[] var = new byte[40];
         var[16] = (byte) 0xff; // UnicodeNameLength huge

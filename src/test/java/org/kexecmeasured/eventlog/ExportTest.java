@@ -106,6 +106,18 @@ class ExportTest {
     }
 
     @Test
+    void logFromStandardInput() {
+        Path p = Fixtures.eventlogs().resolve("lenovo-n40et41w-startuploc3.bin");
+        java.io.InputStream saved = System.in;
+        try {
+            System.setIn(new java.io.ByteArrayInputStream(Fixtures.read(p)));
+            assertEquals(run("eventlog", "replay", p.toString()), run("eventlog", "replay", "-"));
+        } finally {
+            System.setIn(saved);
+        }
+    }
+
+    @Test
     void synthWritesALogThatReplaysAndVerifies() throws Exception {
         Path dir = java.nio.file.Files.createTempDirectory("synth");
         Path f = dir.resolve("s.bin");

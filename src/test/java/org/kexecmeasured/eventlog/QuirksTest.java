@@ -50,6 +50,30 @@ class QuirksTest {
     }
 
     @Test
+    void kexecBoundaryRecordsAreNamedAndTheirDigestChecked() {
+        // a boundary record as tcg2/kexec-boundary-event.md defines it, appended to a firmware log
+        byte[] text = ("kexec-measured-boundary=1\ntool=kexec-measured test\ntime=2026-01-01T00:00:00Z\n"
+                + "nonce=00112233445566778899aabbccddeeff\npayload=" + "ab".repeat(32) + "\npolicy=builtin-default-1\npcrs=9,11\n")
+                .getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(8 + text.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        bb.putInt(0x4B584D42).putInt(text.length).put(text);
+        byte[] b = Fixtures.read("ovmf-sdboot-fedora37.bin");
+        EventLog.Builder builder = EventLog.parse(b).toBuilder();
+        builder.appendMeasured(9, EventType.EV_EVENT_TAG, text, bb.array());
+        builder.appendMeasured(11, EventType.EV_EVENT_TAG, text, bb.array());
+        EventLog log = EventLog.parse(builder.build().toBytes());
+        List<Finding> f = Quirks.find(log);
+        Finding k = f.stream().filter(x -> x.id().equals(Quirks.KEXEC_BOUNDARY)).findFirst().orElseThrow();
+        assertEquals(List.of(28, 29), k.records());
+        assertTrue(k.message().contains("PCR 9, 11"), k.message());
+        assertFalse(f.stream().anyMatch(x -> x.id().equals(Quirks.DIGEST_NOT_HASH_OF_DATA)), f.toString());
+        assertTrue(log.events().get(28).decoded().summary().contains("kexec-measured boundary"));
+        // a boundary whose digest covers the structure instead of its data is flagged
+        EventLog wrong = EventLog.parse(b).toBuilder().appendMeasured(9, EventType.EV_EVENT_TAG, bb.array(), bb.array()).build();
+        assertTrue(Quirks.find(wrong).stream().anyMatch(x -> x.id().equals(Quirks.DIGEST_NOT_HASH_OF_DATA)));
+    }
+
+    @Test
     void tamperedVariableDigestIsFound() {
         byte[] b = Fixtures.read("ovmf-rhel9-secureboot.bin");
         EventLog log = EventLog.parse(b);

@@ -124,6 +124,31 @@ class RoundTripTest {
     }
 
     @Test
+    void trailingZeroPaddingIsKeptAndNamed() {
+        for (String name : List.of("ovmf-sdboot-fedora37.bin", "windows-gce-sha1-wbcl.bin")) {
+            byte[] b = Fixtures.read(name);
+            byte[] padded = Arrays.copyOf(b, b.length + 4096);
+            EventLog log = EventLog.parse(padded);
+            assertEquals(EventLog.parse(b).events().size(), log.events().size(), name);
+            assertEquals(4096, log.zeroPadding());
+            assertArrayEquals(padded, log.toBytes());
+            assertArrayEquals(padded, log.toBuilder().build().toBytes());
+            assertTrue(Quirks.find(log).stream().anyMatch(f -> f.id().equals(Quirks.TRAILING_ZERO_PADDING)));
+            for (int i = 0; i < 24; i++) {
+                assertArrayEquals(Replay.replay(EventLog.parse(b)).get(log.banks().get(0))[i], Replay.replay(log).get(log.banks().get(0))[i]);
+            }
+            // an appended record goes where the padding began
+            byte[] d = {1};
+            EventLog more = log.toBuilder().appendMeasured(11, EventType.EV_IPL, d, d).build();
+            assertEquals(b.length, more.events().get(more.events().size() - 1).offset());
+            assertEquals(0, more.zeroPadding());
+            assertArrayEquals(b, Arrays.copyOf(more.toBytes(), b.length));
+        }
+        // zeros alone are not a log
+        assertThrows(BadInputException.class, () -> EventLog.parse(new byte[64]));
+    }
+
+    @Test
     void newLogFromScratchParsesBack() {
         EventLog.Builder b = EventLog.newCryptoAgile(List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384));
         b.appendMeasured(4, EventType.EV_EFI_ACTION, "x".getBytes(StandardCharsets.US_ASCII), "x".getBytes(StandardCharsets.US_ASCII));

@@ -85,6 +85,11 @@ class VerifyTest {
         Cli v = cli("eventlog", "verify", log.toString(), "--pcrs", write("r.json", json.out).toString(), "--json");
         assertEquals(0, v.rc, v.out + v.err);
         assertTrue(v.out.contains("\"ok\" : true"), v.out);
+        // the layouts `kexec-measured tpm pcrs` prints: indented text, and JSON with "tcti" and "banks"
+        String indented = yaml.out.lines().map(l -> "  " + l.replace("  ", "    ")).reduce("", (a, b) -> a + b + "\n");
+        assertEquals(0, cli("eventlog", "verify", log.toString(), "--pcrs", write("t.txt", indented).toString()).rc, indented);
+        String tpmJson = "{\"tcti\": \"swtpm:port=1\", \"banks\": " + json.out + "}";
+        assertEquals(0, cli("eventlog", "verify", log.toString(), "--pcrs", write("t.json", tpmJson).toString()).rc, tpmJson);
         Cli banks = cli("eventlog", "replay", log.toString(), "--bank", "sha384");
         assertTrue(banks.out.startsWith("sha384:") && !banks.out.contains("sha256"), banks.out);
     }

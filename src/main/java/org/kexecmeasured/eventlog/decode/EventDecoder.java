@@ -33,6 +33,7 @@ public final class EventDecoder {
             case EV_S_CRTM_VERSION:
             case EV_COMPACT_HASH:
             case EV_OMIT_BOOT_DEVICE_EVENTS:
+            case EV_PLATFORM_CONFIG_FLAGS:   // QEMU/OVMF: "ACPI DATA"; others: free text or binary
             case EV_EFI_HCRTM_EVENT: {
                 if (d.length == 0) return new DecodedEvent.Raw(d);
                 TextEvent t = TextEvent.of(d);
@@ -63,6 +64,9 @@ public final class EventDecoder {
             case EV_EFI_HANDOFF_TABLES2:
                 return HandoffTables.decode(d, true);
             case EV_NO_ACTION:
+            case EV_NONHOST_CODE:
+            case EV_NONHOST_CONFIG:
+            case EV_NONHOST_INFO:            // e.g. "GCE NonHostInfo", "IntelCSxEEvent01": a 16-byte signature, then data
                 return NoActionEvent.decode(d);
             default:
                 return new DecodedEvent.Raw(d);

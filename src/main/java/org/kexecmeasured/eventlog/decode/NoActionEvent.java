@@ -14,6 +14,7 @@ import java.util.Map;
  * EV_NO_ACTION data, told apart by its 16-byte signature: "Spec ID Event03" (crypto-agile header),
  * "Spec ID Event00" (TPM 1.2 header), "StartupLocality" (PCR 0 start value), "SP800-155 Event" /
  * "SP800-155 Event3" (reference-manifest pointer), others shown with their signature and hex.
+ * EV_NONHOST_* data, which also starts with a vendor signature, is shown the same way.
  */
 public record NoActionEvent(String signature, Map<String, Object> details, String summaryText) implements DecodedEvent {
 

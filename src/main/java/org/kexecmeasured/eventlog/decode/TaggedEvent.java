@@ -15,11 +15,14 @@ public record TaggedEvent(long taggedEventId, String tagName, byte[] taggedEvent
 
     public static final long LINUX_INITRD = 0x8F3B22ECL;
     public static final long LINUX_LOAD_OPTIONS = 0x8F3B22EDL;
+    /** kexec-measured's boundary record (tcg2/kexec-boundary-event.md): digest = H(taggedEventData). */
+    public static final long KEXEC_BOUNDARY = 0x4B584D42L;
 
     /** Tags with a known meaning: Linux EFI stub and systemd (measurements.md §6–7). */
     public static String tagName(long id) {
         if (id == LINUX_INITRD) return "Linux initrd";
         if (id == LINUX_LOAD_OPTIONS) return "LOADED_IMAGE::LoadOptions";
+        if (id == KEXEC_BOUNDARY) return "kexec-measured boundary";
         if (id == 0x13aed6dbL) return "systemd UKI profile";
         if (id == 0x6c46f751L) return "systemd devicetree addon";
         if (id == 0xf5bc582aL) return "systemd-boot loader.conf";
