@@ -88,6 +88,18 @@ class UkiEmulationTest {
     }
 
     @Test
+    void aBareKernelIsHandedOffWithTheGivenInitrdAndCmdline() throws Exception {
+        byte[] kernel = Files.readAllBytes(uki.resolve("vmlinuz"));
+        byte[] initrd = Files.readAllBytes(uki.resolve("initrd.cpio"));
+        EmulationResult r = Emulator.run(kernel, EmulatorOptions.builder().payloadName("vmlinuz").initrd(initrd)
+                .append("root=/dev/vda").build());
+        assertArrayEquals(kernel, r.handOff().kernel());
+        assertArrayEquals(initrd, r.handOff().initrd());
+        assertEquals("root=/dev/vda", r.handOff().cmdline());
+        assertTrue(r.trace().isEmpty(), "nothing runs before the cut-over of a bare kernel");
+    }
+
+    @Test
     void stubVariablesAreWrittenToTheVolatileStore() {
         boolean stubInfo = result.variables().keySet().stream().anyMatch(k -> k.name().equals("StubInfo"));
         assertTrue(stubInfo, "StubInfo set: " + result.variables().keySet());
