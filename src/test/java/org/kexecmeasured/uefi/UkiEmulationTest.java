@@ -134,6 +134,24 @@ class UkiEmulationTest {
     }
 
     @Test
+    void cliRunsWithARamLayoutAndRejectsABadOne() {
+        StringWriter se = new StringWriter();
+        int rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(),
+            "--ram-layout", "0x0-0x9f000,0x100000-0x20000000"}, new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(0, rc, se.toString());
+        se = new StringWriter();
+        rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(), "--ram-layout", "0x0-0x100000"},
+                new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(Main.EXIT_BAD_INPUT, rc);
+        assertTrue(se.toString().contains("32 MiB"), se.toString());
+        se = new StringWriter();
+        rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(), "--ram-layout", "0x0-0x1234"},
+                new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(Main.EXIT_BAD_INPUT, rc);
+        assertTrue(se.toString().contains("page aligned"), se.toString());
+    }
+
+    @Test
     void cliReportsAFailingPayloadOnOneLineWithExit2() throws Exception {
         Path bad = dir.resolve("loop.efi");
         Files.write(bad, TestPayloads.tinyEfiApp(TestPayloads.bytes(0xEB, 0xFE)));
