@@ -11,6 +11,7 @@ import org.kexecmeasured.uefi.EmulatorOptions;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.HostRandom;
 import org.kexecmeasured.uefi.PostEbsState;
+import org.kexecmeasured.uefi.RamRange;
 import org.kexecmeasured.uefi.RecordingMeasurer;
 import org.kexecmeasured.uefi.TraceEntry;
 import org.kexecmeasured.uefi.VariableStore;
@@ -27,6 +28,8 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -81,6 +84,29 @@ public final class EmulateCommand implements Callable<Integer> {
     @Option(names = "--ram", paramLabel = "MIB", defaultValue = "1024", description = "emulated RAM in MiB (default ${DEFAULT-VALUE})")
     long ramMiB;
 
+    @Option(names = "--ram-layout", paramLabel = "START-END[,START-END...]",
+            description = "emulated RAM as ranges (hex 0x… or decimal, page aligned, below 0xffe00000), e.g. a copy "
+                    + "of the host's e820 RAM ranges; overrides --ram")
+    String ramLayout;
+
+    static List<RamRange> parseRamLayout(String s) {
+        List<RamRange> l = new ArrayList<>();
+        for (String part : s.split(",")) {
+            String[] se = part.trim().split("-");
+            if (se.length != 2) {
+                throw new BadInputException("--ram-layout: '" + part + "' is not START-END");
+            }
+            try {
+                l.add(new RamRange(Long.decode(se[0].trim()), Long.decode(se[1].trim())));
+            } catch (NumberFormatException e) {
+                throw new BadInputException("--ram-layout: '" + part + "' is not START-END");
+            } catch (IllegalArgumentException e) {
+                throw new BadInputException("--ram-layout: " + e.getMessage());
+            }
+        }
+        return l;
+    }
+
     @Override
     public Integer call() throws IOException {
         PrintWriter o = spec.commandLine().getOut();
@@ -95,6 +121,9 @@ public final class EmulateCommand implements Callable<Integer> {
         }
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).payloadName(payload.getFileName().toString())
                 .fullEmulation(fullEmulation).timeBudgetMillis(timeBudget * 1000).ramSize(ramMiB << 20);
+        if (ramLayout != null) {
+            b.ram(parseRamLayout(ramLayout));
+        }
         if (rng != null) {
             if (rng.equals("host")) {
                 b.rng(HostRandom.secure());
@@ -135,6 +164,8 @@ public final class EmulateCommand implements Callable<Integer> {
             r = Emulator.run(bytes, b.build());
         } catch (EmulationException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException("emulated machine: " + e.getMessage(), e);
         }
         if (out != null && r.handOff() != null) {
             Files.createDirectories(out);

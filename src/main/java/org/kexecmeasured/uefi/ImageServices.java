@@ -174,7 +174,7 @@ public final class ImageServices {
         long pages = (size + MemoryMap.PAGE - 1) / MemoryMap.PAGE;
         long base = -1;
         long pref = pe.imageBase();
-        if (pref != 0 && pref % MemoryMap.PAGE == 0 && pref + size <= fw.machine().ramSize()) {
+        if (pref > 0 && pref % MemoryMap.PAGE == 0 && pref + size <= fw.machine().ramSize()) {
             base = fw.memoryMap().allocate(MemoryMap.AllocateType.Address, code, pages, pref);
         }
         if (base < 0) {

@@ -88,6 +88,18 @@ class UkiEmulationTest {
     }
 
     @Test
+    void aBareKernelIsHandedOffWithTheGivenInitrdAndCmdline() throws Exception {
+        byte[] kernel = Files.readAllBytes(uki.resolve("vmlinuz"));
+        byte[] initrd = Files.readAllBytes(uki.resolve("initrd.cpio"));
+        EmulationResult r = Emulator.run(kernel, EmulatorOptions.builder().payloadName("vmlinuz").initrd(initrd)
+                .append("root=/dev/vda").build());
+        assertArrayEquals(kernel, r.handOff().kernel());
+        assertArrayEquals(initrd, r.handOff().initrd());
+        assertEquals("root=/dev/vda", r.handOff().cmdline());
+        assertTrue(r.trace().isEmpty(), "nothing runs before the cut-over of a bare kernel");
+    }
+
+    @Test
     void stubVariablesAreWrittenToTheVolatileStore() {
         boolean stubInfo = result.variables().keySet().stream().anyMatch(k -> k.name().equals("StubInfo"));
         assertTrue(stubInfo, "StubInfo set: " + result.variables().keySet());
@@ -119,6 +131,24 @@ class UkiEmulationTest {
             n += m.get("pcr").asInt() == pcr ? 1 : 0;
         }
         return n;
+    }
+
+    @Test
+    void cliRunsWithARamLayoutAndRejectsABadOne() {
+        StringWriter se = new StringWriter();
+        int rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(),
+            "--ram-layout", "0x0-0x9f000,0x100000-0x20000000"}, new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(0, rc, se.toString());
+        se = new StringWriter();
+        rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(), "--ram-layout", "0x0-0x100000"},
+                new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(Main.EXIT_BAD_INPUT, rc);
+        assertTrue(se.toString().contains("32 MiB"), se.toString());
+        se = new StringWriter();
+        rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(), "--ram-layout", "0x0-0x1234"},
+                new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(Main.EXIT_BAD_INPUT, rc);
+        assertTrue(se.toString().contains("page aligned"), se.toString());
     }
 
     @Test
