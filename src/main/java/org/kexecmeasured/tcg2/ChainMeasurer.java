@@ -48,12 +48,25 @@ public final class ChainMeasurer implements Measurer {
 
     private final Hashing hashing;
     private final Sink sink;
+    private final ExtendPipeline guestLog;
     private boolean calledBootOption;
     private RuntimeException failure;
 
     public ChainMeasurer(Hashing hashing, Sink sink) {
         this.hashing = hashing;
         this.sink = sink;
+        this.guestLog = sink instanceof ExtendPipeline p ? p : null;
+    }
+
+    /** The log the guest's GetEventLog returns: the synthesized log so far (firmware + boundary + run). */
+    @Override
+    public byte[] guestEventLog() {
+        return guestLog == null ? null : guestLog.logBytes();
+    }
+
+    @Override
+    public void onLogAppend(java.util.function.Consumer<byte[]> listener) {
+        if (guestLog != null) guestLog.onAppend(listener);
     }
 
     /** The first sink failure, or null. */

@@ -70,6 +70,7 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
     private final Set<Integer> bounded = new HashSet<>();
     private final List<Extended> extended = new ArrayList<>();
     private final List<NotExtended> notExtended = new ArrayList<>();
+    private final List<java.util.function.Consumer<byte[]>> appendListeners = new ArrayList<>();
 
     public ExtendPipeline(Tpm tpm, List<HashAlg> tpmBanks, Journal journal, Path journalFile, BootPolicy policy,
                           EventLog.Builder log, List<HashAlg> logBanks) {
@@ -122,6 +123,11 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
         }
         log.append(pcr, m.eventType(), select(m.digests(), logBanks), m.eventData());
         extended.add(new Extended(seq, m, origin));
+        if (!appendListeners.isEmpty()) {
+            List<org.kexecmeasured.eventlog.Event> ev = log.build().events();
+            byte[] rec = org.kexecmeasured.eventlog.EventLogWriter.record(ev.get(ev.size() - 1));
+            for (java.util.function.Consumer<byte[]> l : appendListeners) l.accept(rec);
+        }
     }
 
     private ExtendFailedException failure(long seq, Measurement m, ChainMeasurer.Origin origin, boolean unknown,
@@ -155,5 +161,15 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
 
     public EventLog log() {
         return log.build();
+    }
+
+    /** The log as it stands (what the guest's GetEventLog copies). */
+    public byte[] logBytes() {
+        return log.build().toBytes();
+    }
+
+    /** Called with each record's bytes as it is appended to the log (the guest's final-events view). */
+    public void onAppend(java.util.function.Consumer<byte[]> listener) {
+        appendListeners.add(listener);
     }
 }

@@ -161,6 +161,15 @@ public final class Firmware implements AutoCloseable {
         writeHeader(table, signature, size);
     }
 
+    /** InstallConfigurationTable on the firmware's own behalf (tables real firmware installs itself). */
+    public void installConfigTable(Guid guid, long address) {
+        if (!configTables.containsKey(guid) && configTables.size() >= MAX_CONFIG_TABLES) {
+            throw new EmulationException("no room for configuration table " + guid);
+        }
+        configTables.put(guid, address);
+        updateConfigTables();
+    }
+
     private void updateConfigTables() {
         int i = 0;
         for (Map.Entry<Guid, Long> e : configTables.entrySet()) {

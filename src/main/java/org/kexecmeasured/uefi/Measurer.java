@@ -43,4 +43,16 @@ public interface Measurer {
     default int activePcrBanks() {
         return 0x1 | 0x2;
     }
+
+    /**
+     * The event log the guest's GetEventLog(TCG_2) returns: crypto-agile bytes as they stand now, or null
+     * when the measurer keeps none (GetEventLog then reports an empty log).
+     */
+    default byte[] guestEventLog() {
+        return null;
+    }
+
+    /** Registers a listener for records appended to {@link #guestEventLog()} later (one TCG_PCR_EVENT2 each). */
+    default void onLogAppend(java.util.function.Consumer<byte[]> listener) {
+    }
 }

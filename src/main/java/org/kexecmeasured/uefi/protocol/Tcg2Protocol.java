@@ -10,7 +10,7 @@ import org.kexecmeasured.uefi.Service;
 /**
  * EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification 1.22): HashLogExtendEvent passes each measurement to
  * the {@link Measurer}; GetCapability reports a present TPM with SHA-1 and SHA-256; GetEventLog returns an
- * empty TCG2-format log (the real log lives in the tcg2 pipeline, not in guest memory).
+ * TCG2-format log: the measurer's (see Tcg2EventLogArea), or an empty one when the measurer keeps none.
  */
 public final class Tcg2Protocol {
 
@@ -32,6 +32,8 @@ public final class Tcg2Protocol {
     public Tcg2Protocol(Firmware fw, Measurer measurer) {
         GuestMemory m = fw.mem();
         int banks = measurer.activePcrBanks(); // the real TPM's banks when a TPM is behind the measurer
+        // a real log for GetEventLog and the final events table, when the measurer keeps one
+        Tcg2EventLogArea area = measurer.guestEventLog() == null ? null : new Tcg2EventLogArea(fw, measurer);
         Service[] fns = {
             c -> { // GetCapability: EFI_TCG2_BOOT_SERVICE_CAPABILITY 1.1, naturally aligned (36 bytes)
                 long p = c.arg(1);
@@ -57,7 +59,7 @@ public final class Tcg2Protocol {
                 cap[3] = 1; // ProtocolVersion 1.1
                 cap[4] = 1;
                 cap[8] = (byte) banks; // HashAlgorithmBitmap (u32 at 8)
-                cap[12] = 0x3; // SupportedEventLogs: TCG_1_2 | TCG_2 (u32 at 12)
+                cap[12] = 0x2; // SupportedEventLogs: TCG_2 only (no SHA-1 format log is kept) (u32 at 12)
                 cap[16] = 1; // TPMPresentFlag
                 cap[19] = 0x10; // MaxCommandSize 4096 (u16 at 18)
                 cap[21] = 0x10; // MaxResponseSize 4096 (u16 at 20)
@@ -68,11 +70,12 @@ public final class Tcg2Protocol {
             },
             c -> { // GetEventLog(This, Format, *Location, *LastEntry, *Truncated)
                 if (c.arg(1) != 2) {
-                    return EfiStatus.INVALID_PARAMETER;
+                    return EfiStatus.INVALID_PARAMETER; // only TCG_2 is advertised in SupportedEventLogs
                 }
-                if (c.arg(2) != 0) m.putU64(c.arg(2), 0);
-                if (c.arg(3) != 0) m.putU64(c.arg(3), 0);
-                if (c.arg(4) != 0) m.putU8(c.arg(4), 0);
+                long[] r = area == null ? new long[3] : area.getEventLog();
+                if (c.arg(2) != 0) m.putU64(c.arg(2), r[0]);
+                if (c.arg(3) != 0) m.putU64(c.arg(3), r[1]);
+                if (c.arg(4) != 0) m.putU8(c.arg(4), (int) r[2]);
                 return EfiStatus.SUCCESS;
             },
             c -> { // HashLogExtendEvent(This, Flags, DataToHash, DataToHashLen, Event)
