@@ -80,4 +80,51 @@ class LinuxStubOracleTest {
         assertEquals(ChainMeasurer.CALLING_EFI_APPLICATION, new String(pcr4.get(0).m().eventData(), StandardCharsets.US_ASCII));
         assertEquals(ChainMeasurer.EV_EFI_BOOT_SERVICES_APPLICATION, pcr4.get(1).m().eventType());
     }
+
+    /**
+     * GetEventLog returns the synthesized log in guest memory: the real stub copies it into its
+     * LINUX_EFI_TPM_EVENT_LOG table {u32 size, u32 final_events_preboot_size, u8 version 2, log}, and
+     * the copy equals a prefix of the log the pipeline wrote (firmware + boundary + the run so far).
+     */
+    @Test
+    void theStubCopiesTheSynthesizedLogFromGetEventLog() throws Exception {
+        Process p = new ProcessBuilder("sh", Path.of("tests/bin/make-uki").toAbsolutePath().toString(),
+                dir.resolve("uki").toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS) && p.exitValue() == 0, "make-uki: " + out);
+        byte[] kernel = Files.readAllBytes(dir.resolve("uki/vmlinuz"));
+        byte[] initrd = Files.readAllBytes(dir.resolve("uki/initrd.cpio"));
+        org.kexecmeasured.eventlog.EventLog fw = org.kexecmeasured.eventlog.EventLog.parse(
+                org.kexecmeasured.eventlog.Fixtures.read("ovmf-sdboot-fedora37.bin"));
+        try (org.kexecmeasured.tpm.testing.Swtpm swtpm = org.kexecmeasured.tpm.testing.Swtpm.start(List.of("sha256"));
+             org.kexecmeasured.tpm.Tpm tpm = swtpm.open();
+             Journal journal = Journal.create(dir.resolve("journal.jsonl"), java.util.Map.of())) {
+            ExtendPipeline pipeline = new ExtendPipeline(tpm, tpm.banks(), journal, dir.resolve("journal.jsonl"),
+                    BootPolicy.BUILTIN_DEFAULT, fw.toBuilder(), fw.banks());
+            Hashing hashing = new Hashing(List.of(HashAlg.SHA256));
+            ChainMeasurer measurer = new ChainMeasurer(hashing, pipeline);
+            BoundaryEvent b = new BoundaryEvent("test", java.time.Instant.now(), new byte[16], new byte[32], "test",
+                    BootPolicy.BUILTIN_DEFAULT.boundarySet());
+            for (Measurement m : b.measurements(hashing.banks())) pipeline.accept(m, ChainMeasurer.Origin.BOUNDARY);
+            EmulationResult r = Emulator.run(kernel, EmulatorOptions.builder().fullEmulation(true).initrd(initrd)
+                    .append("console=ttyS0").payloadName("vmlinuz").timeBudgetMillis(300_000).measurer(measurer).build());
+            assertNotNull(r.postEbs());
+            byte[] log = pipeline.log().toBytes();
+            byte[] head = java.util.Arrays.copyOf(log, 64);
+            boolean found = false;
+            for (org.kexecmeasured.uefi.PostEbsState.Segment g : r.postEbs().segments()) {
+                byte[] d = g.data();
+                for (int i = 9; i + 64 <= d.length && !found; i++) {
+                    if (d[i] != head[0] || !java.util.Arrays.equals(d, i, i + 64, head, 0, 64)) continue;
+                    java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(d, i - 9, 9).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    int size = bb.getInt();
+                    bb.getInt();
+                    if (bb.get() != 2 || size <= fw.toBytes().length || size > log.length) continue;
+                    assertArrayEquals(java.util.Arrays.copyOf(log, size), java.util.Arrays.copyOfRange(d, i, i + size));
+                    found = true;
+                }
+            }
+            assertTrue(found, "no LINUX_EFI_TPM_EVENT_LOG copy of the synthesized log in guest memory");
+        }
+    }
 }
