@@ -42,7 +42,7 @@ class ReplayOracleTest {
                 compared.add(name);
                 continue;
             }
-            PcrSet theirs = PcrSet.parse(section, "tpm2_eventlog output for " + name);
+            PcrSet theirs = parseSection(section);
             // tpm2_eventlog 5.4 extends EV_NO_ACTION digests (so it misses StartupLocality): where it differs
             // from us, its value must be what an independent reader gets with that behaviour, and ours what the
             // same reader gets following the spec.
@@ -77,6 +77,27 @@ class ReplayOracleTest {
                 "server-startuploc3-kernel-tags.bin sha256 0"), deviations);
         assertTrue(compared.contains("lenovo-n40et41w-startuploc3.bin") && compared.contains("gce-v2-sevsnp-ebs-failure.bin"),
                 compared.toString());
+    }
+
+    /** tpm2_eventlog's "pcrs:" section read with a regex, independently of the production PcrSet parser. */
+    static PcrSet parseSection(String section) {
+        java.util.regex.Pattern bankLine = java.util.regex.Pattern.compile("^  ([a-z0-9_]+):$");
+        java.util.regex.Pattern pcrLine = java.util.regex.Pattern.compile("^    (\\d+) *: 0x([0-9a-fA-F]+)$");
+        Map<HashAlg, Map<Integer, byte[]>> m = new java.util.LinkedHashMap<>();
+        Map<Integer, byte[]> cur = null;
+        for (String line : section.split("\n")) {
+            java.util.regex.Matcher b = bankLine.matcher(line);
+            java.util.regex.Matcher p = pcrLine.matcher(line);
+            if (b.matches()) {
+                cur = new java.util.TreeMap<>();
+                m.put(HashAlg.valueOf(b.group(1).toUpperCase()), cur);
+            } else if (p.matches()) {
+                cur.put(Integer.parseInt(p.group(1)), java.util.HexFormat.of().parseHex(p.group(2)));
+            } else {
+                assertTrue(line.equals("pcrs:") || line.isBlank(), "unexpected line in tpm2_eventlog output: " + line);
+            }
+        }
+        return new PcrSet(m);
     }
 
     @Test
