@@ -72,11 +72,25 @@ class ReplayOracleTest {
         }
         // the oracle must have spoken for the bulk of the corpus, or this test proves nothing
         assertTrue(compared.size() >= 9, "compared only " + compared + "; tpm2_eventlog gave no pcrs for " + oracleSilent);
-        // exactly the StartupLocality logs' PCR 0, in every bank
-        assertEquals(java.util.Set.of("lenovo-n40et41w-startuploc3.bin sha1 0", "lenovo-n40et41w-startuploc3.bin sha256 0",
-                "server-startuploc3-kernel-tags.bin sha256 0"), deviations);
+        // at most the StartupLocality logs' PCR 0 (all of them with tpm2-tools 5.4, Debian 12; none once it is fixed)
+        java.util.Set<String> known = java.util.Set.of("lenovo-n40et41w-startuploc3.bin sha1 0",
+                "lenovo-n40et41w-startuploc3.bin sha256 0", "server-startuploc3-kernel-tags.bin sha256 0");
+        assertTrue(known.containsAll(deviations), deviations.toString());
+        if (tpm2ToolsVersion().startsWith("5.4")) assertEquals(known, deviations);
         assertTrue(compared.contains("lenovo-n40et41w-startuploc3.bin") && compared.contains("gce-v2-sevsnp-ebs-failure.bin"),
                 compared.toString());
+    }
+
+    static String tpm2ToolsVersion() {
+        try {
+            Process p = new ProcessBuilder("tpm2_eventlog", "--version").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            p.waitFor();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("version=\"([^\"]+)\"").matcher(out);
+            return m.find() ? m.group(1) : "";
+        } catch (java.io.IOException | InterruptedException e) {
+            return "";
+        }
     }
 
     /** tpm2_eventlog's "pcrs:" section read with a regex, independently of the production PcrSet parser. */
