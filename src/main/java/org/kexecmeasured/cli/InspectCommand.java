@@ -54,6 +54,7 @@ public final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        org.kexecmeasured.payload.hash.MultiHasher.preload();
         List<X509CertificateHolder> anchors = new ArrayList<>();
         for (Path t : trust) anchors.addAll(Certificates.load(t));
         byte[] data = read(file);

@@ -23,6 +23,7 @@ import java.io.PrintWriter;
                 InspectCommand.class,
                 EventlogCommand.class,
                 TpmCommand.class,
+                EmulateCommand.class,
         })
 public final class Main implements Runnable {
 

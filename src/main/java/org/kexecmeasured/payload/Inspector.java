@@ -61,7 +61,24 @@ public final class Inspector {
         }
     }
 
+    /** One helper thread (daemon, so a one-shot command never waits for it at exit). */
+    private static final java.util.concurrent.ExecutorService WORKERS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "inspect-hash");
+        t.setDaemon(true);
+        return t;
+    });
+
     private Inspector() {
+    }
+
+    private static <T> T join(java.util.concurrent.CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) throw re;
+            if (e.getCause() instanceof Error err) throw err;
+            throw e;
+        }
     }
 
     public static Result inspect(byte[] data, Options opts) {
@@ -85,6 +102,14 @@ public final class Inspector {
                     : arm64 ? "arm64 Image with EFI stub" : "PE/COFF image";
             r.put("type", kind);
             r.put("pe", peReport(pe));
+            // PCR 11 hashes the UKI's sections while this thread computes the Authenticode digests
+            java.util.concurrent.CompletableFuture<Pcr11.Prediction> pcr11 = uki
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> Pcr11.predict(pe, BANKS), WORKERS)
+                    : null;
+            // so does the inspection of the UKI's nested kernel
+            java.util.concurrent.CompletableFuture<Map<String, Object>> nested = uki && depth < MAX_NESTING
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> nestedLinux(pe, opts, depth), WORKERS)
+                    : null;
             Map<HashAlg, byte[]> dig = Authenticode.digests(pe, BANKS);
             Map<String, Object> ac = new LinkedHashMap<>();
             for (HashAlg a : BANKS) ac.put(a.tpmName, Hex.of(dig.get(a)));
@@ -95,7 +120,12 @@ public final class Inspector {
             if (zboot) r.put("zboot", zbootReport(ZbootHeader.parse(b)));
             if (bz) r.put("bzImage", bzReport(BzImage.parse(b)));
             if (arm64) r.put("arm64Image", arm64Report(Arm64Image.parse(b), b));
-            if (uki) r.put("uki", ukiReport(Uki.of(pe), opts, depth, sigsOut));
+            if (uki) {
+                Map<String, Object> u = ukiReport(Uki.of(pe), join(pcr11));
+                // the nested kernel's signatures are shown but do not count for --trust: that is about this file
+                if (nested != null) u.put("linux", join(nested));
+                r.put("uki", u);
+            }
             return r;
         }
         if (BzImage.looksLikeBzImage(b)) {
@@ -150,8 +180,9 @@ public final class Inspector {
             if (d.isEmpty()) continue;
             Map<String, Object> e = new LinkedHashMap<>();
             e.put("index", d.index());
-            e.put("name", d.name());
-            e.put(d.index() == DataDirectory.SECURITY ? "fileOffset" : "rva", hex(d.virtualAddress()));
+            // the certificate table's address is a file offset, every other one an RVA
+            e.put("name", d.index() == DataDirectory.SECURITY ? d.name() + " (file offset)" : d.name());
+            e.put("address", hex(d.virtualAddress()));
             e.put("size", d.size());
             dirs.add(e);
         }
@@ -255,7 +286,7 @@ public final class Inspector {
         return m;
     }
 
-    private static Map<String, Object> ukiReport(Uki u, Options opts, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
+    private static Map<String, Object> ukiReport(Uki u, Pcr11.Prediction p) {
         Map<String, Object> m = new LinkedHashMap<>();
         List<Object> secs = new ArrayList<>();
         for (String name : Uki.KNOWN_SECTIONS) {
@@ -284,22 +315,30 @@ public final class Inspector {
             k.put("pem", pk.pem());
             m.put("pcrpkey", k);
         }
-        Pcr11.Prediction p = Pcr11.predict(u.pe(), BANKS);
         Map<String, Object> pcr = new LinkedHashMap<>();
         pcr.put("stub", "systemd-stub 252: name+NUL then contents, order " + String.join(" ", Pcr11.ORDER_V252));
         for (HashAlg a : BANKS) pcr.put(a.tpmName, Hex.of(p.pcr().get(a)));
         m.put("pcr11", pcr);
-        if (depth < MAX_NESTING) {
-            var linux = u.section(".linux").orElseThrow();
-            byte[] inner = Arrays.copyOfRange(u.pe().bytes(), (int) linux.pointerToRawData(),
-                    (int) (linux.pointerToRawData() + Math.min(linux.virtualSize(), linux.sizeOfRawData())));
-            try {
-                m.put("linux", describe(inner, opts, depth + 1, sigsOut));
-            } catch (BadInputException e) {
-                m.put("linux", Map.of("error", e.getMessage()));
-            }
-        }
         return m;
+    }
+
+    /** The UKI's .linux as a payload of its own (its raw bytes up to VirtualSize: the original kernel file). */
+    private static Map<String, Object> nestedLinux(PeFile pe, Options opts, int depth) {
+        var linux = pe.section(".linux").orElseThrow();
+        if (linux.sizeOfRawData() == 0 || linux.virtualSize() == 0) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("error", ".linux has no data in the file");
+            return r;
+        }
+        byte[] inner = Arrays.copyOfRange(pe.bytes(), (int) linux.pointerToRawData(),
+                (int) (linux.pointerToRawData() + Math.min(linux.virtualSize(), linux.sizeOfRawData())));
+        try {
+            return describe(inner, opts, depth + 1, new ArrayList<>());
+        } catch (BadInputException e) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("error", e.getMessage());
+            return r;
+        }
     }
 
     private static void putIfNotNull(Map<String, Object> m, String k, Object v) {

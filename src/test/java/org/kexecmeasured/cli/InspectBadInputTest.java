@@ -137,6 +137,31 @@ class InspectBadInputTest {
         assertBadInput("random-after-pe-signature", pe, "PE");
     }
 
+    /** Sections without file data may carry any PointerToRawData; nothing may read through it. */
+    @Test
+    void ukiSectionsWithoutRawDataAndWildPointers() throws IOException {
+        Path dir = tmp.resolve("uki");
+        byte[] uki = RealParts.read(RealParts.makeUki(dir));
+        PeFile pe = PeFile.parse(uki);
+        byte[] b = uki.clone();
+        for (int i = 0; i < pe.sections().size(); i++) {
+            String n = pe.sections().get(i).name();
+            if (n.equals(".osrel") || n.equals(".cmdline") || n.equals(".linux")) {
+                int sh = pe.sectionTableOffset() + 40 * i;
+                b = patch32(b, sh + 16, 0);           // SizeOfRawData = 0
+                b = patch32(b, sh + 20, 0xfffffff0L); // PointerToRawData far outside
+            }
+        }
+        Path f = tmp.resolve("wild.efi");
+        Files.write(f, b);
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int rc = Main.execute(new String[]{"inspect", f.toString()}, new PrintWriter(out), new PrintWriter(err));
+        assertEquals(0, rc, err.toString());
+        assertTrue(out.toString().contains("type: UKI"), out.toString());
+        assertTrue(out.toString().contains("error: .linux has no data in the file"), out.toString());
+    }
+
     @Test
     void missingFileIsBadInput() {
         StringWriter err = new StringWriter();

@@ -1,12 +1,11 @@
 package org.kexecmeasured.payload.pe;
 
+import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,8 +37,6 @@ public final class Authenticode {
     public record Range(long offset, long length) {
     }
 
-    private static final int CHUNK = 1 << 20;
-
     private Authenticode() {
     }
 
@@ -47,26 +44,14 @@ public final class Authenticode {
         return digests(pe, Set.of(alg)).get(alg);
     }
 
-    /** All requested digests in one pass over the hashed ranges. */
+    /** All requested digests in one pass over the hashed ranges (each byte read once for all algorithms). */
     public static Map<HashAlg, byte[]> digests(PeFile pe, Set<HashAlg> algs) {
         List<Range> ranges = hashedRanges(pe);
         byte[] b = pe.bytes();
-        List<HashAlg> order = new ArrayList<>(algs);
-        MessageDigest[] mds = new MessageDigest[order.size()];
-        for (int i = 0; i < mds.length; i++) mds[i] = order.get(i).newDigest();
-        for (Range r : ranges) {
-            long off = r.offset();
-            long left = r.length();
-            while (left > 0) {
-                int n = (int) Math.min(left, CHUNK);
-                for (MessageDigest md : mds) md.update(b, (int) off, n);
-                off += n;
-                left -= n;
-            }
+        try (MultiHasher h = MultiHasher.create(algs)) {
+            for (Range r : ranges) h.update(b, (int) r.offset(), (int) r.length());
+            return h.finish();
         }
-        Map<HashAlg, byte[]> out = new EnumMap<>(HashAlg.class);
-        for (int i = 0; i < mds.length; i++) out.put(order.get(i), mds[i].digest());
-        return out;
     }
 
     /** The ranges of the file the image hash covers, in order (see the class comment). */

@@ -40,6 +40,8 @@ public final class PeFile {
 
     private static final int COFF_HEADER_SIZE = 20;
     private static final int SECTION_HEADER_SIZE = 40;
+    /** Far more than any real image (GRUB: ~2,000); keeps a hostile .reloc from costing gigabytes of records. */
+    static final int MAX_RELOCATIONS = 2_000_000;
     /** The spec allows 16 data directories; EDK2 and Windows ignore more, hostile files claim billions. */
     private static final int MAX_DATA_DIRECTORIES = 16;
 
@@ -274,6 +276,9 @@ public final class PeFile {
                 int entry = u16(b, (int) e);
                 int type = entry >>> 12;
                 if (type == BaseRelocation.IMAGE_REL_BASED_ABSOLUTE) continue;
+                if (out.size() >= MAX_RELOCATIONS) {
+                    throw bad("base relocation directory holds more than %d relocations (block %d at offset 0x%x)", MAX_RELOCATIONS, block, p);
+                }
                 out.add(new BaseRelocation(page + (entry & 0xfff), type));
             }
             p += blockSize;

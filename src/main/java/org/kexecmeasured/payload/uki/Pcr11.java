@@ -1,12 +1,12 @@
 package org.kexecmeasured.payload.uki;
 
+import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.EnumMap;
@@ -73,31 +73,16 @@ public final class Pcr11 {
     }
 
     private static Map<HashAlg, byte[]> hashLoaded(List<HashAlg> algs, PeFile pe, Section s) {
-        MessageDigest[] mds = new MessageDigest[algs.size()];
-        for (int i = 0; i < mds.length; i++) mds[i] = algs.get(i).newDigest();
         long vs = s.virtualSize();
         long raw = Math.min(vs, s.sizeOfRawData());
-        long off = s.pointerToRawData();
-        final int chunk = 1 << 20;
-        for (long done = 0; done < raw; ) {
-            int n = (int) Math.min(chunk, raw - done);
-            for (MessageDigest md : mds) md.update(pe.bytes(), (int) (off + done), n);
-            done += n;
-        }
         if (vs - raw > MAX_ZERO_FILL) {
             throw new BadInputException(String.format("UKI: section %s virtual size 0x%x exceeds its raw data (0x%x) by more than %d MiB",
                     s.name(), vs, s.sizeOfRawData(), MAX_ZERO_FILL >> 20));
         }
-        if (vs > raw) {
-            byte[] zeros = new byte[(int) Math.min(chunk, vs - raw)];
-            for (long left = vs - raw; left > 0; ) {
-                int n = (int) Math.min(zeros.length, left);
-                for (MessageDigest md : mds) md.update(zeros, 0, n);
-                left -= n;
-            }
+        try (MultiHasher h = MultiHasher.create(algs)) {
+            if (raw > 0) h.update(pe.bytes(), (int) s.pointerToRawData(), (int) raw);
+            h.updateZeros(vs - raw);
+            return h.finish();
         }
-        Map<HashAlg, byte[]> m = new EnumMap<>(HashAlg.class);
-        for (int i = 0; i < mds.length; i++) m.put(algs.get(i), mds[i].digest());
-        return m;
     }
 }

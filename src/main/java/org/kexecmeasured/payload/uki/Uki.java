@@ -29,7 +29,10 @@ public final class Uki {
             ".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat",
             ".pcrsig", ".pcrpkey", ".profile", ".dtbauto", ".hwids", ".efifw");
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Jackson loads only when a UKI has a .pcrsig (class loading costs ~100 ms of a one-shot command). */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
 
     private final PeFile pe;
 
@@ -64,6 +67,7 @@ public final class Uki {
         if (vs > Integer.MAX_VALUE - 16) throw new BadInputException("UKI: section " + s.name() + " virtual size " + vs + " is too large");
         byte[] out = new byte[(int) vs];
         long n = Math.min(vs, s.sizeOfRawData());
+        if (n == 0) return out;
         System.arraycopy(pe.bytes(), (int) s.pointerToRawData(), out, 0, (int) n);
         return out;
     }
@@ -72,6 +76,7 @@ public final class Uki {
     public String text(String name) {
         // bytes past the raw data load as zeros, which end the text: read only the raw part
         return section(name).map(s -> {
+            if (s.sizeOfRawData() == 0) return ""; // PointerToRawData means nothing then
             byte[] b = pe.bytes();
             int start = (int) s.pointerToRawData();
             int limit = (int) (start + Math.min(s.virtualSize(), s.sizeOfRawData()));
@@ -121,7 +126,7 @@ public final class Uki {
         String t = text(".pcrsig");
         if (t == null) return null;
         try {
-            return JSON.readTree(t);
+            return Json.MAPPER.readTree(t);
         } catch (IOException e) {
             throw new BadInputException("UKI: .pcrsig is not valid JSON: " + String.valueOf(e.getMessage()).replace('\n', ' '));
         }

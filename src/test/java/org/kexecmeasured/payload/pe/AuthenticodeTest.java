@@ -67,6 +67,38 @@ class AuthenticodeTest {
         assertMatchesPesign(uki);
     }
 
+    /**
+     * A gap between two sections' raw data (0x200 bytes inserted before the last section, whose
+     * PointerToRawData moves accordingly): EDK2 and pesign hash FileSize - SUM_OF_BYTES_HASHED bytes
+     * from offset SUM_OF_BYTES_HASHED after the sections; pesign, run live, is the oracle.
+     */
+    @Test
+    void gapBetweenSectionsFollowsPesign() throws Exception {
+        byte[] b = RealParts.read(RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi"));
+        PeFile pe = PeFile.parse(b);
+        int last = 0;
+        for (int i = 1; i < pe.sections().size(); i++) {
+            if (pe.sections().get(i).pointerToRawData() > pe.sections().get(last).pointerToRawData()) last = i;
+        }
+        Section s = pe.sections().get(last);
+        int at = (int) s.pointerToRawData();
+        byte[] g = new byte[b.length + 0x200];
+        System.arraycopy(b, 0, g, 0, at);
+        java.util.Arrays.fill(g, at, at + 0x200, (byte) 0xab);
+        System.arraycopy(b, at, g, at + 0x200, b.length - at);
+        java.nio.ByteBuffer.wrap(g).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putInt(pe.sectionTableOffset() + 40 * last + 20, at + 0x200);
+        if (pe.pointerToSymbolTable() > at) {
+            java.nio.ByteBuffer.wrap(g).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .putInt(pe.peHeaderOffset() + 4 + 8, (int) pe.pointerToSymbolTable() + 0x200);
+        }
+        Path f = tmp.resolve("gap.efi");
+        java.nio.file.Files.write(f, g);
+        PeFile gp = PeFile.parse(g);
+        assertEquals(at + 0x200, gp.sections().get(last).pointerToRawData());
+        assertMatchesPesign(f);
+    }
+
     @Test
     void allBanksInOnePassEqualSingleDigests() throws Exception {
         PeFile pe = PeFile.parse(RealParts.read(RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi")));

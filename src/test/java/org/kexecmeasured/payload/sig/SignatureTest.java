@@ -151,6 +151,30 @@ class SignatureTest {
         }
     }
 
+    /**
+     * A UKI (with data after its last section) signed here by sbsign: the digest sbsign signed,
+     * pesign's and ours agree, and the signature verifies against the signing certificate only.
+     */
+    @Test
+    void sbsignedUkiVerifiesAgainstItsSigningCertificate() {
+        Path uki = RealParts.makeUki(tmp.resolve("uki"));
+        Path key = tmp.resolve("db.key");
+        Path crt = tmp.resolve("db.crt");
+        RealParts.run(List.of("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.toString(),
+                "-out", crt.toString(), "-days", "30", "-subj", "/CN=kexec-measured test db"), "openssl");
+        Path signed = tmp.resolve("uki-signed.efi");
+        RealParts.run(List.of("sbsign", "--key", key.toString(), "--cert", crt.toString(), "--output", signed.toString(), uki.toString()), "sbsigntool");
+        AuthenticodeSignatures.Signer s = onlySigner(check(signed, crt));
+        assertEquals("CN=kexec-measured test db", s.subject());
+        assertEquals(RealParts.pesignHash(signed), s.signedImageDigest(), "sbsign signed what pesign computes");
+        assertTrue(s.digestMatches());
+        assertTrue(s.verified());
+        assertFalse(onlySigner(check(signed, debianCa)).verified());
+        assertEquals(0, run("inspect", signed.toString(), "--trust", crt.toString()));
+        // the nested kernel is Debian-signed, but --trust judges the file given, not what it contains
+        assertEquals(Main.EXIT_CHECK_FAILED, run("inspect", signed.toString(), "--trust", debianCa.toString()));
+    }
+
     @Test
     void unsignedImageHasNoEntries() {
         assertTrue(check(RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi"), null).isEmpty());
