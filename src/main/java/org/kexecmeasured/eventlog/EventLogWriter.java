@@ -1,5 +1,6 @@
 package org.kexecmeasured.eventlog;
 
+import org.kexecmeasured.util.Le;
 import java.util.List;
 
 /** Serialises records back to the binary format; a parsed log written back is byte-identical. */

@@ -1,5 +1,6 @@
 package org.kexecmeasured.eventlog.decode;
 
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.util.Hex;
@@ -31,8 +32,8 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
     static DecodedEvent decode(byte[] d, boolean authority) {
         if (d.length < 32) return new Malformed("UEFI_VARIABLE_DATA needs 32 bytes, has " + d.length, d);
         Guid guid = Guid.read(d, 0);
-        long nameLen = org.kexecmeasured.eventlog.Le.i64(d, 16);
-        long dataLen = org.kexecmeasured.eventlog.Le.i64(d, 24);
+        long nameLen = org.kexecmeasured.util.Le.u64(d, 16);
+        long dataLen = org.kexecmeasured.util.Le.u64(d, 24);
         long room = d.length - 32;
         if (nameLen < 0 || nameLen > room / 2) {
             return new Malformed("UnicodeNameLength " + Long.toUnsignedString(nameLen) + " exceeds the data", d);
@@ -59,8 +60,8 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
 
     private static LoadOption loadOption(byte[] v) {
         if (v.length < 6) return null;
-        long attrs = org.kexecmeasured.eventlog.Le.u32(v, 0);
-        int fpl = org.kexecmeasured.eventlog.Le.u16(v, 4);
+        long attrs = org.kexecmeasured.util.Le.u32(v, 0);
+        int fpl = org.kexecmeasured.util.Le.u16(v, 4);
         int p = 6;
         int end = p;
         while (end + 1 < v.length && (v[end] != 0 || v[end + 1] != 0)) end += 2;
@@ -121,7 +122,7 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
         } else if (unicodeName.equals("BootOrder")) {
             sb.append(" =");
             for (int i = 0; i + 1 < variableData.length; i += 2) {
-                sb.append(String.format(" %04X", org.kexecmeasured.eventlog.Le.u16(variableData, i)));
+                sb.append(String.format(" %04X", org.kexecmeasured.util.Le.u16(variableData, i)));
             }
         } else if (Text.isAscii(variableData)) {
             sb.append(" = \"").append(Text.escape(Text.ascii(variableData, 0, variableData.length))).append('"');
