@@ -60,6 +60,8 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
         }
     }
 
+    static final int EV_NO_ACTION = 0x3;
+
     private final Tpm tpm;
     private final List<HashAlg> tpmBanks;
     private final Journal journal;
@@ -95,6 +97,13 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
             notExtended.add(new NotExtended(m, origin));
             return;
         }
+        if (m.eventType() == EV_NO_ACTION) {
+            // as EDK2's Tcg2Dxe: logged with all-zero digests, never extended (replay skips it)
+            Map<HashAlg, byte[]> zero = new EnumMap<>(HashAlg.class);
+            for (HashAlg a : logBanks) zero.put(a, new byte[a.size]);
+            appendToLog(pcr, m.eventType(), zero, m.eventData());
+            return;
+        }
         long seq;
         try {
             seq = journal.intent(m);
@@ -121,8 +130,12 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
             throw new UncheckedIOException("journal " + journalFile + ": extend #" + seq + " reached the TPM but its "
                     + "'done' line could not be written: " + e.getMessage(), e);
         }
-        log.append(pcr, m.eventType(), select(m.digests(), logBanks), m.eventData());
         extended.add(new Extended(seq, m, origin));
+        appendToLog(pcr, m.eventType(), select(m.digests(), logBanks), m.eventData());
+    }
+
+    private void appendToLog(int pcr, int type, Map<HashAlg, byte[]> digests, byte[] data) {
+        log.append(pcr, type, digests, data);
         if (!appendListeners.isEmpty()) {
             List<org.kexecmeasured.eventlog.Event> ev = log.build().events();
             byte[] rec = org.kexecmeasured.eventlog.EventLogWriter.record(ev.get(ev.size() - 1));
