@@ -29,8 +29,9 @@ import java.util.stream.IntStream;
  * not (journaling each, in the same file), so the TPM holds exactly the journaled sequence.
  */
 @Command(name = "recover", mixinStandardHelpOptions = true,
-        description = {"Explain an interrupted 'boot' from its journal and the live PCRs; --complete extends the",
-                "journaled events that did not reach the TPM. Exit 1 when a PCR fits no replay of the journal."})
+        description = {"Explain an interrupted 'boot' from its journal and the live PCRs.",
+                "--complete extends the journaled events that did not reach the TPM.",
+                "Exit 1 when a PCR fits no replay of the journal."})
 public final class EventlogRecoverCommand implements Runnable {
 
     @Option(names = "--journal", paramLabel = "FILE", required = true, description = "journal written by 'boot' (STATE/journal.jsonl)")
