@@ -32,9 +32,10 @@ import java.util.function.Function;
  * later feature: without {@code --no-load} the command refuses (exit 2) and touches nothing.
  */
 @Command(name = "boot", mixinStandardHelpOptions = true,
-        description = {"Measured boot of PAYLOAD: extend a kexec boundary, then every measurement the payload",
-                "makes in the emulator; write the continued event log and the /.extra/ sidecar.",
-                "Built-in policy: extend and bound PCRs 4, 5, 9, 11, 12, 13. Requires --no-load for now."})
+        description = {"Measured boot of PAYLOAD: extend a kexec boundary, then every",
+                "measurement the payload makes in the emulator; write the continued",
+                "event log and the /.extra/ sidecar. Built-in policy: extend and bound",
+                "PCRs 4, 5, 9, 11, 12, 13. Requires --no-load for now."})
 public final class BootCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "PAYLOAD", description = "UKI, EFI application (e.g. systemd-boot with --esp) or EFI-stub kernel")
