@@ -72,7 +72,19 @@ public final class Journal implements Closeable {
             }
         }
         j.writeLine(h);
+        syncDirectory(file);
         return j;
+    }
+
+    /** The new file's directory entry must be durable too, or a crash could lose the whole journal. */
+    private static void syncDirectory(Path file) {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null) return;
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException e) {
+            // some file systems refuse fsync on a directory; the file's own data is already forced
+        }
     }
 
     /**
