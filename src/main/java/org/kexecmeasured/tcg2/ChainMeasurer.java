@@ -49,13 +49,20 @@ public final class ChainMeasurer implements Measurer {
     private final Hashing hashing;
     private final Sink sink;
     private final ExtendPipeline guestLog;
+    private final List<HashAlg> activeBanks;
     private boolean calledBootOption;
     private RuntimeException failure;
 
     public ChainMeasurer(Hashing hashing, Sink sink) {
+        this(hashing, sink, List.copyOf(hashing.banks()));
+    }
+
+    /** @param activeBanks the TPM's active banks, reported to the guest by GetCapability / GetActivePcrBanks */
+    public ChainMeasurer(Hashing hashing, Sink sink, List<HashAlg> activeBanks) {
         this.hashing = hashing;
         this.sink = sink;
         this.guestLog = sink instanceof ExtendPipeline p ? p : null;
+        this.activeBanks = List.copyOf(activeBanks);
     }
 
     /** The log the guest's GetEventLog returns: the synthesized log so far (firmware + boundary + run). */
@@ -120,7 +127,7 @@ public final class ChainMeasurer implements Measurer {
     @Override
     public int activePcrBanks() {
         int bits = 0;
-        for (HashAlg a : hashing.banks()) bits |= a.tcg2Bit;
+        for (HashAlg a : activeBanks) bits |= a.tcg2Bit;
         return bits;
     }
 

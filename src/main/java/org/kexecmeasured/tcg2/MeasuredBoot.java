@@ -123,7 +123,7 @@ public final class MeasuredBoot {
         try (Journal journal = openJournal(journalFile, pcrs, req.policy())) {
             ExtendPipeline pipeline = new ExtendPipeline(tpm, tpmBanks, journal, journalFile, req.policy(),
                     firmware.toBuilder(), firmware.banks());
-            ChainMeasurer measurer = new ChainMeasurer(hashing, pipeline);
+            ChainMeasurer measurer = new ChainMeasurer(hashing, pipeline, tpmBanks);
             EmulationResult emulation;
             try {
                 extendBoundary(boundary, hashing, pipeline);
