@@ -77,6 +77,14 @@ class ChainMeasurerTest {
     }
 
     @Test
+    void theGuestSeesTheTpmsBanksNotTheLogs() {
+        // log banks sha1+sha256, TPM banks sha256+sha384: EFI_TCG2 bitmap SHA256 0x2 | SHA384 0x4
+        ChainMeasurer cm = new ChainMeasurer(new Hashing(List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384)),
+                (m, o) -> { }, List.of(HashAlg.SHA256, HashAlg.SHA384));
+        assertEquals(0x6, cm.activePcrBanks());
+    }
+
+    @Test
     void pipelineRules() throws Exception {
         try (Tpm tpm = SWTPM.swtpm().open();
              Journal journal = Journal.create(dir.resolve("j.jsonl"), Map.of())) {
