@@ -9,8 +9,10 @@ import org.kexecmeasured.uefi.Service;
 
 /**
  * EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification 1.22): HashLogExtendEvent passes each measurement to
- * the {@link Measurer}; GetCapability reports a present TPM with SHA-1 and SHA-256; GetEventLog returns an
- * TCG2-format log: the measurer's (see Tcg2EventLogArea), or an empty one when the measurer keeps none.
+ * the {@link Measurer}; GetCapability and GetActivePcrBanks report the measurer's banks (the real TPM's in a
+ * measured boot); GetEventLog returns a TCG2-format log: the measurer's (see Tcg2EventLogArea), or an empty
+ * one when the measurer keeps none; TCG_1_2 is not offered (SupportedEventLogs = TCG_2), so such a request gets
+ * INVALID_PARAMETER as from EDK2 when it exposes no 1.2 log; SubmitCommand is unsupported.
  */
 public final class Tcg2Protocol {
 
