@@ -131,7 +131,8 @@ public final class BootCommand implements Callable<Integer> {
                     r.handOff().initrd().length, r.handOff().cmdline());
         }
         MeasuredBoot.Stats s = r.stats();
-        o.printf("TPM commands: %d (%d PCR read, %d extend)%n", s.tpmCommands(), s.pcrReadCommands(), s.extends_());
+        o.printf("TPM commands: %d (%d bank query, %d PCR read, %d extend)%n", s.tpmCommands(),
+                s.tpmCommands() - s.pcrReadCommands() - s.extends_(), s.pcrReadCommands(), s.extends_());
         for (String n : r.notes()) o.println("note: " + n);
         MeasuredBoot.Outputs out = r.outputs();
         o.printf("event log: %s%ncel-json: %s%nside record: %s%njournal: %s%nsidecar: %s%n", out.eventlog(), out.celJson(),
