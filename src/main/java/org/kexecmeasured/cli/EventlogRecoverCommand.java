@@ -43,6 +43,10 @@ public final class EventlogRecoverCommand implements Runnable {
     @Option(names = "--complete", description = "extend the journaled events that did not reach the TPM (in journal order)")
     boolean complete;
 
+    @Option(names = "--eventlog", paramLabel = "FILE",
+            description = "with --complete: the log 'boot' left (STATE/eventlog.partial.bin); the completed extends are appended to it")
+    Path eventlog;
+
     @Option(names = "--json", description = "JSON result")
     boolean json;
 
@@ -78,8 +82,14 @@ public final class EventlogRecoverCommand implements Runnable {
                 throw new CheckFailedException("the journal does not explain every PCR: nothing was extended; "
                         + "the TPM no longer matches any log this run could write");
             }
+            if (eventlog != null && !complete) {
+                throw new BadInputException("--eventlog is only used with --complete");
+            }
             if (complete && !pending.isEmpty()) {
+                org.kexecmeasured.eventlog.EventLog.Builder log = eventlog == null ? null
+                        : org.kexecmeasured.eventlog.EventLog.parse(EventlogInput.readBytes(eventlog)).toBuilder();
                 completeJournal(tpm, pending, out);
+                if (log != null) appendToLog(log, pending, out);
             } else if (!json) {
                 out.println(pending.stream().anyMatch(v -> v.outcome() == JournalRecovery.Outcome.NOT_REACHED)
                         ? "not completed: run with --complete to extend the events that did not reach the TPM"
@@ -118,6 +128,31 @@ public final class EventlogRecoverCommand implements Runnable {
             }
         }
         out.println("completed: the TPM now holds every journaled extend");
+    }
+
+    /**
+     * The pending extends are the last of the run (it stops at the first failure), so appending them in
+     * journal order keeps the log in TPM extend order.
+     */
+    private void appendToLog(org.kexecmeasured.eventlog.EventLog.Builder log, List<JournalRecovery.Verdict> pending,
+                             PrintWriter out) throws IOException {
+        org.kexecmeasured.eventlog.EventLog base = log.build();
+        for (JournalRecovery.Verdict v : pending) {
+            Measurement m = v.entry().measurement();
+            Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+            for (HashAlg a : base.banks()) {
+                byte[] x = m.digests().get(a);
+                if (x == null) throw new BadInputException("journal entry #" + v.entry().seq() + " has no " + a.tpmName
+                        + " digest for the log");
+                d.put(a, x);
+            }
+            log.append(m.pcr(), m.eventType(), d, m.eventData());
+        }
+        Path tmp = eventlog.resolveSibling(eventlog.getFileName() + ".tmp");
+        java.nio.file.Files.write(tmp, log.build().toBytes());
+        java.nio.file.Files.move(tmp, eventlog, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        out.println("appended " + pending.size() + " record(s) to " + eventlog);
     }
 
     private static Map<HashAlg, Map<Integer, byte[]>> read(Tpm tpm, Journal.Contents jc) {

@@ -132,9 +132,19 @@ class BootTpmFailureTest {
             assertTrue(r.out().lines().anyMatch(l -> l.contains("#" + K + " ") && l.contains("did NOT reach")), r.out());
             assertTrue(r.out().contains("run with --complete"), r.out());
 
+            Path partial = state.resolve("eventlog.partial.bin");
+            // before recovery the partial log is exactly what the TPM holds (the dropped extend never reached it)
+            ChainFixtures.cli(0, "eventlog", "verify", partial.toString(), "--tpm", swtpm.tcti());
+            Path before = dir.resolve("partial-before-recovery.bin");
+            Files.copy(partial, before);
             ChainFixtures.Cli done = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(),
-                    "--tpm", swtpm.tcti(), "--complete");
+                    "--tpm", swtpm.tcti(), "--complete", "--eventlog", partial.toString());
             assertTrue(done.out().contains("extended now"), done.out());
+            // the completed log replays to the live TPM again
+            ChainFixtures.Cli ok = ChainFixtures.cli(0, "eventlog", "verify", partial.toString(), "--tpm", swtpm.tcti(),
+                    "--journal", journal.toString());
+            assertTrue(ok.out().contains("ok: 24 PCR value(s)"), ok.out());
+            ChainFixtures.cli(Main.EXIT_CHECK_FAILED, "eventlog", "verify", before.toString(), "--tpm", swtpm.tcti());
 
             // tpm2_pcrread now equals the journal's start values extended with every journaled digest
             Journal.Contents jc = Journal.read(journal);
