@@ -20,7 +20,10 @@ import java.io.PrintWriter;
         description = "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.",
         subcommands = {
                 AutoComplete.GenerateCompletion.class,
+                InspectCommand.class,
+                EventlogCommand.class,
                 TpmCommand.class,
+                EmulateCommand.class,
         })
 public final class Main implements Runnable {
 

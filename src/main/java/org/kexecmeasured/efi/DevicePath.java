@@ -207,6 +207,8 @@ public final class DevicePath {
                         case 0x05: if (d.length >= 2) return "USB(0x" + hx(d[0]) + ",0x" + hx(d[1]) + ")"; break;
                         case 0x0a: if (d.length >= 16) return vendor("VenMsg", d); break;
                         case 0x0b: if (d.length >= 33) return "MAC(" + Hex.of(d, 0, 6) + ",0x" + hx(d[32]) + ")"; break;
+                        case 0x0c: if (d.length >= 19) return ipv4(d, bb); break;
+                        case 0x0d: if (d.length >= 40) return ipv6(d, bb); break;
                         case 0x12: if (d.length >= 6) return "Sata(0x" + Integer.toHexString(bb.getShort(0) & 0xffff)
                                 + ",0x" + Integer.toHexString(bb.getShort(2) & 0xffff)
                                 + ",0x" + Integer.toHexString(bb.getShort(4) & 0xffff) + ")"; break;
@@ -254,6 +256,41 @@ public final class DevicePath {
             // fall through to the generic form for any node whose data does not fit its type
         }
         return String.format(Locale.ROOT, "Path(%d,%d,%s)", n.type, n.subType, Hex.of(d));
+    }
+
+    /** IPv4(remote,protocol,DHCP|Static,local[,gateway,subnet]) as the UEFI spec's text form. */
+    private static String ipv4(byte[] d, ByteBuffer bb) {
+        StringBuilder sb = new StringBuilder("IPv4(").append(ip4(d, 4)).append(',').append(protocol(bb.getShort(12) & 0xffff))
+                .append(',').append(d[14] != 0 ? "Static" : "DHCP").append(',').append(ip4(d, 0));
+        if (d.length >= 23) sb.append(',').append(ip4(d, 15)).append(',').append(ip4(d, 19));
+        return sb.append(')').toString();
+    }
+
+    /** IPv6(remote,protocol,origin,local[,gateway,prefix]). */
+    private static String ipv6(byte[] d, ByteBuffer bb) {
+        int origin = d[38] & 0xff;
+        String o = origin == 0 ? "Static" : origin == 1 ? "StatelessAutoConfigure" : "StatefulAutoConfigure";
+        StringBuilder sb = new StringBuilder("IPv6(").append(ip6(d, 16)).append(',').append(protocol(bb.getShort(36) & 0xffff))
+                .append(',').append(o).append(',').append(ip6(d, 0));
+        if (d.length >= 56) sb.append(',').append(ip6(d, 40)).append(',').append(d[39] & 0xff);
+        return sb.append(')').toString();
+    }
+
+    private static String protocol(int p) {
+        return p == 6 ? "TCP" : p == 17 ? "UDP" : "0x" + Integer.toHexString(p);
+    }
+
+    private static String ip4(byte[] d, int off) {
+        return (d[off] & 0xff) + "." + (d[off + 1] & 0xff) + "." + (d[off + 2] & 0xff) + "." + (d[off + 3] & 0xff);
+    }
+
+    private static String ip6(byte[] d, int off) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < 8; i++) {
+            if (i > 0) sb.append(':');
+            sb.append(Integer.toHexString((d[off + 2 * i] & 0xff) << 8 | (d[off + 2 * i + 1] & 0xff)));
+        }
+        return sb.toString();
     }
 
     private static String vendor(String kind, byte[] d) {

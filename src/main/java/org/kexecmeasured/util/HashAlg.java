@@ -36,7 +36,14 @@ public enum HashAlg {
             return MessageDigest.getInstance(jcaName);
         } catch (NoSuchAlgorithmException e) {
             if (this == SM3_256) {
-                return new org.bouncycastle.jcajce.provider.digest.SM3.Digest();
+                // Loaded by name: a direct reference makes the verifier open the signed BC jar (and its
+                // signature checks, ~0.3 s) whenever HashAlg is first used, even by tools that never see SM3.
+                try {
+                    return (MessageDigest) Class.forName("org.bouncycastle.jcajce.provider.digest.SM3$Digest")
+                            .getDeclaredConstructor().newInstance();
+                } catch (ReflectiveOperationException r) {
+                    throw new IllegalStateException("Bouncy Castle SM3 unavailable", r);
+                }
             }
             throw new IllegalStateException("JCA lacks " + jcaName, e);
         }

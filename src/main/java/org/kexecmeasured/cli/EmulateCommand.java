@@ -1,0 +1,249 @@
+package org.kexecmeasured.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.kexecmeasured.uefi.EmulationException;
+import org.kexecmeasured.uefi.EmulationResult;
+import org.kexecmeasured.uefi.Emulator;
+import org.kexecmeasured.uefi.EmulatorOptions;
+import org.kexecmeasured.uefi.HandOff;
+import org.kexecmeasured.uefi.HostRandom;
+import org.kexecmeasured.uefi.PostEbsState;
+import org.kexecmeasured.uefi.RecordingMeasurer;
+import org.kexecmeasured.uefi.TraceEntry;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code kexec-measured emulate}: runs a UEFI payload in the emulator and prints what it hands to Linux. */
+@Command(name = "emulate", mixinStandardHelpOptions = true,
+        description = {"Run a UEFI payload (UKI, systemd-boot, Linux EFI stub) in the user-space UEFI emulator "
+                + "and print the hand-off: kernel, command line, initrd, measurements.",
+            "Stops at StartImage of the Linux kernel, or with --full-emulation runs the kernel's EFI stub to "
+                + "ExitBootServices and prints the post-ExitBootServices jump."})
+public final class EmulateCommand implements Callable<Integer> {
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "PAYLOAD", description = "EFI image to run (with --esp: the first image, "
+            + "usually ESP/EFI/BOOT/BOOTX64.EFI)")
+    Path payload;
+
+    @Option(names = "--esp", paramLabel = "DIR", description = "directory served read-only as the ESP (SimpleFileSystem)")
+    Path esp;
+
+    @Option(names = "--initrd", paramLabel = "FILE", description = "initrd served through LoadFile2 (LINUX_EFI_INITRD_MEDIA)")
+    Path initrd;
+
+    @Option(names = "--append", paramLabel = "CMDLINE", description = "LoadOptions of the first image")
+    String append;
+
+    @Option(names = "--full-emulation", description = "run the Linux EFI stub to ExitBootServices")
+    boolean fullEmulation;
+
+    @Option(names = "--rng", paramLabel = "host|SEED", description = "offer EFI_RNG_PROTOCOL: the host's SecureRandom, "
+            + "or a reproducible stream from a numeric seed (default: no RNG protocol)")
+    String rng;
+
+    @Option(names = "--trace", description = "print every firmware service call")
+    boolean trace;
+
+    @Option(names = "--verbose", description = "show the payload's console output live on stderr")
+    boolean verbose;
+
+    @Option(names = "--json", description = "JSON output")
+    boolean json;
+
+    @Option(names = "--out", paramLabel = "DIR", description = "write kernel, initrd and cmdline of the hand-off to DIR")
+    Path out;
+
+    @Option(names = "--time-budget", paramLabel = "SECONDS", defaultValue = "120",
+            description = "wall-time budget of the emulation (default ${DEFAULT-VALUE})")
+    long timeBudget;
+
+    @Option(names = "--ram", paramLabel = "MIB", defaultValue = "1024", description = "emulated RAM in MiB (default ${DEFAULT-VALUE})")
+    long ramMiB;
+
+    @Override
+    public Integer call() throws IOException {
+        PrintWriter o = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        byte[] bytes = readInput(payload);
+        RecordingMeasurer measurer = new RecordingMeasurer();
+        if (ramMiB < 64 || ramMiB > 4000 || ramMiB % 2 != 0) {
+            throw new BadInputException("--ram must be an even number of MiB between 64 and 4000");
+        }
+        if (timeBudget <= 0) {
+            throw new BadInputException("--time-budget must be positive");
+        }
+        EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).payloadName(payload.getFileName().toString())
+                .fullEmulation(fullEmulation).timeBudgetMillis(timeBudget * 1000).ramSize(ramMiB << 20);
+        if (rng != null) {
+            if (rng.equals("host")) {
+                b.rng(HostRandom.secure());
+            } else {
+                try {
+                    b.rng(HostRandom.seeded(Long.parseLong(rng)));
+                } catch (NumberFormatException e) {
+                    throw new BadInputException("--rng must be 'host' or a number, not '" + rng + "'");
+                }
+            }
+        }
+        if (esp != null) {
+            if (!Files.isDirectory(esp)) {
+                throw new BadInputException("--esp " + esp + " is not a directory");
+            }
+            b.esp(esp);
+        }
+        if (initrd != null) {
+            b.initrd(readInput(initrd));
+        }
+        if (append != null) {
+            b.append(append);
+        }
+        if (trace && !json) {
+            b.liveTrace(t -> {
+                o.println("trace: " + t);
+                o.flush();
+            });
+        }
+        if (verbose) {
+            b.liveConsole(s -> {
+                err.print(s);
+                err.flush();
+            });
+        }
+        EmulationResult r;
+        try {
+            r = Emulator.run(bytes, b.build());
+        } catch (EmulationException e) {
+            throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
+        }
+        if (out != null && r.handOff() != null) {
+            Files.createDirectories(out);
+            Files.write(out.resolve("kernel"), r.handOff().kernel());
+            Files.write(out.resolve("initrd"), r.handOff().initrd());
+            Files.writeString(out.resolve("cmdline"), r.handOff().cmdline(), StandardCharsets.UTF_8);
+        }
+        if (json) {
+            ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            o.println(om.writeValueAsString(toJson(om, r)));
+        } else {
+            printText(o, r);
+        }
+        o.flush();
+        return 0;
+    }
+
+    private static byte[] readInput(Path p) throws IOException {
+        if (!Files.isRegularFile(p)) {
+            throw new BadInputException(p + ": no such file");
+        }
+        if (Files.size(p) > (512L << 20)) {
+            throw new BadInputException(p + ": larger than 512 MiB");
+        }
+        return Files.readAllBytes(p);
+    }
+
+    private static String sha256(byte[] b) {
+        return Hex.of(HashAlg.SHA256.digest(b));
+    }
+
+    private static void printText(PrintWriter o, EmulationResult r) {
+        HandOff h = r.handOff();
+        if (h != null) {
+            o.println("cut-over: StartImage of a Linux kernel");
+            o.println("kernel: " + h.kernel().length + " bytes, sha256 " + sha256(h.kernel()));
+            o.println("kernel device path: " + h.devicePath());
+            o.println("cmdline: " + h.cmdline());
+            o.println("initrd: " + h.initrd().length + " bytes, sha256 " + sha256(h.initrd()));
+        }
+        PostEbsState p = r.postEbs();
+        if (p != null) {
+            o.println("ExitBootServices reached; jump to 0x" + Long.toHexString(p.entry()) + " with RSI (boot_params) = 0x"
+                    + Long.toHexString(p.bootParams()) + ", CR3 = 0x" + Long.toHexString(p.registers().get("CR3")));
+            for (PostEbsState.Segment s : p.segments()) {
+                o.printf(Locale.ROOT, "segment: 0x%x-0x%x %s%n", s.start(), s.start() + s.data().length, s.type());
+            }
+        }
+        for (RecordingMeasurer.Measurement m : r.measurements()) {
+            o.printf(Locale.ROOT, "measurement: PCR %d type 0x%x %d bytes sha256 %s event %s%n", m.pcr(), m.eventType(),
+                    m.dataToHash().length, sha256(m.dataToHash()), describe(m.eventData()));
+        }
+        if (!r.console().isEmpty()) {
+            o.println("console:");
+            o.println(r.console().strip());
+        }
+        o.printf(Locale.ROOT, "emulation: %d service calls, %.3f s%n", r.trace().size(), r.emulationMicros() / 1e6);
+    }
+
+    /** Event data as text when it is UCS-2 or ASCII, else hex (truncated). */
+    static String describe(byte[] d) {
+        if (d.length >= 2 && d.length % 2 == 0 && d[1] == 0) {
+            String s = new String(d, StandardCharsets.UTF_16LE).replace("\0", "");
+            if (s.chars().allMatch(c -> c >= 0x20 && c < 0x7f)) {
+                return "\"" + s + "\"";
+            }
+        }
+        String s = new String(d, StandardCharsets.ISO_8859_1).replace("\0", "");
+        if (!s.isEmpty() && s.chars().allMatch(c -> c >= 0x20 && c < 0x7f)) {
+            return "\"" + s + "\"";
+        }
+        return Hex.of(d, 0, Math.min(d.length, 64)) + (d.length > 64 ? "…" : "");
+    }
+
+    private static ObjectNode toJson(ObjectMapper om, EmulationResult r) {
+        ObjectNode root = om.createObjectNode();
+        HandOff h = r.handOff();
+        if (h != null) {
+            ObjectNode n = root.putObject("handOff");
+            n.put("kernelSize", h.kernel().length).put("kernelSha256", sha256(h.kernel()));
+            n.put("kernelDevicePath", h.devicePath());
+            n.put("cmdline", h.cmdline());
+            n.put("initrdSize", h.initrd().length).put("initrdSha256", sha256(h.initrd()));
+        }
+        PostEbsState p = r.postEbs();
+        if (p != null) {
+            ObjectNode n = root.putObject("postExitBootServices");
+            n.put("entry", p.entry()).put("bootParams", p.bootParams());
+            ObjectNode regs = n.putObject("registers");
+            for (Map.Entry<String, Long> e : p.registers().entrySet()) {
+                regs.put(e.getKey(), e.getValue());
+            }
+            ArrayNode segs = n.putArray("segments");
+            for (PostEbsState.Segment s : p.segments()) {
+                segs.addObject().put("start", s.start()).put("size", s.data().length).put("type", s.type().name())
+                        .put("sha256", sha256(s.data()));
+            }
+        }
+        ArrayNode ms = root.putArray("measurements");
+        for (RecordingMeasurer.Measurement m : r.measurements()) {
+            ms.addObject().put("pcr", m.pcr()).put("eventType", m.eventType()).put("flags", m.flags())
+                    .put("eventData", Hex.of(m.eventData())).put("dataSize", m.dataToHash().length)
+                    .put("dataSha256", sha256(m.dataToHash()));
+        }
+        root.put("console", r.console());
+        ArrayNode tr = root.putArray("trace");
+        for (TraceEntry t : r.trace()) {
+            tr.add(t.toString());
+        }
+        root.put("emulationMicros", r.emulationMicros());
+        return root;
+    }
+}

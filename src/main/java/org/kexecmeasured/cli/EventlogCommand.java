@@ -1,0 +1,39 @@
+package org.kexecmeasured.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code kexec-measured eventlog …}: read, replay and check TCG firmware event logs. */
+@Command(name = "eventlog",
+        mixinStandardHelpOptions = true,
+        description = "Parse, show, replay and verify TCG (TPM 2.0 or SHA-1) firmware event logs.",
+        subcommands = {
+                EventlogShowCommand.class,
+                EventlogReplayCommand.class,
+                EventlogVerifyCommand.class,
+                EventlogFindingsCommand.class,
+                EventlogSynthCommand.class,
+        })
+public final class EventlogCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "eventlog needs a subcommand (show, replay, verify, findings)");
+    }
+
+    /** Jackson loads a few hundred classes: only when JSON is asked for (replay is start-up bound). */
+    private static final class Json {
+        static final com.fasterxml.jackson.databind.ObjectMapper MAPPER = new com.fasterxml.jackson.databind.ObjectMapper()
+                .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+    }
+
+    static String json(Object o) {
+        try {
+            return Json.MAPPER.writeValueAsString(o);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.EventLogParser;
+import org.kexecmeasured.util.BadInputException;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The log file argument and {@code --lenient}, shared by the eventlog subcommands. */
+public final class EventlogInput {
+    public static final String DEFAULT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", defaultValue = DEFAULT_LOG,
+            description = "binary event log, - for standard input (default: ${DEFAULT-VALUE})")
+    Path file;
+
+    @Option(names = "--lenient", description = "on a parse error, still use the records read before it (exit code stays 2)")
+    boolean lenient;
+
+    /** The parsed log; in lenient mode with the error kept in the result. */
+    EventLogParser.Result read() {
+        byte[] b = readBytes(file);
+        EventLogParser.Result r = EventLogParser.parseLenient(b);
+        if (r.error() != null && !lenient) {
+            throw new BadInputException(file + ": " + r.error().getMessage());
+        }
+        return r;
+    }
+
+    EventLog readStrict() {
+        EventLogParser.Result r = read();
+        return r.log();
+    }
+
+    /** Fails with exit code 2 after lenient output was written. */
+    void failIfIncomplete(EventLogParser.Result r) {
+        if (r.error() != null) {
+            throw new BadInputException(file + ": " + r.error().getMessage() + " (" + r.log().events().size()
+                    + " records read before the error)");
+        }
+    }
+
+    static byte[] readBytes(Path p) {
+        try {
+            if (p.toString().equals("-")) return System.in.readAllBytes();
+            if (Files.isRegularFile(p) && Files.size(p) > Integer.MAX_VALUE - 64) {
+                throw new BadInputException(p + ": file too large for an event log (" + Files.size(p) + " bytes)");
+            }
+            return Files.readAllBytes(p);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new BadInputException(p + ": no such file");
+        } catch (java.nio.file.AccessDeniedException e) {
+            throw new BadInputException(p + ": permission denied (the firmware log needs root)");
+        } catch (IOException e) {
+            throw new BadInputException(p + ": cannot read: " + e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,74 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.eventlog.Digest;
+import org.kexecmeasured.eventlog.Event;
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.EventLogParser;
+import org.kexecmeasured.eventlog.LogFormat;
+import org.kexecmeasured.eventlog.SpecIdEvent;
+import org.kexecmeasured.eventlog.export.CelJson;
+import org.kexecmeasured.eventlog.export.JsonView;
+import org.kexecmeasured.eventlog.export.TpmEventlogYaml;
+import org.kexecmeasured.util.Hex;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+
+/** {@code eventlog show}: the records with decoded event data. */
+@Command(name = "show", mixinStandardHelpOptions = true,
+        description = "Print every record of an event log with its decoded event data.")
+public final class EventlogShowCommand implements Runnable {
+    enum Format { text, yaml, json, cel }
+
+    @Mixin
+    EventlogInput input;
+
+    @Option(names = "--format", defaultValue = "text", description = "text, yaml (like tpm2_eventlog), json, cel (TCG CEL-JSON); default ${DEFAULT-VALUE}")
+    Format format;
+
+    @Option(names = "--json", description = "same as --format json")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        EventLogParser.Result r = input.read();
+        PrintWriter out = spec.commandLine().getOut();
+        String err = r.error() == null ? null : r.error().getMessage();
+        switch (json ? Format.json : format) {
+            case json -> out.println(EventlogCommand.json(JsonView.log(r.log(), err)));
+            case cel -> out.println(EventlogCommand.json(CelJson.records(r.log())));
+            case yaml -> out.print(TpmEventlogYaml.render(r.log(), err));
+            default -> text(out, r.log());
+        }
+        out.flush();
+        input.failIfIncomplete(r);
+    }
+
+    static void text(PrintWriter out, EventLog log) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("format: ").append(log.format() == LogFormat.SHA1_LEGACY ? "SHA-1 (TCG_PCR_EVENT)" : "crypto-agile (TCG_PCR_EVENT2)");
+        sb.append(", ").append(log.events().size()).append(" records");
+        SpecIdEvent s = log.specId();
+        if (s != null) {
+            sb.append(String.format("%nSpec ID: platformClass %d, spec %d.%d errata %d, uintnSize %d, banks",
+                    s.platformClass(), s.specVersionMajor(), s.specVersionMinor(), s.specErrata(), s.uintnSize()));
+            for (SpecIdEvent.Algorithm a : s.algorithms()) sb.append(' ').append(a.name()).append('(').append(a.digestSize()).append(')');
+            if (s.vendorInfo().length > 0) sb.append(", vendorInfo ").append(Hex.of(s.vendorInfo()));
+        }
+        out.println(sb);
+        for (Event e : log.events()) {
+            String pcr = e.pcrIndex() == 0xffffffffL ? "-1" : Long.toString(e.pcrIndex());
+            out.printf("#%-4d PCR %-2s %-34s %s%n", e.index(), pcr, e.eventTypeName(), e.decoded().summary());
+            for (Digest d : e.digestList()) {
+                out.printf("        %-7s %s%n", d.algName(), Hex.of(d.value()));
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.eventlog.Event;
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.EventLogParser;
+import org.kexecmeasured.eventlog.PcrSet;
+import org.kexecmeasured.eventlog.PcrSource;
+import org.kexecmeasured.eventlog.Replay;
+import org.kexecmeasured.eventlog.Verification;
+import org.kexecmeasured.util.Hex;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code eventlog verify}: replays the log and compares it with expected PCR values. Exit 1 when a
+ * PCR differs; each mismatch lists the records feeding that PCR.
+ */
+@Command(name = "verify", mixinStandardHelpOptions = true,
+        description = {"Replay the log and compare it with PCR values; exit 1 on any mismatch.",
+                "PCR files: tpm2_pcrread / tpm2_eventlog YAML, or JSON {\"sha256\": {\"0\": \"hex\"}}."})
+public final class EventlogVerifyCommand implements Runnable {
+    @Mixin
+    EventlogInput input;
+
+    /** Where the expected values come from: exactly one source. The TPM layer adds its option here. */
+    static final class Source {
+        @Option(names = "--pcrs", paramLabel = "FILE", required = true, description = "expected PCR values (YAML or JSON)")
+        Path pcrsFile;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    @Option(names = "--json", description = "JSON result")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    /** The PCR source chosen on the command line. */
+    PcrSource pcrSource() {
+        Path f = source.pcrsFile;
+        return new PcrSource() {
+            @Override
+            public PcrSet read(List<org.kexecmeasured.util.HashAlg> banks, java.util.BitSet pcrs) {
+                return PcrSet.parse(new String(EventlogInput.readBytes(f), StandardCharsets.UTF_8), f.toString());
+            }
+
+            @Override
+            public String describe() {
+                return "file " + f;
+            }
+        };
+    }
+
+    @Override
+    public void run() {
+        EventLogParser.Result r = input.read();
+        EventLog log = r.log();
+        PcrSource src = pcrSource();
+        PcrSet expected = src.read(log.banks(), Replay.extendedPcrs(log));
+        Verification.Result v = Verification.verify(log, expected);
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(EventlogCommand.json(toJson(v, src)));
+        } else {
+            for (Verification.Mismatch m : v.mismatches()) {
+                out.printf("MISMATCH %s PCR %d: expected %s, log replays to %s%n", m.bank().tpmName, m.pcr(),
+                        Hex.of(m.expected()), Hex.of(m.replayed()));
+                if (m.explanation() != null) out.println("  note: " + m.explanation());
+                if (m.events().isEmpty()) out.println("  no record of the log extends this PCR");
+                for (Event e : m.events()) {
+                    out.printf("  #%-4d %-34s %s%n", e.index(), e.eventTypeName(), e.decoded().summary());
+                }
+            }
+            for (String n : v.notes()) out.println("note: " + n);
+            if (v.ok()) out.printf("ok: %d PCR value(s) from %s match the log%n", v.checked(), src.describe());
+        }
+        out.flush();
+        input.failIfIncomplete(r);
+        if (v.checked() == 0) {
+            throw new CheckFailedException("nothing verified: " + src.describe() + " has no PCR of a bank the log carries");
+        }
+        if (!v.mismatches().isEmpty()) {
+            throw new CheckFailedException(v.mismatches().size() + " PCR value(s) do not match the log");
+        }
+    }
+
+    private static Map<String, Object> toJson(Verification.Result v, PcrSource src) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("ok", v.ok());
+        m.put("source", src.describe());
+        m.put("checked", v.checked());
+        List<Object> l = new ArrayList<>();
+        for (Verification.Mismatch x : v.mismatches()) {
+            Map<String, Object> mm = new LinkedHashMap<>();
+            mm.put("bank", x.bank().tpmName);
+            mm.put("pcr", x.pcr());
+            mm.put("expected", Hex.of(x.expected()));
+            mm.put("replayed", Hex.of(x.replayed()));
+            if (x.explanation() != null) mm.put("explanation", x.explanation());
+            List<Integer> recs = new ArrayList<>();
+            for (Event e : x.events()) recs.add(e.index());
+            mm.put("records", recs);
+            l.add(mm);
+        }
+        m.put("mismatches", l);
+        m.put("skippedBanks", v.skippedBanks());
+        return m;
+    }
+}

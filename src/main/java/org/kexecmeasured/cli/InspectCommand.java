@@ -1,0 +1,95 @@
+package org.kexecmeasured.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.kexecmeasured.payload.Inspector;
+import org.kexecmeasured.payload.ReportText;
+import org.kexecmeasured.payload.sig.Certificates;
+import org.kexecmeasured.util.BadInputException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.RandomAccessFile;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code kexec-measured inspect FILE [--json] [--trust CERT]...}: what a payload is and what it measures. */
+@Command(name = "inspect",
+        description = {
+                "Describe a UEFI payload: PE/COFF headers, sections, relocations, Authenticode digests (sha1, sha256, "
+                        + "sha384, sha512), embedded signatures, UKI sections and their content, the PCR 11 value "
+                        + "systemd-stub 252 would produce, the nested .linux kernel, bzImage/arm64/zboot headers.",
+                "With --trust, exits 1 unless some embedded signature verifies against one of the given certificates."},
+        mixinStandardHelpOptions = true)
+public final class InspectCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "FILE", description = "payload to inspect (PE, UKI, bzImage, arm64 Image, zboot, plain file)")
+    Path file;
+
+    @Option(names = "--json", description = "print the report as JSON")
+    boolean json;
+
+    @Option(names = "--trust", paramLabel = "CERT", description = "trusted CA certificate (PEM or DER); repeatable. "
+            + "Signatures must chain to one of them (any certificate on the chain may be the anchor, validity dates ignored, as UEFI does).")
+    List<Path> trust = new ArrayList<>();
+
+    /** Files beyond this are refused: a Java array holds at most 2 GiB and UEFI payloads are far smaller. */
+    static final long MAX_FILE = Integer.MAX_VALUE - 64;
+
+    @Override
+    public Integer call() throws IOException {
+        org.kexecmeasured.payload.hash.MultiHasher.preload();
+        List<X509CertificateHolder> anchors = new ArrayList<>();
+        for (Path t : trust) anchors.addAll(Certificates.load(t));
+        byte[] data = read(file);
+        Inspector.Result res = Inspector.inspect(data, new Inspector.Options(anchors));
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("file", file.toString());
+        report.putAll(res.report());
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+            out.println(om.writeValueAsString(report));
+        } else {
+            out.print(ReportText.render(report));
+        }
+        out.flush();
+        if (!anchors.isEmpty() && !res.anySignerVerified()) {
+            throw new CheckFailedException(res.signatures().isEmpty()
+                    ? file + ": not signed, so nothing verifies against --trust"
+                    : file + ": no embedded signature verifies against the --trust certificates");
+        }
+        return 0;
+    }
+
+    static byte[] read(Path file) throws IOException {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r"); FileChannel ch = raf.getChannel()) {
+            long size = ch.size();
+            if (size > MAX_FILE) throw new BadInputException(file + ": " + size + " bytes is larger than the 2 GiB inspect handles");
+            byte[] b = new byte[(int) size];
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b);
+            while (buf.hasRemaining()) {
+                if (ch.read(buf) < 0) throw new BadInputException(file + ": file shrank while being read");
+            }
+            return b;
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            throw new BadInputException("cannot open " + file + ": " + e.getMessage());
+        }
+    }
+}

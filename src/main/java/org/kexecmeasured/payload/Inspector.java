@@ -1,0 +1,393 @@
+package org.kexecmeasured.payload;
+
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.kexecmeasured.payload.linux.Arm64Image;
+import org.kexecmeasured.payload.linux.BzImage;
+import org.kexecmeasured.payload.linux.ZbootHeader;
+import org.kexecmeasured.payload.pe.Authenticode;
+import org.kexecmeasured.payload.pe.BaseRelocation;
+import org.kexecmeasured.payload.pe.DataDirectory;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
+import org.kexecmeasured.payload.sig.AuthenticodeSignatures;
+import org.kexecmeasured.payload.uki.Pcr11;
+import org.kexecmeasured.payload.uki.Uki;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * Detects what a payload file is and describes it as an ordered tree of maps, lists and scalars
+ * (rendered as text by {@link ReportText} or as JSON by Jackson).
+ *
+ * <p>Kinds: PE/COFF images (any machine; UKI when a .linux section is present; x86 bzImage and
+ * arm64 Image headers and EFI zboot are reported beside the PE view when present), bzImage and arm64
+ * Image without a PE header, and plain files of a known kind (ELF, cpio, compressed streams,
+ * devicetree, BMP, PEM, text). Anything else is bad input.
+ */
+public final class Inspector {
+
+    public static final Set<HashAlg> BANKS = EnumSet.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384, HashAlg.SHA512);
+    private static final int MAX_NESTING = 2;
+
+    /** What to check while inspecting. */
+    public record Options(List<X509CertificateHolder> trust) {
+        public static Options defaults() {
+            return new Options(List.of());
+        }
+    }
+
+    /** The report and the verdict inputs the CLI needs. */
+    public record Result(Map<String, Object> report, List<AuthenticodeSignatures.Entry> signatures) {
+        /** Some signer verifies (signature, digest and, with trust anchors, chain). */
+        public boolean anySignerVerified() {
+            for (AuthenticodeSignatures.Entry e : signatures) {
+                for (AuthenticodeSignatures.Signer s : e.signers()) if (s.verified()) return true;
+            }
+            return false;
+        }
+    }
+
+    /** One helper thread (daemon, so a one-shot command never waits for it at exit). */
+    private static final java.util.concurrent.ExecutorService WORKERS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "inspect-hash");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private Inspector() {
+    }
+
+    private static <T> T join(java.util.concurrent.CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) throw re;
+            if (e.getCause() instanceof Error err) throw err;
+            throw e;
+        }
+    }
+
+    public static Result inspect(byte[] data, Options opts) {
+        List<AuthenticodeSignatures.Entry> sigs = new ArrayList<>();
+        Map<String, Object> r = describe(data, opts, 0, sigs);
+        return new Result(r, sigs);
+    }
+
+    private static Map<String, Object> describe(byte[] b, Options opts, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("size", (long) b.length);
+        if (b.length == 0) throw new BadInputException("empty file (0 bytes)");
+        boolean mz = b.length >= 2 && Bytes.u16(b, 0) == 0x5a4d;
+        if (mz) {
+            PeFile pe = PeFile.parse(b);
+            boolean uki = Uki.isUki(pe);
+            boolean zboot = ZbootHeader.looksLikeZboot(b);
+            boolean bz = BzImage.looksLikeBzImage(b);
+            boolean arm64 = Arm64Image.looksLikeArm64Image(b);
+            String kind = uki ? "UKI" : zboot ? "EFI zboot image" : bz ? "bzImage with EFI stub"
+                    : arm64 ? "arm64 Image with EFI stub" : "PE/COFF image";
+            r.put("type", kind);
+            r.put("pe", peReport(pe));
+            // PCR 11 hashes the UKI's sections while this thread computes the Authenticode digests
+            java.util.concurrent.CompletableFuture<Pcr11.Prediction> pcr11 = uki
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> Pcr11.predict(pe, BANKS), WORKERS)
+                    : null;
+            // so does the inspection of the UKI's nested kernel
+            java.util.concurrent.CompletableFuture<Map<String, Object>> nested = uki && depth < MAX_NESTING
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> nestedLinux(pe, opts, depth), WORKERS)
+                    : null;
+            Map<HashAlg, byte[]> dig = Authenticode.digests(pe, BANKS);
+            Map<String, Object> ac = new LinkedHashMap<>();
+            for (HashAlg a : BANKS) ac.put(a.tpmName, Hex.of(dig.get(a)));
+            r.put("authenticode", ac);
+            List<AuthenticodeSignatures.Entry> sigs = AuthenticodeSignatures.check(pe, dig, opts.trust());
+            if (depth == 0) sigsOut.addAll(sigs);
+            r.put("signatures", signatureReport(sigs, !opts.trust().isEmpty()));
+            if (zboot) r.put("zboot", zbootReport(ZbootHeader.parse(b)));
+            if (bz) r.put("bzImage", bzReport(BzImage.parse(b)));
+            if (arm64) r.put("arm64Image", arm64Report(Arm64Image.parse(b), b));
+            if (uki) {
+                Map<String, Object> u = ukiReport(Uki.of(pe), join(pcr11));
+                // the nested kernel's signatures are shown but do not count for --trust: that is about this file
+                if (nested != null) u.put("linux", join(nested));
+                r.put("uki", u);
+            }
+            return r;
+        }
+        if (BzImage.looksLikeBzImage(b)) {
+            r.put("type", "bzImage (no PE header)");
+            r.put("bzImage", bzReport(BzImage.parse(b)));
+            return r;
+        }
+        if (Arm64Image.looksLikeArm64Image(b)) {
+            r.put("type", "arm64 Image (no EFI stub)");
+            r.put("arm64Image", arm64Report(Arm64Image.parse(b), b));
+            return r;
+        }
+        String plain = plainKind(b);
+        if (plain == null) {
+            throw new BadInputException(String.format(
+                    "not a recognised payload: no PE/COFF, bzImage or arm64 Image header and not a known plain format (first bytes %s)",
+                    Hex.of(b, 0, Math.min(8, b.length))));
+        }
+        r.put("type", "plain file");
+        r.put("format", plain);
+        r.put("sha256", Hex.of(HashAlg.SHA256.digest(b)));
+        return r;
+    }
+
+    private static Map<String, Object> peReport(PeFile pe) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("machine", pe.machineName());
+        m.put("format", pe.isPe32Plus() ? "PE32+" : "PE32");
+        m.put("subsystem", PeFile.subsystemName(pe.subsystem()));
+        m.put("entryPoint", hex(pe.addressOfEntryPoint()));
+        m.put("imageBase", hex(pe.imageBase()));
+        m.put("sizeOfImage", hex(pe.sizeOfImage()));
+        m.put("sizeOfHeaders", hex(pe.sizeOfHeaders()));
+        m.put("sectionAlignment", hex(pe.sectionAlignment()));
+        m.put("fileAlignment", hex(pe.fileAlignment()));
+        m.put("dllCharacteristics", hex(pe.dllCharacteristics()));
+        m.put("checkSum", hex(pe.checkSum()));
+        List<Object> secs = new ArrayList<>();
+        for (Section s : pe.sections()) {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("name", s.name());
+            e.put("va", hex(s.virtualAddress()));
+            e.put("virtualSize", s.virtualSize());
+            e.put("rawOffset", hex(s.pointerToRawData()));
+            e.put("rawSize", s.sizeOfRawData());
+            e.put("flags", s.flagsText());
+            secs.add(e);
+        }
+        m.put("sections", secs);
+        List<Object> dirs = new ArrayList<>();
+        for (DataDirectory d : pe.dataDirectories()) {
+            if (d.isEmpty()) continue;
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("index", d.index());
+            // the certificate table's address is a file offset, every other one an RVA
+            e.put("name", d.index() == DataDirectory.SECURITY ? d.name() + " (file offset)" : d.name());
+            e.put("address", hex(d.virtualAddress()));
+            e.put("size", d.size());
+            dirs.add(e);
+        }
+        m.put("dataDirectories", dirs);
+        Map<String, Object> rel = new LinkedHashMap<>();
+        List<BaseRelocation> rs = pe.baseRelocations();
+        rel.put("count", rs.size());
+        Map<String, Integer> byType = new TreeMap<>();
+        long pages = rs.stream().mapToLong(x -> x.rva() >>> 12).distinct().count();
+        for (BaseRelocation x : rs) byType.merge(BaseRelocation.typeName(x.type()), 1, Integer::sum);
+        rel.put("pages", pages);
+        rel.put("byType", new LinkedHashMap<>(byType));
+        m.put("relocations", rel);
+        return m;
+    }
+
+    private static List<Object> signatureReport(List<AuthenticodeSignatures.Entry> sigs, boolean trustGiven) {
+        List<Object> out = new ArrayList<>();
+        for (AuthenticodeSignatures.Entry e : sigs) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("index", e.index());
+            m.put("offset", hex(e.offset()));
+            m.put("length", e.length());
+            m.put("revision", hex(e.revision()));
+            m.put("type", e.typeName());
+            List<Object> ss = new ArrayList<>();
+            for (AuthenticodeSignatures.Signer s : e.signers()) {
+                Map<String, Object> x = new LinkedHashMap<>();
+                x.put("subject", s.subject());
+                x.put("issuer", s.issuer());
+                x.put("serial", s.serial());
+                x.put("digestAlgorithm", s.digestAlgorithm());
+                x.put("signedDigest", s.signedImageDigest());
+                x.put("digestMatches", s.digestMatches());
+                x.put("signatureValid", s.signatureValid());
+                x.put("chain", s.chain());
+                if (trustGiven) {
+                    x.put("trusted", s.trusted());
+                    if (s.trustAnchor() != null) x.put("trustAnchor", s.trustAnchor());
+                }
+                x.put("verified", s.verified());
+                if (s.problem() != null) x.put("problem", s.problem());
+                ss.add(x);
+            }
+            m.put("signers", ss);
+            out.add(m);
+        }
+        return out;
+    }
+
+    private static Map<String, Object> bzReport(BzImage h) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("protocol", h.versionText());
+        if (h.kernelVersion() != null) m.put("kernelVersion", h.kernelVersion());
+        m.put("setupSects", h.setupSects());
+        m.put("sysSize", hex(h.sysSize()));
+        m.put("loadFlags", hex(h.loadFlags()) + " " + h.loadFlagsText());
+        m.put("xloadFlags", hex(h.xloadFlags()) + " " + h.xloadFlagsText());
+        m.put("code32Start", hex(h.code32Start()));
+        m.put("initrdAddrMax", hex(h.initrdAddrMax()));
+        m.put("kernelAlignment", hex(h.kernelAlignment()));
+        m.put("relocatableKernel", h.relocatableKernel());
+        m.put("minAlignment", h.minAlignment());
+        m.put("cmdlineSize", h.cmdlineSize());
+        m.put("prefAddress", hex(h.prefAddress()));
+        m.put("initSize", hex(h.initSize()));
+        m.put("handoverOffset", hex(h.handoverOffset()));
+        m.put("kernelInfoOffset", hex(h.kernelInfoOffset()));
+        if (h.kernelInfo() != null) {
+            Map<String, Object> ki = new LinkedHashMap<>();
+            ki.put("size", h.kernelInfo().size());
+            ki.put("sizeTotal", h.kernelInfo().sizeTotal());
+            ki.put("setupTypeMax", hex(h.kernelInfo().setupTypeMax()));
+            m.put("kernelInfo", ki);
+        }
+        m.put("payloadOffset", hex(h.payloadFileOffset()));
+        m.put("payloadLength", h.payloadLength());
+        if (h.payloadCompression() != null) m.put("payloadCompression", h.payloadCompression());
+        return m;
+    }
+
+    private static Map<String, Object> arm64Report(Arm64Image a, byte[] b) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("textOffset", hex(a.textOffset()));
+        m.put("imageSize", hex(a.imageSize()));
+        m.put("flags", hex(a.flags()));
+        m.put("endianness", a.bigEndian() ? "big" : "little");
+        m.put("pageSize", a.pageSize());
+        m.put("physPlacement", a.physPlacementAnywhere() ? "anywhere" : "2MB-aligned base near DRAM start");
+        m.put("efiStub", a.hasEfiStub(b));
+        if (a.hasEfiStub(b)) m.put("peHeaderOffset", hex(a.peHeaderOffset()));
+        return m;
+    }
+
+    private static Map<String, Object> zbootReport(ZbootHeader z) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("compressionType", z.compressionType());
+        m.put("payloadOffset", hex(z.payloadOffset()));
+        m.put("payloadSize", z.payloadSize());
+        if (z.detectedCompression() != null) m.put("payloadMagic", z.detectedCompression());
+        return m;
+    }
+
+    private static Map<String, Object> ukiReport(Uki u, Pcr11.Prediction p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        List<Object> secs = new ArrayList<>();
+        for (String name : Uki.KNOWN_SECTIONS) {
+            u.section(name).ifPresent(s -> {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("name", name);
+                e.put("size", s.virtualSize());
+                e.put("measured", Pcr11.ORDER_V252.contains(name) && s.virtualSize() > 0);
+                secs.add(e);
+            });
+        }
+        m.put("sections", secs);
+        String pretty = u.prettyName();
+        if (pretty != null) m.put("prettyName", pretty);
+        putIfNotNull(m, "osrel", u.osRelease());
+        putIfNotNull(m, "uname", u.uname());
+        putIfNotNull(m, "cmdline", u.cmdline());
+        putIfNotNull(m, "sbat", u.sbat());
+        var sig = u.pcrSignature();
+        if (sig != null) m.put("pcrsig", sig);
+        Uki.PcrPublicKey pk = u.pcrPublicKey();
+        if (pk != null) {
+            Map<String, Object> k = new LinkedHashMap<>();
+            k.put("algorithm", pk.algorithm());
+            k.put("fingerprint", pk.fingerprintSha256());
+            k.put("pem", pk.pem());
+            m.put("pcrpkey", k);
+        }
+        Map<String, Object> pcr = new LinkedHashMap<>();
+        pcr.put("stub", "systemd-stub 252: name+NUL then contents, order " + String.join(" ", Pcr11.ORDER_V252));
+        for (HashAlg a : BANKS) pcr.put(a.tpmName, Hex.of(p.pcr().get(a)));
+        m.put("pcr11", pcr);
+        return m;
+    }
+
+    /** The UKI's .linux as a payload of its own (its raw bytes up to VirtualSize: the original kernel file). */
+    private static Map<String, Object> nestedLinux(PeFile pe, Options opts, int depth) {
+        var linux = pe.section(".linux").orElseThrow();
+        if (linux.sizeOfRawData() == 0 || linux.virtualSize() == 0) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("error", ".linux has no data in the file");
+            return r;
+        }
+        byte[] inner = Arrays.copyOfRange(pe.bytes(), (int) linux.pointerToRawData(),
+                (int) (linux.pointerToRawData() + Math.min(linux.virtualSize(), linux.sizeOfRawData())));
+        try {
+            return describe(inner, opts, depth + 1, new ArrayList<>());
+        } catch (BadInputException e) {
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("error", e.getMessage());
+            return r;
+        }
+    }
+
+    private static void putIfNotNull(Map<String, Object> m, String k, Object v) {
+        if (v != null) m.put(k, v);
+    }
+
+    static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+
+    /** A name for files that are not payloads but are of a kind worth naming, or null. */
+    static String plainKind(byte[] b) {
+        if (Bytes.startsWith(b, 0, new byte[]{0x7f, 'E', 'L', 'F'})) {
+            if (b.length < 20) return "ELF (truncated)";
+            String cls = b[4] == 2 ? "64-bit" : b[4] == 1 ? "32-bit" : "?";
+            int machine = b[5] == 2 ? (b[18] & 0xff) << 8 | (b[19] & 0xff) : Bytes.u16(b, 18);
+            String mach = switch (machine) {
+                case 0x3e -> "x86_64";
+                case 0xb7 -> "aarch64";
+                case 0x03 -> "i386";
+                case 0xf3 -> "riscv";
+                default -> "machine " + machine;
+            };
+            return "ELF " + cls + " " + mach;
+        }
+        if (Bytes.startsWith(b, 0, "070701".getBytes(StandardCharsets.US_ASCII))
+                || Bytes.startsWith(b, 0, "070702".getBytes(StandardCharsets.US_ASCII))) return "cpio (newc) archive";
+        if (Bytes.startsWith(b, 0, new byte[]{(byte) 0xd0, 0x0d, (byte) 0xfe, (byte) 0xed})) return "devicetree blob";
+        if (b.length >= 6 && b[0] == 'B' && b[1] == 'M' && Bytes.u32(b, 2) == b.length) return "BMP image";
+        if (Bytes.startsWith(b, 0, "-----BEGIN ".getBytes(StandardCharsets.US_ASCII))) return "PEM";
+        String comp = Bytes.compression(b, 0);
+        if (comp != null && !comp.equals("lzma") && !comp.startsWith("none")) return comp + " compressed data";
+        if (isText(b)) return "text";
+        return null;
+    }
+
+    private static boolean isText(byte[] b) {
+        int n = Math.min(b.length, 1 << 16);
+        for (int i = 0; i < n; i++) {
+            int c = b[i] & 0xff;
+            if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return false;
+            if (c == 0x7f) return false;
+        }
+        try {
+            StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b, 0, n));
+            return true;
+        } catch (CharacterCodingException e) {
+            return n < b.length; // a multi-byte char cut at the sample boundary is fine
+        }
+    }
+}

@@ -1,0 +1,250 @@
+package org.kexecmeasured.payload.sig;
+
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.ASN1Sequence;
+import org.bouncycastle.asn1.cms.ContentInfo;
+import org.bouncycastle.asn1.cms.SignedData;
+import org.bouncycastle.asn1.x509.DigestInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cms.CMSException;
+import org.bouncycastle.cms.CMSSignedData;
+import org.bouncycastle.cms.SignerInformation;
+import org.bouncycastle.cms.jcajce.JcaSimpleSignerInfoVerifierBuilder;
+import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
+import org.bouncycastle.util.Store;
+import org.kexecmeasured.payload.Bytes;
+import org.kexecmeasured.payload.pe.Authenticode;
+import org.kexecmeasured.payload.pe.DataDirectory;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+
+import java.security.PublicKey;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Embedded Authenticode signatures: the attribute certificate table (WIN_CERTIFICATE entries,
+ * 8-byte aligned, located by data directory 4 as a file offset) holding PKCS#7 SignedData whose
+ * content is SpcIndirectDataContent with the signed image digest.
+ *
+ * <p>A signer is <em>verified</em> when its SignerInfo signature checks with its certificate, the
+ * signed image digest equals the computed one, and (when trust anchors are given) the signer
+ * certificate chains to one of them. Like UEFI's Pkcs7Verify, any certificate on the chain may be
+ * the anchor and validity periods are not enforced (firmware has no trusted clock).
+ */
+public final class AuthenticodeSignatures {
+
+    public static final int WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002;
+    public static final int WIN_CERT_TYPE_EFI_GUID = 0x0EF1;
+    public static final String SPC_INDIRECT_DATA_OBJID = "1.3.6.1.4.1.311.2.1.4";
+
+    public record Signer(String subject, String issuer, String serial, String digestAlgorithm,
+                         String signedImageDigest, String computedImageDigest, boolean digestMatches,
+                         boolean signatureValid, Boolean trusted, String trustAnchor, List<String> chain,
+                         String problem) {
+        /** Signature valid, digest matches, and chained to a trust anchor when anchors were given. */
+        public boolean verified() {
+            return signatureValid && digestMatches && (trusted == null || trusted);
+        }
+    }
+
+    public record Entry(int index, long offset, long length, int revision, int certificateType, List<Signer> signers) {
+        public String typeName() {
+            return switch (certificateType) {
+                case WIN_CERT_TYPE_PKCS_SIGNED_DATA -> "PKCS_SIGNED_DATA";
+                case WIN_CERT_TYPE_EFI_GUID -> "EFI_GUID";
+                case 0x0001 -> "X509";
+                default -> String.format("0x%04x", certificateType);
+            };
+        }
+    }
+
+    private AuthenticodeSignatures() {
+    }
+
+    /**
+     * Parses and checks every signature. {@code computed} may hold precomputed image digests;
+     * missing ones are computed. {@code trust} empty = no chain check (trusted is null).
+     */
+    public static List<Entry> check(PeFile pe, Map<HashAlg, byte[]> computed, Collection<X509CertificateHolder> trust) {
+        DataDirectory dir = pe.dataDirectory(DataDirectory.SECURITY);
+        if (dir == null || dir.size() == 0) {
+            if (dir != null && dir.virtualAddress() != 0) {
+                throw new BadInputException(String.format("certificate table at 0x%x has size 0", dir.virtualAddress()));
+            }
+            return List.of();
+        }
+        long start = dir.virtualAddress();
+        long end = start + dir.size();
+        if (start < pe.sizeOfHeaders() || end > pe.fileSize()) {
+            throw new BadInputException(String.format(
+                    "certificate table [0x%x, 0x%x) lies outside the file's data (headers end at 0x%x, file is %d bytes)",
+                    start, end, pe.sizeOfHeaders(), pe.fileSize()));
+        }
+        Map<HashAlg, byte[]> digests = new EnumMap<>(HashAlg.class);
+        if (computed != null) digests.putAll(computed);
+        byte[] b = pe.bytes();
+        List<Entry> entries = new ArrayList<>();
+        long p = start;
+        int index = 0;
+        while (p + 8 <= end) {
+            long len = Bytes.u32(b, (int) p);
+            int rev = Bytes.u16(b, (int) p + 4);
+            int type = Bytes.u16(b, (int) p + 6);
+            if (len < 8 || p + len > end) {
+                throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: dwLength %d does not fit in the certificate table (ends at 0x%x)",
+                        index, p, len, end));
+            }
+            List<Signer> signers = List.of();
+            if (type == WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
+                byte[] der = Arrays.copyOfRange(b, (int) p + 8, (int) (p + len));
+                signers = checkPkcs7(pe, der, digests, trust, index, p);
+            }
+            entries.add(new Entry(index, p, len, rev, type, signers));
+            p += (len + 7) & ~7L;
+            index++;
+        }
+        return entries;
+    }
+
+    private static List<Signer> checkPkcs7(PeFile pe, byte[] der, Map<HashAlg, byte[]> digests,
+                                           Collection<X509CertificateHolder> trust, int index, long offset) {
+        CMSSignedData cms;
+        ASN1Sequence indirect;
+        try {
+            cms = new CMSSignedData(der);
+            ContentInfo ci = cms.toASN1Structure();
+            SignedData sd = SignedData.getInstance(ci.getContent());
+            ASN1ObjectIdentifier ct = sd.getEncapContentInfo().getContentType();
+            if (!SPC_INDIRECT_DATA_OBJID.equals(ct.getId())) {
+                throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: content type %s is not SpcIndirectDataContent", index, offset, ct.getId()));
+            }
+            ASN1Encodable content = sd.getEncapContentInfo().getContent();
+            indirect = ASN1Sequence.getInstance(content);
+        } catch (CMSException | RuntimeException e) {
+            if (e instanceof BadInputException bie) throw bie;
+            // BC's messages name Java exception classes; say what is wrong in format terms instead
+            throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: not a DER-encoded PKCS#7 SignedData (%d bytes)",
+                    index, offset, der.length));
+        }
+        DigestInfo di;
+        try {
+            di = DigestInfo.getInstance(indirect.getObjectAt(1));
+        } catch (RuntimeException e) {
+            throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: SpcIndirectDataContent has no DigestInfo", index, offset));
+        }
+        String digestOid = di.getAlgorithmId().getAlgorithm().getId();
+        HashAlg alg = hashForOid(digestOid);
+        byte[] signed = di.getDigest();
+        byte[] ours = null;
+        if (alg != null) {
+            ours = digests.computeIfAbsent(alg, a -> Authenticode.digest(pe, a));
+        }
+        boolean match = ours != null && Arrays.equals(ours, signed);
+
+        @SuppressWarnings("unchecked")
+        Store<X509CertificateHolder> store = cms.getCertificates();
+        List<X509CertificateHolder> embedded = new ArrayList<>(store.getMatches(null));
+        List<Signer> out = new ArrayList<>();
+        for (SignerInformation si : cms.getSignerInfos().getSigners()) {
+            @SuppressWarnings("unchecked")
+            Collection<X509CertificateHolder> m = store.getMatches(si.getSID());
+            X509CertificateHolder cert = m.isEmpty() ? null : m.iterator().next();
+            String problem = null;
+            boolean sigValid = false;
+            if (cert == null) {
+                problem = "signer certificate not embedded";
+            } else {
+                try {
+                    PublicKey key = new JcaX509CertificateConverter().getCertificate(cert).getPublicKey();
+                    // verify with the key, not the certificate: firmware does not check validity periods
+                    sigValid = si.verify(new JcaSimpleSignerInfoVerifierBuilder().build(key));
+                    if (!sigValid) problem = "SignerInfo signature does not verify";
+                } catch (Exception e) {
+                    problem = "SignerInfo signature does not verify: " + e.getMessage();
+                }
+            }
+            if (!match && problem == null) {
+                problem = alg == null ? "unsupported image digest algorithm " + digestOid : "signed image digest differs from the computed one";
+            }
+            Boolean trusted = null;
+            String anchor = null;
+            List<String> chain = new ArrayList<>();
+            if (cert != null) {
+                ChainResult cr = chain(cert, embedded, trust);
+                chain = cr.chain;
+                if (trust != null && !trust.isEmpty()) {
+                    trusted = cr.anchor != null;
+                    anchor = cr.anchor;
+                    if (!trusted && problem == null) problem = "signer does not chain to a trusted certificate";
+                }
+            }
+            out.add(new Signer(
+                    cert != null ? cert.getSubject().toString() : si.getSID().getIssuer() + " (serial " + si.getSID().getSerialNumber() + ")",
+                    cert != null ? cert.getIssuer().toString() : String.valueOf(si.getSID().getIssuer()),
+                    cert != null ? cert.getSerialNumber().toString(16) : String.valueOf(si.getSID().getSerialNumber()),
+                    alg != null ? alg.tpmName : digestOid,
+                    org.kexecmeasured.util.Hex.of(signed),
+                    ours != null ? org.kexecmeasured.util.Hex.of(ours) : null,
+                    match, sigValid, trusted, anchor, chain, problem));
+        }
+        return out;
+    }
+
+    private record ChainResult(List<String> chain, String anchor) {
+    }
+
+    private static ChainResult chain(X509CertificateHolder signer, List<X509CertificateHolder> embedded,
+                                     Collection<X509CertificateHolder> trust) {
+        List<String> chain = new ArrayList<>();
+        Set<X509CertificateHolder> seen = new HashSet<>();
+        X509CertificateHolder cur = signer;
+        while (cur != null && seen.add(cur) && chain.size() < 16) {
+            chain.add(cur.getSubject().toString());
+            if (trust != null) {
+                for (X509CertificateHolder t : trust) {
+                    if (t.equals(cur)) return new ChainResult(chain, t.getSubject().toString());
+                    if (t.getSubject().equals(cur.getIssuer()) && signedBy(cur, t)) {
+                        return new ChainResult(chain, t.getSubject().toString());
+                    }
+                }
+            }
+            X509CertificateHolder next = null;
+            for (X509CertificateHolder c : embedded) {
+                if (!c.equals(cur) && c.getSubject().equals(cur.getIssuer()) && signedBy(cur, c)) {
+                    next = c;
+                    break;
+                }
+            }
+            cur = next;
+        }
+        return new ChainResult(chain, null);
+    }
+
+    private static boolean signedBy(X509CertificateHolder cert, X509CertificateHolder issuer) {
+        try {
+            return cert.isSignatureValid(new JcaContentVerifierProviderBuilder().build(issuer));
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    static HashAlg hashForOid(String oid) {
+        return switch (oid) {
+            case "1.3.14.3.2.26" -> HashAlg.SHA1;
+            case "2.16.840.1.101.3.4.2.1" -> HashAlg.SHA256;
+            case "2.16.840.1.101.3.4.2.2" -> HashAlg.SHA384;
+            case "2.16.840.1.101.3.4.2.3" -> HashAlg.SHA512;
+            default -> null;
+        };
+    }
+}

@@ -1,0 +1,165 @@
+package org.kexecmeasured.payload.uki;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.openssl.PEMParser;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A Unified Kernel Image: a systemd-stub PE with the payload in named sections
+ * (UAPI.5 "Unified Kernel Image" and systemd-stub(7)). Text sections are decoded as UTF-8,
+ * .pcrsig as JSON, .pcrpkey as a PEM public key.
+ */
+public final class Uki {
+
+    /** The sections systemd-stub knows, in the order v252 measures them (.pcrsig is never measured). */
+    public static final List<String> KNOWN_SECTIONS = List.of(
+            ".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat",
+            ".pcrsig", ".pcrpkey", ".profile", ".dtbauto", ".hwids", ".efifw");
+
+    /** Jackson loads only when a UKI has a .pcrsig (class loading costs ~100 ms of a one-shot command). */
+    private static final class Json {
+        static final ObjectMapper MAPPER = new ObjectMapper();
+    }
+
+    private final PeFile pe;
+
+    private Uki(PeFile pe) {
+        this.pe = pe;
+    }
+
+    /** A PE with a .linux section is a UKI. */
+    public static boolean isUki(PeFile pe) {
+        return pe.section(".linux").isPresent();
+    }
+
+    public static Uki of(PeFile pe) {
+        if (!isUki(pe)) throw new BadInputException("not a UKI: the PE has no .linux section");
+        return new Uki(pe);
+    }
+
+    public PeFile pe() {
+        return pe;
+    }
+
+    public Optional<Section> section(String name) {
+        return pe.section(name);
+    }
+
+    /**
+     * The section as systemd-stub sees it in memory: VirtualSize bytes, the raw data followed by
+     * zeros when VirtualSize exceeds SizeOfRawData (the loader zero-fills), truncated when smaller.
+     */
+    public byte[] loaded(Section s) {
+        long vs = s.virtualSize();
+        if (vs > Integer.MAX_VALUE - 16) throw new BadInputException("UKI: section " + s.name() + " virtual size " + vs + " is too large");
+        byte[] out = new byte[(int) vs];
+        long n = Math.min(vs, s.sizeOfRawData());
+        if (n == 0) return out;
+        System.arraycopy(pe.bytes(), (int) s.pointerToRawData(), out, 0, (int) n);
+        return out;
+    }
+
+    /** Text content of a section up to the first NUL, UTF-8; null when absent. */
+    public String text(String name) {
+        // bytes past the raw data load as zeros, which end the text: read only the raw part
+        return section(name).map(s -> {
+            if (s.sizeOfRawData() == 0) return ""; // PointerToRawData means nothing then
+            byte[] b = pe.bytes();
+            int start = (int) s.pointerToRawData();
+            int limit = (int) (start + Math.min(s.virtualSize(), s.sizeOfRawData()));
+            int end = start;
+            while (end < limit && b[end] != 0) end++;
+            return new String(b, start, end - start, StandardCharsets.UTF_8);
+        }).orElse(null);
+    }
+
+    public String osRelease() {
+        return text(".osrel");
+    }
+
+    public String cmdline() {
+        return text(".cmdline");
+    }
+
+    public String uname() {
+        return text(".uname");
+    }
+
+    public String sbat() {
+        return text(".sbat");
+    }
+
+    /** PRETTY_NAME (or NAME) from .osrel, unquoted. */
+    public String prettyName() {
+        String os = osRelease();
+        if (os == null) return null;
+        String name = null;
+        for (String line : os.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq < 0) continue;
+            String k = line.substring(0, eq).strip();
+            String v = line.substring(eq + 1).strip();
+            if (v.length() >= 2 && (v.startsWith("\"") && v.endsWith("\"") || v.startsWith("'") && v.endsWith("'"))) {
+                v = v.substring(1, v.length() - 1);
+            }
+            if (k.equals("PRETTY_NAME")) return v;
+            if (k.equals("NAME")) name = v;
+        }
+        return name;
+    }
+
+    /** The .pcrsig JSON, or null when absent; BadInputException when it is not JSON. */
+    public JsonNode pcrSignature() {
+        String t = text(".pcrsig");
+        if (t == null) return null;
+        try {
+            return Json.MAPPER.readTree(t);
+        } catch (IOException e) {
+            throw new BadInputException("UKI: .pcrsig is not valid JSON: " + String.valueOf(e.getMessage()).replace('\n', ' '));
+        }
+    }
+
+    /** The .pcrpkey public key: PEM text, algorithm and systemd's fingerprint (sha256 of the DER SubjectPublicKeyInfo). */
+    public record PcrPublicKey(String pem, String algorithm, String fingerprintSha256) {
+    }
+
+    public PcrPublicKey pcrPublicKey() {
+        String pem = text(".pcrpkey");
+        if (pem == null) return null;
+        try (PEMParser p = new PEMParser(new StringReader(pem))) {
+            Object o = p.readObject();
+            if (!(o instanceof SubjectPublicKeyInfo spki)) {
+                throw new BadInputException("UKI: .pcrpkey is not a PEM public key");
+            }
+            byte[] der = spki.getEncoded();
+            MessageDigest md = HashAlg.SHA256.newDigest();
+            String alg = algorithmName(spki.getAlgorithm().getAlgorithm().getId());
+            return new PcrPublicKey(pem.strip(), alg, Hex.of(md.digest(der)));
+        } catch (IOException | RuntimeException e) {
+            if (e instanceof BadInputException b) throw b;
+            throw new BadInputException("UKI: .pcrpkey is not a PEM public key: " + e.getMessage());
+        }
+    }
+
+    private static String algorithmName(String oid) {
+        return switch (oid) {
+            case "1.2.840.113549.1.1.1" -> "RSA";
+            case "1.2.840.10045.2.1" -> "EC";
+            case "1.3.101.112" -> "Ed25519";
+            default -> oid;
+        };
+    }
+}

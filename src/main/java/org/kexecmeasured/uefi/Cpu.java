@@ -1,0 +1,65 @@
+package org.kexecmeasured.uefi;
+
+/**
+ * The emulated x86_64 CPU as the firmware model sees it. Implemented on Unicorn in
+ * {@code uefi.unicorn}; protocol classes never see Unicorn itself.
+ */
+public interface Cpu extends AutoCloseable {
+
+    /** The registers the firmware model reads or writes. */
+    enum Reg { RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, RIP, R8, R9, R10, R11, R12, R13, R14, R15,
+        RFLAGS, CR0, CR3, CR4, CS, DS, ES, SS, FS, GS }
+
+    /** Called from the code hook limited to the trap range, before the instruction at {@code address} runs. */
+    interface TrapHandler {
+        void trap(long address);
+    }
+
+    /** Answers CPUID leaves; {@code out} receives EAX, EBX, ECX, EDX. */
+    interface CpuidHandler {
+        void cpuid(int leaf, int subLeaf, int[] out);
+    }
+
+    /** Called once per translated block while a block hook is installed (slow path only). */
+    interface BlockHandler {
+        void block(long address, int size);
+    }
+
+    long reg(Reg r);
+
+    void setReg(Reg r, long value);
+
+    /** XMM register {@code n} as 16 little-endian bytes. */
+    byte[] xmm(int n);
+
+    void setXmm(int n, byte[] value);
+
+    long msr(int index);
+
+    void setMsr(int index, long value);
+
+    void setGdtr(long base, int limit);
+
+    void setIdtr(long base, int limit);
+
+    /** Maps {@code size} bytes read/write/execute at {@code address} (both page aligned); lazily backed. */
+    void map(long address, long size);
+
+    GuestMemory memory();
+
+    /** Runs from {@code begin} until {@link #stop()}, a fault, or {@code timeoutMicros} (0 = none). */
+    RunResult run(long begin, long timeoutMicros);
+
+    /** Ends the current {@link #run}; callable from hooks. */
+    void stop();
+
+    void setTrapRange(long begin, long end, TrapHandler handler);
+
+    void setCpuidHandler(CpuidHandler handler);
+
+    /** Installs a hook on every block (costly: only for short phases such as after ExitBootServices). */
+    void setBlockHandler(BlockHandler handler);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,117 @@
+package org.kexecmeasured.uefi;
+
+import org.kexecmeasured.efi.Guid;
+
+import java.nio.charset.StandardCharsets;
+
+/** Guest physical memory with typed little-endian helpers. Unmapped accesses throw {@link GuestMemoryException}. */
+public interface GuestMemory {
+
+    void read(long address, byte[] dst, int off, int len);
+
+    void write(long address, byte[] src, int off, int len);
+
+    default byte[] read(long address, int len) {
+        if (len < 0) {
+            throw new GuestMemoryException("negative length " + len + " at 0x" + Long.toHexString(address), address);
+        }
+        byte[] b = new byte[len];
+        read(address, b, 0, len);
+        return b;
+    }
+
+    default void write(long address, byte[] src) {
+        write(address, src, 0, src.length);
+    }
+
+    default int u8(long a) {
+        return read(a, 1)[0] & 0xff;
+    }
+
+    default int u16(long a) {
+        byte[] b = read(a, 2);
+        return (b[0] & 0xff) | (b[1] & 0xff) << 8;
+    }
+
+    default long u32(long a) {
+        byte[] b = read(a, 4);
+        return ((b[0] & 0xffL) | (b[1] & 0xffL) << 8 | (b[2] & 0xffL) << 16 | (b[3] & 0xffL) << 24);
+    }
+
+    default long u64(long a) {
+        byte[] b = read(a, 8);
+        long v = 0;
+        for (int i = 7; i >= 0; i--) {
+            v = (v << 8) | (b[i] & 0xff);
+        }
+        return v;
+    }
+
+    default void putU8(long a, int v) {
+        write(a, new byte[]{(byte) v});
+    }
+
+    default void putU16(long a, int v) {
+        write(a, new byte[]{(byte) v, (byte) (v >>> 8)});
+    }
+
+    default void putU32(long a, long v) {
+        write(a, new byte[]{(byte) v, (byte) (v >>> 8), (byte) (v >>> 16), (byte) (v >>> 24)});
+    }
+
+    default void putU64(long a, long v) {
+        byte[] b = new byte[8];
+        for (int i = 0; i < 8; i++) {
+            b[i] = (byte) (v >>> (8 * i));
+        }
+        write(a, b);
+    }
+
+    default Guid guid(long a) {
+        return Guid.read(read(a, 16), 0);
+    }
+
+    default void putGuid(long a, Guid g) {
+        write(a, g.toBytes());
+    }
+
+    /** A NUL-terminated UCS-2 string of at most {@code maxChars} characters (longer is an error). */
+    default String utf16z(long a, int maxChars) {
+        StringBuilder sb = new StringBuilder();
+        // read in chunks to keep host calls few
+        long p = a;
+        while (true) {
+            byte[] b = read(p, 64);
+            for (int i = 0; i < 64; i += 2) {
+                char c = (char) ((b[i] & 0xff) | (b[i + 1] & 0xff) << 8);
+                if (c == 0) {
+                    return sb.toString();
+                }
+                sb.append(c);
+                if (sb.length() > maxChars) {
+                    throw new GuestMemoryException("string at 0x" + Long.toHexString(a) + " longer than "
+                            + maxChars + " characters", a);
+                }
+            }
+            p += 64;
+        }
+    }
+
+    /** Byte length of a UCS-2 string including its NUL. */
+    static byte[] utf16zBytes(String s) {
+        return (s + "\0").getBytes(StandardCharsets.UTF_16LE);
+    }
+
+    default void fill(long a, long len, byte v) {
+        byte[] chunk = new byte[(int) Math.min(len, 1 << 20)];
+        if (v != 0) {
+            java.util.Arrays.fill(chunk, v);
+        }
+        long done = 0;
+        while (done < len) {
+            int n = (int) Math.min(chunk.length, len - done);
+            write(a + done, chunk, 0, n);
+            done += n;
+        }
+    }
+}

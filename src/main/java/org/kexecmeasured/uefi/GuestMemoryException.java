@@ -1,0 +1,15 @@
+package org.kexecmeasured.uefi;
+
+/** A host access to guest memory outside mapped RAM (e.g. a garbage pointer passed to a service). */
+public class GuestMemoryException extends RuntimeException {
+    private final long address;
+
+    public GuestMemoryException(String message, long address) {
+        super(message);
+        this.address = address;
+    }
+
+    public long address() {
+        return address;
+    }
+}

@@ -1,0 +1,552 @@
+package org.kexecmeasured.uefi;
+
+import org.kexecmeasured.efi.DevicePath;
+import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.payload.pe.BaseRelocation;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
+import org.kexecmeasured.uefi.protocol.LoadedImageProtocol;
+import org.kexecmeasured.util.BadInputException;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Images: the PE/COFF loader (headers kept in memory, sections, base relocations) and LoadImage, StartImage,
+ * Exit, UnloadImage with nesting. StartImage of a Linux EFI-stub kernel is the cut-over point unless the
+ * run is a full emulation.
+ */
+public final class ImageServices {
+
+    public static final Guid SIMPLE_FILE_SYSTEM = Guid.parse("964e5b22-6459-11d2-8e39-00a0c969723b");
+    /** Largest image accepted from a buffer or file. */
+    public static final long MAX_IMAGE = 512L << 20;
+
+    /** A loaded image. */
+    public static final class Image {
+        public final long handle;
+        public final String name;
+        public final byte[] file;
+        public final long base;
+        public final long size;
+        public final long entry;
+        public final boolean linux;
+        public final long loadedImage;
+        public final long devicePathAddress;
+        boolean started;
+
+        Image(long handle, String name, byte[] file, long base, long size, long entry, boolean linux,
+              long loadedImage, long devicePathAddress) {
+            this.handle = handle;
+            this.name = name;
+            this.file = file;
+            this.base = base;
+            this.size = size;
+            this.entry = entry;
+            this.linux = linux;
+            this.loadedImage = loadedImage;
+            this.devicePathAddress = devicePathAddress;
+        }
+    }
+
+    /** Caller state saved by StartImage, restored when the image returns or calls Exit. */
+    private record Frame(Image image, long rsp, long returnAddress, long[] gprs, byte[][] xmm) {
+    }
+
+    private static final Cpu.Reg[] CALLEE_SAVED = {Cpu.Reg.RBX, Cpu.Reg.RBP, Cpu.Reg.RDI, Cpu.Reg.RSI,
+        Cpu.Reg.R12, Cpu.Reg.R13, Cpu.Reg.R14, Cpu.Reg.R15};
+
+    private final Firmware fw;
+    private final GuestMemory mem;
+    private final Map<Long, Image> images = new LinkedHashMap<>();
+    private final Deque<Frame> frames = new ArrayDeque<>();
+    private final Map<Long, HostFileSystem> fileSystems = new HashMap<>();
+    private final long imageReturnSlot;
+    private final long topReturnSlot;
+    private final long hostReturnSlot;
+
+    private Image cutover;
+    private Long topStatus;
+    private boolean hostReturned;
+    private PostEbsState postEbs;
+
+    ImageServices(Firmware fw) {
+        this.fw = fw;
+        this.mem = fw.mem();
+        Machine mc = fw.machine();
+        imageReturnSlot = mc.slot("<image returned>", c -> {
+            imageReturned(fw.machine().cpu().reg(Cpu.Reg.RAX));
+            c.redirected();
+            return 0;
+        }, false);
+        topReturnSlot = mc.slot("<first image returned>", c -> {
+            topStatus = fw.machine().cpu().reg(Cpu.Reg.RAX);
+            fw.machine().cpu().stop();
+            c.redirected();
+            return 0;
+        }, false);
+        hostReturnSlot = mc.slot("<host call returned>", c -> {
+            hostReturned = true;
+            fw.machine().cpu().stop();
+            c.redirected();
+            return 0;
+        }, false);
+    }
+
+    public void addFileSystem(long handle, HostFileSystem fs) {
+        fileSystems.put(handle, fs);
+    }
+
+    public Image get(long handle) {
+        return images.get(handle);
+    }
+
+    public List<Image> all() {
+        return new ArrayList<>(images.values());
+    }
+
+    public Image cutover() {
+        return cutover;
+    }
+
+    public Long topStatus() {
+        return topStatus;
+    }
+
+    public PostEbsState postEbs() {
+        return postEbs;
+    }
+
+    /** "name+0xoffset" for an address inside a loaded image or the trap page, else null. */
+    public String describe(long address) {
+        for (Image i : images.values()) {
+            if (address >= i.base && address < i.base + i.size) {
+                return i.name + "+0x" + Long.toHexString(address - i.base);
+            }
+        }
+        if (fw.machine().isTrap(address)) {
+            String n = fw.machine().slotName(address);
+            return "firmware trap " + (n == null ? "(unassigned)" : n);
+        }
+        return null;
+    }
+
+    /** True for a bzImage with an EFI stub: "MZ" and the "HdrS" setup header magic at 0x202. */
+    public static boolean isLinuxKernel(byte[] b) {
+        return b.length > 0x206 && b[0] == 'M' && b[1] == 'Z' && b[0x202] == 'H' && b[0x203] == 'd'
+                && b[0x204] == 'r' && b[0x205] == 'S';
+    }
+
+    /**
+     * Loads a PE32+ x86_64 EFI image into guest memory and installs its LoadedImage protocols.
+     *
+     * @throws BadInputException if the image is not a loadable x86_64 EFI image
+     */
+    public Image load(byte[] file, String name, long parent, long deviceHandle, byte[] filePath) {
+        if (file.length > MAX_IMAGE) {
+            throw new BadInputException(name + ": image of " + file.length + " bytes is too large");
+        }
+        PeFile pe = PeFile.parse(file);
+        if (pe.machine() != PeFile.IMAGE_FILE_MACHINE_AMD64) {
+            throw new BadInputException(name + ": machine " + pe.machineName() + " is not x86_64");
+        }
+        int sub = pe.subsystem();
+        if (sub < 10 || sub > 12) {
+            throw new BadInputException(name + ": subsystem " + sub + " is not an EFI application or driver");
+        }
+        long size = pe.sizeOfImage();
+        if (size <= 0 || size > MAX_IMAGE || pe.sizeOfHeaders() > size) {
+            throw new BadInputException(name + ": SizeOfImage 0x" + Long.toHexString(size) + " is not loadable");
+        }
+        if (pe.addressOfEntryPoint() >= size) {
+            throw new BadInputException(name + ": entry point outside the image");
+        }
+        MemoryType code = sub == 10 ? MemoryType.LoaderCode
+                : sub == 11 ? MemoryType.BootServicesCode : MemoryType.RuntimeServicesCode;
+        MemoryType data = sub == 10 ? MemoryType.LoaderData
+                : sub == 11 ? MemoryType.BootServicesData : MemoryType.RuntimeServicesData;
+        long pages = (size + MemoryMap.PAGE - 1) / MemoryMap.PAGE;
+        long base = -1;
+        long pref = pe.imageBase();
+        if (pref != 0 && pref % MemoryMap.PAGE == 0 && pref + size <= fw.machine().ramSize()) {
+            base = fw.memoryMap().allocate(MemoryMap.AllocateType.Address, code, pages, pref);
+        }
+        if (base < 0) {
+            base = fw.memoryMap().allocate(MemoryMap.AllocateType.AnyPages, code, pages, 0);
+        }
+        if (base < 0) {
+            throw new EmulationException(name + ": out of memory for an image of 0x" + Long.toHexString(size) + " bytes");
+        }
+        // Fresh guest RAM is zero: clear only reused pages, then write headers and sections with their
+        // relocations applied (no full-size host copy of sparse images such as a 48 MiB UKI).
+        java.util.BitSet reused = fw.memoryMap().lastAllocationReusedPages();
+        for (int i = reused.nextSetBit(0); i >= 0; ) {
+            int j = reused.nextClearBit(i);
+            mem.fill(base + i * MemoryMap.PAGE, (j - i) * MemoryMap.PAGE, (byte) 0);
+            i = reused.nextSetBit(j);
+        }
+        List<long[]> pieces = new ArrayList<>(); // {rva, length}
+        List<byte[]> contents = new ArrayList<>();
+        int hdr = (int) Math.min(pe.sizeOfHeaders(), file.length);
+        pieces.add(new long[]{0, hdr});
+        contents.add(java.util.Arrays.copyOf(file, hdr));
+        for (Section s : pe.sections()) {
+            byte[] d = pe.sectionData(s);
+            long n = s.virtualSize() == 0 ? d.length : Math.min(d.length, s.virtualSize());
+            if (s.virtualAddress() + n > size || s.virtualAddress() < 0) {
+                throw new BadInputException(name + ": section " + s.name() + " lies outside SizeOfImage");
+            }
+            pieces.add(new long[]{s.virtualAddress(), n});
+            contents.add(n == d.length ? d : java.util.Arrays.copyOf(d, (int) n));
+        }
+        long delta = base - pref;
+        if (delta != 0) {
+            for (BaseRelocation r : pe.baseRelocations()) {
+                long rva = r.rva();
+                int width = r.type() == BaseRelocation.IMAGE_REL_BASED_DIR64 ? 8
+                        : r.type() == BaseRelocation.IMAGE_REL_BASED_HIGHLOW ? 4 : 0;
+                if (width == 0) {
+                    throw new BadInputException(name + ": unsupported relocation type " + BaseRelocation.typeName(r.type()));
+                }
+                if (rva < 0 || rva + width > size) {
+                    throw new BadInputException(name + ": relocation at 0x" + Long.toHexString(rva) + " outside the image");
+                }
+                relocate(pieces, contents, rva, width, delta);
+            }
+        }
+        for (int i = 0; i < pieces.size(); i++) {
+            mem.write(base + pieces.get(i)[0], contents.get(i));
+        }
+        long fp = filePath == null ? 0 : fw.machine().fwCopy(filePath);
+        long handle = fw.protocols().newHandle();
+        long li = LoadedImageProtocol.create(fw, parent, deviceHandle, fp, base, size, code.ordinal(), data.ordinal());
+        fw.protocols().install(handle, LoadedImageProtocol.GUID, li);
+        byte[] full = filePath;
+        if (deviceHandle != 0 && filePath != null) {
+            byte[] dev = fw.protocols().devicePathOf(deviceHandle);
+            if (dev != null) {
+                full = new byte[dev.length + filePath.length];
+                System.arraycopy(dev, 0, full, 0, dev.length);
+                System.arraycopy(filePath, 0, full, dev.length, filePath.length);
+            }
+        }
+        long dpa = 0;
+        if (full != null) {
+            dpa = fw.machine().fwCopy(full);
+            fw.protocols().install(handle, LoadedImageProtocol.DEVICE_PATH_GUID, dpa);
+        }
+        Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
+        images.put(handle, im);
+        return im;
+    }
+
+    /** Adds {@code delta} to the {@code width}-byte field at {@code rva}, in the piece holding it. */
+    private static void relocate(List<long[]> pieces, List<byte[]> data, long rva, int width, long delta) {
+        for (int i = pieces.size() - 1; i >= 0; i--) {
+            long[] p = pieces.get(i);
+            if (rva >= p[0] && rva + width <= p[0] + p[1]) {
+                byte[] b = data.get(i);
+                int o = (int) (rva - p[0]);
+                long v = 0;
+                for (int k = width - 1; k >= 0; k--) {
+                    v = (v << 8) | (b[o + k] & 0xff);
+                }
+                v += delta;
+                for (int k = 0; k < width; k++) {
+                    b[o + k] = (byte) (v >>> (8 * k));
+                }
+                return;
+            }
+        }
+        // a field in zero-filled space (beyond a section's raw data) holds 0, so its relocated value is delta
+        byte[] v = new byte[width];
+        for (int k = 0; k < width; k++) {
+            v[k] = (byte) (delta >>> (8 * k));
+        }
+        pieces.add(new long[]{rva, width});
+        data.add(v);
+    }
+
+    /** Sets LoadOptions of an image to the UCS-2 form of {@code text} (NUL-terminated). */
+    public void setLoadOptions(Image im, String text) {
+        byte[] b = (text + "\0").getBytes(StandardCharsets.UTF_16LE);
+        long a = fw.machine().fwCopy(b);
+        mem.putU32(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE, b.length);
+        mem.putU64(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS, a);
+    }
+
+    /** The LoadOptions of an image decoded as UCS-2 text without the trailing NUL(s). */
+    public String loadOptions(Image im) {
+        long size = mem.u32(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE);
+        long p = mem.u64(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS);
+        if (p == 0 || size == 0) {
+            return "";
+        }
+        byte[] b = mem.read(p, (int) Math.min(size, 1 << 20) & ~1);
+        String s = new String(b, StandardCharsets.UTF_16LE);
+        int nul = s.indexOf('\0');
+        return nul >= 0 ? s.substring(0, nul) : s;
+    }
+
+    /** Text of an image's LoadedImageDevicePath, or "". */
+    public String devicePathText(Image im) {
+        if (im.devicePathAddress == 0) {
+            return "";
+        }
+        return DevicePath.parse(fw.readDevicePath(im.devicePathAddress)).toText();
+    }
+
+    // ---------------------------------------------------------------- starting and returning
+
+    /** Prepares CPU state to start the first image as if the firmware's boot manager called StartImage. */
+    public long startFirst(Image im) {
+        Cpu cpu = fw.machine().cpu();
+        long top = fw.machine().stackTop() - 0x40;
+        mem.putU64(top, topReturnSlot);
+        cpu.setReg(Cpu.Reg.RSP, top);
+        frames.push(saveFrame(im, top, topReturnSlot));
+        // the frame's RSP is as a caller's before "ret": unwinding sets RSP = rsp + 8
+        return enter(im, top - 0x100);
+    }
+
+    private Frame saveFrame(Image im, long rsp, long ret) {
+        Cpu cpu = fw.machine().cpu();
+        long[] g = new long[CALLEE_SAVED.length];
+        for (int i = 0; i < g.length; i++) {
+            g[i] = cpu.reg(CALLEE_SAVED[i]);
+        }
+        byte[][] x = new byte[10][];
+        for (int i = 0; i < 10; i++) {
+            x[i] = cpu.xmm(6 + i);
+        }
+        return new Frame(im, rsp, ret, g, x);
+    }
+
+    /** Points the CPU at the image's entry with a fresh frame below {@code below}; returns the entry. */
+    private long enter(Image im, long below) {
+        Cpu cpu = fw.machine().cpu();
+        im.started = true;
+        long base = (below - 0x40) & ~0xFL;
+        mem.putU64(base - 8, imageReturnSlot);
+        cpu.setReg(Cpu.Reg.RSP, base - 8);
+        cpu.setReg(Cpu.Reg.RCX, im.handle);
+        cpu.setReg(Cpu.Reg.RDX, fw.systemTable());
+        cpu.setReg(Cpu.Reg.RIP, im.entry);
+        return im.entry;
+    }
+
+    private void imageReturned(long status) {
+        if (frames.isEmpty()) {
+            fw.machine().fail("an image returned but no image was started");
+            return;
+        }
+        unwind(frames.pop(), status);
+    }
+
+    private void unwind(Frame f, long status) {
+        Cpu cpu = fw.machine().cpu();
+        for (int i = 0; i < CALLEE_SAVED.length; i++) {
+            cpu.setReg(CALLEE_SAVED[i], f.gprs[i]);
+        }
+        for (int i = 0; i < 10; i++) {
+            cpu.setXmm(6 + i, f.xmm[i]);
+        }
+        cpu.setReg(Cpu.Reg.RSP, f.rsp + 8);
+        cpu.setReg(Cpu.Reg.RAX, status);
+        cpu.setReg(Cpu.Reg.RIP, f.returnAddress);
+    }
+
+    /**
+     * Calls a guest function from the host (MS x64 ABI) while the guest is stopped, e.g. the payload's own
+     * LoadFile2 at the cut-over. Returns RAX.
+     */
+    public long hostCall(long function, long... args) {
+        Cpu cpu = fw.machine().cpu();
+        long rsp = cpu.reg(Cpu.Reg.RSP);
+        long base = ((rsp - 0x4000) & ~0xFL) - 8L * Math.max(0, args.length - 4) - 0x20;
+        base &= ~0xFL;
+        for (int i = 4; i < args.length; i++) {
+            mem.putU64(base + 0x20 + 8L * (i - 4), args[i]);
+        }
+        mem.putU64(base - 8, hostReturnSlot);
+        cpu.setReg(Cpu.Reg.RSP, base - 8);
+        Cpu.Reg[] regs = {Cpu.Reg.RCX, Cpu.Reg.RDX, Cpu.Reg.R8, Cpu.Reg.R9};
+        for (int i = 0; i < Math.min(4, args.length); i++) {
+            cpu.setReg(regs[i], args[i]);
+        }
+        hostReturned = false;
+        fw.run(function);
+        if (!hostReturned) {
+            throw new EmulationException(fw.report("host call of guest function 0x" + Long.toHexString(function)
+                    + " did not return", cpu.reg(Cpu.Reg.RIP), -1));
+        }
+        return cpu.reg(Cpu.Reg.RAX);
+    }
+
+    /** After ExitBootServices: stop at the first block outside the image that called it (the kernel jump). */
+    void onExitBootServices(long imageHandle) {
+        Image caller = images.get(imageHandle);
+        Cpu cpu = fw.machine().cpu();
+        List<MemoryMap.Region> mapAtEbs = fw.memoryMap().regions();
+        cpu.setBlockHandler((address, size) -> {
+            if (caller != null && address >= caller.base && address < caller.base + caller.size) {
+                return;
+            }
+            if (fw.machine().isTrap(address)) {
+                return;
+            }
+            try {
+                Map<String, Long> regs = new LinkedHashMap<>();
+                for (Cpu.Reg r : Cpu.Reg.values()) {
+                    regs.put(r.name(), cpu.reg(r));
+                }
+                regs.put("RIP", address);
+                List<PostEbsState.Segment> segs = new ArrayList<>();
+                for (MemoryMap.Region r : mapAtEbs) {
+                    switch (r.type()) {
+                        case LoaderCode, LoaderData, ACPIReclaimMemory, ACPIMemoryNVS, RuntimeServicesCode,
+                             RuntimeServicesData -> segs.add(new PostEbsState.Segment(r.start(), r.type(),
+                                mem.read(r.start(), (int) (r.end() - r.start()))));
+                        default -> {
+                        }
+                    }
+                }
+                postEbs = new PostEbsState(address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
+            } catch (RuntimeException e) {
+                fw.machine().fail("capturing the post-ExitBootServices state: " + e);
+                return;
+            }
+            cpu.stop();
+        });
+    }
+
+    // ---------------------------------------------------------------- boot services
+
+    void register(Map<String, Service> bs) {
+        bs.put("LoadImage", this::loadImage);
+        bs.put("StartImage", c -> {
+            Image im = images.get(c.arg(0));
+            if (im == null) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+            if (im.started) {
+                return EfiStatus.ALREADY_STARTED;
+            }
+            if (im.linux && !fw.options().fullEmulation()) {
+                cutover = im;
+                fw.machine().cpu().stop();
+                c.redirected();
+                return 0;
+            }
+            if (frames.size() >= 16) {
+                return EfiStatus.OUT_OF_RESOURCES;
+            }
+            frames.push(saveFrame(im, c.rsp(), c.returnAddress()));
+            enter(im, c.rsp() - 0x100);
+            c.redirected();
+            return 0;
+        });
+        bs.put("Exit", c -> {
+            long h = c.arg(0);
+            Image im = images.get(h);
+            if (im == null) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+            if (!im.started) {
+                unload(im);
+                return EfiStatus.SUCCESS;
+            }
+            boolean found = frames.stream().anyMatch(f -> f.image == im);
+            if (!found) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+            Frame f;
+            do {
+                f = frames.pop();
+            } while (f.image != im);
+            unwind(f, c.arg(1));
+            c.redirected();
+            return 0;
+        });
+        bs.put("UnloadImage", c -> {
+            Image im = images.get(c.arg(0));
+            if (im == null) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+            if (im.started) {
+                return EfiStatus.UNSUPPORTED;
+            }
+            unload(im);
+            return EfiStatus.SUCCESS;
+        });
+    }
+
+    private void unload(Image im) {
+        images.remove(im.handle);
+        fw.memoryMap().free(im.base, (im.size + MemoryMap.PAGE - 1) / MemoryMap.PAGE);
+        fw.protocols().removeHandle(im.handle);
+    }
+
+    private long loadImage(Call c) {
+        long parent = c.arg(1);
+        long dpPtr = c.arg(2);
+        long src = c.arg(3);
+        long srcSize = c.arg(4);
+        long out = c.arg(5);
+        if (out == 0 || images.get(parent) == null) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        byte[] dp = dpPtr == 0 ? null : fw.readDevicePath(dpPtr);
+        byte[] file;
+        long deviceHandle = 0;
+        byte[] filePath = dp;
+        String name;
+        if (src != 0) {
+            if (srcSize > MAX_IMAGE || srcSize < 0 || srcSize > fw.memoryMap().freeBytes()) {
+                return EfiStatus.LOAD_ERROR;
+            }
+            file = mem.read(src, (int) srcSize);
+            if (dp != null) {
+                long[] r = fw.protocols().locateDevicePath(ProtocolDatabase.DEVICE_PATH, dp);
+                if (r != null) {
+                    deviceHandle = r[0];
+                    filePath = java.util.Arrays.copyOfRange(dp, (int) r[1], dp.length);
+                }
+            }
+            name = dp == null ? "image@0x" + Long.toHexString(src) : DevicePath.parse(dp).toText();
+        } else {
+            if (dp == null) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+            long[] r = fw.protocols().locateDevicePath(SIMPLE_FILE_SYSTEM, dp);
+            if (r == null || !fileSystems.containsKey(r[0])) {
+                return EfiStatus.NOT_FOUND;
+            }
+            deviceHandle = r[0];
+            filePath = java.util.Arrays.copyOfRange(dp, (int) r[1], dp.length);
+            String path = DevicePath.parse(filePath).filePathText();
+            if (path == null) {
+                return EfiStatus.NOT_FOUND;
+            }
+            file = fileSystems.get(r[0]).readFile(path);
+            if (file == null) {
+                return EfiStatus.NOT_FOUND;
+            }
+            name = path;
+        }
+        Image im;
+        try {
+            im = load(file, name, parent, deviceHandle, filePath);
+        } catch (BadInputException e) {
+            return EfiStatus.LOAD_ERROR;
+        }
+        mem.putU64(out, im.handle);
+        return EfiStatus.SUCCESS;
+    }
+}

@@ -1,0 +1,118 @@
+package org.kexecmeasured.uefi.protocol;
+
+import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.uefi.EfiStatus;
+import org.kexecmeasured.uefi.Firmware;
+import org.kexecmeasured.uefi.GuestMemory;
+import org.kexecmeasured.uefi.Measurer;
+import org.kexecmeasured.uefi.Service;
+
+/**
+ * EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification 1.22): HashLogExtendEvent passes each measurement to
+ * the {@link Measurer}; GetCapability reports a present TPM with SHA-1 and SHA-256; GetEventLog returns an
+ * empty TCG2-format log (the real log lives in the tcg2 pipeline, not in guest memory).
+ */
+public final class Tcg2Protocol {
+
+    public static final Guid GUID = Guid.parse("607f766c-7455-42be-930b-e4d76db2720f");
+    public static final long PE_COFF_IMAGE = 0x10;
+    public static final long EXTEND_ONLY = 0x1;
+    private static final String[] NAMES = {"GetCapability", "GetEventLog", "HashLogExtendEvent", "SubmitCommand",
+        "GetActivePcrBanks", "SetActivePcrBanks", "GetResultOfSetActivePcrBanks"};
+    /** EFI_TCG2_BOOT_HASH_ALG_SHA1 | SHA256. */
+    public static final int BANKS = 0x1 | 0x2;
+    /** Largest DataToHash accepted (the kernel of a UKI is ~8-30 MB). */
+    public static final long MAX_HASH_LEN = 512L << 20;
+
+    /** sizeof(EFI_TCG2_BOOT_SERVICE_CAPABILITY): the structure is not packed (EDK2, Linux, systemd). */
+    public static final int CAPABILITY_SIZE = 36;
+
+    private final long address;
+
+    public Tcg2Protocol(Firmware fw, Measurer measurer) {
+        GuestMemory m = fw.mem();
+        Service[] fns = {
+            c -> { // GetCapability: EFI_TCG2_BOOT_SERVICE_CAPABILITY 1.1, naturally aligned (36 bytes)
+                long p = c.arg(1);
+                if (p == 0) {
+                    return EfiStatus.INVALID_PARAMETER;
+                }
+                int size = m.u8(p);
+                if (size < CAPABILITY_SIZE) {
+                    // a TCG 1.0-style caller: StructureVersion 1.0, TPMPresentFlag at offset 10 (EDK2 Tcg2Dxe)
+                    byte[] old = new byte[11];
+                    old[0] = 11;
+                    old[1] = 1;
+                    old[5] = 1;
+                    old[9] = (byte) BANKS;
+                    old[10] = 1;
+                    m.write(p, old, 0, Math.min(size, old.length));
+                    return EfiStatus.SUCCESS;
+                }
+                byte[] cap = new byte[CAPABILITY_SIZE];
+                cap[0] = CAPABILITY_SIZE;
+                cap[1] = 1; // StructureVersion 1.1
+                cap[2] = 1;
+                cap[3] = 1; // ProtocolVersion 1.1
+                cap[4] = 1;
+                cap[8] = (byte) BANKS; // HashAlgorithmBitmap (u32 at 8)
+                cap[12] = 0x3; // SupportedEventLogs: TCG_1_2 | TCG_2 (u32 at 12)
+                cap[16] = 1; // TPMPresentFlag
+                cap[19] = 0x10; // MaxCommandSize 4096 (u16 at 18)
+                cap[21] = 0x10; // MaxResponseSize 4096 (u16 at 20)
+                cap[28] = 2; // NumberOfPCRBanks (u32 at 28)
+                cap[32] = (byte) BANKS; // ActivePcrBanks (u32 at 32)
+                m.write(p, cap);
+                return EfiStatus.SUCCESS;
+            },
+            c -> { // GetEventLog(This, Format, *Location, *LastEntry, *Truncated)
+                if (c.arg(1) != 2) {
+                    return EfiStatus.INVALID_PARAMETER;
+                }
+                if (c.arg(2) != 0) m.putU64(c.arg(2), 0);
+                if (c.arg(3) != 0) m.putU64(c.arg(3), 0);
+                if (c.arg(4) != 0) m.putU8(c.arg(4), 0);
+                return EfiStatus.SUCCESS;
+            },
+            c -> { // HashLogExtendEvent(This, Flags, DataToHash, DataToHashLen, Event)
+                long flags = c.arg(1);
+                long data = c.arg(2);
+                long len = c.arg(3);
+                long ev = c.arg(4);
+                if (ev == 0 || (len != 0 && data == 0) || len < 0 || len > MAX_HASH_LEN) {
+                    return EfiStatus.INVALID_PARAMETER;
+                }
+                long size = m.u32(ev);
+                long headerSize = m.u32(ev + 4);
+                if (headerSize < 14 || size < 4 + headerSize || size > (16 << 20)) {
+                    return EfiStatus.INVALID_PARAMETER;
+                }
+                int pcr = (int) m.u32(ev + 10);
+                int type = (int) m.u32(ev + 14);
+                if (pcr < 0 || pcr > 23) {
+                    return EfiStatus.INVALID_PARAMETER;
+                }
+                byte[] eventData = m.read(ev + 4 + headerSize, (int) (size - 4 - headerSize));
+                byte[] toHash = m.read(data, (int) len);
+                measurer.measure(pcr, type, eventData, toHash, flags);
+                return EfiStatus.SUCCESS;
+            },
+            c -> EfiStatus.UNSUPPORTED,
+            c -> {
+                if (c.arg(1) == 0) {
+                    return EfiStatus.INVALID_PARAMETER;
+                }
+                m.putU32(c.arg(1), BANKS);
+                return EfiStatus.SUCCESS;
+            },
+            c -> EfiStatus.UNSUPPORTED,
+            c -> EfiStatus.UNSUPPORTED,
+        };
+        address = ProtocolTable.build(fw, "Tcg2", NAMES, fns, 8 * NAMES.length);
+        fw.protocols().install(0, GUID, address);
+    }
+
+    public long address() {
+        return address;
+    }
+}

@@ -1,0 +1,297 @@
+package org.kexecmeasured.uefi.unicorn;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.LongByReference;
+import com.sun.jna.ptr.PointerByReference;
+import org.kexecmeasured.uefi.Cpu;
+import org.kexecmeasured.uefi.GuestMemory;
+import org.kexecmeasured.uefi.GuestMemoryException;
+import org.kexecmeasured.uefi.RunResult;
+
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * {@link Cpu} on Unicorn 2.0.1 (UC_ARCH_X86, UC_MODE_64). Hooks: a code hook limited to the trap
+ * range, the CPUID instruction hook, interrupts and invalid memory accesses (each ends the run and is
+ * reported). No hook runs on ordinary guest code.
+ */
+public final class UnicornCpu implements Cpu, GuestMemory {
+
+    private static volatile UnicornLib lib;
+
+    private static final Map<Reg, Integer> IDS = new EnumMap<>(Reg.class);
+
+    static {
+        IDS.put(Reg.RAX, UnicornLib.REG_RAX);
+        IDS.put(Reg.RBX, UnicornLib.REG_RBX);
+        IDS.put(Reg.RCX, UnicornLib.REG_RCX);
+        IDS.put(Reg.RDX, UnicornLib.REG_RDX);
+        IDS.put(Reg.RSI, UnicornLib.REG_RSI);
+        IDS.put(Reg.RDI, UnicornLib.REG_RDI);
+        IDS.put(Reg.RBP, UnicornLib.REG_RBP);
+        IDS.put(Reg.RSP, UnicornLib.REG_RSP);
+        IDS.put(Reg.RIP, UnicornLib.REG_RIP);
+        IDS.put(Reg.R8, UnicornLib.REG_R8);
+        IDS.put(Reg.R9, UnicornLib.REG_R9);
+        IDS.put(Reg.R10, UnicornLib.REG_R10);
+        IDS.put(Reg.R11, UnicornLib.REG_R11);
+        IDS.put(Reg.R12, UnicornLib.REG_R12);
+        IDS.put(Reg.R13, UnicornLib.REG_R13);
+        IDS.put(Reg.R14, UnicornLib.REG_R14);
+        IDS.put(Reg.R15, UnicornLib.REG_R15);
+        IDS.put(Reg.RFLAGS, UnicornLib.REG_EFLAGS);
+        IDS.put(Reg.CR0, UnicornLib.REG_CR0);
+        IDS.put(Reg.CR3, UnicornLib.REG_CR3);
+        IDS.put(Reg.CR4, UnicornLib.REG_CR4);
+        IDS.put(Reg.CS, UnicornLib.REG_CS);
+        IDS.put(Reg.DS, UnicornLib.REG_DS);
+        IDS.put(Reg.ES, UnicornLib.REG_ES);
+        IDS.put(Reg.SS, UnicornLib.REG_SS);
+        IDS.put(Reg.FS, UnicornLib.REG_FS);
+        IDS.put(Reg.GS, UnicornLib.REG_GS);
+    }
+
+    private final UnicornLib uc;
+    private final Pointer h;
+    private final Memory scratch = new Memory(64);
+    private final Memory ioBuf = new Memory(1 << 20);
+
+    // callbacks are kept referenced here: JNA frees unreferenced ones
+    private UnicornLib.CodeHook trapHook;
+    private UnicornLib.CodeHook blockHook;
+    private long blockHookHandle;
+    private final UnicornLib.CpuidHook cpuidHook;
+    private final UnicornLib.IntrHook intrHook;
+    private final UnicornLib.EventMemHook memHook;
+
+    private CpuidHandler cpuidHandler;
+    private volatile boolean stopRequested;
+    private String faultKind;
+    private long faultAddress = -1;
+    private long faultRip = -1;
+    private int interrupt = -1;
+
+    public static UnicornLib lib() {
+        if (lib == null) {
+            synchronized (UnicornCpu.class) {
+                if (lib == null) {
+                    lib = UnicornLib.load();
+                }
+            }
+        }
+        return lib;
+    }
+
+    public UnicornCpu() {
+        uc = lib();
+        PointerByReference ref = new PointerByReference();
+        check(uc.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
+        h = ref.getValue();
+        intrHook = (p, intno, user) -> {
+            interrupt = intno;
+            uc.uc_emu_stop(h);
+        };
+        addHook(UnicornLib.UC_HOOK_INTR, intrHook, 1, 0);
+        memHook = (p, type, address, size, value, user) -> {
+            faultKind = switch (type) {
+                case UnicornLib.UC_MEM_READ_UNMAPPED -> "read of unmapped memory";
+                case UnicornLib.UC_MEM_WRITE_UNMAPPED -> "write to unmapped memory";
+                case UnicornLib.UC_MEM_FETCH_UNMAPPED -> "instruction fetch from unmapped memory";
+                case UnicornLib.UC_MEM_WRITE_PROT -> "write to protected memory";
+                case UnicornLib.UC_MEM_READ_PROT -> "read of protected memory";
+                case UnicornLib.UC_MEM_FETCH_PROT -> "fetch from non-executable memory";
+                default -> "invalid memory access (type " + type + ")";
+            };
+            faultAddress = address;
+            faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
+            return false;
+        };
+        addHook(UnicornLib.UC_HOOK_MEM_INVALID, memHook, 1, 0);
+        cpuidHook = (p, user) -> {
+            CpuidHandler ch = cpuidHandler;
+            if (ch == null) {
+                return 0;
+            }
+            try {
+                int[] out = new int[4];
+                ch.cpuid((int) reg(Reg.RAX), (int) reg(Reg.RCX), out);
+                setReg(Reg.RAX, out[0] & 0xffffffffL);
+                setReg(Reg.RBX, out[1] & 0xffffffffL);
+                setReg(Reg.RCX, out[2] & 0xffffffffL);
+                setReg(Reg.RDX, out[3] & 0xffffffffL);
+                return 1;
+            } catch (RuntimeException e) {
+                return 0;
+            }
+        };
+        LongByReference hh = new LongByReference();
+        check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
+                "uc_hook_add(CPUID)");
+    }
+
+    private long addHook(int type, com.sun.jna.Callback cb, long begin, long end) {
+        LongByReference hh = new LongByReference();
+        check(uc.uc_hook_add(h, hh, type, cb, null, begin, end), "uc_hook_add");
+        return hh.getValue();
+    }
+
+    private void check(int err, String what) {
+        if (err != 0) {
+            throw new IllegalStateException(what + ": " + uc.uc_strerror(err) + " (" + err + ")");
+        }
+    }
+
+    @Override
+    public long reg(Reg r) {
+        check(uc.uc_reg_read(h, IDS.get(r), scratch), "uc_reg_read " + r);
+        return scratch.getLong(0);
+    }
+
+    @Override
+    public void setReg(Reg r, long value) {
+        scratch.setLong(0, value);
+        check(uc.uc_reg_write(h, IDS.get(r), scratch), "uc_reg_write " + r);
+    }
+
+    @Override
+    public byte[] xmm(int n) {
+        check(uc.uc_reg_read(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_read XMM" + n);
+        return scratch.getByteArray(0, 16);
+    }
+
+    @Override
+    public void setXmm(int n, byte[] value) {
+        scratch.write(0, value, 0, 16);
+        check(uc.uc_reg_write(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_write XMM" + n);
+    }
+
+    @Override
+    public long msr(int index) {
+        scratch.clear(16);
+        scratch.setInt(0, index);
+        check(uc.uc_reg_read(h, UnicornLib.REG_MSR, scratch), "read MSR 0x" + Integer.toHexString(index));
+        return scratch.getLong(8);
+    }
+
+    @Override
+    public void setMsr(int index, long value) {
+        scratch.clear(16);
+        scratch.setInt(0, index);
+        scratch.setLong(8, value);
+        check(uc.uc_reg_write(h, UnicornLib.REG_MSR, scratch), "write MSR 0x" + Integer.toHexString(index));
+    }
+
+    private void setMmr(int reg, long base, int limit) {
+        // uc_x86_mmr {u16 selector; u64 base @8; u32 limit @16; u32 flags @20}
+        scratch.clear(24);
+        scratch.setLong(8, base);
+        scratch.setInt(16, limit);
+        check(uc.uc_reg_write(h, reg, scratch), "uc_reg_write MMR");
+    }
+
+    @Override
+    public void setGdtr(long base, int limit) {
+        setMmr(UnicornLib.REG_GDTR, base, limit);
+    }
+
+    @Override
+    public void setIdtr(long base, int limit) {
+        setMmr(UnicornLib.REG_IDTR, base, limit);
+    }
+
+    @Override
+    public void map(long address, long size) {
+        check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_ALL),
+                "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+    }
+
+    @Override
+    public GuestMemory memory() {
+        return this;
+    }
+
+    @Override
+    public void read(long address, byte[] dst, int off, int len) {
+        int done = 0;
+        while (done < len) {
+            int n = (int) Math.min(ioBuf.size(), len - done);
+            int err = uc.uc_mem_read(h, address + done, ioBuf, n);
+            if (err != 0) {
+                throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
+                        + " outside guest RAM", address);
+            }
+            ioBuf.read(0, dst, off + done, n);
+            done += n;
+        }
+    }
+
+    @Override
+    public void write(long address, byte[] src, int off, int len) {
+        int done = 0;
+        while (done < len) {
+            int n = (int) Math.min(ioBuf.size(), len - done);
+            ioBuf.write(0, src, off + done, n);
+            int err = uc.uc_mem_write(h, address + done, ioBuf, n);
+            if (err != 0) {
+                throw new GuestMemoryException("write of " + len + " bytes at 0x" + Long.toHexString(address)
+                        + " outside guest RAM", address);
+            }
+            done += n;
+        }
+    }
+
+    @Override
+    public RunResult run(long begin, long timeoutMicros) {
+        stopRequested = false;
+        faultKind = null;
+        faultAddress = -1;
+        faultRip = -1;
+        interrupt = -1;
+        long t0 = System.nanoTime();
+        int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
+        long el = (System.nanoTime() - t0) / 1000;
+        long rip = faultRip >= 0 ? faultRip : reg(Reg.RIP);
+        return new RunResult(err, err == 0 ? null : uc.uc_strerror(err), rip, faultKind, faultAddress, interrupt, el);
+    }
+
+    /** True if {@link #stop()} was called during the last run (otherwise an error-free end is the timeout). */
+    public boolean stopRequested() {
+        return stopRequested;
+    }
+
+    @Override
+    public void stop() {
+        stopRequested = true;
+        uc.uc_emu_stop(h);
+    }
+
+    @Override
+    public void setTrapRange(long begin, long end, TrapHandler handler) {
+        trapHook = (p, address, size, user) -> handler.trap(address);
+        addHook(UnicornLib.UC_HOOK_CODE, trapHook, begin, end);
+    }
+
+    @Override
+    public void setCpuidHandler(CpuidHandler handler) {
+        this.cpuidHandler = handler;
+    }
+
+    @Override
+    public void setBlockHandler(BlockHandler handler) {
+        if (blockHook != null) {
+            uc.uc_hook_del(h, blockHookHandle);
+            blockHook = null;
+        }
+        if (handler != null) {
+            blockHook = (p, address, size, user) -> handler.block(address, size);
+            blockHookHandle = addHook(UnicornLib.UC_HOOK_BLOCK, blockHook, 1, 0);
+        }
+    }
+
+    @Override
+    public void close() {
+        uc.uc_close(h);
+    }
+}

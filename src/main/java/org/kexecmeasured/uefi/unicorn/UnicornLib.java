@@ -1,0 +1,111 @@
+package org.kexecmeasured.uefi.unicorn;
+
+import com.sun.jna.Callback;
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import com.sun.jna.ptr.LongByReference;
+import com.sun.jna.ptr.PointerByReference;
+
+/**
+ * The part of libunicorn 2.0.1's C API the emulator uses. Constant values checked against
+ * Debian's libunicorn-dev 2.0.1.post1 headers (unicorn.h, x86.h).
+ */
+public interface UnicornLib extends Library {
+
+    int UC_ARCH_X86 = 4;
+    int UC_MODE_64 = 1 << 3;
+    int UC_PROT_ALL = 7;
+
+    int UC_ERR_OK = 0;
+    int UC_ERR_READ_UNMAPPED = 6;
+    int UC_ERR_WRITE_UNMAPPED = 7;
+    int UC_ERR_FETCH_UNMAPPED = 8;
+    int UC_ERR_INSN_INVALID = 10;
+    int UC_ERR_EXCEPTION = 21;
+
+    int UC_HOOK_INTR = 1;
+    int UC_HOOK_INSN = 1 << 1;
+    int UC_HOOK_CODE = 1 << 2;
+    int UC_HOOK_BLOCK = 1 << 3;
+    /** READ/WRITE/FETCH _UNMAPPED and _PROT (UC_HOOK_MEM_INVALID). */
+    int UC_HOOK_MEM_INVALID = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9);
+
+    int UC_MEM_READ_UNMAPPED = 19;
+    int UC_MEM_WRITE_UNMAPPED = 20;
+    int UC_MEM_FETCH_UNMAPPED = 21;
+    int UC_MEM_WRITE_PROT = 22;
+    int UC_MEM_READ_PROT = 23;
+    int UC_MEM_FETCH_PROT = 24;
+
+    int UC_X86_INS_CPUID = 113;
+
+    // uc_x86_reg
+    int REG_RAX = 35, REG_RBX = 37, REG_RCX = 38, REG_RDX = 40, REG_RSI = 43, REG_RDI = 39, REG_RBP = 36,
+            REG_RSP = 44, REG_RIP = 41, REG_R8 = 106, REG_R9 = 107, REG_R10 = 108, REG_R11 = 109, REG_R12 = 110,
+            REG_R13 = 111, REG_R14 = 112, REG_R15 = 113, REG_EFLAGS = 25, REG_CR0 = 50, REG_CR3 = 53,
+            REG_CR4 = 54, REG_CS = 11, REG_DS = 17, REG_ES = 28, REG_SS = 49, REG_FS = 32, REG_GS = 33,
+            REG_XMM0 = 122, REG_IDTR = 242, REG_GDTR = 243, REG_MSR = 248;
+
+    /** void (*uc_cb_hookcode_t)(uc_engine*, uint64_t address, uint32_t size, void*). */
+    interface CodeHook extends Callback {
+        void invoke(Pointer uc, long address, int size, Pointer user);
+    }
+
+    /** void (*uc_cb_hookintr_t)(uc_engine*, uint32_t intno, void*). */
+    interface IntrHook extends Callback {
+        void invoke(Pointer uc, int intno, Pointer user);
+    }
+
+    /** bool (*uc_cb_eventmem_t)(uc_engine*, uc_mem_type, uint64_t address, int size, int64_t value, void*). */
+    interface EventMemHook extends Callback {
+        boolean invoke(Pointer uc, int type, long address, int size, long value, Pointer user);
+    }
+
+    /** int (*uc_cb_insn_cpuid_t)(uc_engine*, void*): nonzero = the hook executed the instruction. */
+    interface CpuidHook extends Callback {
+        int invoke(Pointer uc, Pointer user);
+    }
+
+    int uc_open(int arch, int mode, PointerByReference uc);
+
+    int uc_close(Pointer uc);
+
+    String uc_strerror(int code);
+
+    int uc_mem_map(Pointer uc, long address, long size, int perms);
+
+    int uc_mem_read(Pointer uc, long address, Pointer bytes, long size);
+
+    int uc_mem_write(Pointer uc, long address, Pointer bytes, long size);
+
+    int uc_reg_read(Pointer uc, int regid, Pointer value);
+
+    int uc_reg_write(Pointer uc, int regid, Pointer value);
+
+    int uc_emu_start(Pointer uc, long begin, long until, long timeoutMicros, long count);
+
+    int uc_emu_stop(Pointer uc);
+
+    int uc_hook_add(Pointer uc, LongByReference hh, int type, Callback cb, Pointer user, long begin, long end);
+
+    /** The variadic form for UC_HOOK_INSN (one extra int: the instruction id). */
+    int uc_hook_add(Pointer uc, LongByReference hh, int type, Callback cb, Pointer user, long begin, long end,
+                    int insn);
+
+    int uc_hook_del(Pointer uc, long hh);
+
+    /** Loads libunicorn.so.2 (Debian package libunicorn2). */
+    static UnicornLib load() {
+        try {
+            return Native.load("unicorn", UnicornLib.class);
+        } catch (UnsatisfiedLinkError e) {
+            try {
+                return Native.load("libunicorn.so.2", UnicornLib.class);
+            } catch (UnsatisfiedLinkError e2) {
+                throw new IllegalStateException("libunicorn.so.2 not found (install the Debian package libunicorn2): "
+                        + e2.getMessage(), e2);
+            }
+        }
+    }
+}

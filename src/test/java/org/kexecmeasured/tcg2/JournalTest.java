@@ -1,0 +1,100 @@
+package org.kexecmeasured.tcg2;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.util.HashAlg;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class JournalTest {
+
+    private static final List<HashAlg> BANKS = List.of(HashAlg.SHA1, HashAlg.SHA256);
+
+    private static Measurement m(int pcr, String text) {
+        byte[] b = text.getBytes(StandardCharsets.US_ASCII);
+        return Measurement.of(pcr, 0xD, BANKS, b, b);
+    }
+
+    /** A tiny PCR model: the independent replay the recovery must agree with. */
+    private static Map<HashAlg, Map<Integer, byte[]>> pcrs(Map<Integer, List<Measurement>> applied) {
+        Map<HashAlg, Map<Integer, byte[]>> out = new EnumMap<>(HashAlg.class);
+        for (HashAlg a : BANKS) {
+            Map<Integer, byte[]> bank = new TreeMap<>();
+            for (int pcr : List.of(11, 12)) {
+                byte[] v = new byte[a.size];
+                for (Measurement x : applied.getOrDefault(pcr, List.of())) {
+                    v = a.extend(v, x.digests().get(a));
+                }
+                bank.put(pcr, v);
+            }
+            out.put(a, bank);
+        }
+        return out;
+    }
+
+    @Test
+    void crashAfterIntentIsResolvedFromPcrValues(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a"), b = m(11, "b"), c = m(12, "c");
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(a));
+            j.intent(b);           // crash: outcome of b never written
+            j.failed(j.intent(c), "TPM_RC_LOCALITY");
+        }
+        Journal.Contents contents = Journal.read(f);
+        assertEquals(3, contents.entries().size());
+
+        // Case 1: b reached the TPM.
+        List<JournalRecovery.PcrResult> r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a, b))));
+        assertEquals(JournalRecovery.Outcome.REACHED, r.get(0).verdicts().get(0).outcome());
+        assertEquals(JournalRecovery.Outcome.REACHED_UNACKNOWLEDGED, r.get(0).verdicts().get(1).outcome());
+        assertEquals(JournalRecovery.Outcome.REFUSED, r.get(1).verdicts().get(0).outcome());
+        assertTrue(r.get(0).consistent() && r.get(1).consistent());
+
+        // Case 2: b did not.
+        r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a))));
+        assertEquals(JournalRecovery.Outcome.NOT_REACHED, r.get(0).verdicts().get(1).outcome());
+
+        // Case 3: someone else extended PCR 11: reported, never guessed.
+        r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a, m(11, "intruder")))));
+        assertFalse(r.get(0).consistent());
+        assertEquals(JournalRecovery.Outcome.DIVERGED, r.get(0).verdicts().get(0).outcome());
+
+        // Case 4: the refused extend of PCR 12 did in fact happen: divergence.
+        r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a), 12, List.of(c))));
+        assertFalse(r.get(1).consistent());
+    }
+
+    @Test
+    void tornLastLineIsIgnoredButTornMiddleLineIsAnError(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a");
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(a));
+        }
+        Files.writeString(f, "{\"seq\":2,\"state\":\"int", StandardOpenOption.APPEND);
+        assertEquals(1, Journal.read(f).entries().size());
+        Files.writeString(f, "\n{\"seq\":1,\"state\":\"done\"}\n", StandardOpenOption.APPEND);
+        assertThrows(org.kexecmeasured.util.BadInputException.class, () -> Journal.read(f));
+    }
+
+    @Test
+    void existingJournalIsNeverOverwritten(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("journal");
+        Files.writeString(f, "evidence");
+        assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> Journal.create(f, pcrs(Map.of())));
+        assertEquals("evidence", Files.readString(f));
+    }
+}

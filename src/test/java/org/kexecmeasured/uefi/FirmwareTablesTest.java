@@ -1,0 +1,89 @@
+package org.kexecmeasured.uefi;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.CRC32;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The tables a payload finds in memory, and the ESP's containment. */
+class FirmwareTablesTest {
+
+    @TempDir
+    Path dir;
+
+    private static Firmware firmware() {
+        return new Firmware(EmulatorOptions.builder().ramSize(64L << 20).build());
+    }
+
+    private static void assertHeader(GuestMemory m, long table, String signature, int size) {
+        assertEquals(signature, new String(m.read(table, 8), StandardCharsets.US_ASCII));
+        assertEquals((2 << 16) | 70, m.u32(table + 8), "revision 2.70");
+        assertEquals(size, m.u32(table + 12), "HeaderSize");
+        byte[] t = m.read(table, size);
+        long crc = m.u32(table + 16);
+        t[16] = t[17] = t[18] = t[19] = 0;
+        CRC32 c = new CRC32();
+        c.update(t);
+        assertEquals(c.getValue(), crc, signature + " CRC32 over HeaderSize bytes with the field zeroed");
+    }
+
+    @Test
+    void systemBootAndRuntimeTablesHaveSignaturesAndCrcs() {
+        try (Firmware fw = firmware()) {
+            GuestMemory m = fw.mem();
+            long st = fw.systemTable();
+            assertHeader(m, st, "IBI SYST", 120);
+            assertHeader(m, m.u64(st + 96), "BOOTSERV", 24 + 44 * 8);
+            assertHeader(m, m.u64(st + 88), "RUNTSERV", 24 + 14 * 8);
+            long bs = m.u64(st + 96);
+            for (int i = 0; i < 44; i++) {
+                long fn = m.u64(bs + 24 + 8L * i);
+                assertTrue(fw.machine().isTrap(fn), "boot service " + i + " points into the trap page");
+                assertEquals(0xC3, m.u8(fn), "each slot holds ret");
+            }
+            assertEquals("kexec-measured", m.utf16z(m.u64(st + 24), 64));
+        }
+    }
+
+    @Test
+    void espLookupIsCaseInsensitiveAndCannotLeaveTheDirectory() throws Exception {
+        Path esp = Files.createDirectories(dir.resolve("esp"));
+        Files.createDirectories(esp.resolve("EFI/BOOT"));
+        Files.writeString(esp.resolve("EFI/BOOT/BOOTX64.EFI"), "boot");
+        Files.writeString(dir.resolve("secret"), "outside");
+        Files.createSymbolicLink(esp.resolve("link"), dir.resolve("secret"));
+        Files.createSymbolicLink(esp.resolve("dirlink"), dir);
+        try (Firmware fw = firmware()) {
+            SimpleFileSystemProtocol fs = new SimpleFileSystemProtocol(fw, esp);
+            assertArrayEquals("boot".getBytes(), fs.readFile("\\efi\\boot\\bootx64.efi"));
+            assertArrayEquals("boot".getBytes(), fs.readFile("\\EFI\\.\\BOOT\\..\\BOOT\\BOOTX64.EFI"));
+            assertNull(fs.readFile("\\..\\secret"));
+            assertNull(fs.readFile("\\..\\..\\..\\..\\" + dir.resolve("secret")));
+            assertNull(fs.readFile("\\link"), "symlinks are not followed");
+            assertNull(fs.readFile("\\dirlink\\secret"));
+            assertNull(fs.readFile("\\EFI/../../secret"), "'/' is no separator");
+            assertNull(fs.readFile("\\EFI"), "directories are not files");
+        }
+    }
+
+    @Test
+    void variablesSeededAndBounded() {
+        try (Firmware fw = firmware()) {
+            VariableStore v = fw.runtime().variables();
+            assertArrayEquals(new byte[]{0}, v.get("SecureBoot", VariableStore.EFI_GLOBAL_VARIABLE).data());
+            assertTrue(v.set("X", VariableStore.EFI_GLOBAL_VARIABLE, 7, new byte[100]));
+            assertTrue(!v.set("Big", VariableStore.EFI_GLOBAL_VARIABLE, 7, new byte[VariableStore.MAX_VARIABLE_SIZE + 1]));
+            assertTrue(v.set("X", VariableStore.EFI_GLOBAL_VARIABLE, 7, new byte[0]));
+            assertNull(v.get("X", VariableStore.EFI_GLOBAL_VARIABLE), "empty data deletes");
+        }
+    }
+}

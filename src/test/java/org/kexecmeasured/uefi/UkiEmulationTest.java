@@ -1,0 +1,120 @@
+package org.kexecmeasured.uefi;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.cli.Main;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Acceptance: a UKI built with objcopy from Debian's systemd-stub 252, Debian's kernel, a small initrd, a
+ * cmdline and os-release runs to the kernel cut-over; the hand-off equals the inputs byte for byte.
+ */
+class UkiEmulationTest {
+
+    @TempDir
+    static Path dir;
+    static Path uki;
+    static EmulationResult result;
+
+    @BeforeAll
+    static void build() throws Exception {
+        uki = TestPayloads.makeUki(dir.resolve("uki"));
+        result = Emulator.run(Files.readAllBytes(uki.resolve("demo.efi")),
+                EmulatorOptions.builder().payloadName("demo.efi").timeBudgetMillis(60_000).build());
+    }
+
+    @Test
+    void handOffEqualsTheInputs() throws Exception {
+        HandOff h = result.handOff();
+        assertNotNull(h, "cut-over reached");
+        assertArrayEquals(Files.readAllBytes(uki.resolve("vmlinuz")), h.kernel(), "kernel");
+        assertEquals(Files.readString(uki.resolve("cmdline.txt")), h.cmdline(), "cmdline");
+        assertArrayEquals(Files.readAllBytes(uki.resolve("initrd.cpio")), h.initrd(), "initrd from the stub's LoadFile2");
+        // systemd-stub 252 loads the kernel from its .linux section with its own VenMedia device path
+        assertEquals("VenMedia(55c5d1f8-04cd-46b5-8a20-e56cbb3052d0)", h.devicePath());
+    }
+
+    @Test
+    void pcr11HasTheEightIplEventsInSectionOrder() throws Exception {
+        List<RecordingMeasurer.Measurement> pcr11 = result.measurements().stream().filter(m -> m.pcr() == 11).toList();
+        String[] names = {".linux", ".osrel", ".cmdline", ".initrd"};
+        Path[] files = {uki.resolve("vmlinuz"), uki.resolve("os-release"), uki.resolve("cmdline.txt"), uki.resolve("initrd.cpio")};
+        assertEquals(8, pcr11.size(), "events: " + pcr11.size());
+        for (int i = 0; i < 4; i++) {
+            RecordingMeasurer.Measurement name = pcr11.get(2 * i);
+            RecordingMeasurer.Measurement content = pcr11.get(2 * i + 1);
+            assertEquals(0xD, name.eventType(), "EV_IPL");
+            assertEquals(0xD, content.eventType(), "EV_IPL");
+            assertArrayEquals((names[i] + "\0").getBytes(StandardCharsets.US_ASCII), name.dataToHash(), "name of " + names[i]);
+            assertArrayEquals(Files.readAllBytes(files[i]), content.dataToHash(), "content of " + names[i]);
+            assertTrue(new String(name.eventData(), StandardCharsets.UTF_16LE).startsWith(names[i]),
+                    "description of " + names[i]);
+        }
+    }
+
+    /** Independent oracle: systemd-measure's PCR 11 for the same inputs (its first phase, "enter-initrd"). */
+    @Test
+    void pcr11EventsReplayToSystemdMeasuresValue() throws Exception {
+        Path measure = TestPayloads.require(Path.of("/lib/systemd/systemd-measure"), "systemd");
+        Process p = new ProcessBuilder(measure.toString(), "calculate", "--linux=" + uki.resolve("vmlinuz"),
+                "--osrel=" + uki.resolve("os-release"), "--cmdline=" + uki.resolve("cmdline.txt"),
+                "--initrd=" + uki.resolve("initrd.cpio"), "--bank=sha256").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
+        String expected = out.lines().filter(l -> l.startsWith("11:sha256=")).findFirst().orElseThrow()
+                .substring("11:sha256=".length());
+        byte[] pcr = new byte[32];
+        for (RecordingMeasurer.Measurement m : result.measurements()) {
+            if (m.pcr() == 11) {
+                pcr = HashAlg.SHA256.extend(pcr, HashAlg.SHA256.digest(m.dataToHash()));
+            }
+        }
+        pcr = HashAlg.SHA256.extend(pcr, HashAlg.SHA256.digest("enter-initrd".getBytes(StandardCharsets.US_ASCII)));
+        assertEquals(expected, Hex.of(pcr));
+    }
+
+    @Test
+    void stubVariablesAreWrittenToTheVolatileStore() {
+        boolean stubInfo = result.variables().keySet().stream().anyMatch(k -> k.name().equals("StubInfo"));
+        assertTrue(stubInfo, "StubInfo set: " + result.variables().keySet());
+    }
+
+    @Test
+    void cliPrintsAndWritesTheHandOff() throws Exception {
+        Path out = dir.resolve("cli-out");
+        StringWriter so = new StringWriter();
+        StringWriter se = new StringWriter();
+        int rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(), "--out", out.toString(), "--json"},
+                new PrintWriter(so), new PrintWriter(se));
+        assertEquals(0, rc, se.toString());
+        assertArrayEquals(Files.readAllBytes(uki.resolve("vmlinuz")), Files.readAllBytes(out.resolve("kernel")));
+        assertArrayEquals(Files.readAllBytes(uki.resolve("initrd.cpio")), Files.readAllBytes(out.resolve("initrd")));
+        assertTrue(so.toString().contains("\"cmdline\" : \"console=ttyS0 root=/dev/vda ro quiet\""), so.toString());
+    }
+
+    @Test
+    void cliReportsAFailingPayloadOnOneLineWithExit2() throws Exception {
+        Path bad = dir.resolve("loop.efi");
+        Files.write(bad, TestPayloads.tinyEfiApp(TestPayloads.bytes(0xEB, 0xFE)));
+        StringWriter se = new StringWriter();
+        int rc = Main.execute(new String[]{"emulate", bad.toString(), "--time-budget", "1", "--ram", "64"},
+                new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(Main.EXIT_BAD_INPUT, rc);
+        assertTrue(se.toString().contains("time budget"), se.toString());
+        assertEquals(1, se.toString().strip().split("\n").length, se.toString());
+    }
+}

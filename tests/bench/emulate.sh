@@ -1,0 +1,35 @@
+#!/bin/sh
+# Bench of the UEFI emulator (run after `mvn -B -ntp -q package -DskipTests`):
+#  1. JVM start-up alone (kexec-measured --version)
+#  2. UKI (tests/bin/make-uki) → kernel cut-over: emulation time as reported by the command
+#  3. --full-emulation of the Debian kernel to the post-ExitBootServices jump: total time and an estimate of
+#     guest instructions per second from the instruction count measured for the 6.1.170 stub
+#     (4,496,231,070; uefi-subset.md §2.1) — this emulator does not count instructions on its fast path.
+# Usage: tests/bench/emulate.sh [--no-full]
+set -eu
+cd "$(dirname "$0")/../.."
+km=target/kexec-measured
+[ -x "$km" ] || { echo "build first: mvn -B -ntp -q package -DskipTests" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+tests/bin/make-uki "$tmp/uki" >/dev/null
+
+now() { date +%s.%N; }
+t0=$(now); "$km" --version >/dev/null; t1=$(now)
+echo "jvm start (--version): $(echo "$t1 - $t0" | bc) s"
+
+for i in 1 2 3; do
+  t0=$(now)
+  line=$("$km" emulate "$tmp/uki/demo.efi" | grep '^emulation:')
+  t1=$(now)
+  echo "uki -> cut-over run $i: ${line#emulation: } (process wall $(echo "$t1 - $t0" | bc) s)"
+done
+
+[ "${1:-}" = "--no-full" ] && exit 0
+t0=$(now)
+line=$("$km" emulate "$tmp/uki/vmlinuz" --initrd "$tmp/uki/initrd.cpio" --append "console=ttyS0 root=/dev/vda ro" \
+  --full-emulation --time-budget 600 | grep '^emulation:')
+t1=$(now)
+secs=$(echo "$line" | sed 's/.*calls, \([0-9.]*\) s/\1/')
+echo "full emulation to the post-EBS jump: ${line#emulation: } (process wall $(echo "$t1 - $t0" | bc) s)"
+echo "estimated guest instructions/s: $(echo "4496231070 / $secs / 1000000" | bc) M (count from uefi-subset.md §2.1)"
