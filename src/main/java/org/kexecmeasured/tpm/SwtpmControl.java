@@ -2,7 +2,6 @@ package org.kexecmeasured.tpm;
 
 import java.io.DataInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
@@ -54,14 +53,19 @@ public final class SwtpmControl {
         return path != null ? "swtpm control socket " + path : "swtpm control channel " + host + ":" + port;
     }
 
-    /** Sends a request and returns the whole response (the server closes or we read what we expect). */
-    private byte[] request(byte[] req, int expectMin) {
+    /** Reads a response from the control connection. */
+    private interface Reader {
+        byte[] read(DataInputStream in) throws IOException;
+    }
+
+    /** One request per connection; the reader takes what the command answers. */
+    private byte[] request(byte[] req, Reader reader) {
         try {
             if (path != null) {
                 try (SocketChannel ch = SocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
                     ch.connect(java.net.UnixDomainSocketAddress.of(path));
                     ch.write(ByteBuffer.wrap(req));
-                    return readResponse(Channels.newInputStream(ch), expectMin);
+                    return reader.read(new DataInputStream(Channels.newInputStream(ch)));
                 }
             }
             try (Socket s = new Socket()) {
@@ -70,7 +74,7 @@ public final class SwtpmControl {
                 OutputStream o = s.getOutputStream();
                 o.write(req);
                 o.flush();
-                return readResponse(s.getInputStream(), expectMin);
+                return reader.read(new DataInputStream(s.getInputStream()));
             }
         } catch (SocketTimeoutException e) {
             throw new TpmTransportException(where() + ": no answer within " + timeoutMs + " ms", e);
@@ -79,11 +83,12 @@ public final class SwtpmControl {
         }
     }
 
-    private byte[] readResponse(InputStream in, int expectMin) throws IOException {
-        DataInputStream d = new DataInputStream(in);
-        byte[] b = new byte[expectMin];
-        d.readFully(b);
-        return b;
+    private byte[] request(byte[] req, int len) {
+        return request(req, in -> {
+            byte[] b = new byte[len];
+            in.readFully(b);
+            return b;
+        });
     }
 
     private static byte[] cmd(int code, int extraBytes) {
@@ -120,13 +125,19 @@ public final class SwtpmControl {
     /** CMD_GET_INFO: a JSON document, e.g. {"TPMSpecification":{…}}. */
     public String info(long flags) {
         ByteBuffer b = ByteBuffer.allocate(4 + 8 + 4 + 4).putInt(CMD_GET_INFO).putLong(flags).putInt(0).putInt(0);
-        byte[] hdr = request(b.array(), 12);
-        // {u32 result, u32 totlength, u32 length, buf} — re-request with enough room
-        checkResult(hdr, "CMD_GET_INFO");
-        int len = ByteBuffer.wrap(hdr, 8, 4).getInt();
-        byte[] full = request(b.array(), 12 + len);
-        int l = ByteBuffer.wrap(full, 8, 4).getInt();
-        String s = new String(full, 12, Math.min(l, full.length - 12), StandardCharsets.UTF_8);
+        // response {u32 result, u32 totlength, u32 length, char buf[length]}
+        byte[] r = request(b.array(), in -> {
+            byte[] hdr = new byte[12];
+            in.readFully(hdr);
+            if (ByteBuffer.wrap(hdr).getInt() != 0) return hdr;
+            int len = ByteBuffer.wrap(hdr, 8, 4).getInt();
+            if (len < 0 || len > 1 << 16) throw new IOException("CMD_GET_INFO length " + len + " out of range");
+            byte[] all = java.util.Arrays.copyOf(hdr, 12 + len);
+            in.readFully(all, 12, len);
+            return all;
+        });
+        checkResult(r, "CMD_GET_INFO");
+        String s = new String(r, 12, r.length - 12, StandardCharsets.UTF_8);
         int nul = s.indexOf('\0');
         return nul >= 0 ? s.substring(0, nul) : s;
     }

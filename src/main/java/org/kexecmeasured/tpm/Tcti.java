@@ -17,7 +17,8 @@ import java.util.Map;
  *   <li>{@code swtpm:host=127.0.0.1,port=2321} (defaults localhost, 2321) or {@code swtpm:path=/run/x.sock}</li>
  *   <li>{@code mssim:host=127.0.0.1,port=2321}</li>
  * </ul>
- * Socket transports also take {@code timeout=MS} (per command, default {@value #DEFAULT_TIMEOUT_MS}).
+ * All take {@code timeout=MS} per command (sockets: default {@value #DEFAULT_TIMEOUT_MS} ms; devices:
+ * {@code device:/dev/tpmrm0,timeout=MS}, default 2 minutes).
  */
 public record Tcti(String kind, Map<String, String> options, String text) {
     public static final String DEFAULT = "device:/dev/tpmrm0";
@@ -33,12 +34,17 @@ public record Tcti(String kind, Map<String, String> options, String text) {
         Map<String, String> opts = new LinkedHashMap<>();
         switch (kind) {
             case "device" -> {
+                // "device:PATH" — tpm2-tools takes the whole rest as the path; we also accept a
+                // trailing ",timeout=MS"
                 String path = conf;
-                String timeout = null;
-                // "device:path" — tpm2-tools takes the whole rest as the path
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("^(.*),timeout=([0-9]+)$").matcher(conf);
+                if (m.matches()) {
+                    path = m.group(1);
+                    opts.put("timeout", m.group(2));
+                    intOpt(opts, "timeout", s, 1, Integer.MAX_VALUE);
+                }
                 if (path.isEmpty()) path = "/dev/tpmrm0";
                 opts.put("path", path);
-                if (timeout != null) opts.put("timeout", timeout);
             }
             case "swtpm", "mssim" -> {
                 if (!conf.isEmpty()) {
@@ -94,13 +100,14 @@ public record Tcti(String kind, Map<String, String> options, String text) {
 
     public long timeoutMs() {
         String t = options.get("timeout");
-        return t == null ? DEFAULT_TIMEOUT_MS : Long.parseLong(t);
+        if (t != null) return Long.parseLong(t);
+        return kind.equals("device") ? DeviceTransport.DEFAULT_TIMEOUT_MS : DEFAULT_TIMEOUT_MS;
     }
 
     /** Opens the transport (connects sockets, opens the device). */
     public TpmTransport open() {
         return switch (kind) {
-            case "device" -> new DeviceTransport(text, Path.of(options.get("path")));
+            case "device" -> new DeviceTransport(text, Path.of(options.get("path")), timeoutMs());
             case "swtpm" -> options.containsKey("path")
                     ? SwtpmSocketTransport.unix(text, Path.of(options.get("path")), timeoutMs())
                     : SwtpmSocketTransport.tcp(text, options.get("host"), Integer.parseInt(options.get("port")), timeoutMs());

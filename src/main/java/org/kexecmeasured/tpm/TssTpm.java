@@ -343,7 +343,7 @@ public final class TssTpm implements Tpm {
         byte[] nonce = new byte[Math.max(16, a.size)];
         random.nextBytes(nonce);
         StartAuthSessionResponse r = run(() -> t().StartAuthSession(TPM_HANDLE.NULL, TPM_HANDLE.NULL, nonce, new byte[0],
-                trial ? TPM_SE.TRIAL : TPM_SE.POLICY, TPMT_SYM_DEF.nullObject(), alg(a)));
+                trial ? TPM_SE.TRIAL : TPM_SE.POLICY, new TPMT_SYM_DEF(TPM_ALG_ID.NULL, 0, TPM_ALG_ID.NULL), alg(a)));
         return new Session(r.handle, a, trial, r.nonceTPM);
     }
 
@@ -404,7 +404,7 @@ public final class TssTpm implements Tpm {
         @Override
         public void policyAuthorize(ApprovedPolicy approved, PublicKey key) {
             byte[] area = TpmNames.publicArea(key, HashAlg.SHA256, TpmNames.EXTERNAL_KEY_ATTRIBUTES);
-            TPMT_PUBLIC pub = TPMT_PUBLIC.fromTpm(area);
+            TPMT_PUBLIC pub = TPMT_PUBLIC.fromBytes(area);
             TPM_HANDLE kh = run(() -> t().LoadExternal(null, pub, TPM_HANDLE.from(TPM_RH.OWNER)));
             try {
                 byte[] name = TpmNames.name(HashAlg.SHA256, area);
@@ -517,7 +517,7 @@ public final class TssTpm implements Tpm {
     public byte[] unseal(SealedObject sealed, PolicySession session, byte[] authValue) {
         if (!(session instanceof Session s) || s.closed) throw new IllegalArgumentException("not an open session of this TPM");
         if (s.trial) throw new IllegalArgumentException("a trial session cannot authorize TPM2_Unseal");
-        TPMT_PUBLIC pub = TPMT_PUBLIC.fromTpm(sealed.publicArea());
+        TPMT_PUBLIC pub = TPMT_PUBLIC.fromBytes(sealed.publicArea());
         TPM_HANDLE parent = createPrimary();
         try {
             TPM_HANDLE obj = run(() -> t().Load(parent, new TPM2B_PRIVATE(sealed.privateArea()), pub));

@@ -81,6 +81,13 @@ class TpmVanishTest {
     }
 
     @Test
+    void controlChannelShutdownEndsSwtpm(Swtpm swtpm) throws Exception {
+        swtpm.control().shutdown();
+        ProcessHandle.of(swtpm.pid()).ifPresent(h -> h.onExit().orTimeout(5, TimeUnit.SECONDS).join());
+        assertFalse(swtpm.alive());
+    }
+
+    @Test
     void noTpmListening(Swtpm swtpm) {
         swtpm.kill();
         TpmCommandTest.Result r = TpmCommandTest.cli("tpm", "info", "--tpm", swtpm.tcti());

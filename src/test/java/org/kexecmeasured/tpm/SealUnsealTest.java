@@ -165,6 +165,33 @@ class SealUnsealTest {
         }
     }
 
+    /** tpm2-tools unseals our blobs under the same SRK template: the TPM2B files and the parent are interoperable. */
+    @Test
+    void tpm2ToolsUnsealsOurBlob(Swtpm swtpm, @org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        SealedObject sealed;
+        try (Tpm tpm = swtpm.open()) {
+            sealed = tpm.seal(SECRET, PolicyDigest.start(HashAlg.SHA256).policyPcr(PCRS_7_11, tpm.readPcrs(PCRS_7_11)).digest());
+        }
+        java.nio.file.Path pub = dir.resolve("obj.pub");
+        java.nio.file.Path priv = dir.resolve("obj.priv");
+        java.nio.file.Files.write(pub, sealed.publicBlob());
+        java.nio.file.Files.write(priv, sealed.privateBlob());
+        String t = swtpm.tcti();
+        String prim = dir.resolve("prim.ctx").toString();
+        String obj = dir.resolve("obj.ctx").toString();
+        String ses = dir.resolve("s.ctx").toString();
+        org.kexecmeasured.tpm.testing.Tpm2Tools.run(t, "tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc256:aes128cfb",
+                "-a", "restricted|decrypt|fixedtpm|fixedparent|sensitivedataorigin|userwithauth|noda", "-c", prim);
+        org.kexecmeasured.tpm.testing.Tpm2Tools.run(t, "tpm2_load", "-C", prim, "-u", pub.toString(), "-r", priv.toString(), "-c", obj);
+        org.kexecmeasured.tpm.testing.Tpm2Tools.run(t, "tpm2_flushcontext", "-t");
+        org.kexecmeasured.tpm.testing.Tpm2Tools.run(t, "tpm2_startauthsession", "--policy-session", "-S", ses);
+        org.kexecmeasured.tpm.testing.Tpm2Tools.run(t, "tpm2_policypcr", "-S", ses, "-l", "sha256:7,11");
+        java.nio.file.Path out = dir.resolve("secret");
+        org.kexecmeasured.tpm.testing.Tpm2Tools.run(t, "tpm2_unseal", "-c", obj, "-p", "session:" + ses, "-o", out.toString());
+        org.kexecmeasured.tpm.testing.Tpm2Tools.run(t, "tpm2_flushcontext", ses);
+        assertArrayEquals(SECRET, java.nio.file.Files.readAllBytes(out));
+    }
+
     @Test
     void sealedBlobsRoundTripAsTpm2B(Swtpm swtpm) {
         try (Tpm tpm = swtpm.open()) {

@@ -11,6 +11,10 @@ class TctiTest {
     void parsesTpm2ToolsForms() {
         assertEquals("/dev/tpmrm1", Tcti.parse("device:/dev/tpmrm1").options().get("path"));
         assertEquals("/dev/tpmrm0", Tcti.parse("device").options().get("path"));
+        Tcti d = Tcti.parse("device:/dev/tpmrm2,timeout=500");
+        assertEquals("/dev/tpmrm2", d.options().get("path"));
+        assertEquals(500, d.timeoutMs());
+        assertEquals(120_000, Tcti.parse("device:/dev/tpm0").timeoutMs());
         Tcti s = Tcti.parse("swtpm:host=127.0.0.1,port=2400");
         assertEquals("127.0.0.1", s.options().get("host"));
         assertEquals("2400", s.options().get("port"));

@@ -104,7 +104,7 @@ public final class Swtpm implements AutoCloseable {
                 int p = a.getLocalPort();
                 if (p >= 65535) continue;
                 try (ServerSocket b = new ServerSocket(p + 1, 1, java.net.InetAddress.getLoopbackAddress())) {
-                    return p;
+                    if (b.getLocalPort() == p + 1) return p;
                 } catch (IOException busy) {
                     // next
                 }
