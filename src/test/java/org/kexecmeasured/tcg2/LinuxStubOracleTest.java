@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * PCR 9 events {@code boot} makes natively at the cut-over, and it exercises the emulated firmware's
  * ExitBootServices measurements (Failure only before a retry; then Invocation, Success).
  */
-@Tag("slow")
+@Tag("full-emulation")
 class LinuxStubOracleTest {
 
     @TempDir

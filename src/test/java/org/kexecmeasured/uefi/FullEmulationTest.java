@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the decompressed kernel; boot_params (x86 zero page, Documentation/arch/x86/zero-page.rst) carries our
  * cmdline, initrd and an e820 table built from the emulator's memory map. ~45-60 s of emulation: slow.
  */
-@Tag("slow")
+@Tag("full-emulation")
 class FullEmulationTest {
 
     @TempDir
