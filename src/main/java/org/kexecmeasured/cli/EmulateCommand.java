@@ -11,8 +11,10 @@ import org.kexecmeasured.uefi.EmulatorOptions;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.HostRandom;
 import org.kexecmeasured.uefi.PostEbsState;
+import org.kexecmeasured.uefi.RamRange;
 import org.kexecmeasured.uefi.RecordingMeasurer;
 import org.kexecmeasured.uefi.TraceEntry;
+import org.kexecmeasured.uefi.VariableStore;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
@@ -26,6 +28,8 @@ import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -80,6 +84,29 @@ public final class EmulateCommand implements Callable<Integer> {
     @Option(names = "--ram", paramLabel = "MIB", defaultValue = "1024", description = "emulated RAM in MiB (default ${DEFAULT-VALUE})")
     long ramMiB;
 
+    @Option(names = "--ram-layout", paramLabel = "START-END[,START-END...]",
+            description = "emulated RAM as ranges (hex 0x… or decimal, page aligned, below 0xffe00000), e.g. a copy "
+                    + "of the host's e820 RAM ranges; overrides --ram")
+    String ramLayout;
+
+    static List<RamRange> parseRamLayout(String s) {
+        List<RamRange> l = new ArrayList<>();
+        for (String part : s.split(",")) {
+            String[] se = part.trim().split("-");
+            if (se.length != 2) {
+                throw new BadInputException("--ram-layout: '" + part + "' is not START-END");
+            }
+            try {
+                l.add(new RamRange(Long.decode(se[0].trim()), Long.decode(se[1].trim())));
+            } catch (NumberFormatException e) {
+                throw new BadInputException("--ram-layout: '" + part + "' is not START-END");
+            } catch (IllegalArgumentException e) {
+                throw new BadInputException("--ram-layout: " + e.getMessage());
+            }
+        }
+        return l;
+    }
+
     @Override
     public Integer call() throws IOException {
         PrintWriter o = spec.commandLine().getOut();
@@ -94,6 +121,9 @@ public final class EmulateCommand implements Callable<Integer> {
         }
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).payloadName(payload.getFileName().toString())
                 .fullEmulation(fullEmulation).timeBudgetMillis(timeBudget * 1000).ramSize(ramMiB << 20);
+        if (ramLayout != null) {
+            b.ram(parseRamLayout(ramLayout));
+        }
         if (rng != null) {
             if (rng.equals("host")) {
                 b.rng(HostRandom.secure());
@@ -134,6 +164,8 @@ public final class EmulateCommand implements Callable<Integer> {
             r = Emulator.run(bytes, b.build());
         } catch (EmulationException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException("emulated machine: " + e.getMessage(), e);
         }
         if (out != null && r.handOff() != null) {
             Files.createDirectories(out);
@@ -237,6 +269,11 @@ public final class EmulateCommand implements Callable<Integer> {
             ms.addObject().put("pcr", m.pcr()).put("eventType", m.eventType()).put("flags", m.flags())
                     .put("eventData", Hex.of(m.eventData())).put("dataSize", m.dataToHash().length)
                     .put("dataSha256", sha256(m.dataToHash()));
+        }
+        ArrayNode vars = root.putArray("variables");
+        for (Map.Entry<VariableStore.Key, VariableStore.Variable> e : r.variables().entrySet()) {
+            vars.addObject().put("name", e.getKey().name()).put("vendor", e.getKey().vendor().toString())
+                    .put("attributes", e.getValue().attributes()).put("data", Hex.of(e.getValue().data()));
         }
         root.put("console", r.console());
         ArrayNode tr = root.putArray("trace");

@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
                 EventlogVerifyCommand.class,
                 EventlogFindingsCommand.class,
                 EventlogSynthCommand.class,
+                EventlogRecoverCommand.class,
         })
 public final class EventlogCommand implements Runnable {
     @CommandLine.Spec

@@ -1,6 +1,5 @@
 package org.kexecmeasured.cli;
 
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.util.BadInputException;
 import picocli.CommandLine.Option;
@@ -29,11 +28,6 @@ public final class EventlogInput {
             throw new BadInputException(file + ": " + r.error().getMessage());
         }
         return r;
-    }
-
-    EventLog readStrict() {
-        EventLogParser.Result r = read();
-        return r.log();
     }
 
     /** Fails with exit code 2 after lenient output was written. */

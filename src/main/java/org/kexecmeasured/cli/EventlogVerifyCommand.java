@@ -7,6 +7,8 @@ import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.PcrSource;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
+import org.kexecmeasured.tcg2.Journal;
+import org.kexecmeasured.tcg2.JournalRecovery;
 import org.kexecmeasured.util.Hex;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -29,16 +31,24 @@ import java.util.Map;
  */
 @Command(name = "verify", mixinStandardHelpOptions = true,
         description = {"Replay the log and compare it with PCR values; exit 1 on any mismatch.",
-                "PCR files: tpm2_pcrread / tpm2_eventlog YAML, or JSON {\"sha256\": {\"0\": \"hex\"}}."})
+                "PCR files: tpm2_pcrread / tpm2_eventlog YAML, or JSON {\"sha256\": {\"0\": \"hex\"}}; --tpm reads the live PCRs.",
+                "--journal: which extends of an interrupted 'boot' reached the TPM, per PCR."})
 public final class EventlogVerifyCommand implements Runnable {
     @Mixin
     EventlogInput input;
 
-    /** Where the expected values come from: exactly one source. The TPM layer adds its option here. */
+    /** Where the expected values come from: exactly one source. */
     static final class Source {
         @Option(names = "--pcrs", paramLabel = "FILE", required = true, description = "expected PCR values (YAML or JSON)")
         Path pcrsFile;
+
+        @Option(names = "--tpm", paramLabel = "TCTI", required = true, description = "read the live PCRs from this TPM")
+        String tcti;
     }
+
+    @Option(names = "--journal", paramLabel = "FILE",
+            description = "a kexec-measured boot journal: name which journaled extends reached the TPM (explains a divergence after a crash)")
+    Path journal;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
@@ -51,6 +61,9 @@ public final class EventlogVerifyCommand implements Runnable {
 
     /** The PCR source chosen on the command line. */
     PcrSource pcrSource() {
+        if (source.tcti != null) {
+            return new TpmPcrSource(source.tcti, BootCommand.tpmOpener);
+        }
         Path f = source.pcrsFile;
         return new PcrSource() {
             @Override
@@ -72,9 +85,16 @@ public final class EventlogVerifyCommand implements Runnable {
         PcrSource src = pcrSource();
         PcrSet expected = src.read(log.banks(), Replay.extendedPcrs(log));
         Verification.Result v = Verification.verify(log, expected);
+        List<JournalRecovery.PcrResult> jr = null;
+        if (journal != null) {
+            Journal.Contents jc = readJournal(journal);
+            jr = JournalRecovery.analyse(jc, src.read(new ArrayList<>(jc.start().keySet()), new java.util.BitSet()).values());
+        }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            out.println(EventlogCommand.json(toJson(v, src)));
+            Map<String, Object> m = toJson(v, src);
+            if (jr != null) m.put("journal", JournalText.json(journal, jr));
+            out.println(EventlogCommand.json(m));
         } else {
             for (Verification.Mismatch m : v.mismatches()) {
                 out.printf("MISMATCH %s PCR %d: expected %s, log replays to %s%n", m.bank().tpmName, m.pcr(),
@@ -87,14 +107,27 @@ public final class EventlogVerifyCommand implements Runnable {
             }
             for (String n : v.notes()) out.println("note: " + n);
             if (v.ok()) out.printf("ok: %d PCR value(s) from %s match the log%n", v.checked(), src.describe());
+            if (jr != null) JournalText.print(out, journal, jr);
         }
         out.flush();
         input.failIfIncomplete(r);
         if (v.checked() == 0) {
             throw new CheckFailedException("nothing verified: " + src.describe() + " has no PCR of a bank the log carries");
         }
-        if (!v.mismatches().isEmpty()) {
-            throw new CheckFailedException(v.mismatches().size() + " PCR value(s) do not match the log");
+        boolean journalDiverged = jr != null && jr.stream().anyMatch(p -> !p.consistent());
+        if (!v.mismatches().isEmpty() || journalDiverged) {
+            throw new CheckFailedException(v.mismatches().size() + " PCR value(s) do not match the log"
+                    + (journalDiverged ? "; the journal does not explain every PCR" : ""));
+        }
+    }
+
+    static Journal.Contents readJournal(Path f) {
+        try {
+            return Journal.read(f);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new org.kexecmeasured.util.BadInputException(f + ": no such journal");
+        } catch (java.io.IOException e) {
+            throw new org.kexecmeasured.util.BadInputException(f + ": cannot read the journal: " + e.getMessage());
         }
     }
 

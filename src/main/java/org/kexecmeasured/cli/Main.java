@@ -24,6 +24,7 @@ import java.io.PrintWriter;
                 EventlogCommand.class,
                 TpmCommand.class,
                 EmulateCommand.class,
+                BootCommand.class,
         })
 public final class Main implements Runnable {
 

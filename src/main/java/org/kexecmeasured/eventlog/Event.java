@@ -38,6 +38,9 @@ public final class Event {
      */
     Event(int index, long offset, long pcrIndex, int eventType, List<Digest> digests, byte[] data, boolean legacy,
           byte[] overhang) {
+        if (legacy && (digests.size() != 1 || digests.get(0).algId() != 0x0004 || digests.get(0).value().length != 20)) {
+            throw new IllegalArgumentException("a TCG_PCR_EVENT record carries exactly one 20-byte SHA-1 digest");
+        }
         this.overhang = overhang;
         this.index = index;
         this.offset = offset;

@@ -1,5 +1,6 @@
 package org.kexecmeasured.eventlog;
 
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
 
 import java.nio.charset.StandardCharsets;

@@ -1,5 +1,6 @@
 package org.kexecmeasured.eventlog;
 
+import org.kexecmeasured.util.Le;
 import java.util.List;
 
 /** Serialises records back to the binary format; a parsed log written back is byte-identical. */
@@ -36,9 +37,7 @@ public final class EventLogWriter {
         Le.putInt(out, p + 4, e.eventType());
         byte[] data = e.dataNoCopy();
         if (e.isLegacyRecord()) {
-            List<Digest> ds = e.digestList();
-            byte[] d = ds.isEmpty() ? new byte[20] : ds.get(0).value();
-            System.arraycopy(d, 0, out, p + 8, 20);
+            System.arraycopy(e.digestList().get(0).value(), 0, out, p + 8, 20);
             Le.putInt(out, p + 28, data.length);
             System.arraycopy(data, 0, out, p + 32, data.length);
             byte[] over = e.overhangNoCopy();

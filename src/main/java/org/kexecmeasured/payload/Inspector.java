@@ -1,5 +1,6 @@
 package org.kexecmeasured.payload;
 
+import org.kexecmeasured.util.Le;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.kexecmeasured.payload.linux.Arm64Image;
 import org.kexecmeasured.payload.linux.BzImage;
@@ -91,7 +92,7 @@ public final class Inspector {
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("size", (long) b.length);
         if (b.length == 0) throw new BadInputException("empty file (0 bytes)");
-        boolean mz = b.length >= 2 && Bytes.u16(b, 0) == 0x5a4d;
+        boolean mz = b.length >= 2 && Le.u16(b, 0) == 0x5a4d;
         if (mz) {
             PeFile pe = PeFile.parse(b);
             boolean uki = Uki.isUki(pe);
@@ -351,10 +352,10 @@ public final class Inspector {
 
     /** A name for files that are not payloads but are of a kind worth naming, or null. */
     static String plainKind(byte[] b) {
-        if (Bytes.startsWith(b, 0, new byte[]{0x7f, 'E', 'L', 'F'})) {
+        if (Le.startsWith(b, 0, new byte[]{0x7f, 'E', 'L', 'F'})) {
             if (b.length < 20) return "ELF (truncated)";
             String cls = b[4] == 2 ? "64-bit" : b[4] == 1 ? "32-bit" : "?";
-            int machine = b[5] == 2 ? (b[18] & 0xff) << 8 | (b[19] & 0xff) : Bytes.u16(b, 18);
+            int machine = b[5] == 2 ? (b[18] & 0xff) << 8 | (b[19] & 0xff) : Le.u16(b, 18);
             String mach = switch (machine) {
                 case 0x3e -> "x86_64";
                 case 0xb7 -> "aarch64";
@@ -364,12 +365,12 @@ public final class Inspector {
             };
             return "ELF " + cls + " " + mach;
         }
-        if (Bytes.startsWith(b, 0, "070701".getBytes(StandardCharsets.US_ASCII))
-                || Bytes.startsWith(b, 0, "070702".getBytes(StandardCharsets.US_ASCII))) return "cpio (newc) archive";
-        if (Bytes.startsWith(b, 0, new byte[]{(byte) 0xd0, 0x0d, (byte) 0xfe, (byte) 0xed})) return "devicetree blob";
-        if (b.length >= 6 && b[0] == 'B' && b[1] == 'M' && Bytes.u32(b, 2) == b.length) return "BMP image";
-        if (Bytes.startsWith(b, 0, "-----BEGIN ".getBytes(StandardCharsets.US_ASCII))) return "PEM";
-        String comp = Bytes.compression(b, 0);
+        if (Le.startsWith(b, 0, "070701".getBytes(StandardCharsets.US_ASCII))
+                || Le.startsWith(b, 0, "070702".getBytes(StandardCharsets.US_ASCII))) return "cpio (newc) archive";
+        if (Le.startsWith(b, 0, new byte[]{(byte) 0xd0, 0x0d, (byte) 0xfe, (byte) 0xed})) return "devicetree blob";
+        if (b.length >= 6 && b[0] == 'B' && b[1] == 'M' && Le.u32(b, 2) == b.length) return "BMP image";
+        if (Le.startsWith(b, 0, "-----BEGIN ".getBytes(StandardCharsets.US_ASCII))) return "PEM";
+        String comp = Magic.compression(b, 0);
         if (comp != null && !comp.equals("lzma") && !comp.startsWith("none")) return comp + " compressed data";
         if (isText(b)) return "text";
         return null;

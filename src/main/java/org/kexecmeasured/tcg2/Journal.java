@@ -72,6 +72,40 @@ public final class Journal implements Closeable {
             }
         }
         j.writeLine(h);
+        syncDirectory(file);
+        return j;
+    }
+
+    /** The new file's directory entry must be durable too, or a crash could lose the whole journal. */
+    private static void syncDirectory(Path file) {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null) return;
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        } catch (IOException e) {
+            // some file systems refuse fsync on a directory; the file's own data is already forced
+        }
+    }
+
+    /**
+     * Opens an existing journal to append to it (recovery): new extends continue its sequence
+     * numbers, and {@code done} lines may close intents written by the crashed run.
+     */
+    public static Journal resume(Path file) throws IOException {
+        Contents c = read(file);
+        long max = 0;
+        for (Entry e : c.entries()) max = Math.max(max, e.seq());
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        Journal j = new Journal(ch);
+        j.nextSeq = max + 1;
+        byte[] all = Files.readAllBytes(file);
+        if (all.length > 0 && all[all.length - 1] != '\n') {
+            // a torn last line was never durable (read() ignores it): cut it so appended lines stay parseable
+            int cut = all.length;
+            while (cut > 0 && all[cut - 1] != '\n') cut--;
+            ch.truncate(cut);
+            ch.force(false);
+        }
         return j;
     }
 

@@ -45,6 +45,9 @@ public interface Cpu extends AutoCloseable {
     /** Maps {@code size} bytes read/write/execute at {@code address} (both page aligned); lazily backed. */
     void map(long address, long size);
 
+    /** Maps {@code size} bytes at {@code address} readable and executable but not writable by guest code. */
+    void mapReadExecute(long address, long size);
+
     GuestMemory memory();
 
     /** Runs from {@code begin} until {@link #stop()}, a fault, or {@code timeoutMicros} (0 = none). */

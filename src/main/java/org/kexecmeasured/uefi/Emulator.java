@@ -38,8 +38,9 @@ public final class Emulator {
             }
             if (first.linux && !options.fullEmulation()) {
                 // a bare kernel: nothing runs before the cut-over
-                HandOff h = new HandOff(payload.clone(), options.append() == null ? "" : options.append(),
-                        hostInitrd == null ? new byte[0] : hostInitrd.data(), fw.images().devicePathText(first));
+                HandOff h = new HandOff(payload, options.append() == null ? "" : options.append(),
+                        hostInitrd == null ? new byte[0] : hostInitrd.data(), fw.images().devicePathText(first),
+                        "", List.of());
                 return result(fw, h, null, t0);
             }
             long entry = fw.images().startFirst(first);
@@ -87,7 +88,8 @@ public final class Emulator {
                 initrd = callLoadFile2(fw, iface);
             }
         }
-        return new HandOff(kernel.file.clone(), cmdline, initrd, fw.images().devicePathText(kernel));
+        return new HandOff(kernel.file, cmdline, initrd, fw.images().devicePathText(kernel), fw.console(),
+                fw.machine().trace(), fw.images().loadOptionsBytes(kernel));
     }
 
     /** The Linux stub's sequence: LoadFile(size probe) → BUFFER_TOO_SMALL, then LoadFile into a buffer. */

@@ -6,7 +6,7 @@ import java.util.Map;
 import java.util.function.Consumer;
 
 /** Settings of one emulation run; build with {@link #builder()}. */
-public record EmulatorOptions(long ramSize, long timeBudgetMillis, CpuModel cpuModel, Path esp, byte[] initrd,
+public record EmulatorOptions(java.util.List<RamRange> ram, long timeBudgetMillis, CpuModel cpuModel, Path esp, byte[] initrd,
                               String append, boolean fullEmulation, Map<String, byte[]> globalVariables,
                               Measurer measurer, Consumer<TraceEntry> liveTrace, Consumer<String> liveConsole,
                               HostRandom rng, String payloadName) {
@@ -16,7 +16,7 @@ public record EmulatorOptions(long ramSize, long timeBudgetMillis, CpuModel cpuM
     }
 
     public static final class Builder {
-        private long ramSize = 1L << 30;
+        private java.util.List<RamRange> ram = java.util.List.of(new RamRange(0, 1L << 30));
         private long timeBudgetMillis = 120_000;
         private CpuModel cpuModel = CpuModel.DEFAULT;
         private Path esp;
@@ -34,7 +34,10 @@ public record EmulatorOptions(long ramSize, long timeBudgetMillis, CpuModel cpuM
             vars.put("SecureBoot", new byte[]{0});
         }
 
-        public Builder ramSize(long v) { ramSize = v; return this; }
+        /** One RAM range [0, v) (the default is 1 GiB). */
+        public Builder ramSize(long v) { ram = java.util.List.of(new RamRange(0, v)); return this; }
+        /** A RAM layout of several ranges (e.g. mirrored from the host's e820); sorted, non-overlapping. */
+        public Builder ram(java.util.List<RamRange> v) { ram = java.util.List.copyOf(v); return this; }
         public Builder timeBudgetMillis(long v) { timeBudgetMillis = v; return this; }
         public Builder cpuModel(CpuModel v) { cpuModel = v; return this; }
         public Builder esp(Path v) { esp = v; return this; }
@@ -51,7 +54,7 @@ public record EmulatorOptions(long ramSize, long timeBudgetMillis, CpuModel cpuM
         public Builder payloadName(String v) { payloadName = v; return this; }
 
         public EmulatorOptions build() {
-            return new EmulatorOptions(ramSize, timeBudgetMillis, cpuModel, esp, initrd, append, fullEmulation,
+            return new EmulatorOptions(ram, timeBudgetMillis, cpuModel, esp, initrd, append, fullEmulation,
                     Map.copyOf(vars), measurer == null ? new RecordingMeasurer() : measurer, liveTrace, liveConsole,
                     rng, payloadName);
         }

@@ -78,16 +78,25 @@ public final class Firmware implements AutoCloseable {
         this.deadlineNanos = System.nanoTime() + options.timeBudgetMillis() * 1_000_000L;
         UnicornCpu cpu = new UnicornCpu();
         try {
-            this.machine = new Machine(cpu, options.ramSize(), options.cpuModel());
+            this.machine = new Machine(cpu, options.ram(), options.cpuModel());
         } catch (RuntimeException e) {
             cpu.close();
             throw e;
         }
         this.mem = machine.mem();
         machine.setLiveTrace(options.liveTrace());
-        memoryMap.add(0, MemoryMap.PAGE, MemoryType.ReservedMemoryType);
-        memoryMap.add(MemoryMap.PAGE, machine.firmwareBase(), MemoryType.ConventionalMemory);
-        memoryMap.add(machine.firmwareBase(), options.ramSize(), MemoryType.BootServicesData);
+        for (RamRange r : options.ram()) {
+            long s = r.start();
+            if (s == 0) {
+                memoryMap.add(0, MemoryMap.PAGE, MemoryType.ReservedMemoryType);
+                s = MemoryMap.PAGE;
+            }
+            long e = Math.min(r.end(), machine.firmwareBase());
+            if (e > s) {
+                memoryMap.add(s, e, MemoryType.ConventionalMemory);
+            }
+        }
+        memoryMap.add(machine.firmwareBase(), machine.ramSize(), MemoryType.BootServicesData);
         protocols = new ProtocolDatabase(this);
         images = new ImageServices(this);
         runtime = new RuntimeServices(this);
@@ -150,6 +159,15 @@ public final class Firmware implements AutoCloseable {
 
     void writeTableHeader(long table, long signature, int size) {
         writeHeader(table, signature, size);
+    }
+
+    /** InstallConfigurationTable on the firmware's own behalf (tables real firmware installs itself). */
+    public void installConfigTable(Guid guid, long address) {
+        if (!configTables.containsKey(guid) && configTables.size() >= MAX_CONFIG_TABLES) {
+            throw new EmulationException("no room for configuration table " + guid);
+        }
+        configTables.put(guid, address);
+        updateConfigTables();
     }
 
     private void updateConfigTables() {
@@ -535,8 +553,10 @@ public final class Firmware implements AutoCloseable {
         });
         bs.put("ExitBootServices", c -> {
             if (c.arg(1) != memoryMap.mapKey()) {
+                options.measurer().exitBootServices(false);
                 return EfiStatus.INVALID_PARAMETER;
             }
+            options.measurer().exitBootServices(true);
             exitBootServicesDone = true;
             images.onExitBootServices(c.arg(0));
             return EfiStatus.SUCCESS;

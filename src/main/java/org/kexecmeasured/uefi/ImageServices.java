@@ -174,7 +174,7 @@ public final class ImageServices {
         long pages = (size + MemoryMap.PAGE - 1) / MemoryMap.PAGE;
         long base = -1;
         long pref = pe.imageBase();
-        if (pref != 0 && pref % MemoryMap.PAGE == 0 && pref + size <= fw.machine().ramSize()) {
+        if (pref > 0 && pref % MemoryMap.PAGE == 0 && pref + size <= fw.machine().ramSize()) {
             base = fw.memoryMap().allocate(MemoryMap.AllocateType.Address, code, pages, pref);
         }
         if (base < 0) {
@@ -243,6 +243,7 @@ public final class ImageServices {
         }
         Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
         images.put(handle, im);
+        fw.options().measurer().imageLoaded(file, base, size, pref, full == null ? new byte[0] : full, parent == 0);
         return im;
     }
 
@@ -292,6 +293,16 @@ public final class ImageServices {
         String s = new String(b, StandardCharsets.UTF_16LE);
         int nul = s.indexOf('\0');
         return nul >= 0 ? s.substring(0, nul) : s;
+    }
+
+    /** The raw LoadOptions of an image (LoadOptionsSize bytes, at most 1 MiB), or none. */
+    public byte[] loadOptionsBytes(Image im) {
+        long size = mem.u32(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE);
+        long p = mem.u64(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS);
+        if (p == 0 || size == 0) {
+            return new byte[0];
+        }
+        return mem.read(p, (int) Math.min(size, 1 << 20));
     }
 
     /** Text of an image's LoadedImageDevicePath, or "". */

@@ -33,6 +33,7 @@ public final class Machine implements AutoCloseable {
     private final Cpu cpu;
     private final GuestMemory mem;
     private final long ramSize;
+    private final List<RamRange> ram;
     private final long fwBase;
     private long fwNext;
     private final long fwLimit;
@@ -50,19 +51,36 @@ public final class Machine implements AutoCloseable {
     private String failure;
     private java.util.function.Consumer<TraceEntry> liveTrace;
 
-    public Machine(Cpu cpu, long ramSize, CpuModel model) {
-        if (ramSize < 64L << 20 || ramSize > TRAP_BASE || ramSize % (2L << 20) != 0) {
-            throw new IllegalArgumentException("RAM size must be a multiple of 2 MiB between 64 MiB and 4094 MiB");
+    public Machine(Cpu cpu, List<RamRange> ram, CpuModel model) {
+        if (ram.isEmpty()) {
+            throw new IllegalArgumentException("no RAM");
+        }
+        long prevEnd = -1;
+        for (RamRange r : ram) {
+            if (r.start() < prevEnd) {
+                throw new IllegalArgumentException("RAM ranges must be sorted and must not overlap");
+            }
+            prevEnd = r.end();
+        }
+        RamRange top = ram.get(ram.size() - 1);
+        if (top.size() < 2 * FIRMWARE_SIZE) {
+            throw new IllegalArgumentException("the highest RAM range must hold at least 32 MiB (firmware area)");
         }
         this.cpu = cpu;
         this.mem = cpu.memory();
-        this.ramSize = ramSize;
+        this.ram = List.copyOf(ram);
+        this.ramSize = top.end();
         this.fwBase = ramSize - FIRMWARE_SIZE;
         this.fwNext = fwBase;
         this.stackTop = ramSize;
         this.fwLimit = ramSize - STACK_SIZE;
-        cpu.map(0x1000, ramSize - 0x1000); // page 0 stays unmapped: NULL dereferences fault
-        cpu.map(TRAP_BASE, TRAP_SIZE);
+        for (RamRange r : ram) {
+            long s = Math.max(r.start(), 0x1000); // page 0 stays unmapped: NULL dereferences fault
+            if (r.end() > s) {
+                cpu.map(s, r.end() - s);
+            }
+        }
+        cpu.mapReadExecute(TRAP_BASE, TRAP_SIZE); // guest code cannot patch the service stubs
         byte[] rets = new byte[(int) TRAP_SIZE];
         java.util.Arrays.fill(rets, (byte) 0xC3);
         mem.write(TRAP_BASE, rets);
@@ -122,8 +140,13 @@ public final class Machine implements AutoCloseable {
         return mem;
     }
 
+    /** End of the highest RAM range. */
     public long ramSize() {
         return ramSize;
+    }
+
+    public List<RamRange> ram() {
+        return ram;
     }
 
     public long firmwareBase() {

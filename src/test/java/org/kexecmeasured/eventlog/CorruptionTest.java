@@ -103,7 +103,18 @@ class CorruptionTest {
                 c = b.clone();
                 le32(c, 32 + 24, 0x40000000L);
                 assertFailsAt(c, 0, 0, p.getFileName() + " numberOfAlgorithms");
-                checked += 2;
+                c = b.clone();
+                int n = log.specId().algorithms().size();
+                if (log.events().size() > 1) {
+                    c[32 + 28 + 4 * n] = (byte) 0xff; // vendorInfoSize past the Spec ID event
+                    assertFailsAt(c, 0, 0, p.getFileName() + " vendorInfoSize");
+                    checked++;
+                }
+                c = b.clone();
+                c[32 + 28 + 2] = 7; // sha1 listed with a 7-byte digest size
+                c[32 + 28 + 3] = 0;
+                assertFailsAt(c, 0, 0, p.getFileName() + " digestSize");
+                checked += 3;
             }
         }
         assertTrue(checked > 3000, "corruptions checked: " + checked);

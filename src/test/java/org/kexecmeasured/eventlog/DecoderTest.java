@@ -146,6 +146,31 @@ class DecoderTest {
     }
 
     @Test
+    void secureBootSignatureListsAndAuthorities() {
+        List<Event> ev = events("ovmf-rhel9-secureboot.bin");
+        EfiVariable kek = (EfiVariable) ev.get(6).decoded();
+        assertEquals("KEK", kek.unicodeName());
+        assertEquals(3, kek.signatures().size());
+        assertTrue(kek.summary().contains("Microsoft Corporation KEK CA 2011"), kek.summary());
+        EfiVariable dbx = (EfiVariable) ev.get(8).decoded();
+        assertEquals(371, dbx.signatures().size());
+        assertTrue(dbx.summary().endsWith("dbx: 371 hash(es)"), dbx.summary());
+        // 371 SHA-256 entries of 16 + 32 bytes in one list: 28 + 371 * 48 bytes of data
+        assertEquals(28 + 371 * 48, dbx.variableData().length);
+        EfiVariable auth = (EfiVariable) ev.get(27).decoded();
+        assertTrue(auth.summary().contains("Microsoft Corporation UEFI CA 2011"), auth.summary());
+        EfiVariable sbat = (EfiVariable) ev.get(32).decoded();
+        assertTrue(sbat.summary().contains("SbatLevel = \"sbat,1,"), sbat.summary());
+        // a truncated signature list keeps the raw data and no signature view
+        byte[] raw = ev.get(6).data();
+        byte[] cut = java.util.Arrays.copyOf(raw, raw.length - 100);
+        long len = (cut.length - 32 - 6) & 0xffffffffL; // VariableDataLength for "KEK" (3 UTF-16 chars)
+        for (int i = 0; i < 8; i++) cut[24 + i] = (byte) (len >>> (8 * i));
+        EfiVariable broken = assertInstanceOf(EfiVariable.class, EventDecoder.decode(EventType.EV_EFI_VARIABLE_DRIVER_CONFIG, cut));
+        assertNull(broken.signatures());
+    }
+
+    @Test
     void hostileLengthsGiveMalformedViews() {
         byte[] var = new byte[40];
         var[16] = (byte) 0xff; // UnicodeNameLength huge

@@ -24,8 +24,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * exception. Default run is bounded ({@code eventlog.fuzz.iterations}, 3000); the slow-tagged run
  * takes {@code eventlog.fuzz.slowIterations} (default 200000). A failure prints the seed and iteration.
  *
- * <p>Jazzer (com.code-intelligence:jazzer-junit) resolves from Maven Central, but its coverage-guided
- * mode needs a native agent in the test JVM; this self-contained fuzzer keeps the suite portable.
+ * <p>This one always mutates and runs in the default suite; {@link EventlogJazzerFuzzTest} is the
+ * coverage-guided (Jazzer) target, which the default run only replays stored findings for.
  */
 class ParserFuzzTest {
     private static final long[] INTERESTING = {0, 1, 2, 3, 4, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000,

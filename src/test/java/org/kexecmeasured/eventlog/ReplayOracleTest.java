@@ -42,7 +42,7 @@ class ReplayOracleTest {
                 compared.add(name);
                 continue;
             }
-            PcrSet theirs = PcrSet.parse(section, "tpm2_eventlog output for " + name);
+            PcrSet theirs = parseSection(section);
             // tpm2_eventlog 5.4 extends EV_NO_ACTION digests (so it misses StartupLocality): where it differs
             // from us, its value must be what an independent reader gets with that behaviour, and ours what the
             // same reader gets following the spec.
@@ -72,11 +72,46 @@ class ReplayOracleTest {
         }
         // the oracle must have spoken for the bulk of the corpus, or this test proves nothing
         assertTrue(compared.size() >= 9, "compared only " + compared + "; tpm2_eventlog gave no pcrs for " + oracleSilent);
-        // exactly the StartupLocality logs' PCR 0, in every bank
-        assertEquals(java.util.Set.of("lenovo-n40et41w-startuploc3.bin sha1 0", "lenovo-n40et41w-startuploc3.bin sha256 0",
-                "server-startuploc3-kernel-tags.bin sha256 0"), deviations);
+        // at most the StartupLocality logs' PCR 0 (all of them with tpm2-tools 5.4, Debian 12; none once it is fixed)
+        java.util.Set<String> known = java.util.Set.of("lenovo-n40et41w-startuploc3.bin sha1 0",
+                "lenovo-n40et41w-startuploc3.bin sha256 0", "server-startuploc3-kernel-tags.bin sha256 0");
+        assertTrue(known.containsAll(deviations), deviations.toString());
+        if (tpm2ToolsVersion().startsWith("5.4")) assertEquals(known, deviations);
         assertTrue(compared.contains("lenovo-n40et41w-startuploc3.bin") && compared.contains("gce-v2-sevsnp-ebs-failure.bin"),
                 compared.toString());
+    }
+
+    static String tpm2ToolsVersion() {
+        try {
+            Process p = new ProcessBuilder("tpm2_eventlog", "--version").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            p.waitFor();
+            java.util.regex.Matcher m = java.util.regex.Pattern.compile("version=\"([^\"]+)\"").matcher(out);
+            return m.find() ? m.group(1) : "";
+        } catch (java.io.IOException | InterruptedException e) {
+            return "";
+        }
+    }
+
+    /** tpm2_eventlog's "pcrs:" section read with a regex, independently of the production PcrSet parser. */
+    static PcrSet parseSection(String section) {
+        java.util.regex.Pattern bankLine = java.util.regex.Pattern.compile("^  ([a-z0-9_]+):$");
+        java.util.regex.Pattern pcrLine = java.util.regex.Pattern.compile("^    (\\d+) *: 0x([0-9a-fA-F]+)$");
+        Map<HashAlg, Map<Integer, byte[]>> m = new java.util.LinkedHashMap<>();
+        Map<Integer, byte[]> cur = null;
+        for (String line : section.split("\n")) {
+            java.util.regex.Matcher b = bankLine.matcher(line);
+            java.util.regex.Matcher p = pcrLine.matcher(line);
+            if (b.matches()) {
+                cur = new java.util.TreeMap<>();
+                m.put(HashAlg.valueOf(b.group(1).toUpperCase()), cur);
+            } else if (p.matches()) {
+                cur.put(Integer.parseInt(p.group(1)), java.util.HexFormat.of().parseHex(p.group(2)));
+            } else {
+                assertTrue(line.equals("pcrs:") || line.isBlank(), "unexpected line in tpm2_eventlog output: " + line);
+            }
+        }
+        return new PcrSet(m);
     }
 
     @Test

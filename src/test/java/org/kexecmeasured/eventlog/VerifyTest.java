@@ -65,7 +65,7 @@ class VerifyTest {
                 ok++;
             } else {
                 // tpm2_eventlog 5.4 extends the StartupLocality record into PCR 0 (see ReplayOracleTest)
-                assertEquals(Main.EXIT_CHECK_FAILED, c.rc, c.out);
+                if (ReplayOracleTest.tpm2ToolsVersion().startsWith("5.4")) assertEquals(Main.EXIT_CHECK_FAILED, c.rc, c.out);
                 assertTrue(c.out.lines().filter(l -> l.startsWith("MISMATCH")).allMatch(l -> l.contains(" PCR 0:")), c.out);
                 localityLogs++;
             }

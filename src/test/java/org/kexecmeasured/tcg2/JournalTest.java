@@ -91,6 +91,27 @@ class JournalTest {
     }
 
     @Test
+    void resumeCutsATornLineAndContinuesTheSequence(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a");
+        Measurement b = m(12, "b");
+        Path f = dir.resolve("journal");
+        long open;
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(a));
+            open = j.intent(b);
+        }
+        Files.writeString(f, "{\"seq\":3,\"state\":\"int", StandardOpenOption.APPEND);
+        try (Journal j = Journal.resume(f)) {
+            j.done(open);
+            assertEquals(3, j.intent(a));
+        }
+        Journal.Contents c = Journal.read(f);
+        assertEquals(List.of(Journal.State.DONE, Journal.State.DONE, Journal.State.INTENT),
+                c.entries().stream().map(Journal.Entry::state).toList());
+        assertTrue(Files.readString(f).lines().allMatch(l -> l.startsWith("{") && l.endsWith("}")));
+    }
+
+    @Test
     void existingJournalIsNeverOverwritten(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("journal");
         Files.writeString(f, "evidence");

@@ -76,6 +76,25 @@ class FirmwareTablesTest {
     }
 
     @Test
+    void ramLayoutWithAHoleIsMappedAndDescribed() {
+        var layout = java.util.List.of(new RamRange(0, 0x9f000), new RamRange(0x100000, 256L << 20));
+        try (Firmware fw = new Firmware(EmulatorOptions.builder().ram(layout).build())) {
+            var regions = fw.memoryMap().regions();
+            assertEquals(4, regions.size(), regions.toString());
+            assertEquals(MemoryType.ReservedMemoryType, regions.get(0).type());
+            assertEquals(0x9f000, regions.get(1).end());
+            assertEquals(0x100000, regions.get(2).start());
+            assertEquals(MemoryType.BootServicesData, regions.get(3).type());
+            assertEquals(256L << 20, regions.get(3).end());
+            fw.mem().putU8(0x9e000, 1);
+            org.junit.jupiter.api.Assertions.assertThrows(GuestMemoryException.class, () -> fw.mem().putU8(0xa0000, 1),
+                    "the hole is not RAM");
+            long a = fw.memoryMap().allocate(MemoryMap.AllocateType.MaxAddress, MemoryType.LoaderData, 0x80, 0xfffff);
+            assertEquals(0x9f000 - 0x80000, a, "MaxAddress below the hole lands in the low range");
+        }
+    }
+
+    @Test
     void variablesSeededAndBounded() {
         try (Firmware fw = firmware()) {
             VariableStore v = fw.runtime().variables();

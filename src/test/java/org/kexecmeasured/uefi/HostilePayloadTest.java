@@ -40,6 +40,15 @@ class HostilePayloadTest {
     }
 
     @Test
+    void theTrapPageIsNotWritable() {
+        byte[] code = concat(bytes(0x48, 0x8B, 0x42, 0x60), // mov rax, [rdx+0x60]  BootServices
+                bytes(0x48, 0x8B, 0x40, 0x18), // mov rax, [rax+0x18]  RaiseTPL's trap slot
+                bytes(0xC6, 0x00, 0x90)); // mov byte [rax], 0x90
+        EmulationException e = run(code, 5000, 64L << 20);
+        assertTrue(e.getMessage().contains("write to protected memory at 0xffe"), e.getMessage());
+    }
+
+    @Test
     void nullPageIsUnmapped() {
         byte[] code = bytes(0x31, 0xC0, 0x8B, 0x40, 0x10); // xor eax,eax; mov eax,[rax+0x10]
         EmulationException e = run(code, 5000, 64L << 20);

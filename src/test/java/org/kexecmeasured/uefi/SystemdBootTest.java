@@ -54,9 +54,12 @@ class SystemdBootTest {
         return e;
     }
 
+    private static RecordingMeasurer measurer;
+
     private static EmulationResult boot(Path esp) throws Exception {
-        return Emulator.run(Files.readAllBytes(esp.resolve("EFI/BOOT/BOOTX64.EFI")),
-                EmulatorOptions.builder().esp(esp).payloadName("BOOTX64.EFI").timeBudgetMillis(60_000).build());
+        measurer = new RecordingMeasurer();
+        return Emulator.run(Files.readAllBytes(esp.resolve("EFI/BOOT/BOOTX64.EFI")), EmulatorOptions.builder()
+                .esp(esp).payloadName("BOOTX64.EFI").timeBudgetMillis(60_000).measurer(measurer).build());
     }
 
     @Test
@@ -71,6 +74,14 @@ class SystemdBootTest {
         assertTrue(r.measurements().stream().anyMatch(m -> m.pcr() == 12
                 && new String(m.eventData(), StandardCharsets.UTF_16LE).contains("console=ttyS0 root=/dev/vda ro quiet")));
         assertEquals(8, r.measurements().stream().filter(m -> m.pcr() == 11).count());
+        // image loads: sd-boot (first), the UKI from its file device path, the kernel from the stub's buffer
+        var loads = measurer.imageLoads();
+        assertEquals(3, loads.size());
+        assertTrue(loads.get(0).firstImage());
+        assertEquals((int) Files.size(uki.resolve("demo.efi")), loads.get(1).fileSize());
+        assertTrue(org.kexecmeasured.efi.DevicePath.parse(loads.get(1).devicePath()).toText()
+                .endsWith("/\\EFI\\Linux\\debian-uki.efi"), "UKI loaded by HD()/File() device path");
+        assertEquals(h.kernel().length, loads.get(2).fileSize());
     }
 
     @Test

@@ -88,6 +88,18 @@ class UkiEmulationTest {
     }
 
     @Test
+    void aBareKernelIsHandedOffWithTheGivenInitrdAndCmdline() throws Exception {
+        byte[] kernel = Files.readAllBytes(uki.resolve("vmlinuz"));
+        byte[] initrd = Files.readAllBytes(uki.resolve("initrd.cpio"));
+        EmulationResult r = Emulator.run(kernel, EmulatorOptions.builder().payloadName("vmlinuz").initrd(initrd)
+                .append("root=/dev/vda").build());
+        assertArrayEquals(kernel, r.handOff().kernel());
+        assertArrayEquals(initrd, r.handOff().initrd());
+        assertEquals("root=/dev/vda", r.handOff().cmdline());
+        assertTrue(r.trace().isEmpty(), "nothing runs before the cut-over of a bare kernel");
+    }
+
+    @Test
     void stubVariablesAreWrittenToTheVolatileStore() {
         boolean stubInfo = result.variables().keySet().stream().anyMatch(k -> k.name().equals("StubInfo"));
         assertTrue(stubInfo, "StubInfo set: " + result.variables().keySet());
@@ -103,7 +115,40 @@ class UkiEmulationTest {
         assertEquals(0, rc, se.toString());
         assertArrayEquals(Files.readAllBytes(uki.resolve("vmlinuz")), Files.readAllBytes(out.resolve("kernel")));
         assertArrayEquals(Files.readAllBytes(uki.resolve("initrd.cpio")), Files.readAllBytes(out.resolve("initrd")));
-        assertTrue(so.toString().contains("\"cmdline\" : \"console=ttyS0 root=/dev/vda ro quiet\""), so.toString());
+        var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(so.toString());
+        assertEquals("console=ttyS0 root=/dev/vda ro quiet", json.get("handOff").get("cmdline").asText());
+        assertEquals(8, json.get("measurements").size() - countPcr(json, 12));
+        boolean stubInfo = false;
+        for (var v : json.get("variables")) {
+            stubInfo |= v.get("name").asText().equals("StubInfo");
+        }
+        assertTrue(stubInfo, "variables written by the stub are listed");
+    }
+
+    private static int countPcr(com.fasterxml.jackson.databind.JsonNode json, int pcr) {
+        int n = 0;
+        for (var m : json.get("measurements")) {
+            n += m.get("pcr").asInt() == pcr ? 1 : 0;
+        }
+        return n;
+    }
+
+    @Test
+    void cliRunsWithARamLayoutAndRejectsABadOne() {
+        StringWriter se = new StringWriter();
+        int rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(),
+            "--ram-layout", "0x0-0x9f000,0x100000-0x20000000"}, new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(0, rc, se.toString());
+        se = new StringWriter();
+        rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(), "--ram-layout", "0x0-0x100000"},
+                new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(Main.EXIT_BAD_INPUT, rc);
+        assertTrue(se.toString().contains("32 MiB"), se.toString());
+        se = new StringWriter();
+        rc = Main.execute(new String[]{"emulate", uki.resolve("demo.efi").toString(), "--ram-layout", "0x0-0x1234"},
+                new PrintWriter(new StringWriter()), new PrintWriter(se));
+        assertEquals(Main.EXIT_BAD_INPUT, rc);
+        assertTrue(se.toString().contains("page aligned"), se.toString());
     }
 
     @Test

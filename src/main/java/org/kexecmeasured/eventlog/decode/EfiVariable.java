@@ -1,10 +1,13 @@
 package org.kexecmeasured.eventlog.decode;
 
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.util.Hex;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -12,7 +15,8 @@ import java.util.Map;
  * UnicodeName (no NUL) and VariableData. Boot#### data is also decoded as EFI_LOAD_OPTION.
  */
 public record EfiVariable(Guid variableName, String unicodeName, long unicodeNameLength, long variableDataLength,
-                          byte[] variableData, LoadOption loadOption) implements DecodedEvent {
+                          byte[] variableData, LoadOption loadOption, List<SignatureLists.Entry> signatures)
+        implements DecodedEvent {
 
     public static final Guid EFI_GLOBAL_VARIABLE = Guid.parse("8be4df61-93ca-11d2-aa0d-00e098032b8c");
 
@@ -21,10 +25,15 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
     }
 
     static DecodedEvent decode(byte[] d) {
+        return decode(d, false);
+    }
+
+    /** {@code authority}: EV_EFI_VARIABLE_AUTHORITY, whose data is one EFI_SIGNATURE_DATA. */
+    static DecodedEvent decode(byte[] d, boolean authority) {
         if (d.length < 32) return new Malformed("UEFI_VARIABLE_DATA needs 32 bytes, has " + d.length, d);
         Guid guid = Guid.read(d, 0);
-        long nameLen = org.kexecmeasured.eventlog.Le.i64(d, 16);
-        long dataLen = org.kexecmeasured.eventlog.Le.i64(d, 24);
+        long nameLen = org.kexecmeasured.util.Le.u64(d, 16);
+        long dataLen = org.kexecmeasured.util.Le.u64(d, 24);
         long room = d.length - 32;
         if (nameLen < 0 || nameLen > room / 2) {
             return new Malformed("UnicodeNameLength " + Long.toUnsignedString(nameLen) + " exceeds the data", d);
@@ -39,13 +48,20 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
         if (guid.equals(EFI_GLOBAL_VARIABLE) && name.matches("(Boot|Driver|SysPrep)[0-9A-Fa-f]{4}")) {
             lo = loadOption(data);
         }
-        return new EfiVariable(guid, name, nameLen, dataLen, data, lo);
+        List<SignatureLists.Entry> sigs = null;
+        if (authority) {
+            SignatureLists.Entry e = SignatureLists.parseAuthority(data);
+            if (e != null) sigs = List.of(e);
+        } else if (data.length > 0 && name.matches("PK|KEK|db|dbx|dbt|dbr|PKDefault|KEKDefault|dbDefault|dbxDefault")) {
+            sigs = SignatureLists.parseLists(data);
+        }
+        return new EfiVariable(guid, name, nameLen, dataLen, data, lo, sigs == null ? null : List.copyOf(sigs));
     }
 
     private static LoadOption loadOption(byte[] v) {
         if (v.length < 6) return null;
-        long attrs = org.kexecmeasured.eventlog.Le.u32(v, 0);
-        int fpl = org.kexecmeasured.eventlog.Le.u16(v, 4);
+        long attrs = org.kexecmeasured.util.Le.u32(v, 0);
+        int fpl = org.kexecmeasured.util.Le.u16(v, 4);
         int p = 6;
         int end = p;
         while (end + 1 < v.length && (v[end] != 0 || v[end + 1] != 0)) end += 2;
@@ -77,6 +93,11 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
         m.put("VariableDataLength", variableDataLength);
         m.put("UnicodeName", unicodeName);
         if (variableData.length > 0) m.put("VariableData", Hex.of(variableData));
+        if (signatures != null) {
+            List<Map<String, Object>> l = new ArrayList<>();
+            for (SignatureLists.Entry e : signatures) l.add(e.fields());
+            m.put("Signatures", l);
+        }
         if (loadOption != null) {
             Map<String, Object> lo = new LinkedHashMap<>();
             lo.put("Attributes", loadOption.attributes);
@@ -92,15 +113,19 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
     public String summary() {
         StringBuilder sb = new StringBuilder();
         sb.append(variableName).append(':').append(Text.escape(unicodeName));
-        if (loadOption != null) {
+        if (signatures != null) {
+            sb.append(": ").append(Text.escape(SignatureLists.summary(signatures)));
+        } else if (loadOption != null) {
             sb.append(" \"").append(Text.escape(loadOption.description)).append("\" ").append(Text.escape(loadOption.devicePath));
         } else if (unicodeName.equals("SecureBoot") && variableData.length == 1) {
             sb.append(variableData[0] == 1 ? " = enabled" : variableData[0] == 0 ? " = disabled" : " = " + Hex.of(variableData));
         } else if (unicodeName.equals("BootOrder")) {
             sb.append(" =");
             for (int i = 0; i + 1 < variableData.length; i += 2) {
-                sb.append(String.format(" %04X", org.kexecmeasured.eventlog.Le.u16(variableData, i)));
+                sb.append(String.format(" %04X", org.kexecmeasured.util.Le.u16(variableData, i)));
             }
+        } else if (Text.isAscii(variableData)) {
+            sb.append(" = \"").append(Text.escape(Text.ascii(variableData, 0, variableData.length))).append('"');
         } else {
             sb.append(" (").append(variableData.length).append(" bytes)");
             if (variableData.length > 0) sb.append(' ').append(Text.hexPreview(variableData));

@@ -21,8 +21,9 @@ public final class EventDecoder {
             case EV_EFI_VARIABLE_DRIVER_CONFIG:
             case EV_EFI_VARIABLE_BOOT:
             case EV_EFI_VARIABLE_BOOT2:
-            case EV_EFI_VARIABLE_AUTHORITY:
                 return EfiVariable.decode(d);
+            case EV_EFI_VARIABLE_AUTHORITY:
+                return EfiVariable.decode(d, true);
             case EV_EFI_BOOT_SERVICES_APPLICATION:
             case EV_EFI_BOOT_SERVICES_DRIVER:
             case EV_EFI_RUNTIME_SERVICES_DRIVER:

@@ -1,6 +1,6 @@
 package org.kexecmeasured.eventlog.decode;
 
-import org.kexecmeasured.eventlog.Le;
+import org.kexecmeasured.util.Le;
 
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
@@ -15,7 +15,7 @@ public record FirmwareBlob(String description, long blobBase, long blobLength) i
 
     static DecodedEvent decode(byte[] d) {
         if (d.length != 16) return new Malformed("firmware blob data has " + d.length + " bytes, expected 16", d);
-        return new FirmwareBlob(null, Le.i64(d, 0), Le.i64(d, 8));
+        return new FirmwareBlob(null, Le.u64(d, 0), Le.u64(d, 8));
     }
 
     static DecodedEvent decode2(byte[] d) {
@@ -26,7 +26,7 @@ public record FirmwareBlob(String description, long blobBase, long blobLength) i
         }
         String desc = Text.isAscii(java.util.Arrays.copyOfRange(d, 1, 1 + n)) ? Text.ascii(d, 1, n)
                 : new String(d, 1, n, StandardCharsets.ISO_8859_1);
-        return new FirmwareBlob(desc, Le.i64(d, 1 + n), Le.i64(d, 9 + n));
+        return new FirmwareBlob(desc, Le.u64(d, 1 + n), Le.u64(d, 9 + n));
     }
 
     @Override

@@ -1,7 +1,7 @@
 package org.kexecmeasured.eventlog.decode;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.eventlog.Le;
+import org.kexecmeasured.util.Le;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,7 +23,7 @@ public record GptEvent(Guid diskGuid, long numberOfPartitionEntries, long sizeOf
         Guid disk = Guid.read(d, 56);
         long entries = Le.u32(d, 80);
         long entrySize = Le.u32(d, 84);
-        long n = Le.i64(d, HEADER);
+        long n = Le.u64(d, HEADER);
         if (entrySize < 128) return new Malformed("SizeOfPartitionEntry " + entrySize + " is below 128", d);
         long room = d.length - HEADER - 8;
         if (n < 0 || n > room / entrySize) {
@@ -32,8 +32,8 @@ public record GptEvent(Guid diskGuid, long numberOfPartitionEntries, long sizeOf
         List<Partition> parts = new ArrayList<>();
         int p = HEADER + 8;
         for (int i = 0; i < n; i++) {
-            parts.add(new Partition(Guid.read(d, p), Guid.read(d, p + 16), Le.i64(d, p + 32), Le.i64(d, p + 40),
-                    Le.i64(d, p + 48), Text.utf16(d, p + 56, 72)));
+            parts.add(new Partition(Guid.read(d, p), Guid.read(d, p + 16), Le.u64(d, p + 32), Le.u64(d, p + 40),
+                    Le.u64(d, p + 48), Text.utf16(d, p + 56, 72)));
             p += (int) entrySize;
         }
         return new GptEvent(disk, entries, entrySize, List.copyOf(parts));

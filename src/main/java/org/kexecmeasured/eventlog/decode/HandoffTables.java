@@ -1,7 +1,7 @@
 package org.kexecmeasured.eventlog.decode;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.eventlog.Le;
+import org.kexecmeasured.util.Le;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -25,14 +25,14 @@ public record HandoffTables(String description, List<Entry> tables) implements D
             p = 1 + n;
         }
         if (d.length - p < 8) return new Malformed("handoff table count missing", d);
-        long count = Le.i64(d, p);
+        long count = Le.u64(d, p);
         p += 8;
         if (count < 0 || count > (d.length - p) / 24) {
             return new Malformed("NumberOfTables " + Long.toUnsignedString(count) + " exceeds the data", d);
         }
         List<Entry> l = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            l.add(new Entry(Guid.read(d, p), Le.i64(d, p + 16)));
+            l.add(new Entry(Guid.read(d, p), Le.u64(d, p + 16)));
             p += 24;
         }
         return new HandoffTables(desc, List.copyOf(l));

@@ -1,7 +1,7 @@
 package org.kexecmeasured.eventlog.decode;
 
 import org.kexecmeasured.efi.DevicePath;
-import org.kexecmeasured.eventlog.Le;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.Hex;
 
 import java.util.LinkedHashMap;
@@ -13,10 +13,10 @@ public record ImageLoad(long imageLocationInMemory, long imageLengthInMemory, lo
 
     static DecodedEvent decode(byte[] d) {
         if (d.length < 32) return new Malformed("UEFI_IMAGE_LOAD_EVENT needs 32 bytes, has " + d.length, d);
-        long loc = Le.i64(d, 0);
-        long len = Le.i64(d, 8);
-        long link = Le.i64(d, 16);
-        long dpLen = Le.i64(d, 24);
+        long loc = Le.u64(d, 0);
+        long len = Le.u64(d, 8);
+        long link = Le.u64(d, 16);
+        long dpLen = Le.u64(d, 24);
         if (dpLen < 0 || dpLen > d.length - 32) {
             return new Malformed("LengthOfDevicePath " + Long.toUnsignedString(dpLen) + " exceeds the " + (d.length - 32)
                     + " bytes left", d);

@@ -1,7 +1,7 @@
 package org.kexecmeasured.eventlog.decode;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.eventlog.Le;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 

@@ -1,6 +1,6 @@
 package org.kexecmeasured.eventlog.decode;
 
-import org.kexecmeasured.eventlog.Le;
+import org.kexecmeasured.util.Le;
 
 import java.util.LinkedHashMap;
 import java.util.Map;

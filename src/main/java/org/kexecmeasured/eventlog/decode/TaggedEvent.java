@@ -1,6 +1,6 @@
 package org.kexecmeasured.eventlog.decode;
 
-import org.kexecmeasured.eventlog.Le;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.Hex;
 
 import java.util.LinkedHashMap;

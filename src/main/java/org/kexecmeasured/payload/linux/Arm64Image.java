@@ -1,6 +1,6 @@
 package org.kexecmeasured.payload.linux;
 
-import org.kexecmeasured.payload.Bytes;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
 
 /**
@@ -12,12 +12,12 @@ public record Arm64Image(long code0, long code1, long textOffset, long imageSize
     public static final long MAGIC = 0x644d5241L;
 
     public static boolean looksLikeArm64Image(byte[] b) {
-        return b.length >= 64 && Bytes.u32(b, 0x38) == MAGIC;
+        return b.length >= 64 && Le.u32(b, 0x38) == MAGIC;
     }
 
     public static Arm64Image parse(byte[] b) {
         if (!looksLikeArm64Image(b)) throw new BadInputException("arm64 Image: no \"ARM\\x64\" magic at offset 0x38");
-        return new Arm64Image(Bytes.u32(b, 0), Bytes.u32(b, 4), Bytes.u64(b, 8), Bytes.u64(b, 16), Bytes.u64(b, 24), Bytes.u32(b, 0x3c));
+        return new Arm64Image(Le.u32(b, 0), Le.u32(b, 4), Le.u64(b, 8), Le.u64(b, 16), Le.u64(b, 24), Le.u32(b, 0x3c));
     }
 
     public boolean bigEndian() {
@@ -41,6 +41,6 @@ public record Arm64Image(long code0, long code1, long textOffset, long imageSize
 
     /** An EFI stub kernel starts with "MZ" so that it is also a PE image. */
     public boolean hasEfiStub(byte[] b) {
-        return Bytes.u16(b, 0) == 0x5a4d;
+        return Le.u16(b, 0) == 0x5a4d;
     }
 }

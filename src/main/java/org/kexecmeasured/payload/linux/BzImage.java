@@ -1,6 +1,7 @@
 package org.kexecmeasured.payload.linux;
 
-import org.kexecmeasured.payload.Bytes;
+import org.kexecmeasured.payload.Magic;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
 
 /**
@@ -37,35 +38,35 @@ public record BzImage(
 
     /** True when the file carries the boot sector flag 0xAA55 and the "HdrS" magic. */
     public static boolean looksLikeBzImage(byte[] b) {
-        return b.length >= 0x268 && Bytes.u16(b, 0x1fe) == 0xaa55 && Bytes.u32(b, 0x202) == 0x53726448L;
+        return b.length >= 0x268 && Le.u16(b, 0x1fe) == 0xaa55 && Le.u32(b, 0x202) == 0x53726448L;
     }
 
     public static BzImage parse(byte[] b) {
         if (!looksLikeBzImage(b)) {
             throw new BadInputException("bzImage: no boot flag 0xAA55 at 0x1fe and \"HdrS\" at 0x202");
         }
-        int version = Bytes.u16(b, 0x206);
-        int setupSects = Bytes.u8(b, 0x1f1);
+        int version = Le.u16(b, 0x206);
+        int setupSects = Le.u8(b, 0x1f1);
         if (setupSects == 0) setupSects = 4; // boot.rst: 0 means 4
         long pm = (setupSects + 1L) * 512;
         if (pm > b.length) {
             throw new BadInputException(String.format("bzImage: setup_sects %d puts the protected-mode code at 0x%x, past the end of the file (%d bytes)",
                     setupSects, pm, b.length));
         }
-        int kvPtr = Bytes.u16(b, 0x20e);
-        String kernelVersion = kvPtr != 0 ? Bytes.cString(b, 0x200 + kvPtr, 256) : null;
+        int kvPtr = Le.u16(b, 0x20e);
+        String kernelVersion = kvPtr != 0 ? Le.cString(b, 0x200 + kvPtr, 256) : null;
         // fields beyond the header of this protocol version read as zero
-        int hdrEnd = 0x202 + 2 + Bytes.u8(b, 0x201); // the jump at 0x200 skips the header
+        int hdrEnd = 0x202 + 2 + Le.u8(b, 0x201); // the jump at 0x200 skips the header
         java.util.function.IntPredicate in = off -> off < hdrEnd && off < b.length;
-        long payloadOffset = version >= 0x208 && in.test(0x24c) ? Bytes.u32(b, 0x248) : 0;
-        long payloadLength = version >= 0x208 && in.test(0x250) ? Bytes.u32(b, 0x24c) : 0;
-        long kernelInfoOffset = version >= 0x20f && in.test(0x26b) ? Bytes.u32(b, 0x268) : 0;
+        long payloadOffset = version >= 0x208 && in.test(0x24c) ? Le.u32(b, 0x248) : 0;
+        long payloadLength = version >= 0x208 && in.test(0x250) ? Le.u32(b, 0x24c) : 0;
+        long kernelInfoOffset = version >= 0x20f && in.test(0x26b) ? Le.u32(b, 0x268) : 0;
         KernelInfo ki = null;
         if (kernelInfoOffset != 0) {
             long at = pm + kernelInfoOffset;
-            if (at + 16 <= b.length && Bytes.u32(b, (int) at) == 0x506f544cL) {
-                ki = new KernelInfo(Bytes.u32(b, (int) at + 4), Bytes.u32(b, (int) at + 8),
-                        Bytes.u32(b, (int) at + 12));
+            if (at + 16 <= b.length && Le.u32(b, (int) at) == 0x506f544cL) {
+                ki = new KernelInfo(Le.u32(b, (int) at + 4), Le.u32(b, (int) at + 8),
+                        Le.u32(b, (int) at + 12));
             } else {
                 throw new BadInputException(String.format("bzImage: kernel_info_offset 0x%x does not point at a \"LToP\" kernel_info (file offset 0x%x)",
                         kernelInfoOffset, at));
@@ -78,22 +79,22 @@ public record BzImage(
                 throw new BadInputException(String.format("bzImage: payload [0x%x, +0x%x) extends past the end of the file (%d bytes)",
                         at, payloadLength, b.length));
             }
-            comp = Bytes.compression(b, (int) at);
+            comp = Magic.compression(b, (int) at);
             if (comp == null) comp = "unknown";
         }
-        return new BzImage(setupSects, Bytes.u16(b, 0x1f2), Bytes.u32(b, 0x1f4), Bytes.u16(b, 0x1fa), Bytes.u16(b, 0x1fc),
-                Bytes.u16(b, 0x1fe), version, kernelVersion, Bytes.u8(b, 0x210), Bytes.u8(b, 0x211), Bytes.u32(b, 0x214),
-                version >= 0x203 && in.test(0x22f) ? Bytes.u32(b, 0x22c) : 0,
-                version >= 0x205 && in.test(0x233) ? Bytes.u32(b, 0x230) : 0,
-                version >= 0x205 && in.test(0x234) && Bytes.u8(b, 0x234) != 0,
-                version >= 0x20a && in.test(0x235) ? Bytes.u8(b, 0x235) : 0,
-                version >= 0x20c && in.test(0x237) ? Bytes.u16(b, 0x236) : 0,
-                version >= 0x206 && in.test(0x23b) ? Bytes.u32(b, 0x238) : 255,
-                version >= 0x207 && in.test(0x23f) ? Bytes.u32(b, 0x23c) : 0,
+        return new BzImage(setupSects, Le.u16(b, 0x1f2), Le.u32(b, 0x1f4), Le.u16(b, 0x1fa), Le.u16(b, 0x1fc),
+                Le.u16(b, 0x1fe), version, kernelVersion, Le.u8(b, 0x210), Le.u8(b, 0x211), Le.u32(b, 0x214),
+                version >= 0x203 && in.test(0x22f) ? Le.u32(b, 0x22c) : 0,
+                version >= 0x205 && in.test(0x233) ? Le.u32(b, 0x230) : 0,
+                version >= 0x205 && in.test(0x234) && Le.u8(b, 0x234) != 0,
+                version >= 0x20a && in.test(0x235) ? Le.u8(b, 0x235) : 0,
+                version >= 0x20c && in.test(0x237) ? Le.u16(b, 0x236) : 0,
+                version >= 0x206 && in.test(0x23b) ? Le.u32(b, 0x238) : 255,
+                version >= 0x207 && in.test(0x23f) ? Le.u32(b, 0x23c) : 0,
                 payloadOffset, payloadLength,
-                version >= 0x20a && in.test(0x25f) ? Bytes.u64(b, 0x258) : 0,
-                version >= 0x20a && in.test(0x263) ? Bytes.u32(b, 0x260) : 0,
-                version >= 0x20b && in.test(0x267) ? Bytes.u32(b, 0x264) : 0,
+                version >= 0x20a && in.test(0x25f) ? Le.u64(b, 0x258) : 0,
+                version >= 0x20a && in.test(0x263) ? Le.u32(b, 0x260) : 0,
+                version >= 0x20b && in.test(0x267) ? Le.u32(b, 0x264) : 0,
                 kernelInfoOffset, ki, pm, comp);
     }
 

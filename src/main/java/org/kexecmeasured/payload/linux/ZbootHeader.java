@@ -1,6 +1,7 @@
 package org.kexecmeasured.payload.linux;
 
-import org.kexecmeasured.payload.Bytes;
+import org.kexecmeasured.payload.Magic;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
 
 /**
@@ -11,18 +12,18 @@ import org.kexecmeasured.util.BadInputException;
 public record ZbootHeader(long payloadOffset, long payloadSize, String compressionType, String detectedCompression) {
 
     public static boolean looksLikeZboot(byte[] b) {
-        return b.length >= 0x40 && Bytes.u16(b, 0) == 0x5a4d && Bytes.startsWith(b, 4, new byte[]{'z', 'i', 'm', 'g'});
+        return b.length >= 0x40 && Le.u16(b, 0) == 0x5a4d && Le.startsWith(b, 4, new byte[]{'z', 'i', 'm', 'g'});
     }
 
     public static ZbootHeader parse(byte[] b) {
         if (!looksLikeZboot(b)) throw new BadInputException("zboot: no \"zimg\" at offset 4");
-        long off = Bytes.u32(b, 8);
-        long size = Bytes.u32(b, 12);
+        long off = Le.u32(b, 8);
+        long size = Le.u32(b, 12);
         if (off + size > b.length) {
             throw new BadInputException(String.format("zboot: payload [0x%x, +0x%x) extends past the end of the file (%d bytes)", off, size, b.length));
         }
-        String type = Bytes.cString(b, 0x18, 0x38 - 0x18);
-        String detected = size > 0 ? Bytes.compression(b, (int) off) : null;
+        String type = Le.cString(b, 0x18, 0x38 - 0x18);
+        String detected = size > 0 ? Magic.compression(b, (int) off) : null;
         return new ZbootHeader(off, size, type, detected);
     }
 }

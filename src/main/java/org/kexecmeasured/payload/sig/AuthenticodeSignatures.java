@@ -14,7 +14,7 @@ import org.bouncycastle.cms.SignerInformation;
 import org.bouncycastle.cms.jcajce.JcaSimpleSignerInfoVerifierBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
 import org.bouncycastle.util.Store;
-import org.kexecmeasured.payload.Bytes;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.DataDirectory;
 import org.kexecmeasured.payload.pe.PeFile;
@@ -97,9 +97,9 @@ public final class AuthenticodeSignatures {
         long p = start;
         int index = 0;
         while (p + 8 <= end) {
-            long len = Bytes.u32(b, (int) p);
-            int rev = Bytes.u16(b, (int) p + 4);
-            int type = Bytes.u16(b, (int) p + 6);
+            long len = Le.u32(b, (int) p);
+            int rev = Le.u16(b, (int) p + 4);
+            int type = Le.u16(b, (int) p + 6);
             if (len < 8 || p + len > end) {
                 throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: dwLength %d does not fit in the certificate table (ends at 0x%x)",
                         index, p, len, end));

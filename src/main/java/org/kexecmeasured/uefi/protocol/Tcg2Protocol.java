@@ -9,8 +9,10 @@ import org.kexecmeasured.uefi.Service;
 
 /**
  * EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification 1.22): HashLogExtendEvent passes each measurement to
- * the {@link Measurer}; GetCapability reports a present TPM with SHA-1 and SHA-256; GetEventLog returns an
- * empty TCG2-format log (the real log lives in the tcg2 pipeline, not in guest memory).
+ * the {@link Measurer}; GetCapability and GetActivePcrBanks report the measurer's banks (the real TPM's in a
+ * measured boot); GetEventLog returns a TCG2-format log: the measurer's (see Tcg2EventLogArea), or an empty
+ * one when the measurer keeps none; TCG_1_2 is not offered (SupportedEventLogs = TCG_2), so such a request gets
+ * INVALID_PARAMETER as from EDK2 when it exposes no 1.2 log; SubmitCommand is unsupported.
  */
 public final class Tcg2Protocol {
 
@@ -19,7 +21,7 @@ public final class Tcg2Protocol {
     public static final long EXTEND_ONLY = 0x1;
     private static final String[] NAMES = {"GetCapability", "GetEventLog", "HashLogExtendEvent", "SubmitCommand",
         "GetActivePcrBanks", "SetActivePcrBanks", "GetResultOfSetActivePcrBanks"};
-    /** EFI_TCG2_BOOT_HASH_ALG_SHA1 | SHA256. */
+    /** EFI_TCG2_BOOT_HASH_ALG_SHA1 | SHA256: the default when no TPM is behind the measurer. */
     public static final int BANKS = 0x1 | 0x2;
     /** Largest DataToHash accepted (the kernel of a UKI is ~8-30 MB). */
     public static final long MAX_HASH_LEN = 512L << 20;
@@ -31,6 +33,9 @@ public final class Tcg2Protocol {
 
     public Tcg2Protocol(Firmware fw, Measurer measurer) {
         GuestMemory m = fw.mem();
+        int banks = measurer.activePcrBanks(); // the real TPM's banks when a TPM is behind the measurer
+        // a real log for GetEventLog and the final events table, when the measurer keeps one
+        Tcg2EventLogArea area = measurer.guestEventLog() == null ? null : new Tcg2EventLogArea(fw, measurer);
         Service[] fns = {
             c -> { // GetCapability: EFI_TCG2_BOOT_SERVICE_CAPABILITY 1.1, naturally aligned (36 bytes)
                 long p = c.arg(1);
@@ -44,7 +49,7 @@ public final class Tcg2Protocol {
                     old[0] = 11;
                     old[1] = 1;
                     old[5] = 1;
-                    old[9] = (byte) BANKS;
+                    old[9] = (byte) banks;
                     old[10] = 1;
                     m.write(p, old, 0, Math.min(size, old.length));
                     return EfiStatus.SUCCESS;
@@ -55,23 +60,24 @@ public final class Tcg2Protocol {
                 cap[2] = 1;
                 cap[3] = 1; // ProtocolVersion 1.1
                 cap[4] = 1;
-                cap[8] = (byte) BANKS; // HashAlgorithmBitmap (u32 at 8)
-                cap[12] = 0x3; // SupportedEventLogs: TCG_1_2 | TCG_2 (u32 at 12)
+                cap[8] = (byte) banks; // HashAlgorithmBitmap (u32 at 8)
+                cap[12] = 0x2; // SupportedEventLogs: TCG_2 only (no SHA-1 format log is kept) (u32 at 12)
                 cap[16] = 1; // TPMPresentFlag
                 cap[19] = 0x10; // MaxCommandSize 4096 (u16 at 18)
                 cap[21] = 0x10; // MaxResponseSize 4096 (u16 at 20)
-                cap[28] = 2; // NumberOfPCRBanks (u32 at 28)
-                cap[32] = (byte) BANKS; // ActivePcrBanks (u32 at 32)
+                cap[28] = (byte) Integer.bitCount(banks); // NumberOfPCRBanks (u32 at 28)
+                cap[32] = (byte) banks; // ActivePcrBanks (u32 at 32)
                 m.write(p, cap);
                 return EfiStatus.SUCCESS;
             },
             c -> { // GetEventLog(This, Format, *Location, *LastEntry, *Truncated)
                 if (c.arg(1) != 2) {
-                    return EfiStatus.INVALID_PARAMETER;
+                    return EfiStatus.INVALID_PARAMETER; // only TCG_2 is advertised in SupportedEventLogs
                 }
-                if (c.arg(2) != 0) m.putU64(c.arg(2), 0);
-                if (c.arg(3) != 0) m.putU64(c.arg(3), 0);
-                if (c.arg(4) != 0) m.putU8(c.arg(4), 0);
+                long[] r = area == null ? new long[3] : area.getEventLog();
+                if (c.arg(2) != 0) m.putU64(c.arg(2), r[0]);
+                if (c.arg(3) != 0) m.putU64(c.arg(3), r[1]);
+                if (c.arg(4) != 0) m.putU8(c.arg(4), (int) r[2]);
                 return EfiStatus.SUCCESS;
             },
             c -> { // HashLogExtendEvent(This, Flags, DataToHash, DataToHashLen, Event)
@@ -102,7 +108,7 @@ public final class Tcg2Protocol {
                 if (c.arg(1) == 0) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                m.putU32(c.arg(1), BANKS);
+                m.putU32(c.arg(1), banks);
                 return EfiStatus.SUCCESS;
             },
             c -> EfiStatus.UNSUPPORTED,

@@ -208,6 +208,12 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     }
 
     @Override
+    public void mapReadExecute(long address, long size) {
+        check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
+                "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+    }
+
+    @Override
     public GuestMemory memory() {
         return this;
     }

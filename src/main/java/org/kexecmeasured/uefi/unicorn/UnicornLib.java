@@ -15,6 +15,8 @@ public interface UnicornLib extends Library {
 
     int UC_ARCH_X86 = 4;
     int UC_MODE_64 = 1 << 3;
+    int UC_PROT_READ = 1;
+    int UC_PROT_EXEC = 4;
     int UC_PROT_ALL = 7;
 
     int UC_ERR_OK = 0;

@@ -5,7 +5,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.cli.Main;
-import org.kexecmeasured.payload.Bytes;
+import org.kexecmeasured.util.Le;
 import org.kexecmeasured.payload.RealParts;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
@@ -42,8 +42,8 @@ class SignatureTest {
         RealParts.run(List.of("objcopy", "-O", "binary", "--only-section=.vendor_cert", shim.toString(), vc.toString()), "binutils");
         byte[] b = Files.readAllBytes(vc);
         // struct { u32 authorized_size, deauthorized_size, authorized_offset, deauthorized_offset; }
-        int size = (int) Bytes.u32(b, 0);
-        int off = (int) Bytes.u32(b, 8);
+        int size = (int) Le.u32(b, 0);
+        int off = (int) Le.u32(b, 8);
         Path der = tmp.resolve("debian-ca.der");
         Files.write(der, Arrays.copyOfRange(b, off, off + size));
         debianCa = tmp.resolve("debian-ca.pem");

@@ -1,0 +1,183 @@
+package org.kexecmeasured.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.Fixtures;
+import org.kexecmeasured.tcg2.Journal;
+import org.kexecmeasured.tpm.PcrSelection;
+import org.kexecmeasured.tpm.Tpm;
+import org.kexecmeasured.tpm.TpmFactory;
+import org.kexecmeasured.tpm.testing.Swtpm;
+import org.kexecmeasured.tpm.testing.Tpm2Tools;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.IntStream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A TPM that fails in the middle of a measured boot: the run stops with a clear error, the journal
+ * and {@code eventlog verify --journal} / {@code eventlog recover} name exactly which extends reached
+ * the (real) TPM, and recovery completes the journaled sequence. The fault is injected at the
+ * {@link BootCommand#tpmOpener} seam; the TPM is a real swtpm.
+ */
+class BootTpmFailureTest {
+
+    @TempDir
+    static Path dir;
+    static Path uki;
+    static Path fwFile;
+    /** 6 boundary extends, PCR 4 action, PCR 4 UKI image; #9 is the first extend of the stub's own events. */
+    static final int K = 9;
+
+    @BeforeAll
+    static void build() throws Exception {
+        uki = ChainFixtures.makeUki(dir.resolve("uki"));
+        fwFile = Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin");
+    }
+
+    @AfterEach
+    void restoreSeam() {
+        BootCommand.tpmOpener = TpmFactory::open;
+    }
+
+    private static Swtpm firmwareState() {
+        Swtpm s = Swtpm.start(List.of("sha256"));
+        ChainFixtures.replayIntoTpm(s, EventLog.parse(Fixtures.read(fwFile)));
+        return s;
+    }
+
+    private static ChainFixtures.Cli boot(Swtpm swtpm, Path state) {
+        return ChainFixtures.cli("boot", uki.resolve("demo.efi").toString(), "--tpm", swtpm.tcti(),
+                "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load");
+    }
+
+    @Test
+    void killedTpmStopsTheRunAndTheJournalNamesWhatReachedIt() throws Exception {
+        Path state = dir.resolve("state-kill");
+        Path snapshot = dir.resolve("pcrs-at-death.json");
+        try (Swtpm swtpm = firmwareState()) {
+            BootCommand.tpmOpener = tcti -> {
+                Tpm real = TpmFactory.open(tcti);
+                return new FaultyTpm(real, K, FaultyTpm.Fault.ACTION_THEN_SEND, () -> {
+                    // the TPM's last state, read from the TPM itself, then SIGKILL
+                    byte[][] v = real.readPcrs(PcrSelection.of(List.of(HashAlg.SHA256),
+                            IntStream.range(0, 24).boxed().toList())).get(HashAlg.SHA256);
+                    Map<String, String> m = new TreeMap<>();
+                    for (int i = 0; i < 24; i++) m.put(Integer.toString(i), Hex.of(v[i]));
+                    try {
+                        Files.writeString(snapshot, new ObjectMapper().writeValueAsString(Map.of("sha256", m)));
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                    swtpm.kill();
+                });
+            };
+            ChainFixtures.Cli c = boot(swtpm, state);
+            assertNotEquals(0, c.rc(), c.out() + c.err());
+            assertTrue(c.err().contains("the TPM failed at extend #" + K), c.err());
+            assertTrue(c.err().contains((K - 1) + " earlier extend(s) acknowledged"), c.err());
+            assertTrue(c.err().contains("eventlog recover --journal"), c.err());
+            assertEquals(1, c.err().lines().count(), "one line: " + c.err());
+            assertFalse(Files.exists(state.resolve("eventlog.bin")), "no final log after a failed run");
+            assertFalse(swtpm.alive());
+        }
+        Path journal = state.resolve("journal.jsonl");
+        Journal.Contents jc = Journal.read(journal);
+        assertEquals(K, jc.entries().size());
+        for (int i = 0; i < K - 1; i++) assertEquals(Journal.State.DONE, jc.entries().get(i).state());
+        assertEquals(Journal.State.INTENT, jc.entries().get(K - 1).state());
+
+        // the partial log (firmware + acknowledged extends) matches the TPM as it died, and the journal says why
+        ChainFixtures.Cli v = ChainFixtures.cli(0, "eventlog", "verify", state.resolve("eventlog.partial.bin").toString(),
+                "--pcrs", snapshot.toString(), "--journal", journal.toString());
+        assertTrue(v.out().contains((K - 1) + " of " + K + " journaled extend(s) reached the TPM"), v.out());
+        assertTrue(v.out().lines().anyMatch(l -> l.contains("#" + K + " ") && l.contains("did NOT reach")), v.out());
+        assertEquals(K - 1, v.out().lines().filter(l -> l.contains("reached the TPM (acknowledged)")).count(), v.out());
+
+        // a second run on the same state refuses: the journal is evidence
+        try (Swtpm again = Swtpm.start(List.of("sha256"))) {
+            ChainFixtures.Cli r = boot(again, state);
+            assertEquals(Main.EXIT_BAD_INPUT, r.rc());
+            assertTrue(r.err().contains("journal.jsonl exists"), r.err());
+        }
+    }
+
+    @Test
+    void droppedExtendIsFoundAndCompletedByRecover() throws Exception {
+        Path state = dir.resolve("state-drop");
+        try (Swtpm swtpm = firmwareState()) {
+            BootCommand.tpmOpener = tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.DROP_BEFORE_SEND, null);
+            ChainFixtures.Cli c = boot(swtpm, state);
+            assertEquals(Main.EXIT_BAD_INPUT, c.rc(), c.out() + c.err());
+            assertTrue(c.err().contains("may or may not have reached"), c.err());
+            BootCommand.tpmOpener = TpmFactory::open;
+            Path journal = state.resolve("journal.jsonl");
+
+            ChainFixtures.Cli r = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(), "--tpm", swtpm.tcti());
+            assertTrue(r.out().lines().anyMatch(l -> l.contains("#" + K + " ") && l.contains("did NOT reach")), r.out());
+            assertTrue(r.out().contains("run with --complete"), r.out());
+
+            Path partial = state.resolve("eventlog.partial.bin");
+            // before recovery the partial log is exactly what the TPM holds (the dropped extend never reached it)
+            ChainFixtures.cli(0, "eventlog", "verify", partial.toString(), "--tpm", swtpm.tcti());
+            Path before = dir.resolve("partial-before-recovery.bin");
+            Files.copy(partial, before);
+            ChainFixtures.Cli done = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(),
+                    "--tpm", swtpm.tcti(), "--complete", "--eventlog", partial.toString());
+            assertTrue(done.out().contains("extended now"), done.out());
+            // the completed log replays to the live TPM again
+            ChainFixtures.Cli ok = ChainFixtures.cli(0, "eventlog", "verify", partial.toString(), "--tpm", swtpm.tcti(),
+                    "--journal", journal.toString());
+            assertTrue(ok.out().contains("ok: 24 PCR value(s)"), ok.out());
+            ChainFixtures.cli(Main.EXIT_CHECK_FAILED, "eventlog", "verify", before.toString(), "--tpm", swtpm.tcti());
+
+            // tpm2_pcrread now equals the journal's start values extended with every journaled digest
+            Journal.Contents jc = Journal.read(journal);
+            Map<Integer, byte[]> expect = new LinkedHashMap<>(jc.start().get(HashAlg.SHA256));
+            for (int i = 0; i < K; i++) {
+                var m = jc.entries().get(i).measurement();
+                expect.put(m.pcr(), HashAlg.SHA256.extend(expect.get(m.pcr()), m.digests().get(HashAlg.SHA256)));
+            }
+            Map<String, Map<Integer, String>> tpm = Tpm2Tools.pcrread(swtpm.tcti(), "sha256:4,5,9,11,12,13");
+            for (Map.Entry<Integer, byte[]> e : expect.entrySet()) {
+                assertEquals(Hex.of(e.getValue()), tpm.get("sha256").get(e.getKey()), "PCR " + e.getKey());
+            }
+            // and a second look finds nothing left to do and every PCR explained
+            ChainFixtures.Cli again = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(), "--tpm", swtpm.tcti());
+            assertTrue(again.out().contains("nothing to complete"), again.out());
+        }
+    }
+
+    @Test
+    void lostAnswerIsRecognisedFromThePcrs() throws Exception {
+        Path state = dir.resolve("state-lost");
+        try (Swtpm swtpm = firmwareState()) {
+            BootCommand.tpmOpener = tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.LOSE_ANSWER, null);
+            assertEquals(Main.EXIT_BAD_INPUT, boot(swtpm, state).rc());
+            BootCommand.tpmOpener = TpmFactory::open;
+            Path journal = state.resolve("journal.jsonl");
+            Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), "sha256:all");
+            ChainFixtures.Cli r = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(),
+                    "--tpm", swtpm.tcti(), "--complete");
+            assertTrue(r.out().lines().anyMatch(l -> l.contains("#" + K + " ") && l.contains("not acknowledged: the PCR shows it")), r.out());
+            assertTrue(r.out().contains("marked done"), r.out());
+            assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), "sha256:all"), "nothing extended twice");
+            assertEquals(Journal.State.DONE, Journal.read(journal).entries().get(K - 1).state());
+        }
+    }
+}
