@@ -73,6 +73,7 @@ public final class TssTpm implements Tpm {
         this.transport = transport;
         this.tss = new tss.Tpm();
         this.tss._setDevice(transport);
+        transport.setResponseCheck(ResponseGuard::check);
     }
 
     @Override
@@ -94,9 +95,12 @@ public final class TssTpm implements Tpm {
         T r;
         try {
             r = op.get();
-        } catch (tss.TpmException e) {
+        } catch (TpmException e) {
+            throw e; // ours: transport failures
+        } catch (RuntimeException e) {
+            // TSS.Java unmarshalling a response it cannot parse (tss.TpmException, index/size errors)
             throw new TpmTransportException("malformed TPM response to " + TpmTransport.commandName(transport.lastCommand())
-                    + " from " + transport.description() + ": " + e.getMessage(), e);
+                    + " from " + transport.description() + ": " + e, e);
         }
         checkRc();
         return r;
@@ -131,23 +135,24 @@ public final class TssTpm implements Tpm {
         if (info != null) return info;
         Map<Integer, Integer> props = new HashMap<>();
         int next = TPM_PT.PT_FIXED.toInt();
-        while (true) {
+        for (int round = 0; round < 16; round++) {
             final int start = next;
             GetCapabilityResponse r = run(() -> t().GetCapability(TPM_CAP.TPM_PROPERTIES, start, 64));
-            TPMS_TAGGED_PROPERTY[] list = ((TPML_TAGGED_TPM_PROPERTY) r.capabilityData).tpmProperty;
+            TPMS_TAGGED_PROPERTY[] list = capability(r, TPML_TAGGED_TPM_PROPERTY.class).tpmProperty;
             int last = start;
             for (TPMS_TAGGED_PROPERTY p : list) {
                 props.put(p.property.toInt(), p.value);
                 last = p.property.toInt();
             }
-            // fixed properties are 0x100..0x1FF; stop when the TPM has no more or we left the group
-            if (r.moreData == 0 || list.length == 0 || last >= TPM_PT.PT_VAR.toInt() - 1) break;
+            // fixed properties are 0x100..0x1FF; stop when the TPM has no more, we left the group,
+            // or the TPM does not make progress
+            if (r.moreData == 0 || list.length == 0 || last >= TPM_PT.PT_VAR.toInt() - 1 || last < start) break;
             next = last + 1;
         }
         GetCapabilityResponse pr = run(() -> t().GetCapability(TPM_CAP.PCRS, 0, 16));
         List<HashAlg> active = new ArrayList<>();
         List<HashAlg> allocated = new ArrayList<>();
-        for (TPMS_PCR_SELECTION s : ((TPML_PCR_SELECTION) pr.capabilityData).pcrSelections) {
+        for (TPMS_PCR_SELECTION s : capability(pr, TPML_PCR_SELECTION.class).pcrSelections) {
             HashAlg a = HashAlg.fromAlgId(s.hash.toInt());
             if (a == null) continue;
             allocated.add(a);
@@ -167,6 +172,15 @@ public final class TssTpm implements Tpm {
                 props.getOrDefault(TPM_PT.PCR_COUNT.toInt(), 0),
                 List.copyOf(active), List.copyOf(allocated));
         return info;
+    }
+
+    /** The capability data, if the TPM answered with the kind asked for. */
+    private static <T> T capability(GetCapabilityResponse r, Class<T> kind) {
+        if (!kind.isInstance(r.capabilityData)) {
+            throw new TpmTransportException("TPM2_GetCapability answered with "
+                    + (r.capabilityData == null ? "nothing" : r.capabilityData.getClass().getSimpleName()) + " instead of " + kind.getSimpleName());
+        }
+        return kind.cast(r.capabilityData);
     }
 
     private static String revision(int r) {
@@ -193,7 +207,7 @@ public final class TssTpm implements Tpm {
         // only TPM_CAP_PCRS: one command
         GetCapabilityResponse pr = run(() -> t().GetCapability(TPM_CAP.PCRS, 0, 16));
         List<HashAlg> active = new ArrayList<>();
-        for (TPMS_PCR_SELECTION s : ((TPML_PCR_SELECTION) pr.capabilityData).pcrSelections) {
+        for (TPMS_PCR_SELECTION s : capability(pr, TPML_PCR_SELECTION.class).pcrSelections) {
             HashAlg a = HashAlg.fromAlgId(s.hash.toInt());
             boolean any = false;
             for (byte b : s.pcrSelect) any |= b != 0;
@@ -258,6 +272,10 @@ public final class TssTpm implements Tpm {
                         byte[] v = r.pcrValues[vi++].buffer;
                         if (bank == null || !req.contains(bank, i)) {
                             throw new TpmTransportException("TPM2_PCR_Read returned PCR " + i + " of a bank/PCR not asked for");
+                        }
+                        if (v.length != bank.size) {
+                            throw new TpmTransportException("TPM2_PCR_Read returned a " + v.length + "-byte value for "
+                                    + bank.tpmName + ":" + i);
                         }
                         out.get(bank)[i] = v;
                         pending.remove(new Slot(bank, i));

@@ -47,7 +47,7 @@ class TpmVanishTest {
             long ms = (System.nanoTime() - t0) / 1_000_000;
             TpmTransportException te = assertInstanceOf(TpmTransportException.class, e.getCause());
             assertTrue(te.getMessage().contains("while TPM2_PCR_Read was in progress (TPM stopped or killed?)"), te.getMessage());
-            assertTrue(ms < 2000, "error after " + ms + " ms");
+            assertTrue(ms < 5000, "error after " + ms + " ms (the timeout is 10 s: it must not be what ended the wait)");
         }
     }
 
@@ -65,7 +65,7 @@ class TpmVanishTest {
         assertEquals(Main.EXIT_BAD_INPUT, r.rc(), r.err());
         assertTrue(r.err().startsWith("kexec-measured: error: ") && r.err().contains(swtpm.tcti(20_000)), r.err());
         assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
-        assertTrue(ms < 2000, "exit after " + ms + " ms");
+        assertTrue(ms < 5000, "exit after " + ms + " ms (timeout 20 s)");
     }
 
     @Test
@@ -77,7 +77,7 @@ class TpmVanishTest {
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(Main.EXIT_BAD_INPUT, r.rc(), r.err());
         assertTrue(r.err().contains("no answer from the TPM at " + swtpm.tcti(1000) + " within 1000 ms to TPM2_GetCapability"), r.err());
-        assertTrue(ms >= 1000 && ms < 3000, "timed out after " + ms + " ms");
+        assertTrue(ms >= 1000 && ms < 5000, "timed out after " + ms + " ms");
     }
 
     @Test

@@ -48,7 +48,7 @@ class DeviceTransportTest {
                         () -> tpm.readPcrs(PcrSelection.of(HashAlg.SHA256, 0)));
                 long ms = (System.nanoTime() - t0) / 1_000_000;
                 assertTrue(e.getMessage().contains("within 1000 ms to TPM2_PCR_Read"), e.getMessage());
-                assertTrue(ms >= 1000 && ms < 3000, "timed out after " + ms + " ms");
+                assertTrue(ms >= 1000 && ms < 5000, "timed out after " + ms + " ms");
             } finally {
                 swtpm.thaw();
             }

@@ -21,6 +21,10 @@ public abstract class TpmTransport extends TpmDevice {
     private byte[] pendingCommand;
     private byte[] lastResponse;
     private byte[] lastCommand;
+    private static final int TPM_RC_RETRY = 0x922;
+    private static final int MAX_RETRIES = 100;
+    private int retries;
+    private java.util.function.BiConsumer<Integer, byte[]> responseCheck = (cc, r) -> { };
 
     protected TpmTransport(String description) {
         this.description = description;
@@ -59,8 +63,26 @@ public abstract class TpmTransport extends TpmDevice {
             throw new TpmTransportException(description + ": response to " + commandName(command) + " says " + size
                     + " bytes but " + r.length + " arrived");
         }
+        // TSS.Java resends on TPM_RC_RETRY without limit: bound it here
+        int rc = u32(r, 6);
+        // the mask TSS.Java applies before comparing with TPM_RC_RETRY (format-0 codes)
+        if ((rc & 0x80) == 0 && (rc & 0x97F) == TPM_RC_RETRY) {
+            if (++retries > MAX_RETRIES) {
+                retries = 0;
+                throw new TpmTransportException(description + ": the TPM answered " + commandName(command) + " with TPM_RC_RETRY "
+                        + MAX_RETRIES + " times in a row");
+            }
+        } else {
+            retries = 0;
+        }
+        responseCheck.accept(u32(command, 6), r);
         lastResponse = r;
         return r;
+    }
+
+    /** A check run on every well-formed response before it is handed on (e.g. list-count bounds). */
+    public void setResponseCheck(java.util.function.BiConsumer<Integer, byte[]> check) {
+        this.responseCheck = check;
     }
 
     /** Writes the command and reads the whole response; throws TpmTransportException on failure or timeout. */
