@@ -40,17 +40,7 @@ public final class RuntimeServices {
                 return EfiStatus.INVALID_PARAMETER;
             }
             long secs = startEpochSecond + fw.nowNanos() / 1_000_000_000L;
-            ZonedDateTime t = ZonedDateTime.ofInstant(java.time.Instant.ofEpochSecond(secs), ZoneOffset.UTC);
-            byte[] b = new byte[16];
-            b[0] = (byte) t.getYear();
-            b[1] = (byte) (t.getYear() >> 8);
-            b[2] = (byte) t.getMonthValue();
-            b[3] = (byte) t.getDayOfMonth();
-            b[4] = (byte) t.getHour();
-            b[5] = (byte) t.getMinute();
-            b[6] = (byte) t.getSecond();
-            b[12] = (byte) 0xFF; // TimeZone = EFI_UNSPECIFIED_TIMEZONE (0x07FF)
-            b[13] = 0x07;
+            byte[] b = EfiTime.encode(java.time.Instant.ofEpochSecond(secs));
             m.write(c.arg(0), b);
             if (c.arg(1) != 0) { // capabilities: resolution 1 Hz, accuracy 50 ppm (in 1e-6 ppm), no SetsToZero
                 m.putU32(c.arg(1), 1);

@@ -17,8 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.time.ZoneOffset;
-import java.time.ZonedDateTime;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -355,25 +353,10 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         ByteBuffer bb = ByteBuffer.allocate(80 + n.length).order(ByteOrder.LITTLE_ENDIAN);
         long size = a.isDirectory() ? 0 : a.size();
         bb.putLong(80 + n.length).putLong(size).putLong((size + 511) & ~511L);
-        byte[] t = efiTime(a.lastModifiedTime().toMillis());
+        byte[] t = org.kexecmeasured.uefi.EfiTime.encode(a.lastModifiedTime().toInstant());
         bb.put(t).put(t).put(t);
         bb.putLong(a.isDirectory() ? 0x10 : 0x20);
         bb.put(n);
         return bb.array();
-    }
-
-    private static byte[] efiTime(long millis) {
-        ZonedDateTime t = ZonedDateTime.ofInstant(java.time.Instant.ofEpochMilli(millis), ZoneOffset.UTC);
-        byte[] b = new byte[16];
-        b[0] = (byte) t.getYear();
-        b[1] = (byte) (t.getYear() >> 8);
-        b[2] = (byte) t.getMonthValue();
-        b[3] = (byte) t.getDayOfMonth();
-        b[4] = (byte) t.getHour();
-        b[5] = (byte) t.getMinute();
-        b[6] = (byte) t.getSecond();
-        b[12] = (byte) 0xFF;
-        b[13] = 0x07;
-        return b;
     }
 }
