@@ -6,6 +6,8 @@ import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.util.HashAlg;
 
 import java.util.EnumSet;
+import java.util.EnumMap;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -46,10 +48,41 @@ public final class Hashing {
 
     /** The PE/COFF Authenticode digest in every bank (what firmware logs for LoadImage). */
     public Map<HashAlg, byte[]> authenticode(byte[] image) {
+        Map<HashAlg, byte[]> known = remembered(image);
+        if (known != null) {
+            return known;
+        }
         long t0 = System.nanoTime();
         Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(image), banks);
         count(image.length, System.nanoTime() - t0);
         return d;
+    }
+
+    private byte[] rememberedImage;
+    private Map<HashAlg, byte[]> rememberedDigests;
+
+    /**
+     * The payload's SHA-256 Authenticode digest (for the boundary event), computed together with
+     * every bank's and remembered, so that the PCR 4 event of the payload's own LoadImage does not
+     * hash the (often 50 MB) image a second time.
+     */
+    public synchronized byte[] payloadAuthenticodeSha256(byte[] image) {
+        EnumSet<HashAlg> algs = EnumSet.copyOf(banks);
+        algs.add(HashAlg.SHA256);
+        long t0 = System.nanoTime();
+        Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(image), algs);
+        count(image.length, System.nanoTime() - t0);
+        rememberedImage = image;
+        rememberedDigests = new EnumMap<>(HashAlg.class);
+        for (HashAlg a : banks) rememberedDigests.put(a, d.get(a));
+        return d.get(HashAlg.SHA256);
+    }
+
+    private synchronized Map<HashAlg, byte[]> remembered(byte[] image) {
+        if (rememberedImage == null || (image != rememberedImage && !Arrays.equals(image, rememberedImage))) {
+            return null;
+        }
+        return new EnumMap<>(rememberedDigests);
     }
 
     private void count(long n, long t) {

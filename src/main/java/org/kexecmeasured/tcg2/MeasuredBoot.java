@@ -8,7 +8,6 @@ import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
 import org.kexecmeasured.eventlog.export.CelJson;
-import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
@@ -110,7 +109,7 @@ public final class MeasuredBoot {
         long t0 = System.nanoTime();
         long c0 = tpm.commandCount();
         List<String> notes = new ArrayList<>();
-        byte[] payloadDigest = payloadAuthenticode(req.payload());
+        checkPayloadIsPe(req.payload());
         EventLog firmware = readFirmwareLog(req.firmwareLog());
         List<HashAlg> tpmBanks = tpm.banks();
         long c1 = tpm.commandCount();
@@ -118,6 +117,7 @@ public final class MeasuredBoot {
         long pcrReads = tpm.commandCount() - c1;
         List<Divergence> divergent = divergentPcrs(firmware, pcrs, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
+        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
         Path journalFile = prepareStateDir(req.stateDir());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest);
         try (Journal journal = openJournal(journalFile, pcrs, req.policy())) {
@@ -148,11 +148,12 @@ public final class MeasuredBoot {
 
     // ------------------------------------------------------------------ steps
 
-    static byte[] payloadAuthenticode(byte[] payload) {
+    /** Refuses a payload that is not a well-formed PE before anything touches the TPM. */
+    static void checkPayloadIsPe(byte[] payload) {
         if (!PeFile.looksLikePe(payload)) {
             throw new BadInputException("the payload is not a PE/COFF image (UKI, EFI application or EFI-stub kernel)");
         }
-        return Authenticode.digest(PeFile.parse(payload), HashAlg.SHA256);
+        PeFile.parse(payload);
     }
 
     static EventLog readFirmwareLog(Path file) {
