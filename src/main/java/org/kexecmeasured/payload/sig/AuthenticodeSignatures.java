@@ -6,6 +6,9 @@ import org.bouncycastle.asn1.ASN1Sequence;
 import org.bouncycastle.asn1.cms.ContentInfo;
 import org.bouncycastle.asn1.cms.SignedData;
 import org.bouncycastle.asn1.x509.DigestInfo;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.Extensions;
+import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cms.CMSException;
@@ -210,17 +213,19 @@ public final class AuthenticodeSignatures {
         X509CertificateHolder cur = signer;
         while (cur != null && seen.add(cur) && chain.size() < 16) {
             chain.add(cur.getSubject().toString());
+            // intermediates between the leaf and the next issuer, for the issuer's pathLenConstraint
+            int below = chain.size() - 1;
             if (trust != null) {
                 for (X509CertificateHolder t : trust) {
                     if (t.equals(cur)) return new ChainResult(chain, t.getSubject().toString());
-                    if (t.getSubject().equals(cur.getIssuer()) && signedBy(cur, t)) {
+                    if (t.getSubject().equals(cur.getIssuer()) && canIssue(t, below) && signedBy(cur, t)) {
                         return new ChainResult(chain, t.getSubject().toString());
                     }
                 }
             }
             X509CertificateHolder next = null;
             for (X509CertificateHolder c : embedded) {
-                if (!c.equals(cur) && c.getSubject().equals(cur.getIssuer()) && signedBy(cur, c)) {
+                if (!c.equals(cur) && c.getSubject().equals(cur.getIssuer()) && canIssue(c, below) && signedBy(cur, c)) {
                     next = c;
                     break;
                 }
@@ -228,6 +233,26 @@ public final class AuthenticodeSignatures {
             cur = next;
         }
         return new ChainResult(chain, null);
+    }
+
+    /**
+     * Whether {@code issuer} may sign other certificates, as OpenSSL's chain check (and so EDK2's
+     * Pkcs7Verify) decides: basicConstraints cA=TRUE within its pathLenConstraint (an X.509 v1
+     * self-signed root has no extensions and counts as a CA), and keyCertSign when keyUsage is present.
+     * Without this an end-entity certificate under a trusted CA could mint signers of its own.
+     */
+    static boolean canIssue(X509CertificateHolder issuer, int intermediatesBelow) {
+        Extensions ext = issuer.getExtensions();
+        BasicConstraints bc = ext == null ? null : BasicConstraints.fromExtensions(ext);
+        if (bc == null) {
+            if (issuer.getVersionNumber() != 1 || !issuer.getSubject().equals(issuer.getIssuer())) return false;
+        } else {
+            if (!bc.isCA()) return false;
+            java.math.BigInteger pathLen = bc.getPathLenConstraint();
+            if (pathLen != null && intermediatesBelow > pathLen.intValue()) return false;
+        }
+        KeyUsage ku = ext == null ? null : KeyUsage.fromExtensions(ext);
+        return ku == null || ku.hasUsages(KeyUsage.keyCertSign);
     }
 
     private static boolean signedBy(X509CertificateHolder cert, X509CertificateHolder issuer) {

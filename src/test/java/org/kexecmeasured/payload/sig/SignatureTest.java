@@ -175,6 +175,50 @@ class SignatureTest {
         assertEquals(Main.EXIT_CHECK_FAILED, run("inspect", signed.toString(), "--trust", debianCa.toString()));
     }
 
+    /**
+     * A signer issued by an end-entity certificate (cA=FALSE, no keyCertSign) under a trusted CA must
+     * not chain to that CA: openssl verify, the oracle, rejects the same chain.
+     */
+    @Test
+    void endEntityCertificateCannotIssueSigners() throws IOException {
+        Path d = Files.createDirectories(tmp.resolve("ee-chain"));
+        Path ext = d.resolve("ext.cnf");
+        Files.writeString(ext, "[ca]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+                + "[leaf]\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=codeSigning\n");
+        String[] names = {"ca", "leaf", "evil"};
+        for (String n : names) {
+            RealParts.run(List.of("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", d.resolve(n + ".key").toString(),
+                    "-out", d.resolve(n + ".csr").toString(), "-subj", "/CN=test " + n), "openssl");
+        }
+        RealParts.run(List.of("openssl", "x509", "-req", "-in", d.resolve("ca.csr").toString(), "-signkey", d.resolve("ca.key").toString(),
+                "-out", d.resolve("ca.pem").toString(), "-days", "30", "-extfile", ext.toString(), "-extensions", "ca"), "openssl");
+        RealParts.run(List.of("openssl", "x509", "-req", "-in", d.resolve("leaf.csr").toString(), "-CA", d.resolve("ca.pem").toString(),
+                "-CAkey", d.resolve("ca.key").toString(), "-CAcreateserial", "-out", d.resolve("leaf.pem").toString(), "-days", "30",
+                "-extfile", ext.toString(), "-extensions", "leaf"), "openssl");
+        RealParts.run(List.of("openssl", "x509", "-req", "-in", d.resolve("evil.csr").toString(), "-CA", d.resolve("leaf.pem").toString(),
+                "-CAkey", d.resolve("leaf.key").toString(), "-CAcreateserial", "-out", d.resolve("evil.pem").toString(), "-days", "30",
+                "-extfile", ext.toString(), "-extensions", "leaf"), "openssl");
+        // oracle: OpenSSL's chain check refuses a non-CA issuer
+        int opensslExit = RealParts.runAny(List.of("openssl", "verify", "-CAfile", d.resolve("ca.pem").toString(),
+                "-untrusted", d.resolve("leaf.pem").toString(), d.resolve("evil.pem").toString()), "openssl").exit();
+        assertTrue(opensslExit != 0, "openssl verify must reject the chain");
+
+        Path evil = d.resolve("evil.efi");
+        RealParts.run(List.of("sbsign", "--key", d.resolve("evil.key").toString(), "--cert", d.resolve("evil.pem").toString(),
+                "--addcert", d.resolve("leaf.pem").toString(), "--output", evil.toString(), RealParts.SYSTEMD_BOOT.toString()), "sbsigntool");
+        AuthenticodeSignatures.Signer s = onlySigner(check(evil, d.resolve("ca.pem")));
+        assertTrue(s.signatureValid() && s.digestMatches(), "the signature itself is fine: " + s);
+        assertFalse(s.verified(), "must not chain through an end-entity certificate: " + s);
+        assertEquals(Main.EXIT_CHECK_FAILED, run("inspect", evil.toString(), "--trust", d.resolve("ca.pem").toString()));
+
+        // control: the legitimate leaf signing directly does chain to the CA
+        Path good = d.resolve("good.efi");
+        RealParts.run(List.of("sbsign", "--key", d.resolve("leaf.key").toString(), "--cert", d.resolve("leaf.pem").toString(),
+                "--output", good.toString(), RealParts.SYSTEMD_BOOT.toString()), "sbsigntool");
+        assertTrue(onlySigner(check(good, d.resolve("ca.pem"))).verified());
+        assertEquals(0, run("inspect", good.toString(), "--trust", d.resolve("ca.pem").toString()));
+    }
+
     @Test
     void unsignedImageHasNoEntries() {
         assertTrue(check(RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi"), null).isEmpty());
