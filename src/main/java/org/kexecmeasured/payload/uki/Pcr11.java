@@ -45,6 +45,7 @@ public final class Pcr11 {
 
     /** Prediction after the stub, then extending each phase word (systemd-pcrphase: H(word), no NUL). */
     public static Prediction predict(PeFile pe, Collection<HashAlg> banks, List<String> phaseWords) {
+        Uki.requireUnambiguous(pe);
         List<HashAlg> algs = new ArrayList<>(banks);
         List<Event> events = new ArrayList<>();
         for (String name : ORDER_V252) {

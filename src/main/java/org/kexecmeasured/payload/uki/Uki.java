@@ -47,7 +47,31 @@ public final class Uki {
 
     public static Uki of(PeFile pe) {
         if (!isUki(pe)) throw new BadInputException("not a UKI: the PE has no .linux section");
+        requireUnambiguous(pe);
         return new Uki(pe);
+    }
+
+    /** The sections systemd-stub 252 locates (pe.c), which it matches by name prefix, the last header winning. */
+    static final List<String> LOCATED_V252 = List.of(
+            ".cmdline", ".linux", ".initrd", ".splash", ".dtb", ".osrel", ".pcrsig", ".pcrpkey");
+
+    /**
+     * Refuses a UKI in which two section headers match one of the stub's section names under the
+     * stub's own rule (prefix match, last one wins): what this tool would show and predict from the
+     * first header would not be what the stub boots and measures. Multi-profile UKIs (systemd ≥ 257),
+     * which repeat sections on purpose, are refused by the same rule: their prediction is not supported.
+     */
+    public static void requireUnambiguous(PeFile pe) {
+        for (String name : LOCATED_V252) {
+            List<String> hits = new java.util.ArrayList<>();
+            for (Section s : pe.sections()) {
+                if (s.name().startsWith(name)) hits.add(s.name() + "@0x" + Long.toHexString(s.virtualAddress()));
+            }
+            if (hits.size() > 1) {
+                throw new BadInputException("UKI: " + hits.size() + " section headers match '" + name + "' " + hits
+                        + "; systemd-stub matches by prefix and uses the last, so the measured content is ambiguous");
+            }
+        }
     }
 
     public PeFile pe() {
