@@ -88,6 +88,13 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
     @Override
     public void accept(Measurement m, ChainMeasurer.Origin origin) {
         int pcr = m.pcr();
+        if (origin != ChainMeasurer.Origin.BOUNDARY && carriesBoundaryTag(m)) {
+            // a payload that logs a boundary record could fake a new "kexec generation" and make a
+            // verifier attribute the records after it to a payload of its choice
+            throw new IllegalStateException("refused: a " + origin.name().toLowerCase(java.util.Locale.ROOT)
+                    + " event for PCR " + pcr + " carries the kexec boundary tag 0x"
+                    + Integer.toHexString(BoundaryEvent.TAG_ID) + "; only kexec-measured writes boundary records");
+        }
         if (origin == ChainMeasurer.Origin.BOUNDARY) {
             bounded.add(pcr);
         } else if (policy.boundarySet().contains(pcr) && !bounded.contains(pcr)) {
@@ -132,6 +139,12 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
         }
         extended.add(new Extended(seq, m, origin));
         appendToLog(pcr, m.eventType(), select(m.digests(), logBanks), m.eventData());
+    }
+
+    static boolean carriesBoundaryTag(Measurement m) {
+        byte[] d = m.eventData();
+        return m.eventType() == BoundaryEvent.EV_EVENT_TAG && d.length >= 4
+                && org.kexecmeasured.util.Le.i32(d, 0) == BoundaryEvent.TAG_ID;
     }
 
     private void appendToLog(int pcr, int type, Map<HashAlg, byte[]> digests, byte[] data) {

@@ -115,6 +115,17 @@ class ChainMeasurerTest {
             assertEquals(3, last.eventType());
             assertArrayEquals(new byte[32], last.digest(HashAlg.SHA256));
             assertTrue(ev.stream().noneMatch(e -> e.pcrIndex() == 8));
+            // a payload may not log a record with the boundary tag (a forged "new generation"),
+            // in any PCR, inside or outside the extend set; nothing reaches the TPM
+            long c2 = tpm.commandCount();
+            byte[] forged = BoundaryEvent.taggedEvent(BoundaryEvent.TAG_ID, b.data());
+            for (int pcr : List.of(11, 8)) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> p.accept(
+                        new Measurement(pcr, BoundaryEvent.EV_EVENT_TAG, h.digest(b.data()), forged), ChainMeasurer.Origin.PAYLOAD));
+                assertTrue(e.getMessage().contains("boundary tag"), e.getMessage());
+            }
+            assertEquals(c2, tpm.commandCount());
+            assertEquals(9, p.log().events().size());
         }
     }
 }
