@@ -120,10 +120,11 @@ public final class EventlogRecoverCommand implements Runnable {
                     d.put(a, x);
                 }
                 long seq = j.intent(m);
+                // the original intent is closed before the new extend is sent: whichever point a crash
+                // hits, a later analysis sees at most one open intent for this event, never two
+                j.failed(v.entry().seq(), "did not reach the TPM (found by recovery); extended again as #" + seq);
                 tpm.extend(m.pcr(), d);
                 j.done(seq);
-                // the original intent is closed so a later analysis does not count this event twice
-                j.failed(v.entry().seq(), "did not reach the TPM (found by recovery); extended again as #" + seq);
                 out.println("  " + JournalText.describe(v.entry()) + " extended now (journal #" + seq + ")");
             }
         }

@@ -176,7 +176,8 @@ public final class Journal implements Closeable {
             Map<Integer, byte[]> pcrs = new TreeMap<>();
             for (Iterator<Map.Entry<String, JsonNode>> pit = bank.getValue().fields(); pit.hasNext(); ) {
                 Map.Entry<String, JsonNode> p = pit.next();
-                pcrs.put(Integer.parseInt(p.getKey()), Hex.parse(p.getValue().asText()));
+                pcrs.put(field(file, 1, () -> Integer.parseInt(p.getKey())),
+                        digest(file, 1, HashAlg.fromName(bank.getKey()), p.getValue().asText()));
             }
             start.put(HashAlg.fromName(bank.getKey()), pcrs);
         }
@@ -191,13 +192,15 @@ public final class Journal implements Closeable {
             String state = n.path("state").asText();
             switch (state) {
                 case "intent" -> {
+                    int lineNo = i + 1;
                     Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
                     for (Iterator<Map.Entry<String, JsonNode>> it = n.path("digests").fields(); it.hasNext(); ) {
                         Map.Entry<String, JsonNode> e = it.next();
-                        d.put(HashAlg.fromName(e.getKey()), Hex.parse(e.getValue().asText()));
+                        HashAlg alg = HashAlg.fromName(e.getKey());
+                        d.put(alg, digest(file, lineNo, alg, e.getValue().asText()));
                     }
-                    Measurement m = new Measurement(n.path("pcr").asInt(), (int) n.path("type").asLong(), d,
-                            Base64.getDecoder().decode(n.path("data").asText()));
+                    Measurement m = field(file, lineNo, () -> new Measurement(n.path("pcr").asInt(),
+                            (int) n.path("type").asLong(), d, Base64.getDecoder().decode(n.path("data").asText())));
                     entries.put(seq, new Entry(seq, m, State.INTENT, null));
                 }
                 case "done", "failed" -> {
@@ -212,6 +215,25 @@ public final class Journal implements Closeable {
             }
         }
         return new Contents(start, new ArrayList<>(entries.values()));
+    }
+
+    /** A field that does not parse (PCR index out of range, bad base64 …) is bad input, named by its line. */
+    private static <T> T field(Path file, int lineNo, java.util.function.Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(file + ": line " + lineNo + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A digest must have its algorithm's size: a short one must never reach a TPM extend. */
+    private static byte[] digest(Path file, int lineNo, HashAlg alg, String hex) {
+        byte[] d = Hex.parse(hex);
+        if (d.length != alg.size) {
+            throw new BadInputException(file + ": line " + lineNo + ": " + alg.tpmName + " digest has " + d.length
+                    + " bytes, not " + alg.size);
+        }
+        return d;
     }
 
     private static JsonNode parseLine(Path file, String line, int lineNo, boolean mayBeTorn) {

@@ -118,4 +118,24 @@ class JournalTest {
         assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> Journal.create(f, pcrs(Map.of())));
         assertEquals("evidence", Files.readString(f));
     }
+
+    @Test
+    void malformedFieldsAreBadInputNamingTheLine(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(m(11, "a")));
+        }
+        String good = Files.readString(f);
+        String[] bad = {
+                good.replace("\"pcr\":11", "\"pcr\":99"),
+                good.replace("\"data\":\"", "\"data\":\"%%%"),
+                good.replaceFirst("(\"sha256\":\")[0-9a-f]{64}", "$1abcd"),
+        };
+        for (String b : bad) {
+            Files.writeString(f, b);
+            org.kexecmeasured.util.BadInputException e =
+                    assertThrows(org.kexecmeasured.util.BadInputException.class, () -> Journal.read(f), b);
+            assertTrue(e.getMessage().contains("line 2"), e.getMessage());
+        }
+    }
 }
