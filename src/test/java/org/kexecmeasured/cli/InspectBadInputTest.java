@@ -68,6 +68,22 @@ class InspectBadInputTest {
         return b;
     }
 
+    /**
+     * systemd-stub 252 locates sections by name prefix and keeps the last match, so a second header
+     * matching ".linux" would make the shown and predicted content differ from what the stub boots.
+     */
+    @Test
+    void ukiWithAmbiguousSectionNamesIsRefused() throws IOException {
+        Path dir = tmp.resolve("ambiguous");
+        Path uki = RealParts.makeUki(dir);
+        Path extra = dir.resolve("other-kernel");
+        java.nio.file.Files.write(extra, new byte[4096]);
+        Path out = dir.resolve("two-linux.efi");
+        RealParts.run(java.util.List.of("objcopy", "--add-section", ".linux2=" + extra,
+                "--change-section-vma", ".linux2=0x5000000", uki.toString(), out.toString()), "binutils");
+        assertBadInput("two-linux", java.nio.file.Files.readAllBytes(out), "section headers match '.linux'");
+    }
+
     @Test
     void emptyFile() throws IOException {
         assertBadInput("empty", new byte[0], "empty file");
