@@ -166,6 +166,12 @@ public final class EventLog {
             return events.size();
         }
 
+        /** The record appended last (or the base log's last record). */
+        public Event last() {
+            if (events.isEmpty()) throw new IllegalStateException("empty log");
+            return events.get(events.size() - 1);
+        }
+
         public EventLog build() {
             return new EventLog(format, specId, events, events.size() == baseCount ? basePadding : 0);
         }

@@ -150,8 +150,7 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
     private void appendToLog(int pcr, int type, Map<HashAlg, byte[]> digests, byte[] data) {
         log.append(pcr, type, digests, data);
         if (!appendListeners.isEmpty()) {
-            List<org.kexecmeasured.eventlog.Event> ev = log.build().events();
-            byte[] rec = org.kexecmeasured.eventlog.EventLogWriter.record(ev.get(ev.size() - 1));
+            byte[] rec = org.kexecmeasured.eventlog.EventLogWriter.record(log.last());
             for (java.util.function.Consumer<byte[]> l : appendListeners) l.accept(rec);
         }
     }
