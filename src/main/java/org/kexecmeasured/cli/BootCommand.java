@@ -119,6 +119,7 @@ public final class BootCommand implements Callable<Integer> {
             for (MeasuredBoot.Divergence d : r.divergent()) {
                 o.printf("WARNING: %s PCR %d already disagrees with the firmware log (extended without a log entry): "
                         + "TPM %s, log %s%n", d.bank().tpmName, d.pcr(), Hex.of(d.tpm()), Hex.of(d.logReplay()));
+                if (d.explanation() != null) o.println("  note: " + d.explanation());
             }
         }
         o.printf("boundary: PCRs %s%n", BootPolicy.BUILTIN_DEFAULT.boundarySet());

@@ -97,8 +97,8 @@ public final class EventlogVerifyCommand implements Runnable {
             out.println(EventlogCommand.json(m));
         } else {
             for (Verification.Mismatch m : v.mismatches()) {
-                out.printf("MISMATCH %s PCR %d: expected %s, log replays to %s%n", m.bank().tpmName, m.pcr(),
-                        Hex.of(m.expected()), Hex.of(m.replayed()));
+                out.printf("%s %s PCR %d: expected %s, log replays to %s%n", m.unverifiable() ? "UNVERIFIABLE" : "MISMATCH",
+                        m.bank().tpmName, m.pcr(), Hex.of(m.expected()), Hex.of(m.replayed()));
                 if (m.explanation() != null) out.println("  note: " + m.explanation());
                 if (m.events().isEmpty()) out.println("  no record of the log extends this PCR");
                 for (Event e : m.events()) {
@@ -116,7 +116,7 @@ public final class EventlogVerifyCommand implements Runnable {
         }
         boolean journalDiverged = jr != null && jr.stream().anyMatch(p -> !p.consistent());
         if (!v.mismatches().isEmpty() || journalDiverged) {
-            throw new CheckFailedException(v.mismatches().size() + " PCR value(s) do not match the log"
+            throw new CheckFailedException(v.mismatches().size() + " PCR value(s) do not match (or cannot be verified by) the log"
                     + (journalDiverged ? "; the journal does not explain every PCR" : ""));
         }
     }
@@ -144,6 +144,10 @@ public final class EventlogVerifyCommand implements Runnable {
             mm.put("expected", Hex.of(x.expected()));
             mm.put("replayed", Hex.of(x.replayed()));
             if (x.explanation() != null) mm.put("explanation", x.explanation());
+            if (x.unverifiable()) {
+                mm.put("unverifiable", true);
+                mm.put("recordsLackingDigest", x.lackingDigest().stream().map(Event::index).toList());
+            }
             List<Integer> recs = new ArrayList<>();
             for (Event e : x.events()) recs.add(e.index());
             mm.put("records", recs);

@@ -173,6 +173,13 @@ public final class EventLogParser {
         for (int i = 0; i < count; i++) {
             if (b.length - p < 2) throw err(off, "truncated digest list (digest " + i + " of " + count + ")");
             int alg = Le.u16(b, p);
+            for (Digest prev : digests) {
+                if (prev.algId() == alg) {
+                    // two values for one bank: which one the firmware extended is unknowable, so reject
+                    throw err(off, String.format("digest %d repeats algorithm 0x%04x (%s): a TCG_PCR_EVENT2 carries at most one digest per bank",
+                            i, alg, new Digest(alg, new byte[0]).algName()));
+                }
+            }
             int size = sizeOf(alg);
             if (size < 0) {
                 throw err(off, String.format("digest %d uses algorithm 0x%04x, which the Spec ID header does not list", i, alg));

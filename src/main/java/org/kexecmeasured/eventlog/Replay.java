@@ -79,7 +79,7 @@ public final class Replay {
             Event e = events.get(i);
             if (e.eventType() == EventType.EV_NO_ACTION || e.pcrIndex() >= PCR_COUNT) continue;
             byte[] d = e.digestNoCopy(bank.algId);
-            if (d == null) continue;
+            if (d == null) continue; // cannot extend; Verification reports the PCR as unverifiable (recordsLackingDigest)
             byte[] pcr = pcrs[(int) e.pcrIndex()];
             md.update(pcr);
             md.update(d);
@@ -99,6 +99,19 @@ public final class Replay {
             if (e.eventType() != EventType.EV_NO_ACTION && e.pcrIndex() < PCR_COUNT) s.set((int) e.pcrIndex());
         }
         return s;
+    }
+
+    /**
+     * Records that extend {@code pcr} but carry no digest for {@code bank}. {@link #replay} cannot
+     * extend that bank with them, so the bank's replayed value for the PCR proves nothing: a forged
+     * record could omit exactly the bank being checked. {@link Verification} reports such PCRs as failing.
+     */
+    public static List<Event> recordsLackingDigest(EventLog log, HashAlg bank, int pcr) {
+        List<Event> l = new ArrayList<>();
+        for (Event e : log.events()) {
+            if (e.eventType() != EventType.EV_NO_ACTION && e.pcrIndex() == pcr && e.digestNoCopy(bank.algId) == null) l.add(e);
+        }
+        return l;
     }
 
     /** The records that extend a PCR (what a mismatch report lists). */

@@ -14,8 +14,25 @@ import java.util.Map;
  */
 public final class Verification {
 
-    /** One PCR of one bank whose replay differs from the expected value. */
-    public record Mismatch(HashAlg bank, int pcr, byte[] expected, byte[] replayed, List<Event> events, String explanation) {
+    /**
+     * One PCR of one bank whose replay differs from the expected value, or that the log cannot
+     * verify at all: {@code lackingDigest} lists the records that extend the PCR without a digest for
+     * the bank (then {@code replayed} skips them and the PCR fails whatever its value).
+     */
+    public record Mismatch(HashAlg bank, int pcr, byte[] expected, byte[] replayed, List<Event> events, String explanation,
+                           List<Event> lackingDigest) {
+        public Mismatch {
+            lackingDigest = List.copyOf(lackingDigest);
+        }
+
+        public Mismatch(HashAlg bank, int pcr, byte[] expected, byte[] replayed, List<Event> events, String explanation) {
+            this(bank, pcr, expected, replayed, events, explanation, List.of());
+        }
+
+        /** True when records feeding the PCR lack this bank's digest, so no value could be verified. */
+        public boolean unverifiable() {
+            return !lackingDigest.isEmpty();
+        }
     }
 
     /** @param checked number of (bank, PCR) pairs compared; {@code skippedBanks} banks the set has but the log lacks */
@@ -54,6 +71,14 @@ public final class Verification {
                 byte[] exp = pe.getValue();
                 byte[] got = pcrs[i];
                 checked++;
+                List<Event> lacking = Replay.recordsLackingDigest(log, bank, i);
+                if (!lacking.isEmpty()) {
+                    // never "ok": a record without this bank's digest is not extended into the replay, so a
+                    // forged record could carry only the digests of banks nobody checks
+                    mm.add(new Mismatch(bank, i, exp.clone(), got.clone(), Replay.eventsFeeding(log, i),
+                            unverifiableWhy(bank, i, lacking), lacking));
+                    continue;
+                }
                 if (Arrays.equals(exp, got)) continue;
                 // PCR 17–22 rest at FF…FF until a dynamic launch; a log without events for them cannot say more
                 if (i >= 17 && i <= 22 && !extended.get(i) && Arrays.equals(exp, Arrays.copyOf(FF, bank.size))) continue;
@@ -67,6 +92,14 @@ public final class Verification {
         }
         if (!skipped.isEmpty()) notes.add("banks not in the log, not checked: " + String.join(", ", skipped));
         return new Result(mm, checked, skipped, notes);
+    }
+
+    private static String unverifiableWhy(HashAlg bank, int pcr, List<Event> lacking) {
+        StringBuilder recs = new StringBuilder();
+        for (Event e : lacking) recs.append(recs.length() == 0 ? "#" : ", #").append(e.index());
+        return "unverifiable: record(s) " + recs + " extend PCR " + pcr + " but carry no " + bank.tpmName
+                + " digest (finding " + Quirks.DIGESTS_DIFFER_FROM_SPEC_ID + "); the log cannot say what they extended"
+                + " into the " + bank.tpmName + " bank";
     }
 
     private static byte[] withEbs(HashAlg bank, byte[] pcr) {

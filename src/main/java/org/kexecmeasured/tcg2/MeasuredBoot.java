@@ -60,8 +60,14 @@ public final class MeasuredBoot {
                           Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis) {
     }
 
-    /** A PCR whose TPM value the firmware log does not explain (extended without a log entry). */
-    public record Divergence(HashAlg bank, int pcr, byte[] tpm, byte[] logReplay) {
+    /**
+     * A PCR whose TPM value the firmware log does not explain (extended without a log entry), or
+     * cannot explain ({@code explanation} says why, e.g. records without this bank's digest; may be null).
+     */
+    public record Divergence(HashAlg bank, int pcr, byte[] tpm, byte[] logReplay, String explanation) {
+        public Divergence(HashAlg bank, int pcr, byte[] tpm, byte[] logReplay) {
+            this(bank, pcr, tpm, logReplay, null);
+        }
     }
 
     public record Outputs(Path eventlog, Path celJson, Path notExtended, Path journal, Path sidecarLog,
@@ -194,7 +200,7 @@ public final class MeasuredBoot {
         if (known.isEmpty()) return out;
         Verification.Result v = Verification.verify(firmware, PcrSet.of(known));
         for (Verification.Mismatch m : v.mismatches()) {
-            out.add(new Divergence(m.bank(), m.pcr(), m.expected(), m.replayed()));
+            out.add(new Divergence(m.bank(), m.pcr(), m.expected(), m.replayed(), m.explanation()));
         }
         return out;
     }
@@ -344,8 +350,13 @@ public final class MeasuredBoot {
                 : req.firmwareLog()), "records", r.firmwareRecords()));
         List<Object> div = new ArrayList<>();
         for (Divergence d : r.divergent()) {
-            div.add(Map.of("bank", d.bank().tpmName, "pcr", d.pcr(), "tpm", Hex.of(d.tpm()),
-                    "logReplay", Hex.of(d.logReplay())));
+            Map<String, Object> dm = new LinkedHashMap<>();
+            dm.put("bank", d.bank().tpmName);
+            dm.put("pcr", d.pcr());
+            dm.put("tpm", Hex.of(d.tpm()));
+            dm.put("logReplay", Hex.of(d.logReplay()));
+            if (d.explanation() != null) dm.put("explanation", d.explanation());
+            div.add(dm);
         }
         m.put("divergentBeforeBoot", div);
         Map<String, Object> ev = new LinkedHashMap<>();

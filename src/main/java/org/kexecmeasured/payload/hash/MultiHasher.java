@@ -47,7 +47,7 @@ public abstract class MultiHasher implements AutoCloseable {
 
     public abstract void update(byte[] b, int off, int len);
 
-    /** Feeds n zero bytes (loaded sections are zero-filled past their raw data). */
+    /** Feeds n zero bytes (loaded sections are zero-filled past their raw data). Throws IllegalStateException after finish/close. */
     public void updateZeros(long n) {
         byte[] z = new byte[(int) Math.min(CHUNK, Math.max(n, 0))];
         while (n > 0) {
@@ -57,7 +57,10 @@ public abstract class MultiHasher implements AutoCloseable {
         }
     }
 
-    /** The digests; the hasher cannot be used afterwards. */
+    /**
+     * The digests; the hasher is closed afterwards: update, updateZeros and finish then throw
+     * IllegalStateException. Use try-with-resources so a failed hash also releases native memory.
+     */
     public abstract Map<HashAlg, byte[]> finish();
 
     @Override
@@ -67,6 +70,7 @@ public abstract class MultiHasher implements AutoCloseable {
     static final class Jca extends MultiHasher {
         private final List<HashAlg> algs;
         private final MessageDigest[] mds;
+        private boolean done;
 
         Jca(Collection<HashAlg> algs) {
             this.algs = new ArrayList<>(algs);
@@ -76,11 +80,30 @@ public abstract class MultiHasher implements AutoCloseable {
 
         @Override
         public void update(byte[] b, int off, int len) {
+            checkOpen();
             for (MessageDigest md : mds) md.update(b, off, len);
+        }
+
+        /** Same contract as the native hasher: a finished or closed hasher is not reused by accident. */
+        private void checkOpen() {
+            if (done) throw new IllegalStateException("hasher already finished or closed");
+        }
+
+        @Override
+        public void updateZeros(long n) {
+            checkOpen();
+            super.updateZeros(n);
+        }
+
+        @Override
+        public void close() {
+            done = true;
         }
 
         @Override
         public Map<HashAlg, byte[]> finish() {
+            checkOpen();
+            done = true;
             Map<HashAlg, byte[]> out = new EnumMap<>(HashAlg.class);
             for (int i = 0; i < mds.length; i++) out.put(algs.get(i), mds[i].digest());
             return out;

@@ -69,7 +69,8 @@ final class NativeCrypto {
     static final class Hasher extends MultiHasher {
         private final List<HashAlg> algs;
         private final Pointer[] ctx;
-        private final Memory buf = new Memory(CHUNK);
+        /** Native copy buffer, allocated on first use at min(len, CHUNK) and freed by {@link #close}. */
+        private Memory buf;
         private boolean done;
 
         Hasher(Collection<HashAlg> algs) {
@@ -85,13 +86,32 @@ final class NativeCrypto {
             }
         }
 
+        /** The EVP_MD_CTXs are freed once finished or closed: touching them again would crash the JVM. */
+        private void checkOpen() {
+            if (done) throw new IllegalStateException("hasher already finished or closed");
+        }
+
+        private Memory buffer(long need) {
+            int size = (int) Math.min(need, CHUNK);
+            if (buf == null || buf.size() < size) {
+                if (buf != null) buf.close();
+                buf = null; // not left pointing at freed memory if the allocation fails
+                buf = new Memory(size);
+            }
+            return buf;
+        }
+
         @Override
         public void update(byte[] b, int off, int len) {
+            checkOpen();
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            if (len == 0) return;
+            Memory m = buffer(len);
             while (len > 0) {
-                int n = Math.min(len, CHUNK);
-                buf.write(0, b, off, n); // one copy into native memory, shared by all algorithms
+                int n = (int) Math.min(len, m.size());
+                m.write(0, b, off, n); // one copy into native memory, shared by all algorithms
                 for (Pointer c : ctx) {
-                    if (LIB.EVP_DigestUpdate(c, buf, n) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+                    if (LIB.EVP_DigestUpdate(c, m, n) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
                 }
                 off += n;
                 len -= n;
@@ -100,33 +120,54 @@ final class NativeCrypto {
 
         @Override
         public void updateZeros(long n) {
+            checkOpen();
             if (n <= 0) return;
-            buf.clear(Math.min(CHUNK, n));
+            Memory m = buffer(n);
+            long z = Math.min(m.size(), n);
+            m.clear(z);
             while (n > 0) {
-                int k = (int) Math.min(CHUNK, n);
-                for (Pointer c : ctx) LIB.EVP_DigestUpdate(c, buf, k);
+                long k = Math.min(z, n);
+                for (Pointer c : ctx) {
+                    if (LIB.EVP_DigestUpdate(c, m, k) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+                }
                 n -= k;
             }
         }
 
         @Override
         public Map<HashAlg, byte[]> finish() {
-            Map<HashAlg, byte[]> out = new EnumMap<>(HashAlg.class);
-            for (int i = 0; i < ctx.length; i++) {
-                byte[] md = new byte[64];
-                IntByReference len = new IntByReference();
-                if (LIB.EVP_DigestFinal_ex(ctx[i], md, len) != 1) throw new IllegalStateException("EVP_DigestFinal_ex failed");
-                out.put(algs.get(i), java.util.Arrays.copyOf(md, len.getValue()));
+            checkOpen();
+            try {
+                Map<HashAlg, byte[]> out = new EnumMap<>(HashAlg.class);
+                for (int i = 0; i < ctx.length; i++) {
+                    byte[] md = new byte[64];
+                    IntByReference len = new IntByReference();
+                    if (LIB.EVP_DigestFinal_ex(ctx[i], md, len) != 1) throw new IllegalStateException("EVP_DigestFinal_ex failed");
+                    out.put(algs.get(i), java.util.Arrays.copyOf(md, len.getValue()));
+                }
+                return out;
+            } finally {
+                close();
             }
-            close();
-            return out;
+        }
+
+        /** True while the native copy buffer is allocated (tests check that close frees it). */
+        boolean holdsBuffer() {
+            return buf != null;
         }
 
         @Override
         public void close() {
             if (done) return;
             done = true;
-            for (Pointer c : ctx) if (c != null) LIB.EVP_MD_CTX_free(c);
+            for (int i = 0; i < ctx.length; i++) {
+                if (ctx[i] != null) LIB.EVP_MD_CTX_free(ctx[i]);
+                ctx[i] = null;
+            }
+            if (buf != null) {
+                buf.close();
+                buf = null;
+            }
         }
     }
 }

@@ -23,6 +23,8 @@ final class StreamSocket implements AutoCloseable {
     private final SocketChannel ch;
     private final Selector selector;
     private final String what;
+    /** Why the connection was given up (null while usable); see {@link #abandon}. */
+    private volatile String abandoned;
 
     private StreamSocket(SocketChannel ch, Selector selector, String what) {
         this.ch = ch;
@@ -104,6 +106,25 @@ final class StreamSocket implements AutoCloseable {
         selector.select(left);
         selector.selectedKeys().clear();
         k.interestOps(0);
+    }
+
+    /**
+     * Gives the connection up after a timeout or I/O error in the middle of a command: the TPM may
+     * still answer it later, and that late answer would be read as the response to the next command
+     * (e.g. a FlushContext in a finally block). The socket is closed and every later exchange fails.
+     */
+    void abandon(String why) {
+        if (abandoned == null) abandoned = why;
+        close();
+    }
+
+    /** Throws when {@link #abandon} was called: no command may be sent on a desynchronised stream. */
+    void checkUsable(String cmd) {
+        String why = abandoned;
+        if (why != null) {
+            throw new TpmTransportException("connection to the TPM was abandoned after an earlier timeout/error ("
+                    + why + "); " + cmd + " was not sent to " + what + " (open a new connection)");
+        }
     }
 
     /** Deadline expired. */

@@ -31,6 +31,17 @@ public final class SwtpmSocketTransport extends TpmTransport {
     @Override
     protected byte[] exchange(byte[] command) {
         String cmd = commandName(command);
+        sock.checkUsable(cmd);
+        try {
+            return exchangeOnce(command, cmd);
+        } catch (TpmTransportException e) {
+            // whatever failed mid-command, the stream is no longer in step with the TPM
+            sock.abandon(e.getMessage());
+            throw e;
+        }
+    }
+
+    private byte[] exchangeOnce(byte[] command, String cmd) {
         long deadline = System.nanoTime() + timeoutMs * 1_000_000L;
         String during = "from the TPM at " + description() + " within " + timeoutMs + " ms to " + cmd;
         try {
