@@ -429,7 +429,7 @@ public final class ImageServices {
                     }
                 }
                 postEbs = new PostEbsState(address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 fw.machine().fail("capturing the post-ExitBootServices state: " + e);
                 return;
             }

@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 import org.kexecmeasured.uefi.Cpu;
+import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.GuestMemory;
 import org.kexecmeasured.uefi.GuestMemoryException;
 import org.kexecmeasured.uefi.RunResult;
@@ -72,6 +73,8 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private long faultAddress = -1;
     private long faultRip = -1;
     private int interrupt = -1;
+    /** First Throwable thrown by a hook during the current run (JNA would log and swallow it). */
+    private Throwable hookFailure;
 
     public static UnicornLib lib() {
         if (lib == null) {
@@ -90,45 +93,85 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         check(uc.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
         h = ref.getValue();
         intrHook = (p, intno, user) -> {
-            interrupt = intno;
-            uc.uc_emu_stop(h);
+            try {
+                interrupt = intno;
+                uc.uc_emu_stop(h);
+            } catch (Throwable t) {
+                hookFailed(t);
+            }
         };
         addHook(UnicornLib.UC_HOOK_INTR, intrHook, 1, 0);
         memHook = (p, type, address, size, value, user) -> {
-            faultKind = switch (type) {
-                case UnicornLib.UC_MEM_READ_UNMAPPED -> "read of unmapped memory";
-                case UnicornLib.UC_MEM_WRITE_UNMAPPED -> "write to unmapped memory";
-                case UnicornLib.UC_MEM_FETCH_UNMAPPED -> "instruction fetch from unmapped memory";
-                case UnicornLib.UC_MEM_WRITE_PROT -> "write to protected memory";
-                case UnicornLib.UC_MEM_READ_PROT -> "read of protected memory";
-                case UnicornLib.UC_MEM_FETCH_PROT -> "fetch from non-executable memory";
-                default -> "invalid memory access (type " + type + ")";
-            };
-            faultAddress = address;
-            faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
-            return false;
+            try {
+                return onInvalidMemory(type, address);
+            } catch (Throwable t) {
+                hookFailed(t);
+                return false;
+            }
         };
         addHook(UnicornLib.UC_HOOK_MEM_INVALID, memHook, 1, 0);
         cpuidHook = (p, user) -> {
-            CpuidHandler ch = cpuidHandler;
-            if (ch == null) {
-                return 0;
-            }
             try {
-                int[] out = new int[4];
-                ch.cpuid((int) reg(Reg.RAX), (int) reg(Reg.RCX), out);
-                setReg(Reg.RAX, out[0] & 0xffffffffL);
-                setReg(Reg.RBX, out[1] & 0xffffffffL);
-                setReg(Reg.RCX, out[2] & 0xffffffffL);
-                setReg(Reg.RDX, out[3] & 0xffffffffL);
+                return onCpuid();
+            } catch (Throwable t) {
+                hookFailed(t);
                 return 1;
-            } catch (RuntimeException e) {
-                return 0;
             }
         };
         LongByReference hh = new LongByReference();
         check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
                 "uc_hook_add(CPUID)");
+    }
+
+    private boolean onInvalidMemory(int type, long address) {
+        faultKind = switch (type) {
+            case UnicornLib.UC_MEM_READ_UNMAPPED -> "read of unmapped memory";
+            case UnicornLib.UC_MEM_WRITE_UNMAPPED -> "write to unmapped memory";
+            case UnicornLib.UC_MEM_FETCH_UNMAPPED -> "instruction fetch from unmapped memory";
+            case UnicornLib.UC_MEM_WRITE_PROT -> "write to protected memory";
+            case UnicornLib.UC_MEM_READ_PROT -> "read of protected memory";
+            case UnicornLib.UC_MEM_FETCH_PROT -> "fetch from non-executable memory";
+            default -> "invalid memory access (type " + type + ")";
+        };
+        faultAddress = address;
+        faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
+        return false;
+    }
+
+    private int onCpuid() {
+        CpuidHandler ch = cpuidHandler;
+        if (ch == null) {
+            return 0;
+        }
+        try {
+            int[] out = new int[4];
+            ch.cpuid((int) reg(Reg.RAX), (int) reg(Reg.RCX), out);
+            setReg(Reg.RAX, out[0] & 0xffffffffL);
+            setReg(Reg.RBX, out[1] & 0xffffffffL);
+            setReg(Reg.RCX, out[2] & 0xffffffffL);
+            setReg(Reg.RDX, out[3] & 0xffffffffL);
+            return 1;
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /**
+     * Records a Throwable escaping a hook and stops the run. JNA's default callback exception handler only
+     * logs it and returns, so Unicorn would go on with the service half done (RAX unset); {@link #run}
+     * rethrows it instead.
+     */
+    private void hookFailed(Throwable t) {
+        if (hookFailure == null) {
+            hookFailure = t;
+        } else if (hookFailure != t) {
+            hookFailure.addSuppressed(t);
+        }
+        try {
+            uc.uc_emu_stop(h);
+        } catch (Throwable ignored) {
+            // the failure is recorded; run() reports it once uc_emu_start returns
+        }
     }
 
     private long addHook(int type, com.sun.jna.Callback cb, long begin, long end) {
@@ -255,9 +298,16 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         faultAddress = -1;
         faultRip = -1;
         interrupt = -1;
+        hookFailure = null;
         long t0 = System.nanoTime();
         int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
+        Throwable hf = hookFailure;
+        if (hf != null) {
+            hookFailure = null;
+            // the run is over either way; the caller gets one clear exception with the cause attached
+            throw new EmulationException("host error while emulating (the run was stopped): " + hf, hf);
+        }
         long rip = faultRip >= 0 ? faultRip : reg(Reg.RIP);
         return new RunResult(err, err == 0 ? null : uc.uc_strerror(err), rip, faultKind, faultAddress, interrupt, el);
     }
@@ -275,7 +325,13 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     @Override
     public void setTrapRange(long begin, long end, TrapHandler handler) {
-        trapHook = (p, address, size, user) -> handler.trap(address);
+        trapHook = (p, address, size, user) -> {
+            try {
+                handler.trap(address);
+            } catch (Throwable t) {
+                hookFailed(t);
+            }
+        };
         addHook(UnicornLib.UC_HOOK_CODE, trapHook, begin, end);
     }
 
@@ -291,7 +347,13 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             blockHook = null;
         }
         if (handler != null) {
-            blockHook = (p, address, size, user) -> handler.block(address, size);
+            blockHook = (p, address, size, user) -> {
+                try {
+                    handler.block(address, size);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                }
+            };
             blockHookHandle = addHook(UnicornLib.UC_HOOK_BLOCK, blockHook, 1, 0);
         }
     }
