@@ -522,10 +522,11 @@ public final class Firmware implements AutoCloseable {
         bs.put("ConnectController", c -> EfiStatus.NOT_FOUND);
         bs.put("DisconnectController", c -> EfiStatus.NOT_FOUND);
         bs.put("CalculateCrc32", c -> {
-            if (c.arg(0) == 0 || c.arg(1) == 0 || c.arg(2) == 0 || c.arg(1) > (64 << 20)) {
+            // DataSize is a UINTN: compare unsigned, or a size >= 2^63 passes as negative
+            if (c.arg(0) == 0 || c.arg(1) == 0 || c.arg(2) == 0 || Long.compareUnsigned(c.arg(1), 64 << 20) > 0) {
                 return EfiStatus.INVALID_PARAMETER;
             }
-            mem.putU32(c.arg(2), crc32(mem.read(c.arg(0), (int) c.arg(1))));
+            mem.putU32(c.arg(2), crc32(mem.read(c.arg(0), c.arg(1))));
             return EfiStatus.SUCCESS;
         });
         bs.put("CopyMem", c -> {

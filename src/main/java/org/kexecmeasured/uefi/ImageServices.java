@@ -522,7 +522,7 @@ public final class ImageServices {
             if (srcSize > MAX_IMAGE || srcSize < 0 || srcSize > fw.memoryMap().freeBytes()) {
                 return EfiStatus.LOAD_ERROR;
             }
-            file = mem.read(src, (int) srcSize);
+            file = mem.read(src, srcSize);
             if (dp != null) {
                 long[] r = fw.protocols().locateDevicePath(ProtocolDatabase.DEVICE_PATH, dp);
                 if (r != null) {

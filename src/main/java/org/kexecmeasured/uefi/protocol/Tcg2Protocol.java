@@ -98,8 +98,8 @@ public final class Tcg2Protocol {
                 if (pcr < 0 || pcr > 23) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                byte[] eventData = m.read(ev + 4 + headerSize, (int) (size - 4 - headerSize));
-                byte[] toHash = m.read(data, (int) len);
+                byte[] eventData = m.read(ev + 4 + headerSize, size - 4 - headerSize);
+                byte[] toHash = m.read(data, len);
                 measurer.measure(pcr, type, eventData, toHash, flags);
                 return EfiStatus.SUCCESS;
             },

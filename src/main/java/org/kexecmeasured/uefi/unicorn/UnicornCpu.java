@@ -244,16 +244,47 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         setMmr(UnicornLib.REG_IDTR, base, limit);
     }
 
+    /** Mapped ranges {start, end} sorted by start (for range checks before host allocations). */
+    private final java.util.List<long[]> mapped = new java.util.ArrayList<>();
+
+    private void recordMapping(long address, long size) {
+        mapped.add(new long[]{address, address + size});
+        mapped.sort((a, b) -> Long.compareUnsigned(a[0], b[0]));
+    }
+
+    @Override
+    public boolean isMapped(long address, long len) {
+        if (len == 0) {
+            return true;
+        }
+        long end = address + len;
+        if (Long.compareUnsigned(end, address) < 0) {
+            return false; // wraps
+        }
+        long at = address;
+        for (long[] r : mapped) {
+            if (Long.compareUnsigned(r[0], at) <= 0 && Long.compareUnsigned(at, r[1]) < 0) {
+                at = r[1];
+                if (Long.compareUnsigned(at, end) >= 0) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     @Override
     public void map(long address, long size) {
         check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_ALL),
                 "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        recordMapping(address, size);
     }
 
     @Override
     public void mapReadExecute(long address, long size) {
         check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
                 "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        recordMapping(address, size);
     }
 
     @Override
