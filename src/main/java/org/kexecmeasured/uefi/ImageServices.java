@@ -27,6 +27,11 @@ public final class ImageServices {
     public static final Guid SIMPLE_FILE_SYSTEM = Guid.parse("964e5b22-6459-11d2-8e39-00a0c969723b");
     /** Largest image accepted from a buffer or file. */
     public static final long MAX_IMAGE = 512L << 20;
+    /**
+     * Total host bytes of image files held for loaded images (each Image keeps its file for the hand-off and
+     * the measurements); LoadImage past it is OUT_OF_RESOURCES, so repeated loads cannot fill the host heap.
+     */
+    public static final long MAX_IMAGE_BYTES_HELD = 1L << 30;
 
     /** A loaded image. */
     public static final class Image {
@@ -75,6 +80,7 @@ public final class ImageServices {
     private Long topStatus;
     private boolean hostReturned;
     private PostEbsState postEbs;
+    private long imageBytesHeld;
 
     ImageServices(Firmware fw) {
         this.fw = fw;
@@ -243,6 +249,7 @@ public final class ImageServices {
         }
         Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
         images.put(handle, im);
+        imageBytesHeld += file.length;
         fw.options().measurer().imageLoaded(file, base, size, pref, full == null ? new byte[0] : full, parent == 0);
         return im;
     }
@@ -499,7 +506,9 @@ public final class ImageServices {
     }
 
     private void unload(Image im) {
-        images.remove(im.handle);
+        if (images.remove(im.handle) != null) {
+            imageBytesHeld -= im.file.length;
+        }
         fw.memoryMap().free(im.base, (im.size + MemoryMap.PAGE - 1) / MemoryMap.PAGE);
         fw.protocols().removeHandle(im.handle);
     }
@@ -521,6 +530,9 @@ public final class ImageServices {
         if (src != 0) {
             if (srcSize > MAX_IMAGE || srcSize < 0 || srcSize > fw.memoryMap().freeBytes()) {
                 return EfiStatus.LOAD_ERROR;
+            }
+            if (srcSize > MAX_IMAGE_BYTES_HELD - imageBytesHeld) {
+                return EfiStatus.OUT_OF_RESOURCES;
             }
             file = mem.read(src, srcSize);
             if (dp != null) {
@@ -545,7 +557,11 @@ public final class ImageServices {
             if (path == null) {
                 return EfiStatus.NOT_FOUND;
             }
-            file = fileSystems.get(r[0]).readFile(path);
+            try {
+                file = fileSystems.get(r[0]).readFile(path, Math.min(MAX_IMAGE, MAX_IMAGE_BYTES_HELD - imageBytesHeld));
+            } catch (BadInputException e) {
+                return EfiStatus.OUT_OF_RESOURCES; // larger than an image may be, or than the budget left
+            }
             if (file == null) {
                 return EfiStatus.NOT_FOUND;
             }
