@@ -33,6 +33,10 @@ public final class ImageServices {
      * the measurements); LoadImage past it is OUT_OF_RESOURCES, so repeated loads cannot fill the host heap.
      */
     public static final long MAX_IMAGE_BYTES_HELD = 1L << 30;
+    /** Largest allocated range copied into the post-ExitBootServices state (a Java array holds < 2 GiB). */
+    public static final long MAX_CAPTURED_SEGMENT = 1L << 30;
+    /** Largest total of allocated memory copied into the post-ExitBootServices state. */
+    public static final long MAX_CAPTURED_TOTAL = 2L << 30;
 
     /** A loaded image. */
     public static final class Image {
@@ -444,11 +448,25 @@ public final class ImageServices {
                 }
                 regs.put("RIP", address);
                 List<PostEbsState.Segment> segs = new ArrayList<>();
+                long total = 0;
                 for (MemoryMap.Region r : mapAtEbs) {
                     switch (r.type()) {
                         case LoaderCode, LoaderData, ACPIReclaimMemory, ACPIMemoryNVS, RuntimeServicesCode,
-                             RuntimeServicesData -> segs.add(new PostEbsState.Segment(r.start(), r.type(),
-                                mem.read(r.start(), (int) (r.end() - r.start()))));
+                             RuntimeServicesData -> {
+                            long len = r.end() - r.start();
+                            if (len > MAX_CAPTURED_SEGMENT || total + len > MAX_CAPTURED_TOTAL) {
+                                fw.machine().fail("capturing the post-ExitBootServices state: " + r.type()
+                                        + " range 0x" + Long.toHexString(r.start()) + "-0x" + Long.toHexString(r.end())
+                                        + " (" + len + " bytes) is too large to capture (at most "
+                                        + (MAX_CAPTURED_SEGMENT >> 20) + " MiB per range, "
+                                        + (MAX_CAPTURED_TOTAL >> 20) + " MiB in all)");
+                                return;
+                            }
+                            byte[] d = new byte[(int) len];
+                            mem.read(r.start(), d, 0, d.length); // the CPU side copies in bounded chunks
+                            segs.add(new PostEbsState.Segment(r.start(), r.type(), d));
+                            total += len;
+                        }
                         default -> {
                         }
                     }
