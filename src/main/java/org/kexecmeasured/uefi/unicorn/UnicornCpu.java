@@ -92,35 +92,40 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         PointerByReference ref = new PointerByReference();
         check(uc.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
         h = ref.getValue();
-        intrHook = (p, intno, user) -> {
-            try {
-                interrupt = intno;
-                uc.uc_emu_stop(h);
-            } catch (Throwable t) {
-                hookFailed(t);
-            }
-        };
-        addHook(UnicornLib.UC_HOOK_INTR, intrHook, 1, 0);
-        memHook = (p, type, address, size, value, user) -> {
-            try {
-                return onInvalidMemory(type, address);
-            } catch (Throwable t) {
-                hookFailed(t);
-                return false;
-            }
-        };
-        addHook(UnicornLib.UC_HOOK_MEM_INVALID, memHook, 1, 0);
-        cpuidHook = (p, user) -> {
-            try {
-                return onCpuid();
-            } catch (Throwable t) {
-                hookFailed(t);
-                return 1;
-            }
-        };
-        LongByReference hh = new LongByReference();
-        check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
-                "uc_hook_add(CPUID)");
+        try {
+            intrHook = (p, intno, user) -> {
+                try {
+                    interrupt = intno;
+                    uc.uc_emu_stop(h);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                }
+            };
+            addHook(UnicornLib.UC_HOOK_INTR, intrHook, 1, 0);
+            memHook = (p, type, address, size, value, user) -> {
+                try {
+                    return onInvalidMemory(type, address);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                    return false;
+                }
+            };
+            addHook(UnicornLib.UC_HOOK_MEM_INVALID, memHook, 1, 0);
+            cpuidHook = (p, user) -> {
+                try {
+                    return onCpuid();
+                } catch (Throwable t) {
+                    hookFailed(t);
+                    return 1;
+                }
+            };
+            LongByReference hh = new LongByReference();
+            check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
+                    "uc_hook_add(CPUID)");
+        } catch (RuntimeException | Error e) {
+            uc.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
+            throw e;
+        }
     }
 
     private boolean onInvalidMemory(int type, long address) {
