@@ -216,7 +216,7 @@ public final class EmulateCommand implements Callable<Integer> {
         }
         for (RecordingMeasurer.Measurement m : r.measurements()) {
             o.printf(Locale.ROOT, "measurement: PCR %d type 0x%x %d bytes sha256 %s event %s%n", m.pcr(), m.eventType(),
-                    m.dataToHash().length, sha256(m.dataToHash()), describe(m.eventData()));
+                    m.dataLength(), Hex.of(m.dataSha256()), describe(m.eventData()));
         }
         if (!r.console().isEmpty()) {
             o.println("console:");
@@ -267,8 +267,8 @@ public final class EmulateCommand implements Callable<Integer> {
         ArrayNode ms = root.putArray("measurements");
         for (RecordingMeasurer.Measurement m : r.measurements()) {
             ms.addObject().put("pcr", m.pcr()).put("eventType", m.eventType()).put("flags", m.flags())
-                    .put("eventData", Hex.of(m.eventData())).put("dataSize", m.dataToHash().length)
-                    .put("dataSha256", sha256(m.dataToHash()));
+                    .put("eventData", Hex.of(m.eventData())).put("dataSize", m.dataLength())
+                    .put("dataSha256", Hex.of(m.dataSha256()));
         }
         ArrayNode vars = root.putArray("variables");
         for (Map.Entry<VariableStore.Key, VariableStore.Variable> e : r.variables().entrySet()) {

@@ -5,4 +5,8 @@ public class EmulationException extends RuntimeException {
     public EmulationException(String message) {
         super(message);
     }
+
+    public EmulationException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

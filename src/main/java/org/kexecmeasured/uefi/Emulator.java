@@ -127,6 +127,6 @@ public final class Emulator {
         if (got < 0 || got > size) {
             throw new EmulationException("the payload's initrd LoadFile2 returned " + got + " bytes after announcing " + size);
         }
-        return m.read(buf, (int) got);
+        return m.read(buf, got);
     }
 }

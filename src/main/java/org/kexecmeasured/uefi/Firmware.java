@@ -83,62 +83,67 @@ public final class Firmware implements AutoCloseable {
             cpu.close();
             throw e;
         }
-        this.mem = machine.mem();
-        machine.setLiveTrace(options.liveTrace());
-        for (RamRange r : options.ram()) {
-            long s = r.start();
-            if (s == 0) {
-                memoryMap.add(0, MemoryMap.PAGE, MemoryType.ReservedMemoryType);
-                s = MemoryMap.PAGE;
+        try {
+            this.mem = machine.mem();
+            machine.setLiveTrace(options.liveTrace());
+            for (RamRange r : options.ram()) {
+                long s = r.start();
+                if (s == 0) {
+                    memoryMap.add(0, MemoryMap.PAGE, MemoryType.ReservedMemoryType);
+                    s = MemoryMap.PAGE;
+                }
+                long e = Math.min(r.end(), machine.firmwareBase());
+                if (e > s) {
+                    memoryMap.add(s, e, MemoryType.ConventionalMemory);
+                }
             }
-            long e = Math.min(r.end(), machine.firmwareBase());
-            if (e > s) {
-                memoryMap.add(s, e, MemoryType.ConventionalMemory);
+            memoryMap.add(machine.firmwareBase(), machine.ramSize(), MemoryType.BootServicesData);
+            protocols = new ProtocolDatabase(this);
+            images = new ImageServices(this);
+            runtime = new RuntimeServices(this);
+
+            Map<String, Service> bs = new HashMap<>();
+            registerMemoryServices(bs);
+            registerEventServices(bs);
+            registerMiscServices(bs);
+            protocols.register(bs);
+            images.register(bs);
+            bootServices = machine.fwAlloc(24 + 8L * BOOT_SERVICES.length);
+            for (int i = 0; i < BOOT_SERVICES.length; i++) {
+                String n = BOOT_SERVICES[i];
+                Service s = bs.getOrDefault(n, c -> EfiStatus.UNSUPPORTED);
+                mem.putU64(bootServices + 24 + 8L * i, machine.slot(n, s));
             }
-        }
-        memoryMap.add(machine.firmwareBase(), machine.ramSize(), MemoryType.BootServicesData);
-        protocols = new ProtocolDatabase(this);
-        images = new ImageServices(this);
-        runtime = new RuntimeServices(this);
+            writeHeader(bootServices, BOOT_SERVICES_SIGNATURE, 24 + 8 * BOOT_SERVICES.length);
+            long rt = runtime.buildTable();
 
-        Map<String, Service> bs = new HashMap<>();
-        registerMemoryServices(bs);
-        registerEventServices(bs);
-        registerMiscServices(bs);
-        protocols.register(bs);
-        images.register(bs);
-        bootServices = machine.fwAlloc(24 + 8L * BOOT_SERVICES.length);
-        for (int i = 0; i < BOOT_SERVICES.length; i++) {
-            String n = BOOT_SERVICES[i];
-            Service s = bs.getOrDefault(n, c -> EfiStatus.UNSUPPORTED);
-            mem.putU64(bootServices + 24 + 8L * i, machine.slot(n, s));
-        }
-        writeHeader(bootServices, BOOT_SERVICES_SIGNATURE, 24 + 8 * BOOT_SERVICES.length);
-        long rt = runtime.buildTable();
+            consoleHandle = protocols.newHandle();
+            SimpleTextInputProtocol conIn = new SimpleTextInputProtocol(this, consoleHandle);
+            new SimpleTextInputExProtocol(this, consoleHandle);
+            SimpleTextOutputProtocol conOut = new SimpleTextOutputProtocol(this, consoleHandle);
 
-        consoleHandle = protocols.newHandle();
-        SimpleTextInputProtocol conIn = new SimpleTextInputProtocol(this, consoleHandle);
-        new SimpleTextInputExProtocol(this, consoleHandle);
-        SimpleTextOutputProtocol conOut = new SimpleTextOutputProtocol(this, consoleHandle);
+            configTableArray = machine.fwAlloc(24L * MAX_CONFIG_TABLES);
+            systemTable = machine.fwAlloc(120);
+            long vendor = machine.fwCopy(GuestMemory.utf16zBytes("kexec-measured"));
+            mem.putU64(systemTable + 24, vendor);
+            mem.putU32(systemTable + 32, 0x00010000);
+            mem.putU64(systemTable + 40, consoleHandle);
+            mem.putU64(systemTable + 48, conIn.address());
+            mem.putU64(systemTable + 56, consoleHandle);
+            mem.putU64(systemTable + 64, conOut.address());
+            mem.putU64(systemTable + 72, consoleHandle);
+            mem.putU64(systemTable + 80, conOut.address());
+            mem.putU64(systemTable + 88, rt);
+            mem.putU64(systemTable + 96, bootServices);
+            updateConfigTables();
 
-        configTableArray = machine.fwAlloc(24L * MAX_CONFIG_TABLES);
-        systemTable = machine.fwAlloc(120);
-        long vendor = machine.fwCopy(GuestMemory.utf16zBytes("kexec-measured"));
-        mem.putU64(systemTable + 24, vendor);
-        mem.putU32(systemTable + 32, 0x00010000);
-        mem.putU64(systemTable + 40, consoleHandle);
-        mem.putU64(systemTable + 48, conIn.address());
-        mem.putU64(systemTable + 56, consoleHandle);
-        mem.putU64(systemTable + 64, conOut.address());
-        mem.putU64(systemTable + 72, consoleHandle);
-        mem.putU64(systemTable + 80, conOut.address());
-        mem.putU64(systemTable + 88, rt);
-        mem.putU64(systemTable + 96, bootServices);
-        updateConfigTables();
-
-        new Tcg2Protocol(this, options.measurer());
-        if (options.rng() != null) {
-            new RngProtocol(this, options.rng());
+            new Tcg2Protocol(this, options.measurer());
+            if (options.rng() != null) {
+                new RngProtocol(this, options.rng());
+            }
+        } catch (RuntimeException | Error e) {
+            machine.close(); // the Unicorn instance is native memory: never leak it on a failed construction
+            throw e;
         }
     }
 
@@ -522,10 +527,11 @@ public final class Firmware implements AutoCloseable {
         bs.put("ConnectController", c -> EfiStatus.NOT_FOUND);
         bs.put("DisconnectController", c -> EfiStatus.NOT_FOUND);
         bs.put("CalculateCrc32", c -> {
-            if (c.arg(0) == 0 || c.arg(1) == 0 || c.arg(2) == 0 || c.arg(1) > (64 << 20)) {
+            // DataSize is a UINTN: compare unsigned, or a size >= 2^63 passes as negative
+            if (c.arg(0) == 0 || c.arg(1) == 0 || c.arg(2) == 0 || Long.compareUnsigned(c.arg(1), 64 << 20) > 0) {
                 return EfiStatus.INVALID_PARAMETER;
             }
-            mem.putU32(c.arg(2), crc32(mem.read(c.arg(0), (int) c.arg(1))));
+            mem.putU32(c.arg(2), crc32(mem.read(c.arg(0), c.arg(1))));
             return EfiStatus.SUCCESS;
         });
         bs.put("CopyMem", c -> {

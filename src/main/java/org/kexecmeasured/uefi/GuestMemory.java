@@ -11,14 +11,39 @@ public interface GuestMemory {
 
     void write(long address, byte[] src, int off, int len);
 
+    /**
+     * True if all of [address, address + len) is guest RAM (len unsigned; a range that wraps is not).
+     * Implementations that track their mappings override this; the default trusts the access to fail.
+     */
+    default boolean isMapped(long address, long len) {
+        return true;
+    }
+
+    /**
+     * Reads {@code len} bytes. The range is checked against mapped RAM before the host buffer is allocated,
+     * so a guest-chosen length cannot make the host allocate more than the guest has.
+     */
     default byte[] read(long address, int len) {
-        if (len < 0) {
-            throw new GuestMemoryException("negative length " + len + " at 0x" + Long.toHexString(address), address);
+        return read(address, (long) len);
+    }
+
+    /** As {@link #read(long, int)} for a guest-supplied 64-bit length (negative = above 2^63 = rejected). */
+    default byte[] read(long address, long len) {
+        if (len < 0 || len > MAX_READ) {
+            throw new GuestMemoryException("read of 0x" + Long.toHexString(len) + " bytes at 0x"
+                    + Long.toHexString(address) + ": length too large", address);
         }
-        byte[] b = new byte[len];
-        read(address, b, 0, len);
+        if (!isMapped(address, len)) {
+            throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
+                    + " outside guest RAM", address);
+        }
+        byte[] b = new byte[(int) len];
+        read(address, b, 0, (int) len);
         return b;
     }
+
+    /** Largest single host copy of guest memory (the largest image, {@code ImageServices.MAX_IMAGE}). */
+    long MAX_READ = 512L << 20;
 
     default void write(long address, byte[] src) {
         write(address, src, 0, src.length);

@@ -2,6 +2,7 @@ package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.BaseRelocation;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
@@ -27,6 +28,15 @@ public final class ImageServices {
     public static final Guid SIMPLE_FILE_SYSTEM = Guid.parse("964e5b22-6459-11d2-8e39-00a0c969723b");
     /** Largest image accepted from a buffer or file. */
     public static final long MAX_IMAGE = 512L << 20;
+    /**
+     * Total host bytes of image files held for loaded images (each Image keeps its file for the hand-off and
+     * the measurements); LoadImage past it is OUT_OF_RESOURCES, so repeated loads cannot fill the host heap.
+     */
+    public static final long MAX_IMAGE_BYTES_HELD = 1L << 30;
+    /** Largest allocated range copied into the post-ExitBootServices state (a Java array holds < 2 GiB). */
+    public static final long MAX_CAPTURED_SEGMENT = 1L << 30;
+    /** Largest total of allocated memory copied into the post-ExitBootServices state. */
+    public static final long MAX_CAPTURED_TOTAL = 2L << 30;
 
     /** A loaded image. */
     public static final class Image {
@@ -75,6 +85,7 @@ public final class ImageServices {
     private Long topStatus;
     private boolean hostReturned;
     private PostEbsState postEbs;
+    private long imageBytesHeld;
 
     ImageServices(Firmware fw) {
         this.fw = fw;
@@ -153,6 +164,9 @@ public final class ImageServices {
             throw new BadInputException(name + ": image of " + file.length + " bytes is too large");
         }
         PeFile pe = PeFile.parse(file);
+        // the file must be hashable as Authenticode (what PCR 4 records) before anything of it is loaded:
+        // PeFile.parse leaves the certificate table to Authenticode, so the two could disagree
+        Authenticode.hashedRanges(pe);
         if (pe.machine() != PeFile.IMAGE_FILE_MACHINE_AMD64) {
             throw new BadInputException(name + ": machine " + pe.machineName() + " is not x86_64");
         }
@@ -183,68 +197,83 @@ public final class ImageServices {
         if (base < 0) {
             throw new EmulationException(name + ": out of memory for an image of 0x" + Long.toHexString(size) + " bytes");
         }
-        // Fresh guest RAM is zero: clear only reused pages, then write headers and sections with their
-        // relocations applied (no full-size host copy of sparse images such as a 48 MiB UKI).
         java.util.BitSet reused = fw.memoryMap().lastAllocationReusedPages();
-        for (int i = reused.nextSetBit(0); i >= 0; ) {
-            int j = reused.nextClearBit(i);
-            mem.fill(base + i * MemoryMap.PAGE, (j - i) * MemoryMap.PAGE, (byte) 0);
-            i = reused.nextSetBit(j);
-        }
-        List<long[]> pieces = new ArrayList<>(); // {rva, length}
-        List<byte[]> contents = new ArrayList<>();
-        int hdr = (int) Math.min(pe.sizeOfHeaders(), file.length);
-        pieces.add(new long[]{0, hdr});
-        contents.add(java.util.Arrays.copyOf(file, hdr));
-        for (Section s : pe.sections()) {
-            byte[] d = pe.sectionData(s);
-            long n = s.virtualSize() == 0 ? d.length : Math.min(d.length, s.virtualSize());
-            if (s.virtualAddress() + n > size || s.virtualAddress() < 0) {
-                throw new BadInputException(name + ": section " + s.name() + " lies outside SizeOfImage");
-            }
-            pieces.add(new long[]{s.virtualAddress(), n});
-            contents.add(n == d.length ? d : java.util.Arrays.copyOf(d, (int) n));
-        }
-        long delta = base - pref;
-        if (delta != 0) {
-            for (BaseRelocation r : pe.baseRelocations()) {
-                long rva = r.rva();
-                int width = r.type() == BaseRelocation.IMAGE_REL_BASED_DIR64 ? 8
-                        : r.type() == BaseRelocation.IMAGE_REL_BASED_HIGHLOW ? 4 : 0;
-                if (width == 0) {
-                    throw new BadInputException(name + ": unsupported relocation type " + BaseRelocation.typeName(r.type()));
+        long handle = 0;
+        boolean registered = false;
+        try {
+            List<long[]> pieces = new ArrayList<>(); // {rva, length}
+            List<byte[]> contents = new ArrayList<>();
+            int hdr = (int) Math.min(pe.sizeOfHeaders(), file.length);
+            pieces.add(new long[]{0, hdr});
+            contents.add(java.util.Arrays.copyOf(file, hdr));
+            for (Section s : pe.sections()) {
+                byte[] d = pe.sectionData(s);
+                long n = s.virtualSize() == 0 ? d.length : Math.min(d.length, s.virtualSize());
+                if (s.virtualAddress() + n > size || s.virtualAddress() < 0) {
+                    throw new BadInputException(name + ": section " + s.name() + " lies outside SizeOfImage");
                 }
-                if (rva < 0 || rva + width > size) {
-                    throw new BadInputException(name + ": relocation at 0x" + Long.toHexString(rva) + " outside the image");
+                pieces.add(new long[]{s.virtualAddress(), n});
+                contents.add(n == d.length ? d : java.util.Arrays.copyOf(d, (int) n));
+            }
+            long delta = base - pref;
+            if (delta != 0) {
+                for (BaseRelocation r : pe.baseRelocations()) {
+                    long rva = r.rva();
+                    int width = r.type() == BaseRelocation.IMAGE_REL_BASED_DIR64 ? 8
+                            : r.type() == BaseRelocation.IMAGE_REL_BASED_HIGHLOW ? 4 : 0;
+                    if (width == 0) {
+                        throw new BadInputException(name + ": unsupported relocation type " + BaseRelocation.typeName(r.type()));
+                    }
+                    if (rva < 0 || rva + width > size) {
+                        throw new BadInputException(name + ": relocation at 0x" + Long.toHexString(rva) + " outside the image");
+                    }
+                    relocate(pieces, contents, rva, width, delta);
                 }
-                relocate(pieces, contents, rva, width, delta);
+            }
+            byte[] full = filePath;
+            if (deviceHandle != 0 && filePath != null) {
+                byte[] dev = fw.protocols().devicePathOf(deviceHandle);
+                if (dev != null) {
+                    full = new byte[dev.length + filePath.length];
+                    System.arraycopy(dev, 0, full, 0, dev.length);
+                    System.arraycopy(filePath, 0, full, dev.length, filePath.length);
+                }
+            }
+            // measure (PCR 4) before the image exists for the guest: if measuring fails, nothing is loaded
+            fw.options().measurer().imageLoaded(file, base, size, pref, full == null ? new byte[0] : full, parent == 0);
+
+            // Fresh guest RAM is zero: clear only reused pages, then write headers and sections with their
+            // relocations applied (no full-size host copy of sparse images such as a 48 MiB UKI).
+            for (int i = reused.nextSetBit(0); i >= 0; ) {
+                int j = reused.nextClearBit(i);
+                mem.fill(base + i * MemoryMap.PAGE, (j - i) * MemoryMap.PAGE, (byte) 0);
+                i = reused.nextSetBit(j);
+            }
+            for (int i = 0; i < pieces.size(); i++) {
+                mem.write(base + pieces.get(i)[0], contents.get(i));
+            }
+            long fp = filePath == null ? 0 : fw.machine().fwCopy(filePath);
+            handle = fw.protocols().newHandle();
+            long li = LoadedImageProtocol.create(fw, parent, deviceHandle, fp, base, size, code.ordinal(), data.ordinal());
+            fw.protocols().install(handle, LoadedImageProtocol.GUID, li);
+            long dpa = 0;
+            if (full != null) {
+                dpa = fw.machine().fwCopy(full);
+                fw.protocols().install(handle, LoadedImageProtocol.DEVICE_PATH_GUID, dpa);
+            }
+            Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
+            images.put(handle, im);
+            imageBytesHeld += file.length;
+            registered = true;
+            return im;
+        } finally {
+            if (!registered) {
+                if (handle != 0) {
+                    fw.protocols().removeHandle(handle);
+                }
+                fw.memoryMap().free(base, pages);
             }
         }
-        for (int i = 0; i < pieces.size(); i++) {
-            mem.write(base + pieces.get(i)[0], contents.get(i));
-        }
-        long fp = filePath == null ? 0 : fw.machine().fwCopy(filePath);
-        long handle = fw.protocols().newHandle();
-        long li = LoadedImageProtocol.create(fw, parent, deviceHandle, fp, base, size, code.ordinal(), data.ordinal());
-        fw.protocols().install(handle, LoadedImageProtocol.GUID, li);
-        byte[] full = filePath;
-        if (deviceHandle != 0 && filePath != null) {
-            byte[] dev = fw.protocols().devicePathOf(deviceHandle);
-            if (dev != null) {
-                full = new byte[dev.length + filePath.length];
-                System.arraycopy(dev, 0, full, 0, dev.length);
-                System.arraycopy(filePath, 0, full, dev.length, filePath.length);
-            }
-        }
-        long dpa = 0;
-        if (full != null) {
-            dpa = fw.machine().fwCopy(full);
-            fw.protocols().install(handle, LoadedImageProtocol.DEVICE_PATH_GUID, dpa);
-        }
-        Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
-        images.put(handle, im);
-        fw.options().measurer().imageLoaded(file, base, size, pref, full == null ? new byte[0] : full, parent == 0);
-        return im;
     }
 
     /** Adds {@code delta} to the {@code width}-byte field at {@code rva}, in the piece holding it. */
@@ -419,17 +448,31 @@ public final class ImageServices {
                 }
                 regs.put("RIP", address);
                 List<PostEbsState.Segment> segs = new ArrayList<>();
+                long total = 0;
                 for (MemoryMap.Region r : mapAtEbs) {
                     switch (r.type()) {
                         case LoaderCode, LoaderData, ACPIReclaimMemory, ACPIMemoryNVS, RuntimeServicesCode,
-                             RuntimeServicesData -> segs.add(new PostEbsState.Segment(r.start(), r.type(),
-                                mem.read(r.start(), (int) (r.end() - r.start()))));
+                             RuntimeServicesData -> {
+                            long len = r.end() - r.start();
+                            if (len > MAX_CAPTURED_SEGMENT || total + len > MAX_CAPTURED_TOTAL) {
+                                fw.machine().fail("capturing the post-ExitBootServices state: " + r.type()
+                                        + " range 0x" + Long.toHexString(r.start()) + "-0x" + Long.toHexString(r.end())
+                                        + " (" + len + " bytes) is too large to capture (at most "
+                                        + (MAX_CAPTURED_SEGMENT >> 20) + " MiB per range, "
+                                        + (MAX_CAPTURED_TOTAL >> 20) + " MiB in all)");
+                                return;
+                            }
+                            byte[] d = new byte[(int) len];
+                            mem.read(r.start(), d, 0, d.length); // the CPU side copies in bounded chunks
+                            segs.add(new PostEbsState.Segment(r.start(), r.type(), d));
+                            total += len;
+                        }
                         default -> {
                         }
                     }
                 }
                 postEbs = new PostEbsState(address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
-            } catch (RuntimeException e) {
+            } catch (Throwable e) {
                 fw.machine().fail("capturing the post-ExitBootServices state: " + e);
                 return;
             }
@@ -499,7 +542,9 @@ public final class ImageServices {
     }
 
     private void unload(Image im) {
-        images.remove(im.handle);
+        if (images.remove(im.handle) != null) {
+            imageBytesHeld -= im.file.length;
+        }
         fw.memoryMap().free(im.base, (im.size + MemoryMap.PAGE - 1) / MemoryMap.PAGE);
         fw.protocols().removeHandle(im.handle);
     }
@@ -522,7 +567,10 @@ public final class ImageServices {
             if (srcSize > MAX_IMAGE || srcSize < 0 || srcSize > fw.memoryMap().freeBytes()) {
                 return EfiStatus.LOAD_ERROR;
             }
-            file = mem.read(src, (int) srcSize);
+            if (srcSize > MAX_IMAGE_BYTES_HELD - imageBytesHeld) {
+                return EfiStatus.OUT_OF_RESOURCES;
+            }
+            file = mem.read(src, srcSize);
             if (dp != null) {
                 long[] r = fw.protocols().locateDevicePath(ProtocolDatabase.DEVICE_PATH, dp);
                 if (r != null) {
@@ -545,7 +593,11 @@ public final class ImageServices {
             if (path == null) {
                 return EfiStatus.NOT_FOUND;
             }
-            file = fileSystems.get(r[0]).readFile(path);
+            try {
+                file = fileSystems.get(r[0]).readFile(path, Math.min(MAX_IMAGE, MAX_IMAGE_BYTES_HELD - imageBytesHeld));
+            } catch (BadInputException e) {
+                return EfiStatus.OUT_OF_RESOURCES; // larger than an image may be, or than the budget left
+            }
             if (file == null) {
                 return EfiStatus.NOT_FOUND;
             }

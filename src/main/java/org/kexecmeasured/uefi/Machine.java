@@ -212,6 +212,16 @@ public final class Machine implements AutoCloseable {
     }
 
     private void onTrap(long address) {
+        try {
+            dispatch(address);
+        } catch (Throwable t) {
+            // an Error (e.g. OutOfMemoryError) must end the run: the service may be half done and RAX unset
+            String n = slotName(address);
+            fail("internal error in " + (n == null ? "the trap handler" : n) + ": " + t);
+        }
+    }
+
+    private void dispatch(long address) {
         int i = (int) ((address - TRAP_BASE) / SLOT);
         if ((address - TRAP_BASE) % SLOT != 0 || i >= nextSlot) {
             fail("jump into the firmware trap page at 0x" + Long.toHexString(address) + ", which is no service");
@@ -233,7 +243,7 @@ public final class Machine implements AutoCloseable {
         } catch (EmulationException e) {
             fail(names[i] + ": " + e.getMessage());
             return;
-        } catch (RuntimeException e) {
+        } catch (Throwable e) {
             fail("internal error in " + names[i] + ": " + e);
             return;
         }

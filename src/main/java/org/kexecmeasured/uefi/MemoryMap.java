@@ -36,6 +36,13 @@ public final class MemoryMap {
     /** Pages ever handed out; pages never handed out are still zero (lazily backed guest RAM). */
     private final BitSet used = new BitSet();
     private BitSet lastReused = new BitSet();
+    /**
+     * Pages handed out by {@link #allocate} and not freed since: only these may be freed (EDK2: FreePages of
+     * a range AllocatePages did not return is NOT_FOUND), never the firmware's own ranges from {@link #add}.
+     */
+    private final BitSet allocated = new BitSet();
+    /** Largest allocation or free, in pages (1 TiB). */
+    private static final long MAX_PAGES = (1L << 40) / PAGE;
 
     public long mapKey() {
         return mapKey;
@@ -51,6 +58,9 @@ public final class MemoryMap {
             throw new IllegalArgumentException("overlapping range");
         }
         map.put(start, new Region(start, end, type, attributeFor(type)));
+        if (type != MemoryType.ConventionalMemory && end / PAGE <= Integer.MAX_VALUE) {
+            used.set((int) (start / PAGE), (int) (end / PAGE)); // may hold data: zero it if ever reused
+        }
         mergeAround(start);
         mapKey++;
     }
@@ -87,7 +97,7 @@ public final class MemoryMap {
      * {@code NOT_FOUND} for Address).
      */
     public long allocate(AllocateType how, MemoryType type, long pages, long address) {
-        if (pages <= 0 || pages > (1L << 40) / PAGE) {
+        if (pages <= 0 || pages > MAX_PAGES) {
             return -1;
         }
         long size = pages * PAGE;
@@ -125,6 +135,7 @@ public final class MemoryMap {
         int first = (int) (chosen / PAGE);
         lastReused = used.get(first, first + (int) pages);
         setType(chosen, chosen + size, type);
+        allocated.set(first, first + (int) pages);
         return chosen;
     }
 
@@ -136,12 +147,23 @@ public final class MemoryMap {
         return (BitSet) lastReused.clone();
     }
 
-    /** FreePages: the range must be entirely allocated (not free, not reserved); returns false otherwise. */
+    /**
+     * FreePages: the whole range must have been returned by {@link #allocate} and not freed since (so never
+     * the firmware's own page tables, tables or stack); returns false (NOT_FOUND) otherwise.
+     */
     public boolean free(long address, long pages) {
-        if (address % PAGE != 0 || pages <= 0) {
+        if (address % PAGE != 0 || pages <= 0 || pages > MAX_PAGES) {
             return false;
         }
         long end = address + pages * PAGE;
+        if (Long.compareUnsigned(end, address) <= 0 || address < 0 || end / PAGE > Integer.MAX_VALUE) {
+            return false; // wraps, or beyond any page the allocator hands out
+        }
+        int first = (int) (address / PAGE);
+        int last = (int) (end / PAGE);
+        if (allocated.nextClearBit(first) < last) {
+            return false;
+        }
         long p = address;
         while (p < end) {
             Region r = find(p);
@@ -151,6 +173,7 @@ public final class MemoryMap {
             p = r.end;
         }
         setType(address, end, MemoryType.ConventionalMemory);
+        allocated.clear(first, last);
         return true;
     }
 

@@ -110,7 +110,7 @@ public final class RuntimeServices {
                 return EfiStatus.INVALID_PARAMETER;
             }
             long size = c.arg(3);
-            if (size > VariableStore.MAX_VARIABLE_SIZE) {
+            if (Long.compareUnsigned(size, VariableStore.MAX_VARIABLE_SIZE) > 0) { // UINTN: unsigned
                 return EfiStatus.OUT_OF_RESOURCES;
             }
             if (size > 0 && c.arg(4) == 0) {
@@ -121,7 +121,7 @@ public final class RuntimeServices {
             if (size == 0 && store.get(name, g) == null) {
                 return EfiStatus.NOT_FOUND;
             }
-            byte[] data = size == 0 ? new byte[0] : m.read(c.arg(4), (int) size);
+            byte[] data = size == 0 ? new byte[0] : m.read(c.arg(4), size);
             return store.set(name, g, attrs, data) ? EfiStatus.SUCCESS : EfiStatus.OUT_OF_RESOURCES;
         });
         rs.put("GetNextHighMonotonicCount", c -> {

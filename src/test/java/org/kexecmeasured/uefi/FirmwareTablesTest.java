@@ -76,6 +76,25 @@ class FirmwareTablesTest {
     }
 
     @Test
+    void anEspFileLargerThanAnImageIsRefusedBeforeReading() throws Exception {
+        Path esp = Files.createDirectories(dir.resolve("esp-big"));
+        long big = ImageServices.MAX_IMAGE + 4096;
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(esp.resolve("big.efi").toFile(), "rw")) {
+            f.setLength(big); // sparse: no disk space used
+        }
+        Files.writeString(esp.resolve("small.efi"), "0123456789");
+        try (Firmware fw = firmware()) {
+            SimpleFileSystemProtocol fs = new SimpleFileSystemProtocol(fw, esp);
+            org.kexecmeasured.util.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    org.kexecmeasured.util.BadInputException.class, () -> fs.readFile("\\BIG.EFI"));
+            assertTrue(e.getMessage().contains(big + " bytes"), e.getMessage());
+            assertArrayEquals("0123456789".getBytes(), fs.readFile("\\small.efi", 10));
+            org.junit.jupiter.api.Assertions.assertThrows(org.kexecmeasured.util.BadInputException.class,
+                    () -> fs.readFile("\\small.efi", 9));
+        }
+    }
+
+    @Test
     void ramLayoutWithAHoleIsMappedAndDescribed() {
         var layout = java.util.List.of(new RamRange(0, 0x9f000), new RamRange(0x100000, 256L << 20));
         try (Firmware fw = new Firmware(EmulatorOptions.builder().ram(layout).build())) {

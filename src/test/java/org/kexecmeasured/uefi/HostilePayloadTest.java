@@ -83,4 +83,31 @@ class HostilePayloadTest {
         assertTrue(e.getMessage().contains("AllocatePages(0x0, 0x2, 0x100") && e.getMessage().contains("OUT_OF_RESOURCES"),
                 e.getMessage());
     }
+
+    @Test
+    void fullEmulationRefusesToCaptureARangeOfTwoGiBAndMore() {
+        byte[] code = concat(
+                bytes(0x48, 0x81, 0xEC, 0x08, 0x11, 0x00, 0x00), // sub rsp, 0x1108
+                bytes(0x48, 0x8B, 0x5A, 0x60), // mov rbx, [rdx+0x60]  BootServices
+                bytes(0x49, 0x89, 0xCC), // mov r12, rcx  ImageHandle
+                bytes(0x31, 0xC9, 0xBA, 0x02, 0, 0, 0), // xor ecx, ecx; mov edx, 2  AnyPages, LoaderData
+                bytes(0x41, 0xB8, 0x00, 0x00, 0x09, 0x00), // mov r8d, 0x90000 pages: 2.25 GiB
+                bytes(0x4C, 0x8D, 0x4C, 0x24, 0x30), // lea r9, [rsp+0x30]
+                bytes(0xFF, 0x53, 0x28), // call [rbx+0x28]  AllocatePages
+                bytes(0x48, 0xC7, 0x44, 0x24, 0x38, 0x00, 0x0F, 0, 0), // mov qword [rsp+0x38], 0xF00
+                bytes(0x48, 0x8D, 0x4C, 0x24, 0x38), // lea rcx, [rsp+0x38]  &MapSize
+                bytes(0x48, 0x8D, 0x94, 0x24, 0x00, 0x01, 0, 0), // lea rdx, [rsp+0x100]  Map
+                bytes(0x4C, 0x8D, 0x44, 0x24, 0x40), // lea r8, [rsp+0x40]  &MapKey
+                bytes(0x4C, 0x8D, 0x4C, 0x24, 0x48), // lea r9, [rsp+0x48]  &DescriptorSize
+                bytes(0x48, 0x8D, 0x44, 0x24, 0x50, 0x48, 0x89, 0x44, 0x24, 0x20), // &DescriptorVersion as arg 5
+                bytes(0xFF, 0x53, 0x38), // call [rbx+0x38]  GetMemoryMap
+                bytes(0x4C, 0x89, 0xE1, 0x48, 0x8B, 0x54, 0x24, 0x40), // mov rcx, r12; mov rdx, [rsp+0x40]
+                bytes(0xFF, 0x93, 0xE8, 0x00, 0x00, 0x00), // call [rbx+0xE8]  ExitBootServices
+                bytes(0xB8, 0x00, 0x00, 0x10, 0x00, 0xFF, 0xE0)); // mov eax, 0x100000; jmp rax  (the "kernel")
+        EmulatorOptions o = EmulatorOptions.builder().timeBudgetMillis(20_000).ramSize(3L << 30).fullEmulation(true)
+                .payloadName("big.efi").build();
+        EmulationException e = assertThrows(EmulationException.class, () -> Emulator.run(tinyEfiApp(code), o));
+        assertTrue(e.getMessage().contains("capturing the post-ExitBootServices state: LoaderData range"), e.getMessage());
+        assertTrue(e.getMessage().contains("(2415919104 bytes) is too large to capture"), e.getMessage());
+    }
 }

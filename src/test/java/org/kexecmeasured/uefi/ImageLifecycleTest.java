@@ -1,6 +1,7 @@
 package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
+import org.kexecmeasured.uefi.protocol.LoadedImageProtocol;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -48,5 +49,50 @@ class ImageLifecycleTest {
                 bytes(0x48, 0x83, 0xC4, 0x28, 0xC3)); // add rsp,0x28; ret (returns StartImage's status)
         String m = run(code);
         assertTrue(m.contains("returned with status INVALID_PARAMETER"), m);
+    }
+
+    private static final byte[] RET0 = bytes(0x31, 0xC0, 0xC3); // xor eax, eax; ret
+
+    @Test
+    void anImageAuthenticodeCannotHashIsRejectedAndNothingStaysLoaded() {
+        // PeFile.parse accepts it (the certificate table is Authenticode's business); hashing it fails:
+        // the security directory claims 0x1000 bytes but only 16 bytes follow the sections
+        byte[] pe = concat(tinyEfiApp(RET0), new byte[16]);
+        java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(pe).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        bb.putInt(0x58 + 112 + 4 * 8, pe.length - 16); // DataDirectory[SECURITY].VirtualAddress (file offset)
+        bb.putInt(0x58 + 112 + 4 * 8 + 4, 0x1000); // .Size
+        org.kexecmeasured.payload.pe.PeFile.parse(pe);
+        try (Firmware fw = new Firmware(EmulatorOptions.builder().ramSize(64L << 20).build())) {
+            long free = fw.memoryMap().freeBytes();
+            org.kexecmeasured.util.BadInputException e = assertThrows(org.kexecmeasured.util.BadInputException.class,
+                    () -> fw.images().load(pe, "unhashable.efi", 0, 0, null));
+            assertTrue(e.getMessage().contains("certificate table"), e.getMessage());
+            assertTrue(fw.images().all().isEmpty(), "no image is left loaded");
+            org.junit.jupiter.api.Assertions.assertEquals(free, fw.memoryMap().freeBytes(), "its pages are freed");
+        }
+    }
+
+    @Test
+    void aFailingMeasurementLeavesNoImageBehind() {
+        Measurer failing = new Measurer() {
+            @Override
+            public void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags) {
+            }
+
+            @Override
+            public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
+                                    boolean firstImage) {
+                throw new org.kexecmeasured.util.BadInputException("cannot measure this image");
+            }
+        };
+        try (Firmware fw = new Firmware(EmulatorOptions.builder().ramSize(64L << 20).measurer(failing).build())) {
+            long free = fw.memoryMap().freeBytes();
+            int handles = fw.protocols().handlesWith(LoadedImageProtocol.GUID).size();
+            assertThrows(org.kexecmeasured.util.BadInputException.class,
+                    () -> fw.images().load(tinyEfiApp(RET0), "unmeasured.efi", 0, 0, null));
+            assertTrue(fw.images().all().isEmpty(), "no startable image without its PCR 4 record");
+            org.junit.jupiter.api.Assertions.assertEquals(handles, fw.protocols().handlesWith(LoadedImageProtocol.GUID).size());
+            org.junit.jupiter.api.Assertions.assertEquals(free, fw.memoryMap().freeBytes(), "its pages are freed");
+        }
     }
 }

@@ -71,4 +71,32 @@ class MemoryMapTest {
         assertEquals(1, bb.getLong(96 + 24), "NumberOfPages");
         assertEquals(0xF, bb.getLong(96 + 32), "Attribute UC|WC|WT|WB");
     }
+
+    @Test
+    void freeWithAWrappingPageCountIsRefusedAndFreesNothing() {
+        MemoryMap m = oneGiB();
+        long a = m.allocate(MemoryMap.AllocateType.AnyPages, MemoryType.LoaderData, 1, 0);
+        long free = m.freeBytes();
+        assertFalse(m.free(a, 1L << 52), "pages * 4096 wraps to 0");
+        assertFalse(m.free(a, -1L));
+        assertFalse(m.free(a, (1L << 40) / MemoryMap.PAGE + 1), "more pages than any allocation");
+        assertEquals(free, m.freeBytes());
+        assertTrue(m.free(a, 1));
+    }
+
+    @Test
+    void onlyRangesTheAllocatorHandedOutCanBeFreed() {
+        MemoryMap m = new MemoryMap();
+        m.add(0x1000, 0x10_0000, MemoryType.ConventionalMemory);
+        m.add(0x10_0000, 0x20_0000, MemoryType.BootServicesData); // firmware: page tables, tables, stack
+        long free = m.freeBytes();
+        assertFalse(m.free(0x10_0000, 1), "the firmware's own BootServicesData");
+        assertFalse(m.free(0x10_0000, 0x100));
+        long a = m.allocate(MemoryMap.AllocateType.AnyPages, MemoryType.BootServicesData, 2, 0);
+        assertEquals(0xFE000, a, "next to the firmware range, merged with it in the map");
+        assertFalse(m.free(a, 3), "one page past the allocation is the firmware's");
+        assertTrue(m.free(a, 2));
+        assertFalse(m.free(a, 2), "not twice");
+        assertEquals(free, m.freeBytes());
+    }
 }

@@ -80,7 +80,7 @@ class UkiEmulationTest {
         byte[] pcr = new byte[32];
         for (RecordingMeasurer.Measurement m : result.measurements()) {
             if (m.pcr() == 11) {
-                pcr = HashAlg.SHA256.extend(pcr, HashAlg.SHA256.digest(m.dataToHash()));
+                pcr = HashAlg.SHA256.extend(pcr, m.dataSha256());
             }
         }
         pcr = HashAlg.SHA256.extend(pcr, HashAlg.SHA256.digest("enter-initrd".getBytes(StandardCharsets.US_ASCII)));

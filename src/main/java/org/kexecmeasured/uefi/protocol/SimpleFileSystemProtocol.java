@@ -12,10 +12,12 @@ import org.kexecmeasured.uefi.Service;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -40,6 +42,8 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
     /** The ESP partition GUID reported in the HD() node (fixed, so runs are reproducible). */
     public static final Guid PARTITION_GUID = Guid.parse("0d2b2c04-9b0e-4b2d-8f4e-6b6578656361");
     public static final int MAX_OPEN = 4096;
+    /** Host buffer for one step of File.Read. */
+    private static final int READ_CHUNK = 1 << 20;
     private static final String[] FILE_FNS = {"Open", "Close", "Delete", "Read", "Write", "GetPosition",
         "SetPosition", "GetInfo", "SetInfo", "Flush"};
 
@@ -57,7 +61,6 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         final Path host;
         final boolean dir;
         long position;
-        byte[] content;
         List<Path> listing;
 
         OpenFile(List<String> components, Path host, boolean dir) {
@@ -170,13 +173,23 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
     }
 
     @Override
-    public byte[] readFile(String efiPath) {
+    public byte[] readFile(String efiPath, long maxSize) {
         OpenFile f = resolve(List.of(), efiPath);
         if (f == null || f.dir) {
             return null;
         }
-        try {
-            return Files.readAllBytes(f.host);
+        // the size is checked before anything is read: a huge file on the ESP must not fill the host heap
+        try (FileChannel ch = FileChannel.open(f.host, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+            long size = ch.size();
+            if (size > maxSize) {
+                throw new org.kexecmeasured.util.BadInputException("ESP file " + efiPath + " has " + size
+                        + " bytes, more than the limit of " + maxSize);
+            }
+            ByteBuffer b = ByteBuffer.allocate((int) size);
+            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
+                // positional reads until the size read above (a file that shrinks ends early)
+            }
+            return b.position() == size ? b.array() : java.util.Arrays.copyOf(b.array(), b.position());
         } catch (IOException e) {
             return null;
         }
@@ -255,18 +268,32 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
                 f.position++;
                 return EfiStatus.SUCCESS;
             }
-            if (f.content == null) {
-                f.content = Files.readAllBytes(f.host);
-            }
-            long n = Math.max(0, Math.min(want, f.content.length - f.position));
-            if (n > 0) {
-                if (c.arg(2) == 0) {
+            // positional reads in bounded chunks straight into guest memory: no per-file host copy
+            long done = 0;
+            try (FileChannel ch = FileChannel.open(f.host, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                long size = ch.size();
+                long n = f.position < 0 || f.position >= size ? 0 : Math.min(want < 0 ? Long.MAX_VALUE : want,
+                        size - f.position);
+                if (n > 0 && c.arg(2) == 0) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                m.write(c.arg(2), f.content, (int) f.position, (int) n);
+                if (n > 0 && !m.isMapped(c.arg(2), n)) {
+                    throw new org.kexecmeasured.uefi.GuestMemoryException("File.Read of " + n + " bytes into 0x"
+                            + Long.toHexString(c.arg(2)) + " outside guest RAM", c.arg(2));
+                }
+                ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(n, READ_CHUNK));
+                while (done < n) {
+                    chunk.clear().limit((int) Math.min(chunk.capacity(), n - done));
+                    int r = ch.read(chunk, f.position + done);
+                    if (r <= 0) {
+                        break;
+                    }
+                    m.write(c.arg(2) + done, chunk.array(), 0, r);
+                    done += r;
+                }
             }
-            f.position += n;
-            m.putU64(sizePtr, n);
+            f.position += done;
+            m.putU64(sizePtr, done);
             return EfiStatus.SUCCESS;
         } catch (IOException e) {
             return EfiStatus.DEVICE_ERROR;

@@ -28,6 +28,8 @@ public final class Tcg2Protocol {
 
     /** sizeof(EFI_TCG2_BOOT_SERVICE_CAPABILITY): the structure is not packed (EDK2, Linux, systemd). */
     public static final int CAPABILITY_SIZE = 36;
+    /** sizeof(TREE_BOOT_SERVICE_CAPABILITY_1_0), naturally aligned (ends with ManufacturerID at 24). */
+    public static final int CAPABILITY_1_0_SIZE = 28;
 
     private final long address;
 
@@ -43,16 +45,9 @@ public final class Tcg2Protocol {
                     return EfiStatus.INVALID_PARAMETER;
                 }
                 int size = m.u8(p);
-                if (size < CAPABILITY_SIZE) {
-                    // a TCG 1.0-style caller: StructureVersion 1.0, TPMPresentFlag at offset 10 (EDK2 Tcg2Dxe)
-                    byte[] old = new byte[11];
-                    old[0] = 11;
-                    old[1] = 1;
-                    old[5] = 1;
-                    old[9] = (byte) banks;
-                    old[10] = 1;
-                    m.write(p, old, 0, Math.min(size, old.length));
-                    return EfiStatus.SUCCESS;
+                if (size < CAPABILITY_1_0_SIZE) {
+                    m.putU8(p, CAPABILITY_SIZE); // EDK2 Tcg2GetCapability: the size it needs
+                    return EfiStatus.BUFFER_TOO_SMALL;
                 }
                 byte[] cap = new byte[CAPABILITY_SIZE];
                 cap[0] = CAPABILITY_SIZE;
@@ -67,6 +62,14 @@ public final class Tcg2Protocol {
                 cap[21] = 0x10; // MaxResponseSize 4096 (u16 at 20)
                 cap[28] = (byte) Integer.bitCount(banks); // NumberOfPCRBanks (u32 at 28)
                 cap[32] = (byte) banks; // ActivePcrBanks (u32 at 32)
+                if (size < CAPABILITY_SIZE) {
+                    // a 1.0 (TrEE) caller: the 1.0 structure is the first 28 bytes of 1.1, labelled 1.0 (EDK2)
+                    cap[0] = CAPABILITY_1_0_SIZE;
+                    cap[2] = 0;
+                    cap[4] = 0;
+                    m.write(p, cap, 0, CAPABILITY_1_0_SIZE);
+                    return EfiStatus.SUCCESS;
+                }
                 m.write(p, cap);
                 return EfiStatus.SUCCESS;
             },
@@ -98,8 +101,8 @@ public final class Tcg2Protocol {
                 if (pcr < 0 || pcr > 23) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                byte[] eventData = m.read(ev + 4 + headerSize, (int) (size - 4 - headerSize));
-                byte[] toHash = m.read(data, (int) len);
+                byte[] eventData = m.read(ev + 4 + headerSize, size - 4 - headerSize);
+                byte[] toHash = m.read(data, len);
                 measurer.measure(pcr, type, eventData, toHash, flags);
                 return EfiStatus.SUCCESS;
             },

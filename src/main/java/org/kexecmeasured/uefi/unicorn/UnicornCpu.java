@@ -5,6 +5,7 @@ import com.sun.jna.Pointer;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 import org.kexecmeasured.uefi.Cpu;
+import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.GuestMemory;
 import org.kexecmeasured.uefi.GuestMemoryException;
 import org.kexecmeasured.uefi.RunResult;
@@ -72,6 +73,8 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private long faultAddress = -1;
     private long faultRip = -1;
     private int interrupt = -1;
+    /** First Throwable thrown by a hook during the current run (JNA would log and swallow it). */
+    private Throwable hookFailure;
 
     public static UnicornLib lib() {
         if (lib == null) {
@@ -89,46 +92,91 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         PointerByReference ref = new PointerByReference();
         check(uc.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
         h = ref.getValue();
-        intrHook = (p, intno, user) -> {
-            interrupt = intno;
-            uc.uc_emu_stop(h);
-        };
-        addHook(UnicornLib.UC_HOOK_INTR, intrHook, 1, 0);
-        memHook = (p, type, address, size, value, user) -> {
-            faultKind = switch (type) {
-                case UnicornLib.UC_MEM_READ_UNMAPPED -> "read of unmapped memory";
-                case UnicornLib.UC_MEM_WRITE_UNMAPPED -> "write to unmapped memory";
-                case UnicornLib.UC_MEM_FETCH_UNMAPPED -> "instruction fetch from unmapped memory";
-                case UnicornLib.UC_MEM_WRITE_PROT -> "write to protected memory";
-                case UnicornLib.UC_MEM_READ_PROT -> "read of protected memory";
-                case UnicornLib.UC_MEM_FETCH_PROT -> "fetch from non-executable memory";
-                default -> "invalid memory access (type " + type + ")";
+        try {
+            intrHook = (p, intno, user) -> {
+                try {
+                    interrupt = intno;
+                    uc.uc_emu_stop(h);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                }
             };
-            faultAddress = address;
-            faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
-            return false;
+            addHook(UnicornLib.UC_HOOK_INTR, intrHook, 1, 0);
+            memHook = (p, type, address, size, value, user) -> {
+                try {
+                    return onInvalidMemory(type, address);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                    return false;
+                }
+            };
+            addHook(UnicornLib.UC_HOOK_MEM_INVALID, memHook, 1, 0);
+            cpuidHook = (p, user) -> {
+                try {
+                    return onCpuid();
+                } catch (Throwable t) {
+                    hookFailed(t);
+                    return 1;
+                }
+            };
+            LongByReference hh = new LongByReference();
+            check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
+                    "uc_hook_add(CPUID)");
+        } catch (RuntimeException | Error e) {
+            uc.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
+            throw e;
+        }
+    }
+
+    private boolean onInvalidMemory(int type, long address) {
+        faultKind = switch (type) {
+            case UnicornLib.UC_MEM_READ_UNMAPPED -> "read of unmapped memory";
+            case UnicornLib.UC_MEM_WRITE_UNMAPPED -> "write to unmapped memory";
+            case UnicornLib.UC_MEM_FETCH_UNMAPPED -> "instruction fetch from unmapped memory";
+            case UnicornLib.UC_MEM_WRITE_PROT -> "write to protected memory";
+            case UnicornLib.UC_MEM_READ_PROT -> "read of protected memory";
+            case UnicornLib.UC_MEM_FETCH_PROT -> "fetch from non-executable memory";
+            default -> "invalid memory access (type " + type + ")";
         };
-        addHook(UnicornLib.UC_HOOK_MEM_INVALID, memHook, 1, 0);
-        cpuidHook = (p, user) -> {
-            CpuidHandler ch = cpuidHandler;
-            if (ch == null) {
-                return 0;
-            }
-            try {
-                int[] out = new int[4];
-                ch.cpuid((int) reg(Reg.RAX), (int) reg(Reg.RCX), out);
-                setReg(Reg.RAX, out[0] & 0xffffffffL);
-                setReg(Reg.RBX, out[1] & 0xffffffffL);
-                setReg(Reg.RCX, out[2] & 0xffffffffL);
-                setReg(Reg.RDX, out[3] & 0xffffffffL);
-                return 1;
-            } catch (RuntimeException e) {
-                return 0;
-            }
-        };
-        LongByReference hh = new LongByReference();
-        check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
-                "uc_hook_add(CPUID)");
+        faultAddress = address;
+        faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
+        return false;
+    }
+
+    private int onCpuid() {
+        CpuidHandler ch = cpuidHandler;
+        if (ch == null) {
+            return 0;
+        }
+        try {
+            int[] out = new int[4];
+            ch.cpuid((int) reg(Reg.RAX), (int) reg(Reg.RCX), out);
+            setReg(Reg.RAX, out[0] & 0xffffffffL);
+            setReg(Reg.RBX, out[1] & 0xffffffffL);
+            setReg(Reg.RCX, out[2] & 0xffffffffL);
+            setReg(Reg.RDX, out[3] & 0xffffffffL);
+            return 1;
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /**
+     * Records a Throwable escaping a hook and stops the run. JNA's default callback exception handler only
+     * logs it and returns, so Unicorn would go on with the service half done (RAX unset); {@link #run}
+     * rethrows it instead.
+     */
+    private void hookFailed(Throwable t) {
+        if (hookFailure == null) {
+            hookFailure = t;
+        } else if (hookFailure != t) {
+            hookFailure.addSuppressed(t);
+        }
+        try {
+            uc.uc_emu_stop(h);
+        } catch (Throwable ignored) {
+            // the failure is recorded; run() reports it once uc_emu_start returns
+        }
     }
 
     private long addHook(int type, com.sun.jna.Callback cb, long begin, long end) {
@@ -201,16 +249,47 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         setMmr(UnicornLib.REG_IDTR, base, limit);
     }
 
+    /** Mapped ranges {start, end} sorted by start (for range checks before host allocations). */
+    private final java.util.List<long[]> mapped = new java.util.ArrayList<>();
+
+    private void recordMapping(long address, long size) {
+        mapped.add(new long[]{address, address + size});
+        mapped.sort((a, b) -> Long.compareUnsigned(a[0], b[0]));
+    }
+
+    @Override
+    public boolean isMapped(long address, long len) {
+        if (len == 0) {
+            return true;
+        }
+        long end = address + len;
+        if (Long.compareUnsigned(end, address) < 0) {
+            return false; // wraps
+        }
+        long at = address;
+        for (long[] r : mapped) {
+            if (Long.compareUnsigned(r[0], at) <= 0 && Long.compareUnsigned(at, r[1]) < 0) {
+                at = r[1];
+                if (Long.compareUnsigned(at, end) >= 0) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     @Override
     public void map(long address, long size) {
         check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_ALL),
                 "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        recordMapping(address, size);
     }
 
     @Override
     public void mapReadExecute(long address, long size) {
         check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
                 "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        recordMapping(address, size);
     }
 
     @Override
@@ -255,9 +334,16 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         faultAddress = -1;
         faultRip = -1;
         interrupt = -1;
+        hookFailure = null;
         long t0 = System.nanoTime();
         int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
+        Throwable hf = hookFailure;
+        if (hf != null) {
+            hookFailure = null;
+            // the run is over either way; the caller gets one clear exception with the cause attached
+            throw new EmulationException("host error while emulating (the run was stopped): " + hf, hf);
+        }
         long rip = faultRip >= 0 ? faultRip : reg(Reg.RIP);
         return new RunResult(err, err == 0 ? null : uc.uc_strerror(err), rip, faultKind, faultAddress, interrupt, el);
     }
@@ -275,7 +361,13 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     @Override
     public void setTrapRange(long begin, long end, TrapHandler handler) {
-        trapHook = (p, address, size, user) -> handler.trap(address);
+        trapHook = (p, address, size, user) -> {
+            try {
+                handler.trap(address);
+            } catch (Throwable t) {
+                hookFailed(t);
+            }
+        };
         addHook(UnicornLib.UC_HOOK_CODE, trapHook, begin, end);
     }
 
@@ -291,7 +383,13 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             blockHook = null;
         }
         if (handler != null) {
-            blockHook = (p, address, size, user) -> handler.block(address, size);
+            blockHook = (p, address, size, user) -> {
+                try {
+                    handler.block(address, size);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                }
+            };
             blockHookHandle = addHook(UnicornLib.UC_HOOK_BLOCK, blockHook, 1, 0);
         }
     }
