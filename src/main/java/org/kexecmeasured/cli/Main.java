@@ -20,6 +20,7 @@ import java.io.PrintWriter;
         description = "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.",
         subcommands = {
                 AutoComplete.GenerateCompletion.class,
+                picocli.codegen.docgen.manpage.ManPageGenerator.class,
                 InspectCommand.class,
                 EventlogCommand.class,
                 TpmCommand.class,
@@ -55,6 +56,7 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(true);
+        cl.getSubcommands().get("gen-manpage").getCommandSpec().usageMessage().hidden(true);
         cl.setExecutionExceptionHandler(Main::handleException);
         cl.setParameterExceptionHandler((ex, args) -> {
             ex.getCommandLine().getErr().println("kexec-measured: " + ex.getMessage());
