@@ -37,9 +37,7 @@ public record CpuModel(String vendor, int signature, int leaf1Ebx, int leaf1Ecx,
         switch (leaf) {
             case 0 -> {
                 out[0] = maxLeaf;
-                out[1] = le(v, 0);
-                out[3] = le(v, 4);
-                out[2] = le(v, 8);
+                vendorRegisters(out, v);
             }
             case 1 -> {
                 out[0] = signature;
@@ -54,9 +52,7 @@ public record CpuModel(String vendor, int signature, int leaf1Ebx, int leaf1Ecx,
             }
             case 0x80000000 -> {
                 out[0] = maxExtLeaf;
-                out[1] = le(v, 0);
-                out[3] = le(v, 4);
-                out[2] = le(v, 8);
+                vendorRegisters(out, v);
             }
             case 0x80000001 -> {
                 out[2] = ext1Ecx;
@@ -76,6 +72,13 @@ public record CpuModel(String vendor, int signature, int leaf1Ebx, int leaf1Ecx,
                 // leaves above the maxima and unlisted leaves read as zero
             }
         }
+    }
+
+    /** The 12-character vendor string in EBX, EDX, ECX (leaves 0 and 0x80000000). */
+    private static void vendorRegisters(int[] out, byte[] v) {
+        out[1] = le(v, 0);
+        out[3] = le(v, 4);
+        out[2] = le(v, 8);
     }
 
     private static int le(byte[] b, int o) {
