@@ -11,8 +11,11 @@ import java.io.PrintWriter;
  * Entry point. Subcommands follow the pipeline: inspect (payload), eventlog, tpm, emulate (uefi),
  * predict/boot (policy, tcg2, kexec).
  *
- * <p>Exit codes: 0 success, 1 a check failed (e.g. a signature or a PCR did not match),
- * 2 bad input or usage (one line on stderr, never a stack trace), 70 internal error.
+ * <p>Exit codes (the one table; README and man pages repeat it): 0 success; 1 a requested check
+ * failed (a signature, a PCR, a verdict did not match); 2 bad input or usage, nothing changed (one
+ * line on stderr, never a stack trace); 3 refused by policy, nothing changed; 4 the run stopped
+ * after it had changed the TPM (some extends happened: the journal names them); 70 internal error
+ * (also a JVM Error such as running out of memory, on one line).
  */
 @Command(name = "kexec-measured",
         mixinStandardHelpOptions = true,
@@ -31,6 +34,8 @@ public final class Main implements Runnable {
 
     public static final int EXIT_CHECK_FAILED = 1;
     public static final int EXIT_BAD_INPUT = 2;
+    public static final int EXIT_POLICY_DENIED = 3;
+    public static final int EXIT_TPM_CHANGED = 4;
     public static final int EXIT_INTERNAL = 70;
 
     @CommandLine.Spec
