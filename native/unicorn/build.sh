@@ -3,8 +3,8 @@
 # (the same version as Debian 12's libunicorn2), Debian's library patch, and the patches in patches/
 # (see README.md: why each one exists and what it measured). x86 only.
 #
-# Output: target/native/libunicorn.so.2 (the tool looks for native/libunicorn.so.2 beside its jar or its
-# classes directory). Cached by content: a build whose inputs (tarball, patches, this script, compiler)
+# Output: target/native/libunicorn.so.2 and a libunicorn.so link to it (the launcher and the tests put
+# that directory first in jna.library.path). Cached by content: a build whose inputs (tarball, patches, this script, compiler)
 # are unchanged is copied from ${KEXEC_MEASURED_CACHE:-$HOME/.cache/kexec-measured}/unicorn/KEY/ instead
 # of being rebuilt, so `mvn clean` and CI runs on the same machine pay the ~1.5 min build once.
 #
@@ -31,6 +31,12 @@ PATCHES="debian-0002-Link-against-pthread.patch
 0002-tcg-claim-first-code-region-at-init.patch
 0003-tcg-128-MiB-translation-cache.patch"
 
+# install OUT/libunicorn.so.2 (+ the libunicorn.so name JNA looks up in jna.library.path) from $1
+install_lib() {
+  cp "$1" "$out/libunicorn.so.2.tmp" && mv "$out/libunicorn.so.2.tmp" "$out/libunicorn.so.2"
+  ln -sf libunicorn.so.2 "$out/libunicorn.so"
+  echo "$key" > "$out/libunicorn.key"
+}
 die() { echo "native/unicorn/build.sh: $*" >&2; exit 1; }
 for tool in cc cmake patch sha256sum tar; do
   command -v "$tool" >/dev/null || die "$tool is missing (tests/bin/install-deps installs cmake, gcc, patch)"
@@ -54,14 +60,20 @@ echo "$ORIG_SHA256  $tarball" | sha256sum -c --quiet - || die "$tarball: SHA-256
 grep -q " $ORIG_SHA256 [0-9]* $ORIG\$" "$here/unicorn-engine_${VERSION}-1.dsc" \
   || die "the pinned SHA-256 is not the one in unicorn-engine_${VERSION}-1.dsc"
 
-# 2. Cache key: everything that can change the library.
-key=$( { echo "$ORIG_SHA256"; for p in $PATCHES; do sha256sum < "$here/patches/$p"; done
-         sha256sum < "$here/build.sh"; cc --version | head -1; cmake --version | head -1; } | sha256sum | cut -c1-16)
+# 2. Cache key: everything that can change the library (bump RECIPE when the steps below change).
+RECIPE=1
+# Reproducible: no build paths in the binary (the temporary directory is mapped to "."), fixed timestamps.
+export SOURCE_DATE_EPOCH=1669334400
+CFLAGS="-ffile-prefix-map=$work=. -fstack-protector-strong -D_FORTIFY_SOURCE=2"
+LDFLAGS="-Wl,-z,relro,-z,now"
+CMAKE_OPTS="-DCMAKE_BUILD_TYPE=Release -DUNICORN_ARCH=x86 -DUNICORN_BUILD_TESTS=OFF -DUNICORN_INSTALL=OFF"
+key=$( { echo "$RECIPE $ORIG_SHA256 $CMAKE_OPTS $LDFLAGS"; echo "$CFLAGS" | sed "s|$work|WORK|"
+         for p in $PATCHES; do sha256sum < "$here/patches/$p"; done
+         cc --version | head -1; cmake --version | head -1; } | sha256sum | cut -c1-16)
 cache=${KEXEC_MEASURED_CACHE:-${HOME:-/tmp}/.cache/kexec-measured}/unicorn/$key
 mkdir -p "$out"
 if [ -f "$cache/libunicorn.so.2" ]; then
-  cp "$cache/libunicorn.so.2" "$out/libunicorn.so.2.tmp" && mv "$out/libunicorn.so.2.tmp" "$out/libunicorn.so.2"
-  echo "$key" > "$out/libunicorn.key"
+  install_lib "$cache/libunicorn.so.2"
   echo "native/unicorn/build.sh: libunicorn.so.2 $key from the cache ($cache)"
   exit 0
 fi
@@ -76,13 +88,9 @@ for p in $PATCHES; do
 done
 gen=""
 command -v ninja >/dev/null && gen="-G Ninja"
-# Reproducible: no build paths in the binary, fixed timestamps.
-export SOURCE_DATE_EPOCH=1669334400
 # shellcheck disable=SC2086
-cmake -S "$src" -B "$work/build" $gen -DCMAKE_BUILD_TYPE=Release -DUNICORN_ARCH=x86 \
-  -DUNICORN_BUILD_TESTS=OFF -DUNICORN_INSTALL=OFF \
-  -DCMAKE_C_FLAGS="-ffile-prefix-map=$work=. -fstack-protector-strong -D_FORTIFY_SOURCE=2" \
-  -DCMAKE_SHARED_LINKER_FLAGS="-Wl,-z,relro,-z,now" >"$work/cmake.log" 2>&1 \
+cmake -S "$src" -B "$work/build" $gen $CMAKE_OPTS -DCMAKE_C_FLAGS="$CFLAGS" \
+  -DCMAKE_SHARED_LINKER_FLAGS="$LDFLAGS" >"$work/cmake.log" 2>&1 \
   || { tail -30 "$work/cmake.log" >&2; die "cmake failed"; }
 jobs=$(nproc 2>/dev/null || echo 2)
 cmake --build "$work/build" --target unicorn -j "$jobs" >"$work/build.log" 2>&1 \
@@ -92,6 +100,5 @@ lib=$work/build/libunicorn.so.2
 
 mkdir -p "$cache"
 cp "$lib" "$cache/libunicorn.so.2.tmp" && mv "$cache/libunicorn.so.2.tmp" "$cache/libunicorn.so.2"
-cp "$lib" "$out/libunicorn.so.2.tmp" && mv "$out/libunicorn.so.2.tmp" "$out/libunicorn.so.2"
-echo "$key" > "$out/libunicorn.key"
+install_lib "$lib"
 echo "native/unicorn/build.sh: built libunicorn.so.2 $key in $(( $(date +%s) - start )) s"
