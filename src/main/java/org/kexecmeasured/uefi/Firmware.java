@@ -243,8 +243,7 @@ public final class Firmware implements AutoCloseable {
         return switch (r.end()) {
             case STOPPED -> r;
             case TIMED_OUT -> throw new EmulationException(report(budgetExhausted(), r.rip(), -1));
-            case HALTED -> throw new EmulationException(report("the payload halted the CPU (hlt)", r.rip(), -1)
-                    + console.reportTail());
+            case HALTED -> throw new EmulationException(reportWithConsole("the payload halted the CPU (hlt)", r.rip()));
             case MEMORY_FAULT -> throw new EmulationException(report(r.detail() + " at 0x"
                     + Long.toHexString(r.faultAddress()), r.rip(), r.faultAddress()));
             case CPU_EXCEPTION -> throw new EmulationException(report("CPU exception/interrupt " + r.interrupt()

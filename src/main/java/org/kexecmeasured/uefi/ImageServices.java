@@ -1,12 +1,12 @@
 package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.DevicePath;
-import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.BaseRelocation;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.uefi.protocol.LoadedImageProtocol;
+import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
 import org.kexecmeasured.uefi.spi.Call;
 import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.EfiStatus;
@@ -34,7 +34,6 @@ import java.util.Map;
  */
 public final class ImageServices {
 
-    public static final Guid SIMPLE_FILE_SYSTEM = Guid.parse("964e5b22-6459-11d2-8e39-00a0c969723b");
     /** Largest image accepted from a buffer or file. */
     public static final long MAX_IMAGE = 512L << 20;
     /**
@@ -533,7 +532,7 @@ public final class ImageServices {
             if (dp == null) {
                 return EfiStatus.INVALID_PARAMETER;
             }
-            long[] r = fw.protocols().locateDevicePath(SIMPLE_FILE_SYSTEM, dp);
+            long[] r = fw.protocols().locateDevicePath(SimpleFileSystemProtocol.GUID, dp);
             if (r == null || !fileSystems.containsKey(r[0])) {
                 return EfiStatus.NOT_FOUND;
             }

@@ -14,8 +14,9 @@ import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 
 /**
  * The emulated platform: the {@link Firmware} core plus the protocols and devices a run offers. This is the
- * composition root: the one place that picks the CPU engine and names concrete protocol classes (besides the
- * image services' EFI_LOADED_IMAGE_PROTOCOL). A new device or protocol is added here, on the views
+ * composition root: the one place that picks the CPU engine and installs protocols (the image services
+ * besides, which create each image's EFI_LOADED_IMAGE_PROTOCOL and read files through
+ * EFI_SIMPLE_FILE_SYSTEM_PROTOCOL, as EDK2's core does). A new device or protocol is added here, on the views
  * {@link Firmware} hands out.
  *
  * <ul>

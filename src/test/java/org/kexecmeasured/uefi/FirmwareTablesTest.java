@@ -1,11 +1,11 @@
 package org.kexecmeasured.uefi;
 
-import org.kexecmeasured.uefi.spi.GuestMemory;
-import org.kexecmeasured.uefi.spi.GuestMemoryException;
-import org.kexecmeasured.uefi.spi.MemoryType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestMemoryException;
+import org.kexecmeasured.uefi.spi.MemoryType;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -55,6 +55,38 @@ class FirmwareTablesTest {
                 assertEquals(0xC3, m.u8(fn), "each slot holds ret");
             }
             assertEquals("kexec-measured", m.utf16z(m.u64(st + 24), 64));
+        }
+    }
+
+    /**
+     * Offsets of function pointers in EFI_BOOT_SERVICES / EFI_RUNTIME_SERVICES as the UEFI 2.10 headers lay them
+     * out (EDK2 MdePkg/Include/Uefi/UefiSpec.h): each slot of the guest's table is the trap slot of the service
+     * of that name.
+     */
+    @Test
+    void serviceTablesHaveTheSpecsOffsets() {
+        Object[][] boot = {{"RaiseTPL", 0x18}, {"AllocatePages", 0x28}, {"GetMemoryMap", 0x38}, {"FreePool", 0x48},
+            {"CheckEvent", 0x78}, {"HandleProtocol", 0x98}, {"Reserved", 0xA0}, {"LocateDevicePath", 0xB8},
+            {"LoadImage", 0xC8}, {"StartImage", 0xD0}, {"Exit", 0xD8}, {"ExitBootServices", 0xE8}, {"Stall", 0xF8},
+            {"OpenProtocol", 0x118}, {"LocateProtocol", 0x140}, {"CalculateCrc32", 0x158}, {"CopyMem", 0x160},
+            {"SetMem", 0x168}, {"CreateEventEx", 0x170}};
+        Object[][] runtime = {{"GetTime", 0x18}, {"SetVirtualAddressMap", 0x38}, {"GetVariable", 0x48},
+            {"SetVariable", 0x58}, {"ResetSystem", 0x68}, {"QueryVariableInfo", 0x80}};
+        try (Platform p = platform()) {
+            Firmware fw = p.firmware();
+            GuestMemory m = fw.mem();
+            long bs = m.u64(fw.systemTable() + 96);
+            long rt = m.u64(fw.systemTable() + 88);
+            for (Object[] e : boot) {
+                assertEquals((int) e[1], BootService.valueOf((String) e[0]).offset(), (String) e[0]);
+                assertEquals(e[0], fw.machine().slotName(m.u64(bs + (int) e[1])), "BootServices+0x"
+                        + Integer.toHexString((int) e[1]));
+            }
+            for (Object[] e : runtime) {
+                assertEquals((int) e[1], RuntimeService.valueOf((String) e[0]).offset(), (String) e[0]);
+                assertEquals(e[0], fw.machine().slotName(m.u64(rt + (int) e[1])), "RuntimeServices+0x"
+                        + Integer.toHexString((int) e[1]));
+            }
         }
     }
 

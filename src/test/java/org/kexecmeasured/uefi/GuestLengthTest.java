@@ -1,9 +1,9 @@
 package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
-import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.uefi.spi.GuestMemoryException;
+import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

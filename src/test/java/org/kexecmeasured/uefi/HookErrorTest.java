@@ -1,8 +1,8 @@
 package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
-import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 import org.kexecmeasured.uefi.spi.RunResult;
+import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
