@@ -206,7 +206,7 @@ public final class Firmware implements AutoCloseable {
     }
 
     /** Nanoseconds of the time budget left (negative once it is spent). */
-    public long remainingNanos() {
+    private long remainingNanos() {
         return budgetNanos - (System.nanoTime() - startNanos);
     }
 
