@@ -61,7 +61,7 @@ public final class InspectCommand implements Callable<Integer> {
     List<Path> trust = new ArrayList<>();
 
     /** Wall-time budget of one stub run (each known stub reaches the kernel in well under a second). */
-    static final long STUB_BUDGET_MILLIS = 20_000;
+    static final long STUB_BUDGET_MILLIS = 5_000;
 
     /** Files beyond this are refused: a Java array holds at most 2 GiB and UEFI payloads are far smaller. */
     static final long MAX_FILE = Integer.MAX_VALUE - 64;
