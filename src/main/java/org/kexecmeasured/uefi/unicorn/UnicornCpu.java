@@ -14,13 +14,18 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * {@link Cpu} on Unicorn 2.0.1 (UC_ARCH_X86, UC_MODE_64). Hooks: a code hook limited to the trap
- * range, the CPUID instruction hook, interrupts and invalid memory accesses (each ends the run and is
- * reported). No hook runs on ordinary guest code.
+ * {@link Cpu} on Unicorn 2.0.1 (UC_ARCH_X86, UC_MODE_64), on the library {@link EngineLibrary} chose. Hooks:
+ * a code hook limited to the trap range, the CPUID instruction hook, interrupts and invalid memory accesses
+ * (each ends the run and is reported), and a translation hook for the {@link TranslationGuard}, which runs
+ * when a block is translated, not when it runs. No hook runs on ordinary guest code.
+ *
+ * <p>Host writes to guest memory drop the translated blocks of the range they wrote: Unicorn 2.0.1's
+ * {@code uc_mem_write} does not, so code loaded over code that already ran would run stale.
  */
 public final class UnicornCpu implements Cpu, GuestMemory {
 
-    private static volatile UnicornLib lib;
+    /** {@link RunResult#error()} of a run the translation guard ended; the text says why. */
+    public static final int STOPPED_BY_GUARD = -1;
 
     private static final Map<Reg, Integer> IDS = new EnumMap<>(Reg.class);
 
@@ -66,6 +71,11 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private final UnicornLib.CpuidHook cpuidHook;
     private final UnicornLib.IntrHook intrHook;
     private final UnicornLib.EventMemHook memHook;
+    private final UnicornLib.EdgeGeneratedHook translationHook;
+    private final TranslationGuard guard = new TranslationGuard();
+    private final Memory probe = new Memory(TranslationGuard.ZERO_PROBE);
+    /** Why the translation guard ended the current run, or null. */
+    private String guardStop;
 
     private CpuidHandler cpuidHandler;
     private volatile boolean stopRequested;
@@ -77,14 +87,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private Throwable hookFailure;
 
     public static UnicornLib lib() {
-        if (lib == null) {
-            synchronized (UnicornCpu.class) {
-                if (lib == null) {
-                    lib = UnicornLib.load();
-                }
-            }
-        }
-        return lib;
+        return EngineLibrary.get().lib();
     }
 
     public UnicornCpu() {
@@ -122,6 +125,14 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             LongByReference hh = new LongByReference();
             check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
                     "uc_hook_add(CPUID)");
+            translationHook = (p, cur, prev, user) -> {
+                try {
+                    onTranslated(cur);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                }
+            };
+            addHook(UnicornLib.UC_HOOK_EDGE_GENERATED, translationHook, 1, 0);
         } catch (RuntimeException | Error e) {
             uc.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
             throw e;
@@ -141,6 +152,19 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         faultAddress = address;
         faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
         return false;
+    }
+
+    /** A block was just translated and is about to run: the guard may end the run before it does. */
+    private void onTranslated(Pointer tb) {
+        long pc = tb.getLong(0); // uc_tb {u64 pc; u16 icount; u16 size}
+        int icount = tb.getShort(8) & 0xffff;
+        byte[] head = uc.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0
+                ? probe.getByteArray(0, TranslationGuard.ZERO_PROBE) : null;
+        String why = guard.onTranslated(pc, icount, head, System.nanoTime());
+        if (why != null && guardStop == null) {
+            guardStop = why;
+            uc.uc_emu_stop(h);
+        }
     }
 
     private int onCpuid() {
@@ -325,6 +349,10 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             }
             done += n;
         }
+        if (len > 0) {
+            // code written by the host (images, relocations, service results) must be translated afresh
+            uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, address, address + len);
+        }
     }
 
     @Override
@@ -335,6 +363,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         faultRip = -1;
         interrupt = -1;
         hookFailure = null;
+        guardStop = null;
         long t0 = System.nanoTime();
         int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
@@ -345,6 +374,9 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             throw new EmulationException("host error while emulating (the run was stopped): " + hf, hf);
         }
         long rip = faultRip >= 0 ? faultRip : reg(Reg.RIP);
+        if (guardStop != null) {
+            return new RunResult(STOPPED_BY_GUARD, guardStop, rip, null, -1, -1, el);
+        }
         return new RunResult(err, err == 0 ? null : uc.uc_strerror(err), rip, faultKind, faultAddress, interrupt, el);
     }
 
