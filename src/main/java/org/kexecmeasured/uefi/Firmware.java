@@ -34,6 +34,7 @@ public final class Firmware implements AutoCloseable {
     private final RuntimeServices runtime;
     private final SystemTable systemTable;
     private final IdleWatch idle;
+    private final KernelEntryWatch kernelEntries;
     private final long budgetNanos;
     private final long startNanos;
 
@@ -55,6 +56,8 @@ public final class Firmware implements AutoCloseable {
             describeRam();
             console = new ConsoleLog(options.liveConsole());
             memory = new MemoryServices(machine, memoryMap);
+            kernelEntries = new KernelEntryWatch(machine.cpu(), !options.fullEmulation());
+            memory.setPagesListener(kernelEntries::pagesAllocated);
             events = new EventServices(machine);
             idle = new IdleWatch(events::nowNanos);
             machine.setCallWatch(idle::afterCall);
@@ -187,6 +190,11 @@ public final class Firmware implements AutoCloseable {
 
     public ImageServices images() {
         return images;
+    }
+
+    /** The watch for a jump into a kernel the payload placed itself. */
+    KernelEntryWatch kernelEntries() {
+        return kernelEntries;
     }
 
     public RuntimeServices runtime() {
