@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.kexecmeasured.uefi.EmulationException;
+import org.kexecmeasured.uefi.unicorn.EngineLibrary;
 import org.kexecmeasured.uefi.EmulationResult;
 import org.kexecmeasured.uefi.Emulator;
 import org.kexecmeasured.uefi.EmulatorOptions;
@@ -223,6 +224,7 @@ public final class EmulateCommand implements Callable<Integer> {
             o.println(r.console().strip());
         }
         o.printf(Locale.ROOT, "emulation: %d service calls, %.3f s%n", r.trace().size(), r.emulationMicros() / 1e6);
+        o.println("engine: " + EngineLibrary.get().describe());
     }
 
     /** Event data as text when it is UCS-2 or ASCII, else hex (truncated). */
@@ -281,6 +283,7 @@ public final class EmulateCommand implements Callable<Integer> {
             tr.add(t.toString());
         }
         root.put("emulationMicros", r.emulationMicros());
+        root.put("engine", EngineLibrary.get().describe());
         return root;
     }
 }
