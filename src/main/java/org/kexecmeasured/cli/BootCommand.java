@@ -2,9 +2,9 @@ package org.kexecmeasured.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import org.kexecmeasured.tcg2.BootPolicy;
-import org.kexecmeasured.tcg2.ExtendPipeline;
-import org.kexecmeasured.tcg2.MeasuredBoot;
+import org.kexecmeasured.boot.BootPolicy;
+import org.kexecmeasured.boot.ExtendPipeline;
+import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
 import org.kexecmeasured.tpm.TpmFactory;

@@ -1,9 +1,9 @@
 package org.kexecmeasured.cli;
 
 import org.kexecmeasured.eventlog.Replay;
-import org.kexecmeasured.tcg2.Journal;
-import org.kexecmeasured.tcg2.JournalRecovery;
-import org.kexecmeasured.tcg2.Measurement;
+import org.kexecmeasured.boot.Journal;
+import org.kexecmeasured.boot.JournalRecovery;
+import org.kexecmeasured.boot.Measurement;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;

@@ -1,8 +1,8 @@
 package org.kexecmeasured.cli;
 
 import org.kexecmeasured.eventlog.EventType;
-import org.kexecmeasured.tcg2.Journal;
-import org.kexecmeasured.tcg2.JournalRecovery;
+import org.kexecmeasured.boot.Journal;
+import org.kexecmeasured.boot.JournalRecovery;
 import org.kexecmeasured.util.HashAlg;
 
 import java.io.PrintWriter;

@@ -9,7 +9,7 @@ import java.io.PrintWriter;
 
 /**
  * Entry point. Subcommands follow the pipeline: inspect (payload), eventlog, tpm, emulate (uefi),
- * predict/boot (policy, tcg2, kexec).
+ * predict/boot (policy, boot, kexec).
  *
  * <p>Exit codes (the one table; README and man pages repeat it): 0 success; 1 a requested check
  * failed (a signature, a PCR, a verdict did not match); 2 bad input or usage, nothing changed (one

@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
-import org.kexecmeasured.tcg2.Journal;
+import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmFactory;

@@ -11,7 +11,7 @@ import org.kexecmeasured.eventlog.EventLogWriter;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
-import org.kexecmeasured.tcg2.BoundaryEvent;
+import org.kexecmeasured.boot.BoundaryEvent;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;

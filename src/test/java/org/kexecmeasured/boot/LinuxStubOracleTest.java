@@ -1,4 +1,4 @@
-package org.kexecmeasured.tcg2;
+package org.kexecmeasured.boot;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;

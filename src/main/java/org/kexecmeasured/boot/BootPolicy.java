@@ -1,4 +1,4 @@
-package org.kexecmeasured.tcg2;
+package org.kexecmeasured.boot;
 
 import java.util.Collections;
 import java.util.SortedSet;
