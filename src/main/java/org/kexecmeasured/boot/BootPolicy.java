@@ -1,6 +1,9 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.eventlog.Pcr;
+
 import java.util.Collections;
+import java.util.List;
 import java.util.SortedSet;
 import java.util.TreeSet;
 
@@ -13,10 +16,16 @@ import java.util.TreeSet;
  */
 public record BootPolicy(SortedSet<Integer> extendSet, SortedSet<Integer> boundarySet, String id) {
 
-    /** The built-in policy until the policy engine lands: extend and bound PCRs 4, 5, 9, 11, 12, 13. */
-    public static final BootPolicy BUILTIN_DEFAULT = new BootPolicy(
-            new TreeSet<>(java.util.List.of(4, 5, 9, 11, 12, 13)),
-            new TreeSet<>(java.util.List.of(4, 5, 9, 11, 12, 13)), "builtin-default-1");
+    /**
+     * The PCRs a boot chain started by kexec measures into: the boot loader's code and configuration
+     * and the kernel's PCRs (initrd and LoadOptions, UKI sections, kernel configuration, sysexts).
+     */
+    private static final List<Integer> KEXEC_CHAIN_PCRS = List.of(Pcr.BOOT_LOADER_CODE, Pcr.BOOT_LOADER_CONFIG,
+            Pcr.KERNEL_INITRD, Pcr.KERNEL_BOOT, Pcr.KERNEL_CONFIG, Pcr.SYSEXTS);
+
+    /** The built-in policy (no policy file): extend and bound PCRs 4, 5, 9, 11, 12, 13. */
+    public static final BootPolicy BUILTIN_DEFAULT = new BootPolicy(new TreeSet<>(KEXEC_CHAIN_PCRS),
+            new TreeSet<>(KEXEC_CHAIN_PCRS), "builtin-default-1");
 
     public BootPolicy {
         if (!boundarySet.containsAll(extendSet)) {

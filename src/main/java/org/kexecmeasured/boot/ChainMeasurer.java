@@ -1,5 +1,6 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.Measurer;
 import org.kexecmeasured.uefi.protocol.Tcg2Protocol;
@@ -38,17 +39,25 @@ public final class ChainMeasurer implements Measurer {
     public static final String LINUX_INITRD_DESCRIPTION = "Linux initrd\0";
     public static final String LINUX_LOAD_OPTIONS_DESCRIPTION = "LOADED_IMAGE::LoadOptions\0";
 
-    /** Where a measurement came from (kept in the side record and the manifest). */
-    public enum Origin { PAYLOAD, FIRMWARE, LINUX_STUB, BOUNDARY }
-
-    /** Receives each measurement in order; may throw to stop the run. */
+    /**
+     * Receives each measurement in order; may throw to stop the run. A sink that keeps the log the
+     * run is writing also serves the guest's view of it (GetEventLog and the final-events table).
+     */
     public interface Sink {
         void accept(Measurement m, Origin origin);
+
+        /** The log as it stands now (crypto-agile bytes), or null when the sink keeps none. */
+        default byte[] logBytes() {
+            return null;
+        }
+
+        /** Registers a listener called with each record's bytes as it is appended to that log. */
+        default void onAppend(java.util.function.Consumer<byte[]> listener) {
+        }
     }
 
     private final Hashing hashing;
     private final Sink sink;
-    private final ExtendPipeline guestLog;
     private final List<HashAlg> activeBanks;
     private boolean calledBootOption;
     private RuntimeException failure;
@@ -61,19 +70,18 @@ public final class ChainMeasurer implements Measurer {
     public ChainMeasurer(Hashing hashing, Sink sink, List<HashAlg> activeBanks) {
         this.hashing = hashing;
         this.sink = sink;
-        this.guestLog = sink instanceof ExtendPipeline p ? p : null;
         this.activeBanks = List.copyOf(activeBanks);
     }
 
     /** The log the guest's GetEventLog returns: the synthesized log so far (firmware + boundary + run). */
     @Override
     public byte[] guestEventLog() {
-        return guestLog == null ? null : guestLog.logBytes();
+        return sink.logBytes();
     }
 
     @Override
     public void onLogAppend(java.util.function.Consumer<byte[]> listener) {
-        if (guestLog != null) guestLog.onAppend(listener);
+        sink.onAppend(listener);
     }
 
     /** The first sink failure, or null. */
@@ -107,20 +115,20 @@ public final class ChainMeasurer implements Measurer {
         if (firstImage && !calledBootOption) {
             // EDK2 BDS signals ReadyToBoot (Tcg2Dxe: this action, once) before it loads the boot option
             calledBootOption = true;
-            emit(action(4, CALLING_EFI_APPLICATION), Origin.FIRMWARE);
+            emit(action(Pcr.BOOT_LOADER_CODE, CALLING_EFI_APPLICATION), Origin.FIRMWARE);
         }
-        emit(new Measurement(4, EV_EFI_BOOT_SERVICES_APPLICATION, hashing.authenticode(file),
+        emit(new Measurement(Pcr.BOOT_LOADER_CODE, EV_EFI_BOOT_SERVICES_APPLICATION, hashing.authenticode(file),
                 imageLoadEvent(address, size, linkTimeAddress, devicePath)), Origin.FIRMWARE);
     }
 
     @Override
     public void exitBootServices(boolean success) {
         if (success) {
-            emit(action(5, EBS_INVOCATION), Origin.FIRMWARE);
-            emit(action(5, EBS_SUCCESS), Origin.FIRMWARE);
+            emit(action(Pcr.BOOT_LOADER_CONFIG, EBS_INVOCATION), Origin.FIRMWARE);
+            emit(action(Pcr.BOOT_LOADER_CONFIG, EBS_SUCCESS), Origin.FIRMWARE);
         } else {
             // EDK2 signals ExitBootServicesFailed on a stale map key; the retry then logs Invocation, Success
-            emit(action(5, EBS_FAILURE), Origin.FIRMWARE);
+            emit(action(Pcr.BOOT_LOADER_CONFIG, EBS_FAILURE), Origin.FIRMWARE);
         }
     }
 
@@ -142,12 +150,12 @@ public final class ChainMeasurer implements Measurer {
     public static List<Measurement> linuxStubMeasurements(HandOff h, Hashing hashing) {
         List<Measurement> out = new java.util.ArrayList<>();
         if (h.loadOptions().length > 0) {
-            out.add(new Measurement(9, EV_EVENT_TAG, hashing.digest(h.loadOptions()),
+            out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.loadOptions()),
                     BoundaryEvent.taggedEvent(LINUX_TAG_LOAD_OPTIONS,
                             LINUX_LOAD_OPTIONS_DESCRIPTION.getBytes(StandardCharsets.US_ASCII))));
         }
         if (h.initrd().length > 0) {
-            out.add(new Measurement(9, EV_EVENT_TAG, hashing.digest(h.initrd()),
+            out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.initrd()),
                     BoundaryEvent.taggedEvent(LINUX_TAG_INITRD,
                             LINUX_INITRD_DESCRIPTION.getBytes(StandardCharsets.US_ASCII))));
         }

@@ -1,7 +1,7 @@
 package org.kexecmeasured.boot;
 
 import org.kexecmeasured.eventlog.EventLog;
-import org.kexecmeasured.tpm.Tpm;
+import org.kexecmeasured.tpm.PcrTpm;
 import org.kexecmeasured.tpm.TpmCommandException;
 import org.kexecmeasured.tpm.TpmException;
 import org.kexecmeasured.util.HashAlg;
@@ -11,26 +11,22 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.EnumMap;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
+import java.util.Locale;
 
 /**
- * Where each measurement goes. PCRs in the policy's extend set: journal intent (fsync) → one
- * TPM2_PCR_Extend with every active bank → journal done → append to the log. Other PCRs: the side
- * record only. A payload event for a PCR whose boundary record is not in yet is refused (the boundary
- * spec's rule 1 holds by construction, not by convention).
+ * The one path by which kexec-measured writes to a TPM: for each record, journal intent (fsync) →
+ * one TPM2_PCR_Extend with every active bank → journal done → append to the log. {@link Commit} runs
+ * a plan through it; {@link JournalRecovery#complete} runs the extends a crashed run left open through
+ * it. It decides nothing: what to extend was decided by the {@link Planner}.
+ *
+ * <p>It keeps count of what may have reached the TPM, so a caller can tell "nothing changed" from
+ * "the TPM now differs" after a failure ({@link #tpmMayHaveChanged()}).
  */
-public final class ExtendPipeline implements ChainMeasurer.Sink {
+public final class ExtendPipeline {
 
-    /** One extended record (its journal sequence number and where it came from). */
-    public record Extended(long seq, Measurement measurement, ChainMeasurer.Origin origin) {
-    }
-
-    /** One record that was not extended (PCR outside the extend set). */
-    public record NotExtended(Measurement measurement, ChainMeasurer.Origin origin) {
+    /** One extended record: its journal sequence number and where it came from (null: recovery, not journaled). */
+    public record Extended(long seq, Measurement measurement, Origin origin) {
     }
 
     /** The TPM did not (or may not have) performed extend {@code seq}. */
@@ -60,68 +56,63 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
         }
     }
 
-    static final int EV_NO_ACTION = 0x3;
-
-    private final Tpm tpm;
+    private final PcrTpm tpm;
     private final List<HashAlg> tpmBanks;
     private final Journal journal;
     private final Path journalFile;
-    private final BootPolicy policy;
     private final EventLog.Builder log;
     private final List<HashAlg> logBanks;
-    private final Set<Integer> bounded = new HashSet<>();
     private final List<Extended> extended = new ArrayList<>();
-    private final List<NotExtended> notExtended = new ArrayList<>();
-    private final List<java.util.function.Consumer<byte[]>> appendListeners = new ArrayList<>();
+    /** Extends sent whose effect is not known to be nil (acknowledged, unanswered, or answered but not journaled). */
+    private long touched;
 
-    public ExtendPipeline(Tpm tpm, List<HashAlg> tpmBanks, Journal journal, Path journalFile, BootPolicy policy,
-                          EventLog.Builder log, List<HashAlg> logBanks) {
+    /**
+     * @param log      the log the records are appended to (null: no log is kept, e.g. recovery without {@code --eventlog})
+     * @param logBanks the banks of that log
+     */
+    public ExtendPipeline(PcrTpm tpm, List<HashAlg> tpmBanks, Journal journal, Path journalFile, EventLog.Builder log,
+                          List<HashAlg> logBanks) {
         this.tpm = tpm;
         this.tpmBanks = List.copyOf(tpmBanks);
         this.journal = journal;
         this.journalFile = journalFile;
-        this.policy = policy;
         this.log = log;
         this.logBanks = List.copyOf(logBanks);
     }
 
-    @Override
-    public void accept(Measurement m, ChainMeasurer.Origin origin) {
-        int pcr = m.pcr();
-        if (origin != ChainMeasurer.Origin.BOUNDARY && carriesBoundaryTag(m)) {
-            // a payload that logs a boundary record could fake a new "kexec generation" and make a
-            // verifier attribute the records after it to a payload of its choice
-            throw new IllegalStateException("refused: a " + origin.name().toLowerCase(java.util.Locale.ROOT)
-                    + " event for PCR " + pcr + " carries the kexec boundary tag 0x"
-                    + Integer.toHexString(BoundaryEvent.TAG_ID) + "; only kexec-measured writes boundary records");
+    /** Carries out one planned record: extend it, log it only, or (side record) nothing. */
+    public void run(PlannedRecord r) {
+        switch (r.disposition()) {
+            case EXTEND -> extend(r.measurement(), r.origin(), 0);
+            case LOG_ONLY -> append(r);
+            case SIDE_RECORD -> {
+            }
         }
-        if (origin == ChainMeasurer.Origin.BOUNDARY) {
-            bounded.add(pcr);
-        } else if (policy.boundarySet().contains(pcr) && !bounded.contains(pcr)) {
-            throw new IllegalStateException("a " + origin + " event for PCR " + pcr + " before its boundary record");
-        }
-        if (!policy.extendsPcr(pcr)) {
-            notExtended.add(new NotExtended(m, origin));
-            return;
-        }
-        if (m.eventType() == EV_NO_ACTION) {
-            // as EDK2's Tcg2Dxe: logged with all-zero digests, never extended (replay skips it)
-            Map<HashAlg, byte[]> zero = new EnumMap<>(HashAlg.class);
-            for (HashAlg a : logBanks) zero.put(a, new byte[a.size]);
-            appendToLog(pcr, m.eventType(), zero, m.eventData());
-            return;
-        }
+    }
+
+    /**
+     * Journal intent → extend → journal done → log. {@code supersedes} &gt; 0 (recovery): that earlier
+     * intent did not reach the TPM; it is closed as failed after the new intent is durable and before the
+     * extend is sent, so whichever point a crash hits, the journal holds at most one open intent for this
+     * event, never two.
+     */
+    public Extended extend(Measurement m, Origin origin, long supersedes) {
         long seq;
         try {
             seq = journal.intent(m);
+            if (supersedes > 0) {
+                journal.failed(supersedes, "did not reach the TPM (found by recovery); extended again as #" + seq);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("journal " + journalFile + ": cannot record the intent to extend PCR "
-                    + pcr + " (nothing was sent to the TPM): " + e.getMessage(), e);
+                    + m.pcr() + " (not sent to the TPM): " + e.getMessage(), e);
         }
+        touched++;
         try {
-            tpm.extend(pcr, select(m.digests(), tpmBanks));
+            tpm.extend(m.pcr(), PlannedRecord.select(m.digests(), tpmBanks));
         } catch (TpmCommandException e) {
             // the TPM answered with an error code: the extend did not happen
+            touched--;
             try {
                 journal.failed(seq, e.getMessage());
             } catch (IOException io) {
@@ -137,28 +128,32 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
             throw new UncheckedIOException("journal " + journalFile + ": extend #" + seq + " reached the TPM but its "
                     + "'done' line could not be written: " + e.getMessage(), e);
         }
-        extended.add(new Extended(seq, m, origin));
-        appendToLog(pcr, m.eventType(), select(m.digests(), logBanks), m.eventData());
+        Extended x = new Extended(seq, m, origin);
+        extended.add(x);
+        if (log != null) log.append(m.pcr(), m.eventType(), PlannedRecord.select(m.digests(), logBanks), m.eventData());
+        return x;
     }
 
-    static boolean carriesBoundaryTag(Measurement m) {
-        byte[] d = m.eventData();
-        return m.eventType() == BoundaryEvent.EV_EVENT_TAG && d.length >= 4
-                && org.kexecmeasured.util.Le.i32(d, 0) == BoundaryEvent.TAG_ID;
-    }
-
-    private void appendToLog(int pcr, int type, Map<HashAlg, byte[]> digests, byte[] data) {
-        log.append(pcr, type, digests, data);
-        if (!appendListeners.isEmpty()) {
-            byte[] rec = org.kexecmeasured.eventlog.EventLogWriter.record(log.last());
-            for (java.util.function.Consumer<byte[]> l : appendListeners) l.accept(rec);
+    /** Recovery: an intent the PCRs show reached the TPM is closed as done and logged; nothing is sent. */
+    public void acknowledge(Journal.Entry e) {
+        try {
+            journal.done(e.seq());
+        } catch (IOException io) {
+            throw new UncheckedIOException("journal " + journalFile + ": cannot close #" + e.seq() + ": " + io.getMessage(), io);
         }
+        Measurement m = e.measurement();
+        if (log != null) log.append(m.pcr(), m.eventType(), PlannedRecord.select(m.digests(), logBanks), m.eventData());
     }
 
-    private ExtendFailedException failure(long seq, Measurement m, ChainMeasurer.Origin origin, boolean unknown,
-                                          TpmException e) {
-        String what = String.format("extend #%d (PCR %d, event type 0x%x, %s)", seq, m.pcr(), m.eventType(),
-                origin.name().toLowerCase(java.util.Locale.ROOT).replace('_', ' '));
+    private void append(PlannedRecord r) {
+        if (log == null) return;
+        Measurement m = r.measurement();
+        log.append(m.pcr(), m.eventType(), r.logDigests(logBanks), m.eventData());
+    }
+
+    private ExtendFailedException failure(long seq, Measurement m, Origin origin, boolean unknown, TpmException e) {
+        String what = String.format("extend #%d (PCR %d, event type 0x%x%s)", seq, m.pcr(), m.eventType(),
+                origin == null ? "" : ", " + origin.name().toLowerCase(Locale.ROOT).replace('_', ' '));
         String msg = "the TPM failed at " + what + ": " + e.getMessage() + "; journal " + journalFile + ": "
                 + extended.size() + " earlier extend(s) acknowledged, #" + seq
                 + (unknown ? " sent without an answer (it may or may not have reached the TPM)" : " refused by the TPM")
@@ -166,35 +161,21 @@ public final class ExtendPipeline implements ChainMeasurer.Sink {
         return new ExtendFailedException(msg, seq, m, unknown, e);
     }
 
-    private static Map<HashAlg, byte[]> select(Map<HashAlg, byte[]> all, List<HashAlg> banks) {
-        Map<HashAlg, byte[]> m = new EnumMap<>(HashAlg.class);
-        for (HashAlg a : banks) {
-            byte[] d = all.get(a);
-            if (d == null) throw new IllegalStateException("no " + a.tpmName + " digest computed");
-            m.put(a, d);
-        }
-        return m;
-    }
-
+    /** Acknowledged extends, in order. */
     public List<Extended> extended() {
         return Collections.unmodifiableList(extended);
     }
 
-    public List<NotExtended> notExtended() {
-        return Collections.unmodifiableList(notExtended);
-    }
-
+    /** The log as it stands (null when none is kept). */
     public EventLog log() {
-        return log.build();
+        return log == null ? null : log.build();
     }
 
-    /** The log as it stands (what the guest's GetEventLog copies). */
-    public byte[] logBytes() {
-        return log.build().toBytes();
-    }
-
-    /** Called with each record's bytes as it is appended to the log (the guest's final-events view). */
-    public void onAppend(java.util.function.Consumer<byte[]> listener) {
-        appendListeners.add(listener);
+    /**
+     * True once an extend was sent that the TPM did not cleanly refuse: the PCRs may differ from before
+     * (exit 4 territory), even if no extend was acknowledged.
+     */
+    public boolean tpmMayHaveChanged() {
+        return touched > 0;
     }
 }

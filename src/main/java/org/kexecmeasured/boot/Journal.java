@@ -1,11 +1,14 @@
 package org.kexecmeasured.boot;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import org.kexecmeasured.util.AtomicFiles;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.Json;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -18,7 +21,6 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.EnumMap;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -29,12 +31,16 @@ import java.util.TreeMap;
  * fsync'ed, and followed by a {@code done} (or {@code failed}) line, so that after a crash the
  * journal and the TPM's PCRs together tell exactly which extends happened (see {@link JournalRecovery}).
  *
- * <p>Format: JSON lines. The first line is the header with the PCR values read before the first
- * extend ({@code "start"}); it lets recovery work without the event log.
+ * <p>Format {@value #FORMAT} (specified in {@code tcg2/journal.md}): JSON lines, each a typed record
+ * ({@link Header}, {@link Line}). The first line is the header with the PCR values read before the
+ * first extend ({@code "start"}); it lets recovery work without the event log.
  */
 public final class Journal implements Closeable {
 
     public static final String FORMAT = "kexec-measured-journal/1";
+
+    /** The journal's file name in the state directory. */
+    public static final String FILE_NAME = "journal.jsonl";
 
     public enum State { INTENT, DONE, FAILED }
 
@@ -46,7 +52,39 @@ public final class Journal implements Closeable {
     public record Contents(Map<HashAlg, Map<Integer, byte[]>> start, List<Entry> entries) {
     }
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /**
+     * Line 1: {@code {"format":"kexec-measured-journal/1","start":{"sha256":{"4":"<hex>",…},…}}}: per
+     * bank, the boundary-set PCRs before the first extend (PCRs ascending).
+     */
+    @JsonPropertyOrder({"format", "start"})
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Header(String format, Map<String, Map<String, String>> start) {
+    }
+
+    /**
+     * Every later line. {@code intent}: seq, state, pcr, type (u32), digests (bank → hex), data
+     * (base64 event data); {@code done}: seq, state; {@code failed}: seq, state, reason.
+     */
+    @JsonPropertyOrder({"seq", "state", "pcr", "type", "digests", "data", "reason"})
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Line(Long seq, String state, Integer pcr, Long type, Map<String, String> digests, String data,
+                       String reason) {
+        static Line intent(long seq, Measurement m) {
+            Map<String, String> d = new LinkedHashMap<>();
+            for (Map.Entry<HashAlg, byte[]> e : m.digests().entrySet()) d.put(e.getKey().tpmName, Hex.of(e.getValue()));
+            return new Line(seq, "intent", m.pcr(), m.eventType() & 0xffffffffL, d,
+                    Base64.getEncoder().encodeToString(m.eventData()), null);
+        }
+
+        static Line done(long seq) {
+            return new Line(seq, "done", null, null, null, null, null);
+        }
+
+        static Line failed(long seq, String reason) {
+            return new Line(seq, "failed", null, null, null, null, reason);
+        }
+    }
 
     private final FileChannel ch;
     private long nextSeq = 1;
@@ -62,29 +100,18 @@ public final class Journal implements Closeable {
     public static Journal create(Path file, Map<HashAlg, Map<Integer, byte[]>> startPcrs) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         Journal j = new Journal(ch);
-        ObjectNode h = JSON.createObjectNode();
-        h.put("format", FORMAT);
-        ObjectNode start = h.putObject("start");
+        Map<String, Map<String, String>> start = new LinkedHashMap<>();
         for (Map.Entry<HashAlg, Map<Integer, byte[]>> bank : startPcrs.entrySet()) {
-            ObjectNode b = start.putObject(bank.getKey().tpmName);
+            Map<String, String> b = new LinkedHashMap<>();
             for (Map.Entry<Integer, byte[]> p : new TreeMap<>(bank.getValue()).entrySet()) {
                 b.put(Integer.toString(p.getKey()), Hex.of(p.getValue()));
             }
+            start.put(bank.getKey().tpmName, b);
         }
-        j.writeLine(h);
-        syncDirectory(file);
+        j.writeLine(new Header(FORMAT, start));
+        // the new file's directory entry must be durable too, or a crash could lose the whole journal
+        AtomicFiles.syncDirectory(file.toAbsolutePath().getParent());
         return j;
-    }
-
-    /** The new file's directory entry must be durable too, or a crash could lose the whole journal. */
-    private static void syncDirectory(Path file) {
-        Path dir = file.toAbsolutePath().getParent();
-        if (dir == null) return;
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException e) {
-            // some file systems refuse fsync on a directory; the file's own data is already forced
-        }
     }
 
     /**
@@ -112,39 +139,22 @@ public final class Journal implements Closeable {
     /** Records the intent to extend; durable when this returns. */
     public long intent(Measurement m) throws IOException {
         long seq = nextSeq++;
-        ObjectNode n = JSON.createObjectNode();
-        n.put("seq", seq);
-        n.put("state", "intent");
-        n.put("pcr", m.pcr());
-        n.put("type", m.eventType() & 0xffffffffL);
-        ObjectNode d = n.putObject("digests");
-        for (Map.Entry<HashAlg, byte[]> e : m.digests().entrySet()) {
-            d.put(e.getKey().tpmName, Hex.of(e.getValue()));
-        }
-        n.put("data", Base64.getEncoder().encodeToString(m.eventData()));
-        writeLine(n);
+        writeLine(Line.intent(seq, m));
         return seq;
     }
 
     /** Records that the TPM acknowledged the extend. */
     public void done(long seq) throws IOException {
-        ObjectNode n = JSON.createObjectNode();
-        n.put("seq", seq);
-        n.put("state", "done");
-        writeLine(n);
+        writeLine(Line.done(seq));
     }
 
     /** Records that the TPM returned an error (the extend did not happen) or did not answer. */
     public void failed(long seq, String reason) throws IOException {
-        ObjectNode n = JSON.createObjectNode();
-        n.put("seq", seq);
-        n.put("state", "failed");
-        n.put("reason", reason);
-        writeLine(n);
+        writeLine(Line.failed(seq, reason));
     }
 
-    private void writeLine(JsonNode n) throws IOException {
-        byte[] b = (JSON.writeValueAsString(n) + "\n").getBytes(StandardCharsets.UTF_8);
+    private void writeLine(Object line) throws IOException {
+        byte[] b = (Json.MAPPER.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8);
         ByteBuffer buf = ByteBuffer.wrap(b);
         while (buf.hasRemaining()) {
             ch.write(buf);
@@ -166,55 +176,58 @@ public final class Journal implements Closeable {
         if (lines.isEmpty()) {
             throw new BadInputException(file + ": empty journal");
         }
-        Map<HashAlg, Map<Integer, byte[]>> start = new EnumMap<>(HashAlg.class);
-        JsonNode h = parseLine(file, lines.get(0), 1, false);
-        if (h == null || !FORMAT.equals(h.path("format").asText())) {
+        Header h = parseLine(file, lines.get(0), 1, false, Header.class);
+        if (h == null || !FORMAT.equals(h.format())) {
             throw new BadInputException(file + ": not a kexec-measured journal (line 1)");
         }
-        for (Iterator<Map.Entry<String, JsonNode>> it = h.path("start").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> bank = it.next();
-            Map<Integer, byte[]> pcrs = new TreeMap<>();
-            for (Iterator<Map.Entry<String, JsonNode>> pit = bank.getValue().fields(); pit.hasNext(); ) {
-                Map.Entry<String, JsonNode> p = pit.next();
-                pcrs.put(field(file, 1, () -> Integer.parseInt(p.getKey())),
-                        digest(file, 1, HashAlg.fromName(bank.getKey()), p.getValue().asText()));
+        Map<HashAlg, Map<Integer, byte[]>> start = new EnumMap<>(HashAlg.class);
+        if (h.start() != null) {
+            for (Map.Entry<String, Map<String, String>> bank : h.start().entrySet()) {
+                HashAlg alg = HashAlg.fromName(bank.getKey());
+                Map<Integer, byte[]> pcrs = new TreeMap<>();
+                if (bank.getValue() != null) {
+                    for (Map.Entry<String, String> p : bank.getValue().entrySet()) {
+                        pcrs.put(field(file, 1, () -> Integer.parseInt(p.getKey())), digest(file, 1, alg, p.getValue()));
+                    }
+                }
+                start.put(alg, pcrs);
             }
-            start.put(HashAlg.fromName(bank.getKey()), pcrs);
         }
         Map<Long, Entry> entries = new LinkedHashMap<>();
         for (int i = 1; i < lines.size(); i++) {
-            boolean last = i == lines.size() - 1;
-            JsonNode n = parseLine(file, lines.get(i), i + 1, last);
+            int lineNo = i + 1;
+            Line n = parseLine(file, lines.get(i), lineNo, i == lines.size() - 1, Line.class);
             if (n == null) {
                 continue;
             }
-            long seq = n.path("seq").asLong(-1);
-            String state = n.path("state").asText();
+            long seq = n.seq() == null ? -1 : n.seq();
+            String state = String.valueOf(n.state());
             switch (state) {
-                case "intent" -> {
-                    int lineNo = i + 1;
-                    Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
-                    for (Iterator<Map.Entry<String, JsonNode>> it = n.path("digests").fields(); it.hasNext(); ) {
-                        Map.Entry<String, JsonNode> e = it.next();
-                        HashAlg alg = HashAlg.fromName(e.getKey());
-                        d.put(alg, digest(file, lineNo, alg, e.getValue().asText()));
-                    }
-                    Measurement m = field(file, lineNo, () -> new Measurement(n.path("pcr").asInt(),
-                            (int) n.path("type").asLong(), d, Base64.getDecoder().decode(n.path("data").asText())));
-                    entries.put(seq, new Entry(seq, m, State.INTENT, null));
-                }
+                case "intent" -> entries.put(seq, new Entry(seq, measurement(file, lineNo, n), State.INTENT, null));
                 case "done", "failed" -> {
                     Entry e = entries.get(seq);
                     if (e == null) {
-                        throw new BadInputException(file + ": line " + (i + 1) + " closes unknown extend #" + seq);
+                        throw new BadInputException(file + ": line " + lineNo + " closes unknown extend #" + seq);
                     }
                     entries.put(seq, new Entry(seq, e.measurement(),
-                            state.equals("done") ? State.DONE : State.FAILED, n.path("reason").asText(null)));
+                            state.equals("done") ? State.DONE : State.FAILED, n.reason()));
                 }
-                default -> throw new BadInputException(file + ": line " + (i + 1) + ": unknown state '" + state + "'");
+                default -> throw new BadInputException(file + ": line " + lineNo + ": unknown state '" + state + "'");
             }
         }
         return new Contents(start, new ArrayList<>(entries.values()));
+    }
+
+    private static Measurement measurement(Path file, int lineNo, Line n) {
+        Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+        if (n.digests() != null) {
+            for (Map.Entry<String, String> e : n.digests().entrySet()) {
+                HashAlg alg = HashAlg.fromName(e.getKey());
+                d.put(alg, digest(file, lineNo, alg, e.getValue()));
+            }
+        }
+        return field(file, lineNo, () -> new Measurement(n.pcr() == null ? -1 : n.pcr(),
+                (int) (n.type() == null ? 0 : n.type()), d, Base64.getDecoder().decode(String.valueOf(n.data()))));
     }
 
     /** A field that does not parse (PCR index out of range, bad base64 …) is bad input, named by its line. */
@@ -228,7 +241,7 @@ public final class Journal implements Closeable {
 
     /** A digest must have its algorithm's size: a short one must never reach a TPM extend. */
     private static byte[] digest(Path file, int lineNo, HashAlg alg, String hex) {
-        byte[] d = Hex.parse(hex);
+        byte[] d = Hex.parse(String.valueOf(hex));
         if (d.length != alg.size) {
             throw new BadInputException(file + ": line " + lineNo + ": " + alg.tpmName + " digest has " + d.length
                     + " bytes, not " + alg.size);
@@ -236,14 +249,14 @@ public final class Journal implements Closeable {
         return d;
     }
 
-    private static JsonNode parseLine(Path file, String line, int lineNo, boolean mayBeTorn) {
+    private static <T> T parseLine(Path file, String line, int lineNo, boolean mayBeTorn, Class<T> type) {
         try {
-            return JSON.readTree(line);
-        } catch (IOException e) {
+            return Json.MAPPER.readValue(line, type);
+        } catch (JsonProcessingException e) {
             if (mayBeTorn) {
                 return null;
             }
-            throw new BadInputException(file + ": line " + lineNo + " is not valid JSON");
+            throw new BadInputException(file + ": line " + lineNo + " is not a valid journal line");
         }
     }
 }

@@ -59,10 +59,16 @@ public final class EventlogVerifyCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
+    private final Services services;
+
+    EventlogVerifyCommand(Services services) {
+        this.services = services;
+    }
+
     /** The PCR source chosen on the command line. */
     PcrSource pcrSource() {
         if (source.tcti != null) {
-            return new TpmPcrSource(source.tcti, BootCommand.tpmOpener);
+            return new TpmPcrSource(source.tcti, services.tpm());
         }
         Path f = source.pcrsFile;
         return new PcrSource() {

@@ -1,12 +1,10 @@
 package org.kexecmeasured.boot;
 
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.eventlog.Event;
 import org.kexecmeasured.eventlog.EventLog;
-import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.testing.SwtpmExtension;
+import org.kexecmeasured.eventlog.PcrSet;
+import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 
@@ -23,16 +21,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** The firmware-side records ChainMeasurer makes, and the pipeline's rules, against a real swtpm. */
+/** The firmware-side records ChainMeasurer makes, and the planner's rules. */
 class ChainMeasurerTest {
 
-    @RegisterExtension
-    static SwtpmExtension SWTPM = SwtpmExtension.withBanks("sha256");
-
-    @TempDir
-    Path dir;
-
-    record Rec(Measurement m, ChainMeasurer.Origin origin) {
+    record Rec(Measurement m, Origin origin) {
     }
 
     private static String text(Measurement m) {
@@ -84,48 +76,65 @@ class ChainMeasurerTest {
         assertEquals(0x6, cm.activePcrBanks());
     }
 
+    private static byte[] sha256(byte[]... parts) throws Exception {
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        for (byte[] p : parts) md.update(p);
+        return md.digest();
+    }
+
+    /**
+     * The planner's rules, with no TPM at all: boundary first, side records outside the extend set,
+     * EV_NO_ACTION logged with zero digests and never extended, the boundary tag refused from a payload;
+     * the predicted PCRs are recomputed here with JCA SHA-256, independently of the planner.
+     */
     @Test
-    void pipelineRules() throws Exception {
-        try (Tpm tpm = SWTPM.swtpm().open();
-             Journal journal = Journal.create(dir.resolve("j.jsonl"), Map.of())) {
-            EventLog.Builder log = EventLog.newCryptoAgile(List.of(HashAlg.SHA256));
-            ExtendPipeline p = new ExtendPipeline(tpm, tpm.banks(), journal, dir.resolve("j.jsonl"),
-                    BootPolicy.BUILTIN_DEFAULT, log, List.of(HashAlg.SHA256));
-            Hashing h = new Hashing(List.of(HashAlg.SHA256));
-            Measurement pcr11 = new Measurement(11, 0xD, h.digest(new byte[]{1}), new byte[]{1});
-            // a payload event before the PCR's boundary record is refused, and nothing reaches the TPM
-            long c0 = tpm.commandCount();
-            assertThrows(IllegalStateException.class, () -> p.accept(pcr11, ChainMeasurer.Origin.PAYLOAD));
-            assertEquals(c0, tpm.commandCount());
-            BoundaryEvent b = new BoundaryEvent("t", java.time.Instant.EPOCH, new byte[16], new byte[32], "t",
-                    BootPolicy.BUILTIN_DEFAULT.boundarySet());
-            for (Measurement m : b.measurements(h.banks())) p.accept(m, ChainMeasurer.Origin.BOUNDARY);
-            p.accept(pcr11, ChainMeasurer.Origin.PAYLOAD);
-            // PCR 8 is outside the extend set: side record only
-            p.accept(new Measurement(8, 0xD, h.digest(new byte[]{2}), new byte[]{2}), ChainMeasurer.Origin.PAYLOAD);
-            // EV_NO_ACTION: logged with zero digests, never extended
-            long c1 = tpm.commandCount();
-            p.accept(new Measurement(12, 0x3, h.digest(new byte[]{3}), new byte[]{3}), ChainMeasurer.Origin.PAYLOAD);
-            assertEquals(c1, tpm.commandCount());
-            assertEquals(7, p.extended().size());
-            assertEquals(1, p.notExtended().size());
-            List<Event> ev = p.log().events();
-            assertEquals(1 + 7 + 1, ev.size());
-            Event last = ev.get(ev.size() - 1);
-            assertEquals(3, last.eventType());
-            assertArrayEquals(new byte[32], last.digest(HashAlg.SHA256));
-            assertTrue(ev.stream().noneMatch(e -> e.pcrIndex() == 8));
-            // a payload may not log a record with the boundary tag (a forged "new generation"),
-            // in any PCR, inside or outside the extend set; nothing reaches the TPM
-            long c2 = tpm.commandCount();
-            byte[] forged = BoundaryEvent.taggedEvent(BoundaryEvent.TAG_ID, b.data());
-            for (int pcr : List.of(11, 8)) {
-                IllegalStateException e = assertThrows(IllegalStateException.class, () -> p.accept(
-                        new Measurement(pcr, BoundaryEvent.EV_EVENT_TAG, h.digest(b.data()), forged), ChainMeasurer.Origin.PAYLOAD));
-                assertTrue(e.getMessage().contains("boundary tag"), e.getMessage());
-            }
-            assertEquals(c2, tpm.commandCount());
-            assertEquals(9, p.log().events().size());
+    void plannerRules() throws Exception {
+        EventLog fw = EventLog.newCryptoAgile(List.of(HashAlg.SHA256)).build();
+        Map<Integer, byte[]> zero = new java.util.TreeMap<>();
+        for (int i = 0; i < 24; i++) zero.put(i, new byte[32]);
+        Planner p = new Planner(BootPolicy.BUILTIN_DEFAULT, List.of(HashAlg.SHA256), fw,
+                new PcrSet(Map.of(HashAlg.SHA256, zero)));
+        Hashing h = new Hashing(List.of(HashAlg.SHA256));
+        Measurement pcr11 = new Measurement(11, 0xD, h.digest(new byte[]{1}), new byte[]{1});
+        // a payload event before the PCR's boundary record is refused, and nothing is planned
+        assertThrows(IllegalStateException.class, () -> p.accept(pcr11, Origin.PAYLOAD));
+        assertEquals(0, p.records().size());
+        BoundaryEvent b = new BoundaryEvent("t", java.time.Instant.EPOCH, new byte[16], new byte[32], "t",
+                BootPolicy.BUILTIN_DEFAULT.boundarySet());
+        for (Measurement m : b.measurements(h.banks())) p.accept(m, Origin.BOUNDARY);
+        p.accept(pcr11, Origin.PAYLOAD);
+        // PCR 8 is outside the extend set: side record only
+        p.accept(new Measurement(8, 0xD, h.digest(new byte[]{2}), new byte[]{2}), Origin.PAYLOAD);
+        // EV_NO_ACTION: logged with zero digests, never extended
+        p.accept(new Measurement(12, 0x3, h.digest(new byte[]{3}), new byte[]{3}), Origin.PAYLOAD);
+        assertEquals(List.of(PlannedRecord.Disposition.EXTEND, PlannedRecord.Disposition.EXTEND,
+                        PlannedRecord.Disposition.EXTEND, PlannedRecord.Disposition.EXTEND, PlannedRecord.Disposition.EXTEND,
+                        PlannedRecord.Disposition.EXTEND, PlannedRecord.Disposition.EXTEND,
+                        PlannedRecord.Disposition.SIDE_RECORD, PlannedRecord.Disposition.LOG_ONLY),
+                p.records().stream().map(PlannedRecord::disposition).toList());
+        List<Event> ev = p.log().events();
+        assertEquals(1 + 7 + 1, ev.size());
+        Event last = ev.get(ev.size() - 1);
+        assertEquals(3, last.eventType());
+        assertArrayEquals(new byte[32], last.digest(HashAlg.SHA256));
+        assertTrue(ev.stream().noneMatch(e -> e.pcrIndex() == 8));
+        // predicted PCRs: the boundary (digest = H(taggedEventData)) then PCR 11's event; PCR 8 and 12's
+        // EV_NO_ACTION change nothing
+        byte[] boundary = sha256(new byte[32], sha256(b.data()));
+        byte[][] predicted = p.predicted().get(HashAlg.SHA256);
+        assertArrayEquals(sha256(boundary, sha256(new byte[]{1})), predicted[11]);
+        assertArrayEquals(boundary, predicted[12]);
+        assertArrayEquals(new byte[32], predicted[8]);
+        assertArrayEquals(new byte[32], predicted[7]);
+        // a payload may not log a record with the boundary tag (a forged "new generation"),
+        // in any PCR, inside or outside the extend set: bad input, nothing planned
+        byte[] forged = BoundaryEvent.taggedEvent(BoundaryEvent.TAG_ID, b.data());
+        for (int pcr : List.of(11, 8)) {
+            BadInputException e = assertThrows(BadInputException.class, () -> p.accept(
+                    new Measurement(pcr, BoundaryEvent.EV_EVENT_TAG, h.digest(b.data()), forged), Origin.PAYLOAD));
+            assertTrue(e.getMessage().contains("boundary tag"), e.getMessage());
         }
+        assertEquals(9, p.records().size());
+        assertEquals(9, p.log().events().size());
     }
 }

@@ -23,7 +23,7 @@ class DivergenceUnverifiableTest {
         // a TPM whose PCRs are exactly the log's replay: the forged record is invisible to the sha256 replay
         Map<HashAlg, byte[][]> tpm = new EnumMap<>(HashAlg.class);
         tpm.putAll(Replay.replay(log));
-        List<MeasuredBoot.Divergence> d = MeasuredBoot.divergentPcrs(log, tpm, new ArrayList<>());
+        List<Divergence> d = Planner.divergentPcrs(log, org.kexecmeasured.eventlog.PcrSet.of(tpm), new ArrayList<>());
         assertEquals(1, d.size(), d.toString());
         assertEquals(HashAlg.SHA256, d.get(0).bank());
         assertEquals(7, d.get(0).pcr());

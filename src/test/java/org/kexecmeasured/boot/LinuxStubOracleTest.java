@@ -33,7 +33,7 @@ class LinuxStubOracleTest {
     @TempDir
     Path dir;
 
-    record Rec(Measurement m, ChainMeasurer.Origin origin) {
+    record Rec(Measurement m, Origin origin) {
     }
 
     @Test
@@ -53,7 +53,7 @@ class LinuxStubOracleTest {
                 .append(cmdline).payloadName("vmlinuz").timeBudgetMillis(300_000).measurer(measurer).build());
         assertNotNull(r.postEbs(), "the stub reached the jump after ExitBootServices");
 
-        List<Measurement> stub9 = recs.stream().filter(x -> x.origin() == ChainMeasurer.Origin.PAYLOAD && x.m().pcr() == 9)
+        List<Measurement> stub9 = recs.stream().filter(x -> x.origin() == Origin.PAYLOAD && x.m().pcr() == 9)
                 .map(Rec::m).toList();
         HandOff h = new HandOff(kernel, cmdline, initrd, "", "", List.of());
         List<Measurement> ours = ChainMeasurer.linuxStubMeasurements(h, hashing);
@@ -69,7 +69,7 @@ class LinuxStubOracleTest {
             }
         }
 
-        List<String> ebs = recs.stream().filter(x -> x.origin() == ChainMeasurer.Origin.FIRMWARE && x.m().pcr() == 5)
+        List<String> ebs = recs.stream().filter(x -> x.origin() == Origin.FIRMWARE && x.m().pcr() == 5)
                 .map(x -> new String(x.m().eventData(), StandardCharsets.US_ASCII)).toList();
         assertTrue(ebs.size() >= 2, ebs.toString());
         assertEquals(List.of(ChainMeasurer.EBS_INVOCATION, ChainMeasurer.EBS_SUCCESS), ebs.subList(ebs.size() - 2, ebs.size()));
@@ -84,7 +84,7 @@ class LinuxStubOracleTest {
     /**
      * GetEventLog returns the synthesized log in guest memory: the real stub copies it into its
      * LINUX_EFI_TPM_EVENT_LOG table {u32 size, u32 final_events_preboot_size, u8 version 2, log}, and
-     * the copy equals a prefix of the log the pipeline wrote (firmware + boundary + the run so far).
+     * the copy equals a prefix of the log the planner planned (firmware + boundary + the run so far).
      */
     @Test
     void theStubCopiesTheSynthesizedLogFromGetEventLog() throws Exception {
@@ -96,35 +96,33 @@ class LinuxStubOracleTest {
         byte[] initrd = Files.readAllBytes(dir.resolve("uki/initrd.cpio"));
         org.kexecmeasured.eventlog.EventLog fw = org.kexecmeasured.eventlog.EventLog.parse(
                 org.kexecmeasured.eventlog.Fixtures.read("ovmf-sdboot-fedora37.bin"));
-        try (org.kexecmeasured.tpm.testing.Swtpm swtpm = org.kexecmeasured.tpm.testing.Swtpm.start(List.of("sha256"));
-             org.kexecmeasured.tpm.Tpm tpm = swtpm.open();
-             Journal journal = Journal.create(dir.resolve("journal.jsonl"), java.util.Map.of())) {
-            ExtendPipeline pipeline = new ExtendPipeline(tpm, tpm.banks(), journal, dir.resolve("journal.jsonl"),
-                    BootPolicy.BUILTIN_DEFAULT, fw.toBuilder(), fw.banks());
-            Hashing hashing = new Hashing(List.of(HashAlg.SHA256));
-            ChainMeasurer measurer = new ChainMeasurer(hashing, pipeline);
-            BoundaryEvent b = new BoundaryEvent("test", java.time.Instant.now(), new byte[16], new byte[32], "test",
-                    BootPolicy.BUILTIN_DEFAULT.boundarySet());
-            for (Measurement m : b.measurements(hashing.banks())) pipeline.accept(m, ChainMeasurer.Origin.BOUNDARY);
-            EmulationResult r = Emulator.run(kernel, EmulatorOptions.builder().fullEmulation(true).initrd(initrd)
-                    .append("console=ttyS0").payloadName("vmlinuz").timeBudgetMillis(300_000).measurer(measurer).build());
-            assertNotNull(r.postEbs());
-            byte[] log = pipeline.log().toBytes();
-            byte[] head = java.util.Arrays.copyOf(log, 64);
-            boolean found = false;
-            for (org.kexecmeasured.uefi.PostEbsState.Segment g : r.postEbs().segments()) {
-                byte[] d = g.data();
-                for (int i = 9; i + 64 <= d.length && !found; i++) {
-                    if (d[i] != head[0] || !java.util.Arrays.equals(d, i, i + 64, head, 0, 64)) continue;
-                    java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(d, i - 9, 9).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                    int size = bb.getInt();
-                    bb.getInt();
-                    if (bb.get() != 2 || size <= fw.toBytes().length || size > log.length) continue;
-                    assertArrayEquals(java.util.Arrays.copyOf(log, size), java.util.Arrays.copyOfRange(d, i, i + size));
-                    found = true;
-                }
+        java.util.Map<Integer, byte[]> zero = new java.util.TreeMap<>();
+        for (int i = 0; i < 24; i++) zero.put(i, new byte[32]);
+        Planner planner = new Planner(BootPolicy.BUILTIN_DEFAULT, List.of(HashAlg.SHA256), fw,
+                new org.kexecmeasured.eventlog.PcrSet(java.util.Map.of(HashAlg.SHA256, zero)));
+        Hashing hashing = new Hashing(List.of(HashAlg.SHA256));
+        ChainMeasurer measurer = new ChainMeasurer(hashing, planner);
+        BoundaryEvent b = new BoundaryEvent("test", java.time.Instant.now(), new byte[16], new byte[32], "test",
+                BootPolicy.BUILTIN_DEFAULT.boundarySet());
+        for (Measurement m : b.measurements(hashing.banks())) planner.accept(m, Origin.BOUNDARY);
+        EmulationResult r = Emulator.run(kernel, EmulatorOptions.builder().fullEmulation(true).initrd(initrd)
+                .append("console=ttyS0").payloadName("vmlinuz").timeBudgetMillis(300_000).measurer(measurer).build());
+        assertNotNull(r.postEbs());
+        byte[] log = planner.log().toBytes();
+        byte[] head = java.util.Arrays.copyOf(log, 64);
+        boolean found = false;
+        for (org.kexecmeasured.uefi.PostEbsState.Segment g : r.postEbs().segments()) {
+            byte[] d = g.data();
+            for (int i = 9; i + 64 <= d.length && !found; i++) {
+                if (d[i] != head[0] || !java.util.Arrays.equals(d, i, i + 64, head, 0, 64)) continue;
+                java.nio.ByteBuffer bb = java.nio.ByteBuffer.wrap(d, i - 9, 9).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                int size = bb.getInt();
+                bb.getInt();
+                if (bb.get() != 2 || size <= fw.toBytes().length || size > log.length) continue;
+                assertArrayEquals(java.util.Arrays.copyOf(log, size), java.util.Arrays.copyOfRange(d, i, i + size));
+                found = true;
             }
-            assertTrue(found, "no LINUX_EFI_TPM_EVENT_LOG copy of the synthesized log in guest memory");
         }
+        assertTrue(found, "no LINUX_EFI_TPM_EVENT_LOG copy of the synthesized log in guest memory");
     }
 }

@@ -10,10 +10,42 @@ import java.util.Random;
 
 /**
  * A synthetic crypto-agile log with a firmware-like mix of records (variables, image loads, actions,
- * separators, GRUB-style EV_IPL strings, tagged events), each digest H(data). For benchmarks only.
+ * separators, GRUB-style EV_IPL strings, tagged events), each digest H(data). For benchmarks and the
+ * demo only, so it lives with the tests; {@code tests/bin/synth-eventlog} runs {@link #main}.
  */
 public final class SyntheticLog {
     private SyntheticLog() {
+    }
+
+    /**
+     * {@code --events N} (records after the Spec ID record, default 100000), {@code --banks
+     * sha1,sha256,…} (default sha1,sha256,sha384), {@code --seed S} (default 1), {@code -o FILE}.
+     * {@code --events 0} is a log with the Spec ID record only: what a fresh TPM's PCRs replay to.
+     */
+    public static void main(String[] args) throws java.io.IOException {
+        int events = 100_000;
+        String banks = "sha1,sha256,sha384";
+        long seed = 1;
+        java.nio.file.Path out = null;
+        for (int i = 0; i < args.length; i++) {
+            String v = i + 1 < args.length ? args[i + 1] : null;
+            switch (args[i]) {
+                case "--events" -> events = Integer.parseInt(v);
+                case "--banks" -> banks = v;
+                case "--seed" -> seed = Long.parseLong(v);
+                case "-o", "--output" -> out = java.nio.file.Path.of(v);
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]
+                        + " (usage: --events N --banks sha1,sha256 --seed S -o FILE)");
+            }
+            i++;
+        }
+        if (out == null) throw new IllegalArgumentException("-o FILE is required");
+        if (events < 0 || events > 10_000_000) throw new IllegalArgumentException("--events must be 0…10000000");
+        List<HashAlg> algs = new java.util.ArrayList<>();
+        for (String b : banks.split(",")) algs.add(HashAlg.fromName(b.strip()));
+        byte[] bytes = generate(algs, events, seed).toBytes();
+        java.nio.file.Files.write(out, bytes);
+        System.out.printf("%s: %d records, %d bytes%n", out, events + 1, bytes.length);
     }
 
     public static EventLog generate(List<HashAlg> banks, int count, long seed) {
