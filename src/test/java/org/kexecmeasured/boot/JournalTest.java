@@ -77,6 +77,35 @@ class JournalTest {
         assertFalse(r.get(1).consistent());
     }
 
+    /** The lines are exactly the format tcg2/journal.md specifies (kexec-measured-journal/1), key order included. */
+    @Test
+    void linesAreTheDocumentedFormatByteForByte(@TempDir Path dir) throws Exception {
+        byte[] ab = new byte[32];
+        java.util.Arrays.fill(ab, (byte) 0xab);
+        Measurement tag = new Measurement(4, 6, Map.of(HashAlg.SHA256, ab), new byte[]{1, 2, 3});
+        Measurement app = new Measurement(4, 0x80000003, Map.of(HashAlg.SHA256, ab), new byte[]{(byte) 0xff});
+        byte[] ones = new byte[32];
+        java.util.Arrays.fill(ones, (byte) 0x11);
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, Map.of(HashAlg.SHA256, Map.of(11, ones, 4, new byte[32])))) {
+            j.done(j.intent(tag));
+            j.failed(j.intent(app), "TPM_RC_LOCALITY");
+        }
+        String d = "ab".repeat(32);
+        assertEquals(List.of(
+                "{\"format\":\"kexec-measured-journal/1\",\"start\":{\"sha256\":{\"4\":\"" + "00".repeat(32)
+                        + "\",\"11\":\"" + "11".repeat(32) + "\"}}}",
+                "{\"seq\":1,\"state\":\"intent\",\"pcr\":4,\"type\":6,\"digests\":{\"sha256\":\"" + d + "\"},\"data\":\"AQID\"}",
+                "{\"seq\":1,\"state\":\"done\"}",
+                "{\"seq\":2,\"state\":\"intent\",\"pcr\":4,\"type\":2147483651,\"digests\":{\"sha256\":\"" + d
+                        + "\"},\"data\":\"/w==\"}",
+                "{\"seq\":2,\"state\":\"failed\",\"reason\":\"TPM_RC_LOCALITY\"}"),
+                Files.readAllLines(f, StandardCharsets.UTF_8));
+        Journal.Contents c = Journal.read(f);
+        assertEquals(0x80000003, c.entries().get(1).measurement().eventType());
+        assertEquals("TPM_RC_LOCALITY", c.entries().get(1).failure());
+    }
+
     @Test
     void tornLastLineIsIgnoredButTornMiddleLineIsAnError(@TempDir Path dir) throws Exception {
         Measurement a = m(11, "a");

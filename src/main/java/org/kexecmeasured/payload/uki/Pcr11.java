@@ -1,5 +1,6 @@
 package org.kexecmeasured.payload.uki;
 
+import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
@@ -23,7 +24,7 @@ import java.util.Map;
  */
 public final class Pcr11 {
 
-    public static final int PCR = 11;
+    public static final int PCR = Pcr.KERNEL_BOOT;
     public static final List<String> ORDER_V252 = List.of(".linux", ".osrel", ".cmdline", ".initrd", ".splash", ".dtb", ".pcrpkey");
 
     /** One measured event: what was hashed and its digest per bank. */
