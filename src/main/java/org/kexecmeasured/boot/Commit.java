@@ -127,7 +127,10 @@ public final class Commit {
     /** After an extend may have reached the TPM: write what was acknowledged, then fail loudly (exit 4). */
     private static RuntimeException stopped(Path stateDir, ExtendPipeline pipeline, Path journal, RuntimeException e) {
         if (!pipeline.tpmMayHaveChanged()) {
-            return e; // nothing reached the TPM: the failure as it is (exit 2 at the CLI)
+            // nothing reached the TPM: the failure as it is (exit 2 at the CLI); a journal that cannot be
+            // written (full disk) is bad input here, not an internal error
+            return e instanceof java.io.UncheckedIOException u
+                    ? new BadInputException(u.getMessage() + " (nothing was extended)", u) : e;
         }
         Path partial = null;
         String logNote = "";

@@ -206,7 +206,10 @@ public final class JournalRecovery {
             }
         } catch (RuntimeException e) {
             String logNote = steps.isEmpty() ? "" : writeLog(pipeline, logFile);
-            if (!pipeline.tpmMayHaveChanged()) throw e;
+            if (!pipeline.tpmMayHaveChanged()) {
+                throw e instanceof java.io.UncheckedIOException u
+                        ? new BadInputException(u.getMessage() + " (nothing was extended)" + logNote, u) : e;
+            }
             throw new TpmChangedException("recovery stopped after " + pipeline.extended().size() + " extend(s): "
                     + e.getMessage() + logNote, journalFile, log == null ? null : logFile, e);
         } finally {

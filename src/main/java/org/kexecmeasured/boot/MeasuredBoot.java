@@ -34,10 +34,10 @@ import java.util.stream.IntStream;
  *   <li>{@code load}: the {@link Loader} loads the kernel (reversible; {@link Loader#NONE} for
  *       {@code --no-load});</li>
  *   <li>{@link Commit#commit}: refuses a stale plan, then journal → extend → done → log, in the plan's
- *       order (the only TPM writes; the load is undone if it fails);</li>
+ *       order (the only TPM writes);</li>
  *   <li>{@code writeOutputs}: the log, CEL-JSON, side record and the {@code /.extra/} sidecar tree.</li>
  * </ol>
- * The hand-over itself (executing the loaded kernel) comes after, in the kexec package. {@code boot
+ * When the commit or the outputs fail, the load is undone ({@code unloadOnFailure}). The hand-over itself (executing the loaded kernel) comes after, in the kexec package. {@code boot
  * --no-load} is all of the above with {@link Loader#NONE}; the coming {@code predict} is {@link #plan}
  * (and a decision) alone.
  *
@@ -93,8 +93,8 @@ public final class MeasuredBoot {
         Decision decision = decide(plan, decider);
         Sidecar sidecar = Sidecar.from(plan, decision.sidecarFiles());
         Loader.Loaded loaded = load(loader, plan, sidecar);
-        Commit.Result committed = commit(plan, tpm, req.stateDir(), loaded);
-        Outputs outputs = writeOutputs(req, sidecar, committed);
+        Commit.Result committed = unloadOnFailure(loaded, () -> Commit.commit(plan, tpm, req.stateDir()));
+        Outputs outputs = unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed));
         return new Result(plan, decision, loaded, committed, outputs,
                 new Stats((System.nanoTime() - t0) / 1000, Planner.difference(tpm.commandCounts(), c0)));
     }
@@ -181,10 +181,13 @@ public final class MeasuredBoot {
         return loader.load(plan, sidecar);
     }
 
-    /** The commit; a failed commit unloads the kernel again (its cause stays the error reported). */
-    static Commit.Result commit(Plan plan, PcrTpm tpm, Path stateDir, Loader.Loaded loaded) {
+    /**
+     * A step after the load: when it fails, the kernel is unloaded again, so no run that exits non-zero
+     * leaves a kernel waiting for a hand-over (the step's failure stays the error reported).
+     */
+    static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
         try {
-            return Commit.commit(plan, tpm, stateDir);
+            return step.get();
         } catch (RuntimeException e) {
             try {
                 loaded.unload();

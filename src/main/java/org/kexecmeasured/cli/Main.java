@@ -23,6 +23,11 @@ import java.io.PrintWriter;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:success", "1:a requested check failed (signature, PCR, verdict)",
+                "2:bad input or usage; nothing changed", "3:refused by policy; nothing changed",
+                "4:stopped after the TPM was changed (some extends happened; the message names the journal)",
+                "70:internal error"},
         subcommands = {
                 AutoComplete.GenerateCompletion.class,
                 picocli.codegen.docgen.manpage.ManPageGenerator.class,
