@@ -71,33 +71,43 @@ public final class EventlogRecoverCommand implements Runnable {
             List<JournalRecovery.PcrResult> results = JournalRecovery.analyse(jc, JournalRecovery.readPcrs(tpm, jc));
             boolean diverged = results.stream().anyMatch(r -> !r.consistent());
             List<JournalRecovery.Verdict> pending = JournalRecovery.pending(results);
+            if (!json) JournalText.print(out, journal, results);
+            List<JournalRecovery.Step> steps = List.of();
+            if (!diverged && complete && !pending.isEmpty()) {
+                out.flush();
+                steps = JournalRecovery.complete(journal, tpm, pending, partial, eventlog);
+            }
             if (json) {
                 Map<String, Object> m = JournalText.json(journal, results);
                 m.put("completed", complete && !diverged);
+                m.put("completedSteps", steps.stream().map(x -> Map.of("seq", x.entry().seq(),
+                        "found", x.found().name().toLowerCase(java.util.Locale.ROOT), "newSeq", x.newSeq())).toList());
                 out.println(EventlogCommand.json(m));
-            } else {
-                JournalText.print(out, journal, results);
             }
             if (diverged) {
                 out.flush();
                 throw new CheckFailedException("the journal does not explain every PCR: nothing was extended; "
                         + "the TPM no longer matches any log this run could write");
             }
-            if (complete && !pending.isEmpty()) {
-                for (JournalRecovery.Step s : JournalRecovery.complete(journal, tpm, pending, partial, eventlog)) {
-                    out.println("  " + JournalText.describe(s.entry()) + (s.newSeq() == 0
-                            ? " marked done (the PCR shows it)" : " extended now (journal #" + s.newSeq() + ")"));
-                }
-                out.println("completed: the TPM now holds every journaled extend");
-                if (partial != null) out.println("appended " + pending.size() + " record(s) to " + eventlog);
-            } else if (!json) {
-                out.println(pending.stream().anyMatch(v -> v.outcome() == JournalRecovery.Outcome.NOT_REACHED)
-                        ? "not completed: run with --complete to extend the events that did not reach the TPM"
-                        : "nothing to complete");
-            }
+            if (!json) printOutcome(out, steps, pending);
         } catch (TpmException e) {
             throw new BadInputException("TPM " + tcti + ": " + e.getMessage(), e);
         }
         out.flush();
+    }
+
+    private void printOutcome(PrintWriter out, List<JournalRecovery.Step> steps, List<JournalRecovery.Verdict> pending) {
+        if (steps.isEmpty()) {
+            out.println(pending.stream().anyMatch(v -> v.outcome() == JournalRecovery.Outcome.NOT_REACHED)
+                    ? "not completed: run with --complete to extend the events that did not reach the TPM"
+                    : "nothing to complete");
+            return;
+        }
+        for (JournalRecovery.Step x : steps) {
+            out.println("  " + JournalText.describe(x.entry()) + (x.newSeq() == 0
+                    ? " marked done (the PCR shows it)" : " extended now (journal #" + x.newSeq() + ")"));
+        }
+        out.println("completed: the TPM now holds every journaled extend");
+        if (eventlog != null) out.println("appended " + steps.size() + " record(s) to " + eventlog);
     }
 }
