@@ -1,6 +1,7 @@
 package org.kexecmeasured.boot;
 
 import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.PcrTpm;
@@ -70,7 +71,7 @@ public final class Commit {
             closeQuietly(journal);
         }
         return new Result(pipeline.extended(), pipeline.log(), journalFile,
-                Planner.difference(tpm.commandCounts(), c0), (System.nanoTime() - t0) / 1000);
+                CommandCode.sentSince(c0, tpm.commandCounts()), (System.nanoTime() - t0) / 1000);
     }
 
     // ------------------------------------------------------------------ steps

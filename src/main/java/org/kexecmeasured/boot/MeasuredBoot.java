@@ -5,6 +5,7 @@ import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.PcrTpm;
@@ -96,7 +97,7 @@ public final class MeasuredBoot {
         Commit.Result committed = unloadOnFailure(loaded, () -> Commit.commit(plan, tpm, req.stateDir()));
         Outputs outputs = unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed));
         return new Result(plan, decision, loaded, committed, outputs,
-                new Stats((System.nanoTime() - t0) / 1000, Planner.difference(tpm.commandCounts(), c0)));
+                new Stats((System.nanoTime() - t0) / 1000, CommandCode.sentSince(c0, tpm.commandCounts())));
     }
 
     /**

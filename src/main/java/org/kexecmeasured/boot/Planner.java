@@ -5,12 +5,12 @@ import org.kexecmeasured.eventlog.EventLogWriter;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
+import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.EmulationResult;
 import org.kexecmeasured.uefi.Emulator;
 import org.kexecmeasured.uefi.EmulatorOptions;
-import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Le;
@@ -25,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SortedMap;
-import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -95,7 +94,7 @@ public final class Planner implements ChainMeasurer.Sink {
 
         Plan.Stats stats = new Plan.Stats((System.nanoTime() - t0) / 1000, emulation.emulationMicros(),
                 hashing.nanos() / 1000, hashing.bytes(), hashing.largeNanos() / 1000, hashing.largeBytes(),
-                difference(pcrs.commandCounts(), c0));
+                CommandCode.sentSince(c0, pcrs.commandCounts()));
         return new Plan(req.payloadName(), payloadDigest, req.policy(), req.toolVersion(), req.firmwareLogSource(),
                 firmware, pcrs.source(), tpmBanks, firmware.banks(), before, divergences, boundary, planner.records,
                 PcrSet.of(planner.predicted), planner.log.build(), emulation.handOff(), stats, notes);
@@ -223,15 +222,6 @@ public final class Planner implements ChainMeasurer.Sink {
     }
 
     // ------------------------------------------------------------------ helpers
-
-    static SortedMap<Integer, Long> difference(SortedMap<Integer, Long> after, SortedMap<Integer, Long> before) {
-        SortedMap<Integer, Long> d = new TreeMap<>();
-        after.forEach((cc, n) -> {
-            long x = n - before.getOrDefault(cc, 0L);
-            if (x != 0) d.put(cc, x);
-        });
-        return d;
-    }
 
     List<PlannedRecord> records() {
         return List.copyOf(records);
