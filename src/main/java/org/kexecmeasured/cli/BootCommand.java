@@ -11,7 +11,7 @@ import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
 import org.kexecmeasured.uefi.EmulationException;
-import org.kexecmeasured.uefi.GuestMemoryException;
+import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
