@@ -1,7 +1,6 @@
 package org.kexecmeasured.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.kexecmeasured.uefi.EmulationException;
@@ -11,6 +10,7 @@ import org.kexecmeasured.uefi.Emulator;
 import org.kexecmeasured.uefi.EmulatorOptions;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.HostRandom;
+import org.kexecmeasured.util.Json;
 import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RamRange;
 import org.kexecmeasured.uefi.RecordingMeasurer;
@@ -175,8 +175,7 @@ public final class EmulateCommand implements Callable<Integer> {
             Files.writeString(out.resolve("cmdline"), r.handOff().cmdline(), StandardCharsets.UTF_8);
         }
         if (json) {
-            ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            o.println(om.writeValueAsString(toJson(om, r)));
+            o.println(Json.PRETTY.writeValueAsString(toJson(Json.MAPPER, r)));
         } else {
             printText(o, r);
         }
