@@ -107,6 +107,23 @@ public final class EmulateCommand implements Callable<Integer> {
         return l;
     }
 
+    /**
+     * The payload's path on the ESP when it lies inside the ESP directory (so shim finds grubx64.efi beside
+     * itself, as under a boot option naming \EFI\debian\shimx64.efi); null otherwise.
+     */
+    static String espPath(Path esp, Path payload) {
+        Path root = esp.toAbsolutePath().normalize();
+        Path p = payload.toAbsolutePath().normalize();
+        if (!p.startsWith(root) || p.equals(root)) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Path c : root.relativize(p)) {
+            sb.append('\\').append(c);
+        }
+        return sb.toString();
+    }
+
     @Override
     public Integer call() throws IOException {
         PrintWriter o = spec.commandLine().getOut();
@@ -140,6 +157,7 @@ public final class EmulateCommand implements Callable<Integer> {
                 throw new BadInputException("--esp " + esp + " is not a directory");
             }
             b.esp(esp);
+            b.bootPath(espPath(esp, payload));
         }
         if (initrd != null) {
             b.initrd(readInput(initrd));

@@ -54,10 +54,11 @@ public final class Emulator {
         }
     }
 
-    /** Loads the payload as the boot manager would: \EFI\BOOT\BOOTX64.EFI of the ESP, or a file of that name. */
+    /** Loads the payload as the boot manager would: from its boot path, \EFI\BOOT\BOOTX64.EFI of the ESP, or a file of that name. */
     private static ImageServices.Image loadFirst(Firmware fw, Platform platform, byte[] payload) {
         EmulatorOptions options = fw.options();
-        String path = options.esp() != null ? "\\EFI\\BOOT\\BOOTX64.EFI" : "\\" + options.payloadName();
+        String path = options.bootPath() != null ? options.bootPath()
+                : options.esp() != null ? "\\EFI\\BOOT\\BOOTX64.EFI" : "\\" + options.payloadName();
         byte[] filePath = DevicePath.of(List.of(DevicePath.filePath(path))).toBytes();
         ImageServices.Image first = fw.images().load(payload, options.payloadName(), 0, platform.espHandle(), filePath);
         if (options.append() != null) {
