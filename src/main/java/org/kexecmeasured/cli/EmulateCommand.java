@@ -52,6 +52,10 @@ public final class EmulateCommand implements Callable<Integer> {
     @Option(names = "--esp", paramLabel = "DIR", description = "directory served read-only as the ESP (SimpleFileSystem)")
     Path esp;
 
+    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
+            + "served through BlockIo/DiskIo with a handle per partition (GRUB reads /boot from it)")
+    Path disk;
+
     @Option(names = "--initrd", paramLabel = "FILE", description = "initrd served through LoadFile2 (LINUX_EFI_INITRD_MEDIA)")
     Path initrd;
 
@@ -158,6 +162,9 @@ public final class EmulateCommand implements Callable<Integer> {
             }
             b.esp(esp);
             b.bootPath(espPath(esp, payload));
+        }
+        if (disk != null) {
+            b.disk(disk);
         }
         if (initrd != null) {
             b.initrd(readInput(initrd));

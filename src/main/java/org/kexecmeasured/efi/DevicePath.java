@@ -134,6 +134,18 @@ public final class DevicePath {
         return new Node(TYPE_MEDIA, MEDIA_FILE_PATH, s);
     }
 
+    /** ACPI node PNP0A03 (a PCI root bridge): {@code PciRoot(uid)}. */
+    public static Node pciRoot(int uid) {
+        ByteBuffer bb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        bb.putInt(0x0a0341d0).putInt(uid);
+        return new Node(TYPE_ACPI, 0x01, bb.array());
+    }
+
+    /** Hardware/PCI node: {@code Pci(device,function)} (the data is Function, then Device). */
+    public static Node pci(int device, int function) {
+        return new Node(TYPE_HARDWARE, 0x01, new byte[]{(byte) function, (byte) device});
+    }
+
     /** Media/HardDrive node with a GPT signature. */
     public static Node hardDriveGpt(int partition, long startLba, long sizeLba, Guid partGuid) {
         ByteBuffer bb = ByteBuffer.allocate(38).order(ByteOrder.LITTLE_ENDIAN);

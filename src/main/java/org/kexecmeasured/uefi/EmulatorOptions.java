@@ -20,7 +20,7 @@ import java.util.function.Consumer;
 public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel cpuModel, Path esp, byte[] initrd,
                               String append, boolean fullEmulation, Map<String, byte[]> globalVariables,
                               Measurer measurer, Consumer<TraceEntry> liveTrace, Consumer<String> liveConsole,
-                              HostRandom rng, String payloadName, String bootPath) {
+                              HostRandom rng, String payloadName, String bootPath, Path disk) {
 
     /** The default time budget: two minutes, enough for a full emulation of a Debian kernel's stub. */
     public static final Duration DEFAULT_TIME_BUDGET = Duration.ofMinutes(2);
@@ -70,6 +70,7 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         private HostRandom rng;
         private String payloadName = "payload.efi";
         private String bootPath;
+        private Path disk;
 
         private Builder() {
             vars.put("SecureBoot", new byte[]{0});
@@ -102,11 +103,13 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         public Builder payloadName(String v) { payloadName = v; return this; }
         /** The first image's path on the ESP, e.g. {@code \EFI\debian\shimx64.efi} (shim finds GRUB beside it). */
         public Builder bootPath(String v) { bootPath = v; return this; }
+        /** A GPT disk image (or block device), opened read-only. */
+        public Builder disk(Path v) { disk = v; return this; }
 
         public EmulatorOptions build() {
             return new EmulatorOptions(ram, timeBudget, cpuModel, esp, initrd, append, fullEmulation,
                     Map.copyOf(vars), measurer == null ? new RecordingMeasurer() : measurer, liveTrace, liveConsole,
-                    rng, payloadName, bootPath);
+                    rng, payloadName, bootPath, disk);
         }
     }
 }

@@ -1,5 +1,8 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.efi.disk.BlockDevice;
+import org.kexecmeasured.efi.disk.Gpt;
+import org.kexecmeasured.uefi.protocol.DiskDevice;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
 import org.kexecmeasured.uefi.protocol.RngProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
@@ -24,19 +27,24 @@ import org.kexecmeasured.uefi.unicorn.UnicornCpu;
  *   options' measurer;</li>
  *   <li>with {@link EmulatorOptions#rng()}: EFI_RNG_PROTOCOL;</li>
  *   <li>with {@link EmulatorOptions#initrd()}: the Linux initrd LoadFile2 (LINUX_EFI_INITRD_MEDIA);</li>
- *   <li>with {@link EmulatorOptions#esp()}: the ESP as a simple file system with an HD() device path, which
- *   LoadImage can also read files from.</li>
+ *   <li>with {@link EmulatorOptions#disk()}: the disk (read-only) with a handle per GPT partition, each with
+ *   BlockIo and DiskIo ({@link DiskDevice}); GRUB reads its file systems through these;</li>
+ *   <li>with {@link EmulatorOptions#esp()}: the ESP as a simple file system (on the disk's EFI system partition
+ *   handle, or on its own handle with an HD() device path), which LoadImage can also read files from.</li>
  * </ul>
  */
 public final class Platform implements AutoCloseable {
 
     /** The production CPU: Unicorn (libunicorn2). */
     public static final Cpu.Factory UNICORN = UnicornCpu::new;
+    /** The disk's PCI device number: where QEMU's q35 puts the first virtio-blk disk without -device addr. */
+    static final int DISK_PCI_DEVICE = 0x3;
 
     private final Firmware fw;
     private final long consoleHandle;
     private final LoadFile2Protocol hostInitrd;
     private final long espHandle;
+    private final BlockDevice disk;
 
     /** A platform on the production CPU. */
     public static Platform create(EmulatorOptions options) {
@@ -45,20 +53,41 @@ public final class Platform implements AutoCloseable {
 
     /** A platform on a CPU from {@code cpus}; everything is closed again if construction fails. */
     public static Platform create(EmulatorOptions options, Cpu.Factory cpus) {
-        Firmware fw = new Firmware(options, cpus);
+        // the disk is read and checked before any emulator resource exists: a hostile image is bad input
+        BlockDevice disk = options.disk() == null ? null : BlockDevice.open(options.disk());
+        Firmware fw;
+        Gpt gpt;
         try {
-            return new Platform(fw);
+            gpt = disk == null ? null : Gpt.read(disk);
+            fw = new Firmware(options, cpus);
+        } catch (RuntimeException | Error e) {
+            if (disk != null) {
+                disk.close();
+            }
+            throw e;
+        }
+        try {
+            return new Platform(fw, disk, gpt);
         } catch (ServiceException e) {
             fw.close();
+            closeDisk(disk);
             throw new EmulationException("building the platform: " + e.getMessage());
         } catch (RuntimeException | Error e) {
             fw.close();
+            closeDisk(disk);
             throw e;
         }
     }
 
-    private Platform(Firmware fw) {
+    private static void closeDisk(BlockDevice d) {
+        if (d != null) {
+            d.close();
+        }
+    }
+
+    private Platform(Firmware fw, BlockDevice disk, Gpt gpt) {
         this.fw = fw;
+        this.disk = disk;
         EmulatorOptions o = fw.options();
         ProtocolContext ctx = fw.protocolContext();
 
@@ -73,8 +102,14 @@ public final class Platform implements AutoCloseable {
             new RngProtocol(ctx, o.rng());
         }
         hostInitrd = o.initrd() == null ? null : new LoadFile2Protocol(ctx, o.initrd());
+        DiskDevice dev = disk == null ? null : new DiskDevice(ctx, disk, gpt, DISK_PCI_DEVICE);
+        if (dev != null && o.esp() == null) {
+            throw new org.kexecmeasured.util.BadInputException("--disk without --esp: serving the disk's FAT ESP "
+                    + "is not implemented yet; pass the ESP's files as --esp DIR");
+        }
         if (o.esp() != null) {
-            SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(ctx, o.esp());
+            SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(ctx, o.esp(),
+                    dev == null ? 0 : dev.espHandle());
             fw.images().addFileSystem(esp.handle(), esp);
             espHandle = esp.handle();
         } else {
@@ -104,5 +139,6 @@ public final class Platform implements AutoCloseable {
     @Override
     public void close() {
         fw.close();
+        closeDisk(disk);
     }
 }

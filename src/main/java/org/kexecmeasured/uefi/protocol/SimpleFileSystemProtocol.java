@@ -78,6 +78,14 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
 
     /** Serves the directory {@code root} on a new handle with an HD() device path. */
     public SimpleFileSystemProtocol(ProtocolContext ctx, Path root) {
+        this(ctx, root, 0);
+    }
+
+    /**
+     * Serves the directory {@code root} on {@code onHandle} (a disk's ESP partition handle, which has its device
+     * path), or on a new handle with an HD() device path when 0.
+     */
+    public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, long onHandle) {
         this.ctx = ctx;
         this.m = ctx.mem();
         this.root = root.toAbsolutePath().normalize();
@@ -102,9 +110,12 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             m.putU64(c.arg(1), f);
             return EfiStatus.SUCCESS;
         }));
-        DevicePath dp = DevicePath.of(List.of(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024, PARTITION_GUID)));
-        long dpa = ctx.allocator().firmwareCopy(dp.toBytes());
-        handle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dpa);
+        if (onHandle == 0) {
+            DevicePath dp = DevicePath.of(List.of(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024, PARTITION_GUID)));
+            long dpa = ctx.allocator().firmwareCopy(dp.toBytes());
+            onHandle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dpa);
+        }
+        handle = onHandle;
         ctx.handles().install(handle, GUID, sfs);
     }
 
