@@ -56,6 +56,11 @@ public final class EmulateCommand implements Callable<Integer> {
             + "served through BlockIo/DiskIo with a handle per partition (GRUB reads /boot from it)")
     Path disk;
 
+    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
+            + "names it, e.g. \\EFI\\debian\\shimx64.efi (shim starts grubx64.efi beside itself); default: its "
+            + "place under --esp, else \\EFI\\BOOT\\BOOTX64.EFI")
+    String bootPath;
+
     @Option(names = "--initrd", paramLabel = "FILE", description = "initrd served through LoadFile2 (LINUX_EFI_INITRD_MEDIA)")
     Path initrd;
 
@@ -165,6 +170,12 @@ public final class EmulateCommand implements Callable<Integer> {
         }
         if (disk != null) {
             b.disk(disk);
+        }
+        if (bootPath != null) {
+            if (!bootPath.startsWith("\\")) {
+                throw new BadInputException("--boot-path must start with \\, not '" + bootPath + "'");
+            }
+            b.bootPath(bootPath);
         }
         if (initrd != null) {
             b.initrd(readInput(initrd));

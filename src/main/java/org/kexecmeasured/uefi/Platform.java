@@ -1,6 +1,7 @@
 package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.disk.BlockDevice;
+import org.kexecmeasured.efi.disk.Fat;
 import org.kexecmeasured.efi.disk.Gpt;
 import org.kexecmeasured.uefi.protocol.DiskDevice;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
@@ -14,6 +15,13 @@ import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.ProtocolContext;
 import org.kexecmeasured.uefi.spi.ServiceException;
 import org.kexecmeasured.uefi.unicorn.UnicornCpu;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
 
 /**
  * The emulated platform: the {@link Firmware} core plus the protocols and devices a run offers. This is the
@@ -29,8 +37,10 @@ import org.kexecmeasured.uefi.unicorn.UnicornCpu;
  *   <li>with {@link EmulatorOptions#initrd()}: the Linux initrd LoadFile2 (LINUX_EFI_INITRD_MEDIA);</li>
  *   <li>with {@link EmulatorOptions#disk()}: the disk (read-only) with a handle per GPT partition, each with
  *   BlockIo and DiskIo ({@link DiskDevice}); GRUB reads its file systems through these;</li>
- *   <li>with {@link EmulatorOptions#esp()}: the ESP as a simple file system (on the disk's EFI system partition
- *   handle, or on its own handle with an HD() device path), which LoadImage can also read files from.</li>
+ *   <li>the ESP as a simple file system, which LoadImage can also read files from: the directory
+ *   {@link EmulatorOptions#esp()} (on the disk's EFI system partition handle, or on its own handle with an HD()
+ *   device path), or else the disk's EFI system partition, its FAT tree read by {@link Fat} into a private
+ *   temporary directory deleted when the platform closes.</li>
  * </ul>
  */
 public final class Platform implements AutoCloseable {
@@ -45,6 +55,8 @@ public final class Platform implements AutoCloseable {
     private final LoadFile2Protocol hostInitrd;
     private final long espHandle;
     private final BlockDevice disk;
+    /** The private copy of the disk's ESP (deleted on close), or null. */
+    private final Path espCopy;
 
     /** A platform on the production CPU. */
     public static Platform create(EmulatorOptions options) {
@@ -53,29 +65,65 @@ public final class Platform implements AutoCloseable {
 
     /** A platform on a CPU from {@code cpus}; everything is closed again if construction fails. */
     public static Platform create(EmulatorOptions options, Cpu.Factory cpus) {
-        // the disk is read and checked before any emulator resource exists: a hostile image is bad input
+        // the disk (GPT and the ESP's FAT) is read and checked before any emulator resource exists: a hostile
+        // image is bad input, and nothing has run
         BlockDevice disk = options.disk() == null ? null : BlockDevice.open(options.disk());
         Firmware fw;
         Gpt gpt;
+        Path espCopy = null;
         try {
             gpt = disk == null ? null : Gpt.read(disk);
+            Gpt.Partition esp = gpt == null ? null
+                    : gpt.partitions().stream().filter(Gpt.Partition::isEsp).findFirst().orElse(null);
+            if (esp != null && options.esp() == null) {
+                espCopy = extractEsp(disk, esp);
+            }
             fw = new Firmware(options, cpus);
         } catch (RuntimeException | Error e) {
-            if (disk != null) {
-                disk.close();
-            }
+            closeDisk(disk);
+            deleteTree(espCopy);
             throw e;
         }
         try {
-            return new Platform(fw, disk, gpt);
+            return new Platform(fw, disk, gpt, espCopy);
         } catch (ServiceException e) {
             fw.close();
             closeDisk(disk);
+            deleteTree(espCopy);
             throw new EmulationException("building the platform: " + e.getMessage());
         } catch (RuntimeException | Error e) {
             fw.close();
             closeDisk(disk);
+            deleteTree(espCopy);
             throw e;
+        }
+    }
+
+    private static Path extractEsp(BlockDevice disk, Gpt.Partition p) {
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("kexec-measured-esp");
+        } catch (IOException e) {
+            throw new UncheckedIOException("creating the ESP copy", e);
+        }
+        try {
+            new Fat(disk, p.firstLba(), p.blocks(), "disk " + disk.path() + " partition " + p.number()
+                    + " (ESP)").extractTo(dir);
+            return dir;
+        } catch (RuntimeException e) {
+            deleteTree(dir);
+            throw e;
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // a temporary copy: best effort
         }
     }
 
@@ -85,9 +133,10 @@ public final class Platform implements AutoCloseable {
         }
     }
 
-    private Platform(Firmware fw, BlockDevice disk, Gpt gpt) {
+    private Platform(Firmware fw, BlockDevice disk, Gpt gpt, Path espCopy) {
         this.fw = fw;
         this.disk = disk;
+        this.espCopy = espCopy;
         EmulatorOptions o = fw.options();
         ProtocolContext ctx = fw.protocolContext();
 
@@ -103,11 +152,14 @@ public final class Platform implements AutoCloseable {
         }
         hostInitrd = o.initrd() == null ? null : new LoadFile2Protocol(ctx, o.initrd());
         DiskDevice dev = disk == null ? null : new DiskDevice(ctx, disk, gpt, DISK_PCI_DEVICE);
-        if (dev != null && o.esp() == null) {
-            throw new org.kexecmeasured.util.BadInputException("--disk without --esp: serving the disk's FAT ESP "
-                    + "is not implemented yet; pass the ESP's files as --esp DIR");
+        if (espCopy != null) {
+            // the disk's ESP: its FAT tree copied into a private directory that SimpleFileSystem serves
+            SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(ctx, espCopy, dev.espHandle());
+            fw.images().addFileSystem(esp.handle(), esp);
         }
-        if (o.esp() != null) {
+        if (espCopy != null) {
+            espHandle = dev.espHandle();
+        } else if (o.esp() != null) {
             SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(ctx, o.esp(),
                     dev == null ? 0 : dev.espHandle());
             fw.images().addFileSystem(esp.handle(), esp);
@@ -140,5 +192,6 @@ public final class Platform implements AutoCloseable {
     public void close() {
         fw.close();
         closeDisk(disk);
+        deleteTree(espCopy);
     }
 }
