@@ -16,6 +16,8 @@ import java.util.function.Consumer;
  * @param globalVariables variables seeded under EFI_GLOBAL_VARIABLE (today: SecureBoot = 0)
  * @param bootPath the first image's path on the ESP ('\' separators), as a boot option names it; null for the
  *                 removable-media path \EFI\BOOT\BOOTX64.EFI (with an ESP) or {@code \<payloadName>}
+ * @param disk a GPT disk image or block device (read-only) served through BlockIo/DiskIo with a handle per
+ *             partition; its EFI system partition's FAT is the ESP unless {@link #esp()} names a directory
  */
 public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel cpuModel, Path esp, byte[] initrd,
                               String append, boolean fullEmulation, Map<String, byte[]> globalVariables,
