@@ -40,7 +40,9 @@ import java.util.stream.Stream;
  *   <li>the ESP as a simple file system, which LoadImage can also read files from: the directory
  *   {@link EmulatorOptions#esp()} (on the disk's EFI system partition handle, or on its own handle with an HD()
  *   device path), or else the disk's EFI system partition, its FAT tree read by {@link Fat} into a private
- *   temporary directory deleted when the platform closes.</li>
+ *   temporary directory deleted when the platform closes; with neither, {@link #bootDevice} synthesizes an ESP
+ *   holding the payload ({@link SynthesizedEsp}), so the payload always has a device handle and a device
+ *   path.</li>
  * </ul>
  */
 public final class Platform implements AutoCloseable {
@@ -57,6 +59,7 @@ public final class Platform implements AutoCloseable {
     private final BlockDevice disk;
     /** The private copy of the disk's ESP (deleted on close), or null. */
     private final Path espCopy;
+    private SynthesizedEsp synthesized;
 
     /** A platform on the production CPU. */
     public static Platform create(EmulatorOptions options) {
@@ -160,8 +163,8 @@ public final class Platform implements AutoCloseable {
         if (espCopy != null) {
             espHandle = dev.espHandle();
         } else if (o.esp() != null) {
-            SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(ctx, o.esp(),
-                    dev == null ? 0 : dev.espHandle());
+            SimpleFileSystemProtocol esp = dev == null || dev.espHandle() == 0
+                    ? new SimpleFileSystemProtocol(ctx, o.esp()) : new SimpleFileSystemProtocol(ctx, o.esp(), dev.espHandle());
             fw.images().addFileSystem(esp.handle(), esp);
             espHandle = esp.handle();
         } else {
@@ -188,10 +191,41 @@ public final class Platform implements AutoCloseable {
         return espHandle;
     }
 
+    /**
+     * The device the first image is started from and its path there: the given ESP (a directory or the disk's)
+     * at {@link EmulatorOptions#bootPath()} or {@code \EFI\BOOT\BOOTX64.EFI}, or else an ESP synthesized to hold {@code payload} at
+     * {@code \EFI\Linux\<name>} (once per platform).
+     */
+    public BootDevice bootDevice(byte[] payload) {
+        if (espHandle != 0) {
+            String path = fw.options().bootPath();
+            return new BootDevice(espHandle, path != null ? path : "\\EFI\\BOOT\\BOOTX64.EFI");
+        }
+        if (synthesized == null) {
+            synthesized = new SynthesizedEsp(fw.protocolContext(), fw.images(), fw.options().payloadName(), payload);
+        }
+        return new BootDevice(synthesized.handle(), synthesized.filePath());
+    }
+
+    /** The ESP synthesized by {@link #bootDevice}, or null. */
+    SynthesizedEsp synthesizedEsp() {
+        return synthesized;
+    }
+
+    /** A device handle and the payload's file path on it. */
+    public record BootDevice(long handle, String filePath) {
+    }
+
     @Override
     public void close() {
-        fw.close();
-        closeDisk(disk);
-        deleteTree(espCopy);
+        try {
+            if (synthesized != null) {
+                synthesized.close();
+            }
+        } finally {
+            fw.close();
+            closeDisk(disk);
+            deleteTree(espCopy);
+        }
     }
 }

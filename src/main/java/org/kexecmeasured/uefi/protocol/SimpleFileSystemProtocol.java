@@ -78,14 +78,27 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
 
     /** Serves the directory {@code root} on a new handle with an HD() device path. */
     public SimpleFileSystemProtocol(ProtocolContext ctx, Path root) {
-        this(ctx, root, 0);
+        this(ctx, root, DevicePath.of(List.of(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024, PARTITION_GUID))));
     }
 
-    /**
-     * Serves the directory {@code root} on {@code onHandle} (a disk's ESP partition handle, which has its device
-     * path), or on a new handle with an HD() device path when 0.
-     */
+    /** Serves the directory {@code root} on a new handle with the device path {@code devicePath}. */
+    public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, DevicePath devicePath) {
+        this(ctx, root, devicePath, 0);
+    }
+
+    /** Serves the directory {@code root} on {@code onHandle}: a disk's ESP partition handle, which has its path. */
     public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, long onHandle) {
+        this(ctx, root, null, requireHandle(onHandle));
+    }
+
+    private static long requireHandle(long h) {
+        if (h == 0) {
+            throw new IllegalArgumentException("no handle to install the simple file system on");
+        }
+        return h;
+    }
+
+    private SimpleFileSystemProtocol(ProtocolContext ctx, Path root, DevicePath devicePath, long onHandle) {
         this.ctx = ctx;
         this.m = ctx.mem();
         this.root = root.toAbsolutePath().normalize();
@@ -111,8 +124,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             return EfiStatus.SUCCESS;
         }));
         if (onHandle == 0) {
-            DevicePath dp = DevicePath.of(List.of(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024, PARTITION_GUID)));
-            long dpa = ctx.allocator().firmwareCopy(dp.toBytes());
+            long dpa = ctx.allocator().firmwareCopy(devicePath.toBytes());
             onHandle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dpa);
         }
         handle = onHandle;
