@@ -16,7 +16,7 @@ sizes=${*:-8 30 60 120}
 tmp=$(mktemp -d)
 trap 'swtpm-fixtures/stop.sh "$tmp/tpm" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 tests/bin/make-uki "$tmp/base" >/dev/null
-"$km" eventlog synth --events 0 --banks sha1,sha256,sha384 -o "$tmp/fw.bin" >/dev/null
+tests/bin/synth-eventlog --events 0 --banks sha1,sha256,sha384 -o "$tmp/fw.bin" >/dev/null
 mkdir "$tmp/tpm" "$tmp/hello"
 swtpm-fixtures/create-state.sh "$tmp/tpm" --pcr-banks sha1,sha256,sha384 >/dev/null
 port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) * 2 }')
