@@ -29,6 +29,7 @@ import java.io.PrintWriter;
                 TpmCommand.class,
                 EmulateCommand.class,
                 BootCommand.class,
+                ReportCommand.class,
         })
 public final class Main implements Runnable {
 
