@@ -100,6 +100,7 @@ public final class BootCommand implements Callable<Integer> {
         } catch (EmulationException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
         }
+        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).bootMeasured(r, payload.getFileName().toString());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(toJson(r)));
