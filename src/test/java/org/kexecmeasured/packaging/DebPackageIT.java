@@ -131,6 +131,7 @@ class DebPackageIT {
         for (String f : List.of("/usr/bin/kexec-measured", "/usr/share/kexec-measured/kexec-measured",
                 "/usr/share/kexec-measured/kexec-measured.jar", "/usr/share/man/man1/kexec-measured.1.gz",
                 "/usr/share/man/man1/kexec-measured-boot.1.gz", "/usr/share/man/man1/kexec-measured-eventlog-show.1.gz",
+                "/usr/share/man/man1/kexec-measured-report.1.gz",
                 "/usr/share/bash-completion/completions/kexec-measured", "/usr/share/doc/kexec-measured/copyright",
                 "/usr/share/doc/kexec-measured/changelog.gz", "/usr/share/doc/kexec-measured/tcg2/kexec-boundary-event.md",
                 "/usr/share/doc/kexec-measured/examples/policy/README.md")) {
