@@ -103,17 +103,23 @@ class DebPackageIT {
                     + "remove it first (apt-get purge " + PKG + ")");
             assertFalse(Files.exists(Path.of("/usr/bin/kexec-measured")), "/usr/bin/kexec-measured exists without the package");
             String before = packageSet();
+            byte[] initramfsConf = holdInitramfs();
             try {
                 Run inst = run(null, APT_ENV, "apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q",
                         "--no-install-recommends", deb.toString());
                 assertEquals(0, inst.rc(), "apt-get install " + deb + ":\n" + inst.out());
                 assertTrue(installed(), "dpkg-query: " + PKG + " installed");
+                if (initramfsConf != null && ok("dpkg", "-L", PKG).contains("/usr/share/initramfs-tools/hooks/")) {
+                    // the package's trigger asked initramfs-tools to rebuild (held off for the test)
+                    assertTrue(inst.out().contains("update-initramfs: Not updating initramfs."), inst.out());
+                }
                 checkLayout();
                 checkVersion();
                 checkManPageAndCompletion();
                 demo(swtpm, dir);
             } finally {
                 Run purge = run(null, APT_ENV, "apt-get", "-o", "DPkg::Lock::Timeout=600", "purge", "-y", "-q", PKG);
+                releaseInitramfs(initramfsConf);
                 assertEquals(0, purge.rc(), "apt-get purge " + PKG + ":\n" + purge.out());
             }
             assertFalse(installed(), PKG + " is gone");
@@ -123,6 +129,26 @@ class DebPackageIT {
             }
             assertEquals(before, packageSet(), "the same packages, versions and states as before the test");
         }
+    }
+
+    static final Path INITRAMFS_CONF = Path.of("/etc/initramfs-tools/update-initramfs.conf");
+
+    /**
+     * The package's initramfs-tools hook activates the update-initramfs trigger, which would rebuild this
+     * machine's /boot/initrd.img (minutes, and a changed machine) on install and again on purge. For the
+     * test, initramfs-tools' own switch (update_initramfs=no) holds that off; the file is restored after.
+     * Returns the original bytes, or null when initramfs-tools is not installed.
+     */
+    static byte[] holdInitramfs() throws IOException {
+        if (!Files.isRegularFile(INITRAMFS_CONF)) return null;
+        byte[] orig = Files.readAllBytes(INITRAMFS_CONF);
+        Files.writeString(INITRAMFS_CONF, new String(orig, StandardCharsets.UTF_8)
+                + "\n# DebPackageIT: no rebuild while the test installs and purges kexec-measured\nupdate_initramfs=no\n");
+        return orig;
+    }
+
+    static void releaseInitramfs(byte[] orig) throws IOException {
+        if (orig != null) Files.write(INITRAMFS_CONF, orig);
     }
 
     /** dpkg -L: the layout of packaging/deb/build-deb. */
@@ -136,6 +162,22 @@ class DebPackageIT {
                 "/usr/share/doc/kexec-measured/changelog.gz", "/usr/share/doc/kexec-measured/tcg2/kexec-boundary-event.md",
                 "/usr/share/doc/kexec-measured/examples/policy/README.md")) {
             assertTrue(files.contains(f), "dpkg -L lists " + f + ":\n" + String.join("\n", files));
+        }
+        // the hooks and units of packaging/ land where packaging/README.md says, executables executable
+        Map<String, String> conventions = Map.of("initramfs-tools", "/usr/share/initramfs-tools", "dracut",
+                "/usr/lib/dracut/modules.d", "initrd", "/usr/lib/kexec-measured", "systemd", "/usr/lib/systemd/system",
+                "system-shutdown", "/usr/lib/systemd/system-shutdown");
+        for (Map.Entry<String, String> c : conventions.entrySet()) {
+            Path src = Path.of("packaging", c.getKey());
+            if (!Files.isDirectory(src)) continue;
+            try (Stream<Path> s = Files.walk(src)) {
+                for (Path f : s.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("README")).toList()) {
+                    Path installed = Path.of(c.getValue()).resolve(src.relativize(f).toString());
+                    assertTrue(files.contains(installed.toString()), "dpkg -L lists " + installed + " (from " + f + ")");
+                    assertEquals(Files.isExecutable(f) || c.getKey().equals("system-shutdown"), Files.isExecutable(installed),
+                            installed + " executable like " + f);
+                }
+            }
         }
         // every runtime library the jar's manifest names is installed beside it
         String classPath;
