@@ -148,8 +148,9 @@ public final class ReportCommand implements Callable<Integer> {
 
     /**
      * The policy's verdict per secret. The policy engine is to record them in the manifest; this reads
-     * {@code verdicts} (or {@code policy.verdicts}) as a list of objects with {@code secret|name},
-     * {@code verdict} and {@code reason}, and shows nothing when there are none.
+     * {@code verdicts} (or {@code policy.verdicts}) as a list of objects shaped like its
+     * {@code SecretVerdict}: {@code name} (or {@code secret}), {@code verdict}, {@code reason},
+     * {@code intent}, {@code meetsIntent}; nothing is shown when there are none.
      */
     static List<HtmlChain.Verdict> verdicts(JsonNode m) {
         List<HtmlChain.Verdict> l = new ArrayList<>();
@@ -157,7 +158,9 @@ public final class ReportCommand implements Callable<Integer> {
         JsonNode v = m.has("verdicts") ? m.path("verdicts") : m.path("policy").path("verdicts");
         for (JsonNode x : v) {
             String name = x.has("secret") ? text(x.path("secret")) : text(x.path("name"));
-            l.add(new HtmlChain.Verdict(name, text(x.path("verdict")), text(x.path("reason"))));
+            JsonNode meets = x.path("meetsIntent");
+            l.add(new HtmlChain.Verdict(name, text(x.path("verdict")), text(x.path("reason")),
+                    x.has("intent") ? text(x.path("intent")) : null, meets.isBoolean() ? meets.asBoolean() : null));
         }
         return l;
     }

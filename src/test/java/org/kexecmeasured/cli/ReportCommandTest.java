@@ -39,6 +39,28 @@ class ReportCommandTest {
     }
 
     @Test
+    void theManifestsVerdictsAreOneRowPerSecret(@TempDir Path dir) throws Exception {
+        Files.write(dir.resolve("eventlog.bin"), EventLog.newCryptoAgile(List.of(HashAlg.SHA256)).build().toBytes());
+        Files.writeString(dir.resolve("manifest.json"), """
+                {"format": "kexec-measured-manifest/1", "verdicts": [
+                  {"name": "root-luks", "verdict": "UNREACHABLE", "intent": "REACHABLE", "meetsIntent": false,
+                   "reason": "PCR 11 sha256 predicted 11… ≠ sealed 22…: the kexec boundary changes PCR 11"},
+                  {"name": "<script>x</script>", "verdict": "REACHABLE", "intent": "ANY", "meetsIntent": true, "reason": "signed"}]}
+                """);
+        Path out = dir.resolve("r.html");
+        ChainFixtures.cli(0, "report", dir.toString(), "-o", out.toString());
+        Document d = Jsoup.parse(Files.readString(out));
+        org.jsoup.select.Elements rows = d.select("#verdicts tr.verdict");
+        assertEquals(2, rows.size());
+        assertEquals(List.of("unreachable", "reachable"), rows.eachAttr("data-verdict"));
+        assertEquals(List.of("no", "yes"), rows.eachAttr("data-meets-intent"));
+        assertEquals("root-luks", rows.get(0).child(0).text());
+        assertTrue(rows.get(0).child(3).text().contains("the kexec boundary changes PCR 11"));
+        assertEquals("<script>x</script>", rows.get(1).child(0).text());
+        assertTrue(d.select("script").isEmpty());
+    }
+
+    @Test
     void aLogThatIsNotTheOneTheManifestRecordsIsSaidSo(@TempDir Path dir) throws Exception {
         Files.write(dir.resolve("eventlog.bin"), EventLog.newCryptoAgile(List.of(HashAlg.SHA256)).build().toBytes());
         Files.writeString(dir.resolve("manifest.json"), "{\"format\": \"kexec-measured-manifest/1\", \"eventLog\": {\"sha256\": \""

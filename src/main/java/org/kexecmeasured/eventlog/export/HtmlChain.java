@@ -40,8 +40,15 @@ public final class HtmlChain {
         }
     }
 
-    /** The policy's verdict for one sealed secret (from a manifest or a prediction). */
-    public record Verdict(String secret, String verdict, String reason) {
+    /**
+     * The policy's verdict for one sealed secret (from a manifest or a prediction): reachable,
+     * unreachable or unknown after the boot, why, what the policy asked ({@code intent}, may be null)
+     * and whether the verdict meets it ({@code meetsIntent}, null when not known).
+     */
+    public record Verdict(String secret, String verdict, String reason, String intent, Boolean meetsIntent) {
+        public Verdict(String secret, String verdict, String reason) {
+            this(secret, verdict, reason, null, null);
+        }
     }
 
     /**
@@ -171,11 +178,15 @@ public final class HtmlChain {
     private static void verdicts(StringBuilder h, List<Verdict> verdicts) {
         if (verdicts.isEmpty()) return;
         h.append("<section id=\"verdicts\"><h2>Sealed secrets after this boot</h2><table>\n")
-                .append("<tr><th>secret</th><th>verdict</th><th>reason</th></tr>\n");
+                .append("<tr><th>secret</th><th>verdict</th><th>policy asks</th><th>reason</th></tr>\n");
         for (Verdict x : verdicts) {
-            h.append("<tr class=\"verdict\" data-verdict=\"").append(esc(cssWord(x.verdict()))).append("\"><td>")
-                    .append(esc(x.secret())).append("</td><td class=\"v-").append(esc(cssWord(x.verdict()))).append("\">")
-                    .append(esc(x.verdict())).append("</td><td>").append(esc(x.reason())).append("</td></tr>\n");
+            String meets = x.meetsIntent() == null ? "unknown" : x.meetsIntent() ? "yes" : "no";
+            h.append("<tr class=\"verdict\" data-verdict=\"").append(esc(cssWord(x.verdict()))).append("\" data-meets-intent=\"")
+                    .append(meets).append("\"><td>").append(esc(x.secret())).append("</td><td class=\"v-")
+                    .append(esc(cssWord(x.verdict()))).append("\">").append(esc(x.verdict())).append("</td><td class=\"meets-")
+                    .append(meets).append("\">").append(x.intent() == null ? "" : esc(x.intent()))
+                    .append(x.meetsIntent() == null ? "" : x.meetsIntent() ? " (met)" : " (NOT met)")
+                    .append("</td><td>").append(esc(x.reason())).append("</td></tr>\n");
         }
         h.append("</table></section>\n");
     }
@@ -354,6 +365,7 @@ public final class HtmlChain {
             .t-head{font-weight:700}.desc{margin:.3em 0;white-space:pre-wrap;word-break:break-word}
             .empty,.why{color:#555;font-size:12px;margin:.2em 0}
             .v-reachable{color:var(--ok);font-weight:700}.v-unreachable{color:var(--bad);font-weight:700}
+            .meets-no{color:var(--bad);font-weight:700}
             footer{margin-top:1.5em;color:#555;font-size:12px}footer .ev{cursor:default}
             """;
 }
