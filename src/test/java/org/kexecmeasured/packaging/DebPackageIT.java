@@ -114,6 +114,7 @@ class DebPackageIT {
                     assertTrue(inst.out().contains("update-initramfs: Not updating initramfs."), inst.out());
                 }
                 checkLayout();
+                checkClassDataSharing();
                 checkVersion();
                 checkManPageAndCompletion();
                 demo(swtpm, dir);
@@ -124,6 +125,7 @@ class DebPackageIT {
             }
             assertFalse(installed(), PKG + " is gone");
             for (String p : List.of("/usr/bin/kexec-measured", "/usr/share/kexec-measured", "/usr/share/doc/kexec-measured",
+                    "/var/cache/kexec-measured",
                     "/usr/share/bash-completion/completions/kexec-measured", "/usr/share/man/man1/kexec-measured.1.gz")) {
                 assertFalse(Files.exists(Path.of(p), java.nio.file.LinkOption.NOFOLLOW_LINKS), p + " removed by purge");
             }
@@ -190,6 +192,18 @@ class DebPackageIT {
         }
         assertEquals("/usr/share/kexec-measured/kexec-measured",
                 Path.of("/usr/bin/kexec-measured").toRealPath().toString(), "/usr/bin/kexec-measured is the launcher");
+    }
+
+    /**
+     * When the launcher uses a class-data-sharing archive, postinst built one for the installed jar and
+     * JDK, and the JVM maps it (its own cds log says so) when the installed command starts.
+     */
+    static void checkClassDataSharing() throws Exception {
+        if (!ok("dpkg", "-L", PKG).contains("/usr/share/kexec-measured/cds-train.bin")) return;
+        assertTrue(Files.isRegularFile(Path.of("/var/cache/kexec-measured/kexec-measured.jsa")), "postinst built the CDS archive");
+        Run v = run(Path.of("/"), Map.of("KEXEC_MEASURED_JAVA_OPTS", "-Xlog:cds=info:stderr"), "/usr/bin/kexec-measured", "--version");
+        assertEquals(0, v.rc(), v.out());
+        assertTrue(v.out().contains("Mapped dynamic region"), "the JVM mapped the installed archive:\n" + v.out());
     }
 
     /** The installed command reports the version dpkg installed (Maven's -SNAPSHOT is Debian's ~SNAPSHOT). */

@@ -364,6 +364,7 @@ public final class HtmlChain {
             .ev:hover .tip,.ev:focus .tip{display:block}
             .t-head{font-weight:700}.desc{margin:.3em 0;white-space:pre-wrap;word-break:break-word}
             .empty,.why{color:#555;font-size:12px;margin:.2em 0}
+            #summary td{white-space:pre-wrap;word-break:break-word}
             .v-reachable{color:var(--ok);font-weight:700}.v-unreachable{color:var(--bad);font-weight:700}
             .meets-no{color:var(--bad);font-weight:700}
             footer{margin-top:1.5em;color:#555;font-size:12px}footer .ev{cursor:default}
