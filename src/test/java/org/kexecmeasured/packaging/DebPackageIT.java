@@ -242,10 +242,23 @@ class DebPackageIT {
         Run b = run(dir, Map.of(), boot.toArray(String[]::new));
         assertEquals(0, b.rc(), String.join(" ", boot) + ":\n" + b.out());
         assertTrue(Files.isRegularFile(state.resolve("eventlog.bin")), b.out());
+        if (ok("dpkg", "-L", PKG).contains("/usr/lib/kexec-measured/native/libunicorn.so.2")) {
+            // the package's own Unicorn engine is the one the installed tool loads: the dynamic loader says which file
+            Run e = run(dir, Map.of("LD_DEBUG", "files"), "/usr/bin/kexec-measured", "emulate",
+                    uki.resolve("demo.efi").toString());
+            assertEquals(0, e.rc(), "emulate with the packaged engine:\n" + tail(e.out()));
+            assertTrue(e.out().lines().anyMatch(l -> l.contains("file=/usr/share/kexec-measured/native/libunicorn.so.2")
+                    || l.contains("file=/usr/lib/kexec-measured/native/libunicorn.so.2")), "ld.so loaded the packaged engine:\n"
+                    + e.out().lines().filter(l -> l.contains("unicorn")).toList());
+        }
         Run v = run(dir, Map.of(), "/usr/bin/kexec-measured", "eventlog", "verify", state.resolve("eventlog.bin").toString(),
                 "--tpm", swtpm.tcti());
         assertEquals(0, v.rc(), "eventlog verify of the continued log against the swtpm:\n" + v.out());
         assertTrue(v.out().contains("ok: "), v.out());
+    }
+
+    static String tail(String s) {
+        return s.length() > 4000 ? s.substring(s.length() - 4000) : s;
     }
 
     /** lintian, Debian's package checker, reports no error and no warning beyond packaging/deb's overrides. */
