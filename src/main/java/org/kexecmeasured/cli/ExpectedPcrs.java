@@ -29,10 +29,21 @@ public final class ExpectedPcrs {
     @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
 
+    private final Services services;
+
+    /** picocli creates the mixin through {@link Services#factory()}, which passes the command's services. */
+    ExpectedPcrs(Services services) {
+        this.services = services;
+    }
+
+    ExpectedPcrs() {
+        this(Services.DEFAULT);
+    }
+
     /** The chosen source, or null when neither option was given. */
     PcrSource pcrSource() {
         if (source == null) return null;
-        if (source.tcti != null) return new TpmPcrSource(source.tcti, BootCommand.tpmOpener);
+        if (source.tcti != null) return new TpmPcrSource(source.tcti, services.tpm());
         Path f = source.pcrsFile;
         return new PcrSource() {
             @Override

@@ -1,7 +1,10 @@
 package org.kexecmeasured.cli;
 
 import org.kexecmeasured.eventlog.ChainSegments;
-import org.kexecmeasured.tcg2.MeasuredBoot;
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.boot.Divergence;
+import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.SystemdJournal;
 
@@ -72,20 +75,23 @@ final class JournalLog {
     /** The boot's outcome with its identifiers, then one warning per PCR that diverged before it. */
     void bootMeasured(MeasuredBoot.Result r, String payloadName) {
         if (journal == null) return;
-        Map<String, String> ids = identifiers(r, payloadName);
+        Plan p = r.plan();
+        EventLog log = r.commit() != null ? r.commit().log() : p.predictedLog();
+        Map<String, String> ids = identifiers(log, p, payloadName);
+        int extends_ = r.commit() != null ? r.commit().extended().size() : 0;
         Map<String, String> f = entry(SystemdJournal.INFO, BOOT_MEASURED, String.format(
                 "measured boot of %s: generation %s, boundary nonce %s, %d extend(s), %d PCR(s) diverged before the boot",
                 payloadName, ids.get("KEXEC_MEASURED_GENERATION"), ids.get("KEXEC_MEASURED_BOUNDARY_NONCE"),
-                r.extended().size(), r.divergent().size()));
+                extends_, p.divergences().size()));
         f.putAll(ids);
-        f.put("KEXEC_MEASURED_EXTENDS", Integer.toString(r.extended().size()));
+        f.put("KEXEC_MEASURED_EXTENDS", Integer.toString(extends_));
         if (r.outputs() != null) {
             f.put("KEXEC_MEASURED_EVENTLOG", r.outputs().eventlog().toString());
             f.put("KEXEC_MEASURED_MANIFEST", r.outputs().manifest().toString());
         }
-        if (r.handOff() != null) f.put("KEXEC_MEASURED_CMDLINE", r.handOff().cmdline());
+        if (p.handOff() != null) f.put("KEXEC_MEASURED_CMDLINE", p.handOff().cmdline());
         send(f);
-        for (MeasuredBoot.Divergence d : r.divergent()) {
+        for (Divergence d : p.divergences()) {
             Map<String, String> w = entry(SystemdJournal.WARNING, PCR_DIVERGED, String.format(
                     "%s PCR %d already disagreed with the firmware log before the boot: TPM %s, log %s",
                     d.bank().tpmName, d.pcr(), Hex.of(d.tpm()), Hex.of(d.logReplay())));
@@ -106,9 +112,9 @@ final class JournalLog {
     }
 
     /** Generation being booted (1 + boundaries in the continued log), its boundary nonce and payload. */
-    static Map<String, String> identifiers(MeasuredBoot.Result r, String payloadName) {
+    static Map<String, String> identifiers(EventLog log, Plan p, String payloadName) {
         Map<String, String> m = new LinkedHashMap<>();
-        ChainSegments seg = ChainSegments.of(r.log(), r.firmwareRecords());
+        ChainSegments seg = ChainSegments.of(log, p.firmwareRecords());
         m.put("KEXEC_MEASURED_GENERATION", Integer.toString(seg.lastGeneration()));
         if (!seg.boundaries().isEmpty()) {
             ChainSegments.Boundary b = seg.boundaries().get(seg.boundaries().size() - 1);
@@ -117,7 +123,7 @@ final class JournalLog {
             if (b.fields().containsKey("policy")) m.put("KEXEC_MEASURED_POLICY", b.fields().get("policy"));
         }
         m.put("KEXEC_MEASURED_PAYLOAD", payloadName);
-        m.put("KEXEC_MEASURED_BANKS", r.banks().stream().map(a -> a.tpmName).collect(Collectors.joining(",")));
+        m.put("KEXEC_MEASURED_BANKS", p.tpmBanks().stream().map(a -> a.tpmName).collect(Collectors.joining(",")));
         return m;
     }
 

@@ -10,7 +10,7 @@ import org.kexecmeasured.eventlog.EventType;
 import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
-import org.kexecmeasured.tcg2.BoundaryEvent;
+import org.kexecmeasured.boot.BoundaryEvent;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.charset.StandardCharsets;
