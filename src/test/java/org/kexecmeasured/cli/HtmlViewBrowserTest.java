@@ -21,7 +21,6 @@ import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
 
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,14 +63,10 @@ class HtmlViewBrowserTest {
     static Path state1;
     static Path state2;
 
-    /** The RHEL 9 OVMF log (see html/SOURCES.md) plus one hostile EV_IPL record in PCR 8. */
+    /** The RHEL 9 OVMF log (test fixture, see eventlogs/SOURCES.md) plus two hostile EV_IPL records in PCR 8. */
     @BeforeAll
     static void chain() throws Exception {
-        byte[] fw;
-        try (InputStream in = HtmlViewBrowserTest.class.getResourceAsStream("html/ovmf-rhel9-secureboot.bin")) {
-            assertNotNull(in, "fixture html/ovmf-rhel9-secureboot.bin");
-            fw = in.readAllBytes();
-        }
+        byte[] fw = Fixtures.read("ovmf-rhel9-secureboot.bin");
         byte[] hostile = HOSTILE.getBytes(StandardCharsets.US_ASCII);
         byte[] bidi = BIDI.getBytes(StandardCharsets.UTF_16LE);
         EventLog firmware = EventLog.parse(fw).toBuilder()
