@@ -75,7 +75,7 @@ public final class Main implements Runnable {
      * registers only what it can reach (see {@link #commandLine(Services, String[])}).
      */
     static final List<String> SUBCOMMANDS = List.of("generate-completion", "gen-manpage", "inspect", "eventlog", "tpm",
-            "emulate", "boot");
+            "emulate", "boot", "report");
 
     /** The class of a subcommand; a switch, so that only the chosen class is loaded. */
     static Class<?> subcommandClass(String name) {
@@ -87,6 +87,7 @@ public final class Main implements Runnable {
             case "tpm" -> TpmCommand.class;
             case "emulate" -> EmulateCommand.class;
             case "boot" -> BootCommand.class;
+            case "report" -> ReportCommand.class;
             default -> null;
         };
     }
@@ -123,7 +124,7 @@ public final class Main implements Runnable {
                 cl.getSubcommands().get(hidden).getCommandSpec().usageMessage().hidden(true);
             }
         }
-        cl.setExecutionExceptionHandler(Main::handleException);
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> journaled(handleException(ex, c, parsed), ex, c));
         cl.setParameterExceptionHandler((ex, args) -> {
             ex.getCommandLine().getErr().println("kexec-measured: " + ex.getMessage());
             ex.getCommandLine().getErr().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName()
@@ -158,6 +159,12 @@ public final class Main implements Runnable {
             err.println("(set KEXEC_MEASURED_DEBUG=1 for a stack trace)");
         }
         return EXIT_INTERNAL;
+    }
+
+    /** A failed command is also an error entry in the journal when kexec-measured runs as a service ({@link JournalLog}). */
+    private static int journaled(int rc, Exception ex, CommandLine cl) {
+        JournalLog.fromEnvironment(System.getenv(), cl.getErr()).failed(cl.getCommandSpec().qualifiedName(), oneLine(ex.getMessage()), rc);
+        return rc;
     }
 
     static String oneLine(String s) {
