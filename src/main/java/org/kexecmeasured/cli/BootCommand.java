@@ -145,7 +145,7 @@ public final class BootCommand implements Callable<Integer> {
                 p.sideRecords().size());
         if (p.handOff() != null) {
             o.printf("hand-off: kernel %d bytes, initrd %d bytes, cmdline \"%s\"%n", p.handOff().kernel().length,
-                    p.handOff().initrd().length, p.handOff().cmdline());
+                    p.handOff().initrdSize(), p.handOff().cmdline());
         }
         StringBuilder by = new StringBuilder();
         r.stats().tpmCommands().forEach((cc, n) -> by.append(by.length() == 0 ? "" : ", ").append(n).append(' ')
