@@ -128,6 +128,7 @@ public final class BootCommand implements Callable<Integer> {
         } catch (EmulationException | GuestMemoryException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
         }
+        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).bootMeasured(r, payload.getFileName().toString());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(Json.PRETTY.writeValueAsString(toJson(r)));
@@ -158,7 +159,7 @@ public final class BootCommand implements Callable<Integer> {
                 p.sideRecords().size());
         if (p.handOff() != null) {
             o.printf("hand-off: kernel %d bytes, initrd %d bytes, cmdline \"%s\"%n", p.handOff().kernel().length,
-                    p.handOff().initrd().length, p.handOff().cmdline());
+                    p.handOff().initrdSize(), p.handOff().cmdline());
         }
         StringBuilder by = new StringBuilder();
         r.stats().tpmCommands().forEach((cc, n) -> by.append(by.length() == 0 ? "" : ", ").append(n).append(' ')
