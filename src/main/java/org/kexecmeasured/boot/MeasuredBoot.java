@@ -59,9 +59,21 @@ public final class MeasuredBoot {
      * @param firmwareLog null: {@link #DEFAULT_FIRMWARE_LOG}
      * @param stateDir    journal and outputs ({@link #run} only; a plan alone needs none)
      * @param eventlogOut null: {@code stateDir/eventlog.bin}
+     * @param disk        null, or a GPT disk image or block device (read-only) the payload reads through BlockIo/DiskIo;
+     *                    its EFI system partition is the ESP unless {@code esp} names a directory (shim → GRUB)
+     * @param bootPath    null, or the payload's path on the ESP as a boot option names it ({@code \EFI\debian\shimx64.efi})
      */
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
-                          Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis) {
+                          Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
+                          Path disk, String bootPath) {
+
+        /** A payload started from the ESP directory (or a synthesized ESP), no disk. */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
+                       BootPolicy policy, String toolVersion, long timeBudgetMillis) {
+            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    null, null);
+        }
+
         /** The firmware log's path as written in the manifest. */
         public String firmwareLogSource() {
             return String.valueOf(firmwareLog == null ? DEFAULT_FIRMWARE_LOG : firmwareLog);

@@ -146,6 +146,8 @@ public final class Planner implements ChainMeasurer.Sink {
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).timeBudgetMillis(req.timeBudgetMillis())
                 .payloadName(req.payloadName());
         if (req.esp() != null) b.esp(req.esp());
+        if (req.disk() != null) b.disk(req.disk());
+        if (req.bootPath() != null) b.bootPath(req.bootPath());
         EmulationResult r;
         try {
             r = Emulator.run(req.payload(), b.build());

@@ -57,6 +57,14 @@ public final class BootCommand implements Callable<Integer> {
     @Option(names = "--esp", paramLabel = "DIR", description = "directory served as the ESP; PAYLOAD starts as \\EFI\\BOOT\\BOOTX64.EFI")
     Path esp;
 
+    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
+            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it)")
+    Path disk;
+
+    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
+            + "names it, e.g. \\EFI\\debian\\shimx64.efi (default \\EFI\\BOOT\\BOOTX64.EFI)")
+    String bootPath;
+
     @Option(names = "--firmware-log", paramLabel = "FILE", description = "firmware event log to continue (default: " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
     Path firmwareLog;
 
@@ -94,6 +102,12 @@ public final class BootCommand implements Callable<Integer> {
         if (esp != null && !Files.isDirectory(esp)) {
             throw new BadInputException("--esp " + esp + " is not a directory");
         }
+        if (disk != null && !Files.exists(disk)) {
+            throw new BadInputException("--disk " + disk + ": no such file or device");
+        }
+        if (bootPath != null && !bootPath.startsWith("\\")) {
+            throw new BadInputException("--boot-path must start with \\, not '" + bootPath + "'");
+        }
         if (!Files.isRegularFile(payload)) {
             throw new BadInputException(payload + ": no such file");
         }
@@ -102,7 +116,7 @@ public final class BootCommand implements Callable<Integer> {
         }
         byte[] bytes = Files.readAllBytes(payload);
         MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                stateDir, eventlogOut, BootPolicy.BUILTIN_DEFAULT, Main.version(), timeBudget);
+                stateDir, eventlogOut, BootPolicy.BUILTIN_DEFAULT, Main.version(), timeBudget, disk, bootPath);
         MeasuredBoot.Result r;
         // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
         try (Tpm tpm = services.tpm().open(tcti)) {

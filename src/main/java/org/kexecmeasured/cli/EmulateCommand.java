@@ -242,7 +242,9 @@ public final class EmulateCommand implements Callable<Integer> {
     private static void printText(PrintWriter o, EmulationResult r) {
         HandOff h = r.handOff();
         if (h != null) {
-            o.println("cut-over: StartImage of a Linux kernel");
+            o.println(h.entry() == HandOff.Entry.BOOT_PROTOCOL
+                    ? "cut-over: the payload's jump into a Linux kernel through the boot protocol, after its own ExitBootServices"
+                    : "cut-over: StartImage of a Linux kernel");
             o.println("kernel: " + h.kernel().length + " bytes, sha256 " + sha256(h.kernel()));
             o.println("kernel device path: " + h.devicePath());
             o.println("cmdline: " + h.cmdline());
@@ -288,6 +290,7 @@ public final class EmulateCommand implements Callable<Integer> {
         HandOff h = r.handOff();
         if (h != null) {
             ObjectNode n = root.putObject("handOff");
+            n.put("entry", h.entry().name());
             n.put("kernelSize", h.kernel().length).put("kernelSha256", sha256(h.kernel()));
             n.put("kernelDevicePath", h.devicePath());
             n.put("cmdline", h.cmdline());
