@@ -21,8 +21,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The progress line of a long emulation, seen the way an operator sees it: the tool runs under a real
  * pseudo-terminal (util-linux's script(1)), and separately with pipes and with --json, where nothing of
- * it may appear. The payload is a tiny EFI application that calls Stall in a loop until the time
- * budget ends the run (exit 2), so the line must show calls growing and the budget shrinking.
+ * it may appear. The payload is a tiny EFI application that calls GetNextMonotonicCount in a loop until
+ * the time budget ends the run (exit 2), so the line must show calls growing and the budget shrinking. (Not
+ * Stall: a payload that only waits is ended early as stuck by IdleWatch, on a fast machine before the budget.)
  */
 class EmulateProgressTest {
     @TempDir
@@ -34,10 +35,10 @@ class EmulateProgressTest {
         byte[] code = TestPayloads.bytes(
                 0x48, 0x8b, 0x5a, 0x60,             // mov rbx, [rdx+0x60]   ; SystemTable->BootServices
                 0x48, 0x83, 0xec, 0x28,             // sub rsp, 0x28          ; shadow space
-                0xb9, 0xe8, 0x03, 0x00, 0x00,       // loop: mov ecx, 1000
-                0xff, 0x93, 0xf8, 0x00, 0x00, 0x00, // call [rbx+0xf8]        ; BootServices->Stall
+                0x48, 0x8d, 0x4c, 0x24, 0x20,       // loop: lea rcx, [rsp+0x20]
+                0xff, 0x93, 0xf0, 0x00, 0x00, 0x00, // call [rbx+0xf0]        ; BootServices->GetNextMonotonicCount
                 0xeb, 0xf3);                        // jmp loop
-        payload = dir.resolve("stall-loop.efi");
+        payload = dir.resolve("count-loop.efi");
         Files.write(payload, TestPayloads.tinyEfiApp(code));
     }
 
