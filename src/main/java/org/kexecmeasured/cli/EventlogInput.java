@@ -2,10 +2,10 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -38,19 +38,23 @@ public final class EventlogInput {
         }
     }
 
+    /**
+     * The file's bytes, capped by {@link BoundedFiles#EVENTLOG}. A device or pipe is first checked
+     * for a plausible first record, so /dev/zero fails at record 0 instead of after the limit.
+     */
     static byte[] readBytes(Path p) {
-        try {
-            if (p.toString().equals("-")) return System.in.readAllBytes();
-            if (Files.isRegularFile(p) && Files.size(p) > Integer.MAX_VALUE - 64) {
-                throw new BadInputException(p + ": file too large for an event log (" + Files.size(p) + " bytes)");
-            }
-            return Files.readAllBytes(p);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new BadInputException(p + ": no such file");
-        } catch (java.nio.file.AccessDeniedException e) {
+        if (p.toString().equals(DEFAULT_LOG) && Files.exists(p) && !Files.isReadable(p)) {
             throw new BadInputException(p + ": permission denied (the firmware log needs root)");
-        } catch (IOException e) {
-            throw new BadInputException(p + ": cannot read: " + e.getMessage());
+        }
+        try (BoundedFiles.Input in = BoundedFiles.open(p, BoundedFiles.EVENTLOG)) {
+            if (!in.hasKnownSize()) {
+                try {
+                    EventLogParser.checkStart(in.head(EventLogParser.FIRST_HEADER_CHECK));
+                } catch (BadInputException e) {
+                    throw new BadInputException(p + " (" + in.kind() + "): " + e.getMessage());
+                }
+            }
+            return in.readAll();
         }
     }
 }

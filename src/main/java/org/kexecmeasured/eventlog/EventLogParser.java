@@ -67,6 +67,23 @@ public final class EventLogParser {
         return new Result(log, err);
     }
 
+    /** How many leading bytes {@link #checkStart} looks at: one TCG_PCR_EVENT header. */
+    public static final int FIRST_HEADER_CHECK = LEGACY_HEADER;
+
+    /**
+     * Rejects input whose first record header is all zero bytes: PCR 0, EV_PREBOOT_CERT, a zero
+     * digest and no data is no real record (see {@link #isPadding}), so such input is a zero-filled
+     * file or device. Callers reading a stream check this on the first bytes before reading the rest.
+     */
+    public static void checkStart(byte[] head) {
+        if (head.length < FIRST_HEADER_CHECK) return;
+        for (int i = 0; i < FIRST_HEADER_CHECK; i++) {
+            if (head[i] != 0) return;
+        }
+        throw new BadInputException("record 0 at byte offset 0 (0x0): the first " + FIRST_HEADER_CHECK
+                + " bytes are all zero, which no record header is: zero-filled input, not an event log");
+    }
+
     /** True when the bytes start like a crypto-agile log (see the class comment). */
     public static boolean looksCryptoAgile(byte[] b) {
         if (b.length < LEGACY_HEADER + SPEC_ID_SIG.length) return false;
@@ -85,6 +102,7 @@ public final class EventLogParser {
         if (contentEnd == 0) {
             throw err(0, "the file holds only zero bytes (" + b.length + "), not an event log");
         }
+        checkStart(b);
         int p = 0;
         if (looksCryptoAgile(b)) {
             p = readLegacy(0);

@@ -47,6 +47,27 @@ public abstract class MultiHasher implements AutoCloseable {
 
     public abstract void update(byte[] b, int off, int len);
 
+    /**
+     * Feeds {@code len} bytes at absolute index {@code off} of the buffer (its position and limit
+     * are left alone). A direct buffer (a mapped file) goes to libcrypto without a copy; others
+     * through their array or a heap chunk.
+     */
+    public void update(java.nio.ByteBuffer b, int off, int len) {
+        java.util.Objects.checkFromIndexSize(off, len, b.limit());
+        if (b.hasArray()) {
+            update(b.array(), b.arrayOffset() + off, len);
+            return;
+        }
+        byte[] chunk = new byte[Math.min(len, CHUNK)];
+        while (len > 0) {
+            int n = Math.min(len, chunk.length);
+            b.get(off, chunk, 0, n);
+            update(chunk, 0, n);
+            off += n;
+            len -= n;
+        }
+    }
+
     /** Feeds n zero bytes (loaded sections are zero-filled past their raw data). Throws IllegalStateException after finish/close. */
     public void updateZeros(long n) {
         byte[] z = new byte[(int) Math.min(CHUNK, Math.max(n, 0))];

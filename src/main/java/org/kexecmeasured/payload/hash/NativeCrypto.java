@@ -118,6 +118,26 @@ final class NativeCrypto {
             }
         }
 
+        /** A direct buffer (a mapped file) is hashed where it lies: no copy at all. */
+        @Override
+        public void update(java.nio.ByteBuffer b, int off, int len) {
+            checkOpen();
+            if (!b.isDirect()) {
+                super.update(b, off, len);
+                return;
+            }
+            java.util.Objects.checkFromIndexSize(off, len, b.limit());
+            if (len == 0) return;
+            try {
+                Pointer p = Native.getDirectBufferPointer(b).share(off);
+                for (Pointer c : ctx) {
+                    if (LIB.EVP_DigestUpdate(c, p, len) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+                }
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(b); // the mapping must outlive the native reads
+            }
+        }
+
         @Override
         public void updateZeros(long n) {
             checkOpen();

@@ -1,22 +1,14 @@
 package org.kexecmeasured.payload.sig;
 
-import org.bouncycastle.asn1.ASN1Encodable;
-import org.bouncycastle.asn1.ASN1ObjectIdentifier;
-import org.bouncycastle.asn1.ASN1Sequence;
-import org.bouncycastle.asn1.cms.ContentInfo;
-import org.bouncycastle.asn1.cms.SignedData;
-import org.bouncycastle.asn1.x509.DigestInfo;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cms.CMSException;
-import org.bouncycastle.cms.CMSSignedData;
 import org.bouncycastle.cms.SignerInformation;
 import org.bouncycastle.cms.jcajce.JcaSimpleSignerInfoVerifierBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
-import org.bouncycastle.util.Store;
+import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.util.Le;
 import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.DataDirectory;
@@ -24,6 +16,7 @@ import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
+import java.nio.ByteBuffer;
 import java.security.PublicKey;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -39,16 +32,26 @@ import java.util.Set;
  * 8-byte aligned, located by data directory 4 as a file offset) holding PKCS#7 SignedData whose
  * content is SpcIndirectDataContent with the signed image digest.
  *
- * <p>A signer is <em>verified</em> when its SignerInfo signature checks with its certificate, the
- * signed image digest equals the computed one, and (when trust anchors are given) the signer
- * certificate chains to one of them. Like UEFI's Pkcs7Verify, any certificate on the chain may be
- * the anchor and validity periods are not enforced (firmware has no trusted clock).
+ * <p>An entry is <em>verified</em> when EDK2's verifier would accept it against the given trust
+ * anchors: a PKCS_SIGNED_DATA entry (or EFI_GUID with EFI_CERT_TYPE_PKCS7_GUID, which EDK2 takes
+ * too) whose blob passes the strict parse of {@link AuthenticodePkcs7}, and <em>every</em>
+ * SignerInfo verified (OpenSSL's PKCS7_verify, which EDK2 calls, fails when any signer fails). A
+ * signer is verified when its SignerInfo signature checks with its certificate, the signed image
+ * digest equals the computed one, and (when trust anchors are given) the signer certificate chains
+ * to one of them. Like UEFI's Pkcs7Verify, any certificate on the chain may be the anchor and
+ * validity periods are not enforced (firmware has no trusted clock). wRevision is reported but, as
+ * in EDK2 and shim, not checked.
  */
 public final class AuthenticodeSignatures {
 
     public static final int WIN_CERT_TYPE_PKCS_SIGNED_DATA = 0x0002;
     public static final int WIN_CERT_TYPE_EFI_GUID = 0x0EF1;
+    public static final int WIN_CERT_REVISION_2_0 = 0x0200;
+    /** WIN_CERTIFICATE_UEFI_GUID.CertType of a PKCS#7 SignedData (UEFI spec, EFI_CERT_TYPE_PKCS7_GUID). */
+    public static final Guid EFI_CERT_TYPE_PKCS7_GUID = Guid.parse("4aafd29d-68df-49ee-8aa9-347d375665a7");
     public static final String SPC_INDIRECT_DATA_OBJID = "1.3.6.1.4.1.311.2.1.4";
+    /** Blobs above this are not parsed (real ones are 1.5-10 KiB; EDK2 reads the hash OID assuming a 2-byte length, < 64 KiB). */
+    static final int MAX_PKCS7 = 1 << 20;
 
     public record Signer(String subject, String issuer, String serial, String digestAlgorithm,
                          String signedImageDigest, String computedImageDigest, boolean digestMatches,
@@ -60,7 +63,12 @@ public final class AuthenticodeSignatures {
         }
     }
 
-    public record Entry(int index, long offset, long length, int revision, int certificateType, List<Signer> signers) {
+    /**
+     * One WIN_CERTIFICATE. {@code problem}: why the entry as a whole cannot verify (null when only
+     * its signers decide); {@code trailingBytes}: bytes after the DER object up to dwLength.
+     */
+    public record Entry(int index, long offset, long length, int revision, int certificateType, List<Signer> signers,
+                        String problem, int trailingBytes) {
         public String typeName() {
             return switch (certificateType) {
                 case WIN_CERT_TYPE_PKCS_SIGNED_DATA -> "PKCS_SIGNED_DATA";
@@ -68,6 +76,11 @@ public final class AuthenticodeSignatures {
                 case 0x0001 -> "X509";
                 default -> String.format("0x%04x", certificateType);
             };
+        }
+
+        /** What EDK2 accepts: a signature entry with at least one SignerInfo, all of them verified. */
+        public boolean verified() {
+            return problem == null && !signers.isEmpty() && signers.stream().allMatch(Signer::verified);
         }
     }
 
@@ -95,7 +108,7 @@ public final class AuthenticodeSignatures {
         }
         Map<HashAlg, byte[]> digests = new EnumMap<>(HashAlg.class);
         if (computed != null) digests.putAll(computed);
-        byte[] b = pe.bytes();
+        ByteBuffer b = pe.data();
         List<Entry> entries = new ArrayList<>();
         long p = start;
         int index = 0;
@@ -107,61 +120,51 @@ public final class AuthenticodeSignatures {
                 throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: dwLength %d does not fit in the certificate table (ends at 0x%x)",
                         index, p, len, end));
             }
-            List<Signer> signers = List.of();
-            if (type == WIN_CERT_TYPE_PKCS_SIGNED_DATA) {
-                byte[] der = Arrays.copyOfRange(b, (int) p + 8, (int) (p + len));
-                signers = checkPkcs7(pe, der, digests, trust, index, p);
+            String where = String.format("WIN_CERTIFICATE %d at 0x%x", index, p);
+            long dataAt = p + 8;
+            boolean pkcs7 = type == WIN_CERT_TYPE_PKCS_SIGNED_DATA;
+            if (type == WIN_CERT_TYPE_EFI_GUID && len >= 8 + 16) {
+                pkcs7 = Guid.read(pe.read(p + 8, 16), 0).equals(EFI_CERT_TYPE_PKCS7_GUID);
+                dataAt = p + 8 + 16;
             }
-            entries.add(new Entry(index, p, len, rev, type, signers));
+            Entry e;
+            if (!pkcs7) {
+                e = new Entry(index, p, len, rev, type, List.of(), "not a PKCS#7 signature (EDK2 skips this type)", 0);
+            } else if (p + len - dataAt > MAX_PKCS7) {
+                e = new Entry(index, p, len, rev, type, List.of(), String.format("%d bytes of signature, more than the %d KiB checked",
+                        p + len - dataAt, MAX_PKCS7 >> 10), 0);
+            } else {
+                AuthenticodePkcs7.Parsed sig = AuthenticodePkcs7.parse(pe.read(dataAt, p + len - dataAt), where);
+                e = new Entry(index, p, len, rev, type, signers(pe, sig, digests, trust), entryProblem(sig), sig.trailingBytes());
+            }
+            entries.add(e);
             p += (len + 7) & ~7L;
             index++;
         }
         return entries;
     }
 
-    private static List<Signer> checkPkcs7(PeFile pe, byte[] der, Map<HashAlg, byte[]> digests,
-                                           Collection<X509CertificateHolder> trust, int index, long offset) {
-        CMSSignedData cms;
-        ASN1Sequence indirect;
-        try {
-            cms = new CMSSignedData(der);
-            ContentInfo ci = cms.toASN1Structure();
-            SignedData sd = SignedData.getInstance(ci.getContent());
-            ASN1ObjectIdentifier ct = sd.getEncapContentInfo().getContentType();
-            if (!SPC_INDIRECT_DATA_OBJID.equals(ct.getId())) {
-                throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: content type %s is not SpcIndirectDataContent", index, offset, ct.getId()));
-            }
-            ASN1Encodable content = sd.getEncapContentInfo().getContent();
-            indirect = ASN1Sequence.getInstance(content);
-        } catch (CMSException | RuntimeException e) {
-            if (e instanceof BadInputException bie) throw bie;
-            // BC's messages name Java exception classes; say what is wrong in format terms instead
-            throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: not a DER-encoded PKCS#7 SignedData (%d bytes)",
-                    index, offset, der.length));
-        }
-        DigestInfo di;
-        try {
-            di = DigestInfo.getInstance(indirect.getObjectAt(1));
-        } catch (RuntimeException e) {
-            throw new BadInputException(String.format("WIN_CERTIFICATE %d at 0x%x: SpcIndirectDataContent has no DigestInfo", index, offset));
-        }
-        String digestOid = di.getAlgorithmId().getAlgorithm().getId();
-        HashAlg alg = hashForOid(digestOid);
-        byte[] signed = di.getDigest();
-        byte[] ours = null;
-        if (alg != null) {
-            ours = digests.computeIfAbsent(alg, a -> Authenticode.digest(pe, a));
-        }
-        boolean match = ours != null && Arrays.equals(ours, signed);
+    private static String entryProblem(AuthenticodePkcs7.Parsed sig) {
+        if (sig.signers().isEmpty()) return "no SignerInfo (PKCS7_verify refuses a signature without signers)";
+        return sig.edk2Problem();
+    }
 
-        @SuppressWarnings("unchecked")
-        Store<X509CertificateHolder> store = cms.getCertificates();
-        List<X509CertificateHolder> embedded = new ArrayList<>(store.getMatches(null));
+    private static List<Signer> signers(PeFile pe, AuthenticodePkcs7.Parsed sig, Map<HashAlg, byte[]> digests,
+                                        Collection<X509CertificateHolder> trust) {
+        HashAlg alg = sig.digestAlg();
+        byte[] signed = sig.signedDigest();
+        byte[] ours = alg == null ? null : digests.computeIfAbsent(alg, a -> Authenticode.digest(pe, a));
+        boolean match = ours != null && Arrays.equals(ours, signed);
+        List<X509CertificateHolder> embedded = sig.certificates();
         List<Signer> out = new ArrayList<>();
-        for (SignerInformation si : cms.getSignerInfos().getSigners()) {
-            @SuppressWarnings("unchecked")
-            Collection<X509CertificateHolder> m = store.getMatches(si.getSID());
-            X509CertificateHolder cert = m.isEmpty() ? null : m.iterator().next();
+        for (SignerInformation si : sig.signers()) {
+            X509CertificateHolder cert = null;
+            for (X509CertificateHolder c : embedded) {
+                if (si.getSID().match(c)) {
+                    cert = c;
+                    break;
+                }
+            }
             String problem = null;
             boolean sigValid = false;
             if (cert == null) {
@@ -173,11 +176,11 @@ public final class AuthenticodeSignatures {
                     sigValid = si.verify(new JcaSimpleSignerInfoVerifierBuilder().build(key));
                     if (!sigValid) problem = "SignerInfo signature does not verify";
                 } catch (Exception e) {
-                    problem = "SignerInfo signature does not verify: " + e.getMessage();
+                    problem = "SignerInfo signature does not verify" + reason(e);
                 }
             }
             if (!match && problem == null) {
-                problem = alg == null ? "unsupported image digest algorithm " + digestOid : "signed image digest differs from the computed one";
+                problem = alg == null ? "unsupported image digest algorithm " + sig.digestOid() : "signed image digest differs from the computed one";
             }
             Boolean trusted = null;
             String anchor = null;
@@ -195,12 +198,19 @@ public final class AuthenticodeSignatures {
                     cert != null ? cert.getSubject().toString() : si.getSID().getIssuer() + " (serial " + si.getSID().getSerialNumber() + ")",
                     cert != null ? cert.getIssuer().toString() : String.valueOf(si.getSID().getIssuer()),
                     cert != null ? cert.getSerialNumber().toString(16) : String.valueOf(si.getSID().getSerialNumber()),
-                    alg != null ? alg.tpmName : digestOid,
+                    alg != null ? alg.tpmName : sig.digestOid(),
                     org.kexecmeasured.util.Hex.of(signed),
                     ours != null ? org.kexecmeasured.util.Hex.of(ours) : null,
                     match, sigValid, trusted, anchor, chain, problem));
         }
         return out;
+    }
+
+    /** ": message" for the report when the message is in format terms, else nothing. */
+    private static String reason(Exception e) {
+        String m = e.getMessage();
+        if (m == null || m.contains("org.bouncycastle") || m.contains("java.")) return "";
+        return ": " + m.replace('\n', ' ');
     }
 
     private record ChainResult(List<String> chain, String anchor) {
