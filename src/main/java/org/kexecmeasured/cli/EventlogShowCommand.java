@@ -10,6 +10,7 @@ import org.kexecmeasured.eventlog.export.CelJson;
 import org.kexecmeasured.eventlog.export.JsonView;
 import org.kexecmeasured.eventlog.export.TpmEventlogYaml;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.BoundedFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -19,7 +20,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.PrintWriter;
 
 /** {@code eventlog show}: the records with decoded event data. */
-@Command(name = "show", mixinStandardHelpOptions = true,
+@Command(name = "show", mixinStandardHelpOptions = true, footer = {"", BoundedFiles.HELP_LIMITS},
         description = "Print every record of an event log with its decoded event data.")
 public final class EventlogShowCommand implements Runnable {
     enum Format { text, yaml, json, cel }

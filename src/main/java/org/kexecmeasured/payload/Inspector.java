@@ -262,9 +262,6 @@ public final class Inspector {
             }
             m.put("signers", ss);
             if (e.trailingBytes() > 0) m.put("bytesAfterSignature", e.trailingBytes());
-            if (e.revision() != AuthenticodeSignatures.WIN_CERT_REVISION_2_0) {
-                m.put("note", "wRevision is not 0x0200 (WIN_CERT_REVISION_2_0); EDK2 and shim do not check it");
-            }
             m.put("verified", e.verified());
             if (e.problem() != null) m.put("problem", e.problem());
             out.add(m);

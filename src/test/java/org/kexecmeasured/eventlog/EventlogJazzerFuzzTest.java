@@ -18,13 +18,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  * ID header and record headers are), may cut or extend it; only success or BadInputException may
  * leave the parser, a parsed log must write back byte-identically, and decoding, replay, quirk
  * detection and the exports must not throw. The default test run replays stored findings only;
- * a fuzzing run: {@code JAZZER_FUZZ=1 mvn -B -ntp test -Dtest='EventlogJazzerFuzzTest'}.
+ * a 10-minute fuzzing run: {@code mvn -B -ntp test -Pslow -Dfuzz=1 -Dtest='EventlogJazzerFuzzTest'}.
  * {@link ParserFuzzTest} is the seeded, always-on mutation fuzzer over the same inputs.
  */
 class EventlogJazzerFuzzTest {
     private static List<byte[]> logs;
 
-    @FuzzTest(maxDuration = "2m")
+    @FuzzTest(maxDuration = "10m")
     void parsePatchedLog(FuzzedDataProvider data) {
         if (logs == null) logs = Fixtures.allLogs().stream().map(Fixtures::read).toList();
         byte[] b = logs.get(data.consumeInt(0, logs.size() - 1)).clone();

@@ -10,6 +10,9 @@ import org.bouncycastle.asn1.ASN1Sequence;
 import org.bouncycastle.asn1.ASN1TaggedObject;
 import org.bouncycastle.asn1.BERTags;
 import org.bouncycastle.asn1.cms.ContentInfo;
+import org.bouncycastle.asn1.x500.AttributeTypeAndValue;
+import org.bouncycastle.asn1.x500.RDN;
+import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.cms.SignedData;
 import org.bouncycastle.asn1.x509.AlgorithmIdentifier;
 import org.bouncycastle.cert.X509CertificateHolder;
@@ -118,6 +121,7 @@ final class AuthenticodePkcs7 {
                 if (si.getSID().getIssuer() == null || si.getSID().getSerialNumber() == null) {
                     throw bad(where, "a SignerInfo names its certificate by subjectKeyIdentifier; Authenticode (PKCS#7 v1.5) uses issuer and serial number");
                 }
+                requireName(si.getSID().getIssuer(), "a SignerInfo's issuer name", where);
                 si.getDigestAlgOID();
                 si.getEncryptionAlgOID();
                 si.getSignature();
@@ -129,8 +133,8 @@ final class AuthenticodePkcs7 {
             Collection<X509CertificateHolder> certs = cms.getCertificates().getMatches(null);
             List<X509CertificateHolder> certificates = new ArrayList<>(certs);
             for (X509CertificateHolder c : certificates) {
-                c.getSubject();
-                c.getIssuer();
+                requireName(c.getSubject(), "a certificate's subject name", where);
+                requireName(c.getIssuer(), "a certificate's issuer name", where);
                 c.getSerialNumber();
                 c.getExtensions();
                 c.getSubjectPublicKeyInfo().parsePublicKey();
@@ -211,6 +215,37 @@ final class AuthenticodePkcs7 {
             return Arrays.copyOfRange(der, 2, der.length);
         } catch (IOException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Universal tags OpenSSL's X509_NAME_ENTRY takes as a value (ASN1_PRINTABLE: the string types,
+     * BIT STRING, SEQUENCE and the tags its tag2bit table maps to B_ASN1_UNKNOWN). Bouncy Castle
+     * decodes names only when they are used; d2i_X509 decodes them at once (and converts their
+     * strings to UTF-8, failing on invalid ones), so a certificate damaged there is refused here.
+     */
+    private static final java.util.Set<Integer> NAME_VALUE_TAGS = java.util.Set.of(
+            3, 7, 8, 9, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 28, 29, 30);
+
+    private static void requireName(X500Name name, String what, String where) {
+        for (RDN rdn : name.getRDNs()) {
+            for (AttributeTypeAndValue atv : rdn.getTypesAndValues()) {
+                int tag = -1;
+                try {
+                    byte[] enc = atv.getValue().toASN1Primitive().getEncoded();
+                    if ((enc[0] & 0xc0) == 0 && (enc[0] & 0x1f) != 0x1f) tag = enc[0] & 0x1f;
+                } catch (IOException e) {
+                    tag = -1;
+                }
+                if (!NAME_VALUE_TAGS.contains(tag)) {
+                    throw bad(where, what + " holds an attribute value of a type X.509 names do not take");
+                }
+            }
+        }
+        try {
+            name.toString(); // every string value decodes (UTF-8, BMP, universal)
+        } catch (RuntimeException e) {
+            throw bad(where, what + " holds a string that does not decode");
         }
     }
 

@@ -1,12 +1,18 @@
 package org.kexecmeasured.payload.sig;
 
+import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.Extensions;
 import org.bouncycastle.asn1.x509.KeyUsage;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cms.CMSSignatureAlgorithmNameGenerator;
+import org.bouncycastle.cms.DefaultCMSSignatureAlgorithmNameGenerator;
 import org.bouncycastle.cms.SignerInformation;
-import org.bouncycastle.cms.jcajce.JcaSimpleSignerInfoVerifierBuilder;
+import org.bouncycastle.cms.SignerInformationVerifier;
+import org.bouncycastle.operator.DefaultSignatureAlgorithmIdentifierFinder;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaDigestCalculatorProviderBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
 import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.util.Le;
@@ -39,8 +45,9 @@ import java.util.Set;
  * signer is verified when its SignerInfo signature checks with its certificate, the signed image
  * digest equals the computed one, and (when trust anchors are given) the signer certificate chains
  * to one of them. Like UEFI's Pkcs7Verify, any certificate on the chain may be the anchor and
- * validity periods are not enforced (firmware has no trusted clock). wRevision is reported but, as
- * in EDK2 and shim, not checked.
+ * validity periods are not enforced (firmware has no trusted clock). One rule is stricter than
+ * EDK2 and shim, which ignore it: wRevision must be 0x0200 (WIN_CERT_REVISION_2_0), as Windows and
+ * osslsigncode require.
  */
 public final class AuthenticodeSignatures {
 
@@ -121,6 +128,14 @@ public final class AuthenticodeSignatures {
                         index, p, len, end));
             }
             String where = String.format("WIN_CERTIFICATE %d at 0x%x", index, p);
+            if (rev != WIN_CERT_REVISION_2_0) {
+                // EDK2 and shim do not look at wRevision; Windows and osslsigncode require 2.0: the stricter rule
+                entries.add(new Entry(index, p, len, rev, type, List.of(),
+                        String.format("wRevision 0x%04x is not WIN_CERT_REVISION_2_0 (0x0200)", rev), 0));
+                p += (len + 7) & ~7L;
+                index++;
+                continue;
+            }
             long dataAt = p + 8;
             boolean pkcs7 = type == WIN_CERT_TYPE_PKCS_SIGNED_DATA;
             if (type == WIN_CERT_TYPE_EFI_GUID && len >= 8 + 16) {
@@ -158,52 +173,121 @@ public final class AuthenticodeSignatures {
         List<X509CertificateHolder> embedded = sig.certificates();
         List<Signer> out = new ArrayList<>();
         for (SignerInformation si : sig.signers()) {
-            X509CertificateHolder cert = null;
-            for (X509CertificateHolder c : embedded) {
-                if (si.getSID().match(c)) {
-                    cert = c;
-                    break;
-                }
+            try {
+                out.add(signer(si, alg, signed, ours, match, sig.digestOid(), embedded, trust));
+            } catch (RuntimeException e) {
+                // Bouncy Castle decodes names and extensions on first use; a value damaged there makes
+                // the signer unverifiable, never an internal error (and never verified)
+                out.add(new Signer(name(si.getSID().getIssuer()) + " (serial " + si.getSID().getSerialNumber() + ")",
+                        name(si.getSID().getIssuer()), String.valueOf(si.getSID().getSerialNumber()),
+                        alg != null ? alg.tpmName : sig.digestOid(), org.kexecmeasured.util.Hex.of(signed),
+                        ours != null ? org.kexecmeasured.util.Hex.of(ours) : null, match, false, trust == null || trust.isEmpty() ? null : false,
+                        null, List.of(), "signer cannot be checked: a certificate field does not decode"));
             }
-            String problem = null;
-            boolean sigValid = false;
-            if (cert == null) {
-                problem = "signer certificate not embedded";
-            } else {
-                try {
-                    PublicKey key = new JcaX509CertificateConverter().getCertificate(cert).getPublicKey();
-                    // verify with the key, not the certificate: firmware does not check validity periods
-                    sigValid = si.verify(new JcaSimpleSignerInfoVerifierBuilder().build(key));
-                    if (!sigValid) problem = "SignerInfo signature does not verify";
-                } catch (Exception e) {
-                    problem = "SignerInfo signature does not verify" + reason(e);
-                }
-            }
-            if (!match && problem == null) {
-                problem = alg == null ? "unsupported image digest algorithm " + sig.digestOid() : "signed image digest differs from the computed one";
-            }
-            Boolean trusted = null;
-            String anchor = null;
-            List<String> chain = new ArrayList<>();
-            if (cert != null) {
-                ChainResult cr = chain(cert, embedded, trust);
-                chain = cr.chain;
-                if (trust != null && !trust.isEmpty()) {
-                    trusted = cr.anchor != null;
-                    anchor = cr.anchor;
-                    if (!trusted && problem == null) problem = "signer does not chain to a trusted certificate";
-                }
-            }
-            out.add(new Signer(
-                    cert != null ? cert.getSubject().toString() : si.getSID().getIssuer() + " (serial " + si.getSID().getSerialNumber() + ")",
-                    cert != null ? cert.getIssuer().toString() : String.valueOf(si.getSID().getIssuer()),
-                    cert != null ? cert.getSerialNumber().toString(16) : String.valueOf(si.getSID().getSerialNumber()),
-                    alg != null ? alg.tpmName : sig.digestOid(),
-                    org.kexecmeasured.util.Hex.of(signed),
-                    ours != null ? org.kexecmeasured.util.Hex.of(ours) : null,
-                    match, sigValid, trusted, anchor, chain, problem));
         }
         return out;
+    }
+
+    private static Signer signer(SignerInformation si, HashAlg alg, byte[] signed, byte[] ours, boolean match, String digestOid,
+                                 List<X509CertificateHolder> embedded, Collection<X509CertificateHolder> trust) {
+        X509CertificateHolder cert = null;
+        for (X509CertificateHolder c : embedded) {
+            // as OpenSSL's PKCS7_get0_signers: issuer name and serial number
+            if (sameName(si.getSID().getIssuer(), c.getIssuer()) && si.getSID().getSerialNumber().equals(c.getSerialNumber())) {
+                cert = c;
+                break;
+            }
+        }
+        String problem = null;
+        boolean sigValid = false;
+        if (cert == null) {
+            problem = "signer certificate not embedded";
+        } else {
+            try {
+                PublicKey key = new JcaX509CertificateConverter().getCertificate(cert).getPublicKey();
+                // verify with the key, not the certificate: firmware does not check validity periods
+                sigValid = si.verify(verifier(key));
+                if (!sigValid) problem = "SignerInfo signature does not verify";
+            } catch (Exception e) {
+                problem = "SignerInfo signature does not verify" + reason(e);
+            }
+        }
+        if (!match && problem == null) {
+            problem = alg == null ? "unsupported image digest algorithm " + digestOid : "signed image digest differs from the computed one";
+        }
+        Boolean trusted = null;
+        String anchor = null;
+        List<String> chain = new ArrayList<>();
+        if (cert != null) {
+            ChainResult cr = chain(cert, embedded, trust);
+            chain = cr.chain;
+            if (trust != null && !trust.isEmpty()) {
+                trusted = cr.anchor != null;
+                anchor = cr.anchor;
+                if (!trusted && problem == null) problem = "signer does not chain to a trusted certificate";
+            }
+        }
+        return new Signer(
+                cert != null ? name(cert.getSubject()) : name(si.getSID().getIssuer()) + " (serial " + si.getSID().getSerialNumber() + ")",
+                cert != null ? name(cert.getIssuer()) : name(si.getSID().getIssuer()),
+                cert != null ? cert.getSerialNumber().toString(16) : String.valueOf(si.getSID().getSerialNumber()),
+                alg != null ? alg.tpmName : digestOid,
+                org.kexecmeasured.util.Hex.of(signed),
+                ours != null ? org.kexecmeasured.util.Hex.of(ours) : null,
+                match, sigValid, trusted, anchor, chain, problem);
+    }
+
+    /**
+     * A SignerInfo verifier that, like OpenSSL's PKCS7_signatureVerify (which EDK2 calls), takes the
+     * signature scheme from the signer's key and the SignerInfo's digestAlgorithm and ignores the
+     * digestEncryptionAlgorithm OID: that field is not signed, and Bouncy Castle's default would
+     * refuse combinations OpenSSL verifies (a sha1WithRSA OID beside a SHA-256 digest).
+     */
+    private static SignerInformationVerifier verifier(PublicKey key) throws OperatorCreationException {
+        String scheme = switch (key.getAlgorithm()) {
+            case "RSA" -> "RSA";
+            case "EC", "ECDSA" -> "ECDSA";
+            default -> null;
+        };
+        CMSSignatureAlgorithmNameGenerator bcDefault = new DefaultCMSSignatureAlgorithmNameGenerator();
+        CMSSignatureAlgorithmNameGenerator names = (digestAlg, encryptionAlg) -> {
+            HashAlg h = hashForOid(digestAlg.getAlgorithm().getId());
+            if (h == null || scheme == null) return bcDefault.getSignatureName(digestAlg, encryptionAlg);
+            return h.name() + "WITH" + scheme;
+        };
+        return new SignerInformationVerifier(names, new DefaultSignatureAlgorithmIdentifierFinder(),
+                new JcaContentVerifierProviderBuilder().build(key), new JcaDigestCalculatorProviderBuilder().build());
+    }
+
+    /** The name as text; a string value that does not decode (invalid UTF-8) is shown as DER hex instead. */
+    static String name(X500Name n) {
+        if (n == null) return "(none)";
+        try {
+            return n.toString();
+        } catch (RuntimeException e) {
+            try {
+                return "(undecodable name, DER " + org.kexecmeasured.util.Hex.of(n.getEncoded()) + ")";
+            } catch (java.io.IOException | RuntimeException e2) {
+                return "(undecodable name)";
+            }
+        }
+    }
+
+    /**
+     * Name equality as X.509 path building does it (Bouncy Castle compares canonical forms, as
+     * OpenSSL's X509_NAME_cmp); names whose strings do not decode compare by their DER bytes.
+     */
+    static boolean sameName(X500Name a, X500Name b) {
+        if (a == null || b == null) return false;
+        try {
+            return a.equals(b);
+        } catch (RuntimeException e) {
+            try {
+                return Arrays.equals(a.getEncoded(), b.getEncoded());
+            } catch (java.io.IOException | RuntimeException e2) {
+                return false;
+            }
+        }
     }
 
     /** ": message" for the report when the message is in format terms, else nothing. */
@@ -222,20 +306,20 @@ public final class AuthenticodeSignatures {
         Set<X509CertificateHolder> seen = new HashSet<>();
         X509CertificateHolder cur = signer;
         while (cur != null && seen.add(cur) && chain.size() < 16) {
-            chain.add(cur.getSubject().toString());
+            chain.add(name(cur.getSubject()));
             // intermediates between the leaf and the next issuer, for the issuer's pathLenConstraint
             int below = chain.size() - 1;
             if (trust != null) {
                 for (X509CertificateHolder t : trust) {
-                    if (t.equals(cur)) return new ChainResult(chain, t.getSubject().toString());
-                    if (t.getSubject().equals(cur.getIssuer()) && canIssue(t, below) && signedBy(cur, t)) {
-                        return new ChainResult(chain, t.getSubject().toString());
+                    if (t.equals(cur)) return new ChainResult(chain, name(t.getSubject()));
+                    if (sameName(t.getSubject(), cur.getIssuer()) && canIssue(t, below) && signedBy(cur, t)) {
+                        return new ChainResult(chain, name(t.getSubject()));
                     }
                 }
             }
             X509CertificateHolder next = null;
             for (X509CertificateHolder c : embedded) {
-                if (!c.equals(cur) && c.getSubject().equals(cur.getIssuer()) && canIssue(c, below) && signedBy(cur, c)) {
+                if (!c.equals(cur) && sameName(c.getSubject(), cur.getIssuer()) && canIssue(c, below) && signedBy(cur, c)) {
                     next = c;
                     break;
                 }
@@ -252,17 +336,21 @@ public final class AuthenticodeSignatures {
      * Without this an end-entity certificate under a trusted CA could mint signers of its own.
      */
     static boolean canIssue(X509CertificateHolder issuer, int intermediatesBelow) {
-        Extensions ext = issuer.getExtensions();
-        BasicConstraints bc = ext == null ? null : BasicConstraints.fromExtensions(ext);
-        if (bc == null) {
-            if (issuer.getVersionNumber() != 1 || !issuer.getSubject().equals(issuer.getIssuer())) return false;
-        } else {
-            if (!bc.isCA()) return false;
-            java.math.BigInteger pathLen = bc.getPathLenConstraint();
-            if (pathLen != null && intermediatesBelow > pathLen.intValue()) return false;
+        try {
+            Extensions ext = issuer.getExtensions();
+            BasicConstraints bc = ext == null ? null : BasicConstraints.fromExtensions(ext);
+            if (bc == null) {
+                if (issuer.getVersionNumber() != 1 || !sameName(issuer.getSubject(), issuer.getIssuer())) return false;
+            } else {
+                if (!bc.isCA()) return false;
+                java.math.BigInteger pathLen = bc.getPathLenConstraint();
+                if (pathLen != null && intermediatesBelow > pathLen.intValue()) return false;
+            }
+            KeyUsage ku = ext == null ? null : KeyUsage.fromExtensions(ext);
+            return ku == null || ku.hasUsages(KeyUsage.keyCertSign);
+        } catch (RuntimeException e) {
+            return false; // an extension that does not decode: OpenSSL's chain check refuses such an issuer too
         }
-        KeyUsage ku = ext == null ? null : KeyUsage.fromExtensions(ext);
-        return ku == null || ku.hasUsages(KeyUsage.keyCertSign);
     }
 
     private static boolean signedBy(X509CertificateHolder cert, X509CertificateHolder issuer) {
