@@ -26,6 +26,11 @@ final class ChildCli {
 
     /** Runs {@code kexec-measured ARGS}; {@code stdin} null = empty input. Fails the test after 300 s. */
     static Result run(List<String> javaOpts, Map<String, String> env, Path stdin, String... args) {
+        return run(javaOpts, env, stdin, true, args);
+    }
+
+    /** The same; with {@code keepOut} false standard output is discarded (large outputs) and out() is "". */
+    static Result run(List<String> javaOpts, Map<String, String> env, Path stdin, boolean keepOut, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-XX:+UseSerialGC");
@@ -39,7 +44,8 @@ final class ChildCli {
             Path out = Files.createTempFile("child-cli", ".out");
             Path err = Files.createTempFile("child-cli", ".err");
             try {
-                ProcessBuilder pb = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile());
+                ProcessBuilder pb = new ProcessBuilder(cmd).redirectError(err.toFile())
+                        .redirectOutput(keepOut ? ProcessBuilder.Redirect.to(out.toFile()) : ProcessBuilder.Redirect.DISCARD);
                 pb.redirectInput(stdin != null ? ProcessBuilder.Redirect.from(stdin.toFile())
                         : ProcessBuilder.Redirect.from(new File("/dev/null")));
                 pb.environment().putAll(env);

@@ -83,6 +83,19 @@ class InputLimitsTest {
         assertOneLineBadInput(r.rc(), r.err(), log.toString(), "the 32 MiB event-log limit", "KEXEC_MEASURED_MAX_EVENTLOG=SIZE");
     }
 
+    /**
+     * A log just under the default limit, shown as JSON in a 256 MiB heap: the view is written record
+     * by record (built whole it needed about a gigabyte).
+     */
+    @Test
+    void logAtTheLimitIsShownAsJsonInA256MbHeap() throws IOException {
+        Path log = bigLog(tmp.resolve("31m.bin"), 31L << 20);
+        ChildCli.Result r = ChildCli.run(List.of("-Xmx256m"), Map.of(), null, false, "eventlog", "show", "--json", log.toString());
+        assertEquals(0, r.rc(), r.err());
+        assertEquals("", r.err());
+        Files.delete(log);
+    }
+
     /** Raising a limit beyond the heap ends in a JVM Error: one line, exit 70, never a stack trace or exit 1. */
     @Test
     void outOfMemoryIsOneLineAndExit70() throws IOException {

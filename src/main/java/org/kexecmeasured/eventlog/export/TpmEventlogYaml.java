@@ -27,21 +27,37 @@ public final class TpmEventlogYaml {
     }
 
     public static String render(EventLog log, String error) {
-        StringBuilder sb = new StringBuilder(log.events().size() * 300);
-        sb.append("---\nversion: 1\nevents:\n");
-        for (Event e : log.events()) event(sb, log, e);
-        if (error != null) sb.append("error: ").append(quote(error)).append('\n');
-        sb.append("pcrs:\n");
-        Map<HashAlg, byte[][]> replay = Replay.replay(log);
-        BitSet ext = Replay.extendedPcrs(log);
-        replay.forEach((bank, pcrs) -> {
-            if (ext.isEmpty()) return;
-            sb.append("  ").append(bank.tpmName).append(":\n");
-            for (int i = ext.nextSetBit(0); i >= 0; i = ext.nextSetBit(i + 1)) {
-                sb.append(String.format("    %-3d: 0x%s%n", i, Hex.of(pcrs[i])));
-            }
-        });
+        StringBuilder sb = new StringBuilder(Math.min(log.events().size(), 1 << 16) * 300);
+        render(log, error, sb);
         return sb.toString();
+    }
+
+    /** The same, written record by record to {@code out} (a large log's view never exists whole). */
+    public static void render(EventLog log, String error, Appendable out) {
+        try {
+            out.append("---\nversion: 1\nevents:\n");
+            StringBuilder sb = new StringBuilder(1024);
+            for (Event e : log.events()) {
+                sb.setLength(0);
+                event(sb, log, e);
+                out.append(sb);
+            }
+            sb.setLength(0);
+            if (error != null) sb.append("error: ").append(quote(error)).append('\n');
+            sb.append("pcrs:\n");
+            Map<HashAlg, byte[][]> replay = Replay.replay(log);
+            BitSet ext = Replay.extendedPcrs(log);
+            replay.forEach((bank, pcrs) -> {
+                if (ext.isEmpty()) return;
+                sb.append("  ").append(bank.tpmName).append(":\n");
+                for (int i = ext.nextSetBit(0); i >= 0; i = ext.nextSetBit(i + 1)) {
+                    sb.append(String.format("    %-3d: 0x%s%n", i, Hex.of(pcrs[i])));
+                }
+            });
+            out.append(sb);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static void event(StringBuilder sb, EventLog log, Event e) {
