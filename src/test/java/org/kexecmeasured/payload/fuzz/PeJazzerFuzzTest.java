@@ -21,6 +21,7 @@ import org.kexecmeasured.util.BadInputException;
 class PeJazzerFuzzTest {
 
     private static byte[] base;
+    private static java.nio.ByteBuffer direct;
     private static byte[] uki;
     private static int[] ukiTextRanges;
 
@@ -37,9 +38,12 @@ class PeJazzerFuzzTest {
             b = java.util.Arrays.copyOf(b, data.consumeInt(0, b.length));
         }
         // last, so that inputs stored before this choice existed keep their meaning (heap)
-        java.nio.ByteBuffer buf = data.consumeBoolean()
-                ? java.nio.ByteBuffer.allocateDirect(b.length).put(b).flip()
-                : java.nio.ByteBuffer.wrap(b);
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b);
+        if (data.consumeBoolean()) {
+            // one direct buffer for the run (a new one per input grew the fuzzer's RSS past 3 GB)
+            if (direct == null || direct.capacity() < b.length) direct = java.nio.ByteBuffer.allocateDirect(Math.max(b.length, base.length));
+            buf = direct.clear().put(b).flip();
+        }
         try {
             Inspector.inspect(buf, Inspector.Options.defaults());
         } catch (BadInputException expected) {
