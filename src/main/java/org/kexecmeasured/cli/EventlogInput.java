@@ -2,7 +2,6 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.util.BadInputException;
-import org.kexecmeasured.util.BoundedFiles;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -38,23 +37,11 @@ public final class EventlogInput {
         }
     }
 
-    /**
-     * The file's bytes, capped by {@link BoundedFiles#EVENTLOG}. A device or pipe is first checked
-     * for a plausible first record, so /dev/zero fails at record 0 instead of after the limit.
-     */
+    /** The file's bytes through {@link EventLogParser#readFile} (capped; zero-filled devices refused at record 0). */
     static byte[] readBytes(Path p) {
         if (p.toString().equals(DEFAULT_LOG) && Files.exists(p) && !Files.isReadable(p)) {
             throw new BadInputException(p + ": permission denied (the firmware log needs root)");
         }
-        try (BoundedFiles.Input in = BoundedFiles.open(p, BoundedFiles.EVENTLOG)) {
-            if (!in.hasKnownSize()) {
-                try {
-                    EventLogParser.checkStart(in.head(EventLogParser.FIRST_HEADER_CHECK));
-                } catch (BadInputException e) {
-                    throw new BadInputException(p + " (" + in.kind() + "): " + e.getMessage());
-                }
-            }
-            return in.readAll();
-        }
+        return EventLogParser.readFile(p);
     }
 }

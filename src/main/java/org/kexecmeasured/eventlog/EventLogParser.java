@@ -1,9 +1,11 @@
 package org.kexecmeasured.eventlog;
 
-import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
+import org.kexecmeasured.util.Le;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -65,6 +67,24 @@ public final class EventLogParser {
                 ? new EventLog(LogFormat.CRYPTO_AGILE, p.specId, p.events, p.padding)
                 : new EventLog(LogFormat.SHA1_LEGACY, null, p.events, p.padding);
         return new Result(log, err);
+    }
+
+    /**
+     * The bytes of a log file ("-" = standard input), through the capped reader with the event-log
+     * limit; a device or pipe (securityfs included) is first checked with {@link #checkStart}, so a
+     * zero-filled one is refused at record 0 instead of at the limit. Errors name the file.
+     */
+    public static byte[] readFile(Path file) {
+        try (BoundedFiles.Input in = BoundedFiles.open(file, BoundedFiles.EVENTLOG)) {
+            if (!in.hasKnownSize()) {
+                try {
+                    checkStart(in.head(FIRST_HEADER_CHECK));
+                } catch (BadInputException e) {
+                    throw new BadInputException(file + " (" + in.kind() + "): " + e.getMessage());
+                }
+            }
+            return in.readAll();
+        }
     }
 
     /** How many leading bytes {@link #checkStart} looks at: one TCG_PCR_EVENT header. */
