@@ -16,6 +16,7 @@ import org.kexecmeasured.util.Hex;
 
 import java.util.BitSet;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * A YAML view laid out like {@code tpm2_eventlog}'s (same keys and nesting, trailing {@code pcrs:}
@@ -117,12 +118,17 @@ public final class TpmEventlogYaml {
         if (s.vendorInfo().length > 0) sb.append("    vendorInfo: \"").append(Hex.of(s.vendorInfo())).append("\"\n");
     }
 
+    /** Compiled once: a log's view formats a scalar per field (String.matches compiled per call). */
+    private static final Pattern HEX_OR_GUID = Pattern.compile("0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    private static final Pattern YAML_WORD = Pattern.compile("(?i)y|n|yes|no|true|false|on|off|null");
+
     private static String scalar(Object v) {
         if (v instanceof Number || v instanceof Boolean) return v.toString();
         String s = String.valueOf(v);
-        if (s.matches("0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")) return s;
+        if (HEX_OR_GUID.matcher(s).matches()) return s;
         // identifiers (variable names) plain, as tpm2_eventlog prints them, unless YAML would read them as something else
-        if (s.matches("[A-Za-z_][A-Za-z0-9_]*") && !s.matches("(?i)y|n|yes|no|true|false|on|off|null")) return s;
+        if (IDENTIFIER.matcher(s).matches() && !YAML_WORD.matcher(s).matches()) return s;
         return quote(s);
     }
 
