@@ -226,6 +226,7 @@ public final class EmulateCommand implements Callable<Integer> {
     }
 
     private static byte[] readInput(Path p) throws IOException {
+        if (Files.isDirectory(p)) throw new BadInputException(p + ": is a directory, not a file");
         if (!Files.isRegularFile(p)) {
             throw new BadInputException(p + ": no such file");
         }

@@ -5,7 +5,6 @@ import org.kexecmeasured.util.BadInputException;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -38,19 +37,11 @@ public final class EventlogInput {
         }
     }
 
+    /** The file's bytes through {@link EventLogParser#readFile} (capped; zero-filled devices refused at record 0). */
     static byte[] readBytes(Path p) {
-        try {
-            if (p.toString().equals("-")) return System.in.readAllBytes();
-            if (Files.isRegularFile(p) && Files.size(p) > Integer.MAX_VALUE - 64) {
-                throw new BadInputException(p + ": file too large for an event log (" + Files.size(p) + " bytes)");
-            }
-            return Files.readAllBytes(p);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new BadInputException(p + ": no such file");
-        } catch (java.nio.file.AccessDeniedException e) {
+        if (p.toString().equals(DEFAULT_LOG) && Files.exists(p) && !Files.isReadable(p)) {
             throw new BadInputException(p + ": permission denied (the firmware log needs root)");
-        } catch (IOException e) {
-            throw new BadInputException(p + ": cannot read: " + e.getMessage());
         }
+        return EventLogParser.readFile(p);
     }
 }
