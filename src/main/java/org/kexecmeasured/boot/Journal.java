@@ -62,6 +62,16 @@ public final class Journal implements Closeable {
      */
     public enum State { INTENT, DONE, FAILED, LOGGED }
 
+    /**
+     * The journal has no complete line: the run died while creating it (the header is forced to disk
+     * before the first intent, and every later line is appended after it), so nothing was extended.
+     */
+    public static final class UnstartedException extends BadInputException {
+        UnstartedException(String name) {
+            super(name + ": the journal has no complete header: its run died while creating it, before any extend");
+        }
+    }
+
     /** One journal record; {@code state} is the last state line seen for its sequence number. */
     public record Entry(long seq, Measurement measurement, State state, String failure) {
         public boolean isExtend() {
@@ -327,7 +337,7 @@ public final class Journal implements Closeable {
     /** {@link #read} of bytes already in memory; {@code name} names the journal in errors. */
     public static Contents parse(String name, byte[] bytes) {
         List<byte[]> lines = splitLines(bytes);
-        if (lines.isEmpty()) throw new BadInputException(name + ": empty journal");
+        if (lines.isEmpty()) throw new UnstartedException(name);
         Reader r = new Reader(name);
         r.header(lines.get(0));
         for (int i = 1; i < lines.size(); i++) r.line(i + 1, lines.get(i));

@@ -149,9 +149,11 @@ public final class JournalRecovery {
      * @param steps    what the completion did (empty without {@code complete})
      * @param log      where the rebuilt whole log was written, or null
      * @param finished true when the journal now ends in {@code finished} (it no longer blocks a boot)
+     * @param removed  true when the journal had no complete header (its run died creating it, before any
+     *                 extend) and {@code complete} removed it; {@code journal} is null then
      */
     public record Recovered(Journal.Contents journal, List<PcrResult> results, List<Step> steps, Path log,
-                            boolean finished) {
+                            boolean finished, boolean removed) {
         public boolean diverged() {
             return results.stream().anyMatch(r -> !r.consistent());
         }
@@ -176,13 +178,19 @@ public final class JournalRecovery {
                                     java.time.Duration lockWait) {
         if (!complete) {
             Journal.Contents jc = Journal.load(journalFile);
-            return new Recovered(jc, analyse(jc, readPcrs(tpm, jc)), List.of(), null, jc.finished());
+            return new Recovered(jc, analyse(jc, readPcrs(tpm, jc)), List.of(), null, jc.finished(), false);
         }
         Path dir = journalFile.toAbsolutePath().getParent();
         try (Locks.Held state = Locks.stateDir(dir, lockWait); Locks.Held t = Locks.tpm(tpm.tcti(), lockWait)) {
-            Journal.Contents jc = Journal.load(journalFile);
+            Journal.Contents jc;
+            try {
+                jc = Journal.load(journalFile);
+            } catch (Journal.UnstartedException e) {
+                MeasuredBoot.removeUnstarted(journalFile);
+                return new Recovered(null, List.of(), List.of(), null, false, true);
+            }
             List<PcrResult> results = analyse(jc, readPcrs(tpm, jc));
-            Recovered found = new Recovered(jc, results, List.of(), null, jc.finished());
+            Recovered found = new Recovered(jc, results, List.of(), null, jc.finished(), false);
             if (found.diverged()) return found;
             Path out = logOut != null ? logOut : jc.origin().eventlogOut() != null ? Path.of(jc.origin().eventlogOut())
                     : jc.origin().firmwareLogFile() != null ? dir.resolve("eventlog.bin") : null;
@@ -199,7 +207,7 @@ public final class JournalRecovery {
                 }
             }
             if (!after.finished()) finish(journalFile);
-            return new Recovered(jc, results, steps, out, true);
+            return new Recovered(jc, results, steps, out, true, false);
         }
     }
 

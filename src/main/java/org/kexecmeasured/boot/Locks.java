@@ -126,7 +126,8 @@ public final class Locks {
         String id = switch (t.kind()) {
             case "device" -> {
                 String name = Path.of(t.options().get("path")).getFileName().toString();
-                yield name.matches("tpmrm[0-9]+") ? "tpm" + name.substring(5) : "device-" + t.options().get("path");
+                yield name.matches("tpmrm[0-9]+") ? "tpm" + name.substring(5)
+                        : name.matches("tpm[0-9]+") ? name : "device-" + t.options().get("path");
             }
             default -> t.options().containsKey("path") ? t.kind() + "-path-" + t.options().get("path")
                     : t.kind() + "-" + t.options().get("host").toLowerCase(Locale.ROOT) + "-" + t.options().get("port");

@@ -161,7 +161,13 @@ public final class MeasuredBoot {
         checkStateDirIsADirectory(dir);
         Path j = dir.resolve(Journal.FILE_NAME);
         if (!Files.exists(j)) return;
-        Journal.Contents c = Journal.load(j);
+        Journal.Contents c;
+        try {
+            c = Journal.load(j);
+        } catch (Journal.UnstartedException e) {
+            removeUnstarted(j);
+            return;
+        }
         if (!c.finished()) {
             throw new BadInputException(j + " exists: a previous run did not finish; settle it with 'kexec-measured eventlog "
                     + "recover --journal " + j + " --tpm TCTI --complete' (it rebuilds the whole log)");
@@ -170,6 +176,16 @@ public final class MeasuredBoot {
             Generations.archive(dir, c, null);
         } catch (IOException e) {
             throw new BadInputException(j + ": cannot archive the finished journal of an earlier run: " + e.getMessage());
+        }
+    }
+
+    /** A journal without a complete header stands for no extend at all: it is removed (the boot or recovery holds the lock). */
+    static void removeUnstarted(Path journal) {
+        try {
+            Files.delete(journal);
+            AtomicFiles.syncDirectory(journal.toAbsolutePath().getParent());
+        } catch (IOException e) {
+            throw new BadInputException(journal + ": cannot remove the journal its run never started: " + e.getMessage());
         }
     }
 

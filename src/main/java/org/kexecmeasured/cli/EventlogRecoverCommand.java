@@ -70,11 +70,22 @@ public final class EventlogRecoverCommand implements Runnable {
         if (eventlog != null && !complete) {
             throw new BadInputException("--eventlog is only used with --complete");
         }
-        Journal.load(journal); // a damaged or missing journal is named before the TPM is opened
+        try {
+            Journal.load(journal); // a damaged or missing journal is named before the TPM is opened
+        } catch (Journal.UnstartedException e) {
+            if (!complete) throw new BadInputException(e.getMessage() + "; --complete removes it");
+        }
         PrintWriter out = spec.commandLine().getOut();
         // a TpmChangedException (exit 4) from the completion passes through to Main as it is
         try (Tpm tpm = services.tpm().open(tcti)) {
             JournalRecovery.Recovered r = JournalRecovery.recover(journal, tpm, complete, eventlog, lockWait);
+            if (r.removed()) {
+                out.println(json ? EventlogCommand.json(Map.of("journal", journal.toString(), "removed", true))
+                        : "journal " + journal + " was never started (its run died creating it, before any extend): removed; "
+                        + "that run extended nothing");
+                out.flush();
+                return;
+            }
             if (json) {
                 Map<String, Object> m = JournalText.json(journal, r.results());
                 m.put("completed", complete && !r.diverged());
