@@ -28,16 +28,20 @@ import java.util.stream.IntStream;
 /**
  * One measured boot of a payload, up to the kexec hand-over. {@link #run} reads top to bottom:
  * <ol>
- *   <li>{@code checkStateDir}: an old journal is evidence of an unfinished run: refuse;</li>
+ *   <li>{@link Locks}: the state directory's, then the TPM's machine-wide lock, held to the end;</li>
+ *   <li>{@code checkStateDir}: a finished journal left by a crash is archived; an unfinished one is
+ *       evidence of a run that did not finish: refuse;</li>
  *   <li>{@link #plan} = {@code readFirmwareLog} → {@code readPcrs} (once) → {@link Planner#plan}
  *       (the emulator runs the payload; the TPM is only read);</li>
  *   <li>{@code decide}: the {@link Decider} allows or refuses (exit 3, nothing changed);</li>
  *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone;</li>
+ *   <li>{@code checkOutputs}: every file the rest will write can be written and fits;</li>
  *   <li>{@code load}: the {@link Loader} loads the kernel (reversible; {@link Loader#NONE} for
  *       {@code --no-load});</li>
  *   <li>{@link Commit#commit}: refuses a stale plan, then journal → extend → done → log, in the plan's
  *       order (the only TPM writes);</li>
- *   <li>{@code writeOutputs}: the log, CEL-JSON, side record and the {@code /.extra/} sidecar tree.</li>
+ *   <li>{@code writeOutputs}: the log, CEL-JSON, side record and the {@code /.extra/} sidecar tree;</li>
+ *   <li>{@code archive}: the journal is finished and moved to its {@link Generations generation}.</li>
  * </ol>
  * When the commit or the outputs fail, the load is undone ({@code unloadOnFailure}). The hand-over itself (executing the loaded kernel) comes after, in the kexec package. {@code boot
  * --no-load} is all of the above with {@link Loader#NONE}; the coming {@code predict} is {@link #plan}
@@ -173,7 +177,7 @@ public final class MeasuredBoot {
                     + "recover --journal " + j + " --tpm TCTI --complete' (it rebuilds the whole log)");
         }
         try {
-            Generations.archive(dir, c, null);
+            Generations.archive(dir, c, c.origin().eventlogOut() == null ? null : Path.of(c.origin().eventlogOut()));
         } catch (IOException e) {
             throw new BadInputException(j + ": cannot archive the finished journal of an earlier run: " + e.getMessage());
         }

@@ -254,6 +254,42 @@ class BootRobustTest {
         }
     }
 
+    /**
+     * Two {@code recover --complete} at once on one journal: the locks let one complete it; the other is
+     * refused or finds it finished. The journal stays valid (every line checked), the dropped extend was
+     * sent exactly once, and the rebuilt log replays to the TPM.
+     */
+    @Test
+    void concurrentRecoveriesNeverContradictEachOther() throws Exception {
+        Path state = dir.resolve("state-concurrent-recover");
+        try (Swtpm swtpm = firmwareState()) {
+            assertEquals(Main.EXIT_TPM_CHANGED, boot(swtpm, state,
+                    tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.DROP_BEFORE_SEND, null)).rc());
+            Path journal = state.resolve("journal.jsonl");
+            int before = Journal.read(journal).entries().size();
+            ChainFixtures.Cli[] results = new ChainFixtures.Cli[2];
+            Thread[] ts = new Thread[2];
+            for (int i = 0; i < 2; i++) {
+                int n = i;
+                ts[i] = new Thread(() -> results[n] = ChainFixtures.cli("eventlog", "recover", "--journal", journal.toString(),
+                        "--tpm", swtpm.tcti(), "--complete"));
+                ts[i].start();
+            }
+            for (Thread t : ts) t.join();
+            long ok = Stream.of(results).filter(r -> r.rc() == 0).count();
+            assertTrue(ok >= 1, results[0] + " / " + results[1]);
+            for (ChainFixtures.Cli r : results) {
+                assertTrue(r.rc() == 0 || (r.rc() == Main.EXIT_BAD_INPUT && r.err().contains("is in use")), r.toString());
+            }
+            Journal.Contents jc = Journal.read(journal);
+            assertTrue(jc.finished());
+            assertEquals(before + 1, jc.entries().size(), "one new intent for the one dropped extend");
+            assertEquals(1, Stream.of(results).filter(r -> r.out().contains("extended now")).count());
+            Path log = state.resolve("eventlog.bin");
+            MeasuredBootTest.assertTpmEqualsReplays(swtpm, log, EventLog.parse(Files.readAllBytes(log)), List.of("sha256"));
+        }
+    }
+
     @Test
     void oneTpmOneLockName() {
         assertEquals("tpm0", Locks.tpmId("device:/dev/tpmrm0"));
