@@ -182,7 +182,7 @@ public final class EmulateCommand implements Callable<Integer> {
             b.append(append);
         }
         // a progress line on the terminal, unless the run prints its own stream (--trace, --verbose) or JSON
-        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget * 1000);
+        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget.toMillis());
         String start = fullEmulation ? "boot services, to ExitBootServices" : "boot services, to the kernel cut-over";
         progress.update(start, 0);
         if (trace && !json) {
