@@ -43,8 +43,10 @@ import java.util.concurrent.Callable;
                 "sidecar. Built-in policy: extend and bound PCRs 4, 5, 9, 11, 12, 13.",
                 "Requires --no-load for now."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:done", "2:bad input or unusable TPM; nothing was extended",
-                "4:stopped after the TPM was changed (journal and 'eventlog recover' name what reached it)",
+        exitCodeList = {"0:done", "2:bad input, unusable TPM, an output that cannot be written, or another run holds "
+                + "the state directory or the TPM; nothing was extended",
+                "3:refused by policy (the built-in one refuses PCRs the firmware log does not explain); nothing was extended",
+                "4:stopped after the TPM was changed (the journal and 'eventlog recover --complete' rebuild the whole log)",
                 "70:internal error"})
 public final class BootCommand implements Callable<Integer> {
 
@@ -78,8 +80,19 @@ public final class BootCommand implements Callable<Integer> {
     @Option(names = "--no-load", description = "stop before any kexec syscall (required: the hand-over is not implemented yet)")
     boolean noLoad;
 
-    @Option(names = "--time-budget", paramLabel = "MS", defaultValue = "120000", description = "emulation time budget (default: ${DEFAULT-VALUE})")
-    long timeBudget;
+    @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
+            description = "wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default: ${DEFAULT-VALUE})")
+    java.time.Duration timeBudget;
+
+    @Option(names = "--lock-wait", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
+            description = {"how long to wait for another run holding the state directory or the TPM (both are locked",
+                    "from the PCR read to the end of the commit); then refuse, exit 2 (default: ${DEFAULT-VALUE}: refuse at once)"})
+    java.time.Duration lockWait;
+
+    @Option(names = "--tolerate-divergent", paramLabel = "PCRS", split = ",",
+            description = {"PCRs (0-23, comma-separated) whose TPM value the firmware log may fail to explain;",
+                    "any other divergent PCR is refused by the built-in policy (exit 3, nothing extended)"})
+    java.util.List<Integer> tolerateDivergent = new java.util.ArrayList<>();
 
     @Option(names = "--json", description = "JSON result")
     boolean json;
@@ -95,6 +108,9 @@ public final class BootCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        for (int p : tolerateDivergent) {
+            if (p < 0 || p > 23) throw new BadInputException("--tolerate-divergent: " + p + " is not a PCR index 0-23");
+        }
         if (!noLoad) {
             throw new BadInputException("boot would kexec the payload, and the kexec hand-over is not implemented yet: "
                     + "run with --no-load (measures, extends and writes the log; loads nothing)");
@@ -116,11 +132,17 @@ public final class BootCommand implements Callable<Integer> {
         }
         byte[] bytes = Files.readAllBytes(payload);
         MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                stateDir, eventlogOut, BootPolicy.BUILTIN_DEFAULT, Main.version(), timeBudget, disk, bootPath);
+                stateDir, eventlogOut, BootPolicy.BUILTIN_DEFAULT, Main.version(), timeBudget.toMillis(), lockWait,
+                disk, bootPath);
         MeasuredBoot.Result r;
+        PrintWriter err = spec.commandLine().getErr();
+        Decider decider = Decider.builtin(new java.util.HashSet<>(tolerateDivergent));
         // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
         try (Tpm tpm = services.tpm().open(tcti)) {
-            r = MeasuredBoot.run(req, tpm, Decider.BUILTIN, Loader.NONE);
+            r = MeasuredBoot.run(req, tpm, plan -> {
+                warnDivergent(err, plan);
+                return decider.decide(plan);
+            }, Loader.NONE);
         } catch (TpmException e) {
             throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
         } catch (ExtendPipeline.ExtendFailedException e) {
@@ -142,15 +164,8 @@ public final class BootCommand implements Callable<Integer> {
     private void printText(PrintWriter o, MeasuredBoot.Result r) {
         Plan p = r.plan();
         o.printf("firmware log: %d records; TPM banks: %s%n", p.firmwareRecords(), p.tpmBanks().stream().map(a -> a.tpmName).toList());
-        if (p.divergences().isEmpty()) {
-            o.println("firmware log: replays to the TPM's PCRs");
-        } else {
-            for (Divergence d : p.divergences()) {
-                o.printf("WARNING: %s PCR %d already disagrees with the firmware log (extended without a log entry): "
-                        + "TPM %s, log %s%n", d.bank().tpmName, d.pcr(), Hex.of(d.tpm()), Hex.of(d.logReplay()));
-                if (d.explanation() != null) o.println("  note: " + d.explanation());
-            }
-        }
+        o.println(p.divergences().isEmpty() ? "firmware log: replays to the TPM's PCRs"
+                : "firmware log: " + p.divergences().size() + " divergent PCR value(s), tolerated (see stderr)");
         o.printf("boundary: PCRs %s%n", p.policy().boundarySet());
         for (String reason : r.decision().reasons()) o.println("decision: " + reason);
         Map<Integer, Integer> perPcr = new TreeMap<>();
@@ -169,7 +184,18 @@ public final class BootCommand implements Callable<Integer> {
         MeasuredBoot.Outputs out = r.outputs();
         o.printf("event log: %s%ncel-json: %s%nside record: %s%njournal: %s%nsidecar: %s%n", out.eventlog(), out.celJson(),
                 out.notExtended(), out.journal(), out.manifest().getParent());
+        o.printf("generation: %s%n", out.generation());
         o.println(r.loaded().describe());
+    }
+
+    /** Divergent PCRs, before the decision: warnings on stderr (stdout stays the result). */
+    private static void warnDivergent(PrintWriter err, Plan p) {
+        for (Divergence d : p.divergences()) {
+            err.printf("kexec-measured: warning: %s PCR %d disagrees with the firmware log (extended without a log entry): "
+                    + "TPM %s, log %s%s%n", d.bank().tpmName, d.pcr(), Hex.of(d.tpm()), Hex.of(d.logReplay()),
+                    d.explanation() == null ? "" : " (" + d.explanation() + ")");
+        }
+        err.flush();
     }
 
     private Map<String, Object> toJson(MeasuredBoot.Result r) {
@@ -207,6 +233,7 @@ public final class BootCommand implements Callable<Integer> {
         files.put("journal", o.journal().toString());
         files.put("sidecarLog", o.sidecarLog().toString());
         files.put("manifest", o.manifest().toString());
+        files.put("generation", o.generation().toString());
         m.put("outputs", files);
         m.put("notes", p.notes());
         m.put("loaded", r.loaded().loaded());

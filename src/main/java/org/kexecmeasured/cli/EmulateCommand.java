@@ -87,9 +87,9 @@ public final class EmulateCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "write kernel, initrd and cmdline of the hand-off to DIR")
     Path out;
 
-    @Option(names = "--time-budget", paramLabel = "SECONDS", defaultValue = "120",
-            description = "wall-time budget of the emulation (default ${DEFAULT-VALUE})")
-    long timeBudget;
+    @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
+            description = "wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default ${DEFAULT-VALUE})")
+    java.time.Duration timeBudget;
 
     @Option(names = "--ram", paramLabel = "MIB", defaultValue = "1024", description = "emulated RAM in MiB (default ${DEFAULT-VALUE})")
     long ramMiB;
@@ -143,11 +143,8 @@ public final class EmulateCommand implements Callable<Integer> {
         if (ramMiB < 64 || ramMiB > 4000 || ramMiB % 2 != 0) {
             throw new BadInputException("--ram must be an even number of MiB between 64 and 4000");
         }
-        if (timeBudget <= 0) {
-            throw new BadInputException("--time-budget must be positive");
-        }
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).payloadName(payload.getFileName().toString())
-                .fullEmulation(fullEmulation).timeBudget(java.time.Duration.ofSeconds(timeBudget)).ramSize(ramMiB << 20);
+                .fullEmulation(fullEmulation).timeBudget(timeBudget).ramSize(ramMiB << 20);
         if (ramLayout != null) {
             b.ram(parseRamLayout(ramLayout));
         }
@@ -185,7 +182,7 @@ public final class EmulateCommand implements Callable<Integer> {
             b.append(append);
         }
         // a progress line on the terminal, unless the run prints its own stream (--trace, --verbose) or JSON
-        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget * 1000);
+        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget.toMillis());
         String start = fullEmulation ? "boot services, to ExitBootServices" : "boot services, to the kernel cut-over";
         progress.update(start, 0);
         if (trace && !json) {

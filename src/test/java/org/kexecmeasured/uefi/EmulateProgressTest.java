@@ -77,7 +77,7 @@ class EmulateProgressTest {
 
     @Test
     void aTerminalSeesCallsGrowAndTheBudgetShrink() throws Exception {
-        Run r = onTerminal(tool("emulate", payload.toString(), "--time-budget", "4"));
+        Run r = onTerminal(tool("emulate", payload.toString(), "--time-budget", "4s"));
         assertEquals(2, r.rc(), r.out());
         assertTrue(r.out().contains("time budget"), "the run ended by its budget: " + r.out());
         Matcher m = LINE.matcher(r.out());
@@ -99,10 +99,10 @@ class EmulateProgressTest {
 
     @Test
     void nothingWithJsonOrWithoutATerminal() throws Exception {
-        Run json = onTerminal(tool("emulate", payload.toString(), "--time-budget", "2", "--json"));
+        Run json = onTerminal(tool("emulate", payload.toString(), "--time-budget", "2s", "--json"));
         assertEquals(2, json.rc(), json.out());
         assertFalse(json.out().contains("emulating,"), json.out());
-        Run piped = run(tool("emulate", payload.toString(), "--time-budget", "2"));
+        Run piped = run(tool("emulate", payload.toString(), "--time-budget", "2s"));
         assertEquals(2, piped.rc(), piped.out());
         assertFalse(piped.out().contains("emulating,"), piped.out());
         assertFalse(piped.out().contains("\033["), "no terminal control sequences in a pipe");
