@@ -124,7 +124,7 @@ public final class SecretEvaluator {
                 d = d.policyAuthValue();
             } else if (step instanceof PolicyStep.Authorize a) {
                 byte[] approved = d.digest();
-                byte[] pkfp = HashAlg.SHA256.digest(a.key().getEncoded());
+                byte[] pkfp = SignatureCatalog.fingerprint(a.key());
                 SignatureCatalog.Match m = catalog.find(a.bank(), a.signedPcrs(), pkfp, a.key(), approved);
                 if (m == null) return new Outcome(Verdict.UNREACHABLE, noSignature(a, pkfp, approved, s));
                 byte[] name = TpmNames.name(a.keyNameAlg(), TpmNames.publicArea(a.key(), a.keyNameAlg(), TpmNames.EXTERNAL_KEY_ATTRIBUTES));
@@ -296,7 +296,7 @@ public final class SecretEvaluator {
         for (PolicyStep step : r.steps()) {
             if (step instanceof PolicyStep.Pcr p) parts.add("PolicyPCR " + p.selection());
             else if (step instanceof PolicyStep.AuthValue) parts.add("PolicyAuthValue");
-            else if (step instanceof PolicyStep.Authorize a) parts.add("PolicyAuthorize(key " + Hex.of(HashAlg.SHA256.digest(a.key().getEncoded())).substring(0, 16) + "…)");
+            else if (step instanceof PolicyStep.Authorize a) parts.add("PolicyAuthorize(key " + Hex.of(SignatureCatalog.fingerprint(a.key())).substring(0, 16) + "…)");
             else if (step instanceof PolicyStep.AuthorizeNv n) parts.add(String.format("PolicyAuthorizeNV(0x%08x)", n.nv().nvIndex()));
         }
         return parts.isEmpty() ? "an empty policy" : String.join(" → ", parts);

@@ -28,6 +28,16 @@ public final class SignatureCatalog {
 
     private final List<Source> sources = new ArrayList<>();
 
+    /**
+     * systemd's key fingerprint "pkfp": SHA-256 of OpenSSL's i2d_PublicKey() — the PKCS#1
+     * RSAPublicKey for RSA, the uncompressed point for EC — i.e. the subjectPublicKey bits of the
+     * SubjectPublicKeyInfo, not the whole SPKI (systemd src/shared/openssl-util.c, pubkey_fingerprint).
+     */
+    public static byte[] fingerprint(PublicKey key) {
+        byte[] bits = org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(key.getEncoded()).getPublicKeyData().getBytes();
+        return HashAlg.SHA256.digest(bits);
+    }
+
     public SignatureCatalog add(String label, PcrSignatures s) {
         sources.add(new Source(label, s));
         return this;

@@ -41,8 +41,8 @@ import java.util.TreeSet;
  * systemd's {@code tpm2-pcr-signature.json} format, for each boot phase the next system passes —
  * exactly as {@code systemd-measure sign} signs a UKI's values (systemd src/boot/measure.c): per bank
  * and phase, pol = PolicyPCR digest (session hash SHA-256) over the PCR values, sig = the key's
- * signature over pol with the bank's hash (RSA PKCS#1 v1.5 or ECDSA), pkfp = SHA-256 of the public
- * key's DER SubjectPublicKeyInfo, pcrs = the signed PCRs. A token bound to that key (enrolled with
+ * signature over pol with the bank's hash (RSA PKCS#1 v1.5 or ECDSA), pkfp = systemd's key
+ * fingerprint ({@link org.kexecmeasured.policy.engine.SignatureCatalog#fingerprint}), pcrs = the signed PCRs. A token bound to that key (enrolled with
  * systemd-cryptenroll --tpm2-public-key) then unlocks after the kexec; the signed values are recorded.
  */
 public final class Reauthorizer {
@@ -79,7 +79,7 @@ public final class Reauthorizer {
     public static Result sign(PolicyFile.Reauthorize config, Prediction prediction, List<SealedSecret> secrets) {
         PrivateKey key = readPrivateKey(config.signingKey());
         PublicKey pub = publicKeyOf(key, config.signingKey());
-        byte[] pkfp = HashAlg.SHA256.digest(pub.getEncoded());
+        byte[] pkfp = org.kexecmeasured.policy.engine.SignatureCatalog.fingerprint(pub);
         // which PCR sets to sign: those of the named secrets' PolicyAuthorize steps with this key
         TreeSet<String> pcrSets = new TreeSet<>();
         List<List<Integer>> sets = new ArrayList<>();

@@ -27,7 +27,7 @@ public sealed interface PolicyStep {
      * {@code signedPcrs}) must be covered by a signature of {@code key} over H(approved ‖ policyRef);
      * then the digest is reset to H(H(0 ‖ CC ‖ keyName) ‖ policyRef). Signatures are looked up as
      * systemd does: in a tpm2-pcr-signature.json, bank {@code bank}, entry with pcrs = {@code signedPcrs},
-     * pkfp = SHA-256 of the key's DER SubjectPublicKeyInfo, pol = the approved policy.
+     * pkfp = the key's fingerprint ({@code SignatureCatalog.fingerprint}), pol = the approved policy.
      *
      * @param keyNameAlg nameAlg of the key as loaded into the TPM (its Name is hashed with it)
      */
