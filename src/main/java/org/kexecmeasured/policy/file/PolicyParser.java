@@ -304,7 +304,9 @@ public final class PolicyParser {
     }
 
     private static int pcr(At at) {
-        if (!at.kind().equals("an integer")) throw at.error("expected a PCR number 0.." + MAX_PCR + ", got " + at.kind());
+        if (!at.kind().equals("an integer") && !at.kind().equals("an octal integer")) {
+            throw at.error("expected a PCR number 0.." + MAX_PCR + ", got " + at.kind());
+        }
         long v = at.integer(Long.MIN_VALUE, Long.MAX_VALUE);
         if (v < 0 || v > MAX_PCR) throw at.error("PCR " + v + " does not exist (0.." + MAX_PCR + ")");
         return (int) v;

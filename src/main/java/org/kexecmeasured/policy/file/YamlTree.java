@@ -28,8 +28,10 @@ import java.util.regex.Pattern;
  * A YAML document as SnakeYAML's node tree, walked with the position of every node kept, so each
  * error names the file, the line and the key path ({@code secrets[1].source.luks2}). Nothing is
  * constructed as Java objects by SnakeYAML (no tags, no implicit typing): a plain scalar is typed
- * here with YAML 1.2 core-schema rules (null, true/false, decimal or 0x integers), so a value the
- * YAML spec reads as a number is never silently accepted as text and vice versa.
+ * here as YAML 1.1 (the YAML of SnakeYAML and PyYAML) reads it — null, booleans (true/false,
+ * yes/no, on/off), decimal or 0x integers, floats — so a value YAML reads as a number or a boolean
+ * is never silently taken as text, and vice versa. Integers with a leading zero (YAML 1.1 octal)
+ * are refused as ambiguous.
  */
 final class YamlTree {
     /** Limits against hostile documents: aliases expand, deep nesting recurses. */
@@ -37,11 +39,13 @@ final class YamlTree {
     private static final int MAX_DEPTH = 20;
     private static final int MAX_CODE_POINTS = 1 << 20;
 
-    private static final Pattern INT = Pattern.compile("[-+]?[0-9]+|0x[0-9a-fA-F]+");
+    private static final Pattern INT = Pattern.compile("[-+]?(0|[1-9][0-9]*)|0x[0-9a-fA-F]+");
+    private static final Pattern OCTAL = Pattern.compile("[-+]?0[0-9_]+");
     private static final Pattern FLOAT = Pattern.compile("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
     private static final Set<String> NULLS = Set.of("", "~", "null", "Null", "NULL");
-    private static final Set<String> TRUES = Set.of("true", "True", "TRUE");
-    private static final Set<String> FALSES = Set.of("false", "False", "FALSE");
+    /** YAML 1.1 booleans, as SnakeYAML's and PyYAML's default resolvers read them (yes/no/on/off too). */
+    private static final Set<String> TRUES = Set.of("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON");
+    private static final Set<String> FALSES = Set.of("false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF");
 
     private final String file;
 
@@ -66,6 +70,7 @@ final class YamlTree {
             if (NULLS.contains(v)) return "null";
             if (TRUES.contains(v) || FALSES.contains(v)) return "a boolean";
             if (INT.matcher(v).matches()) return "an integer";
+            if (OCTAL.matcher(v).matches()) return "an octal integer";
             if (FLOAT.matcher(v).matches()) return "a number";
             return "a string";
         }
@@ -135,6 +140,9 @@ final class YamlTree {
         }
 
         long integer(long min, long max) {
+            if (kind().equals("an octal integer")) {
+                throw error("'" + ((ScalarNode) node).getValue() + "' has a leading zero, which YAML reads as octal: write it without");
+            }
             if (!kind().equals("an integer")) throw error("expected an integer, got " + kind());
             String v = ((ScalarNode) node).getValue();
             long x;
