@@ -94,29 +94,7 @@ public final class Luks2Header {
     public static Luks2Header read(Path device) {
         String name = device.toString();
         try (FileChannel ch = FileChannel.open(device, StandardOpenOption.READ)) {
-            byte[] first = readAt(ch, 0, BINARY_SIZE, name);
-            if (first.length < BINARY_SIZE) {
-                throw new BadInputException(name + ": " + first.length + " bytes, too short for a LUKS2 header (4096-byte binary header)");
-            }
-            Long size = null;
-            try {
-                size = headerSize(first, name, "primary header");
-            } catch (BadInputException damaged) {
-                // the primary's size field is unusable: look for the secondary where LUKS2 may put it, as cryptsetup does
-            }
-            byte[] primary = size != null ? readAt(ch, 0, (int) (long) size, name) : first;
-            for (long at : size != null ? List.of(size) : SIZES.stream().sorted().toList()) {
-                byte[] secondary = readAt(ch, at, BINARY_SIZE, name);
-                if (secondary.length < BINARY_SIZE || !Arrays.equals(Arrays.copyOf(secondary, 6), MAGIC_SECONDARY)) continue;
-                byte[] secondaryFull = secondary;
-                try {
-                    secondaryFull = readAt(ch, at, (int) headerSize(secondary, name, "secondary header"), name);
-                } catch (BadInputException damaged) {
-                    // parse() reports the secondary's bad size
-                }
-                return parse(name, primary, secondaryFull, at);
-            }
-            return parse(name, primary, null, size != null ? size : SIZES.stream().min(Long::compare).orElseThrow());
+            return read(name, (pos, len) -> readAt(ch, pos, len));
         } catch (NoSuchFileException e) {
             throw new BadInputException(name + ": no such device or file");
         } catch (IOException e) {
@@ -124,7 +102,48 @@ public final class Luks2Header {
         }
     }
 
-    private static byte[] readAt(FileChannel ch, long pos, int len, String name) throws IOException {
+    /** Parses the header at the start of {@code device} (the first bytes of a LUKS2 device, both copies). */
+    public static Luks2Header parse(String name, byte[] device) {
+        try {
+            return read(name, (pos, len) -> pos >= device.length ? new byte[0]
+                    : Arrays.copyOfRange(device, (int) pos, (int) Math.min(device.length, pos + len)));
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // arrays do not fail
+        }
+    }
+
+    /** Random access to the device: up to {@code len} bytes at {@code pos} (fewer at its end). */
+    private interface Device {
+        byte[] read(long pos, int len) throws IOException;
+    }
+
+    private static Luks2Header read(String name, Device dev) throws IOException {
+        byte[] first = dev.read(0, BINARY_SIZE);
+        if (first.length < BINARY_SIZE) {
+            throw new BadInputException(name + ": " + first.length + " bytes, too short for a LUKS2 header (4096-byte binary header)");
+        }
+        Long size = null;
+        try {
+            size = headerSize(first, name, "primary header");
+        } catch (BadInputException damaged) {
+            // the primary's size field is unusable: look for the secondary where LUKS2 may put it, as cryptsetup does
+        }
+        byte[] primary = size != null ? dev.read(0, (int) (long) size) : first;
+        for (long at : size != null ? List.of(size) : SIZES.stream().sorted().toList()) {
+            byte[] secondary = dev.read(at, BINARY_SIZE);
+            if (secondary.length < BINARY_SIZE || !Arrays.equals(Arrays.copyOf(secondary, 6), MAGIC_SECONDARY)) continue;
+            byte[] secondaryFull = secondary;
+            try {
+                secondaryFull = dev.read(at, (int) headerSize(secondary, name, "secondary header"));
+            } catch (BadInputException damaged) {
+                // parse() reports the secondary's bad size
+            }
+            return parse(name, primary, secondaryFull, at);
+        }
+        return parse(name, primary, null, size != null ? size : SIZES.stream().min(Long::compare).orElseThrow());
+    }
+
+    private static byte[] readAt(FileChannel ch, long pos, int len) throws IOException {
         ByteBuffer b = ByteBuffer.allocate(len);
         while (b.hasRemaining()) {
             int n = ch.read(b, pos + b.position());
