@@ -100,6 +100,15 @@ public final class PolicyEngine {
                 payload.images());
         for (String f : trust.failures()) findings.add(Finding.deny("payload: " + f));
 
+        if (policy.measurement().banks() != null) {
+            for (HashAlg b : policy.measurement().banks()) {
+                if (!prediction.banks().contains(b)) {
+                    findings.add(Finding.deny("measurement: the policy requires the " + b.tpmName + " bank, which the TPM does not have active "
+                            + "(active: " + prediction.banks().stream().map(a -> a.tpmName).toList() + ")"));
+                }
+            }
+        }
+
         Set<Integer> tolerated = policy.measurement().tolerateDivergent();
         Set<Integer> seen = new TreeSet<>();
         for (Divergent d : divergent) {

@@ -42,7 +42,8 @@ public record PolicyFile(Path source, String id, PayloadTrust payload, Measureme
     }
 
     /**
-     * What the boot measures. {@code banks} null = every active bank of the TPM. {@code tolerateDivergent}:
+     * What the boot measures. {@code banks}: banks the TPM must have active (every active bank is
+     * extended in any case, a TPM requires it); null = whatever the TPM has. {@code tolerateDivergent}:
      * PCRs whose TPM value may already disagree with the firmware log (e.g. 10 for IMA); any other
      * divergent PCR denies the boot. {@code nextBootPhases}: the phase paths (colon-separated words)
      * systemd-pcrphase extends into PCR 11 in the next system, the states at which sealed secrets are
