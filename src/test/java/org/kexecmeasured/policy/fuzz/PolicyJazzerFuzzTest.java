@@ -31,7 +31,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * exception, a hang or an allocation the input does not justify). The default test run replays
  * the stored inputs only (regression mode); a fuzzing run, one target at a time:
  * {@code JAZZER_FUZZ=1 mvn -B -ntp test -Dtest='PolicyJazzerFuzzTest#luks2Header'} (each stops
- * after maxDuration, 10 minutes).
+ * after maxDuration, 10 minutes). Measured on the 2-core development machine, shared with other
+ * work, no finding: policyFile 373,899 runs in 601 s (439 edges), luks2Header 613,600 runs
+ * (472 edges), clevisJwe 4,467,663 runs (204 edges). The corpora those runs built are the stored
+ * regression inputs ({@code PolicyJazzerFuzzTestInputs/}).
  */
 class PolicyJazzerFuzzTest {
     private static List<byte[]> policies;
