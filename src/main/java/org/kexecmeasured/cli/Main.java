@@ -35,6 +35,7 @@ import java.io.PrintWriter;
                 EventlogCommand.class,
                 TpmCommand.class,
                 EmulateCommand.class,
+                PredictCommand.class,
                 BootCommand.class,
         })
 public final class Main implements Runnable {

@@ -59,7 +59,7 @@ import java.util.function.Supplier;
  * call runs with errors allowed (TSS.Java would print to stdout and lose the handle/parameter
  * number); the raw response code is decoded here instead.
  */
-public final class TssTpm implements Tpm, PublicAreaReader {
+public final class TssTpm implements Tpm {
     /** TPML_DIGEST in a TPM2_PCR_Read response holds at most 8 digests (TPM 2.0 Part 2, TPML_DIGEST). */
     public static final int MAX_PCR_READ_DIGESTS = 8;
     private static final int MAX_SEAL = 128;
