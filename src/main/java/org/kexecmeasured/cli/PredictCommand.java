@@ -123,15 +123,19 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     private Report predict(PolicyFile policy, byte[] bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm) {
+        long t0 = System.nanoTime();
         PolicyDecider decider = PolicyDecider.prepare(policy, bytes, tpm);
+        long t1 = System.nanoTime();
         Plan plan;
         try {
             plan = MeasuredBoot.plan(req, pcrs);
         } catch (EmulationException | GuestMemoryException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
         }
+        long t2 = System.nanoTime();
         Decision d = decider.decide(plan);
-        return Report.of(policy, plan, decider, d);
+        long t3 = System.nanoTime();
+        return Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000);
     }
 
     static Map<String, Long> byName(SortedMap<Integer, Long> counts) {
@@ -164,14 +168,16 @@ public final class PredictCommand implements Callable<Integer> {
         record Divergent(String bank, int pcr, String tpm, String logReplay, String explanation) {
         }
 
-        record Stats(long planMicros, long emulationMicros, long hashMicros, long hashBytes) {
+        /** Microseconds: reading the policy's sources, the plan (of it emulation, hashing), the evaluation. */
+        @JsonPropertyOrder({"prepareMicros", "planMicros", "emulationMicros", "hashMicros", "hashBytes", "evaluateMicros"})
+        record Stats(long prepareMicros, long planMicros, long emulationMicros, long hashMicros, long hashBytes, long evaluateMicros) {
         }
 
         Report withCommands(Map<String, Long> commands) {
             return new Report(policy, payload, pcrSource, banks, events, predictedPcrs, divergences, decision, commands, stats);
         }
 
-        static Report of(PolicyFile policy, Plan plan, PolicyDecider decider, Decision d) {
+        static Report of(PolicyFile policy, Plan plan, PolicyDecider decider, Decision d, long prepareMicros, long evaluateMicros) {
             List<Event> events = new ArrayList<>();
             int seq = 0;
             for (PlannedRecord r : plan.records()) {
@@ -198,8 +204,8 @@ public final class PredictCommand implements Callable<Integer> {
                     new PayloadInfo(plan.payloadName(), Hex.of(plan.payloadAuthenticodeSha256())), plan.pcrSource(),
                     plan.tpmBanks().stream().map(a -> a.tpmName).toList(), events, pcrs, div,
                     PolicyRecord.of(decider.evaluation()), null,
-                    new Stats(plan.stats().planMicros(), plan.stats().emulationMicros(), plan.stats().hashMicros(),
-                            plan.stats().hashBytes()));
+                    new Stats(prepareMicros, plan.stats().planMicros(), plan.stats().emulationMicros(), plan.stats().hashMicros(),
+                            plan.stats().hashBytes(), evaluateMicros));
         }
     }
 
