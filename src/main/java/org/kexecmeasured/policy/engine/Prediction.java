@@ -155,7 +155,7 @@ public final class Prediction {
         return out;
     }
 
-    /** "the kexec boundary changes PCR 11 (then 8 more: …)" — what changes a PCR, in words. */
+    /** "the kexec boundary changes PCR 11 (then 8 payload measurements)" — what changes a PCR, in words. */
     public String explainChange(int pcr) {
         List<String> c = changes(pcr);
         if (c.isEmpty()) return "nothing the boot extends changes PCR " + pcr;
@@ -164,7 +164,7 @@ public final class Prediction {
             Map<String, Integer> counts = new LinkedHashMap<>();
             for (String x : c.subList(1, c.size())) counts.merge(x, 1, Integer::sum);
             List<String> parts = new ArrayList<>();
-            counts.forEach((what, n) -> parts.add(n == 1 ? what : n + " × " + what));
+            counts.forEach((what, n) -> parts.add(n == 1 ? what : n + " " + what + "s"));
             s += " (then " + String.join(", ", parts) + ")";
         }
         return s;

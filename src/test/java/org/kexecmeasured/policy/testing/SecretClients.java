@@ -140,6 +140,17 @@ public final class SecretClients {
         return new Path[]{pub, priv};
     }
 
+    /** tpm2_load + tpm2_evictcontrol: the object made persistent at {@code handle} (e.g. 0x81000042). */
+    public void tpm2Persist(Path[] obj, String handle) {
+        flush();
+        String prim = primary(SRK_ATTRIBUTES);
+        String ctx = dir.resolve("persist.ctx").toString();
+        ok("tpm2_load", "-Q", "-C", prim, "-u", obj[0].toString(), "-r", obj[1].toString(), "-c", ctx);
+        ok("tpm2_flushcontext", "-t");
+        ok("tpm2_evictcontrol", "-Q", "-C", "o", "-c", ctx, handle);
+        flush();
+    }
+
     /** tpm2_unseal through a PolicyPCR session; null when the TPM refuses. */
     public byte[] tpm2Unseal(Path[] obj, String pcrs) throws IOException {
         flush();
