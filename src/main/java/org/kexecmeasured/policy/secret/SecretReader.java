@@ -66,7 +66,11 @@ public final class SecretReader {
             if (l.token() != null && t.id() != l.token()) continue;
             found = true;
             switch (t.type()) {
-                case SystemdTpm2Token.TYPE -> routes.add(SystemdTpm2Token.parse(t, l.device().toString()).route(pcrlock));
+                case SystemdTpm2Token.TYPE -> {
+                    String unsupported = SystemdTpm2Token.unsupported(t);
+                    if (unsupported != null) notes.add(unsupported);
+                    else routes.add(SystemdTpm2Token.parse(t, l.device().toString()).route(pcrlock));
+                }
                 case "clevis" -> {
                     ClevisJwe jwe = ClevisJwe.fromJson(t.json().get("jwe"), l.device() + ": token " + t.id() + " (clevis)");
                     if (jwe.pin().equals("tpm2")) {
