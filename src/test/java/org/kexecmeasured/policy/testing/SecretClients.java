@@ -151,6 +151,31 @@ public final class SecretClients {
         flush();
     }
 
+    /** tpm2_nvdefine with a PolicyPCR read policy (owner writes), then tpm2_nvwrite of {@code data}. */
+    public void nvDefine(String index, String pcrs, byte[] data) throws IOException {
+        flush();
+        Path pol = dir.resolve("nv-" + index + ".policy");
+        ok("tpm2_createpolicy", "-Q", "--policy-pcr", "-l", pcrs, "-L", pol.toString());
+        ok("tpm2_nvdefine", index, "-C", "o", "-s", Integer.toString(data.length), "-a", "ownerwrite|policyread", "-L", pol.toString());
+        Path in = dir.resolve("nv-" + index + ".data");
+        Files.write(in, data);
+        ok("tpm2_nvwrite", index, "-C", "o", "-i", in.toString());
+        flush();
+    }
+
+    /** tpm2_nvread through a PolicyPCR session; null when the TPM refuses. */
+    public byte[] nvReadWithPolicy(String index, String pcrs) throws IOException {
+        flush();
+        String ses = dir.resolve("nvsession.ctx").toString();
+        ok("tpm2_startauthsession", "--policy-session", "-S", ses);
+        ok("tpm2_policypcr", "-Q", "-S", ses, "-l", pcrs);
+        Path out = dir.resolve("nv.out");
+        Files.deleteIfExists(out);
+        Run r = run("tpm2_nvread", index, "-C", index, "-P", "session:" + ses, "-o", out.toString());
+        flush();
+        return r.exit() == 0 ? Files.readAllBytes(out) : null;
+    }
+
     /** tpm2_unseal through a PolicyPCR session; null when the TPM refuses. */
     public byte[] tpm2Unseal(Path[] obj, String pcrs) throws IOException {
         flush();
