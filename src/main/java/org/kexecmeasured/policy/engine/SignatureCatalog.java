@@ -34,8 +34,7 @@ public final class SignatureCatalog {
      * SubjectPublicKeyInfo, not the whole SPKI (systemd src/shared/openssl-util.c, pubkey_fingerprint).
      */
     public static byte[] fingerprint(PublicKey key) {
-        byte[] bits = org.bouncycastle.asn1.x509.SubjectPublicKeyInfo.getInstance(key.getEncoded()).getPublicKeyData().getBytes();
-        return HashAlg.SHA256.digest(bits);
+        return org.kexecmeasured.policy.secret.PemKeys.fingerprint(key);
     }
 
     public SignatureCatalog add(String label, PcrSignatures s) {

@@ -151,6 +151,9 @@ public final class Reauthorizer {
         } catch (IOException e) {
             throw new BadInputException("reauthorize: cannot read the signing key " + file + ": " + e.getMessage());
         }
+        PrivateKey plain = org.kexecmeasured.policy.secret.PemKeys.privateKey(b, "reauthorize: " + file);
+        if (plain != null) return plain;
+        // other PEM forms (an "EC PRIVATE KEY" of SEC 1) through Bouncy Castle
         try (Reader r = new java.io.StringReader(new String(b, StandardCharsets.US_ASCII)); PEMParser p = new PEMParser(r)) {
             Object o = p.readObject();
             JcaPEMKeyConverter c = new JcaPEMKeyConverter();
@@ -168,7 +171,7 @@ public final class Reauthorizer {
             if (key instanceof RSAPrivateCrtKey rsa) {
                 return KeyFactory.getInstance("RSA").generatePublic(new RSAPublicKeySpec(rsa.getModulus(), rsa.getPublicExponent()));
             }
-            if (key instanceof org.bouncycastle.jce.interfaces.ECPrivateKey || key instanceof java.security.interfaces.ECPrivateKey) {
+            if (key instanceof java.security.interfaces.ECPrivateKey) {
                 // derive Q = d·G with Bouncy Castle and re-encode as a standard SubjectPublicKeyInfo
                 java.security.interfaces.ECPrivateKey ec = (java.security.interfaces.ECPrivateKey) key;
                 org.bouncycastle.jce.spec.ECParameterSpec spec = org.bouncycastle.jcajce.provider.asymmetric.util.EC5Util.convertSpec(ec.getParams());

@@ -1,9 +1,6 @@
 package org.kexecmeasured.policy.secret;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.kexecmeasured.tpm.NvPublic;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.SealedObject;
@@ -12,8 +9,6 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 
-import java.io.IOException;
-import java.io.StringReader;
 import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
 import java.util.ArrayList;
@@ -94,7 +89,7 @@ public record SystemdTpm2Token(int id, List<Integer> keyslots, SealedObject blob
         PublicKey key = null;
         if (j.has("tpm2_pubkey")) {
             pem = new String(base64(j, "tpm2_pubkey", w, true), StandardCharsets.UTF_8);
-            key = pemPublicKey(pem, w + ": tpm2_pubkey");
+            key = PemKeys.publicKey(pem, w + ": tpm2_pubkey");
         } else if (!pubkeyPcrs.isEmpty()) {
             throw new BadInputException(w + ": tpm2_pubkey_pcrs is set but tpm2_pubkey is missing (systemd refuses such a token)");
         }
@@ -183,17 +178,5 @@ public record SystemdTpm2Token(int id, List<Integer> keyslots, SealedObject blob
             s.add(e.asInt());
         }
         return List.copyOf(s);
-    }
-
-    /** A PEM SubjectPublicKeyInfo (RSA or EC) as a JCA key. */
-    static PublicKey pemPublicKey(String pem, String what) {
-        try (PEMParser p = new PEMParser(new StringReader(pem))) {
-            Object o = p.readObject();
-            if (!(o instanceof SubjectPublicKeyInfo spki)) throw new BadInputException(what + ": not a PEM public key");
-            return new JcaPEMKeyConverter().getPublicKey(spki);
-        } catch (IOException | RuntimeException e) {
-            if (e instanceof BadInputException b) throw b;
-            throw new BadInputException(what + ": not a PEM public key: " + e.getMessage());
-        }
     }
 }
