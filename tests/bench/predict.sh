@@ -68,7 +68,7 @@ echo "UKI: $mib MiB; baseline (JVM hello-world + sha256sum of the UKI), median o
 printf '%-22s | %-8s | %-46s | %-7s | %s\n' "TPM / log banks" "wall" "predict: sources + plan (emulation, hashing) + verdicts" "x base" "TPM commands"
 port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) * 2 }')
 for banks in sha256 sha1,sha256,sha384; do
-  d="$tmp/tpm-$banks"
+  d="$tmp/tpm-$(echo "$banks" | tr , -)"   # no comma: swtpm's option syntax would split the path
   mkdir "$d"
   swtpm-fixtures/create-state.sh "$d" --pcr-banks "$banks" >/dev/null
   swtpm-fixtures/start.sh "$d" "$port" $((port + 1)) >/dev/null
