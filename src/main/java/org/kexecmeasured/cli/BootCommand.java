@@ -120,6 +120,7 @@ public final class BootCommand implements Callable<Integer> {
         } catch (EmulationException | GuestMemoryException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
         }
+        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).bootMeasured(r, payload.getFileName().toString());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             out.println(Json.PRETTY.writeValueAsString(toJson(r)));

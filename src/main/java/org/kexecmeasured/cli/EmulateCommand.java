@@ -184,11 +184,17 @@ public final class EmulateCommand implements Callable<Integer> {
         if (append != null) {
             b.append(append);
         }
+        // a progress line on the terminal, unless the run prints its own stream (--trace, --verbose) or JSON
+        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget * 1000);
+        String start = fullEmulation ? "boot services, to ExitBootServices" : "boot services, to the kernel cut-over";
+        progress.update(start, 0);
         if (trace && !json) {
             b.liveTrace(t -> {
                 o.println("trace: " + t);
                 o.flush();
             });
+        } else if (progress.enabled()) {
+            b.liveTrace(t -> progress.call(t.service(), t.index() + 1L));
         }
         if (verbose) {
             b.liveConsole(s -> {
@@ -197,7 +203,7 @@ public final class EmulateCommand implements Callable<Integer> {
             });
         }
         EmulationResult r;
-        try {
+        try (progress) {
             r = Emulator.run(bytes, b.build());
         } catch (EmulationException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);

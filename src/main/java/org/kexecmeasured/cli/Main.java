@@ -37,6 +37,7 @@ import java.io.PrintWriter;
                 EmulateCommand.class,
                 PredictCommand.class,
                 BootCommand.class,
+                ReportCommand.class,
         })
 public final class Main implements Runnable {
 
@@ -79,7 +80,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main(), services.factory());
         cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(true);
         cl.getSubcommands().get("gen-manpage").getCommandSpec().usageMessage().hidden(true);
-        cl.setExecutionExceptionHandler(Main::handleException);
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> journaled(handleException(ex, c, parsed), ex, c));
         cl.setParameterExceptionHandler((ex, args) -> {
             ex.getCommandLine().getErr().println("kexec-measured: " + ex.getMessage());
             ex.getCommandLine().getErr().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName()
@@ -114,6 +115,12 @@ public final class Main implements Runnable {
             err.println("(set KEXEC_MEASURED_DEBUG=1 for a stack trace)");
         }
         return EXIT_INTERNAL;
+    }
+
+    /** A failed command is also an error entry in the journal when kexec-measured runs as a service ({@link JournalLog}). */
+    private static int journaled(int rc, Exception ex, CommandLine cl) {
+        JournalLog.fromEnvironment(System.getenv(), cl.getErr()).failed(cl.getCommandSpec().qualifiedName(), oneLine(ex.getMessage()), rc);
+        return rc;
     }
 
     static String oneLine(String s) {
