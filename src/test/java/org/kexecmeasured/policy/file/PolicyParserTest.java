@@ -24,13 +24,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
- * The policy file: the examples in policy/examples parse; bad files are refused with the file,
+ * The policy file: the examples in policy/ parse; bad files are refused with the file,
  * the line and the key; the policy's identity is the SHA-256 of its bytes (sha256sum as oracle);
  * and the JSON Schema in policy/ agrees with the parser (Python's jsonschema, run live, as oracle).
  */
 class PolicyParserTest {
 
-    static final Path EXAMPLES = Path.of("policy", "examples");
+    static final Path EXAMPLES = Path.of("policy");
     static final Path SCHEMA = Path.of("policy", "kexec-measured-policy.schema.json");
 
     @TempDir

@@ -25,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Coverage-guided fuzz targets (Jazzer) for the three parsers of untrusted policy input: the policy
  * file (YAML), the LUKS2 header (binary header, checksum, JSON area, tokens) and the Clevis JWE.
- * Each starts from real input (policy/examples, a header written by cryptsetup +
+ * Each starts from real input (the examples in policy/, a header written by cryptsetup +
  * systemd-cryptenroll + clevis, a JWE from clevis encrypt; see SOURCES.md beside the seeds),
  * patches, cuts or extends it; only success or BadInputException may come out (never another
  * exception, a hang or an allocation the input does not justify). The default test run replays
@@ -77,7 +77,7 @@ class PolicyJazzerFuzzTest {
     @FuzzTest(maxDuration = "10m")
     void policyFile(FuzzedDataProvider data) throws IOException {
         if (policies == null) {
-            try (var s = Files.list(Path.of("policy", "examples"))) {
+            try (var s = Files.list(Path.of("policy"))) {
                 policies = s.filter(p -> p.toString().endsWith(".yaml")).sorted().map(p -> {
                     try {
                         return Files.readAllBytes(p);
