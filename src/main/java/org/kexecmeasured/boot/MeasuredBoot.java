@@ -125,7 +125,7 @@ public final class MeasuredBoot {
             checkStateDir(req.stateDir());
             Plan plan = plan(req, tpm);
             Decision decision = decide(plan, decider);
-            Sidecar sidecar = Sidecar.from(plan, decision.sidecarFiles());
+            Sidecar sidecar = Sidecar.from(plan, decision);
             checkOutputs(req, plan, sidecar);
             Loader.Loaded loaded = load(loader, plan, sidecar);
             Commit.Result committed = unloadOnFailure(loaded,
@@ -352,6 +352,9 @@ public final class MeasuredBoot {
             AtomicFiles.write(side, sidecar.sideRecordJson());
             for (Map.Entry<String, byte[]> f : new TreeMap<>(sidecar.initrdFiles()).entrySet()) {
                 AtomicFiles.write(tree.resolve(f.getKey()), f.getValue());
+            }
+            for (Map.Entry<String, byte[]> f : sidecar.extraFiles().entrySet()) {
+                AtomicFiles.write(tree.getParent().resolve(f.getKey()), f.getValue());
             }
         } catch (IOException e) {
             throw new TpmChangedException("the commit is done (" + committed.extended().size() + " extend(s), journal "

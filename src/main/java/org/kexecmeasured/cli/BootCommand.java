@@ -7,6 +7,9 @@ import org.kexecmeasured.boot.ExtendPipeline;
 import org.kexecmeasured.boot.Loader;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.Plan;
+import org.kexecmeasured.policy.PolicyDecider;
+import org.kexecmeasured.policy.file.PolicyFile;
+import org.kexecmeasured.policy.file.PolicyParser;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
@@ -40,12 +43,13 @@ import java.util.concurrent.Callable;
         description = {"Measured boot of PAYLOAD: plan the run in the emulator (the TPM is only",
                 "read), then commit it: extend a kexec boundary and every measurement the",
                 "payload made, in order; write the continued event log and the /.extra/",
-                "sidecar. Built-in policy: extend and bound PCRs 4, 5, 9, 11, 12, 13.",
-                "Requires --no-load for now."},
+                "sidecar. With --policy, the policy decides after the plan (payload trust,",
+                "divergent PCRs, a verdict per sealed secret); without, the built-in policy",
+                "extends and bounds PCRs 4, 5, 9, 11, 12, 13. Requires --no-load for now."},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {"0:done", "2:bad input, unusable TPM, an output that cannot be written, or another run holds "
                 + "the state directory or the TPM; nothing was extended",
-                "3:refused by policy (the built-in one refuses PCRs the firmware log does not explain); nothing was extended",
+                "3:refused by the policy (the built-in one refuses PCRs the firmware log does not explain); nothing was loaded or extended",
                 "4:stopped after the TPM was changed (the journal and 'eventlog recover --complete' rebuild the whole log)",
                 "70:internal error"})
 public final class BootCommand implements Callable<Integer> {
@@ -97,6 +101,11 @@ public final class BootCommand implements Callable<Integer> {
     @Option(names = "--json", description = "JSON result")
     boolean json;
 
+    @Option(names = "--policy", paramLabel = "FILE", description = {"policy file (YAML; schema in policy/): payload trust, PCR sets, sealed",
+            "secrets and their intents, re-authorization; the boot is refused (exit 3) before",
+            "any TPM write when the policy denies it (default: the built-in policy)"})
+    Path policyFile;
+
     @Spec
     CommandSpec spec;
 
@@ -115,30 +124,29 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("boot would kexec the payload, and the kexec hand-over is not implemented yet: "
                     + "run with --no-load (measures, extends and writes the log; loads nothing)");
         }
-        if (esp != null && !Files.isDirectory(esp)) {
-            throw new BadInputException("--esp " + esp + " is not a directory");
+        if (policyFile != null && !tolerateDivergent.isEmpty()) {
+            throw new BadInputException("--tolerate-divergent applies to the built-in policy; with --policy the policy's "
+                    + "measurement.tolerate-divergent decides");
         }
+        // the policy first: a bad policy file stops the run before anything else happens
+        PolicyFile policy = policyFile == null ? null : PolicyParser.read(policyFile);
         if (disk != null && !Files.exists(disk)) {
             throw new BadInputException("--disk " + disk + ": no such file or device");
         }
         if (bootPath != null && !bootPath.startsWith("\\")) {
             throw new BadInputException("--boot-path must start with \\, not '" + bootPath + "'");
         }
-        if (!Files.isRegularFile(payload)) {
-            throw new BadInputException(payload + ": no such file");
-        }
-        if (Files.size(payload) > (512L << 20)) {
-            throw new BadInputException(payload + ": larger than 512 MiB");
-        }
-        byte[] bytes = Files.readAllBytes(payload);
+        byte[] bytes = readPayload(payload, esp);
         MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                stateDir, eventlogOut, BootPolicy.BUILTIN_DEFAULT, Main.version(), timeBudget.toMillis(), lockWait,
-                disk, bootPath);
+                stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
+                Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath);
         MeasuredBoot.Result r;
         PrintWriter err = spec.commandLine().getErr();
-        Decider decider = Decider.builtin(new java.util.HashSet<>(tolerateDivergent));
         // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
         try (Tpm tpm = services.tpm().open(tcti)) {
+            // the policy's secrets are read (read-only TPM look-ups included) before the plan
+            Decider decider = policy == null ? Decider.builtin(new java.util.HashSet<>(tolerateDivergent))
+                    : PolicyDecider.prepare(policy, bytes, tpm);
             r = MeasuredBoot.run(req, tpm, plan -> {
                 warnDivergent(err, plan);
                 return decider.decide(plan);
@@ -161,6 +169,20 @@ public final class BootCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** The payload's bytes, after the checks every command that runs a payload makes. */
+    static byte[] readPayload(Path payload, Path esp) throws IOException {
+        if (esp != null && !Files.isDirectory(esp)) {
+            throw new BadInputException("--esp " + esp + " is not a directory");
+        }
+        if (!Files.isRegularFile(payload)) {
+            throw new BadInputException(payload + ": no such file");
+        }
+        if (Files.size(payload) > (512L << 20)) {
+            throw new BadInputException(payload + ": larger than 512 MiB");
+        }
+        return Files.readAllBytes(payload);
+    }
+
     private void printText(PrintWriter o, MeasuredBoot.Result r) {
         Plan p = r.plan();
         o.printf("firmware log: %d records; TPM banks: %s%n", p.firmwareRecords(), p.tpmBanks().stream().map(a -> a.tpmName).toList());
@@ -168,6 +190,16 @@ public final class BootCommand implements Callable<Integer> {
                 : "firmware log: " + p.divergences().size() + " divergent PCR value(s), tolerated (see stderr)");
         o.printf("boundary: PCRs %s%n", p.policy().boundarySet());
         for (String reason : r.decision().reasons()) o.println("decision: " + reason);
+        if (r.decision().record() != null) {
+            for (com.fasterxml.jackson.databind.JsonNode sv : r.decision().record().path("secrets")) {
+                o.printf("secret %s: %s — %s%n", sv.path("name").asText(), sv.path("verdict").asText(), sv.path("reason").asText());
+            }
+            com.fasterxml.jackson.databind.JsonNode ra = r.decision().record().path("reauthorization");
+            if (!ra.isMissingNode()) {
+                o.printf("re-authorization: %d signed polic(ies) for %s → %s%n", ra.path("signed").size(), ra.path("secrets"),
+                        ra.path("file").asText());
+            }
+        }
         Map<Integer, Integer> perPcr = new TreeMap<>();
         for (ExtendPipeline.Extended e : r.commit().extended()) perPcr.merge(e.measurement().pcr(), 1, Integer::sum);
         o.printf("extended: %d event(s) %s; not extended (side record): %d%n", r.commit().extended().size(), perPcr,
@@ -205,7 +237,11 @@ public final class BootCommand implements Callable<Integer> {
         m.put("firmwareRecords", p.firmwareRecords());
         m.put("divergent", p.divergences().stream().map(d -> Map.of("bank", d.bank().tpmName, "pcr", d.pcr(),
                 "tpm", Hex.of(d.tpm()), "logReplay", Hex.of(d.logReplay()))).toList());
-        m.put("decision", Map.of("allowed", r.decision().allowed(), "reasons", r.decision().reasons()));
+        Map<String, Object> dec = new LinkedHashMap<>();
+        dec.put("allowed", r.decision().allowed());
+        dec.put("reasons", r.decision().reasons());
+        if (r.decision().record() != null) dec.put("policy", r.decision().record());
+        m.put("decision", dec);
         m.put("extended", r.commit().extended().stream().map(e -> Map.of("seq", e.seq(), "pcr", e.measurement().pcr(),
                 "eventType", e.measurement().eventType() & 0xffffffffL, "origin", e.origin().id())).toList());
         m.put("notExtended", p.sideRecords().size());

@@ -80,7 +80,7 @@ public final class Main implements Runnable {
      * registers only what it can reach (see {@link #commandLine(Services, String[])}).
      */
     static final List<String> SUBCOMMANDS = List.of("generate-completion", "gen-manpage", "inspect", "eventlog", "tpm",
-            "emulate", "boot", "report");
+            "emulate", "predict", "boot", "report");
 
     /** The class of a subcommand; a switch, so that only the chosen class is loaded. */
     static Class<?> subcommandClass(String name) {
@@ -91,6 +91,7 @@ public final class Main implements Runnable {
             case "eventlog" -> EventlogCommand.class;
             case "tpm" -> TpmCommand.class;
             case "emulate" -> EmulateCommand.class;
+            case "predict" -> PredictCommand.class;
             case "boot" -> BootCommand.class;
             case "report" -> ReportCommand.class;
             default -> null;
