@@ -29,6 +29,8 @@ import java.io.PrintWriter;
                 TpmCommand.class,
                 EmulateCommand.class,
                 BootCommand.class,
+                ExecCommand.class,
+                UnloadCommand.class,
         })
 public final class Main implements Runnable {
 
