@@ -7,8 +7,9 @@
 # Stages: gen1 (firmware-booted UKI: seal two secrets, then boot --exec gen2.efi), gen2 (try both
 # unseals, then boot --exec gen3.efi, or stop in quick mode), gen3 (load crash.efi with --crash, then
 # crash the kernel), crash (report), sb1 (Secure Boot + lockdown: an unsigned inner kernel is refused,
-# then boot --exec sb2.efi with the snakeoil-signed one), sb2 (report). Any stage seen twice (after
-# a reboot through the firmware) is "reboot": report the time and power off (the bench's reboot path).
+# then boot --exec sb2.efi with the snakeoil-signed one), sb2 (report), bench1 (boot --exec bench2.efi),
+# bench2 (reboot through the firmware). A stage seen twice (after that reboot) only marks the time and
+# powers off.
 set -u
 stage=$1
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -19,7 +20,7 @@ mark() { echo "KM-MARK $*"; }
 [ -e "$out/.done" ] && { mark "reboot-init $stage"; sync; exit 0; }
 mkdir -p "$out"
 mark "stage $stage"
-. "$RUN/scenario"     # QUICK=0|1, BENCH=0|1
+. "$RUN/scenario"     # QUICK=0|1
 
 pcrs() {  # pcrs FILE: every PCR of both banks, as "bank pcr hex" lines
   for bank in sha1 sha256; do
@@ -106,7 +107,16 @@ case "$stage" in
   crash)
     report
     finish
-    if [ "$BENCH" = 1 ]; then mark "reboot-start"; sync; reboot -f; fi
+    ;;
+  bench1)
+    finish
+    boot boot "$RUN/bench2.efi" --exec
+    ;;
+  bench2)
+    finish
+    mark "reboot-start"
+    sync
+    reboot -f
     ;;
   sb1)
     report
