@@ -120,7 +120,7 @@ public final class EmulateCommand implements Callable<Integer> {
             throw new BadInputException("--time-budget must be positive");
         }
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).payloadName(payload.getFileName().toString())
-                .fullEmulation(fullEmulation).timeBudgetMillis(timeBudget * 1000).ramSize(ramMiB << 20);
+                .fullEmulation(fullEmulation).timeBudget(java.time.Duration.ofSeconds(timeBudget)).ramSize(ramMiB << 20);
         if (ramLayout != null) {
             b.ram(parseRamLayout(ramLayout));
         }

@@ -12,6 +12,8 @@ import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.payload.sig.AuthenticodeSignatures;
 import org.kexecmeasured.payload.uki.Pcr11;
+import org.kexecmeasured.payload.uki.StubMeasurements;
+import org.kexecmeasured.payload.uki.StubVersion;
 import org.kexecmeasured.payload.uki.Uki;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
@@ -44,8 +46,19 @@ public final class Inspector {
     public static final Set<HashAlg> BANKS = EnumSet.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384, HashAlg.SHA512);
     private static final int MAX_NESTING = 2;
 
-    /** What to check while inspecting. */
-    public record Options(List<X509CertificateHolder> trust) {
+    /**
+     * What to check while inspecting.
+     *
+     * @param trust      trust anchors for the signatures
+     * @param stubRunner runs a UKI's own stub (the emulator) for its measurements; null: the static PCR 11
+     *                   model alone, which says so
+     * @param profile    the profile of a multi-profile UKI whose measurements to show in full (null: 0)
+     */
+    public record Options(List<X509CertificateHolder> trust, StubMeasurements.Runner stubRunner, Integer profile) {
+        public Options(List<X509CertificateHolder> trust) {
+            this(trust, null, null);
+        }
+
         public static Options defaults() {
             return new Options(List.of());
         }
@@ -88,7 +101,8 @@ public final class Inspector {
         return new Result(r, sigs);
     }
 
-    private static Map<String, Object> describe(byte[] b, Options opts, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
+    private static Map<String, Object> describe(byte[] b, Options given, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
+        Options opts = depth > 0 ? new Options(given.trust()) : given; // a nested kernel is no UKI the stub would run
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("size", (long) b.length);
         if (b.length == 0) throw new BadInputException("empty file (0 bytes)");
@@ -103,9 +117,10 @@ public final class Inspector {
                     : arm64 ? "arm64 Image with EFI stub" : "PE/COFF image";
             r.put("type", kind);
             r.put("pe", peReport(pe));
-            // PCR 11 hashes the UKI's sections while this thread computes the Authenticode digests
-            java.util.concurrent.CompletableFuture<Pcr11.Prediction> pcr11 = uki
-                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> Pcr11.predict(pe, BANKS), WORKERS)
+            // the stub runs (PCR 11 and the rest) while this thread computes the Authenticode digests
+            if (uki) Uki.requireUnambiguous(pe);
+            java.util.concurrent.CompletableFuture<Map<String, Object>> stub = uki
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> UkiMeasured.report(pe, b, opts, BANKS), WORKERS)
                     : null;
             // so does the inspection of the UKI's nested kernel
             java.util.concurrent.CompletableFuture<Map<String, Object>> nested = uki && depth < MAX_NESTING
@@ -122,7 +137,7 @@ public final class Inspector {
             if (bz) r.put("bzImage", bzReport(BzImage.parse(b)));
             if (arm64) r.put("arm64Image", arm64Report(Arm64Image.parse(b), b));
             if (uki) {
-                Map<String, Object> u = ukiReport(Uki.of(pe), join(pcr11));
+                Map<String, Object> u = ukiReport(Uki.of(pe), join(stub));
                 // the nested kernel's signatures are shown but do not count for --trust: that is about this file
                 if (nested != null) u.put("linux", join(nested));
                 r.put("uki", u);
@@ -287,15 +302,17 @@ public final class Inspector {
         return m;
     }
 
-    private static Map<String, Object> ukiReport(Uki u, Pcr11.Prediction p) {
+    private static Map<String, Object> ukiReport(Uki u, Map<String, Object> measured) {
         Map<String, Object> m = new LinkedHashMap<>();
+        m.put("stub", StubVersion.of(u.pe()).map(StubVersion::toString).orElse("unknown (no .sdmagic or .sbat version)"));
+        Pcr11.Rules rules = StubVersion.of(u.pe()).flatMap(Pcr11::rulesFor).orElse(null);
         List<Object> secs = new ArrayList<>();
         for (String name : Uki.KNOWN_SECTIONS) {
             u.section(name).ifPresent(s -> {
                 Map<String, Object> e = new LinkedHashMap<>();
                 e.put("name", name);
                 e.put("size", s.virtualSize());
-                e.put("measured", Pcr11.ORDER_V252.contains(name) && s.virtualSize() > 0);
+                e.put("measured", rules == null ? "unknown" : rules.order.contains(name) && s.virtualSize() > 0 ? "yes" : "no");
                 secs.add(e);
             });
         }
@@ -316,10 +333,7 @@ public final class Inspector {
             k.put("pem", pk.pem());
             m.put("pcrpkey", k);
         }
-        Map<String, Object> pcr = new LinkedHashMap<>();
-        pcr.put("stub", "systemd-stub 252: name+NUL then contents, order " + String.join(" ", Pcr11.ORDER_V252));
-        for (HashAlg a : BANKS) pcr.put(a.tpmName, Hex.of(p.pcr().get(a)));
-        m.put("pcr11", pcr);
+        m.putAll(measured);
         return m;
     }
 

@@ -2,7 +2,10 @@ package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
-import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
+import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.MemoryType;
 import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 import org.kexecmeasured.util.BadInputException;
 
@@ -18,59 +21,55 @@ public final class Emulator {
     private Emulator() {
     }
 
+    /** Runs {@code payload} on the production CPU (Unicorn). */
     public static EmulationResult run(byte[] payload, EmulatorOptions options) {
         UnicornCpu.lib(); // loading libunicorn and JNA is process start-up, not emulation
+        return run(payload, options, Platform.UNICORN);
+    }
+
+    /** Runs {@code payload} on a CPU from {@code cpus}. */
+    public static EmulationResult run(byte[] payload, EmulatorOptions options, Cpu.Factory cpus) {
         long t0 = System.nanoTime();
-        try (Firmware fw = new Firmware(options)) {
-            LoadFile2Protocol hostInitrd = options.initrd() == null ? null : new LoadFile2Protocol(fw, options.initrd());
-            long deviceHandle = 0;
-            byte[] filePath;
-            if (options.esp() != null) {
-                SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(fw, options.esp());
-                deviceHandle = esp.handle();
-                filePath = DevicePath.of(List.of(DevicePath.filePath("\\EFI\\BOOT\\BOOTX64.EFI"))).toBytes();
-            } else {
-                filePath = DevicePath.of(List.of(DevicePath.filePath("\\" + options.payloadName()))).toBytes();
-            }
-            ImageServices.Image first = fw.images().load(payload, options.payloadName(), 0, deviceHandle, filePath);
-            if (options.append() != null) {
-                fw.images().setLoadOptions(first, options.append());
-            }
+        try (Platform platform = Platform.create(options, cpus)) {
+            Firmware fw = platform.firmware();
+            ImageServices.Image first = loadFirst(fw, platform, payload);
             if (first.linux && !options.fullEmulation()) {
                 // a bare kernel: nothing runs before the cut-over
+                LoadFile2Protocol initrd = platform.hostInitrd();
                 HandOff h = new HandOff(payload, options.append() == null ? "" : options.append(),
-                        hostInitrd == null ? new byte[0] : hostInitrd.data(), fw.images().devicePathText(first),
-                        "", List.of());
+                        initrd == null ? new byte[0] : initrd.data(), fw.images().devicePathText(first), "", List.of());
                 return result(fw, h, null, t0);
             }
-            long entry = fw.images().startFirst(first);
-            fw.run(entry);
+            fw.run(fw.images().startFirst(first));
             if (fw.images().cutover() != null) {
-                return result(fw, handOff(fw, fw.images().cutover(), hostInitrd), null, t0);
+                return result(fw, handOff(fw, fw.images().cutover(), platform.hostInitrd()), null, t0);
             }
             if (fw.images().postEbs() != null) {
                 return result(fw, null, fw.images().postEbs(), t0);
             }
             Long st = fw.images().topStatus();
-            throw new EmulationException(fw.report("the payload returned "
+            throw new EmulationException(fw.reportWithConsole("the payload returned "
                     + (st == null ? "unexpectedly" : "with status " + EfiStatus.name(st))
-                    + " without starting a Linux kernel", fw.machine().cpu().reg(Cpu.Reg.RIP), -1)
-                    + consoleTail(fw));
+                    + " without starting a Linux kernel", fw.machine().cpu().reg(Cpu.Reg.RIP)));
         }
     }
 
-    private static String consoleTail(Firmware fw) {
-        String c = fw.console().strip();
-        if (c.isEmpty()) {
-            return "";
+    /** Loads the payload as the boot manager would: \EFI\BOOT\BOOTX64.EFI of the ESP, or a file of that name. */
+    private static ImageServices.Image loadFirst(Firmware fw, Platform platform, byte[] payload) {
+        EmulatorOptions options = fw.options();
+        String path = options.esp() != null ? "\\EFI\\BOOT\\BOOTX64.EFI" : "\\" + options.payloadName();
+        byte[] filePath = DevicePath.of(List.of(DevicePath.filePath(path))).toBytes();
+        ImageServices.Image first = fw.images().load(payload, options.payloadName(), 0, platform.espHandle(), filePath);
+        if (options.append() != null) {
+            fw.images().setLoadOptions(first, options.append());
         }
-        return "; console: " + (c.length() > 300 ? "…" + c.substring(c.length() - 300) : c).replace('\n', ' ').replace('\r', ' ');
+        return first;
     }
 
     private static EmulationResult result(Firmware fw, HandOff h, PostEbsState p, long t0) {
         List<RecordingMeasurer.Measurement> ms = fw.options().measurer() instanceof RecordingMeasurer r
                 ? r.measurements() : List.of();
-        return new EmulationResult(h, p, fw.console(), List.copyOf(fw.machine().trace()), ms,
+        return new EmulationResult(h, p, fw.consoleText(), List.copyOf(fw.machine().trace()), ms,
                 fw.runtime().variables().snapshot(), (System.nanoTime() - t0) / 1000);
     }
 
@@ -88,7 +87,7 @@ public final class Emulator {
                 initrd = callLoadFile2(fw, iface);
             }
         }
-        return new HandOff(kernel.file, cmdline, initrd, fw.images().devicePathText(kernel), fw.console(),
+        return new HandOff(kernel.file, cmdline, initrd, fw.images().devicePathText(kernel), fw.consoleText(),
                 fw.machine().trace(), fw.images().loadOptionsBytes(kernel));
     }
 
@@ -96,7 +95,7 @@ public final class Emulator {
     private static byte[] callLoadFile2(Firmware fw, long iface) {
         GuestMemory m = fw.mem();
         long fn = m.u64(iface);
-        long scratch = fw.allocatePages(MemoryType.BootServicesData, 1);
+        long scratch = fw.allocator().allocatePages(MemoryType.BootServicesData, 1);
         if (scratch < 0) {
             throw new EmulationException("out of memory before the initrd host call");
         }
@@ -115,7 +114,7 @@ public final class Emulator {
         if (size < 0 || size > Math.min(fw.memoryMap().freeBytes(), 1L << 30)) {
             throw new BadInputException("the payload's initrd LoadFile2 reports an impossible size " + size);
         }
-        long buf = fw.allocatePages(MemoryType.LoaderData, Math.max(1, (size + 4095) / 4096));
+        long buf = fw.allocator().allocatePages(MemoryType.LoaderData, Math.max(1, (size + 4095) / 4096));
         if (buf < 0) {
             throw new EmulationException("out of memory for the initrd (" + size + " bytes)");
         }

@@ -1,23 +1,61 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.util.BadInputException;
+
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
 
-/** Settings of one emulation run; build with {@link #builder()}. */
-public record EmulatorOptions(java.util.List<RamRange> ram, long timeBudgetMillis, CpuModel cpuModel, Path esp, byte[] initrd,
+/**
+ * Settings of one emulation run; build with {@link #builder()}.
+ *
+ * @param timeBudget wall time the payload may run (positive; a huge value saturates, it never wraps)
+ * @param globalVariables variables seeded under EFI_GLOBAL_VARIABLE (today: SecureBoot = 0)
+ */
+public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel cpuModel, Path esp, byte[] initrd,
                               String append, boolean fullEmulation, Map<String, byte[]> globalVariables,
                               Measurer measurer, Consumer<TraceEntry> liveTrace, Consumer<String> liveConsole,
                               HostRandom rng, String payloadName) {
+
+    /** The default time budget: two minutes, enough for a full emulation of a Debian kernel's stub. */
+    public static final Duration DEFAULT_TIME_BUDGET = Duration.ofMinutes(2);
+
+    public EmulatorOptions {
+        checkPositive(timeBudget);
+    }
 
     public static Builder builder() {
         return new Builder();
     }
 
+    /** The time budget in milliseconds, saturated at Long.MAX_VALUE. */
+    public long timeBudgetMillis() {
+        return saturatedMillis(timeBudget);
+    }
+
+    private static long saturatedMillis(Duration d) {
+        try {
+            return d.toMillis();
+        } catch (ArithmeticException e) {
+            return d.isNegative() ? Long.MIN_VALUE : Long.MAX_VALUE;
+        }
+    }
+
+    /** A zero or negative budget is an option error, refused before anything runs (not "exhausted" later). */
+    private static Duration checkPositive(Duration d) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new BadInputException("time budget must be positive, not "
+                    + (d == null ? "missing" : saturatedMillis(d) + " ms"));
+        }
+        return d;
+    }
+
     public static final class Builder {
-        private java.util.List<RamRange> ram = java.util.List.of(new RamRange(0, 1L << 30));
-        private long timeBudgetMillis = 120_000;
+        private List<RamRange> ram = List.of(new RamRange(0, 1L << 30));
+        private Duration timeBudget = DEFAULT_TIME_BUDGET;
         private CpuModel cpuModel = CpuModel.DEFAULT;
         private Path esp;
         private byte[] initrd;
@@ -35,17 +73,24 @@ public record EmulatorOptions(java.util.List<RamRange> ram, long timeBudgetMilli
         }
 
         /** One RAM range [0, v) (the default is 1 GiB). */
-        public Builder ramSize(long v) { ram = java.util.List.of(new RamRange(0, v)); return this; }
+        public Builder ramSize(long v) { ram = List.of(new RamRange(0, v)); return this; }
         /** A RAM layout of several ranges (e.g. mirrored from the host's e820); sorted, non-overlapping. */
-        public Builder ram(java.util.List<RamRange> v) { ram = java.util.List.copyOf(v); return this; }
-        public Builder timeBudgetMillis(long v) { timeBudgetMillis = v; return this; }
+        public Builder ram(List<RamRange> v) { ram = List.copyOf(v); return this; }
+        /** The wall-time budget; zero or negative is a {@link BadInputException} here, at once. */
+        public Builder timeBudget(Duration v) { timeBudget = checkPositive(v); return this; }
+        /** {@link #timeBudget(Duration)} in milliseconds. */
+        public Builder timeBudgetMillis(long v) {
+            if (v <= 0) {
+                throw new BadInputException("time budget must be positive, not " + v + " ms");
+            }
+            timeBudget = Duration.ofMillis(v);
+            return this;
+        }
         public Builder cpuModel(CpuModel v) { cpuModel = v; return this; }
         public Builder esp(Path v) { esp = v; return this; }
         public Builder initrd(byte[] v) { initrd = v; return this; }
         public Builder append(String v) { append = v; return this; }
         public Builder fullEmulation(boolean v) { fullEmulation = v; return this; }
-        /** A variable under EFI_GLOBAL_VARIABLE (boot-service + runtime access). */
-        public Builder globalVariable(String name, byte[] value) { vars.put(name, value); return this; }
         public Builder measurer(Measurer v) { measurer = v; return this; }
         public Builder liveTrace(Consumer<TraceEntry> v) { liveTrace = v; return this; }
         public Builder liveConsole(Consumer<String> v) { liveConsole = v; return this; }
@@ -54,7 +99,7 @@ public record EmulatorOptions(java.util.List<RamRange> ram, long timeBudgetMilli
         public Builder payloadName(String v) { payloadName = v; return this; }
 
         public EmulatorOptions build() {
-            return new EmulatorOptions(ram, timeBudgetMillis, cpuModel, esp, initrd, append, fullEmulation,
+            return new EmulatorOptions(ram, timeBudget, cpuModel, esp, initrd, append, fullEmulation,
                     Map.copyOf(vars), measurer == null ? new RecordingMeasurer() : measurer, liveTrace, liveConsole,
                     rng, payloadName);
         }

@@ -1,13 +1,13 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.uefi.spi.RandomSource;
+
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 
 /** Randomness the emulated firmware hands out (EFI_RNG_PROTOCOL): the host's, or a reproducible stream. */
-public interface HostRandom {
-
-    void fill(byte[] out);
+public interface HostRandom extends RandomSource {
 
     /** The host's SecureRandom. */
     static HostRandom secure() {

@@ -1,12 +1,19 @@
 package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.DevicePath;
-import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.BaseRelocation;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.uefi.protocol.LoadedImageProtocol;
+import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
+import org.kexecmeasured.uefi.spi.Call;
+import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.HandleDatabase;
+import org.kexecmeasured.uefi.spi.HostFileSystem;
+import org.kexecmeasured.uefi.spi.MemoryType;
 import org.kexecmeasured.util.BadInputException;
 
 import java.nio.charset.StandardCharsets;
@@ -19,13 +26,14 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Images: the PE/COFF loader (headers kept in memory, sections, base relocations) and LoadImage, StartImage,
- * Exit, UnloadImage with nesting. StartImage of a Linux EFI-stub kernel is the cut-over point unless the
- * run is a full emulation.
+ * Image Services (UEFI 2.10 §7.4): the PE/COFF loader (headers kept in memory, sections, base relocations)
+ * and LoadImage, StartImage, Exit, UnloadImage with nesting, and ExitBootServices. Each loaded image gets its
+ * EFI_LOADED_IMAGE_PROTOCOL and, with a device path, EFI_LOADED_IMAGE_DEVICE_PATH_PROTOCOL, as firmware's
+ * core gives them. StartImage of a Linux EFI-stub kernel is the cut-over point unless the run is a full
+ * emulation.
  */
 public final class ImageServices {
 
-    public static final Guid SIMPLE_FILE_SYSTEM = Guid.parse("964e5b22-6459-11d2-8e39-00a0c969723b");
     /** Largest image accepted from a buffer or file. */
     public static final long MAX_IMAGE = 512L << 20;
     /**
@@ -37,6 +45,8 @@ public final class ImageServices {
     public static final long MAX_CAPTURED_SEGMENT = 1L << 30;
     /** Largest total of allocated memory copied into the post-ExitBootServices state. */
     public static final long MAX_CAPTURED_TOTAL = 2L << 30;
+    /** Images started within each other at most (StartImage past it is OUT_OF_RESOURCES). */
+    public static final int MAX_NESTING = 16;
 
     /** A loaded image. */
     public static final class Image {
@@ -91,6 +101,7 @@ public final class ImageServices {
         this.fw = fw;
         this.mem = fw.mem();
         Machine mc = fw.machine();
+        // three internal return addresses: not services a payload calls, so not traced
         imageReturnSlot = mc.slot("<image returned>", c -> {
             imageReturned(fw.machine().cpu().reg(Cpu.Reg.RAX));
             c.redirected();
@@ -254,7 +265,8 @@ public final class ImageServices {
             }
             long fp = filePath == null ? 0 : fw.machine().fwCopy(filePath);
             handle = fw.protocols().newHandle();
-            long li = LoadedImageProtocol.create(fw, parent, deviceHandle, fp, base, size, code.ordinal(), data.ordinal());
+            long li = LoadedImageProtocol.create(mem, fw.allocator(), fw.systemTable(), parent, deviceHandle, fp, base,
+                    size, code.ordinal(), data.ordinal());
             fw.protocols().install(handle, LoadedImageProtocol.GUID, li);
             long dpa = 0;
             if (full != null) {
@@ -339,7 +351,7 @@ public final class ImageServices {
         if (im.devicePathAddress == 0) {
             return "";
         }
-        return DevicePath.parse(fw.readDevicePath(im.devicePathAddress)).toText();
+        return DevicePath.parse(mem.devicePath(im.devicePathAddress)).toText();
     }
 
     // ---------------------------------------------------------------- starting and returning
@@ -430,7 +442,7 @@ public final class ImageServices {
     }
 
     /** After ExitBootServices: stop at the first block outside the image that called it (the kernel jump). */
-    void onExitBootServices(long imageHandle) {
+    private void onExitBootServices(long imageHandle) {
         Image caller = images.get(imageHandle);
         Cpu cpu = fw.machine().cpu();
         List<MemoryMap.Region> mapAtEbs = fw.memoryMap().regions();
@@ -480,76 +492,13 @@ public final class ImageServices {
         });
     }
 
-    // ---------------------------------------------------------------- boot services
+    // ---------------------------------------------------------------- Image Services
 
-    void register(Map<String, Service> bs) {
-        bs.put("LoadImage", this::loadImage);
-        bs.put("StartImage", c -> {
-            Image im = images.get(c.arg(0));
-            if (im == null) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            if (im.started) {
-                return EfiStatus.ALREADY_STARTED;
-            }
-            if (im.linux && !fw.options().fullEmulation()) {
-                cutover = im;
-                fw.machine().cpu().stop();
-                c.redirected();
-                return 0;
-            }
-            if (frames.size() >= 16) {
-                return EfiStatus.OUT_OF_RESOURCES;
-            }
-            frames.push(saveFrame(im, c.rsp(), c.returnAddress()));
-            enter(im, c.rsp() - 0x100);
-            c.redirected();
-            return 0;
-        });
-        bs.put("Exit", c -> {
-            long h = c.arg(0);
-            Image im = images.get(h);
-            if (im == null) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            if (!im.started) {
-                unload(im);
-                return EfiStatus.SUCCESS;
-            }
-            boolean found = frames.stream().anyMatch(f -> f.image == im);
-            if (!found) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            Frame f;
-            do {
-                f = frames.pop();
-            } while (f.image != im);
-            unwind(f, c.arg(1));
-            c.redirected();
-            return 0;
-        });
-        bs.put("UnloadImage", c -> {
-            Image im = images.get(c.arg(0));
-            if (im == null) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            if (im.started) {
-                return EfiStatus.UNSUPPORTED;
-            }
-            unload(im);
-            return EfiStatus.SUCCESS;
-        });
-    }
-
-    private void unload(Image im) {
-        if (images.remove(im.handle) != null) {
-            imageBytesHeld -= im.file.length;
-        }
-        fw.memoryMap().free(im.base, (im.size + MemoryMap.PAGE - 1) / MemoryMap.PAGE);
-        fw.protocols().removeHandle(im.handle);
-    }
-
-    private long loadImage(Call c) {
+    /**
+     * LoadImage(BootPolicy, ParentImageHandle, DevicePath, SourceBuffer, SourceSize, *ImageHandle): from the
+     * buffer, or from a file of a simple file system the device path names.
+     */
+    long loadImage(Call c) {
         long parent = c.arg(1);
         long dpPtr = c.arg(2);
         long src = c.arg(3);
@@ -558,13 +507,13 @@ public final class ImageServices {
         if (out == 0 || images.get(parent) == null) {
             return EfiStatus.INVALID_PARAMETER;
         }
-        byte[] dp = dpPtr == 0 ? null : fw.readDevicePath(dpPtr);
+        byte[] dp = dpPtr == 0 ? null : mem.devicePath(dpPtr);
         byte[] file;
         long deviceHandle = 0;
         byte[] filePath = dp;
         String name;
         if (src != 0) {
-            if (srcSize > MAX_IMAGE || srcSize < 0 || srcSize > fw.memoryMap().freeBytes()) {
+            if (Long.compareUnsigned(srcSize, MAX_IMAGE) > 0 || srcSize > fw.memoryMap().freeBytes()) { // UINTN
                 return EfiStatus.LOAD_ERROR;
             }
             if (srcSize > MAX_IMAGE_BYTES_HELD - imageBytesHeld) {
@@ -572,7 +521,7 @@ public final class ImageServices {
             }
             file = mem.read(src, srcSize);
             if (dp != null) {
-                long[] r = fw.protocols().locateDevicePath(ProtocolDatabase.DEVICE_PATH, dp);
+                long[] r = fw.protocols().locateDevicePath(HandleDatabase.DEVICE_PATH, dp);
                 if (r != null) {
                     deviceHandle = r[0];
                     filePath = java.util.Arrays.copyOfRange(dp, (int) r[1], dp.length);
@@ -583,7 +532,7 @@ public final class ImageServices {
             if (dp == null) {
                 return EfiStatus.INVALID_PARAMETER;
             }
-            long[] r = fw.protocols().locateDevicePath(SIMPLE_FILE_SYSTEM, dp);
+            long[] r = fw.protocols().locateDevicePath(SimpleFileSystemProtocol.GUID, dp);
             if (r == null || !fileSystems.containsKey(r[0])) {
                 return EfiStatus.NOT_FOUND;
             }
@@ -611,5 +560,93 @@ public final class ImageServices {
         }
         mem.putU64(out, im.handle);
         return EfiStatus.SUCCESS;
+    }
+
+    /**
+     * StartImage(ImageHandle, *ExitDataSize, **ExitData): enters the image on the caller's stack; its return
+     * or Exit resumes the caller. For a Linux kernel (not in full emulation) this is the cut-over: the run stops.
+     */
+    long startImage(Call c) {
+        Image im = images.get(c.arg(0));
+        if (im == null) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        if (im.started) {
+            return EfiStatus.ALREADY_STARTED;
+        }
+        if (im.linux && !fw.options().fullEmulation()) {
+            cutover = im;
+            fw.machine().cpu().stop();
+            c.redirected();
+            return 0;
+        }
+        if (frames.size() >= MAX_NESTING) {
+            return EfiStatus.OUT_OF_RESOURCES;
+        }
+        frames.push(saveFrame(im, c.rsp(), c.returnAddress()));
+        enter(im, c.rsp() - 0x100);
+        c.redirected();
+        return 0;
+    }
+
+    /** Exit(ImageHandle, ExitStatus, ExitDataSize, *ExitData): unwinds to the StartImage that started it. */
+    long exit(Call c) {
+        Image im = images.get(c.arg(0));
+        long status = c.arg(1);
+        if (im == null) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        if (!im.started) {
+            unload(im);
+            return EfiStatus.SUCCESS;
+        }
+        boolean found = frames.stream().anyMatch(f -> f.image == im);
+        if (!found) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        Frame f;
+        do {
+            f = frames.pop();
+        } while (f.image != im);
+        unwind(f, status);
+        c.redirected();
+        return 0;
+    }
+
+    /** UnloadImage(ImageHandle): only images not started (a started image would have to provide Unload). */
+    long unloadImage(Call c) {
+        Image im = images.get(c.arg(0));
+        if (im == null) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        if (im.started) {
+            return EfiStatus.UNSUPPORTED;
+        }
+        unload(im);
+        return EfiStatus.SUCCESS;
+    }
+
+    /**
+     * ExitBootServices(ImageHandle, MapKey): a stale map key fails (and is measured as "Returned with Failure");
+     * otherwise, in full emulation, the run stops at the first block outside the calling image.
+     */
+    long exitBootServices(Call c) {
+        long imageHandle = c.arg(0);
+        long mapKey = c.arg(1);
+        if (mapKey != fw.memoryMap().mapKey()) {
+            fw.options().measurer().exitBootServices(false);
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        fw.options().measurer().exitBootServices(true);
+        onExitBootServices(imageHandle);
+        return EfiStatus.SUCCESS;
+    }
+
+    private void unload(Image im) {
+        if (images.remove(im.handle) != null) {
+            imageBytesHeld -= im.file.length;
+        }
+        fw.memoryMap().free(im.base, (im.size + MemoryMap.PAGE - 1) / MemoryMap.PAGE);
+        fw.protocols().removeHandle(im.handle);
     }
 }

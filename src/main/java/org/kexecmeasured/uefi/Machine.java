@@ -1,5 +1,13 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.uefi.spi.Call;
+import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestMemoryException;
+import org.kexecmeasured.uefi.spi.Service;
+import org.kexecmeasured.uefi.spi.ServiceException;
+import org.kexecmeasured.uefi.spi.ServiceSlots;
+
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -11,9 +19,10 @@ import java.util.List;
  *
  * <p>Every firmware function pointer targets its own 8-byte slot holding {@code ret} in the trap page;
  * one code hook limited to that page runs the Java service and sets RAX, then the {@code ret} returns
- * to the caller. Guest code elsewhere runs without host callbacks.
+ * to the caller. Guest code elsewhere runs without host callbacks. A service that throws ends the run
+ * ({@link #fail}) with a message naming it.
  */
-public final class Machine implements AutoCloseable {
+public final class Machine implements ServiceSlots, AutoCloseable {
 
     public static final long TRAP_BASE = 0xFFE0_0000L;
     public static final long TRAP_SIZE = 0x1_0000;
@@ -183,11 +192,12 @@ public final class Machine implements AutoCloseable {
         return a;
     }
 
-    /** Assigns a trap slot to {@code service}; the returned address is the guest function pointer. */
+    @Override
     public long slot(String name, Service service) {
         return slot(name, service, true);
     }
 
+    /** A trap slot whose calls are traced only if {@code traceIt} (internal return addresses are not). */
     public long slot(String name, Service service, boolean traceIt) {
         if (nextSlot >= services.length) {
             throw new IllegalStateException("trap page full");
@@ -240,14 +250,14 @@ public final class Machine implements AutoCloseable {
         } catch (GuestMemoryException e) {
             fail(names[i] + ": bad pointer argument: " + e.getMessage());
             return;
-        } catch (EmulationException e) {
+        } catch (EmulationException | ServiceException e) {
             fail(names[i] + ": " + e.getMessage());
             return;
         } catch (Throwable e) {
             fail("internal error in " + names[i] + ": " + e);
             return;
         }
-        if (!c.redirected) {
+        if (!c.isRedirected()) {
             cpu.setReg(Cpu.Reg.RAX, status);
         }
         if (traced[i]) {
@@ -257,7 +267,7 @@ public final class Machine implements AutoCloseable {
             } catch (RuntimeException e) {
                 ra = -1;
             }
-            TraceEntry t = new TraceEntry(calls++, names[i], c.regArgs(), status, ra);
+            TraceEntry t = new TraceEntry(calls++, names[i], c.registerArgs(), status, ra);
             if (trace.size() < TRACE_LIMIT) {
                 trace.add(t);
             }
@@ -283,16 +293,8 @@ public final class Machine implements AutoCloseable {
         return failure;
     }
 
-    public void clearFailure() {
-        failure = null;
-    }
-
     public List<TraceEntry> trace() {
         return trace;
-    }
-
-    public int callCount() {
-        return calls;
     }
 
     public List<TraceEntry> recentCalls() {

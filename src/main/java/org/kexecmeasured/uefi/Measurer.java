@@ -1,18 +1,13 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.uefi.spi.Tcg2Measurer;
+
 /**
- * What the emulator asks of the measurement pipeline (tcg2): one call per HashLogExtendEvent of the
- * payload. The emulator itself never talks to a TPM.
+ * What the emulator asks of the measurement pipeline (the boot orchestrator): everything the payload
+ * measures through EFI_TCG2_PROTOCOL ({@link Tcg2Measurer}), plus the points where the firmware itself
+ * measures: an image load (PCR 4) and ExitBootServices (PCR 5). The emulator itself never talks to a TPM.
  */
-public interface Measurer {
-    /**
-     * @param pcr        PCR index
-     * @param eventType  TCG event type (e.g. EV_IPL 0xD)
-     * @param eventData  the event's data as given by the payload
-     * @param dataToHash the bytes the payload asked to hash (for PE_COFF_IMAGE flags: the image bytes)
-     * @param flags      EFI_TCG2 HashLogExtendEvent flags
-     */
-    void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags);
+public interface Measurer extends Tcg2Measurer {
 
     /**
      * An image was loaded into guest memory (the point where firmware measures EV_EFI_BOOT_SERVICES_APPLICATION
@@ -34,25 +29,5 @@ public interface Measurer {
      * {@code success} false for a stale map key ("Returned with Failure"). The default does nothing.
      */
     default void exitBootServices(boolean success) {
-    }
-
-    /**
-     * The EFI_TCG2 hash-algorithm bitmap (SHA1 0x1, SHA256 0x2, SHA384 0x4, …) that GetCapability and
-     * GetActivePcrBanks report: the real TPM's active banks when a TPM is behind the measurer.
-     */
-    default int activePcrBanks() {
-        return 0x1 | 0x2;
-    }
-
-    /**
-     * The event log the guest's GetEventLog(TCG_2) returns: crypto-agile bytes as they stand now, or null
-     * when the measurer keeps none (GetEventLog then reports an empty log).
-     */
-    default byte[] guestEventLog() {
-        return null;
-    }
-
-    /** Registers a listener for records appended to {@link #guestEventLog()} later (one TCG_PCR_EVENT2 each). */
-    default void onLogAppend(java.util.function.Consumer<byte[]> listener) {
     }
 }

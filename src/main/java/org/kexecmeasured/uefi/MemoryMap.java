@@ -1,5 +1,7 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.uefi.spi.MemoryType;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;

@@ -1,5 +1,7 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.uefi.spi.MemoryType;
+
 import java.util.List;
 import java.util.Map;
 

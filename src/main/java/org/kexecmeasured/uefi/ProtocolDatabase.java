@@ -1,6 +1,12 @@
 package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.uefi.spi.Allocator;
+import org.kexecmeasured.uefi.spi.Call;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.HandleDatabase;
+import org.kexecmeasured.uefi.spi.MemoryType;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -9,41 +15,55 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Handles and the protocol interfaces installed on them, and the boot services over them
- * (Install/Reinstall/Uninstall(Multiple)ProtocolInterface, HandleProtocol, Open/CloseProtocol,
- * LocateHandle(Buffer), LocateProtocol, LocateDevicePath, ProtocolsPerHandle).
+ * Handles and the protocol interfaces installed on them, and the Protocol Handler Services over them
+ * (UEFI 2.10 §7.3), one method per service in the order of EFI_BOOT_SERVICES. Drivers are not modelled:
+ * ConnectController finds nothing to connect, OpenProtocol keeps no open-information, notifications never
+ * fire.
  */
-public final class ProtocolDatabase {
+public final class ProtocolDatabase implements HandleDatabase {
 
-    public static final Guid DEVICE_PATH = Guid.parse("09576e91-6d3f-11d2-8e39-00a0c969723b");
     public static final int MAX_HANDLES = 10_000;
+    /** EFI_OPEN_PROTOCOL_TEST_PROTOCOL: OpenProtocol only tests, Interface is not written. */
+    private static final long OPEN_TEST_PROTOCOL = 0x4;
+    /** Most GUID/interface pairs read from one (Un)InstallMultipleProtocolInterfaces call. */
+    private static final int MAX_PAIRS = 100;
 
-    private final Firmware fw;
+    /** LocateHandle's EFI_LOCATE_SEARCH_TYPE. */
+    private static final long ALL_HANDLES = 0;
+    private static final long BY_REGISTER_NOTIFY = 1;
+    private static final long BY_PROTOCOL = 2;
+
+    private final GuestMemory mem;
+    private final Allocator allocator;
     private final Map<Long, Map<Guid, Long>> handles = new LinkedHashMap<>();
 
-    ProtocolDatabase(Firmware fw) {
-        this.fw = fw;
+    ProtocolDatabase(GuestMemory mem, Allocator allocator) {
+        this.mem = mem;
+        this.allocator = allocator;
     }
 
+    // ---------------------------------------------------------------- the database
+
+    /** A new handle without protocols (its address is firmware memory, so it is unique and never 0). */
     public long newHandle() {
         if (handles.size() >= MAX_HANDLES) {
             throw new EmulationException("more than " + MAX_HANDLES + " handles");
         }
-        long h = fw.machine().fwAlloc(16);
+        long h = allocator.firmwareAlloc(16);
         handles.put(h, new LinkedHashMap<>());
         return h;
     }
 
-    /** Installs {@code iface} for {@code guid} on {@code handle} (0 = a new handle); returns the handle. */
-    public long install(long handle, Guid guid, long iface) {
+    @Override
+    public long install(long handle, Guid protocol, long iface) {
         if (handle == 0) {
             handle = newHandle();
         }
         Map<Guid, Long> p = handles.get(handle);
         if (p == null) {
-            throw new IllegalArgumentException("no such handle");
+            throw new IllegalArgumentException("no such handle 0x" + Long.toHexString(handle));
         }
-        p.put(guid, iface);
+        p.put(protocol, iface);
         return handle;
     }
 
@@ -56,16 +76,17 @@ public final class ProtocolDatabase {
         return handles.containsKey(handle);
     }
 
-    /** The interface of {@code guid} on {@code handle}, or null. */
-    public Long get(long handle, Guid guid) {
+    @Override
+    public Long get(long handle, Guid protocol) {
         Map<Guid, Long> p = handles.get(handle);
-        return p == null ? null : p.get(guid);
+        return p == null ? null : p.get(protocol);
     }
 
-    public List<Long> handlesWith(Guid guid) {
+    @Override
+    public List<Long> handlesWith(Guid protocol) {
         List<Long> l = new ArrayList<>();
         for (Map.Entry<Long, Map<Guid, Long>> e : handles.entrySet()) {
-            if (guid == null || e.getValue().containsKey(guid)) {
+            if (protocol == null || e.getValue().containsKey(protocol)) {
                 l.add(e.getKey());
             }
         }
@@ -78,7 +99,7 @@ public final class ProtocolDatabase {
         if (dp == null || dp == 0) {
             return null;
         }
-        byte[] b = fw.readDevicePath(dp);
+        byte[] b = mem.devicePath(dp);
         return Arrays.copyOf(b, b.length - 4);
     }
 
@@ -97,8 +118,7 @@ public final class ProtocolDatabase {
             if (!Arrays.equals(hp, 0, hp.length, path, 0, hp.length)) {
                 continue;
             }
-            // must end on a node boundary of path
-            if (!nodeBoundary(path, hp.length)) {
+            if (!nodeBoundary(path, hp.length)) { // a prefix must end where a node of path ends
                 continue;
             }
             if (hp.length > bestLen) {
@@ -121,254 +141,57 @@ public final class ProtocolDatabase {
         return p == at;
     }
 
-    // ---------------------------------------------------------------- boot services
+    // ---------------------------------------------------------------- Protocol Handler Services
 
-    void register(Map<String, Service> bs) {
-        GuestMemory m = fw.mem();
-        bs.put("InstallProtocolInterface", c -> {
-            long hp = c.arg(0);
-            if (hp == 0 || c.arg(1) == 0 || c.arg(2) != 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            long h = m.u64(hp);
-            if (h != 0 && !exists(h)) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            Guid g = m.guid(c.arg(1));
-            if (h != 0 && get(h, g) != null) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            m.putU64(hp, install(h, g, c.arg(3)));
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("ReinstallProtocolInterface", c -> {
-            long h = c.arg(0);
-            if (!exists(h) || c.arg(1) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            Guid g = m.guid(c.arg(1));
-            Long cur = get(h, g);
-            if (cur == null || cur != c.arg(2)) {
-                return EfiStatus.NOT_FOUND;
-            }
-            handles.get(h).put(g, c.arg(3));
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("UninstallProtocolInterface", c -> uninstall(c.arg(0), c.arg(1), c.arg(2)));
-        bs.put("HandleProtocol", c -> {
-            if (c.arg(1) == 0 || c.arg(2) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            if (!exists(c.arg(0))) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            Long i = get(c.arg(0), m.guid(c.arg(1)));
-            if (i == null) {
-                m.putU64(c.arg(2), 0);
-                return EfiStatus.UNSUPPORTED;
-            }
-            m.putU64(c.arg(2), i);
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("RegisterProtocolNotify", c -> {
-            if (c.arg(0) == 0 || c.arg(2) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            m.putU64(c.arg(2), fw.machine().fwAlloc(16));
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("LocateHandle", c -> {
-            List<Long> l = search(c.arg(0), c.arg(1));
-            if (l == null) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            if (c.arg(3) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            if (l.isEmpty()) {
-                return EfiStatus.NOT_FOUND;
-            }
-            long need = 8L * l.size();
-            long have = m.u64(c.arg(3));
-            m.putU64(c.arg(3), need);
-            if (have < need) {
-                return EfiStatus.BUFFER_TOO_SMALL;
-            }
-            if (c.arg(4) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            for (int i = 0; i < l.size(); i++) {
-                m.putU64(c.arg(4) + 8L * i, l.get(i));
-            }
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("LocateHandleBuffer", c -> {
-            if (c.arg(3) == 0 || c.arg(4) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            List<Long> l = search(c.arg(0), c.arg(1));
-            if (l == null) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            m.putU64(c.arg(3), l.size());
-            if (l.isEmpty()) {
-                m.putU64(c.arg(4), 0);
-                return EfiStatus.NOT_FOUND;
-            }
-            long buf = fw.allocatePool(MemoryType.BootServicesData, 8L * l.size());
-            if (buf < 0) {
-                return EfiStatus.OUT_OF_RESOURCES;
-            }
-            for (int i = 0; i < l.size(); i++) {
-                m.putU64(buf + 8L * i, l.get(i));
-            }
-            m.putU64(c.arg(4), buf);
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("LocateDevicePath", c -> {
-            if (c.arg(0) == 0 || c.arg(1) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            long dpp = m.u64(c.arg(1));
-            if (dpp == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            byte[] path = fw.readDevicePath(dpp);
-            long[] r = locateDevicePath(m.guid(c.arg(0)), path);
-            if (r == null) {
-                return EfiStatus.NOT_FOUND;
-            }
-            if (c.arg(2) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            m.putU64(c.arg(2), r[0]);
-            m.putU64(c.arg(1), dpp + r[1]);
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("OpenProtocol", c -> {
-            long h = c.arg(0);
-            if (c.arg(1) == 0 || !exists(h)) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            long attrs = c.arg(5);
-            Long i = get(h, m.guid(c.arg(1)));
-            if (i == null) {
-                if (c.arg(2) != 0 && (attrs & 0x4) == 0) {
-                    m.putU64(c.arg(2), 0);
-                }
-                return EfiStatus.UNSUPPORTED;
-            }
-            if ((attrs & 0x4) == 0) { // not TEST_PROTOCOL
-                if (c.arg(2) == 0) {
-                    return EfiStatus.INVALID_PARAMETER;
-                }
-                m.putU64(c.arg(2), i);
-            }
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("CloseProtocol", c -> {
-            if (c.arg(1) == 0 || !exists(c.arg(0))) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            return get(c.arg(0), m.guid(c.arg(1))) == null ? EfiStatus.NOT_FOUND : EfiStatus.SUCCESS;
-        });
-        bs.put("OpenProtocolInformation", c -> EfiStatus.UNSUPPORTED);
-        bs.put("ProtocolsPerHandle", c -> {
-            Map<Guid, Long> p = handles.get(c.arg(0));
-            if (p == null || c.arg(1) == 0 || c.arg(2) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            List<Guid> gs = new ArrayList<>(p.keySet());
-            long arr = fw.allocatePool(MemoryType.BootServicesData, 8L * Math.max(1, gs.size()));
-            long gbuf = fw.machine().fwAlloc(16L * Math.max(1, gs.size()));
-            if (arr < 0) {
-                return EfiStatus.OUT_OF_RESOURCES;
-            }
-            for (int i = 0; i < gs.size(); i++) {
-                m.putGuid(gbuf + 16L * i, gs.get(i));
-                m.putU64(arr + 8L * i, gbuf + 16L * i);
-            }
-            m.putU64(c.arg(1), arr);
-            m.putU64(c.arg(2), gs.size());
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("LocateProtocol", c -> {
-            if (c.arg(0) == 0 || c.arg(2) == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            Guid g = m.guid(c.arg(0));
-            for (long h : handlesWith(g)) {
-                m.putU64(c.arg(2), get(h, g));
-                return EfiStatus.SUCCESS;
-            }
-            m.putU64(c.arg(2), 0);
-            return EfiStatus.NOT_FOUND;
-        });
-        bs.put("InstallMultipleProtocolInterfaces", c -> {
-            long hp = c.arg(0);
-            if (hp == 0) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            long h = m.u64(hp);
-            if (h != 0 && !exists(h)) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            List<Guid> gs = new ArrayList<>();
-            List<Long> is = new ArrayList<>();
-            for (int a = 1; a < 200; a += 2) {
-                long gp = c.arg(a);
-                if (gp == 0) {
-                    break;
-                }
-                gs.add(m.guid(gp));
-                is.add(c.arg(a + 1));
-            }
-            // a device path already installed elsewhere is ALREADY_STARTED (UEFI 2.10 §7.3)
-            for (int i = 0; i < gs.size(); i++) {
-                if (gs.get(i).equals(DEVICE_PATH) && is.get(i) != 0) {
-                    byte[] dp = fw.readDevicePath(is.get(i));
-                    long[] r = locateDevicePath(DEVICE_PATH, dp);
-                    if (r != null && r[1] == dp.length - 4) {
-                        return EfiStatus.ALREADY_STARTED;
-                    }
-                }
-                if (h != 0 && get(h, gs.get(i)) != null) {
-                    return EfiStatus.INVALID_PARAMETER;
-                }
-            }
-            if (h == 0) {
-                h = newHandle();
-            }
-            for (int i = 0; i < gs.size(); i++) {
-                install(h, gs.get(i), is.get(i));
-            }
-            m.putU64(hp, h);
-            return EfiStatus.SUCCESS;
-        });
-        bs.put("UninstallMultipleProtocolInterfaces", c -> {
-            long h = c.arg(0);
-            if (!exists(h)) {
-                return EfiStatus.INVALID_PARAMETER;
-            }
-            for (int a = 1; a < 200; a += 2) {
-                long gp = c.arg(a);
-                if (gp == 0) {
-                    break;
-                }
-                long st = uninstall(h, gp, c.arg(a + 1));
-                if (st != EfiStatus.SUCCESS) {
-                    return EfiStatus.INVALID_PARAMETER;
-                }
-            }
-            return EfiStatus.SUCCESS;
-        });
-    }
-
-    private long uninstall(long h, long guidPtr, long iface) {
-        if (!exists(h) || guidPtr == 0) {
+    /** InstallProtocolInterface(*Handle, *Protocol, InterfaceType, Interface); *Handle 0 creates a handle. */
+    long installProtocolInterface(Call c) {
+        long handlePtr = c.arg(0);
+        long protocolPtr = c.arg(1);
+        long interfaceType = c.arg(2);
+        long iface = c.arg(3);
+        if (handlePtr == 0 || protocolPtr == 0 || interfaceType != 0) { // EFI_NATIVE_INTERFACE only
             return EfiStatus.INVALID_PARAMETER;
         }
-        Guid g = fw.mem().guid(guidPtr);
+        long h = mem.u64(handlePtr);
+        if (h != 0 && !exists(h)) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        Guid g = mem.guid(protocolPtr);
+        if (h != 0 && get(h, g) != null) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        mem.putU64(handlePtr, install(h, g, iface));
+        return EfiStatus.SUCCESS;
+    }
+
+    /** ReinstallProtocolInterface(Handle, *Protocol, OldInterface, NewInterface). */
+    long reinstallProtocolInterface(Call c) {
+        long h = c.arg(0);
+        long protocolPtr = c.arg(1);
+        long oldInterface = c.arg(2);
+        long newInterface = c.arg(3);
+        if (!exists(h) || protocolPtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        Guid g = mem.guid(protocolPtr);
+        Long cur = get(h, g);
+        if (cur == null || cur != oldInterface) {
+            return EfiStatus.NOT_FOUND;
+        }
+        handles.get(h).put(g, newInterface);
+        return EfiStatus.SUCCESS;
+    }
+
+    /** UninstallProtocolInterface(Handle, *Protocol, Interface); the last protocol gone removes the handle. */
+    long uninstallProtocolInterface(Call c) {
+        return uninstall(c.arg(0), c.arg(1), c.arg(2));
+    }
+
+    private long uninstall(long h, long protocolPtr, long iface) {
+        if (!exists(h) || protocolPtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        Guid g = mem.guid(protocolPtr);
         Long cur = get(h, g);
         if (cur == null || cur != iface) {
             return EfiStatus.NOT_FOUND;
@@ -380,19 +203,274 @@ public final class ProtocolDatabase {
         return EfiStatus.SUCCESS;
     }
 
-    /** AllHandles (0), ByRegisterNotify (1: nothing is ever pending), ByProtocol (2). */
-    private List<Long> search(long type, long guidPtr) {
-        if (type == 0) {
+    /** HandleProtocol(Handle, *Protocol, **Interface). */
+    long handleProtocol(Call c) {
+        long h = c.arg(0);
+        long protocolPtr = c.arg(1);
+        long interfacePtr = c.arg(2);
+        if (protocolPtr == 0 || interfacePtr == 0 || !exists(h)) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        Long i = get(h, mem.guid(protocolPtr));
+        if (i == null) {
+            mem.putU64(interfacePtr, 0);
+            return EfiStatus.UNSUPPORTED;
+        }
+        mem.putU64(interfacePtr, i);
+        return EfiStatus.SUCCESS;
+    }
+
+    /** RegisterProtocolNotify(*Protocol, Event, **Registration): accepted; the notification never fires. */
+    long registerProtocolNotify(Call c) {
+        long protocolPtr = c.arg(0);
+        long registrationPtr = c.arg(2);
+        if (protocolPtr == 0 || registrationPtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        mem.putU64(registrationPtr, allocator.firmwareAlloc(16));
+        return EfiStatus.SUCCESS;
+    }
+
+    /** LocateHandle(SearchType, *Protocol, *SearchKey, *BufferSize, *Buffer). */
+    long locateHandle(Call c) {
+        long sizePtr = c.arg(3);
+        long buffer = c.arg(4);
+        List<Long> found = search(c.arg(0), c.arg(1));
+        if (found == null || sizePtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        if (found.isEmpty()) {
+            return EfiStatus.NOT_FOUND;
+        }
+        long need = 8L * found.size();
+        long have = mem.u64(sizePtr);
+        mem.putU64(sizePtr, need);
+        if (have < need) {
+            return EfiStatus.BUFFER_TOO_SMALL;
+        }
+        if (buffer == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        for (int i = 0; i < found.size(); i++) {
+            mem.putU64(buffer + 8L * i, found.get(i));
+        }
+        return EfiStatus.SUCCESS;
+    }
+
+    /** LocateDevicePath(*Protocol, **DevicePath, *Device): advances *DevicePath past the matched prefix. */
+    long locateDevicePath(Call c) {
+        long protocolPtr = c.arg(0);
+        long devicePathPtr = c.arg(1);
+        long devicePtr = c.arg(2);
+        if (protocolPtr == 0 || devicePathPtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        long dpp = mem.u64(devicePathPtr);
+        if (dpp == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        long[] r = locateDevicePath(mem.guid(protocolPtr), mem.devicePath(dpp));
+        if (r == null) {
+            return EfiStatus.NOT_FOUND;
+        }
+        if (devicePtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        mem.putU64(devicePtr, r[0]);
+        mem.putU64(devicePathPtr, dpp + r[1]);
+        return EfiStatus.SUCCESS;
+    }
+
+    /** ConnectController(…): no drivers are modelled, so no driver manages any controller. */
+    long connectController(Call c) {
+        return EfiStatus.NOT_FOUND;
+    }
+
+    /** DisconnectController(…): nothing is ever connected. */
+    long disconnectController(Call c) {
+        return EfiStatus.NOT_FOUND;
+    }
+
+    /** OpenProtocol(Handle, *Protocol, **Interface, AgentHandle, ControllerHandle, Attributes). */
+    long openProtocol(Call c) {
+        long h = c.arg(0);
+        long protocolPtr = c.arg(1);
+        long interfacePtr = c.arg(2);
+        long attributes = c.arg(5);
+        boolean test = (attributes & OPEN_TEST_PROTOCOL) != 0;
+        if (protocolPtr == 0 || !exists(h)) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        Long i = get(h, mem.guid(protocolPtr));
+        if (i == null) {
+            if (interfacePtr != 0 && !test) {
+                mem.putU64(interfacePtr, 0);
+            }
+            return EfiStatus.UNSUPPORTED;
+        }
+        if (!test) {
+            if (interfacePtr == 0) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+            mem.putU64(interfacePtr, i);
+        }
+        return EfiStatus.SUCCESS;
+    }
+
+    /** CloseProtocol(Handle, *Protocol, AgentHandle, ControllerHandle). */
+    long closeProtocol(Call c) {
+        long h = c.arg(0);
+        long protocolPtr = c.arg(1);
+        if (protocolPtr == 0 || !exists(h)) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        return get(h, mem.guid(protocolPtr)) == null ? EfiStatus.NOT_FOUND : EfiStatus.SUCCESS;
+    }
+
+    /** OpenProtocolInformation(…): no open-information is kept. */
+    long openProtocolInformation(Call c) {
+        return EfiStatus.UNSUPPORTED;
+    }
+
+    /** ProtocolsPerHandle(Handle, ***ProtocolBuffer, *ProtocolBufferCount): the array is pool memory. */
+    long protocolsPerHandle(Call c) {
+        Map<Guid, Long> p = handles.get(c.arg(0));
+        long bufferPtr = c.arg(1);
+        long countPtr = c.arg(2);
+        if (p == null || bufferPtr == 0 || countPtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        List<Guid> gs = new ArrayList<>(p.keySet());
+        long array = allocator.allocatePool(MemoryType.BootServicesData, 8L * Math.max(1, gs.size()));
+        long guids = allocator.firmwareAlloc(16L * Math.max(1, gs.size()));
+        if (array < 0) {
+            return EfiStatus.OUT_OF_RESOURCES;
+        }
+        for (int i = 0; i < gs.size(); i++) {
+            mem.putGuid(guids + 16L * i, gs.get(i));
+            mem.putU64(array + 8L * i, guids + 16L * i);
+        }
+        mem.putU64(bufferPtr, array);
+        mem.putU64(countPtr, gs.size());
+        return EfiStatus.SUCCESS;
+    }
+
+    /** LocateHandleBuffer(SearchType, *Protocol, *SearchKey, *NoHandles, **Buffer): the array is pool memory. */
+    long locateHandleBuffer(Call c) {
+        long countPtr = c.arg(3);
+        long bufferPtr = c.arg(4);
+        if (countPtr == 0 || bufferPtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        List<Long> found = search(c.arg(0), c.arg(1));
+        if (found == null) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        mem.putU64(countPtr, found.size());
+        if (found.isEmpty()) {
+            mem.putU64(bufferPtr, 0);
+            return EfiStatus.NOT_FOUND;
+        }
+        long buf = allocator.allocatePool(MemoryType.BootServicesData, 8L * found.size());
+        if (buf < 0) {
+            return EfiStatus.OUT_OF_RESOURCES;
+        }
+        for (int i = 0; i < found.size(); i++) {
+            mem.putU64(buf + 8L * i, found.get(i));
+        }
+        mem.putU64(bufferPtr, buf);
+        return EfiStatus.SUCCESS;
+    }
+
+    /** LocateProtocol(*Protocol, *Registration, **Interface): the first handle's interface. */
+    long locateProtocol(Call c) {
+        long protocolPtr = c.arg(0);
+        long interfacePtr = c.arg(2);
+        if (protocolPtr == 0 || interfacePtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        Guid g = mem.guid(protocolPtr);
+        for (long h : handlesWith(g)) {
+            mem.putU64(interfacePtr, get(h, g));
+            return EfiStatus.SUCCESS;
+        }
+        mem.putU64(interfacePtr, 0);
+        return EfiStatus.NOT_FOUND;
+    }
+
+    /**
+     * InstallMultipleProtocolInterfaces(*Handle, {*Protocol, Interface}…, NULL): all or nothing; a device path
+     * already installed on another handle is ALREADY_STARTED (UEFI 2.10 §7.3).
+     */
+    long installMultipleProtocolInterfaces(Call c) {
+        long handlePtr = c.arg(0);
+        if (handlePtr == 0) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        long h = mem.u64(handlePtr);
+        if (h != 0 && !exists(h)) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        List<Guid> gs = new ArrayList<>();
+        List<Long> is = new ArrayList<>();
+        for (int a = 1; a < 2 * MAX_PAIRS; a += 2) {
+            long gp = c.arg(a);
+            if (gp == 0) {
+                break;
+            }
+            gs.add(mem.guid(gp));
+            is.add(c.arg(a + 1));
+        }
+        for (int i = 0; i < gs.size(); i++) {
+            if (gs.get(i).equals(DEVICE_PATH) && is.get(i) != 0) {
+                byte[] dp = mem.devicePath(is.get(i));
+                long[] r = locateDevicePath(DEVICE_PATH, dp);
+                if (r != null && r[1] == dp.length - 4) {
+                    return EfiStatus.ALREADY_STARTED;
+                }
+            }
+            if (h != 0 && get(h, gs.get(i)) != null) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+        }
+        if (h == 0) {
+            h = newHandle();
+        }
+        for (int i = 0; i < gs.size(); i++) {
+            install(h, gs.get(i), is.get(i));
+        }
+        mem.putU64(handlePtr, h);
+        return EfiStatus.SUCCESS;
+    }
+
+    /** UninstallMultipleProtocolInterfaces(Handle, {*Protocol, Interface}…, NULL). */
+    long uninstallMultipleProtocolInterfaces(Call c) {
+        long h = c.arg(0);
+        if (!exists(h)) {
+            return EfiStatus.INVALID_PARAMETER;
+        }
+        for (int a = 1; a < 2 * MAX_PAIRS; a += 2) {
+            long gp = c.arg(a);
+            if (gp == 0) {
+                break;
+            }
+            if (uninstall(h, gp, c.arg(a + 1)) != EfiStatus.SUCCESS) {
+                return EfiStatus.INVALID_PARAMETER;
+            }
+        }
+        return EfiStatus.SUCCESS;
+    }
+
+    /** The handles LocateHandle(Buffer) finds: AllHandles, ByRegisterNotify (nothing is ever pending), ByProtocol. */
+    private List<Long> search(long type, long protocolPtr) {
+        if (type == ALL_HANDLES) {
             return handlesWith(null);
         }
-        if (type == 1) {
+        if (type == BY_REGISTER_NOTIFY) {
             return new ArrayList<>();
         }
-        if (type == 2) {
-            if (guidPtr == 0) {
-                return null;
-            }
-            return handlesWith(fw.mem().guid(guidPtr));
+        if (type == BY_PROTOCOL) {
+            return protocolPtr == 0 ? null : handlesWith(mem.guid(protocolPtr));
         }
         return null;
     }

@@ -1,5 +1,7 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.uefi.spi.EfiStatus;
+
 /** One service call made by guest code: name, the four register arguments, the result and the caller. */
 public record TraceEntry(int index, String service, long[] args, long status, long returnAddress) {
     @Override

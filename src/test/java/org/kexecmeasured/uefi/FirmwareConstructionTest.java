@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** A Firmware whose construction fails after the Unicorn instance exists closes it (native memory). */
+/** A Platform whose construction fails after the Unicorn instance exists closes it (native memory). */
 class FirmwareConstructionTest {
 
     /** VmSize of this process in KiB (Linux /proc): each Unicorn instance maps its RAM and code buffer. */
@@ -34,11 +34,11 @@ class FirmwareConstructionTest {
             }
         };
         EmulatorOptions o = EmulatorOptions.builder().ramSize(256L << 20).measurer(failing).build();
-        assertThrows(IllegalStateException.class, () -> new Firmware(o)); // warm-up: libraries, JIT
+        assertThrows(IllegalStateException.class, () -> Platform.create(o)); // warm-up: libraries, JIT
         long before = vmSizeKiB();
         int n = 20;
         for (int i = 0; i < n; i++) {
-            assertThrows(IllegalStateException.class, () -> new Firmware(o));
+            assertThrows(IllegalStateException.class, () -> Platform.create(o));
         }
         long grownMiB = (vmSizeKiB() - before) >> 10;
         // a leaked instance keeps at least its 256 MiB RAM mapping: 20 of them would be 5 GiB

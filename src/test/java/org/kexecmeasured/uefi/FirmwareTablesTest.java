@@ -3,6 +3,9 @@ package org.kexecmeasured.uefi;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestMemoryException;
+import org.kexecmeasured.uefi.spi.MemoryType;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,8 +23,8 @@ class FirmwareTablesTest {
     @TempDir
     Path dir;
 
-    private static Firmware firmware() {
-        return new Firmware(EmulatorOptions.builder().ramSize(64L << 20).build());
+    private static Platform platform() {
+        return Platform.create(EmulatorOptions.builder().ramSize(64L << 20).build());
     }
 
     private static void assertHeader(GuestMemory m, long table, String signature, int size) {
@@ -38,7 +41,8 @@ class FirmwareTablesTest {
 
     @Test
     void systemBootAndRuntimeTablesHaveSignaturesAndCrcs() {
-        try (Firmware fw = firmware()) {
+        try (Platform p = platform()) {
+            Firmware fw = p.firmware();
             GuestMemory m = fw.mem();
             long st = fw.systemTable();
             assertHeader(m, st, "IBI SYST", 120);
@@ -54,6 +58,38 @@ class FirmwareTablesTest {
         }
     }
 
+    /**
+     * Offsets of function pointers in EFI_BOOT_SERVICES / EFI_RUNTIME_SERVICES as the UEFI 2.10 headers lay them
+     * out (EDK2 MdePkg/Include/Uefi/UefiSpec.h): each slot of the guest's table is the trap slot of the service
+     * of that name.
+     */
+    @Test
+    void serviceTablesHaveTheSpecsOffsets() {
+        Object[][] boot = {{"RaiseTPL", 0x18}, {"AllocatePages", 0x28}, {"GetMemoryMap", 0x38}, {"FreePool", 0x48},
+            {"CheckEvent", 0x78}, {"HandleProtocol", 0x98}, {"Reserved", 0xA0}, {"LocateDevicePath", 0xB8},
+            {"LoadImage", 0xC8}, {"StartImage", 0xD0}, {"Exit", 0xD8}, {"ExitBootServices", 0xE8}, {"Stall", 0xF8},
+            {"OpenProtocol", 0x118}, {"LocateProtocol", 0x140}, {"CalculateCrc32", 0x158}, {"CopyMem", 0x160},
+            {"SetMem", 0x168}, {"CreateEventEx", 0x170}};
+        Object[][] runtime = {{"GetTime", 0x18}, {"SetVirtualAddressMap", 0x38}, {"GetVariable", 0x48},
+            {"SetVariable", 0x58}, {"ResetSystem", 0x68}, {"QueryVariableInfo", 0x80}};
+        try (Platform p = platform()) {
+            Firmware fw = p.firmware();
+            GuestMemory m = fw.mem();
+            long bs = m.u64(fw.systemTable() + 96);
+            long rt = m.u64(fw.systemTable() + 88);
+            for (Object[] e : boot) {
+                assertEquals((int) e[1], BootService.valueOf((String) e[0]).offset(), (String) e[0]);
+                assertEquals(e[0], fw.machine().slotName(m.u64(bs + (int) e[1])), "BootServices+0x"
+                        + Integer.toHexString((int) e[1]));
+            }
+            for (Object[] e : runtime) {
+                assertEquals((int) e[1], RuntimeService.valueOf((String) e[0]).offset(), (String) e[0]);
+                assertEquals(e[0], fw.machine().slotName(m.u64(rt + (int) e[1])), "RuntimeServices+0x"
+                        + Integer.toHexString((int) e[1]));
+            }
+        }
+    }
+
     @Test
     void espLookupIsCaseInsensitiveAndCannotLeaveTheDirectory() throws Exception {
         Path esp = Files.createDirectories(dir.resolve("esp"));
@@ -62,16 +98,17 @@ class FirmwareTablesTest {
         Files.writeString(dir.resolve("secret"), "outside");
         Files.createSymbolicLink(esp.resolve("link"), dir.resolve("secret"));
         Files.createSymbolicLink(esp.resolve("dirlink"), dir);
-        try (Firmware fw = firmware()) {
-            SimpleFileSystemProtocol fs = new SimpleFileSystemProtocol(fw, esp);
-            assertArrayEquals("boot".getBytes(), fs.readFile("\\efi\\boot\\bootx64.efi"));
-            assertArrayEquals("boot".getBytes(), fs.readFile("\\EFI\\.\\BOOT\\..\\BOOT\\BOOTX64.EFI"));
-            assertNull(fs.readFile("\\..\\secret"));
-            assertNull(fs.readFile("\\..\\..\\..\\..\\" + dir.resolve("secret")));
-            assertNull(fs.readFile("\\link"), "symlinks are not followed");
-            assertNull(fs.readFile("\\dirlink\\secret"));
-            assertNull(fs.readFile("\\EFI/../../secret"), "'/' is no separator");
-            assertNull(fs.readFile("\\EFI"), "directories are not files");
+        try (Platform p = platform()) {
+            SimpleFileSystemProtocol fs = new SimpleFileSystemProtocol(p.firmware().protocolContext(), esp);
+            long max = ImageServices.MAX_IMAGE;
+            assertArrayEquals("boot".getBytes(), fs.readFile("\\efi\\boot\\bootx64.efi", max));
+            assertArrayEquals("boot".getBytes(), fs.readFile("\\EFI\\.\\BOOT\\..\\BOOT\\BOOTX64.EFI", max));
+            assertNull(fs.readFile("\\..\\secret", max));
+            assertNull(fs.readFile("\\..\\..\\..\\..\\" + dir.resolve("secret"), max));
+            assertNull(fs.readFile("\\link", max), "symlinks are not followed");
+            assertNull(fs.readFile("\\dirlink\\secret", max));
+            assertNull(fs.readFile("\\EFI/../../secret", max), "'/' is no separator");
+            assertNull(fs.readFile("\\EFI", max), "directories are not files");
         }
     }
 
@@ -83,10 +120,10 @@ class FirmwareTablesTest {
             f.setLength(big); // sparse: no disk space used
         }
         Files.writeString(esp.resolve("small.efi"), "0123456789");
-        try (Firmware fw = firmware()) {
-            SimpleFileSystemProtocol fs = new SimpleFileSystemProtocol(fw, esp);
+        try (Platform p = platform()) {
+            SimpleFileSystemProtocol fs = new SimpleFileSystemProtocol(p.firmware().protocolContext(), esp);
             org.kexecmeasured.util.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
-                    org.kexecmeasured.util.BadInputException.class, () -> fs.readFile("\\BIG.EFI"));
+                    org.kexecmeasured.util.BadInputException.class, () -> fs.readFile("\\BIG.EFI", ImageServices.MAX_IMAGE));
             assertTrue(e.getMessage().contains(big + " bytes"), e.getMessage());
             assertArrayEquals("0123456789".getBytes(), fs.readFile("\\small.efi", 10));
             org.junit.jupiter.api.Assertions.assertThrows(org.kexecmeasured.util.BadInputException.class,
@@ -97,7 +134,8 @@ class FirmwareTablesTest {
     @Test
     void ramLayoutWithAHoleIsMappedAndDescribed() {
         var layout = java.util.List.of(new RamRange(0, 0x9f000), new RamRange(0x100000, 256L << 20));
-        try (Firmware fw = new Firmware(EmulatorOptions.builder().ram(layout).build())) {
+        try (Platform p = Platform.create(EmulatorOptions.builder().ram(layout).build())) {
+            Firmware fw = p.firmware();
             var regions = fw.memoryMap().regions();
             assertEquals(4, regions.size(), regions.toString());
             assertEquals(MemoryType.ReservedMemoryType, regions.get(0).type());
@@ -115,8 +153,8 @@ class FirmwareTablesTest {
 
     @Test
     void variablesSeededAndBounded() {
-        try (Firmware fw = firmware()) {
-            VariableStore v = fw.runtime().variables();
+        try (Platform p = platform()) {
+            VariableStore v = p.firmware().runtime().variables();
             assertArrayEquals(new byte[]{0}, v.get("SecureBoot", VariableStore.EFI_GLOBAL_VARIABLE).data());
             assertTrue(v.set("X", VariableStore.EFI_GLOBAL_VARIABLE, 7, new byte[100]));
             assertTrue(!v.set("Big", VariableStore.EFI_GLOBAL_VARIABLE, 7, new byte[VariableStore.MAX_VARIABLE_SIZE + 1]));

@@ -3,6 +3,7 @@ package org.kexecmeasured.uefi;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.uefi.spi.MemoryType;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -1,6 +1,8 @@
 package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 
 import java.nio.ByteBuffer;

@@ -1,8 +1,10 @@
 package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
+import org.kexecmeasured.uefi.spi.RunResult;
 import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -44,9 +46,10 @@ class HookErrorTest {
             cpu.setCpuidHandler((leaf, sub, out) -> {
                 throw new StackOverflowError("injected by the test");
             });
-            EmulationException e = assertThrows(EmulationException.class, () -> cpu.run(0x1000, 3_000_000));
-            assertInstanceOf(StackOverflowError.class, e.getCause());
-            assertTrue(e.getMessage().contains("injected by the test"), e.getMessage());
+            RunResult r = cpu.run(0x1000, 3_000_000);
+            assertEquals(RunResult.End.HOST_ERROR, r.end(), "the run ends at once, not at its timeout");
+            assertInstanceOf(StackOverflowError.class, r.hostFailure());
+            assertTrue(r.hostFailure().getMessage().contains("injected by the test"), r.hostFailure().getMessage());
         }
     }
 }

@@ -62,7 +62,8 @@ class ImageLifecycleTest {
         bb.putInt(0x58 + 112 + 4 * 8, pe.length - 16); // DataDirectory[SECURITY].VirtualAddress (file offset)
         bb.putInt(0x58 + 112 + 4 * 8 + 4, 0x1000); // .Size
         org.kexecmeasured.payload.pe.PeFile.parse(pe);
-        try (Firmware fw = new Firmware(EmulatorOptions.builder().ramSize(64L << 20).build())) {
+        try (Platform p = Platform.create(EmulatorOptions.builder().ramSize(64L << 20).build())) {
+            Firmware fw = p.firmware();
             long free = fw.memoryMap().freeBytes();
             org.kexecmeasured.util.BadInputException e = assertThrows(org.kexecmeasured.util.BadInputException.class,
                     () -> fw.images().load(pe, "unhashable.efi", 0, 0, null));
@@ -85,7 +86,8 @@ class ImageLifecycleTest {
                 throw new org.kexecmeasured.util.BadInputException("cannot measure this image");
             }
         };
-        try (Firmware fw = new Firmware(EmulatorOptions.builder().ramSize(64L << 20).measurer(failing).build())) {
+        try (Platform p = Platform.create(EmulatorOptions.builder().ramSize(64L << 20).measurer(failing).build())) {
+            Firmware fw = p.firmware();
             long free = fw.memoryMap().freeBytes();
             int handles = fw.protocols().handlesWith(LoadedImageProtocol.GUID).size();
             assertThrows(org.kexecmeasured.util.BadInputException.class,

@@ -1,6 +1,7 @@
 package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
+import org.kexecmeasured.uefi.spi.MemoryType;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -2,6 +2,10 @@ package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
 import org.kexecmeasured.uefi.protocol.RngProtocol;
+import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.MemoryType;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -16,7 +20,8 @@ class RngProtocolTest {
         if (seed != null) {
             b.rng(HostRandom.seeded(seed));
         }
-        try (Firmware fw = new Firmware(b.build())) {
+        try (Platform p = Platform.create(b.build())) {
+            Firmware fw = p.firmware();
             var handles = fw.protocols().handlesWith(RngProtocol.GUID);
             if (handles.isEmpty()) {
                 return null;
@@ -24,7 +29,7 @@ class RngProtocolTest {
             long iface = fw.protocols().get(handles.get(0), RngProtocol.GUID);
             GuestMemory m = fw.mem();
             fw.machine().cpu().setReg(Cpu.Reg.RSP, fw.machine().stackTop() - 0x1000);
-            long buf = fw.allocatePool(MemoryType.BootServicesData, 64);
+            long buf = fw.allocator().allocatePool(MemoryType.BootServicesData, 64);
             m.putU64(buf, 4); // list size too small
             assertEquals(EfiStatus.BUFFER_TOO_SMALL, fw.images().hostCall(m.u64(iface), iface, buf, buf + 16));
             assertEquals(16, m.u64(buf));

@@ -2,6 +2,10 @@ package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.Test;
 import org.kexecmeasured.uefi.protocol.Tcg2Protocol;
+import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.MemoryType;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -16,11 +20,12 @@ class Tcg2CapabilityTest {
     }
 
     private static Answer call(int size) {
-        try (Firmware fw = new Firmware(EmulatorOptions.builder().ramSize(64L << 20).build())) {
+        try (Platform p = Platform.create(EmulatorOptions.builder().ramSize(64L << 20).build())) {
+            Firmware fw = p.firmware();
             GuestMemory m = fw.mem();
             fw.machine().cpu().setReg(Cpu.Reg.RSP, fw.machine().stackTop() - 0x1000);
             long tcg2 = fw.protocols().get(fw.protocols().handlesWith(Tcg2Protocol.GUID).get(0), Tcg2Protocol.GUID);
-            long buf = fw.allocatePool(MemoryType.BootServicesData, 64);
+            long buf = fw.allocator().allocatePool(MemoryType.BootServicesData, 64);
             byte[] fill = new byte[64];
             java.util.Arrays.fill(fill, (byte) 0xAA);
             m.write(buf, fill);

@@ -51,30 +51,134 @@ public final class Uki {
         return new Uki(pe);
     }
 
+    /** A view for reading sections before the UKI is known to be unambiguous (e.g. the stub's own version). */
+    static Uki unchecked(PeFile pe) {
+        return new Uki(pe);
+    }
+
     /** The sections systemd-stub 252 locates (pe.c), which it matches by name prefix, the last header winning. */
     static final List<String> LOCATED_V252 = List.of(
             ".cmdline", ".linux", ".initrd", ".splash", ".dtb", ".osrel", ".pcrsig", ".pcrpkey");
 
+    /** Sections a multi-profile stub accepts more than once in one scope (one per device, chosen by .hwids). */
+    static final List<String> REPEATABLE = List.of(".dtbauto");
+
     /**
-     * Refuses a UKI in which two section headers match one of the stub's section names under the
-     * stub's own rule (prefix match, last one wins): what this tool would show and predict from the
-     * first header would not be what the stub boots and measures. Multi-profile UKIs (systemd ≥ 257),
-     * which repeat sections on purpose, are refused by the same rule: their prediction is not supported.
+     * Refuses a UKI in which the stub could resolve a section name to more than one header, so what
+     * this tool shows and predicts might not be what the stub boots and measures. Scopes are the base
+     * (the headers before the first .profile) and each profile (from its .profile to the next) when the
+     * stub supports profiles (systemd ≥ 257); in a scope, two headers of one known name are ambiguous,
+     * and for older or unknown stubs so are two headers matching one of 252's names by prefix (252
+     * matches by prefix and uses the last). A multi-profile UKI with an older stub is therefore refused:
+     * that stub sees repeated sections.
      */
     public static void requireUnambiguous(PeFile pe) {
-        for (String name : LOCATED_V252) {
-            List<String> hits = new java.util.ArrayList<>();
-            for (Section s : pe.sections()) {
-                if (s.name().startsWith(name)) hits.add(s.name() + "@0x" + Long.toHexString(s.virtualAddress()));
+        java.util.Optional<StubVersion> v = StubVersion.of(pe);
+        boolean profiles = v.isPresent() && v.get().major() >= 257;
+        List<List<Section>> scopes = profiles ? scopes(pe.sections()) : List.of(pe.sections());
+        for (int i = 0; i < scopes.size(); i++) {
+            String where = !profiles || i == 0 ? "" : " in profile " + (i - 1);
+            for (String name : KNOWN_SECTIONS) {
+                if (REPEATABLE.contains(name)) continue;
+                List<String> hits = new java.util.ArrayList<>();
+                for (Section s : scopes.get(i)) {
+                    if (s.name().equals(name)) hits.add(s.name() + "@0x" + Long.toHexString(s.virtualAddress()));
+                }
+                if (hits.size() > 1) {
+                    throw new BadInputException("UKI: " + hits.size() + " section headers named '" + name + "'" + where + " " + hits
+                            + "; which one " + v.map(StubVersion::toString).orElse("the stub") + " uses is ambiguous");
+                }
             }
-            if (hits.size() > 1) {
-                throw new BadInputException("UKI: " + hits.size() + " section headers match '" + name + "' " + hits
-                        + "; systemd-stub matches by prefix and uses the last, so the measured content is ambiguous");
+            if (profiles) continue;
+            for (String name : LOCATED_V252) {
+                List<String> hits = new java.util.ArrayList<>();
+                for (Section s : scopes.get(i)) {
+                    if (s.name().startsWith(name)) hits.add(s.name() + "@0x" + Long.toHexString(s.virtualAddress()));
+                }
+                if (hits.size() > 1) {
+                    throw new BadInputException("UKI: " + hits.size() + " section headers match '" + name + "' " + hits
+                            + "; systemd-stub " + v.map(StubVersion::version).orElse("(version unknown)")
+                            + " matches by prefix and uses the last, so the measured content is ambiguous"
+                            + (pe.section(".profile").isPresent() ? " (multi-profile UKIs need systemd-stub 257 or later)" : ""));
+                }
             }
         }
     }
 
-    public PeFile pe() {
+    /** The base scope (before the first .profile), then one scope per profile starting with its .profile header. */
+    private static List<List<Section>> scopes(List<Section> sections) {
+        List<List<Section>> out = new java.util.ArrayList<>();
+        List<Section> cur = new java.util.ArrayList<>();
+        out.add(cur);
+        for (Section s : sections) {
+            if (s.name().equals(".profile")) {
+                cur = new java.util.ArrayList<>();
+                out.add(cur);
+            }
+            cur.add(s);
+        }
+        return out;
+    }
+
+    /**
+     * One profile of a multi-profile UKI (UAPI.5: the sections from a {@code .profile} header up to the
+     * next one; the stub selects profile N from an {@code @N} first word of its command line, 0 by default).
+     *
+     * @param index    N
+     * @param text     the .profile section's text (KEY=VALUE lines such as ID= and TITLE=)
+     * @param sections the profile's headers, its .profile first
+     */
+    public record Profile(int index, String text, List<Section> sections) {
+        /** The ID= value of the .profile text, or null. */
+        public String id() {
+            return field("ID");
+        }
+
+        /** The TITLE= value of the .profile text, or null. */
+        public String title() {
+            return field("TITLE");
+        }
+
+        private String field(String key) {
+            for (String line : text.split("\n")) {
+                if (line.startsWith(key + "=")) return line.substring(key.length() + 1).strip();
+            }
+            return null;
+        }
+    }
+
+    /** The profiles in header order (empty for a UKI without .profile sections). */
+    public List<Profile> profiles() {
+        List<List<Section>> sc = scopes(pe.sections());
+        List<Profile> out = new java.util.ArrayList<>();
+        for (int i = 1; i < sc.size(); i++) {
+            out.add(new Profile(i - 1, textOf(sc.get(i).get(0)), List.copyOf(sc.get(i))));
+        }
+        return out;
+    }
+
+    /** The headers before the first .profile (all of them for a UKI without profiles). */
+    public List<Section> baseSections() {
+        return List.copyOf(scopes(pe.sections()).get(0));
+    }
+
+    /**
+     * The section the stub uses for {@code name} when booting {@code profile} (null: no profile, the
+     * base alone): the profile's own header if it has one, else the base's; null when neither has it.
+     */
+    public Section sectionFor(String name, Integer profile) {
+        if (profile != null) {
+            List<Profile> ps = profiles();
+            if (profile < 0 || profile >= ps.size()) {
+                throw new BadInputException("UKI: no profile " + profile + " (it has " + ps.size() + ")");
+            }
+            for (Section s : ps.get(profile).sections()) if (s.name().equals(name)) return s;
+        }
+        for (Section s : baseSections()) if (s.name().equals(name)) return s;
+        return null;
+    }
+
+        public PeFile pe() {
         return pe;
     }
 
@@ -98,16 +202,19 @@ public final class Uki {
 
     /** Text content of a section up to the first NUL, UTF-8; null when absent. */
     public String text(String name) {
+        return section(name).map(this::textOf).orElse(null);
+    }
+
+    /** Text content of one header's section up to the first NUL, UTF-8. */
+    public String textOf(Section s) {
         // bytes past the raw data load as zeros, which end the text: read only the raw part
-        return section(name).map(s -> {
-            if (s.sizeOfRawData() == 0) return ""; // PointerToRawData means nothing then
-            byte[] b = pe.bytes();
-            int start = (int) s.pointerToRawData();
-            int limit = (int) (start + Math.min(s.virtualSize(), s.sizeOfRawData()));
-            int end = start;
-            while (end < limit && b[end] != 0) end++;
-            return new String(b, start, end - start, StandardCharsets.UTF_8);
-        }).orElse(null);
+        if (s.sizeOfRawData() == 0) return ""; // PointerToRawData means nothing then
+        byte[] b = pe.bytes();
+        int start = (int) s.pointerToRawData();
+        int limit = (int) (start + Math.min(s.virtualSize(), s.sizeOfRawData()));
+        int end = start;
+        while (end < limit && b[end] != 0) end++;
+        return new String(b, start, end - start, StandardCharsets.UTF_8);
     }
 
     public String osRelease() {

@@ -2,11 +2,11 @@ package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.EfiStatus;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.GuestMemory;
-import org.kexecmeasured.uefi.ProtocolDatabase;
-import org.kexecmeasured.uefi.Service;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.HandleDatabase;
+import org.kexecmeasured.uefi.spi.ProtocolContext;
+import org.kexecmeasured.uefi.spi.Service;
 
 /**
  * EFI_LOAD_FILE2_PROTOCOL serving a host buffer on a handle whose device path is
@@ -21,9 +21,10 @@ public final class LoadFile2Protocol {
     private final long handle;
     private final byte[] data;
 
-    public LoadFile2Protocol(Firmware fw, byte[] data) {
+    /** Builds the protocol serving {@code data} and installs it on a new handle with the initrd device path. */
+    public LoadFile2Protocol(ProtocolContext ctx, byte[] data) {
         this.data = data.clone();
-        GuestMemory m = fw.mem();
+        GuestMemory m = ctx.mem();
         Service load = c -> { // LoadFile(This, FilePath, BootPolicy, *BufferSize, Buffer)
             if (c.arg(1) == 0 || c.arg(3) == 0) {
                 return EfiStatus.INVALID_PARAMETER;
@@ -39,10 +40,11 @@ public final class LoadFile2Protocol {
             m.write(c.arg(4), this.data);
             return EfiStatus.SUCCESS;
         };
-        address = ProtocolTable.build(fw, "InitrdLoadFile2", new String[]{"LoadFile"}, new Service[]{load}, 8);
-        long dp = fw.machine().fwCopy(DevicePath.of(java.util.List.of(DevicePath.vendorMedia(LINUX_EFI_INITRD_MEDIA))).toBytes());
-        handle = fw.protocols().install(0, ProtocolDatabase.DEVICE_PATH, dp);
-        fw.protocols().install(handle, GUID, address);
+        address = ProtocolTable.build(ctx, "InitrdLoadFile2", new String[]{"LoadFile"}, new Service[]{load}, 8);
+        long dp = ctx.allocator().firmwareCopy(
+                DevicePath.of(java.util.List.of(DevicePath.vendorMedia(LINUX_EFI_INITRD_MEDIA))).toBytes());
+        handle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dp);
+        ctx.handles().install(handle, GUID, address);
     }
 
     public long address() {

@@ -1,8 +1,8 @@
 package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.GuestMemory;
+import org.kexecmeasured.uefi.spi.Allocator;
+import org.kexecmeasured.uefi.spi.GuestMemory;
 
 /**
  * EFI_LOADED_IMAGE_PROTOCOL (data only, no functions): Revision, ParentHandle, SystemTable, DeviceHandle,
@@ -24,13 +24,12 @@ public final class LoadedImageProtocol {
     }
 
     /** Writes the structure into firmware memory and returns its address. */
-    public static long create(Firmware fw, long parent, long deviceHandle, long filePath, long base, long size,
-                              int codeType, int dataType) {
-        GuestMemory m = fw.mem();
-        long a = fw.machine().fwAlloc(SIZE);
+    public static long create(GuestMemory m, Allocator allocator, long systemTable, long parent, long deviceHandle,
+                              long filePath, long base, long size, int codeType, int dataType) {
+        long a = allocator.firmwareAlloc(SIZE);
         m.putU32(a, 0x1000);
         m.putU64(a + 8, parent);
-        m.putU64(a + 16, fw.systemTable());
+        m.putU64(a + 16, systemTable);
         m.putU64(a + OFF_DEVICE_HANDLE, deviceHandle);
         m.putU64(a + OFF_FILE_PATH, filePath);
         m.putU64(a + OFF_IMAGE_BASE, base);

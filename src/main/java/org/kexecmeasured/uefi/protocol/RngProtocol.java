@@ -1,13 +1,13 @@
 package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.EfiStatus;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.GuestMemory;
-import org.kexecmeasured.uefi.HostRandom;
-import org.kexecmeasured.uefi.Service;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.ProtocolContext;
+import org.kexecmeasured.uefi.spi.RandomSource;
+import org.kexecmeasured.uefi.spi.Service;
 
-/** EFI_RNG_PROTOCOL offering EFI_RNG_ALGORITHM_RAW from a {@link HostRandom}. */
+/** EFI_RNG_PROTOCOL offering EFI_RNG_ALGORITHM_RAW from a {@link RandomSource}. */
 public final class RngProtocol {
 
     public static final Guid GUID = Guid.parse("3152bca5-eade-433d-862e-c01cdc291f44");
@@ -16,8 +16,9 @@ public final class RngProtocol {
 
     private final long address;
 
-    public RngProtocol(Firmware fw, HostRandom random) {
-        GuestMemory m = fw.mem();
+    /** Builds the protocol and installs it on a new handle. */
+    public RngProtocol(ProtocolContext ctx, RandomSource random) {
+        GuestMemory m = ctx.mem();
         Service getInfo = c -> { // GetInfo(This, *RNGAlgorithmListSize, RNGAlgorithmList)
             if (c.arg(1) == 0) {
                 return EfiStatus.INVALID_PARAMETER;
@@ -41,7 +42,7 @@ public final class RngProtocol {
             if (c.arg(1) != 0 && !m.guid(c.arg(1)).equals(ALGORITHM_RAW)) {
                 return EfiStatus.UNSUPPORTED;
             }
-            if (len < 0 || len > MAX_REQUEST) {
+            if (Long.compareUnsigned(len, MAX_REQUEST) > 0) { // UINTN: unsigned
                 return EfiStatus.INVALID_PARAMETER;
             }
             byte[] b = new byte[(int) len];
@@ -49,8 +50,8 @@ public final class RngProtocol {
             m.write(c.arg(3), b);
             return EfiStatus.SUCCESS;
         };
-        address = ProtocolTable.build(fw, "Rng", new String[]{"GetInfo", "GetRNG"}, new Service[]{getInfo, getRng}, 16);
-        fw.protocols().install(0, GUID, address);
+        address = ProtocolTable.build(ctx, "Rng", new String[]{"GetInfo", "GetRNG"}, new Service[]{getInfo, getRng}, 16);
+        ctx.handles().install(0, GUID, address);
     }
 
     public long address() {

@@ -2,12 +2,17 @@ package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.EfiStatus;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.GuestMemory;
-import org.kexecmeasured.uefi.HostFileSystem;
-import org.kexecmeasured.uefi.ProtocolDatabase;
-import org.kexecmeasured.uefi.Service;
+import org.kexecmeasured.uefi.spi.Call;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.EfiTime;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestMemoryException;
+import org.kexecmeasured.uefi.spi.HandleDatabase;
+import org.kexecmeasured.uefi.spi.HostFileSystem;
+import org.kexecmeasured.uefi.spi.ProtocolContext;
+import org.kexecmeasured.uefi.spi.Service;
+import org.kexecmeasured.uefi.spi.ServiceException;
+import org.kexecmeasured.util.BadInputException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -32,7 +37,8 @@ import java.util.stream.Stream;
  *
  * <p>Paths are resolved as component lists inside the tree ("." and ".." never leave the root), every
  * component is looked up case-insensitively among the real entries of its directory (FAT semantics), and
- * symbolic links are never followed, so no guest path reaches outside the directory.
+ * symbolic links are never followed, so no guest path reaches outside the directory. As a
+ * {@link HostFileSystem} it also serves LoadImage from a device path on its handle.
  */
 public final class SimpleFileSystemProtocol implements HostFileSystem {
 
@@ -47,7 +53,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
     private static final String[] FILE_FNS = {"Open", "Close", "Delete", "Read", "Write", "GetPosition",
         "SetPosition", "GetInfo", "SetInfo", "Flush"};
 
-    private final Firmware fw;
+    private final ProtocolContext ctx;
     private final GuestMemory m;
     private final Path root;
     private final long handle;
@@ -70,21 +76,22 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         }
     }
 
-    public SimpleFileSystemProtocol(Firmware fw, Path root) {
-        this.fw = fw;
-        this.m = fw.mem();
+    /** Serves the directory {@code root} on a new handle with an HD() device path. */
+    public SimpleFileSystemProtocol(ProtocolContext ctx, Path root) {
+        this.ctx = ctx;
+        this.m = ctx.mem();
         this.root = root.toAbsolutePath().normalize();
         if (!Files.isDirectory(this.root)) {
-            throw new org.kexecmeasured.util.BadInputException("ESP directory " + root + " does not exist");
+            throw new BadInputException("ESP directory " + root + " does not exist");
         }
         Service[] fns = {this::open, this::close, this::delete, this::read, c -> EfiStatus.WRITE_PROTECTED,
             this::getPosition, this::setPosition, this::getInfo, c -> EfiStatus.WRITE_PROTECTED, c -> EfiStatus.SUCCESS};
         for (int i = 0; i < fns.length; i++) {
-            fileFns[i] = fw.machine().slot("File." + FILE_FNS[i], fns[i]);
+            fileFns[i] = ctx.slots().slot("File." + FILE_FNS[i], fns[i]);
         }
-        long sfs = fw.machine().fwAlloc(16);
+        long sfs = ctx.allocator().firmwareAlloc(16);
         m.putU64(sfs, 0x00010000);
-        m.putU64(sfs + 8, fw.machine().slot("SimpleFileSystem.OpenVolume", c -> {
+        m.putU64(sfs + 8, ctx.slots().slot("SimpleFileSystem.OpenVolume", c -> {
             if (c.arg(1) == 0) {
                 return EfiStatus.INVALID_PARAMETER;
             }
@@ -96,10 +103,9 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             return EfiStatus.SUCCESS;
         }));
         DevicePath dp = DevicePath.of(List.of(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024, PARTITION_GUID)));
-        long dpa = fw.machine().fwCopy(dp.toBytes());
-        handle = fw.protocols().install(0, ProtocolDatabase.DEVICE_PATH, dpa);
-        fw.protocols().install(handle, GUID, sfs);
-        fw.images().addFileSystem(handle, this);
+        long dpa = ctx.allocator().firmwareCopy(dp.toBytes());
+        handle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dpa);
+        ctx.handles().install(handle, GUID, sfs);
     }
 
     public long handle() {
@@ -110,7 +116,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         if (open.size() >= MAX_OPEN) {
             return 0;
         }
-        long a = freeStructs.isEmpty() ? fw.machine().fwAlloc(8 * 11) : freeStructs.pop();
+        long a = freeStructs.isEmpty() ? ctx.allocator().firmwareAlloc(8 * 11) : freeStructs.pop();
         m.putU64(a, 0x00010000);
         for (int i = 0; i < fileFns.length; i++) {
             m.putU64(a + 8 + 8L * i, fileFns[i]);
@@ -182,7 +188,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         try (FileChannel ch = FileChannel.open(f.host, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
             long size = ch.size();
             if (size > maxSize) {
-                throw new org.kexecmeasured.util.BadInputException("ESP file " + efiPath + " has " + size
+                throw new BadInputException("ESP file " + efiPath + " has " + size
                         + " bytes, more than the limit of " + maxSize);
             }
             ByteBuffer b = ByteBuffer.allocate((int) size);
@@ -200,13 +206,13 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
     private OpenFile self(long This) {
         OpenFile f = open.get(This);
         if (f == null) {
-            throw new org.kexecmeasured.uefi.EmulationException("File protocol call on 0x" + Long.toHexString(This)
+            throw new ServiceException("File protocol call on 0x" + Long.toHexString(This)
                     + ", which is no open file");
         }
         return f;
     }
 
-    private long open(org.kexecmeasured.uefi.Call c) {
+    private long open(Call c) {
         OpenFile base = self(c.arg(0));
         if (c.arg(1) == 0 || c.arg(2) == 0) {
             return EfiStatus.INVALID_PARAMETER;
@@ -228,19 +234,19 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         return EfiStatus.SUCCESS;
     }
 
-    private long close(org.kexecmeasured.uefi.Call c) {
+    private long close(Call c) {
         self(c.arg(0));
         open.remove(c.arg(0));
         freeStructs.push(c.arg(0));
         return EfiStatus.SUCCESS;
     }
 
-    private long delete(org.kexecmeasured.uefi.Call c) {
+    private long delete(Call c) {
         close(c);
         return 2; // EFI_WARN_DELETE_FAILURE
     }
 
-    private long read(org.kexecmeasured.uefi.Call c) {
+    private long read(Call c) {
         OpenFile f = self(c.arg(0));
         long sizePtr = c.arg(1);
         if (sizePtr == 0) {
@@ -278,7 +284,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
                     return EfiStatus.INVALID_PARAMETER;
                 }
                 if (n > 0 && !m.isMapped(c.arg(2), n)) {
-                    throw new org.kexecmeasured.uefi.GuestMemoryException("File.Read of " + n + " bytes into 0x"
+                    throw new GuestMemoryException("File.Read of " + n + " bytes into 0x"
                             + Long.toHexString(c.arg(2)) + " outside guest RAM", c.arg(2));
                 }
                 ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(n, READ_CHUNK));
@@ -300,7 +306,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         }
     }
 
-    private long getPosition(org.kexecmeasured.uefi.Call c) {
+    private long getPosition(Call c) {
         OpenFile f = self(c.arg(0));
         if (f.dir) {
             return EfiStatus.UNSUPPORTED;
@@ -312,7 +318,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         return EfiStatus.SUCCESS;
     }
 
-    private long setPosition(org.kexecmeasured.uefi.Call c) {
+    private long setPosition(Call c) {
         OpenFile f = self(c.arg(0));
         long pos = c.arg(1);
         if (f.dir) {
@@ -332,7 +338,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         return EfiStatus.SUCCESS;
     }
 
-    private long getInfo(org.kexecmeasured.uefi.Call c) {
+    private long getInfo(Call c) {
         OpenFile f = self(c.arg(0));
         if (c.arg(1) == 0 || c.arg(2) == 0) {
             return EfiStatus.INVALID_PARAMETER;
@@ -380,7 +386,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         ByteBuffer bb = ByteBuffer.allocate(80 + n.length).order(ByteOrder.LITTLE_ENDIAN);
         long size = a.isDirectory() ? 0 : a.size();
         bb.putLong(80 + n.length).putLong(size).putLong((size + 511) & ~511L);
-        byte[] t = org.kexecmeasured.uefi.EfiTime.encode(a.lastModifiedTime().toInstant());
+        byte[] t = EfiTime.encode(a.lastModifiedTime().toInstant());
         bb.put(t).put(t).put(t);
         bb.putLong(a.isDirectory() ? 0x10 : 0x20);
         bb.put(n);

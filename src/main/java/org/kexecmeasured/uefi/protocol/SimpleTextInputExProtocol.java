@@ -1,9 +1,11 @@
 package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.EfiStatus;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.Service;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.Events;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.ProtocolContext;
+import org.kexecmeasured.uefi.spi.Service;
 
 /**
  * EFI_SIMPLE_TEXT_INPUT_EX_PROTOCOL with no keys: ReadKeyStrokeEx is NOT_READY, WaitForKeyEx never fires,
@@ -16,22 +18,24 @@ public final class SimpleTextInputExProtocol {
 
     private final long address;
 
-    public SimpleTextInputExProtocol(Firmware fw, long handle) {
+    /** Builds the protocol and installs it on {@code handle}. */
+    public SimpleTextInputExProtocol(ProtocolContext ctx, Events events, long handle) {
+        GuestMemory m = ctx.mem();
         Service[] fns = {c -> EfiStatus.SUCCESS, c -> c.arg(1) == 0 ? EfiStatus.INVALID_PARAMETER : EfiStatus.NOT_READY};
-        address = ProtocolTable.build(fw, "ConInEx", NAMES, fns, 48);
-        fw.mem().putU64(address + 16, fw.newEvent());
-        fw.mem().putU64(address + 24, fw.machine().slot("ConInEx.SetState",
+        address = ProtocolTable.build(ctx, "ConInEx", NAMES, fns, 48);
+        m.putU64(address + 16, events.newEvent()); // WaitForKeyEx
+        m.putU64(address + 24, ctx.slots().slot("ConInEx.SetState",
                 c -> c.arg(1) == 0 ? EfiStatus.INVALID_PARAMETER : EfiStatus.SUCCESS));
-        fw.mem().putU64(address + 32, fw.machine().slot("ConInEx.RegisterKeyNotify", c -> {
+        m.putU64(address + 32, ctx.slots().slot("ConInEx.RegisterKeyNotify", c -> {
             if (c.arg(1) == 0 || c.arg(2) == 0 || c.arg(3) == 0) {
                 return EfiStatus.INVALID_PARAMETER;
             }
-            fw.mem().putU64(c.arg(3), fw.machine().fwAlloc(16));
+            m.putU64(c.arg(3), ctx.allocator().firmwareAlloc(16)); // a NotifyHandle nothing ever signals
             return EfiStatus.SUCCESS;
         }));
-        fw.mem().putU64(address + 40, fw.machine().slot("ConInEx.UnregisterKeyNotify",
+        m.putU64(address + 40, ctx.slots().slot("ConInEx.UnregisterKeyNotify",
                 c -> c.arg(1) == 0 ? EfiStatus.INVALID_PARAMETER : EfiStatus.SUCCESS));
-        fw.protocols().install(handle, GUID, address);
+        ctx.handles().install(handle, GUID, address);
     }
 
     public long address() {

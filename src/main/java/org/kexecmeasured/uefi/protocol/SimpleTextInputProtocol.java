@@ -1,9 +1,10 @@
 package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.EfiStatus;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.Service;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.Events;
+import org.kexecmeasured.uefi.spi.ProtocolContext;
+import org.kexecmeasured.uefi.spi.Service;
 
 /** EFI_SIMPLE_TEXT_INPUT_PROTOCOL with no keys: ReadKeyStroke is always NOT_READY, WaitForKey never fires. */
 public final class SimpleTextInputProtocol {
@@ -13,11 +14,12 @@ public final class SimpleTextInputProtocol {
 
     private final long address;
 
-    public SimpleTextInputProtocol(Firmware fw, long handle) {
+    /** Builds the protocol and installs it on {@code handle}. */
+    public SimpleTextInputProtocol(ProtocolContext ctx, Events events, long handle) {
         Service[] fns = {c -> EfiStatus.SUCCESS, c -> EfiStatus.NOT_READY};
-        address = ProtocolTable.build(fw, "ConIn", NAMES, fns, 24);
-        fw.mem().putU64(address + 16, fw.newEvent());
-        fw.protocols().install(handle, GUID, address);
+        address = ProtocolTable.build(ctx, "ConIn", NAMES, fns, 24);
+        ctx.mem().putU64(address + 16, events.newEvent()); // WaitForKey
+        ctx.handles().install(handle, GUID, address);
     }
 
     public long address() {

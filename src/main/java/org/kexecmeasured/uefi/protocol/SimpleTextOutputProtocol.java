@@ -1,10 +1,11 @@
 package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.EfiStatus;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.GuestMemory;
-import org.kexecmeasured.uefi.Service;
+import org.kexecmeasured.uefi.spi.Console;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.ProtocolContext;
+import org.kexecmeasured.uefi.spi.Service;
 
 /** EFI_SIMPLE_TEXT_OUTPUT_PROTOCOL: an 80x25 text console whose output is captured. */
 public final class SimpleTextOutputProtocol {
@@ -15,9 +16,10 @@ public final class SimpleTextOutputProtocol {
 
     private final long address;
 
-    public SimpleTextOutputProtocol(Firmware fw, long handle) {
-        GuestMemory m = fw.mem();
-        long mode = fw.machine().fwAlloc(24);
+    /** Builds the protocol writing to {@code console} and installs it on {@code handle}. */
+    public SimpleTextOutputProtocol(ProtocolContext ctx, Console console, long handle) {
+        GuestMemory m = ctx.mem();
+        long mode = ctx.allocator().firmwareAlloc(24);
         m.putU32(mode, 1); // MaxMode
         m.putU32(mode + 8, 0x07); // Attribute: light grey on black
         m.putU8(mode + 20, 1); // CursorVisible
@@ -27,7 +29,7 @@ public final class SimpleTextOutputProtocol {
                 if (c.arg(1) == 0) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                fw.consoleWrite(m.utf16z(c.arg(1), 1 << 20));
+                console.write(m.utf16z(c.arg(1), 1 << 20));
                 return EfiStatus.SUCCESS;
             },
             c -> EfiStatus.SUCCESS,
@@ -55,9 +57,9 @@ public final class SimpleTextOutputProtocol {
                 return EfiStatus.SUCCESS;
             },
         };
-        address = ProtocolTable.build(fw, "ConOut", NAMES, fns, 8 * 10);
+        address = ProtocolTable.build(ctx, "ConOut", NAMES, fns, 8 * 10);
         m.putU64(address + 8 * 9, mode);
-        fw.protocols().install(handle, GUID, address);
+        ctx.handles().install(handle, GUID, address);
     }
 
     public long address() {

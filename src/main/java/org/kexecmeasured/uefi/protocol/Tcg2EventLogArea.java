@@ -2,11 +2,12 @@ package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.eventlog.EventLog;
-import org.kexecmeasured.uefi.EmulationException;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.GuestMemory;
-import org.kexecmeasured.uefi.Measurer;
-import org.kexecmeasured.uefi.MemoryType;
+import org.kexecmeasured.uefi.spi.Allocator;
+import org.kexecmeasured.uefi.spi.ConfigurationTables;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.MemoryType;
+import org.kexecmeasured.uefi.spi.ServiceException;
+import org.kexecmeasured.uefi.spi.Tcg2Measurer;
 
 import java.util.List;
 
@@ -24,9 +25,9 @@ final class Tcg2EventLogArea {
     /** Room left in the guest's copy of the log for records logged after the first GetEventLog. */
     static final int LOG_HEADROOM = 1 << 20;
 
-    private final Firmware fw;
     private final GuestMemory m;
-    private final Measurer measurer;
+    private final Allocator allocator;
+    private final Tcg2Measurer measurer;
     private final long finalTable;
     private long finalUsed;
     private long finalCount;
@@ -37,17 +38,17 @@ final class Tcg2EventLogArea {
     private boolean truncated;
     private boolean copied;
 
-    Tcg2EventLogArea(Firmware fw, Measurer measurer) {
-        this.fw = fw;
-        this.m = fw.mem();
+    Tcg2EventLogArea(GuestMemory m, Allocator allocator, ConfigurationTables tables, Tcg2Measurer measurer) {
+        this.m = m;
+        this.allocator = allocator;
         this.measurer = measurer;
-        this.finalTable = fw.allocatePages(MemoryType.ACPIMemoryNVS, FINAL_TABLE_BYTES / 4096);
+        this.finalTable = allocator.allocatePages(MemoryType.ACPIMemoryNVS, FINAL_TABLE_BYTES / 4096);
         if (finalTable < 0) {
-            throw new EmulationException("out of memory for the TCG2 final events table");
+            throw new ServiceException("out of memory for the TCG2 final events table");
         }
         m.putU64(finalTable, 1); // Version
         m.putU64(finalTable + 8, 0); // NumberOfEvents
-        fw.installConfigTable(FINAL_EVENTS_TABLE, finalTable);
+        tables.install(FINAL_EVENTS_TABLE, finalTable);
         measurer.onLogAppend(this::appended);
     }
 
@@ -58,9 +59,9 @@ final class Tcg2EventLogArea {
             EventLog parsed = EventLog.parse(cur);
             List<org.kexecmeasured.eventlog.Event> ev = parsed.events();
             capacity = ((cur.length + LOG_HEADROOM) + 4095L) & ~4095L;
-            log = fw.allocatePages(MemoryType.BootServicesData, capacity / 4096);
+            log = allocator.allocatePages(MemoryType.BootServicesData, capacity / 4096);
             if (log < 0) {
-                throw new EmulationException("out of memory for the guest's copy of the event log");
+                throw new ServiceException("out of memory for the guest's copy of the event log");
             }
             m.write(log, cur);
             used = cur.length;

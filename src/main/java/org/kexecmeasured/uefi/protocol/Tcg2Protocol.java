@@ -1,15 +1,17 @@
 package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.Guid;
-import org.kexecmeasured.uefi.EfiStatus;
-import org.kexecmeasured.uefi.Firmware;
-import org.kexecmeasured.uefi.GuestMemory;
-import org.kexecmeasured.uefi.Measurer;
-import org.kexecmeasured.uefi.Service;
+import org.kexecmeasured.eventlog.Pcr;
+import org.kexecmeasured.uefi.spi.ConfigurationTables;
+import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.ProtocolContext;
+import org.kexecmeasured.uefi.spi.Service;
+import org.kexecmeasured.uefi.spi.Tcg2Measurer;
 
 /**
  * EFI_TCG2_PROTOCOL (TCG EFI Protocol Specification 1.22): HashLogExtendEvent passes each measurement to
- * the {@link Measurer}; GetCapability and GetActivePcrBanks report the measurer's banks (the real TPM's in a
+ * the {@link Tcg2Measurer}; GetCapability and GetActivePcrBanks report the measurer's banks (the real TPM's in a
  * measured boot); GetEventLog returns a TCG2-format log: the measurer's (see Tcg2EventLogArea), or an empty
  * one when the measurer keeps none; TCG_1_2 is not offered (SupportedEventLogs = TCG_2), so such a request gets
  * INVALID_PARAMETER as from EDK2 when it exposes no 1.2 log; SubmitCommand is unsupported.
@@ -33,11 +35,13 @@ public final class Tcg2Protocol {
 
     private final long address;
 
-    public Tcg2Protocol(Firmware fw, Measurer measurer) {
-        GuestMemory m = fw.mem();
+    /** Builds the protocol over {@code measurer} and installs it on a new handle. */
+    public Tcg2Protocol(ProtocolContext ctx, ConfigurationTables tables, Tcg2Measurer measurer) {
+        GuestMemory m = ctx.mem();
         int banks = measurer.activePcrBanks(); // the real TPM's banks when a TPM is behind the measurer
         // a real log for GetEventLog and the final events table, when the measurer keeps one
-        Tcg2EventLogArea area = measurer.guestEventLog() == null ? null : new Tcg2EventLogArea(fw, measurer);
+        Tcg2EventLogArea area = measurer.guestEventLog() == null ? null
+                : new Tcg2EventLogArea(m, ctx.allocator(), tables, measurer);
         Service[] fns = {
             c -> { // GetCapability: EFI_TCG2_BOOT_SERVICE_CAPABILITY 1.1, naturally aligned (36 bytes)
                 long p = c.arg(1);
@@ -88,7 +92,7 @@ public final class Tcg2Protocol {
                 long data = c.arg(2);
                 long len = c.arg(3);
                 long ev = c.arg(4);
-                if (ev == 0 || (len != 0 && data == 0) || len < 0 || len > MAX_HASH_LEN) {
+                if (ev == 0 || (len != 0 && data == 0) || Long.compareUnsigned(len, MAX_HASH_LEN) > 0) { // UINT64
                     return EfiStatus.INVALID_PARAMETER;
                 }
                 long size = m.u32(ev);
@@ -96,14 +100,14 @@ public final class Tcg2Protocol {
                 if (headerSize < 14 || size < 4 + headerSize || size > (16 << 20)) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                int pcr = (int) m.u32(ev + 10);
+                long pcr = m.u32(ev + 10);
                 int type = (int) m.u32(ev + 14);
-                if (pcr < 0 || pcr > 23) {
+                if (pcr > Pcr.APPLICATION_SUPPORT) { // PCR 23 is the last of the PC Client platform's 24
                     return EfiStatus.INVALID_PARAMETER;
                 }
                 byte[] eventData = m.read(ev + 4 + headerSize, size - 4 - headerSize);
                 byte[] toHash = m.read(data, len);
-                measurer.measure(pcr, type, eventData, toHash, flags);
+                measurer.measure((int) pcr, type, eventData, toHash, flags);
                 return EfiStatus.SUCCESS;
             },
             c -> EfiStatus.UNSUPPORTED,
@@ -117,8 +121,8 @@ public final class Tcg2Protocol {
             c -> EfiStatus.UNSUPPORTED,
             c -> EfiStatus.UNSUPPORTED,
         };
-        address = ProtocolTable.build(fw, "Tcg2", NAMES, fns, 8 * NAMES.length);
-        fw.protocols().install(0, GUID, address);
+        address = ProtocolTable.build(ctx, "Tcg2", NAMES, fns, 8 * NAMES.length);
+        ctx.handles().install(0, GUID, address);
     }
 
     public long address() {

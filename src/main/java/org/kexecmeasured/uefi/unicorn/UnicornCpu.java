@@ -4,11 +4,11 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
-import org.kexecmeasured.uefi.Cpu;
-import org.kexecmeasured.uefi.EmulationException;
-import org.kexecmeasured.uefi.GuestMemory;
-import org.kexecmeasured.uefi.GuestMemoryException;
-import org.kexecmeasured.uefi.RunResult;
+import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestMemoryException;
+import org.kexecmeasured.uefi.spi.RunResult;
+import org.kexecmeasured.uefi.spi.RunResult.End;
 
 import java.util.EnumMap;
 import java.util.Map;
@@ -17,6 +17,11 @@ import java.util.Map;
  * {@link Cpu} on Unicorn 2.0.1 (UC_ARCH_X86, UC_MODE_64). Hooks: a code hook limited to the trap
  * range, the CPUID instruction hook, interrupts and invalid memory accesses (each ends the run and is
  * reported). No hook runs on ordinary guest code.
+ *
+ * <p>How a run ended: Unicorn's {@code uc_emu_start} returns OK both for {@code uc_emu_stop} (from
+ * {@link #stop()} or from its timeout thread) and for {@code hlt} (QEMU's EXCP_HLT ends its loop); the
+ * first is told by {@link #stop()}'s own flag, the timeout by {@code uc_query(UC_QUERY_TIMEOUT)}, and what
+ * is left is a halt.
  */
 public final class UnicornCpu implements Cpu, GuestMemory {
 
@@ -164,7 +169,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     /**
      * Records a Throwable escaping a hook and stops the run. JNA's default callback exception handler only
      * logs it and returns, so Unicorn would go on with the service half done (RAX unset); {@link #run}
-     * rethrows it instead.
+     * reports it as {@link End#HOST_ERROR} instead.
      */
     private void hookFailed(Throwable t) {
         if (hookFailure == null) {
@@ -339,23 +344,49 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
         Throwable hf = hookFailure;
-        if (hf != null) {
-            hookFailure = null;
-            // the run is over either way; the caller gets one clear exception with the cause attached
-            throw new EmulationException("host error while emulating (the run was stopped): " + hf, hf);
-        }
+        hookFailure = null;
         long rip = faultRip >= 0 ? faultRip : reg(Reg.RIP);
-        return new RunResult(err, err == 0 ? null : uc.uc_strerror(err), rip, faultKind, faultAddress, interrupt, el);
+        if (hf != null) {
+            return new RunResult(End.HOST_ERROR, rip, null, -1, -1, hf, el);
+        }
+        if (faultKind != null) {
+            return new RunResult(End.MEMORY_FAULT, rip, faultKind, faultAddress, -1, null, el);
+        }
+        if (interrupt >= 0) {
+            return new RunResult(End.CPU_EXCEPTION, rip, null, -1, interrupt, null, el);
+        }
+        if (err != UnicornLib.UC_ERR_OK) {
+            return new RunResult(End.ENGINE_ERROR, rip, uc.uc_strerror(err) + " (" + err + ")", -1, -1, null, el);
+        }
+        if (stopRequested) {
+            return new RunResult(End.STOPPED, rip, null, -1, -1, null, el);
+        }
+        if (timedOut()) {
+            return new RunResult(End.TIMED_OUT, rip, null, -1, -1, null, el);
+        }
+        return new RunResult(End.HALTED, hltAddress(rip), null, -1, -1, null, el);
     }
 
-    /** True if {@link #stop()} was called during the last run (otherwise an error-free end is the timeout). */
-    public boolean stopRequested() {
-        return stopRequested;
+    private boolean timedOut() {
+        LongByReference r = new LongByReference(); // size_t
+        check(uc.uc_query(h, UnicornLib.UC_QUERY_TIMEOUT, r), "uc_query(UC_QUERY_TIMEOUT)");
+        return r.getValue() != 0;
+    }
+
+    /** QEMU leaves RIP after the {@code hlt} (helper_hlt adds the instruction length): the hlt's own address. */
+    private long hltAddress(long rip) {
+        try {
+            byte[] b = new byte[1];
+            read(rip - 1, b, 0, 1);
+            return (b[0] & 0xff) == 0xF4 ? rip - 1 : rip;
+        } catch (GuestMemoryException e) {
+            return rip;
+        }
     }
 
     @Override
     public void stop() {
-        stopRequested = true;
+        stopRequested = true; // read by run(): a requested stop, not the timeout or a halt
         uc.uc_emu_stop(h);
     }
 

@@ -42,6 +42,9 @@ public interface UnicornLib extends Library {
 
     int UC_X86_INS_CPUID = 113;
 
+    /** uc_query_type: did the last uc_emu_start end by its timeout. */
+    int UC_QUERY_TIMEOUT = 4;
+
     // uc_x86_reg
     int REG_RAX = 35, REG_RBX = 37, REG_RCX = 38, REG_RDX = 40, REG_RSI = 43, REG_RDI = 39, REG_RBP = 36,
             REG_RSP = 44, REG_RIP = 41, REG_R8 = 106, REG_R9 = 107, REG_R10 = 108, REG_R11 = 109, REG_R12 = 110,
@@ -88,6 +91,9 @@ public interface UnicornLib extends Library {
     int uc_emu_start(Pointer uc, long begin, long until, long timeoutMicros, long count);
 
     int uc_emu_stop(Pointer uc);
+
+    /** uc_err uc_query(uc_engine*, uc_query_type, size_t *result). */
+    int uc_query(Pointer uc, int type, LongByReference result);
 
     int uc_hook_add(Pointer uc, LongByReference hh, int type, Callback cb, Pointer user, long begin, long end);
 

@@ -1,19 +1,18 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
 /**
  * One guest call of a firmware function (MS x64 ABI): arguments in RCX, RDX, R8, R9, then on the stack
  * at RSP+0x28 (RSP points at the return address when the trap slot is reached).
  */
 public final class Call {
-    private final Cpu cpu;
     private final GuestMemory mem;
     private final String name;
     private final long rsp;
     private final long[] regArgs = new long[4];
-    boolean redirected;
+    private boolean redirected;
 
-    Call(Cpu cpu, String name) {
-        this.cpu = cpu;
+    /** Reads the register arguments of the call now entering {@code name}. */
+    public Call(Cpu cpu, String name) {
         this.mem = cpu.memory();
         this.name = name;
         this.rsp = cpu.reg(Cpu.Reg.RSP);
@@ -45,7 +44,12 @@ public final class Call {
         redirected = true;
     }
 
-    long[] regArgs() {
+    public boolean isRedirected() {
+        return redirected;
+    }
+
+    /** RCX, RDX, R8, R9 as the call found them (for the trace). */
+    public long[] registerArgs() {
         return regArgs.clone();
     }
 }

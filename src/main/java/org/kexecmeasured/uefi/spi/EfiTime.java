@@ -1,4 +1,4 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
 import java.time.Instant;
 import java.time.ZoneOffset;

@@ -1,6 +1,9 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
-/** A read-only host file tree served to the guest (the ESP); paths use UEFI '\' separators. */
+/**
+ * A read-only host file tree served to the guest (the ESP); paths use UEFI '\' separators. LoadImage reads
+ * files from a device's tree through this.
+ */
 public interface HostFileSystem {
     /**
      * The file's bytes, or null if it does not exist or is not a regular file inside the tree.
@@ -9,9 +12,4 @@ public interface HostFileSystem {
      *                                                  before reading)
      */
     byte[] readFile(String efiPath, long maxSize);
-
-    /** {@link #readFile(String, long)} with the image limit {@link ImageServices#MAX_IMAGE}. */
-    default byte[] readFile(String efiPath) {
-        return readFile(efiPath, ImageServices.MAX_IMAGE);
-    }
 }

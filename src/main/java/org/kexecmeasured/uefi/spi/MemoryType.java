@@ -1,4 +1,4 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
 /** EFI_MEMORY_TYPE. */
 public enum MemoryType {

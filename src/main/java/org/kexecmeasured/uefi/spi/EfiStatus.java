@@ -1,4 +1,4 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
 /** EFI_STATUS values (UEFI 2.10 appendix D). */
 public final class EfiStatus {

@@ -1,4 +1,4 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
 /** A host access to guest memory outside mapped RAM (e.g. a garbage pointer passed to a service). */
 public class GuestMemoryException extends RuntimeException {

@@ -1,7 +1,8 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
 import org.kexecmeasured.efi.Guid;
 
+import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
 /** Guest physical memory with typed little-endian helpers. Unmapped accesses throw {@link GuestMemoryException}. */
@@ -76,10 +77,6 @@ public interface GuestMemory {
         write(a, new byte[]{(byte) v});
     }
 
-    default void putU16(long a, int v) {
-        write(a, new byte[]{(byte) v, (byte) (v >>> 8)});
-    }
-
     default void putU32(long a, long v) {
         write(a, new byte[]{(byte) v, (byte) (v >>> 8), (byte) (v >>> 16), (byte) (v >>> 24)});
     }
@@ -122,12 +119,45 @@ public interface GuestMemory {
         }
     }
 
-    /** Byte length of a UCS-2 string including its NUL. */
+    /** The UCS-2 bytes of {@code s} with its NUL. */
     static byte[] utf16zBytes(String s) {
         return (s + "\0").getBytes(StandardCharsets.UTF_16LE);
     }
 
+    /** Largest device path read from the guest (a real one is a few hundred bytes). */
+    int MAX_DEVICE_PATH = 64 << 10;
+
+    /** A device path (EFI_DEVICE_PATH_PROTOCOL nodes up to and including the end node); at most 64 KiB. */
+    default byte[] devicePath(long address) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        long p = address;
+        while (true) {
+            byte[] h = read(p, 4);
+            int len = (h[2] & 0xff) | (h[3] & 0xff) << 8;
+            if (len < 4) {
+                throw new GuestMemoryException("device path node at 0x" + Long.toHexString(p) + " has length " + len, p);
+            }
+            out.writeBytes(read(p, len));
+            if ((h[0] & 0xff) == 0x7F && (h[1] & 0xff) == 0xFF) {
+                return out.toByteArray();
+            }
+            p += len;
+            if (out.size() > MAX_DEVICE_PATH) {
+                throw new GuestMemoryException("device path at 0x" + Long.toHexString(address) + " longer than 64 KiB",
+                        address);
+            }
+        }
+    }
+
+    /**
+     * Sets {@code len} bytes (an unsigned guest length) at {@code a} to {@code v}. The whole range must be guest
+     * RAM: it is checked before anything is written, so a bad length changes nothing.
+     */
     default void fill(long a, long len, byte v) {
+        if (len < 0 || !isMapped(a, len)) { // a UINTN of 2^63 or more is never RAM
+            throw new GuestMemoryException("fill of 0x" + Long.toHexString(len) + " bytes at 0x" + Long.toHexString(a)
+                    + " outside guest RAM", a);
+        }
         byte[] chunk = new byte[(int) Math.min(len, 1 << 20)];
         if (v != 0) {
             java.util.Arrays.fill(chunk, v);

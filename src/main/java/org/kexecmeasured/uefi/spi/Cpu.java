@@ -1,26 +1,36 @@
-package org.kexecmeasured.uefi;
+package org.kexecmeasured.uefi.spi;
 
 /**
- * The emulated x86_64 CPU as the firmware model sees it. Implemented on Unicorn in
- * {@code uefi.unicorn}; protocol classes never see Unicorn itself.
+ * The emulated x86_64 CPU as the firmware sees it: registers, memory mapping, the hooks the firmware
+ * installs, and run/stop. Implemented on Unicorn in {@code uefi.unicorn}; the firmware gets one from a
+ * {@link Factory} and never sees the engine itself.
  */
 public interface Cpu extends AutoCloseable {
+
+    /** Opens a fresh CPU (no memory mapped, no hooks). The composition root chooses the engine. */
+    @FunctionalInterface
+    interface Factory {
+        Cpu open();
+    }
 
     /** The registers the firmware model reads or writes. */
     enum Reg { RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP, RIP, R8, R9, R10, R11, R12, R13, R14, R15,
         RFLAGS, CR0, CR3, CR4, CS, DS, ES, SS, FS, GS }
 
     /** Called from the code hook limited to the trap range, before the instruction at {@code address} runs. */
+    @FunctionalInterface
     interface TrapHandler {
         void trap(long address);
     }
 
     /** Answers CPUID leaves; {@code out} receives EAX, EBX, ECX, EDX. */
+    @FunctionalInterface
     interface CpuidHandler {
         void cpuid(int leaf, int subLeaf, int[] out);
     }
 
     /** Called once per translated block while a block hook is installed (slow path only). */
+    @FunctionalInterface
     interface BlockHandler {
         void block(long address, int size);
     }
@@ -50,10 +60,13 @@ public interface Cpu extends AutoCloseable {
 
     GuestMemory memory();
 
-    /** Runs from {@code begin} until {@link #stop()}, a fault, or {@code timeoutMicros} (0 = none). */
+    /**
+     * Runs from {@code begin} until {@link #stop()}, a halt, a fault, a host error in a hook, or
+     * {@code timeoutMicros} (0 = none). Never throws for what the guest did: the result says how the run ended.
+     */
     RunResult run(long begin, long timeoutMicros);
 
-    /** Ends the current {@link #run}; callable from hooks. */
+    /** Ends the current {@link #run} with {@link RunResult.End#STOPPED}; callable from hooks. */
     void stop();
 
     void setTrapRange(long begin, long end, TrapHandler handler);
