@@ -8,7 +8,8 @@
 # unseals, then boot --exec gen3.efi, or stop in quick mode), gen3 (load crash.efi with --crash, then
 # crash the kernel), crash (report), sb1 (Secure Boot + lockdown: an unsigned inner kernel is refused,
 # then boot --exec sb2.efi with the snakeoil-signed one), sb2 (report), bench1 (boot --exec bench2.efi),
-# bench2 (reboot through the firmware). A stage seen twice (after that reboot) only marks the time and
+# bench2 (reboot through the firmware), sd1 (systemd as init: boot --at-shutdown sd2.efi, then
+# systemctl kexec; the system-shutdown hook commits after systemd's last PCR 11 phases), sd2 (report). A stage seen twice (after that reboot) only marks the time and
 # powers off.
 set -u
 stage=$1
@@ -127,6 +128,21 @@ case "$stage" in
     boot boot "$RUN/sb2.efi" --exec
     ;;
   sb2)
+    report
+    finish
+    ;;
+  sd1)
+    # systemd as init: prepare now, commit at the last moment (the system-shutdown hook)
+    report
+    pcrs "$out/pcrs-before-load.txt"
+    boot boot "$RUN/sd2.efi" --at-shutdown
+    pcrs "$out/pcrs-after-load.txt"
+    finish
+    touch "$out/.kexec-requested"
+    mark "systemctl-kexec"
+    systemctl --no-block kexec || rm -f "$out/.kexec-requested"
+    ;;
+  sd2)
     report
     finish
     ;;
