@@ -134,6 +134,18 @@ public final class DevicePath {
         return new Node(TYPE_MEDIA, MEDIA_FILE_PATH, s);
     }
 
+    /** ACPI node of a PCI root bridge (_HID PNP0A03): PciRoot(uid). */
+    public static Node pciRoot(int uid) {
+        ByteBuffer bb = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        bb.putInt(0x0A0341D0).putInt(uid); // EISA ID of PNP0A03
+        return new Node(TYPE_ACPI, 0x01, bb.array());
+    }
+
+    /** Hardware/PCI node: Pci(device, function). */
+    public static Node pci(int device, int function) {
+        return new Node(TYPE_HARDWARE, 0x01, new byte[]{(byte) function, (byte) device});
+    }
+
     /** Media/HardDrive node with a GPT signature. */
     public static Node hardDriveGpt(int partition, long startLba, long sizeLba, Guid partGuid) {
         ByteBuffer bb = ByteBuffer.allocate(38).order(ByteOrder.LITTLE_ENDIAN);
@@ -182,6 +194,8 @@ public final class DevicePath {
             switch (n.type) {
                 case TYPE_HARDWARE:
                     if (n.subType == 0x01 && d.length >= 2) return "Pci(0x" + hx(d[1]) + ",0x" + hx(d[0]) + ")";
+                    if (n.subType == 0x03 && d.length >= 20) return String.format(Locale.ROOT,
+                            "MemoryMapped(0x%x,0x%x,0x%x)", bb.getInt(0), bb.getLong(4), bb.getLong(12));
                     if (n.subType == 0x04 && d.length >= 16) return vendor("VenHw", d);
                     break;
                 case TYPE_ACPI:

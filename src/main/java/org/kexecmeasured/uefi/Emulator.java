@@ -2,6 +2,7 @@ package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.DevicePath;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
+import org.kexecmeasured.uefi.protocol.LoadedImageProtocol;
 import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.EfiStatus;
 import org.kexecmeasured.uefi.spi.GuestMemory;
@@ -41,8 +42,24 @@ public final class Emulator {
                 return result(fw, h, null, t0);
             }
             fw.run(fw.images().startFirst(first));
-            if (fw.images().cutover() != null) {
-                return result(fw, handOff(fw, fw.images().cutover(), platform.hostInitrd()), null, t0);
+            ImageServices.Image started = fw.images().cutover();
+            if (started != null) {
+                return result(fw, handOff(fw, started.file, started.loadedImage, fw.images().devicePathText(started),
+                        platform.hostInitrd()), null, t0);
+            }
+            KernelEntryWatch.Entered entered = fw.kernelEntries().entered();
+            if (entered != null) {
+                // the payload called the entry of a kernel it placed itself, with its own image handle, whose
+                // LoadedImage it pointed at the kernel (FilePath, LoadOptions)
+                Long li = fw.protocols().get(entered.imageHandle(), LoadedImageProtocol.GUID);
+                if (li == null || li == 0) {
+                    throw new EmulationException(fw.reportWithConsole("the payload entered a Linux kernel with image"
+                            + " handle 0x" + Long.toHexString(entered.imageHandle()) + ", which has no LoadedImage",
+                            entered.address()));
+                }
+                long fp = fw.mem().u64(li + LoadedImageProtocol.OFF_FILE_PATH);
+                String path = fp == 0 ? "" : DevicePath.parse(fw.mem().devicePath(fp)).toText();
+                return result(fw, handOff(fw, entered.kernel().file(), li, path, platform.hostInitrd()), null, t0);
             }
             if (fw.images().postEbs() != null) {
                 return result(fw, null, fw.images().postEbs(), t0);
@@ -54,12 +71,15 @@ public final class Emulator {
         }
     }
 
-    /** Loads the payload as the boot manager would: \EFI\BOOT\BOOTX64.EFI of the ESP, or a file of that name. */
+    /**
+     * Loads the payload as the boot manager would, from a device: \EFI\BOOT\BOOTX64.EFI of the ESP given, or
+     * \EFI\Linux\<name> of an ESP synthesized to hold it.
+     */
     private static ImageServices.Image loadFirst(Firmware fw, Platform platform, byte[] payload) {
         EmulatorOptions options = fw.options();
-        String path = options.esp() != null ? "\\EFI\\BOOT\\BOOTX64.EFI" : "\\" + options.payloadName();
-        byte[] filePath = DevicePath.of(List.of(DevicePath.filePath(path))).toBytes();
-        ImageServices.Image first = fw.images().load(payload, options.payloadName(), 0, platform.espHandle(), filePath);
+        Platform.BootDevice device = platform.bootDevice(payload);
+        byte[] filePath = DevicePath.of(List.of(DevicePath.filePath(device.filePath()))).toBytes();
+        ImageServices.Image first = fw.images().load(payload, options.payloadName(), 0, device.handle(), filePath);
         if (options.append() != null) {
             fw.images().setLoadOptions(first, options.append());
         }
@@ -73,9 +93,13 @@ public final class Emulator {
                 fw.runtime().variables().snapshot(), (System.nanoTime() - t0) / 1000);
     }
 
-    /** Builds the hand-off at StartImage(kernel): LoadOptions, and the initrd from the LoadFile2 in place. */
-    private static HandOff handOff(Firmware fw, ImageServices.Image kernel, LoadFile2Protocol hostInitrd) {
-        String cmdline = fw.images().loadOptions(kernel);
+    /**
+     * Builds the hand-off at the cut-over: the kernel file, the LoadOptions of its LoadedImage, and the initrd
+     * from the LoadFile2 in place.
+     */
+    private static HandOff handOff(Firmware fw, byte[] kernel, long loadedImage, String devicePath,
+                                   LoadFile2Protocol hostInitrd) {
+        String cmdline = fw.images().loadOptions(loadedImage);
         byte[] initrd = new byte[0];
         byte[] initrdPath = DevicePath.of(List.of(DevicePath.vendorMedia(LoadFile2Protocol.LINUX_EFI_INITRD_MEDIA))).toBytes();
         long[] r = fw.protocols().locateDevicePath(LoadFile2Protocol.GUID, initrdPath);
@@ -87,8 +111,8 @@ public final class Emulator {
                 initrd = callLoadFile2(fw, iface);
             }
         }
-        return new HandOff(kernel.file, cmdline, initrd, fw.images().devicePathText(kernel), fw.consoleText(),
-                fw.machine().trace(), fw.images().loadOptionsBytes(kernel));
+        return new HandOff(kernel, cmdline, initrd, devicePath, fw.consoleText(),
+                fw.machine().trace(), fw.images().loadOptionsBytes(loadedImage));
     }
 
     /** The Linux stub's sequence: LoadFile(size probe) → BUFFER_TOO_SMALL, then LoadFile into a buffer. */

@@ -33,6 +33,8 @@ public final class Firmware implements AutoCloseable {
     private final MiscServices misc;
     private final RuntimeServices runtime;
     private final SystemTable systemTable;
+    private final IdleWatch idle;
+    private final KernelEntryWatch kernelEntries;
     private final long budgetNanos;
     private final long startNanos;
 
@@ -54,7 +56,11 @@ public final class Firmware implements AutoCloseable {
             describeRam();
             console = new ConsoleLog(options.liveConsole());
             memory = new MemoryServices(machine, memoryMap);
+            kernelEntries = new KernelEntryWatch(machine.cpu(), !options.fullEmulation());
+            memory.setPagesListener(kernelEntries::pagesAllocated);
             events = new EventServices(machine);
+            idle = new IdleWatch(events::nowNanos);
+            machine.setCallWatch(idle::afterCall);
             protocols = new ProtocolDatabase(mem, memory);
             images = new ImageServices(this);
             systemTable = new SystemTable(machine);
@@ -186,6 +192,11 @@ public final class Firmware implements AutoCloseable {
         return images;
     }
 
+    /** The watch for a jump into a kernel the payload placed itself. */
+    KernelEntryWatch kernelEntries() {
+        return kernelEntries;
+    }
+
     public RuntimeServices runtime() {
         return runtime;
     }
@@ -236,6 +247,12 @@ public final class Firmware implements AutoCloseable {
             // the run is over either way; the caller gets one clear exception with the cause attached
             throw new EmulationException("host error while emulating (the run was stopped): " + r.hostFailure(),
                     r.hostFailure());
+        }
+        if (idle.halted() != null) {
+            // a stuck payload says why on its console (e.g. systemd's assertion message before freeze())
+            // it stopped in a waiting service's trap slot: the payload's code is where that call returns to
+            long caller = machine.isTrap(r.rip()) ? mem.u64(machine.cpu().reg(Cpu.Reg.RSP)) : r.rip();
+            throw new EmulationException(reportWithConsole(idle.halted(), caller));
         }
         if (machine.failure() != null) {
             throw new EmulationException(report(machine.failure(), r.rip(), -1));

@@ -125,6 +125,11 @@ public final class ImageServices {
         fileSystems.put(handle, fs);
     }
 
+    /** The file system LoadImage reads on {@code handle}, or null. */
+    HostFileSystem fileSystem(long handle) {
+        return fileSystems.get(handle);
+    }
+
     public Image get(long handle) {
         return images.get(handle);
     }
@@ -277,6 +282,7 @@ public final class ImageServices {
             images.put(handle, im);
             imageBytesHeld += file.length;
             registered = true;
+            fw.kernelEntries().imageLoaded(pe); // a kernel inside it may be started without StartImage
             return im;
         } finally {
             if (!registered) {
@@ -325,8 +331,13 @@ public final class ImageServices {
 
     /** The LoadOptions of an image decoded as UCS-2 text without the trailing NUL(s). */
     public String loadOptions(Image im) {
-        long size = mem.u32(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE);
-        long p = mem.u64(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS);
+        return loadOptions(im.loadedImage);
+    }
+
+    /** The LoadOptions of the EFI_LOADED_IMAGE_PROTOCOL at {@code loadedImage} as text. */
+    public String loadOptions(long loadedImage) {
+        long size = mem.u32(loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE);
+        long p = mem.u64(loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS);
         if (p == 0 || size == 0) {
             return "";
         }
@@ -338,8 +349,13 @@ public final class ImageServices {
 
     /** The raw LoadOptions of an image (LoadOptionsSize bytes, at most 1 MiB), or none. */
     public byte[] loadOptionsBytes(Image im) {
-        long size = mem.u32(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE);
-        long p = mem.u64(im.loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS);
+        return loadOptionsBytes(im.loadedImage);
+    }
+
+    /** The raw LoadOptions of the EFI_LOADED_IMAGE_PROTOCOL at {@code loadedImage}. */
+    public byte[] loadOptionsBytes(long loadedImage) {
+        long size = mem.u32(loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS_SIZE);
+        long p = mem.u64(loadedImage + LoadedImageProtocol.OFF_LOAD_OPTIONS);
         if (p == 0 || size == 0) {
             return new byte[0];
         }

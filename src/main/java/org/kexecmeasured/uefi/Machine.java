@@ -59,6 +59,7 @@ public final class Machine implements ServiceSlots, AutoCloseable {
     private int calls;
     private String failure;
     private java.util.function.Consumer<TraceEntry> liveTrace;
+    private java.util.function.Function<String, String> callWatch;
 
     public Machine(Cpu cpu, List<RamRange> ram, CpuModel model) {
         if (ram.isEmpty()) {
@@ -221,6 +222,14 @@ public final class Machine implements ServiceSlots, AutoCloseable {
         this.liveTrace = c;
     }
 
+    /**
+     * Sees every traced service call after it ran (by name); a non-null answer ends the run with that message
+     * (the firmware's {@link IdleWatch}).
+     */
+    void setCallWatch(java.util.function.Function<String, String> watch) {
+        this.callWatch = watch;
+    }
+
     private void onTrap(long address) {
         try {
             dispatch(address);
@@ -277,6 +286,10 @@ public final class Machine implements ServiceSlots, AutoCloseable {
             }
             if (liveTrace != null) {
                 liveTrace.accept(t);
+            }
+            String stuck = callWatch == null ? null : callWatch.apply(names[i]);
+            if (stuck != null) {
+                fail(stuck);
             }
         }
     }

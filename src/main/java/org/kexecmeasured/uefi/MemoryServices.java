@@ -23,6 +23,8 @@ final class MemoryServices implements Allocator {
     private final MemoryMap map;
     /** Pool address → pages (pools are whole pages). */
     private final Map<Long, Long> pools = new HashMap<>();
+    /** Told of every range the guest gets from AllocatePages (the firmware's {@link KernelEntryWatch}). */
+    private java.util.function.BiConsumer<Long, Long> pagesListener = (base, pages) -> { };
 
     MemoryServices(Machine machine, MemoryMap map) {
         this.machine = machine;
@@ -88,7 +90,13 @@ final class MemoryServices implements Allocator {
             return how == 2 ? EfiStatus.NOT_FOUND : EfiStatus.OUT_OF_RESOURCES;
         }
         mem.putU64(memoryPtr, a);
+        pagesListener.accept(a, pages);
         return EfiStatus.SUCCESS;
+    }
+
+    /** Sets who is told of each AllocatePages range (base, pages). */
+    void setPagesListener(java.util.function.BiConsumer<Long, Long> listener) {
+        pagesListener = listener;
     }
 
     /** FreePages(Memory, Pages). */

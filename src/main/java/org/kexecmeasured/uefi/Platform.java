@@ -25,7 +25,8 @@ import org.kexecmeasured.uefi.unicorn.UnicornCpu;
  *   <li>with {@link EmulatorOptions#rng()}: EFI_RNG_PROTOCOL;</li>
  *   <li>with {@link EmulatorOptions#initrd()}: the Linux initrd LoadFile2 (LINUX_EFI_INITRD_MEDIA);</li>
  *   <li>with {@link EmulatorOptions#esp()}: the ESP as a simple file system with an HD() device path, which
- *   LoadImage can also read files from.</li>
+ *   LoadImage can also read files from; without it, {@link #bootDevice} synthesizes an ESP holding the payload
+ *   ({@link SynthesizedEsp}), so the payload always has a device handle and a device path.</li>
  * </ul>
  */
 public final class Platform implements AutoCloseable {
@@ -37,6 +38,7 @@ public final class Platform implements AutoCloseable {
     private final long consoleHandle;
     private final LoadFile2Protocol hostInitrd;
     private final long espHandle;
+    private SynthesizedEsp synthesized;
 
     /** A platform on the production CPU. */
     public static Platform create(EmulatorOptions options) {
@@ -101,8 +103,38 @@ public final class Platform implements AutoCloseable {
         return espHandle;
     }
 
+    /**
+     * The device the first image is started from and its path there: the given ESP at
+     * {@code \EFI\BOOT\BOOTX64.EFI}, or else an ESP synthesized to hold {@code payload} at
+     * {@code \EFI\Linux\<name>} (once per platform).
+     */
+    public BootDevice bootDevice(byte[] payload) {
+        if (espHandle != 0) {
+            return new BootDevice(espHandle, "\\EFI\\BOOT\\BOOTX64.EFI");
+        }
+        if (synthesized == null) {
+            synthesized = new SynthesizedEsp(fw.protocolContext(), fw.images(), fw.options().payloadName(), payload);
+        }
+        return new BootDevice(synthesized.handle(), synthesized.filePath());
+    }
+
+    /** The ESP synthesized by {@link #bootDevice}, or null. */
+    SynthesizedEsp synthesizedEsp() {
+        return synthesized;
+    }
+
+    /** A device handle and the payload's file path on it. */
+    public record BootDevice(long handle, String filePath) {
+    }
+
     @Override
     public void close() {
-        fw.close();
+        try {
+            if (synthesized != null) {
+                synthesized.close();
+            }
+        } finally {
+            fw.close();
+        }
     }
 }

@@ -38,10 +38,15 @@
  *   (PE loader, LoadImage … ExitBootServices); §7.5 {@link org.kexecmeasured.uefi.MiscServices};
  *   §8 {@link org.kexecmeasured.uefi.RuntimeServices} ({@link org.kexecmeasured.uefi.RuntimeService}, spec
  *   order) on a volatile {@link org.kexecmeasured.uefi.VariableStore}.</li>
- *   <li>{@link org.kexecmeasured.uefi.Emulator}: runs a payload to the cut-over (StartImage of a Linux
- *   EFI-stub kernel → {@link org.kexecmeasured.uefi.HandOff}, the initrd obtained by calling the payload's own
- *   LoadFile2) or, in full emulation, to the first jump after ExitBootServices
- *   ({@link org.kexecmeasured.uefi.PostEbsState}).</li>
+ *   <li>{@link org.kexecmeasured.uefi.Emulator}: runs a payload, started from a device (the ESP given, or
+ *   {@link org.kexecmeasured.uefi.SynthesizedEsp} holding it), to the cut-over → {@link org.kexecmeasured.uefi.HandOff}
+ *   (the initrd obtained by calling the payload's own LoadFile2): StartImage of a Linux EFI-stub kernel, or a
+ *   jump into the entry of a kernel the payload copied into pages itself, as systemd-stub 258+ does
+ *   ({@link org.kexecmeasured.uefi.KernelEntryWatch}); in full emulation, to the first jump after
+ *   ExitBootServices ({@link org.kexecmeasured.uefi.PostEbsState}).</li>
+ *   <li>{@link org.kexecmeasured.uefi.IdleWatch}: a payload that only waits (Stall, WaitForEvent, key polling)
+ *   for 10 virtual minutes or 200,000 calls in a row is stuck (systemd's freeze() after an assertion): the run
+ *   ends at once with its console's last lines.</li>
  * </ul>
  *
  * <p>Errors: a run that fails throws {@link org.kexecmeasured.uefi.EmulationException} with RIP (image and

@@ -43,6 +43,18 @@ class DevicePathTest {
     }
 
     @Test
+    void pciRootPciAndMemoryMappedAsTheSpecEncodesThem() {
+        // UEFI 2.10 §10.3.3 ACPI node (HID EISA "PNP0A03" = 0x0A0341D0) and §10.3.2.1 PCI node (Function, Device);
+        // §10.3.2.3 Memory Mapped node (MemoryType, Start, End) as EDK2's DevicePathToText prints them
+        DevicePath dp = DevicePath.of(java.util.List.of(DevicePath.pciRoot(0), DevicePath.pci(3, 0)));
+        byte[] b = dp.toBytes();
+        assertEquals("02010c00d041030a00000000" + "0101060000037fff0400", Hex.of(b));
+        assertEquals("PciRoot(0x0)/Pci(0x3,0x0)", DevicePath.parse(b).toText());
+        byte[] mm = Hex.parse("01031800" + "02000000" + "0010823e00000000" + "bfe7ff3e00000000" + "7fff0400");
+        assertEquals("MemoryMapped(0x2,0x3e821000,0x3effe7bf)", DevicePath.parse(mm).toText());
+    }
+
+    @Test
     void hostileNodeLengthsAreRejected() {
         assertThrows(BadInputException.class, () -> DevicePath.parse(new byte[]{4, 4, 2, 0}));
         assertThrows(BadInputException.class, () -> DevicePath.parse(new byte[]{4, 4, (byte) 0xff, 0x7f, 0}));

@@ -86,18 +86,6 @@ class StubVersionsTest {
         return out;
     }
 
-    /**
-     * Why the emulator cannot run this stub to the kernel yet (the emulator part of issue 13 waits for the
-     * restructure-uefi merge), or null. Such a cell asserts today's exact behaviour instead: inspect says the
-     * emulation failed and shows the static model's value (which must still equal systemd-measure), and
-     * emulate fails with exit 2. When the emulator is fixed these assertions fail and the cell turns strict.
-     */
-    static String pending(SystemdVersions.Version v, boolean esp) {
-        if (v.major() >= 258) return "the stub loads the kernel itself (no StartImage): cut-over detection pending";
-        if (v.major() == 254 && !esp) return "the stub asserts without a device handle: synthesized ESP pending";
-        return null;
-    }
-
     static void inspectMatchesSystemdMeasure(SystemdVersions.Version v, UkiVariants.Built b) throws Exception {
         Run r = cli("inspect", "--json", b.uki().toString());
         assertEquals(0, r.rc(), r.err());
@@ -109,11 +97,6 @@ class StubVersionsTest {
             JsonNode pcr11 = profiles.size() == 1 || i == 0 ? uki.get("pcr11") : uki.get("profiles").get(i).get("pcr11");
             String where = "profile " + i + " of " + b.uki() + ": " + pcr11;
             for (var e : expected.entrySet()) assertEquals(e.getValue(), pcr11.get(e.getKey()).asText(), "PCR 11 " + e.getKey() + ", " + where);
-            if (pending(v, false) != null) {
-                assertTrue(pcr11.get("source").asText().startsWith("static model of " + v.major() + " rules (the emulation failed"),
-                        "pending (" + pending(v, false) + "): " + where);
-                continue;
-            }
             assertTrue(pcr11.get("source").asText().startsWith("emulated"), "PCR 11 comes from running the stub: " + where);
             // the static model is a cross-check of the known versions: it must agree too
             assertEquals("true", pcr11.get("model").get("agrees").asText(), "static model, " + where);
@@ -128,14 +111,8 @@ class StubVersionsTest {
 
     static void emulationReachesKernel(SystemdVersions.Version v, UkiVariants.Variant variant, UkiVariants.Built b, Path out)
             throws Exception {
-        String pending = pending(v, true);
-        Run r = cli("emulate", "--json", "--time-budget", pending != null ? "5" : "30", "--esp", b.esp().toString(),
+        Run r = cli("emulate", "--json", "--time-budget", "30", "--esp", b.esp().toString(),
                 "--out", out.toString(), b.uki().toString());
-        if (pending != null) {
-            assertEquals(2, r.rc(), "pending (" + pending + "): emulate fails today: " + r.out());
-            assertTrue(r.err().contains("time budget"), "pending (" + pending + "): " + r.err());
-            return;
-        }
         assertEquals(0, r.rc(), "emulate " + b.uki() + ": " + r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());
         JsonNode h = j.get("handOff");

@@ -78,6 +78,11 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
 
     /** Serves the directory {@code root} on a new handle with an HD() device path. */
     public SimpleFileSystemProtocol(ProtocolContext ctx, Path root) {
+        this(ctx, root, DevicePath.of(List.of(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024, PARTITION_GUID))));
+    }
+
+    /** Serves the directory {@code root} on a new handle with the device path {@code devicePath}. */
+    public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, DevicePath devicePath) {
         this.ctx = ctx;
         this.m = ctx.mem();
         this.root = root.toAbsolutePath().normalize();
@@ -102,8 +107,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             m.putU64(c.arg(1), f);
             return EfiStatus.SUCCESS;
         }));
-        DevicePath dp = DevicePath.of(List.of(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024, PARTITION_GUID)));
-        long dpa = ctx.allocator().firmwareCopy(dp.toBytes());
+        long dpa = ctx.allocator().firmwareCopy(devicePath.toBytes());
         handle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dpa);
         ctx.handles().install(handle, GUID, sfs);
     }

@@ -71,6 +71,13 @@ public interface Cpu extends AutoCloseable {
 
     void setTrapRange(long begin, long end, TrapHandler handler);
 
+    /**
+     * Calls {@code handler} before the instruction at {@code address} runs, each time it runs (a code hook on
+     * that one address: no other code pays for it). Used to see a jump into a kernel the payload placed itself.
+     * Must be installed before code at that address is first translated.
+     */
+    void addCodeHook(long address, TrapHandler handler);
+
     void setCpuidHandler(CpuidHandler handler);
 
     /** Installs a hook on every block (costly: only for short phases such as after ExitBootServices). */

@@ -67,6 +67,8 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     // callbacks are kept referenced here: JNA frees unreferenced ones
     private UnicornLib.CodeHook trapHook;
     private UnicornLib.CodeHook blockHook;
+    /** Hooks on single addresses, kept reachable: libunicorn holds only a native pointer to each callback. */
+    private final java.util.List<UnicornLib.CodeHook> addressHooks = new java.util.ArrayList<>();
     private long blockHookHandle;
     private final UnicornLib.CpuidHook cpuidHook;
     private final UnicornLib.IntrHook intrHook;
@@ -400,6 +402,19 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             }
         };
         addHook(UnicornLib.UC_HOOK_CODE, trapHook, begin, end);
+    }
+
+    @Override
+    public void addCodeHook(long address, TrapHandler handler) {
+        UnicornLib.CodeHook hook = (p, a, size, user) -> {
+            try {
+                handler.trap(a);
+            } catch (Throwable t) {
+                hookFailed(t);
+            }
+        };
+        addressHooks.add(hook);
+        addHook(UnicornLib.UC_HOOK_CODE, hook, address, address);
     }
 
     @Override

@@ -1,0 +1,132 @@
+package org.kexecmeasured.uefi;
+
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
+import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.util.BadInputException;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Sees the cut-over when a payload starts a Linux EFI-stub kernel without StartImage. systemd-stub 258 and
+ * later (when no shim asks otherwise) copy the sections of their {@code .linux} PE into pages they allocate,
+ * point their own LoadedImage at the copy (ImageBase, FilePath, LoadOptions = the command line) and call its
+ * entry point as {@code entry(ImageHandle, SystemTable)}: no LoadImage, no StartImage.
+ *
+ * <p>How it is seen, cheaply: every Linux kernel embedded in a loaded image (a PE section whose bytes are a
+ * bzImage with an EFI stub: "MZ" and "HdrS") is a candidate, with its entry point RVA and SizeOfImage. When the
+ * payload allocates pages that can hold a candidate, a code hook goes on {@code base + entry RVA} of that
+ * allocation (one address each: no other code pays). When it fires and the bytes there are the kernel's own
+ * entry code, the payload has jumped into that kernel: the run stops there. Nothing is inferred from the
+ * payload's identity or version.
+ */
+final class KernelEntryWatch {
+
+    /** Bytes of the kernel's entry code compared at the hooked address. */
+    static final int PROBE = 32;
+    /** Kernels remembered (a payload embeds one, a few with profiles). */
+    static final int MAX_CANDIDATES = 16;
+
+    /** A Linux kernel found inside a loaded image. */
+    record Candidate(byte[] file, long entryRva, long sizeOfImage, byte[] entryCode) {
+    }
+
+    /** The jump seen: which kernel, and the image handle it was called with (RCX). */
+    record Entered(Candidate kernel, long address, long imageHandle) {
+    }
+
+    private final Cpu cpu;
+    private final boolean enabled;
+    private final List<Candidate> candidates = new ArrayList<>();
+    private final Set<Long> hooked = new HashSet<>();
+    private Entered entered;
+
+    /** @param enabled false in full emulation, where the kernel's own stub runs on to ExitBootServices */
+    KernelEntryWatch(Cpu cpu, boolean enabled) {
+        this.cpu = cpu;
+        this.enabled = enabled;
+    }
+
+    /** Remembers every Linux kernel embedded as a section of a just loaded image. */
+    void imageLoaded(PeFile pe) {
+        if (!enabled) {
+            return;
+        }
+        for (Section s : pe.sections()) {
+            byte[] d = pe.sectionData(s);
+            if (s.virtualSize() > 0 && s.virtualSize() < d.length) {
+                d = Arrays.copyOf(d, (int) s.virtualSize()); // the file alignment's padding is not the kernel's
+            }
+            if (candidates.size() >= MAX_CANDIDATES || !ImageServices.isLinuxKernel(d)) {
+                continue;
+            }
+            Candidate c = candidate(d);
+            if (c != null) {
+                candidates.add(c);
+            }
+        }
+    }
+
+    /** The kernel's entry RVA, SizeOfImage and entry code, or null when it is no loadable PE. */
+    private static Candidate candidate(byte[] kernel) {
+        try {
+            PeFile k = PeFile.parse(kernel);
+            long entry = k.addressOfEntryPoint();
+            for (Section s : k.sections()) {
+                if (entry >= s.virtualAddress() && entry - s.virtualAddress() + PROBE <= s.sizeOfRawData()) {
+                    long off = s.pointerToRawData() + entry - s.virtualAddress();
+                    if (off + PROBE > kernel.length) {
+                        return null;
+                    }
+                    byte[] code = Arrays.copyOfRange(kernel, (int) off, (int) off + PROBE);
+                    return new Candidate(kernel, entry, k.sizeOfImage(), code);
+                }
+            }
+        } catch (BadInputException e) {
+            // not a PE we can read: the payload could not load it either
+        }
+        return null;
+    }
+
+    /** After AllocatePages: a hook on each candidate's entry in the new range, if the kernel fits in it. */
+    void pagesAllocated(long base, long pages) {
+        if (candidates.isEmpty()) {
+            return;
+        }
+        long bytes = pages * MemoryMap.PAGE;
+        for (Candidate c : candidates) {
+            long at = base + c.entryRva();
+            if (c.sizeOfImage() <= bytes && hooked.add(at)) {
+                cpu.addCodeHook(at, address -> reached(address));
+            }
+        }
+    }
+
+    private void reached(long address) {
+        if (entered != null) {
+            return;
+        }
+        for (Candidate c : candidates) {
+            byte[] here;
+            try {
+                here = cpu.memory().read(address, PROBE);
+            } catch (RuntimeException e) {
+                return;
+            }
+            if (Arrays.equals(here, c.entryCode())) {
+                entered = new Entered(c, address, cpu.reg(Cpu.Reg.RCX));
+                cpu.stop();
+                return;
+            }
+        }
+    }
+
+    /** The jump into a kernel, once seen; else null. */
+    Entered entered() {
+        return entered;
+    }
+}
