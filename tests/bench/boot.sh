@@ -1,10 +1,11 @@
 #!/bin/sh
 # Bench of `kexec-measured boot --no-load` (run after `mvn -B -ntp -q package -DskipTests`): the test UKI
 # (tests/bin/make-uki) against a fresh swtpm with banks sha1,sha256,sha384. The firmware log is a Spec-ID-only
-# log (eventlog synth --events 0), which is what a fresh TPM's PCRs replay to.
-# Prints per run: process wall time, the command's own wall time, emulation time, TPM commands (1 GetCapability
-# + PCR read batch + one TPM2_PCR_Extend per extended event), and hashing time for large sections (≥ 1 MiB:
-# kernel, initrd, UKI) — each byte is read once for all three banks.
+# log (tests/bin/synth-eventlog --events 0), which is what a fresh TPM's PCRs replay to.
+# Prints per run: process wall time, the command's own wall time (plan, commit), emulation time, TPM commands
+# by name (plan: 1 GetCapability + PCR read batch + 1 GetRandom; commit: the stale-plan PCR read + one
+# TPM2_PCR_Extend per extended event), and hashing time for large sections (≥ 1 MiB: kernel, initrd, UKI) —
+# each byte is read once for all three banks.
 # Usage: tests/bench/boot.sh [RUNS]
 set -eu
 cd "$(dirname "$0")/../.."
@@ -15,7 +16,7 @@ runs=${1:-3}
 tmp=$(mktemp -d)
 trap 'swtpm-fixtures/stop.sh "$tmp/tpm" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 tests/bin/make-uki "$tmp/uki" >/dev/null
-"$km" eventlog synth --events 0 --banks sha1,sha256,sha384 -o "$tmp/fw.bin" >/dev/null
+tests/bin/synth-eventlog --events 0 --banks sha1,sha256,sha384 -o "$tmp/fw.bin" >/dev/null
 mkdir "$tmp/tpm"
 swtpm-fixtures/create-state.sh "$tmp/tpm" --pcr-banks sha1,sha256,sha384 >/dev/null
 port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) * 2 }')
@@ -34,8 +35,9 @@ while [ "$i" -le "$runs" ]; do
       --no-load --json > "$tmp/out.json"
   t1=$(now)
   jq -r --arg wall "$(sub "$t1" "$t0")" --arg i "$i" '.stats as $s |
-    "run \($i): process wall \($wall) s; boot \($s.wallMicros / 1000 | floor) ms (emulation \($s.emulationMicros / 1000 | floor) ms); " +
-    "TPM commands \($s.tpmCommands) = 1 GetCapability + \($s.pcrReadCommands) PCR_Read + \($s.extendCommands) PCR_Extend; " +
+    "run \($i): process wall \($wall) s; boot \($s.wallMicros / 1000 | floor) ms (plan \($s.planMicros / 1000 | floor) ms, " +
+    "of which emulation \($s.emulationMicros / 1000 | floor) ms; commit \($s.commitMicros / 1000 | floor) ms); " +
+    "TPM commands \($s.tpmCommands) = \($s.tpmCommandsByName | to_entries | map("\(.value) \(.key | sub("^TPM2_"; ""))") | join(" + ")); " +
     "hashing \($s.hashMicros / 1000 | floor) ms for \($s.hashBytes / 1048576 * 10 | floor / 10) MiB, of which large sections " +
     "\($s.largeHashMicros / 1000 | floor) ms for \($s.largeHashBytes / 1048576 * 10 | floor / 10) MiB (3 banks, one pass)"' "$tmp/out.json"
   i=$((i + 1))

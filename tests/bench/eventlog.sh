@@ -24,7 +24,7 @@ best() { # best wall time in seconds of "$@" over $runs runs, output discarded
 printf '%-9s %10s %12s %14s %8s\n' events bytes ours_s tpm2_eventlog_s speedup
 for n in ${EVENTLOG_BENCH_SIZES:-10000 100000}; do
   f="$work/synth-$n.bin"
-  "$km" eventlog synth --events "$n" --banks sha1,sha256,sha384 -o "$f" >/dev/null
+  tests/bin/synth-eventlog --events "$n" --banks sha1,sha256,sha384 -o "$f" >/dev/null
   # the two must agree before their speed means anything (no EV_NO_ACTION besides the Spec ID here)
   norm() { awk '/^ *[a-z0-9_]+:$/ {b=$1; sub(":","",b); next} /: 0x/ {i=$1; sub(":","",i); v=$NF; sub("0x","",v); print b, i+0, tolower(v)}'; }
   ours=$("$km" eventlog replay "$f" | norm)

@@ -1,15 +1,16 @@
 package org.kexecmeasured.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.kexecmeasured.uefi.EmulationException;
+import org.kexecmeasured.uefi.unicorn.EngineLibrary;
 import org.kexecmeasured.uefi.EmulationResult;
 import org.kexecmeasured.uefi.Emulator;
 import org.kexecmeasured.uefi.EmulatorOptions;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.HostRandom;
+import org.kexecmeasured.util.Json;
 import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RamRange;
 import org.kexecmeasured.uefi.RecordingMeasurer;
@@ -174,8 +175,7 @@ public final class EmulateCommand implements Callable<Integer> {
             Files.writeString(out.resolve("cmdline"), r.handOff().cmdline(), StandardCharsets.UTF_8);
         }
         if (json) {
-            ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            o.println(om.writeValueAsString(toJson(om, r)));
+            o.println(Json.PRETTY.writeValueAsString(toJson(Json.MAPPER, r)));
         } else {
             printText(o, r);
         }
@@ -223,6 +223,7 @@ public final class EmulateCommand implements Callable<Integer> {
             o.println(r.console().strip());
         }
         o.printf(Locale.ROOT, "emulation: %d service calls, %.3f s%n", r.trace().size(), r.emulationMicros() / 1e6);
+        o.println("engine: " + EngineLibrary.get().describe());
     }
 
     /** Event data as text when it is UCS-2 or ASCII, else hex (truncated). */
@@ -281,6 +282,7 @@ public final class EmulateCommand implements Callable<Integer> {
             tr.add(t.toString());
         }
         root.put("emulationMicros", r.emulationMicros());
+        root.put("engine", EngineLibrary.get().describe());
         return root;
     }
 }

@@ -12,7 +12,6 @@ import picocli.CommandLine.Command;
                 EventlogReplayCommand.class,
                 EventlogVerifyCommand.class,
                 EventlogFindingsCommand.class,
-                EventlogSynthCommand.class,
                 EventlogRecoverCommand.class,
         })
 public final class EventlogCommand implements Runnable {
@@ -24,15 +23,10 @@ public final class EventlogCommand implements Runnable {
         throw new CommandLine.ParameterException(spec.commandLine(), "eventlog needs a subcommand (show, replay, verify, findings)");
     }
 
-    /** Jackson loads a few hundred classes: only when JSON is asked for (replay is start-up bound). */
-    private static final class Json {
-        static final com.fasterxml.jackson.databind.ObjectMapper MAPPER = new com.fasterxml.jackson.databind.ObjectMapper()
-                .enable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
-    }
-
+    /** Indented JSON; util.Json (and with it Jackson's few hundred classes) loads only when JSON is asked for. */
     static String json(Object o) {
         try {
-            return Json.MAPPER.writeValueAsString(o);
+            return org.kexecmeasured.util.Json.PRETTY.writeValueAsString(o);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new IllegalStateException(e);
         }

@@ -1,37 +1,36 @@
 package org.kexecmeasured.cli;
 
-import org.kexecmeasured.eventlog.Replay;
-import org.kexecmeasured.tcg2.Journal;
-import org.kexecmeasured.tcg2.JournalRecovery;
-import org.kexecmeasured.tcg2.Measurement;
-import org.kexecmeasured.tpm.PcrSelection;
+import org.kexecmeasured.boot.Journal;
+import org.kexecmeasured.boot.JournalRecovery;
+import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
 import org.kexecmeasured.util.BadInputException;
-import org.kexecmeasured.util.HashAlg;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 
 /**
  * {@code eventlog recover}: after an interrupted {@code boot}, decides from the journal and the live
  * PCRs which journaled extends reached the TPM; with {@code --complete} it extends the ones that did
- * not (journaling each, in the same file), so the TPM holds exactly the journaled sequence.
+ * not, through the same write path as a boot ({@link JournalRecovery#complete}), so the TPM holds
+ * exactly the journaled sequence. This class parses options and prints.
  */
 @Command(name = "recover", mixinStandardHelpOptions = true,
         description = {"Explain an interrupted 'boot' from its journal and the live PCRs.",
-                "--complete extends the journaled events that did not reach the TPM.",
-                "Exit 1 when a PCR fits no replay of the journal."})
+                "--complete extends the journaled events that did not reach the TPM."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:every PCR is explained (and, with --complete, completed)",
+                "1:a PCR fits no replay of the journal; nothing was extended",
+                "2:bad input or unusable TPM; nothing was extended",
+                "4:--complete stopped after it had extended something (run it again once the TPM answers)",
+                "70:internal error"})
 public final class EventlogRecoverCommand implements Runnable {
 
     @Option(names = "--journal", paramLabel = "FILE", required = true, description = "journal written by 'boot' (STATE/journal.jsonl)")
@@ -53,113 +52,62 @@ public final class EventlogRecoverCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
+    private final Services services;
+
+    EventlogRecoverCommand(Services services) {
+        this.services = services;
+    }
+
     @Override
     public void run() {
+        if (eventlog != null && !complete) {
+            throw new BadInputException("--eventlog is only used with --complete");
+        }
         Journal.Contents jc = EventlogVerifyCommand.readJournal(journal);
+        EventLog partial = complete && eventlog != null ? EventLog.parse(EventlogInput.readBytes(eventlog)) : null;
         PrintWriter out = spec.commandLine().getOut();
-        try (Tpm tpm = BootCommand.tpmOpener.apply(tcti)) {
-            List<JournalRecovery.PcrResult> results = JournalRecovery.analyse(jc, read(tpm, jc));
+        // a TpmChangedException (exit 4) from the completion passes through to Main as it is
+        try (Tpm tpm = services.tpm().open(tcti)) {
+            List<JournalRecovery.PcrResult> results = JournalRecovery.analyse(jc, JournalRecovery.readPcrs(tpm, jc));
             boolean diverged = results.stream().anyMatch(r -> !r.consistent());
-            List<JournalRecovery.Verdict> pending = new ArrayList<>();
-            for (JournalRecovery.PcrResult r : results) {
-                for (JournalRecovery.Verdict v : r.verdicts()) {
-                    if (v.outcome() == JournalRecovery.Outcome.NOT_REACHED
-                            || v.outcome() == JournalRecovery.Outcome.REACHED_UNACKNOWLEDGED) {
-                        pending.add(v);
-                    }
-                }
+            List<JournalRecovery.Verdict> pending = JournalRecovery.pending(results);
+            if (!json) JournalText.print(out, journal, results);
+            List<JournalRecovery.Step> steps = List.of();
+            if (!diverged && complete && !pending.isEmpty()) {
+                out.flush();
+                steps = JournalRecovery.complete(journal, tpm, pending, partial, eventlog);
             }
-            pending.sort((a, b) -> Long.compare(a.entry().seq(), b.entry().seq()));
             if (json) {
                 Map<String, Object> m = JournalText.json(journal, results);
                 m.put("completed", complete && !diverged);
+                m.put("completedSteps", steps.stream().map(x -> Map.of("seq", x.entry().seq(),
+                        "found", x.found().name().toLowerCase(java.util.Locale.ROOT), "newSeq", x.newSeq())).toList());
                 out.println(EventlogCommand.json(m));
-            } else {
-                JournalText.print(out, journal, results);
             }
             if (diverged) {
                 out.flush();
                 throw new CheckFailedException("the journal does not explain every PCR: nothing was extended; "
                         + "the TPM no longer matches any log this run could write");
             }
-            if (eventlog != null && !complete) {
-                throw new BadInputException("--eventlog is only used with --complete");
-            }
-            if (complete && !pending.isEmpty()) {
-                org.kexecmeasured.eventlog.EventLog.Builder log = eventlog == null ? null
-                        : org.kexecmeasured.eventlog.EventLog.parse(EventlogInput.readBytes(eventlog)).toBuilder();
-                completeJournal(tpm, pending, out);
-                if (log != null) appendToLog(log, pending, out);
-            } else if (!json) {
-                out.println(pending.stream().anyMatch(v -> v.outcome() == JournalRecovery.Outcome.NOT_REACHED)
-                        ? "not completed: run with --complete to extend the events that did not reach the TPM"
-                        : "nothing to complete");
-            }
+            if (!json) printOutcome(out, steps, pending);
         } catch (TpmException e) {
             throw new BadInputException("TPM " + tcti + ": " + e.getMessage(), e);
-        } catch (IOException e) {
-            throw new BadInputException(journal + ": " + e.getMessage(), e);
         }
         out.flush();
     }
 
-    /** Closes unacknowledged-but-reached intents, and extends (intent → extend → done) the ones that did not reach. */
-    private void completeJournal(Tpm tpm, List<JournalRecovery.Verdict> pending, PrintWriter out) throws IOException {
-        try (Journal j = Journal.resume(journal)) {
-            for (JournalRecovery.Verdict v : pending) {
-                if (v.outcome() == JournalRecovery.Outcome.REACHED_UNACKNOWLEDGED) {
-                    j.done(v.entry().seq());
-                    out.println("  " + JournalText.describe(v.entry()) + " marked done (the PCR shows it)");
-                    continue;
-                }
-                Measurement m = v.entry().measurement();
-                Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
-                for (HashAlg a : tpm.banks()) {
-                    byte[] x = m.digests().get(a);
-                    if (x == null) throw new BadInputException("journal entry #" + v.entry().seq() + " has no " + a.tpmName + " digest");
-                    d.put(a, x);
-                }
-                long seq = j.intent(m);
-                // the original intent is closed before the new extend is sent: whichever point a crash
-                // hits, a later analysis sees at most one open intent for this event, never two
-                j.failed(v.entry().seq(), "did not reach the TPM (found by recovery); extended again as #" + seq);
-                tpm.extend(m.pcr(), d);
-                j.done(seq);
-                out.println("  " + JournalText.describe(v.entry()) + " extended now (journal #" + seq + ")");
-            }
+    private void printOutcome(PrintWriter out, List<JournalRecovery.Step> steps, List<JournalRecovery.Verdict> pending) {
+        if (steps.isEmpty()) {
+            out.println(pending.stream().anyMatch(v -> v.outcome() == JournalRecovery.Outcome.NOT_REACHED)
+                    ? "not completed: run with --complete to extend the events that did not reach the TPM"
+                    : "nothing to complete");
+            return;
+        }
+        for (JournalRecovery.Step x : steps) {
+            out.println("  " + JournalText.describe(x.entry()) + (x.newSeq() == 0
+                    ? " marked done (the PCR shows it)" : " extended now (journal #" + x.newSeq() + ")"));
         }
         out.println("completed: the TPM now holds every journaled extend");
-    }
-
-    /**
-     * The pending extends are the last of the run (it stops at the first failure), so appending them in
-     * journal order keeps the log in TPM extend order.
-     */
-    private void appendToLog(org.kexecmeasured.eventlog.EventLog.Builder log, List<JournalRecovery.Verdict> pending,
-                             PrintWriter out) throws IOException {
-        org.kexecmeasured.eventlog.EventLog base = log.build();
-        for (JournalRecovery.Verdict v : pending) {
-            Measurement m = v.entry().measurement();
-            Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
-            for (HashAlg a : base.banks()) {
-                byte[] x = m.digests().get(a);
-                if (x == null) throw new BadInputException("journal entry #" + v.entry().seq() + " has no " + a.tpmName
-                        + " digest for the log");
-                d.put(a, x);
-            }
-            log.append(m.pcr(), m.eventType(), d, m.eventData());
-        }
-        Path tmp = eventlog.resolveSibling(eventlog.getFileName() + ".tmp");
-        java.nio.file.Files.write(tmp, log.build().toBytes());
-        java.nio.file.Files.move(tmp, eventlog, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-        out.println("appended " + pending.size() + " record(s) to " + eventlog);
-    }
-
-    private static Map<HashAlg, Map<Integer, byte[]>> read(Tpm tpm, Journal.Contents jc) {
-        List<HashAlg> sel = new ArrayList<>();
-        for (HashAlg a : tpm.banks()) if (jc.start().containsKey(a)) sel.add(a);
-        if (sel.isEmpty()) throw new BadInputException("the TPM has none of the journal's banks " + jc.start().keySet());
-        return JournalRecovery.toMap(tpm.readPcrs(PcrSelection.of(sel, IntStream.range(0, Replay.PCR_COUNT).boxed().toList())));
+        if (eventlog != null) out.println("appended " + steps.size() + " record(s) to " + eventlog);
     }
 }

@@ -7,8 +7,8 @@ import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.PcrSource;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
-import org.kexecmeasured.tcg2.Journal;
-import org.kexecmeasured.tcg2.JournalRecovery;
+import org.kexecmeasured.boot.Journal;
+import org.kexecmeasured.boot.JournalRecovery;
 import org.kexecmeasured.util.Hex;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -59,10 +59,16 @@ public final class EventlogVerifyCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
+    private final Services services;
+
+    EventlogVerifyCommand(Services services) {
+        this.services = services;
+    }
+
     /** The PCR source chosen on the command line. */
     PcrSource pcrSource() {
         if (source.tcti != null) {
-            return new TpmPcrSource(source.tcti, BootCommand.tpmOpener);
+            return new TpmPcrSource(source.tcti, services.tpm());
         }
         Path f = source.pcrsFile;
         return new PcrSource() {

@@ -1,7 +1,5 @@
 package org.kexecmeasured.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.kexecmeasured.payload.Inspector;
 import org.kexecmeasured.payload.ReportText;
@@ -84,8 +82,7 @@ public final class InspectCommand implements Callable<Integer> {
         report.putAll(res.report());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            ObjectMapper om = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-            out.println(om.writeValueAsString(report));
+            out.println(org.kexecmeasured.util.Json.PRETTY.writeValueAsString(report));
         } else {
             out.print(ReportText.render(report));
         }

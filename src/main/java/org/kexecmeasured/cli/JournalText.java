@@ -1,9 +1,8 @@
 package org.kexecmeasured.cli;
 
 import org.kexecmeasured.eventlog.EventType;
-import org.kexecmeasured.tcg2.Journal;
-import org.kexecmeasured.tcg2.JournalRecovery;
-import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.boot.Journal;
+import org.kexecmeasured.boot.JournalRecovery;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -69,10 +68,5 @@ final class JournalText {
         m.put("pcrs", pcrs);
         m.put("entries", entries);
         return m;
-    }
-
-    /** The PCR values a journal analysis needs, from a PCR set (banks of the journal's header). */
-    static Map<HashAlg, Map<Integer, byte[]>> now(org.kexecmeasured.eventlog.PcrSet set) {
-        return set.values();
     }
 }

@@ -1,5 +1,7 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.boot.RefusedException;
+import org.kexecmeasured.boot.TpmChangedException;
 import org.kexecmeasured.util.BadInputException;
 import picocli.AutoComplete;
 import picocli.CommandLine;
@@ -9,7 +11,7 @@ import java.io.PrintWriter;
 
 /**
  * Entry point. Subcommands follow the pipeline: inspect (payload), eventlog, tpm, emulate (uefi),
- * predict/boot (policy, tcg2, kexec).
+ * predict/boot (policy, boot, kexec).
  *
  * <p>Exit codes (the one table; README and man pages repeat it): 0 success; 1 a requested check
  * failed (a signature, a PCR, a verdict did not match); 2 bad input or usage, nothing changed (one
@@ -21,6 +23,11 @@ import java.io.PrintWriter;
         mixinStandardHelpOptions = true,
         versionProvider = Main.Version.class,
         description = "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.",
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:success", "1:a requested check failed (signature, PCR, verdict)",
+                "2:bad input or usage; nothing changed", "3:refused by policy; nothing changed",
+                "4:stopped after the TPM was changed (some extends happened; the message names the journal)",
+                "70:internal error"},
         subcommands = {
                 AutoComplete.GenerateCompletion.class,
                 picocli.codegen.docgen.manpage.ManPageGenerator.class,
@@ -54,14 +61,23 @@ public final class Main implements Runnable {
 
     /** Runs the CLI with the given streams; used by tests in-process. */
     public static int execute(String[] args, PrintWriter out, PrintWriter err) {
-        CommandLine cl = commandLine();
+        return execute(args, out, err, Services.DEFAULT);
+    }
+
+    /** As {@link #execute(String[], PrintWriter, PrintWriter)}, with the services commands get (tests wrap the TPM). */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err, Services services) {
+        CommandLine cl = commandLine(services);
         cl.setOut(out);
         cl.setErr(err);
         return cl.execute(args);
     }
 
     public static CommandLine commandLine() {
-        CommandLine cl = new CommandLine(new Main());
+        return commandLine(Services.DEFAULT);
+    }
+
+    public static CommandLine commandLine(Services services) {
+        CommandLine cl = new CommandLine(new Main(), services.factory());
         cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(true);
         cl.getSubcommands().get("gen-manpage").getCommandSpec().usageMessage().hidden(true);
         cl.setExecutionExceptionHandler(Main::handleException);
@@ -76,6 +92,14 @@ public final class Main implements Runnable {
 
     private static int handleException(Exception ex, CommandLine cl, CommandLine.ParseResult parseResult) {
         PrintWriter err = cl.getErr();
+        if (ex instanceof TpmChangedException) {
+            err.println("kexec-measured: error: " + oneLine(ex.getMessage()));
+            return EXIT_TPM_CHANGED;
+        }
+        if (ex instanceof RefusedException) {
+            err.println("kexec-measured: " + oneLine(ex.getMessage()));
+            return EXIT_POLICY_DENIED;
+        }
         if (ex instanceof BadInputException || ex instanceof java.io.IOException) {
             err.println("kexec-measured: error: " + oneLine(ex.getMessage()));
             return EXIT_BAD_INPUT;

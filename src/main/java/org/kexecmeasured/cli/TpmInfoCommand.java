@@ -1,12 +1,10 @@
 package org.kexecmeasured.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
-import org.kexecmeasured.tpm.TpmFactory;
 import org.kexecmeasured.tpm.TpmInfo;
 import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Json;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -29,11 +27,17 @@ public final class TpmInfoCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    private final Services services;
+
+    TpmInfoCommand(Services services) {
+        this.services = services;
+    }
+
     @Override
     public Integer call() throws Exception {
         TpmInfo info;
         String tcti;
-        try (Tpm tpm = TpmFactory.open(tpmOption.tcti)) {
+        try (Tpm tpm = services.tpm().open(tpmOption.tcti)) {
             tcti = tpm.tcti();
             info = tpm.info();
         } catch (TpmException e) {
@@ -56,7 +60,7 @@ public final class TpmInfoCommand implements Callable<Integer> {
             m.put("maxCommandSize", info.maxCommandSize());
             m.put("maxResponseSize", info.maxResponseSize());
             m.put("maxDigestSize", info.maxDigestSize());
-            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(m));
+            out.println(Json.PRETTY.writeValueAsString(m));
         } else {
             out.printf("TPM:               %s%n", tcti);
             out.printf("Manufacturer:      %s%s%n", info.manufacturer(),

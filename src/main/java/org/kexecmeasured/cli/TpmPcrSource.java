@@ -6,28 +6,28 @@ import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.TpmOpener;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
-import java.util.function.Function;
 import java.util.stream.IntStream;
 
 /** Live PCR values: all 24 PCRs of the requested banks that the TPM has active, in one read batch. */
 final class TpmPcrSource implements PcrSource {
     private final String tcti;
-    private final Function<String, Tpm> opener;
+    private final TpmOpener opener;
 
-    TpmPcrSource(String tcti, Function<String, Tpm> opener) {
+    TpmPcrSource(String tcti, TpmOpener opener) {
         this.tcti = tcti;
         this.opener = opener;
     }
 
     @Override
     public PcrSet read(List<HashAlg> banks, BitSet pcrs) {
-        try (Tpm tpm = opener.apply(tcti)) {
+        try (Tpm tpm = opener.open(tcti)) {
             List<HashAlg> sel = new ArrayList<>();
             for (HashAlg a : tpm.banks()) if (banks.contains(a)) sel.add(a);
             if (sel.isEmpty()) {

@@ -1,13 +1,11 @@
 package org.kexecmeasured.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
-import org.kexecmeasured.tpm.TpmFactory;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Json;
 import org.kexecmeasured.util.Hex;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -44,6 +42,12 @@ public final class TpmPcrsCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    private final Services services;
+
+    TpmPcrsCommand(Services services) {
+        this.services = services;
+    }
+
     @Override
     public Integer call() throws Exception {
         List<Integer> list = PcrSelection.parsePcrList(pcrs);
@@ -59,7 +63,7 @@ public final class TpmPcrsCommand implements Callable<Integer> {
         Map<HashAlg, byte[][]> values;
         String tcti;
         List<HashAlg> order;
-        try (Tpm tpm = TpmFactory.open(tpmOption.tcti)) {
+        try (Tpm tpm = services.tpm().open(tpmOption.tcti)) {
             tcti = tpm.tcti();
             List<HashAlg> active = tpm.banks();
             for (HashAlg a : wanted) {
@@ -91,7 +95,7 @@ public final class TpmPcrsCommand implements Callable<Integer> {
             Map<String, Object> root = new LinkedHashMap<>();
             root.put("tcti", tcti);
             root.put("banks", banksJson);
-            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(root));
+            out.println(Json.PRETTY.writeValueAsString(root));
         } else {
             for (HashAlg a : order) {
                 out.println("  " + a.tpmName + ":");

@@ -142,11 +142,6 @@ public final class Event {
         return EventDecoder.decode(eventType, data);
     }
 
-    /** This record with another record number and offset (used when appending). */
-    Event renumbered(int newIndex, long newOffset) {
-        return new Event(newIndex, newOffset, pcrIndex, eventType, digests, data, legacy, overhang);
-    }
-
     @Override
     public String toString() {
         return "#" + index + " PCR " + pcrIndex + " " + eventTypeName() + " " + digests;

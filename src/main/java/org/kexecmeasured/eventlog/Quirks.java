@@ -146,7 +146,7 @@ public final class Quirks {
             else if (a.equals(EBS_FAILURE)) fail.add(e.index());
             else if (a.equals(CALLING_EFI_APP)) {
                 booted = true;
-                if (e.pcrIndex() == 5) calling.add(e.index());
+                if (e.pcrIndex() == Pcr.BOOT_LOADER_CONFIG) calling.add(e.index());
             }
         }
         if (!calling.isEmpty()) {

@@ -90,6 +90,11 @@ public final class TssTpm implements Tpm {
         return transport.commandCount();
     }
 
+    @Override
+    public java.util.SortedMap<Integer, Long> commandCounts() {
+        return transport.commandCounts();
+    }
+
     /** Runs one TSS.Java call and turns a TPM error response into a {@link TpmCommandException}. */
     private <T> T run(Supplier<T> op) {
         T r;
@@ -204,6 +209,7 @@ public final class TssTpm implements Tpm {
     @Override
     public List<HashAlg> banks() {
         if (info != null) return info.activeBanks();
+        if (cachedBanks != null) return cachedBanks;
         // only TPM_CAP_PCRS: one command
         GetCapabilityResponse pr = run(() -> t().GetCapability(TPM_CAP.PCRS, 0, 16));
         List<HashAlg> active = new ArrayList<>();
@@ -345,6 +351,31 @@ public final class TssTpm implements Tpm {
         }
         TPMT_HA[] arr = has.toArray(new TPMT_HA[0]);
         runVoid(() -> t().PCR_Extend(TPM_HANDLE.pcr(pcr), arr));
+    }
+
+    /** Largest request: a boundary nonce needs 16 bytes; this only bounds a caller's mistake. */
+    private static final int MAX_RANDOM = 1024;
+
+    /**
+     * TPM2_GetRandom until {@code n} bytes arrived: a TPM returns at most its largest digest size
+     * per command (TPM 2.0 Part 3, 16.1), so 16 bytes take one command.
+     */
+    @Override
+    public byte[] random(int n) {
+        if (n < 0 || n > MAX_RANDOM) throw new IllegalArgumentException("random bytes requested: " + n);
+        byte[] out = new byte[n];
+        int got = 0;
+        while (got < n) {
+            int want = Math.min(n - got, 64);
+            byte[] r = run(() -> t().GetRandom(want));
+            if (r == null || r.length == 0 || r.length > want) {
+                throw new TpmTransportException("TPM2_GetRandom returned " + (r == null ? 0 : r.length) + " bytes for "
+                        + want + " requested");
+            }
+            System.arraycopy(r, 0, out, got, r.length);
+            got += r.length;
+        }
+        return out;
     }
 
     /** TPM2_Startup(CLEAR), after a swtpm control-channel INIT. */

@@ -265,7 +265,7 @@ public final class Firmware implements AutoCloseable {
                     + Long.toHexString(r.faultAddress()), r.rip(), r.faultAddress()));
             case CPU_EXCEPTION -> throw new EmulationException(report("CPU exception/interrupt " + r.interrupt()
                     + " (" + vectorName(r.interrupt()) + ")", r.rip(), -1));
-            case ENGINE_ERROR -> throw new EmulationException(report(r.detail(), r.rip(), -1));
+            case ENGINE_ERROR, RUNAWAY_CODE -> throw new EmulationException(report(r.detail(), r.rip(), -1));
             case HOST_ERROR -> throw new IllegalStateException("handled above");
         };
     }

@@ -1,16 +1,16 @@
 package org.kexecmeasured.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
-import org.kexecmeasured.tcg2.Journal;
+import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmFactory;
+import org.kexecmeasured.tpm.TpmOpener;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;
@@ -26,14 +26,14 @@ import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A TPM that fails in the middle of a measured boot: the run stops with a clear error, the journal
  * and {@code eventlog verify --journal} / {@code eventlog recover} name exactly which extends reached
- * the (real) TPM, and recovery completes the journaled sequence. The fault is injected at the
- * {@link BootCommand#tpmOpener} seam; the TPM is a real swtpm.
+ * the (real) TPM, and recovery completes the journaled sequence. The fault is injected through the
+ * CLI's {@link Services} (a TPM opener that wraps the real TPM); the TPM is a real swtpm. A run that
+ * stopped after extends exits 4 ({@link Main#EXIT_TPM_CHANGED}).
  */
 class BootTpmFailureTest {
 
@@ -50,11 +50,6 @@ class BootTpmFailureTest {
         fwFile = Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin");
     }
 
-    @AfterEach
-    void restoreSeam() {
-        BootCommand.tpmOpener = TpmFactory::open;
-    }
-
     private static Swtpm firmwareState() {
         Swtpm s = Swtpm.start(List.of("sha256"));
         ChainFixtures.replayIntoTpm(s, EventLog.parse(Fixtures.read(fwFile)));
@@ -62,8 +57,13 @@ class BootTpmFailureTest {
     }
 
     private static ChainFixtures.Cli boot(Swtpm swtpm, Path state) {
-        return ChainFixtures.cli("boot", uki.resolve("demo.efi").toString(), "--tpm", swtpm.tcti(),
-                "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load");
+        return boot(swtpm, state, TpmOpener.DEFAULT);
+    }
+
+    /** {@code boot --no-load} with the TPM opened through {@code opener} (the fault seam). */
+    private static ChainFixtures.Cli boot(Swtpm swtpm, Path state, TpmOpener opener) {
+        return ChainFixtures.cli(Services.DEFAULT.withTpm(opener), "boot", uki.resolve("demo.efi").toString(),
+                "--tpm", swtpm.tcti(), "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load");
     }
 
     @Test
@@ -71,7 +71,7 @@ class BootTpmFailureTest {
         Path state = dir.resolve("state-kill");
         Path snapshot = dir.resolve("pcrs-at-death.json");
         try (Swtpm swtpm = firmwareState()) {
-            BootCommand.tpmOpener = tcti -> {
+            TpmOpener killing = tcti -> {
                 Tpm real = TpmFactory.open(tcti);
                 return new FaultyTpm(real, K, FaultyTpm.Fault.ACTION_THEN_SEND, () -> {
                     // the TPM's last state, read from the TPM itself, then SIGKILL
@@ -87,8 +87,8 @@ class BootTpmFailureTest {
                     swtpm.kill();
                 });
             };
-            ChainFixtures.Cli c = boot(swtpm, state);
-            assertNotEquals(0, c.rc(), c.out() + c.err());
+            ChainFixtures.Cli c = boot(swtpm, state, killing);
+            assertEquals(Main.EXIT_TPM_CHANGED, c.rc(), c.out() + c.err());
             assertTrue(c.err().contains("the TPM failed at extend #" + K), c.err());
             assertTrue(c.err().contains((K - 1) + " earlier extend(s) acknowledged"), c.err());
             assertTrue(c.err().contains("eventlog recover --journal"), c.err());
@@ -117,15 +117,59 @@ class BootTpmFailureTest {
         }
     }
 
+    /**
+     * swtpm is killed (SIGKILL) as extend #K goes out; its volatile state was stored just before, so the
+     * restarted TPM holds the PCRs of the moment it died, like a TPM whose connection died while the
+     * platform kept power. The run exits 4; {@code recover --complete} extends #K through the same write
+     * path as the boot (a new intent, the old one closed as failed, extend, done), and the completed log
+     * verifies against the live TPM (tpm2_pcrread checks the values independently).
+     */
+    @Test
+    void killedMidCommitThenRecoverCompletesThroughTheSamePipeline() throws Exception {
+        Path state = dir.resolve("state-kill-recover");
+        try (Swtpm swtpm = firmwareState()) {
+            ChainFixtures.Cli c = boot(swtpm, state, tcti -> new FaultyTpm(TpmFactory.open(tcti), K,
+                    FaultyTpm.Fault.ACTION_THEN_SEND, () -> {
+                        swtpm.storeVolatileState();
+                        swtpm.kill();
+                    }));
+            assertEquals(Main.EXIT_TPM_CHANGED, c.rc(), c.out() + c.err());
+            assertTrue(c.err().contains("the TPM failed at extend #" + K), c.err());
+            swtpm.restart();
+            Path journal = state.resolve("journal.jsonl");
+            Path partial = state.resolve("eventlog.partial.bin");
+            ChainFixtures.Cli r = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(),
+                    "--tpm", swtpm.tcti(), "--complete", "--eventlog", partial.toString());
+            assertTrue(r.out().lines().anyMatch(l -> l.contains("#" + K + " ") && l.contains("did NOT reach")), r.out());
+            assertTrue(r.out().lines().anyMatch(l -> l.contains("#" + K + " ") && l.contains("extended now (journal #" + (K + 1) + ")")),
+                    r.out());
+            Journal.Contents jc = Journal.read(journal);
+            assertEquals(Journal.State.FAILED, jc.entries().get(K - 1).state(), "the original intent is closed");
+            assertEquals(Journal.State.DONE, jc.entries().get(K).state(), "the new one is done");
+            ChainFixtures.Cli ok = ChainFixtures.cli(0, "eventlog", "verify", partial.toString(), "--tpm", swtpm.tcti(),
+                    "--journal", journal.toString());
+            assertTrue(ok.out().contains("ok: 24 PCR value(s)"), ok.out());
+            Map<Integer, byte[]> expect = new LinkedHashMap<>(jc.start().get(HashAlg.SHA256));
+            for (Journal.Entry e : jc.entries()) {
+                if (e.state() != Journal.State.DONE) continue;
+                var m = e.measurement();
+                expect.put(m.pcr(), HashAlg.SHA256.extend(expect.get(m.pcr()), m.digests().get(HashAlg.SHA256)));
+            }
+            Map<String, Map<Integer, String>> tpm = Tpm2Tools.pcrread(swtpm.tcti(), "sha256:4,5,9,11,12,13");
+            for (Map.Entry<Integer, byte[]> e : expect.entrySet()) {
+                assertEquals(Hex.of(e.getValue()), tpm.get("sha256").get(e.getKey()), "PCR " + e.getKey());
+            }
+        }
+    }
+
     @Test
     void droppedExtendIsFoundAndCompletedByRecover() throws Exception {
         Path state = dir.resolve("state-drop");
         try (Swtpm swtpm = firmwareState()) {
-            BootCommand.tpmOpener = tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.DROP_BEFORE_SEND, null);
-            ChainFixtures.Cli c = boot(swtpm, state);
-            assertEquals(Main.EXIT_BAD_INPUT, c.rc(), c.out() + c.err());
+            ChainFixtures.Cli c = boot(swtpm, state,
+                    tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.DROP_BEFORE_SEND, null));
+            assertEquals(Main.EXIT_TPM_CHANGED, c.rc(), c.out() + c.err());
             assertTrue(c.err().contains("may or may not have reached"), c.err());
-            BootCommand.tpmOpener = TpmFactory::open;
             Path journal = state.resolve("journal.jsonl");
 
             ChainFixtures.Cli r = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(), "--tpm", swtpm.tcti());
@@ -167,9 +211,8 @@ class BootTpmFailureTest {
     void lostAnswerIsRecognisedFromThePcrs() throws Exception {
         Path state = dir.resolve("state-lost");
         try (Swtpm swtpm = firmwareState()) {
-            BootCommand.tpmOpener = tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.LOSE_ANSWER, null);
-            assertEquals(Main.EXIT_BAD_INPUT, boot(swtpm, state).rc());
-            BootCommand.tpmOpener = TpmFactory::open;
+            assertEquals(Main.EXIT_TPM_CHANGED, boot(swtpm, state,
+                    tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.LOSE_ANSWER, null)).rc());
             Path journal = state.resolve("journal.jsonl");
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), "sha256:all");
             ChainFixtures.Cli r = ChainFixtures.cli(0, "eventlog", "recover", "--journal", journal.toString(),

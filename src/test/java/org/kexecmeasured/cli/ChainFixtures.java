@@ -63,9 +63,14 @@ final class ChainFixtures {
     }
 
     static Cli cli(String... args) {
+        return cli(Services.DEFAULT, args);
+    }
+
+    /** The CLI with the given services (e.g. a TPM opener that wraps the real TPM). */
+    static Cli cli(Services services, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
-        int rc = Main.execute(args, new PrintWriter(out), new PrintWriter(err));
+        int rc = Main.execute(args, new PrintWriter(out), new PrintWriter(err), services);
         return new Cli(rc, out.toString(), err.toString());
     }
 

@@ -85,6 +85,16 @@ final class FaultyTpm implements Tpm {
     }
 
     @Override
+    public java.util.SortedMap<Integer, Long> commandCounts() {
+        return real.commandCounts();
+    }
+
+    @Override
+    public byte[] random(int n) {
+        return real.random(n);
+    }
+
+    @Override
     public PolicySession startPolicySession(HashAlg alg, boolean trial) {
         return real.startPolicySession(alg, trial);
     }

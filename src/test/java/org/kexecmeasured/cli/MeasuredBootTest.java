@@ -11,7 +11,7 @@ import org.kexecmeasured.eventlog.EventLogWriter;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
-import org.kexecmeasured.tcg2.BoundaryEvent;
+import org.kexecmeasured.boot.BoundaryEvent;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;
@@ -170,12 +170,17 @@ class MeasuredBootTest {
             assertEquals(ChainFixtures.pesignHash(uki.resolve("vmlinuz"), "sha256"), Hex.of(pcr4.get(3).digest(HashAlg.SHA256)));
             assertEquals(ChainFixtures.pesignHash(uki.resolve("vmlinuz"), "sha1"), Hex.of(pcr4.get(3).digest(HashAlg.SHA1)));
 
-            // TPM commands: 1 GetCapability (banks) + one PCR read batch (24 PCRs × 3 banks / 8 per response) + one per extend
+            // TPM commands, by command code. The plan: 1 GetCapability (banks), one PCR read batch (24 PCRs × 3
+            // banks / 8 digests per response = 9), 1 GetRandom (the boundary nonce). The commit: the boundary-set
+            // PCRs again (6 × 3 / 8 → 3 reads, the stale-plan check) and one PCR_Extend per added record.
             JsonNode s = j.path("stats");
             int added = log.events().size() - fwCount;
+            assertEquals(Map.of("TPM2_GetCapability", 1, "TPM2_PCR_Read", 9, "TPM2_GetRandom", 1),
+                    JSON.convertValue(s.path("planTpmCommandsByName"), Map.class), s.toString());
+            assertEquals(Map.of("TPM2_GetCapability", 1, "TPM2_PCR_Read", 12, "TPM2_GetRandom", 1, "TPM2_PCR_Extend", added),
+                    JSON.convertValue(s.path("tpmCommandsByName"), Map.class), s.toString());
             assertEquals(added, s.path("extendCommands").asInt());
-            assertEquals(9, s.path("pcrReadCommands").asInt());
-            assertEquals(added + 9 + 1, s.path("tpmCommands").asInt(), s.toString());
+            assertEquals(added + 12 + 2, s.path("tpmCommands").asInt(), s.toString());
 
             // outputs: the sidecar carries the same log; the manifest's expected values are the TPM's
             Path sidecar = state.resolve("initrd-extra/.extra/kexec-measured");

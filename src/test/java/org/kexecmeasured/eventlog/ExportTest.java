@@ -122,7 +122,7 @@ class ExportTest {
         Path dir = java.nio.file.Files.createTempDirectory("synth");
         Path f = dir.resolve("s.bin");
         try {
-            run("eventlog", "synth", "--events", "500", "-o", f.toString());
+            SyntheticLog.main(new String[]{"--events", "500", "-o", f.toString()});
             EventLog log = EventLog.parse(java.nio.file.Files.readAllBytes(f));
             assertEquals(501, log.events().size());
             assertEquals(3, log.banks().size());

@@ -2,39 +2,31 @@ package org.kexecmeasured.eventlog;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.fail;
 
-/** Locates the shared real event logs and runs tpm2_eventlog (the independent oracle). */
+/** The real event logs of the test resources ({@code eventlogs/}, provenance in its SOURCES.md) and tpm2_eventlog (the independent oracle). */
 public final class Fixtures {
     public static final String BAD = "bad-garbage-34b.bin";
 
     private Fixtures() {
     }
 
-    /** ${KEXEC_MEASURED_SHARED} (property or env), then ../shared, then /work/shared. */
-    public static Path shared() {
-        List<String> tried = new ArrayList<>();
-        String p = System.getProperty("KEXEC_MEASURED_SHARED", System.getenv("KEXEC_MEASURED_SHARED"));
-        List<Path> cands = new ArrayList<>();
-        if (p != null) cands.add(Path.of(p));
-        cands.add(Path.of("..", "shared"));
-        cands.add(Path.of("/work/shared"));
-        for (Path c : cands) {
-            tried.add(c.toAbsolutePath().toString());
-            if (Files.isDirectory(c.resolve("eventlogs"))) return c;
-        }
-        fail("shared test data (eventlogs/) not found; set KEXEC_MEASURED_SHARED. Tried: " + tried);
-        return null;
-    }
-
+    /** The directory of the event-log fixtures on the test class path. */
     public static Path eventlogs() {
-        return shared().resolve("eventlogs");
+        URL u = Fixtures.class.getResource("/eventlogs/SOURCES.md");
+        if (u == null) fail("eventlogs/SOURCES.md is not on the test class path (src/test/resources/eventlogs)");
+        try {
+            return Path.of(u.toURI()).getParent();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Every *.bin log, sorted by name. */

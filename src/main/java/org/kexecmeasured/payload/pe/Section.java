@@ -16,11 +16,6 @@ public record Section(String name, long virtualAddress, long virtualSize, long p
     public static final int IMAGE_SCN_MEM_READ = 0x40000000;
     public static final int IMAGE_SCN_MEM_WRITE = 0x80000000;
 
-    /** Bytes the section occupies once loaded: the larger of virtual and raw size (loaders zero-fill). */
-    public long loadedSize() {
-        return Math.max(virtualSize, sizeOfRawData);
-    }
-
     /** "r-x" style summary of the memory flags, plus code/data/bss markers. */
     public String flagsText() {
         StringBuilder sb = new StringBuilder();

@@ -1,5 +1,6 @@
 package org.kexecmeasured.payload.uki;
 
+import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
@@ -28,7 +29,7 @@ import java.util.Optional;
  */
 public final class Pcr11 {
 
-    public static final int PCR = 11;
+    public static final int PCR = Pcr.KERNEL_BOOT;
 
     /** The measuring order of the stub versions this model knows (the stub's unified_sections[] minus .pcrsig). */
     public enum Rules {

@@ -1,7 +1,6 @@
 package org.kexecmeasured.payload.uki;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
 import org.bouncycastle.openssl.PEMParser;
 import org.kexecmeasured.payload.pe.PeFile;
@@ -28,11 +27,6 @@ public final class Uki {
     public static final List<String> KNOWN_SECTIONS = List.of(
             ".linux", ".osrel", ".cmdline", ".initrd", ".ucode", ".splash", ".dtb", ".uname", ".sbat",
             ".pcrsig", ".pcrpkey", ".profile", ".dtbauto", ".hwids", ".efifw");
-
-    /** Jackson loads only when a UKI has a .pcrsig (class loading costs ~100 ms of a one-shot command). */
-    private static final class Json {
-        static final ObjectMapper MAPPER = new ObjectMapper();
-    }
 
     private final PeFile pe;
 
@@ -257,7 +251,8 @@ public final class Uki {
         String t = text(".pcrsig");
         if (t == null) return null;
         try {
-            return Json.MAPPER.readTree(t);
+            // util.Json (and Jackson) loads only here, when a UKI has a .pcrsig: class loading costs ~100 ms
+            return org.kexecmeasured.util.Json.MAPPER.readTree(t);
         } catch (IOException e) {
             throw new BadInputException("UKI: .pcrsig is not valid JSON: " + String.valueOf(e.getMessage()).replace('\n', ' '));
         }

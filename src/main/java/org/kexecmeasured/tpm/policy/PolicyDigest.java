@@ -20,7 +20,6 @@ import java.util.Map;
 public final class PolicyDigest {
     public static final int TPM_CC_POLICY_AUTHORIZE = 0x0000016A;
     public static final int TPM_CC_POLICY_AUTH_VALUE = 0x0000016B;
-    public static final int TPM_CC_POLICY_COMMAND_CODE = 0x0000016C;
     public static final int TPM_CC_POLICY_OR = 0x00000171;
     public static final int TPM_CC_POLICY_PCR = 0x0000017F;
     public static final int TPM_CC_POLICY_AUTHORIZE_NV = 0x00000192;
@@ -107,11 +106,6 @@ public final class PolicyDigest {
     /** TPM2_PolicyAuthValue (TPM2_PolicyPassword gives the same digest). */
     public PolicyDigest policyAuthValue() {
         return extend(u32(TPM_CC_POLICY_AUTH_VALUE));
-    }
-
-    /** TPM2_PolicyCommandCode. */
-    public PolicyDigest policyCommandCode(int commandCode) {
-        return extend(u32(TPM_CC_POLICY_COMMAND_CODE), u32(commandCode));
     }
 
     /**

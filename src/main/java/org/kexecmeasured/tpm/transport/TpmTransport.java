@@ -3,13 +3,16 @@ package org.kexecmeasured.tpm.transport;
 import org.kexecmeasured.tpm.TpmTransportException;
 import tss.TpmDevice;
 
+import java.util.Collections;
+import java.util.SortedMap;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A byte pipe to a TPM: one marshalled command in, one response out. Extends TSS.Java's
  * {@link TpmDevice} so TSS.Java's command marshalling can use it, but never offers TSS.Java's
  * power or locality control (those speak the MS-simulator platform protocol, which swtpm does not).
- * Counts commands so tests can assert how many a job needs.
+ * Counts commands, in all and by command code, so tests can assert how many (and which) a job needs.
  */
 public abstract class TpmTransport extends TpmDevice {
     /** Largest response accepted (TPM2 responses are far smaller; guards against garbage sizes). */
@@ -18,6 +21,8 @@ public abstract class TpmTransport extends TpmDevice {
 
     private final String description;
     private final AtomicLong commands = new AtomicLong();
+    /** Commands by TPM_CC; guarded by {@code this} (transact is synchronized). */
+    private final TreeMap<Integer, Long> byCode = new TreeMap<>();
     private byte[] pendingCommand;
     private byte[] lastResponse;
     private byte[] lastCommand;
@@ -40,6 +45,11 @@ public abstract class TpmTransport extends TpmDevice {
         return commands.get();
     }
 
+    /** Commands sent so far by TPM_CC (a copy). */
+    public synchronized SortedMap<Integer, Long> commandCounts() {
+        return Collections.unmodifiableSortedMap(new TreeMap<>(byCode));
+    }
+
     public byte[] lastResponse() {
         return lastResponse;
     }
@@ -52,6 +62,7 @@ public abstract class TpmTransport extends TpmDevice {
     public final synchronized byte[] transact(byte[] command) {
         if (command.length < HEADER) throw new IllegalArgumentException("TPM command shorter than its header");
         commands.incrementAndGet();
+        byCode.merge(u32(command, 6), 1L, Long::sum);
         lastCommand = command;
         lastResponse = null;
         byte[] r = exchange(command);

@@ -14,18 +14,20 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * {@link Cpu} on Unicorn 2.0.1 (UC_ARCH_X86, UC_MODE_64). Hooks: a code hook limited to the trap
- * range, the CPUID instruction hook, interrupts and invalid memory accesses (each ends the run and is
- * reported). No hook runs on ordinary guest code.
+ * {@link Cpu} on Unicorn 2.0.1 (UC_ARCH_X86, UC_MODE_64), on the library {@link EngineLibrary} chose. Hooks:
+ * a code hook limited to the trap range, the CPUID instruction hook, interrupts and invalid memory accesses
+ * (each ends the run and is reported), and a translation hook for the {@link TranslationGuard}, which runs
+ * when a block is translated, not when it runs. No hook runs on ordinary guest code.
  *
  * <p>How a run ended: Unicorn's {@code uc_emu_start} returns OK both for {@code uc_emu_stop} (from
- * {@link #stop()} or from its timeout thread) and for {@code hlt} (QEMU's EXCP_HLT ends its loop); the
- * first is told by {@link #stop()}'s own flag, the timeout by {@code uc_query(UC_QUERY_TIMEOUT)}, and what
+ * {@link #stop()}, the translation guard, or its timeout thread) and for {@code hlt} (QEMU's EXCP_HLT ends its
+ * loop); the first two are told by their own flags, the timeout by {@code uc_query(UC_QUERY_TIMEOUT)}, and what
  * is left is a halt.
+ *
+ * <p>Host writes to guest memory drop the translated blocks of the range they wrote: Unicorn 2.0.1's
+ * {@code uc_mem_write} does not, so code loaded over code that already ran would run stale.
  */
 public final class UnicornCpu implements Cpu, GuestMemory {
-
-    private static volatile UnicornLib lib;
 
     private static final Map<Reg, Integer> IDS = new EnumMap<>(Reg.class);
 
@@ -73,6 +75,11 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private final UnicornLib.CpuidHook cpuidHook;
     private final UnicornLib.IntrHook intrHook;
     private final UnicornLib.EventMemHook memHook;
+    private final UnicornLib.EdgeGeneratedHook translationHook;
+    private final TranslationGuard guard = new TranslationGuard();
+    private final Memory probe = new Memory(TranslationGuard.ZERO_PROBE);
+    /** Why the translation guard ended the current run, or null. */
+    private String guardStop;
 
     private CpuidHandler cpuidHandler;
     private volatile boolean stopRequested;
@@ -84,14 +91,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private Throwable hookFailure;
 
     public static UnicornLib lib() {
-        if (lib == null) {
-            synchronized (UnicornCpu.class) {
-                if (lib == null) {
-                    lib = UnicornLib.load();
-                }
-            }
-        }
-        return lib;
+        return EngineLibrary.get().lib();
     }
 
     public UnicornCpu() {
@@ -129,6 +129,14 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             LongByReference hh = new LongByReference();
             check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
                     "uc_hook_add(CPUID)");
+            translationHook = (p, cur, prev, user) -> {
+                try {
+                    onTranslated(cur);
+                } catch (Throwable t) {
+                    hookFailed(t);
+                }
+            };
+            addHook(UnicornLib.UC_HOOK_EDGE_GENERATED, translationHook, 1, 0);
         } catch (RuntimeException | Error e) {
             uc.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
             throw e;
@@ -148,6 +156,21 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         faultAddress = address;
         faultRip = reg(Reg.RIP); // Unicorn 2.0.1 reports the start of the translated block here
         return false;
+    }
+
+    /** A block was just translated and is about to run: the guard may end the run before it does. */
+    private void onTranslated(Pointer tb) {
+        long pc = tb.getLong(0); // uc_tb {u64 pc; u16 icount; u16 size}
+        int icount = tb.getShort(8) & 0xffff;
+        // With a block handler installed (the post-ExitBootServices capture) the handler sees the block
+        // first and decides, whatever it holds: no zeroed-memory verdict then.
+        byte[] head = blockHook == null && uc.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0
+                ? probe.getByteArray(0, TranslationGuard.ZERO_PROBE) : null;
+        String why = guard.onTranslated(pc, icount, head, System.nanoTime());
+        if (why != null && guardStop == null) {
+            guardStop = why;
+            uc.uc_emu_stop(h);
+        }
     }
 
     private int onCpuid() {
@@ -332,6 +355,10 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             }
             done += n;
         }
+        if (len > 0) {
+            // code written by the host (images, relocations, service results) must be translated afresh
+            uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, address, address + len);
+        }
     }
 
     @Override
@@ -342,6 +369,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         faultRip = -1;
         interrupt = -1;
         hookFailure = null;
+        guardStop = null;
         long t0 = System.nanoTime();
         int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
@@ -356,6 +384,9 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         }
         if (interrupt >= 0) {
             return new RunResult(End.CPU_EXCEPTION, rip, null, -1, interrupt, null, el);
+        }
+        if (guardStop != null) {
+            return new RunResult(End.RUNAWAY_CODE, rip, guardStop, -1, -1, null, el);
         }
         if (err != UnicornLib.UC_ERR_OK) {
             return new RunResult(End.ENGINE_ERROR, rip, uc.uc_strerror(err) + " (" + err + ")", -1, -1, null, el);

@@ -2,14 +2,13 @@ package org.kexecmeasured.uefi.unicorn;
 
 import com.sun.jna.Callback;
 import com.sun.jna.Library;
-import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 
 /**
  * The part of libunicorn 2.0.1's C API the emulator uses. Constant values checked against
- * Debian's libunicorn-dev 2.0.1.post1 headers (unicorn.h, x86.h).
+ * Debian's libunicorn-dev 2.0.1.post1 headers (unicorn.h, x86.h). {@link EngineLibrary} loads it.
  */
 public interface UnicornLib extends Library {
 
@@ -30,6 +29,8 @@ public interface UnicornLib extends Library {
     int UC_HOOK_INSN = 1 << 1;
     int UC_HOOK_CODE = 1 << 2;
     int UC_HOOK_BLOCK = 1 << 3;
+    /** Called when a translation block is generated (not when it runs): the translation guard's signal. */
+    int UC_HOOK_EDGE_GENERATED = 1 << 15;
     /** READ/WRITE/FETCH _UNMAPPED and _PROT (UC_HOOK_MEM_INVALID). */
     int UC_HOOK_MEM_INVALID = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 9);
 
@@ -44,6 +45,9 @@ public interface UnicornLib extends Library {
 
     /** uc_query_type: did the last uc_emu_start end by its timeout. */
     int UC_QUERY_TIMEOUT = 4;
+
+    /** uc_ctl control codes: UC_CTL(type, nr, rw) = type | nr << 26 | rw << 30 (rw 1 = write). */
+    int UC_CTL_TB_REMOVE_CACHE_WRITE = 9 | (2 << 26) | (1 << 30);
 
     // uc_x86_reg
     int REG_RAX = 35, REG_RBX = 37, REG_RCX = 38, REG_RDX = 40, REG_RSI = 43, REG_RDI = 39, REG_RBP = 36,
@@ -67,10 +71,21 @@ public interface UnicornLib extends Library {
         boolean invoke(Pointer uc, int type, long address, int size, long value, Pointer user);
     }
 
+    /**
+     * void (*uc_hook_edge_gen_t)(uc_engine*, uc_tb *cur_tb, uc_tb *prev_tb, void*); uc_tb is
+     * {u64 pc; u16 icount; u16 size}. prev_tb may describe a block that no longer exists.
+     */
+    interface EdgeGeneratedHook extends Callback {
+        void invoke(Pointer uc, Pointer curTb, Pointer prevTb, Pointer user);
+    }
+
     /** int (*uc_cb_insn_cpuid_t)(uc_engine*, void*): nonzero = the hook executed the instruction. */
     interface CpuidHook extends Callback {
         int invoke(Pointer uc, Pointer user);
     }
+
+    /** major << 24 | minor << 16 | patch << 8 | extra (Unicorn 2.x). */
+    int uc_version(Pointer major, Pointer minor);
 
     int uc_open(int arch, int mode, PointerByReference uc);
 
@@ -103,17 +118,10 @@ public interface UnicornLib extends Library {
 
     int uc_hook_del(Pointer uc, long hh);
 
-    /** Loads libunicorn.so.2 (Debian package libunicorn2). */
-    static UnicornLib load() {
-        try {
-            return Native.load("unicorn", UnicornLib.class);
-        } catch (UnsatisfiedLinkError e) {
-            try {
-                return Native.load("libunicorn.so.2", UnicornLib.class);
-            } catch (UnsatisfiedLinkError e2) {
-                throw new IllegalStateException("libunicorn.so.2 not found (install the Debian package libunicorn2): "
-                        + e2.getMessage(), e2);
-            }
-        }
-    }
+    /**
+     * uc_ctl(uc, UC_CTL_TB_REMOVE_CACHE write, uint64 begin, uint64 end): drops the translated blocks of
+     * [begin, end). Unicorn 2.0.1's uc_mem_write does not invalidate translated code; host writes do it with this.
+     */
+    int uc_ctl(Pointer uc, int control, long begin, long end);
+
 }

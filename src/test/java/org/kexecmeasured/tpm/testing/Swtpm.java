@@ -197,6 +197,18 @@ public final class Swtpm implements AutoCloseable {
         }
     }
 
+    /**
+     * Stores the TPM's volatile state (PCRs among it) in the state directory with {@code swtpm_ioctl -v}
+     * (Debian package swtpm-tools); the next {@link #restart()} resumes from it. With a {@link #kill()}
+     * after it, swtpm behaves like a TPM whose connection died while the platform kept power.
+     */
+    public void storeVolatileState() {
+        if (!Files.isExecutable(Path.of("/usr/bin/swtpm_ioctl"))) {
+            throw new IllegalStateException("swtpm_ioctl not found: install the Debian package swtpm-tools (tests/bin/install-deps)");
+        }
+        run("swtpm_ioctl", "--tcp", "127.0.0.1:" + ctrlPort, "-v");
+    }
+
     /** SIGKILL, as if the TPM vanished. */
     public void kill() {
         ProcessHandle.of(pid).ifPresent(h -> {

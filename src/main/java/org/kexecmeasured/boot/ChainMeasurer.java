@@ -1,0 +1,177 @@
+package org.kexecmeasured.boot;
+
+import org.kexecmeasured.eventlog.Pcr;
+import org.kexecmeasured.uefi.HandOff;
+import org.kexecmeasured.uefi.Measurer;
+import org.kexecmeasured.uefi.protocol.Tcg2Protocol;
+import org.kexecmeasured.util.HashAlg;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Turns what happens in the emulator into {@link Measurement}s, in order, for a {@link Sink}:
+ * the payload's HashLogExtendEvent calls, and the measurements the firmware itself makes
+ * (PCR 4 "Calling EFI Application from Boot Option" once, a PCR 4 EV_EFI_BOOT_SERVICES_APPLICATION
+ * for every LoadImage, the PCR 5 ExitBootServices actions) and, at the Linux cut-over, the PCR 9
+ * tagged events of the kernel's EFI stub.
+ *
+ * <p>When the sink fails (the TPM vanished) the failure is kept and every later call fails too, so
+ * the payload cannot continue past a measurement that was not made.
+ */
+public final class ChainMeasurer implements Measurer {
+
+    public static final int EV_EVENT_TAG = 0x6;
+    public static final int EV_EFI_BOOT_SERVICES_APPLICATION = 0x80000003;
+    public static final int EV_EFI_ACTION = 0x80000007;
+
+    public static final String CALLING_EFI_APPLICATION = "Calling EFI Application from Boot Option";
+    public static final String EBS_INVOCATION = "Exit Boot Services Invocation";
+    public static final String EBS_SUCCESS = "Exit Boot Services Returned with Success";
+    public static final String EBS_FAILURE = "Exit Boot Services Returned with Failure";
+
+    /** Linux EFI stub tagged events (drivers/firmware/efi/libstub, PCR 9). */
+    public static final int LINUX_TAG_INITRD = 0x8F3B22EC;
+    public static final int LINUX_TAG_LOAD_OPTIONS = 0x8F3B22ED;
+    public static final String LINUX_INITRD_DESCRIPTION = "Linux initrd\0";
+    public static final String LINUX_LOAD_OPTIONS_DESCRIPTION = "LOADED_IMAGE::LoadOptions\0";
+
+    /**
+     * Receives each measurement in order; may throw to stop the run. A sink that keeps the log the
+     * run is writing also serves the guest's view of it (GetEventLog and the final-events table).
+     */
+    public interface Sink {
+        void accept(Measurement m, Origin origin);
+
+        /** The log as it stands now (crypto-agile bytes), or null when the sink keeps none. */
+        default byte[] logBytes() {
+            return null;
+        }
+
+        /** Registers a listener called with each record's bytes as it is appended to that log. */
+        default void onAppend(java.util.function.Consumer<byte[]> listener) {
+        }
+    }
+
+    private final Hashing hashing;
+    private final Sink sink;
+    private final List<HashAlg> activeBanks;
+    private boolean calledBootOption;
+    private RuntimeException failure;
+
+    public ChainMeasurer(Hashing hashing, Sink sink) {
+        this(hashing, sink, List.copyOf(hashing.banks()));
+    }
+
+    /** @param activeBanks the TPM's active banks, reported to the guest by GetCapability / GetActivePcrBanks */
+    public ChainMeasurer(Hashing hashing, Sink sink, List<HashAlg> activeBanks) {
+        this.hashing = hashing;
+        this.sink = sink;
+        this.activeBanks = List.copyOf(activeBanks);
+    }
+
+    /** The log the guest's GetEventLog returns: the synthesized log so far (firmware + boundary + run). */
+    @Override
+    public byte[] guestEventLog() {
+        return sink.logBytes();
+    }
+
+    @Override
+    public void onLogAppend(java.util.function.Consumer<byte[]> listener) {
+        sink.onAppend(listener);
+    }
+
+    /** The first sink failure, or null. */
+    public RuntimeException failure() {
+        return failure;
+    }
+
+    private void emit(Measurement m, Origin o) {
+        if (failure != null) {
+            throw new IllegalStateException("measurement refused after an earlier failure: " + failure.getMessage());
+        }
+        try {
+            sink.accept(m, o);
+        } catch (RuntimeException e) {
+            failure = e;
+            throw e;
+        }
+    }
+
+    @Override
+    public void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags) {
+        // PE_COFF_IMAGE: the digest is the image's Authenticode hash, as EDK2's Tcg2Dxe computes it
+        Map<HashAlg, byte[]> d = (flags & Tcg2Protocol.PE_COFF_IMAGE) != 0
+                ? hashing.authenticode(dataToHash) : hashing.digest(dataToHash);
+        emit(new Measurement(pcr, eventType, d, eventData), Origin.PAYLOAD);
+    }
+
+    @Override
+    public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
+                            boolean firstImage) {
+        if (firstImage && !calledBootOption) {
+            // EDK2 BDS signals ReadyToBoot (Tcg2Dxe: this action, once) before it loads the boot option
+            calledBootOption = true;
+            emit(action(Pcr.BOOT_LOADER_CODE, CALLING_EFI_APPLICATION), Origin.FIRMWARE);
+        }
+        emit(new Measurement(Pcr.BOOT_LOADER_CODE, EV_EFI_BOOT_SERVICES_APPLICATION, hashing.authenticode(file),
+                imageLoadEvent(address, size, linkTimeAddress, devicePath)), Origin.FIRMWARE);
+    }
+
+    @Override
+    public void exitBootServices(boolean success) {
+        if (success) {
+            emit(action(Pcr.BOOT_LOADER_CONFIG, EBS_INVOCATION), Origin.FIRMWARE);
+            emit(action(Pcr.BOOT_LOADER_CONFIG, EBS_SUCCESS), Origin.FIRMWARE);
+        } else {
+            // EDK2 signals ExitBootServicesFailed on a stale map key; the retry then logs Invocation, Success
+            emit(action(Pcr.BOOT_LOADER_CONFIG, EBS_FAILURE), Origin.FIRMWARE);
+        }
+    }
+
+    @Override
+    public int activePcrBanks() {
+        int bits = 0;
+        for (HashAlg a : activeBanks) bits |= a.tcg2Bit;
+        return bits;
+    }
+
+    /**
+     * What the kernel's EFI stub measures before ExitBootServices, done natively at the cut-over:
+     * LoadOptions (when there are any), then the initrd served by LoadFile2 (when there is one).
+     */
+    public void linuxStub(HandOff h) {
+        for (Measurement m : linuxStubMeasurements(h, hashing)) emit(m, Origin.LINUX_STUB);
+    }
+
+    public static List<Measurement> linuxStubMeasurements(HandOff h, Hashing hashing) {
+        List<Measurement> out = new java.util.ArrayList<>();
+        if (h.loadOptions().length > 0) {
+            out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.loadOptions()),
+                    BoundaryEvent.taggedEvent(LINUX_TAG_LOAD_OPTIONS,
+                            LINUX_LOAD_OPTIONS_DESCRIPTION.getBytes(StandardCharsets.US_ASCII))));
+        }
+        if (h.initrd().length > 0) {
+            out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.initrd()),
+                    BoundaryEvent.taggedEvent(LINUX_TAG_INITRD,
+                            LINUX_INITRD_DESCRIPTION.getBytes(StandardCharsets.US_ASCII))));
+        }
+        return out;
+    }
+
+    /** EV_EFI_ACTION: the ASCII string without NUL is both the event and the hashed data. */
+    public Measurement action(int pcr, String text) {
+        byte[] b = text.getBytes(StandardCharsets.US_ASCII);
+        return new Measurement(pcr, EV_EFI_ACTION, hashing.digest(b), b);
+    }
+
+    /** UEFI_IMAGE_LOAD_EVENT: location, length, link-time address, device path length, device path. */
+    public static byte[] imageLoadEvent(long address, long size, long linkTimeAddress, byte[] devicePath) {
+        ByteBuffer bb = ByteBuffer.allocate(32 + devicePath.length).order(ByteOrder.LITTLE_ENDIAN);
+        bb.putLong(address).putLong(size).putLong(linkTimeAddress).putLong(devicePath.length).put(devicePath);
+        return bb.array();
+    }
+}

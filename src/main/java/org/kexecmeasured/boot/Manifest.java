@@ -1,0 +1,82 @@
+package org.kexecmeasured.boot;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import org.kexecmeasured.eventlog.Replay;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedSet;
+
+/**
+ * {@code manifest.json} of the sidecar, format {@value #FORMAT} (specified in {@code tcg2/sidecar.md}):
+ * what the next kernel finds under {@code /.extra/kexec-measured/} about the boot that started it.
+ * Every field comes from the {@link Plan}.
+ *
+ * @param expectedPcrs per log bank, the extend-set PCR values the log replays to: what the TPM holds
+ *                     when the next kernel starts (unless a PCR diverged before the boot)
+ */
+@JsonPropertyOrder({"format", "tool", "payload", "policy", "banks", "boundary", "firmwareLog", "divergentBeforeBoot",
+        "eventLog", "expectedPcrs", "handOff", "notes"})
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public record Manifest(String format, String tool, Payload payload, Policy policy, List<String> banks, String boundary,
+                       FirmwareLog firmwareLog, List<Divergent> divergentBeforeBoot, EventLogInfo eventLog,
+                       Map<String, Map<String, String>> expectedPcrs, HandOffInfo handOff, List<String> notes) {
+
+    public static final String FORMAT = "kexec-measured-manifest/1";
+
+    @JsonPropertyOrder({"name", "authenticodeSha256"})
+    public record Payload(String name, String authenticodeSha256) {
+    }
+
+    @JsonPropertyOrder({"id", "extendSet", "boundarySet"})
+    public record Policy(String id, SortedSet<Integer> extendSet, SortedSet<Integer> boundarySet) {
+    }
+
+    @JsonPropertyOrder({"source", "records"})
+    public record FirmwareLog(String source, int records) {
+    }
+
+    @JsonPropertyOrder({"bank", "pcr", "tpm", "logReplay", "explanation"})
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Divergent(String bank, int pcr, String tpm, String logReplay, String explanation) {
+    }
+
+    /**
+     * @param addedRecords records the boot extended (and logged)
+     * @param notExtended  records kept in {@code not-extended.json} only
+     */
+    @JsonPropertyOrder({"tpm2EventLog", "sha256", "records", "addedRecords", "notExtended"})
+    public record EventLogInfo(String tpm2EventLog, String sha256, int records, int addedRecords, int notExtended) {
+    }
+
+    @JsonPropertyOrder({"cmdline", "initrdSize"})
+    public record HandOffInfo(String cmdline, int initrdSize) {
+    }
+
+    /** The manifest of a plan whose log serialises to {@code logBytes}. */
+    static Manifest of(Plan plan, byte[] logBytes) {
+        List<Divergent> div = plan.divergences().stream().map(d -> new Divergent(d.bank().tpmName, d.pcr(),
+                Hex.of(d.tpm()), Hex.of(d.logReplay()), d.explanation())).toList();
+        Map<String, Map<String, String>> expect = new LinkedHashMap<>();
+        for (Map.Entry<HashAlg, byte[][]> e : Replay.replay(plan.predictedLog()).entrySet()) {
+            Map<String, String> b = new LinkedHashMap<>();
+            for (int p : plan.policy().extendSet()) b.put(Integer.toString(p), Hex.of(e.getValue()[p]));
+            expect.put(e.getKey().tpmName, b);
+        }
+        HandOffInfo h = plan.handOff() == null ? null
+                : new HandOffInfo(plan.handOff().cmdline(), plan.handOff().initrd().length);
+        return new Manifest(FORMAT, "kexec-measured " + plan.toolVersion(),
+                new Payload(plan.payloadName(), Hex.of(plan.payloadAuthenticodeSha256())),
+                new Policy(plan.policy().id(), plan.policy().extendSet(), plan.policy().boundarySet()),
+                plan.tpmBanks().stream().map(a -> a.tpmName).toList(),
+                new String(plan.boundary().data(), java.nio.charset.StandardCharsets.UTF_8),
+                new FirmwareLog(plan.firmwareLogSource(), plan.firmwareRecords()), div,
+                new EventLogInfo(Sidecar.LOG_FILE, Hex.of(HashAlg.SHA256.digest(logBytes)),
+                        plan.predictedLog().events().size(), plan.extendRecords().size(), plan.sideRecords().size()),
+                expect, h, plan.notes());
+    }
+}

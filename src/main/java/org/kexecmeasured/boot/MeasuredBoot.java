@@ -1,0 +1,226 @@
+package org.kexecmeasured.boot;
+
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.EventLogParser;
+import org.kexecmeasured.eventlog.PcrSet;
+import org.kexecmeasured.eventlog.Replay;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.tpm.CommandCode;
+import org.kexecmeasured.tpm.PcrReader;
+import org.kexecmeasured.tpm.PcrSelection;
+import org.kexecmeasured.tpm.PcrTpm;
+import org.kexecmeasured.util.AtomicFiles;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.stream.IntStream;
+
+/**
+ * One measured boot of a payload, up to the kexec hand-over. {@link #run} reads top to bottom:
+ * <ol>
+ *   <li>{@code checkStateDir}: an old journal is evidence of an unfinished run: refuse;</li>
+ *   <li>{@link #plan} = {@code readFirmwareLog} → {@code readPcrs} (once) → {@link Planner#plan}
+ *       (the emulator runs the payload; the TPM is only read);</li>
+ *   <li>{@code decide}: the {@link Decider} allows or refuses (exit 3, nothing changed);</li>
+ *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone;</li>
+ *   <li>{@code load}: the {@link Loader} loads the kernel (reversible; {@link Loader#NONE} for
+ *       {@code --no-load});</li>
+ *   <li>{@link Commit#commit}: refuses a stale plan, then journal → extend → done → log, in the plan's
+ *       order (the only TPM writes);</li>
+ *   <li>{@code writeOutputs}: the log, CEL-JSON, side record and the {@code /.extra/} sidecar tree.</li>
+ * </ol>
+ * When the commit or the outputs fail, the load is undone ({@code unloadOnFailure}). The hand-over itself (executing the loaded kernel) comes after, in the kexec package. {@code boot
+ * --no-load} is all of the above with {@link Loader#NONE}; the coming {@code predict} is {@link #plan}
+ * (and a decision) alone.
+ *
+ * <p>Every check that can fail runs before the commit. The firmware log is never replayed into the
+ * TPM; PCRs 0–3, 6, 7 are never touched unless a policy asks (and then only after a boundary record).
+ */
+public final class MeasuredBoot {
+
+    public static final String DEFAULT_FIRMWARE_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
+    /** The sidecar tree in the state directory; its {@link #SIDECAR_SUBDIR} is what the next initrd carries. */
+    public static final String SIDECAR_DIR = "initrd-extra";
+    /** Inside the sidecar tree: what the next kernel's initrd finds under {@code /.extra/kexec-measured/}. */
+    public static final String SIDECAR_SUBDIR = ".extra/kexec-measured";
+
+    /**
+     * What to boot and where things go.
+     *
+     * @param firmwareLog null: {@link #DEFAULT_FIRMWARE_LOG}
+     * @param stateDir    journal and outputs ({@link #run} only; a plan alone needs none)
+     * @param eventlogOut null: {@code stateDir/eventlog.bin}
+     */
+    public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
+                          Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis) {
+        /** The firmware log's path as written in the manifest. */
+        public String firmwareLogSource() {
+            return String.valueOf(firmwareLog == null ? DEFAULT_FIRMWARE_LOG : firmwareLog);
+        }
+    }
+
+    public record Outputs(Path eventlog, Path celJson, Path notExtended, Path journal, Path sidecarLog,
+                          Path manifest) {
+    }
+
+    /**
+     * @param tpmCommands every TPM command of the run (plan and commit) by TPM_CC
+     */
+    public record Stats(long wallMicros, SortedMap<Integer, Long> tpmCommands) {
+    }
+
+    public record Result(Plan plan, Decision decision, Loader.Loaded loaded, Commit.Result commit, Outputs outputs,
+                         Stats stats) {
+    }
+
+    private MeasuredBoot() {
+    }
+
+    /** The whole boot: plan → decide → load → commit → write the outputs (see the class comment). */
+    public static Result run(Request req, PcrTpm tpm, Decider decider, Loader loader) {
+        long t0 = System.nanoTime();
+        SortedMap<Integer, Long> c0 = tpm.commandCounts();
+        checkStateDir(req.stateDir());
+        Plan plan = plan(req, tpm);
+        Decision decision = decide(plan, decider);
+        Sidecar sidecar = Sidecar.from(plan, decision.sidecarFiles());
+        Loader.Loaded loaded = load(loader, plan, sidecar);
+        Commit.Result committed = unloadOnFailure(loaded, () -> Commit.commit(plan, tpm, req.stateDir()));
+        Outputs outputs = unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed));
+        return new Result(plan, decision, loaded, committed, outputs,
+                new Stats((System.nanoTime() - t0) / 1000, CommandCode.sentSince(c0, tpm.commandCounts())));
+    }
+
+    /**
+     * The plan of a boot, with the PCRs read once from {@code pcrs} (a TPM, or a snapshot for an
+     * offline prediction). Changes nothing anywhere.
+     */
+    public static Plan plan(Request req, PcrReader pcrs) {
+        long t0 = System.nanoTime();
+        SortedMap<Integer, Long> c0 = pcrs.commandCounts();
+        checkPayloadIsPe(req.payload());
+        EventLog firmware = readFirmwareLog(req.firmwareLog());
+        PcrSet before = readPcrs(pcrs);
+        return Planner.plan(req, firmware, before, pcrs, t0, c0);
+    }
+
+    // ------------------------------------------------------------------ steps
+
+    /** The journal must not exist: an old one is evidence of a run that did not finish. */
+    static void checkStateDir(Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw new BadInputException(dir + ": the state directory is not a directory");
+        }
+        Path j = dir.resolve(Journal.FILE_NAME);
+        if (Files.exists(j)) {
+            throw new BadInputException(j + " exists: a previous run did not finish or its evidence was not cleared; "
+                    + "check it with 'kexec-measured eventlog recover --journal " + j + " --tpm TCTI', then move it away");
+        }
+    }
+
+    /** Refuses a payload that is not a well-formed PE before anything else. */
+    static void checkPayloadIsPe(byte[] payload) {
+        if (!PeFile.looksLikePe(payload)) {
+            throw new BadInputException("the payload is not a PE/COFF image (UKI, EFI application or EFI-stub kernel)");
+        }
+        PeFile.parse(payload);
+    }
+
+    static EventLog readFirmwareLog(Path file) {
+        Path f = file != null ? file : Path.of(DEFAULT_FIRMWARE_LOG);
+        byte[] b;
+        try {
+            b = Files.readAllBytes(f);
+        } catch (NoSuchFileException e) {
+            throw new BadInputException(f + ": no firmware event log there (give one with --firmware-log)");
+        } catch (AccessDeniedException e) {
+            throw new BadInputException(f + ": permission denied (the firmware log needs root)");
+        } catch (IOException e) {
+            throw new BadInputException(f + ": cannot read the firmware log: " + e.getMessage());
+        }
+        EventLogParser.Result r = EventLogParser.parseLenient(b);
+        if (r.error() != null) {
+            throw new BadInputException(f + ": " + r.error().getMessage());
+        }
+        return r.log();
+    }
+
+    /**
+     * All 24 PCRs of every active bank in one read batch (the TPM's minimum of PCR_Read commands,
+     * after one GetCapability for the banks). The plan's predictions start from these values.
+     */
+    public static PcrSet readPcrs(PcrReader pcrs) {
+        List<HashAlg> banks = pcrs.banks();
+        List<Integer> all = IntStream.range(0, Replay.PCR_COUNT).boxed().toList();
+        Map<HashAlg, byte[][]> v = pcrs.readPcrs(PcrSelection.of(banks, all));
+        for (HashAlg a : banks) {
+            for (int p : all) {
+                if (v.get(a) == null || v.get(a).length <= p || v.get(a)[p] == null) {
+                    throw new BadInputException(pcrs.source() + " gave no value for " + a.tpmName + " PCR " + p);
+                }
+            }
+        }
+        return PcrSet.of(v);
+    }
+
+    static Decision decide(Plan plan, Decider decider) {
+        Decision d = decider.decide(plan);
+        if (!d.allowed()) throw new RefusedException(d.reasons());
+        return d;
+    }
+
+    static Loader.Loaded load(Loader loader, Plan plan, Sidecar sidecar) {
+        return loader.load(plan, sidecar);
+    }
+
+    /**
+     * A step after the load: when it fails, the kernel is unloaded again, so no run that exits non-zero
+     * leaves a kernel waiting for a hand-over (the step's failure stays the error reported).
+     */
+    static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
+        try {
+            return step.get();
+        } catch (RuntimeException e) {
+            try {
+                loaded.unload();
+            } catch (RuntimeException u) {
+                e.addSuppressed(u);
+            }
+            throw e;
+        }
+    }
+
+    // ------------------------------------------------------------------ outputs
+
+    /** Written atomically once the commit is done; a failure here is after the TPM changed (exit 4). */
+    static Outputs writeOutputs(Request req, Sidecar sidecar, Commit.Result committed) {
+        Path dir = req.stateDir();
+        Path logFile = req.eventlogOut() != null ? req.eventlogOut() : dir.resolve("eventlog.bin");
+        Path cel = dir.resolve("eventlog.cel.json");
+        Path side = dir.resolve("not-extended.json");
+        Path tree = dir.resolve(SIDECAR_DIR).resolve(SIDECAR_SUBDIR);
+        try {
+            AtomicFiles.write(logFile, sidecar.eventLog());
+            AtomicFiles.write(cel, sidecar.celJson());
+            AtomicFiles.write(side, sidecar.sideRecordJson());
+            for (Map.Entry<String, byte[]> f : new TreeMap<>(sidecar.initrdFiles()).entrySet()) {
+                AtomicFiles.write(tree.resolve(f.getKey()), f.getValue());
+            }
+        } catch (IOException e) {
+            throw new TpmChangedException("the commit is done (" + committed.extended().size() + " extend(s), journal "
+                    + committed.journal() + ") but writing the outputs failed: " + e.getMessage(), committed.journal(),
+                    null, e);
+        }
+        return new Outputs(logFile, cel, side, committed.journal(), tree.resolve(Sidecar.LOG_FILE),
+                tree.resolve(Sidecar.MANIFEST_FILE));
+    }
+}

@@ -1,0 +1,239 @@
+package org.kexecmeasured.boot;
+
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.EventLogWriter;
+import org.kexecmeasured.eventlog.PcrSet;
+import org.kexecmeasured.eventlog.Replay;
+import org.kexecmeasured.eventlog.Verification;
+import org.kexecmeasured.tpm.CommandCode;
+import org.kexecmeasured.tpm.PcrReader;
+import org.kexecmeasured.uefi.EmulationException;
+import org.kexecmeasured.uefi.EmulationResult;
+import org.kexecmeasured.uefi.Emulator;
+import org.kexecmeasured.uefi.EmulatorOptions;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Le;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SortedMap;
+import java.util.function.Consumer;
+
+/**
+ * Makes a {@link Plan}: runs the payload in the emulator and records every measurement, with the TPM
+ * untouched. Its only TPM use is the nonce of the boundary event ({@link PcrReader#random}); the PCR
+ * values it starts from were read before ({@link MeasuredBoot#readPcrs}). Planned in order: the
+ * boundary records (one per boundary PCR, ascending), then what the payload, the emulated firmware
+ * and, at the cut-over, the Linux stub measure.
+ *
+ * <p>The rules of the boundary spec hold by construction here: a record for a boundary PCR before its
+ * boundary record is an internal error, and a record carrying the boundary tag from anyone but the
+ * planner is refused (bad input: a payload must not fake a new kexec generation). Records for PCRs
+ * outside the extend set become side records; EV_NO_ACTION is logged, never extended.
+ *
+ * <p>As a {@link ChainMeasurer.Sink} the planner keeps the log the run is writing, which the guest
+ * reads through GetEventLog and the final-events table exactly as after a commit.
+ */
+public final class Planner implements ChainMeasurer.Sink {
+
+    /** Bytes of the boundary event's nonce (kexec-boundary-event.md). */
+    static final int NONCE_BYTES = 16;
+
+    private final BootPolicy policy;
+    private final List<HashAlg> tpmBanks;
+    private final List<HashAlg> logBanks;
+    private final EventLog.Builder log;
+    private final Map<HashAlg, byte[][]> predicted = new LinkedHashMap<>();
+    private final Set<Integer> bounded = new HashSet<>();
+    private final List<PlannedRecord> records = new ArrayList<>();
+    private final List<Consumer<byte[]>> appendListeners = new ArrayList<>();
+
+    /** A planner fed by hand (tests of the rules); {@link #plan} is the way in. */
+    Planner(BootPolicy policy, List<HashAlg> tpmBanks, EventLog firmware, PcrSet before) {
+        this.policy = policy;
+        this.tpmBanks = List.copyOf(tpmBanks);
+        this.logBanks = firmware.banks();
+        this.log = firmware.toBuilder();
+        for (HashAlg a : tpmBanks) {
+            byte[][] v = new byte[Replay.PCR_COUNT][];
+            for (Map.Entry<Integer, byte[]> e : before.values().get(a).entrySet()) v[e.getKey()] = e.getValue().clone();
+            predicted.put(a, v);
+        }
+    }
+
+    /**
+     * Plans the boot of {@code req.payload()} on top of {@code firmware}, starting from {@code before}
+     * (all 24 PCRs of every bank of {@code pcrs}).
+     *
+     * @param pcrs      where {@code before} came from; only its RNG is used here (and its command counts for the stats)
+     * @param t0        {@link System#nanoTime()} when the plan began (before the firmware log and the PCRs were read)
+     * @param c0        {@code pcrs.commandCounts()} then: the stats count every command of the plan
+     */
+    public static Plan plan(MeasuredBoot.Request req, EventLog firmware, PcrSet before, PcrReader pcrs, long t0,
+                            SortedMap<Integer, Long> c0) {
+        List<HashAlg> tpmBanks = List.copyOf(before.values().keySet());
+        List<String> notes = new ArrayList<>();
+        List<Divergence> divergences = divergentPcrs(firmware, before, notes);
+        Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
+        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
+        BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
+
+        Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
+        planner.planBoundary(boundary, hashing);
+        ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
+        EmulationResult emulation = runPayload(req, measurer);
+        measurer.linuxStub(emulation.handOff());
+
+        Plan.Stats stats = new Plan.Stats((System.nanoTime() - t0) / 1000, emulation.emulationMicros(),
+                hashing.nanos() / 1000, hashing.bytes(), hashing.largeNanos() / 1000, hashing.largeBytes(),
+                CommandCode.sentSince(c0, pcrs.commandCounts()));
+        return new Plan(req.payloadName(), payloadDigest, req.policy(), req.toolVersion(), req.firmwareLogSource(),
+                firmware, pcrs.source(), tpmBanks, firmware.banks(), before, divergences, boundary, planner.records,
+                PcrSet.of(planner.predicted), planner.log.build(), emulation.handOff(), stats, notes);
+    }
+
+    // ------------------------------------------------------------------ steps
+
+    /** PCRs (of banks the log carries) whose TPM value is not the log's replay: reported, never hidden. */
+    static List<Divergence> divergentPcrs(EventLog firmware, PcrSet pcrs, List<String> notes) {
+        Map<HashAlg, Map<Integer, byte[]>> known = new LinkedHashMap<>();
+        for (HashAlg a : firmware.banks()) if (pcrs.values().containsKey(a)) known.put(a, pcrs.values().get(a));
+        for (HashAlg a : pcrs.values().keySet()) {
+            if (!firmware.banks().contains(a)) {
+                notes.add("the firmware log has no " + a.tpmName + " bank: that bank is extended but the log cannot verify it");
+            }
+        }
+        List<Divergence> out = new ArrayList<>();
+        if (known.isEmpty()) return out;
+        Verification.Result v = Verification.verify(firmware, new PcrSet(known));
+        for (Verification.Mismatch m : v.mismatches()) {
+            out.add(new Divergence(m.bank(), m.pcr(), m.expected(), m.replayed(), m.explanation()));
+        }
+        return out;
+    }
+
+    /** Every bank the TPM extends and the log carries: each digest is computed once per bank. */
+    static List<HashAlg> hashBanks(List<HashAlg> tpmBanks, EventLog firmware, List<String> notes) {
+        LinkedHashSet<HashAlg> s = new LinkedHashSet<>(tpmBanks);
+        s.addAll(firmware.banks());
+        for (HashAlg a : firmware.banks()) {
+            if (!tpmBanks.contains(a)) notes.add("the log's " + a.tpmName + " bank is not active in the TPM: logged, not extended");
+        }
+        return List.copyOf(s);
+    }
+
+    /** The boundary event; its nonce from the TPM's TPM2_GetRandom (a snapshot: the host RNG). */
+    static BoundaryEvent boundaryEvent(MeasuredBoot.Request req, byte[] payloadDigest, PcrReader pcrs) {
+        byte[] nonce = pcrs.random(NONCE_BYTES);
+        return new BoundaryEvent(req.toolVersion(), Instant.now(), nonce, payloadDigest, req.policy().id(),
+                req.policy().boundarySet());
+    }
+
+    private void planBoundary(BoundaryEvent boundary, Hashing hashing) {
+        for (Measurement m : boundary.measurements(hashing.banks())) accept(m, Origin.BOUNDARY);
+    }
+
+    /** Runs the payload to the Linux cut-over; the measurer's first failure is the cause when there is one. */
+    static EmulationResult runPayload(MeasuredBoot.Request req, ChainMeasurer measurer) {
+        EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).timeBudgetMillis(req.timeBudgetMillis())
+                .payloadName(req.payloadName());
+        if (req.esp() != null) b.esp(req.esp());
+        EmulationResult r;
+        try {
+            r = Emulator.run(req.payload(), b.build());
+        } catch (RuntimeException e) {
+            throw measurer.failure() != null ? measurer.failure() : e;
+        }
+        if (measurer.failure() != null) throw measurer.failure();
+        if (r.handOff() == null) {
+            throw new EmulationException("the payload did not start a Linux kernel");
+        }
+        return r;
+    }
+
+    // ------------------------------------------------------------------ the sink
+
+    @Override
+    public void accept(Measurement m, Origin origin) {
+        int pcr = m.pcr();
+        if (origin != Origin.BOUNDARY && carriesBoundaryTag(m)) {
+            throw new BadInputException("the " + origin.id().replace('_', ' ') + " tried to log an EV_EVENT_TAG event for PCR "
+                    + pcr + " with the kexec boundary tag 0x" + Integer.toHexString(BoundaryEvent.TAG_ID)
+                    + "; only kexec-measured writes boundary records (nothing was extended)");
+        }
+        if (origin == Origin.BOUNDARY) {
+            bounded.add(pcr);
+        } else if (policy.boundarySet().contains(pcr) && !bounded.contains(pcr)) {
+            throw new IllegalStateException("a " + origin + " event for PCR " + pcr + " before its boundary record");
+        }
+        PlannedRecord r = new PlannedRecord(m, origin, disposition(m));
+        records.add(r);
+        switch (r.disposition()) {
+            case EXTEND -> {
+                for (Map.Entry<HashAlg, byte[]> d : r.tpmDigests(tpmBanks).entrySet()) {
+                    byte[][] v = predicted.get(d.getKey());
+                    v[pcr] = d.getKey().extend(v[pcr], d.getValue());
+                }
+                appendToLog(r);
+            }
+            case LOG_ONLY -> appendToLog(r);
+            case SIDE_RECORD -> {
+            }
+        }
+    }
+
+    private PlannedRecord.Disposition disposition(Measurement m) {
+        if (!policy.extendsPcr(m.pcr())) return PlannedRecord.Disposition.SIDE_RECORD;
+        if (m.eventType() == PlannedRecord.EV_NO_ACTION) return PlannedRecord.Disposition.LOG_ONLY;
+        return PlannedRecord.Disposition.EXTEND;
+    }
+
+    static boolean carriesBoundaryTag(Measurement m) {
+        byte[] d = m.eventData();
+        return m.eventType() == BoundaryEvent.EV_EVENT_TAG && d.length >= 4 && Le.i32(d, 0) == BoundaryEvent.TAG_ID;
+    }
+
+    private void appendToLog(PlannedRecord r) {
+        Measurement m = r.measurement();
+        log.append(m.pcr(), m.eventType(), r.logDigests(logBanks), m.eventData());
+        if (!appendListeners.isEmpty()) {
+            byte[] rec = EventLogWriter.record(log.last());
+            for (Consumer<byte[]> l : appendListeners) l.accept(rec);
+        }
+    }
+
+    /** The log as planned so far: what the guest's GetEventLog copies. */
+    @Override
+    public byte[] logBytes() {
+        return log.build().toBytes();
+    }
+
+    @Override
+    public void onAppend(Consumer<byte[]> listener) {
+        appendListeners.add(listener);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    List<PlannedRecord> records() {
+        return List.copyOf(records);
+    }
+
+    EventLog log() {
+        return log.build();
+    }
+
+    Map<HashAlg, byte[][]> predicted() {
+        Map<HashAlg, byte[][]> m = new EnumMap<>(HashAlg.class);
+        predicted.forEach((a, v) -> m.put(a, v.clone()));
+        return m;
+    }
+}

@@ -1,0 +1,105 @@
+package org.kexecmeasured.boot;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import org.kexecmeasured.eventlog.export.CelJson;
+import org.kexecmeasured.util.Json;
+
+import java.io.UncheckedIOException;
+import java.util.Collections;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
+
+/**
+ * What a boot leaves for the next kernel and for inspection, computed from the {@link Plan} alone,
+ * before the commit: the continued binary log, its CEL-JSON, the side record and the manifest. The
+ * kexec load happens before the commit, so the initrd it builds must already carry these; when the
+ * commit succeeds the log it writes equals {@link #eventLog()} byte for byte (the commit checks).
+ *
+ * <p>{@link #initrdFiles()} is the content of {@code /.extra/kexec-measured/} in the next kernel's
+ * initrd ({@code STATE/initrd-extra/.extra/kexec-measured/} on disk); the formats are specified in
+ * {@code tcg2/sidecar.md}.
+ */
+public final class Sidecar {
+    /** The binary log inside the sidecar directory. */
+    public static final String LOG_FILE = "tpm2-event-log.bin";
+    public static final String MANIFEST_FILE = "manifest.json";
+
+    private final byte[] eventLog;
+    private final byte[] celJson;
+    private final SideRecord sideRecord;
+    private final Manifest manifest;
+    private final SortedMap<String, byte[]> extraFiles;
+
+    private Sidecar(byte[] eventLog, byte[] celJson, SideRecord sideRecord, Manifest manifest,
+                    SortedMap<String, byte[]> extraFiles) {
+        this.eventLog = eventLog;
+        this.celJson = celJson;
+        this.sideRecord = sideRecord;
+        this.manifest = manifest;
+        this.extraFiles = extraFiles;
+    }
+
+    /** The sidecar of a plan; {@code extraFiles} (e.g. a {@link Decision}'s) go beside the manifest. */
+    public static Sidecar from(Plan plan, Map<String, byte[]> extraFiles) {
+        byte[] log = plan.predictedLog().toBytes();
+        SortedMap<String, byte[]> extra = new TreeMap<>();
+        extraFiles.forEach((name, bytes) -> {
+            checkExtraName(name);
+            extra.put(name, bytes.clone());
+        });
+        return new Sidecar(log, pretty(CelJson.records(plan.predictedLog())), SideRecord.of(plan),
+                Manifest.of(plan, log), Collections.unmodifiableSortedMap(extra));
+    }
+
+    /** An extra file is a plain name that does not replace the sidecar's own files. */
+    static void checkExtraName(String name) {
+        if (name.isEmpty() || name.contains("/") || name.contains("\0") || name.equals(".") || name.equals("..")
+                || name.equals(LOG_FILE) || name.equals(MANIFEST_FILE)) {
+            throw new IllegalArgumentException("not a sidecar file name: '" + name + "'");
+        }
+    }
+
+    /** The continued binary log (crypto-agile): firmware records, boundary, the payload's records. */
+    public byte[] eventLog() {
+        return eventLog.clone();
+    }
+
+    /** The same records as CEL-JSON. */
+    public byte[] celJson() {
+        return celJson.clone();
+    }
+
+    public SideRecord sideRecord() {
+        return sideRecord;
+    }
+
+    public byte[] sideRecordJson() {
+        return pretty(sideRecord);
+    }
+
+    public Manifest manifest() {
+        return manifest;
+    }
+
+    public byte[] manifestJson() {
+        return pretty(manifest);
+    }
+
+    /** The files of {@code /.extra/kexec-measured/}: the log, the manifest, then any extra files. */
+    public SortedMap<String, byte[]> initrdFiles() {
+        SortedMap<String, byte[]> m = new TreeMap<>();
+        m.put(LOG_FILE, eventLog());
+        m.put(MANIFEST_FILE, manifestJson());
+        extraFiles.forEach((k, v) -> m.put(k, v.clone()));
+        return m;
+    }
+
+    private static byte[] pretty(Object o) {
+        try {
+            return Json.PRETTY.writeValueAsBytes(o);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,47 @@
+/**
+ * The measured boot: what happens between "run this payload" and the kexec hand-over, as a plan that
+ * touches nothing and a commit that is the only TPM write. {@link org.kexecmeasured.boot.MeasuredBoot}
+ * is the flow, top to bottom:
+ *
+ * <pre>
+ *   checkStateDir → plan (readFirmwareLog → readPcrs → Planner) → decide (Decider) → Sidecar.from(plan)
+ *                 → load (Loader, reversible) → commit (Commit, through ExtendPipeline) → writeOutputs
+ * </pre>
+ *
+ * <ul>
+ *   <li>{@link org.kexecmeasured.boot.Planner} runs the payload in the emulator ({@link
+ *       org.kexecmeasured.boot.ChainMeasurer} turns what happens there into {@link
+ *       org.kexecmeasured.boot.Measurement}s) and produces an immutable {@link
+ *       org.kexecmeasured.boot.Plan}: the records in order with their disposition (extend, log only,
+ *       side record), the predicted PCRs of every bank and the predicted continued log. Its TPM use is
+ *       read-only (TPM2_GetCapability, one TPM2_PCR_Read batch, TPM2_GetRandom for the boundary nonce),
+ *       through a {@link org.kexecmeasured.tpm.PcrReader}: a live TPM or an offline {@link
+ *       org.kexecmeasured.tpm.PcrSnapshot}. {@link org.kexecmeasured.boot.MeasuredBoot#plan} alone is
+ *       the coming {@code predict}.</li>
+ *   <li>A {@link org.kexecmeasured.boot.Decider} allows or refuses the plan ({@link
+ *       org.kexecmeasured.boot.Decider#BUILTIN} allows; the policy engine implements it from policy
+ *       files). A refusal is a {@link org.kexecmeasured.boot.RefusedException} (exit 3): nothing was
+ *       loaded or extended. Its {@link org.kexecmeasured.boot.Decision} may add files to the sidecar.</li>
+ *   <li>{@link org.kexecmeasured.boot.Sidecar#from} computes the continued log, CEL-JSON, side record
+ *       ({@link org.kexecmeasured.boot.SideRecord}) and manifest ({@link org.kexecmeasured.boot.Manifest})
+ *       from the plan alone, because the kexec load comes before the commit.</li>
+ *   <li>A {@link org.kexecmeasured.boot.Loader} loads the kernel (the kexec package implements it;
+ *       {@link org.kexecmeasured.boot.Loader#NONE} is {@code --no-load}); a failed commit unloads it.</li>
+ *   <li>{@link org.kexecmeasured.boot.Commit} refuses a stale plan ({@link
+ *       org.kexecmeasured.boot.StalePlanException}, exit 2: the boundary-set PCRs no longer hold the
+ *       values the plan started from), then runs every record through the {@link
+ *       org.kexecmeasured.boot.ExtendPipeline}: {@link org.kexecmeasured.boot.Journal} intent → one
+ *       TPM2_PCR_Extend with every active bank → journal done → log. A failure after an extend may
+ *       have reached the TPM is a {@link org.kexecmeasured.boot.TpmChangedException} (exit 4).</li>
+ *   <li>{@link org.kexecmeasured.boot.JournalRecovery} explains an interrupted run from the journal and
+ *       the live PCRs and completes it through the same {@code ExtendPipeline}: there is one TPM-write
+ *       path.</li>
+ * </ul>
+ *
+ * <p>The formats written here (boundary event, journal, side record, manifest, sidecar tree) are
+ * specified in the repository's {@code tcg2/} folder. The TCG2 protocol the payload calls is not here:
+ * it is {@code uefi.protocol.Tcg2Protocol}, which hands each measurement to the {@code Measurer} this
+ * package provides. The boot path depends on {@link org.kexecmeasured.tpm.PcrTpm} only, never on the
+ * sealing part of a TPM.
+ */
+package org.kexecmeasured.boot;

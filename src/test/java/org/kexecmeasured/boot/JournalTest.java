@@ -1,0 +1,170 @@
+package org.kexecmeasured.boot;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.util.HashAlg;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class JournalTest {
+
+    private static final List<HashAlg> BANKS = List.of(HashAlg.SHA1, HashAlg.SHA256);
+
+    private static Measurement m(int pcr, String text) {
+        byte[] b = text.getBytes(StandardCharsets.US_ASCII);
+        return Measurement.of(pcr, 0xD, BANKS, b, b);
+    }
+
+    /** A tiny PCR model: the independent replay the recovery must agree with. */
+    private static Map<HashAlg, Map<Integer, byte[]>> pcrs(Map<Integer, List<Measurement>> applied) {
+        Map<HashAlg, Map<Integer, byte[]>> out = new EnumMap<>(HashAlg.class);
+        for (HashAlg a : BANKS) {
+            Map<Integer, byte[]> bank = new TreeMap<>();
+            for (int pcr : List.of(11, 12)) {
+                byte[] v = new byte[a.size];
+                for (Measurement x : applied.getOrDefault(pcr, List.of())) {
+                    v = a.extend(v, x.digests().get(a));
+                }
+                bank.put(pcr, v);
+            }
+            out.put(a, bank);
+        }
+        return out;
+    }
+
+    @Test
+    void crashAfterIntentIsResolvedFromPcrValues(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a"), b = m(11, "b"), c = m(12, "c");
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(a));
+            j.intent(b);           // crash: outcome of b never written
+            j.failed(j.intent(c), "TPM_RC_LOCALITY");
+        }
+        Journal.Contents contents = Journal.read(f);
+        assertEquals(3, contents.entries().size());
+
+        // Case 1: b reached the TPM.
+        List<JournalRecovery.PcrResult> r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a, b))));
+        assertEquals(JournalRecovery.Outcome.REACHED, r.get(0).verdicts().get(0).outcome());
+        assertEquals(JournalRecovery.Outcome.REACHED_UNACKNOWLEDGED, r.get(0).verdicts().get(1).outcome());
+        assertEquals(JournalRecovery.Outcome.REFUSED, r.get(1).verdicts().get(0).outcome());
+        assertTrue(r.get(0).consistent() && r.get(1).consistent());
+
+        // Case 2: b did not.
+        r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a))));
+        assertEquals(JournalRecovery.Outcome.NOT_REACHED, r.get(0).verdicts().get(1).outcome());
+
+        // Case 3: someone else extended PCR 11: reported, never guessed.
+        r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a, m(11, "intruder")))));
+        assertFalse(r.get(0).consistent());
+        assertEquals(JournalRecovery.Outcome.DIVERGED, r.get(0).verdicts().get(0).outcome());
+
+        // Case 4: the refused extend of PCR 12 did in fact happen: divergence.
+        r = JournalRecovery.analyse(contents, pcrs(Map.of(11, List.of(a), 12, List.of(c))));
+        assertFalse(r.get(1).consistent());
+    }
+
+    /** The lines are exactly the format tcg2/journal.md specifies (kexec-measured-journal/1), key order included. */
+    @Test
+    void linesAreTheDocumentedFormatByteForByte(@TempDir Path dir) throws Exception {
+        byte[] ab = new byte[32];
+        java.util.Arrays.fill(ab, (byte) 0xab);
+        Measurement tag = new Measurement(4, 6, Map.of(HashAlg.SHA256, ab), new byte[]{1, 2, 3});
+        Measurement app = new Measurement(4, 0x80000003, Map.of(HashAlg.SHA256, ab), new byte[]{(byte) 0xff});
+        byte[] ones = new byte[32];
+        java.util.Arrays.fill(ones, (byte) 0x11);
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, Map.of(HashAlg.SHA256, Map.of(11, ones, 4, new byte[32])))) {
+            j.done(j.intent(tag));
+            j.failed(j.intent(app), "TPM_RC_LOCALITY");
+        }
+        String d = "ab".repeat(32);
+        assertEquals(List.of(
+                "{\"format\":\"kexec-measured-journal/1\",\"start\":{\"sha256\":{\"4\":\"" + "00".repeat(32)
+                        + "\",\"11\":\"" + "11".repeat(32) + "\"}}}",
+                "{\"seq\":1,\"state\":\"intent\",\"pcr\":4,\"type\":6,\"digests\":{\"sha256\":\"" + d + "\"},\"data\":\"AQID\"}",
+                "{\"seq\":1,\"state\":\"done\"}",
+                "{\"seq\":2,\"state\":\"intent\",\"pcr\":4,\"type\":2147483651,\"digests\":{\"sha256\":\"" + d
+                        + "\"},\"data\":\"/w==\"}",
+                "{\"seq\":2,\"state\":\"failed\",\"reason\":\"TPM_RC_LOCALITY\"}"),
+                Files.readAllLines(f, StandardCharsets.UTF_8));
+        Journal.Contents c = Journal.read(f);
+        assertEquals(0x80000003, c.entries().get(1).measurement().eventType());
+        assertEquals("TPM_RC_LOCALITY", c.entries().get(1).failure());
+    }
+
+    @Test
+    void tornLastLineIsIgnoredButTornMiddleLineIsAnError(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a");
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(a));
+        }
+        Files.writeString(f, "{\"seq\":2,\"state\":\"int", StandardOpenOption.APPEND);
+        assertEquals(1, Journal.read(f).entries().size());
+        Files.writeString(f, "\n{\"seq\":1,\"state\":\"done\"}\n", StandardOpenOption.APPEND);
+        assertThrows(org.kexecmeasured.util.BadInputException.class, () -> Journal.read(f));
+    }
+
+    @Test
+    void resumeCutsATornLineAndContinuesTheSequence(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a");
+        Measurement b = m(12, "b");
+        Path f = dir.resolve("journal");
+        long open;
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(a));
+            open = j.intent(b);
+        }
+        Files.writeString(f, "{\"seq\":3,\"state\":\"int", StandardOpenOption.APPEND);
+        try (Journal j = Journal.resume(f)) {
+            j.done(open);
+            assertEquals(3, j.intent(a));
+        }
+        Journal.Contents c = Journal.read(f);
+        assertEquals(List.of(Journal.State.DONE, Journal.State.DONE, Journal.State.INTENT),
+                c.entries().stream().map(Journal.Entry::state).toList());
+        assertTrue(Files.readString(f).lines().allMatch(l -> l.startsWith("{") && l.endsWith("}")));
+    }
+
+    @Test
+    void existingJournalIsNeverOverwritten(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("journal");
+        Files.writeString(f, "evidence");
+        assertThrows(java.nio.file.FileAlreadyExistsException.class, () -> Journal.create(f, pcrs(Map.of())));
+        assertEquals("evidence", Files.readString(f));
+    }
+
+    @Test
+    void malformedFieldsAreBadInputNamingTheLine(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("journal");
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(m(11, "a")));
+        }
+        String good = Files.readString(f);
+        String[] bad = {
+                good.replace("\"pcr\":11", "\"pcr\":99"),
+                good.replace("\"data\":\"", "\"data\":\"%%%"),
+                good.replaceFirst("(\"sha256\":\")[0-9a-f]{64}", "$1abcd"),
+        };
+        for (String b : bad) {
+            Files.writeString(f, b);
+            org.kexecmeasured.util.BadInputException e =
+                    assertThrows(org.kexecmeasured.util.BadInputException.class, () -> Journal.read(f), b);
+            assertTrue(e.getMessage().contains("line 2"), e.getMessage());
+        }
+    }
+}
