@@ -18,6 +18,7 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -61,7 +62,15 @@ public final class MeasuredBoot {
      * @param eventlogOut null: {@code stateDir/eventlog.bin}
      */
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
-                          Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis) {
+                          Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
+                          OsLogs osLogs) {
+        /** A request that reads no OS logs ({@link OsLogs#NONE}): the firmware log alone is continued. */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
+                       BootPolicy policy, String toolVersion, long timeBudgetMillis) {
+            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    OsLogs.NONE);
+        }
+
         /** The firmware log's path as written in the manifest. */
         public String firmwareLogSource() {
             return String.valueOf(firmwareLog == null ? DEFAULT_FIRMWARE_LOG : firmwareLog);
@@ -110,13 +119,25 @@ public final class MeasuredBoot {
         checkPayloadIsPe(req.payload());
         EventLog firmware = readFirmwareLog(req.firmwareLog());
         PcrSet before = readPcrs(pcrs);
-        return Planner.plan(req, firmware, before, pcrs, t0, c0);
+        List<String> notes = new ArrayList<>();
+        EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
+        return Planner.plan(req, head, before, pcrs, t0, c0, notes);
     }
 
     // ------------------------------------------------------------------ steps
 
+    /**
+     * The log the plan continues: the firmware log (or the continued log of an earlier generation) and
+     * the running OS's records it lacks (IMA, systemd), placed before the boundary ({@code tcg2/os-records.md}).
+     */
+    public static EventLog readOsLogs(OsLogs logs, EventLog firmware, PcrSet before, List<String> notes) {
+        java.util.LinkedHashSet<HashAlg> banks = new java.util.LinkedHashSet<>(before.values().keySet());
+        banks.addAll(firmware.banks());
+        return logs.head(firmware, List.copyOf(banks), notes);
+    }
+
     /** The journal must not exist: an old one is evidence of a run that did not finish. */
-    static void checkStateDir(Path dir) {
+    public static void checkStateDir(Path dir) {
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new BadInputException(dir + ": the state directory is not a directory");
         }
@@ -135,7 +156,7 @@ public final class MeasuredBoot {
         PeFile.parse(payload);
     }
 
-    static EventLog readFirmwareLog(Path file) {
+    public static EventLog readFirmwareLog(Path file) {
         Path f = file != null ? file : Path.of(DEFAULT_FIRMWARE_LOG);
         byte[] b;
         try {
@@ -172,13 +193,13 @@ public final class MeasuredBoot {
         return PcrSet.of(v);
     }
 
-    static Decision decide(Plan plan, Decider decider) {
+    public static Decision decide(Plan plan, Decider decider) {
         Decision d = decider.decide(plan);
         if (!d.allowed()) throw new RefusedException(d.reasons());
         return d;
     }
 
-    static Loader.Loaded load(Loader loader, Plan plan, Sidecar sidecar) {
+    public static Loader.Loaded load(Loader loader, Plan plan, Sidecar sidecar) {
         return loader.load(plan, sidecar);
     }
 
@@ -186,7 +207,7 @@ public final class MeasuredBoot {
      * A step after the load: when it fails, the kernel is unloaded again, so no run that exits non-zero
      * leaves a kernel waiting for a hand-over (the step's failure stays the error reported).
      */
-    static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
+    public static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
         try {
             return step.get();
         } catch (RuntimeException e) {
@@ -202,7 +223,7 @@ public final class MeasuredBoot {
     // ------------------------------------------------------------------ outputs
 
     /** Written atomically once the commit is done; a failure here is after the TPM changed (exit 4). */
-    static Outputs writeOutputs(Request req, Sidecar sidecar, Commit.Result committed) {
+    public static Outputs writeOutputs(Request req, Sidecar sidecar, Commit.Result committed) {
         Path dir = req.stateDir();
         Path logFile = req.eventlogOut() != null ? req.eventlogOut() : dir.resolve("eventlog.bin");
         Path cel = dir.resolve("eventlog.cel.json");

@@ -1,7 +1,6 @@
 package org.kexecmeasured.cli;
 
 import org.kexecmeasured.kexec.KexecException;
-import org.kexecmeasured.kexec.KexecFileLoader;
 import picocli.CommandLine.Command;
 
 import java.util.concurrent.Callable;
@@ -17,10 +16,16 @@ import java.util.concurrent.Callable;
                 "Exit 2 when no kernel is loaded or the kernel refuses (not root)."})
 public final class ExecCommand implements Callable<Integer> {
 
+    private final Services services;
+
+    ExecCommand(Services services) {
+        this.services = services;
+    }
+
     @Override
     public Integer call() {
         try {
-            KexecFileLoader.system().exec();
+            services.kexec().get().exec();
         } catch (KexecException e) {
             throw KexecCliErrors.of(e);
         }

@@ -36,6 +36,7 @@ import java.io.PrintWriter;
                 TpmCommand.class,
                 EmulateCommand.class,
                 BootCommand.class,
+                CommitPendingCommand.class,
                 ExecCommand.class,
                 UnloadCommand.class,
         })

@@ -1,5 +1,6 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.kexec.KernelState;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader;
@@ -15,6 +16,7 @@ import java.util.concurrent.Callable;
 @Command(name = "unload", mixinStandardHelpOptions = true,
         description = {"Unload the kernel loaded for kexec (kexec_file_load with KEXEC_FILE_UNLOAD),",
                 "or with --crash the crash kernel. Nothing loaded is not an error.",
+                "A boot prepared with 'boot --at-shutdown' is cancelled with it.",
                 "Unloading does not undo TPM extends a committed boot made: the journal names them."})
 public final class UnloadCommand implements Callable<Integer> {
 
@@ -24,9 +26,15 @@ public final class UnloadCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    private final Services services;
+
+    UnloadCommand(Services services) {
+        this.services = services;
+    }
+
     @Override
-    public Integer call() {
-        KexecFileLoader loader = KexecFileLoader.system();
+    public Integer call() throws java.io.IOException {
+        KexecFileLoader loader = services.kexec().get();
         Target target = crash ? Target.CRASH : Target.REBOOT;
         try {
             loader.unload(target);
@@ -37,6 +45,11 @@ public final class UnloadCommand implements Callable<Integer> {
         Boolean still = crash ? s.crashLoaded() : s.loaded();
         spec.commandLine().getOut().println((crash ? "crash kernel" : "kernel") + " unloaded"
                 + (Boolean.TRUE.equals(still) ? " (the kernel still reports one loaded)" : ""));
+        // a boot prepared with --at-shutdown is cancelled with its kernel: the hook must not commit it
+        java.nio.file.Path pending = PendingBoot.DEFAULT_DIR.resolve(PendingBoot.FILE);
+        if (!crash && java.nio.file.Files.deleteIfExists(pending)) {
+            spec.commandLine().getOut().println("pending boot " + pending + " removed");
+        }
         spec.commandLine().getOut().flush();
         return 0;
     }
