@@ -2,11 +2,13 @@
 # How `boot --no-load` grows with the payload (issue 14): UKIs of 8, 30, 60 and 120 MiB (Debian's
 # systemd-stub + kernel + an initrd of incompressible data), each against a fresh swtpm (sha1, sha256,
 # sha384), with the engine of native/unicorn and with Debian's libunicorn2 side by side.
-# Per run: process wall, the command's own wall, emulation and hashing (from --json stats); baseline:
+# Per run: process wall and CPU seconds (user+sys: steadier than wall on a loaded machine), the command's own
+# wall, emulation and hashing (from --json stats) and the bytes hashed (the initrd once: systemd-stub's .initrd
+# measurement and the Linux stub's initrd measurement share their digests); baseline:
 # a JVM hello-world (same flags as the launcher) + `sha256sum` of the UKI, the floor the goal is
 # stated against (60 MiB: <= 0.75 s wall and <= 3x the baseline). The cost should grow with size only
 # through hashing (each byte once per bank).
-# Usage: tests/bench/boot-sizes.sh [SIZES_MIB...]   (after `mvn -B -ntp -q package -DskipTests`)
+# Usage: [ENGINES="ours debian"] tests/bench/boot-sizes.sh [SIZES_MIB...]   (after `mvn -B -ntp -q package -DskipTests`)
 set -eu
 cd "$(dirname "$0")/../.."
 km=target/kexec-measured
@@ -16,7 +18,7 @@ sizes=${*:-8 30 60 120}
 tmp=$(mktemp -d)
 trap 'swtpm-fixtures/stop.sh "$tmp/tpm" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 tests/bin/make-uki "$tmp/base" >/dev/null
-"$km" eventlog synth --events 0 --banks sha1,sha256,sha384 -o "$tmp/fw.bin" >/dev/null
+tests/bin/synth-eventlog --events 0 --banks sha1,sha256,sha384 -o "$tmp/fw.bin" >/dev/null
 mkdir "$tmp/tpm" "$tmp/hello"
 swtpm-fixtures/create-state.sh "$tmp/tpm" --pcr-banks sha1,sha256,sha384 >/dev/null
 port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) * 2 }')
@@ -44,34 +46,34 @@ uki() {
   echo "$f"
 }
 
-# run ENGINE FILE: one boot against a freshly started TPM; prints "wall boot emulation hashing" (s)
+# run ENGINE FILE: one boot against a freshly started TPM; prints "wall cpu boot emulation hashing hashedMiB" (s)
 run() {
   swtpm-fixtures/stop.sh "$tmp/tpm" >/dev/null 2>&1 || true
   swtpm-fixtures/start.sh "$tmp/tpm" "$port" $((port + 1)) >/dev/null
   rm -rf "$tmp/state"
   opts=""
   [ "$1" = debian ] && opts="-Dkexecmeasured.unicorn=system -Djna.library.path=/nonexistent"
-  t0=$(now)
-  KEXEC_MEASURED_JAVA_OPTS="$opts" "$km" boot "$2" --tpm "$tcti" --firmware-log "$tmp/fw.bin" \
-    --state-dir "$tmp/state" --no-load --json > "$tmp/out.json"
-  t1=$(now)
-  jq -r --arg wall "$(sub "$t1" "$t0")" '.stats | "\($wall) \(.wallMicros / 1e6) \(.emulationMicros / 1e6) \(.hashMicros / 1e6)"' \
+  KEXEC_MEASURED_JAVA_OPTS="$opts" /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$km" boot "$2" --tpm "$tcti" \
+    --firmware-log "$tmp/fw.bin" --state-dir "$tmp/state" --no-load --json > "$tmp/out.json"
+  read -r wall user sys < "$tmp/time"
+  jq -r --arg wall "$wall" --arg cpu "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" \
+    '.stats | "\($wall) \($cpu) \(.wallMicros / 1e6) \(.emulationMicros / 1e6) \(.hashMicros / 1e6) \(.hashBytes / 1048576)"' \
     "$tmp/out.json"
 }
 
-echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) (timings on a shared machine are noisy: compare within a row)"
-printf '%8s | %-40s | %-40s | %s\n' "UKI" "native/unicorn: wall (boot: emul, hash)" "Debian 2.0.1: wall (boot: emul, hash)" \
-  "baseline JVM hello + sha256sum"
+engines=${ENGINES:-ours debian}
+echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) (timings on a shared machine are noisy: compare within a row; CPU seconds are steadier)"
+printf '%8s |' "UKI"
+for e in $engines; do printf ' %-52s |' "$e: wall, cpu (boot: emul, hash; MiB hashed)"; done
+printf ' %s\n' "baseline JVM hello + sha256sum: wall, cpu"
 for s in $sizes; do
   f=$(uki "$s")
-  mib=$(awk -v b="$(stat -c %s "$f")" 'BEGIN { printf "%.1f", b / 1048576 }')
-  set -- $(run ours "$f")
-  ours=$(printf '%6.3f s (%5.3f: %5.3f, %5.3f)' "$1" "$2" "$3" "$4")
-  set -- $(run debian "$f")
-  deb=$(printf '%6.3f s (%5.3f: %5.3f, %5.3f)' "$1" "$2" "$3" "$4")
-  t0=$(now)
-  java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -cp "$tmp/hello" Hello >/dev/null
-  sha256sum "$f" >/dev/null
-  t1=$(now)
-  printf '%4s MiB | %-40s | %-40s | %s s\n' "$mib" "$ours" "$deb" "$(sub "$t1" "$t0")"
+  printf '%4s MiB |' "$(awk -v b="$(stat -c %s "$f")" 'BEGIN { printf "%.1f", b / 1048576 }')"
+  for e in $engines; do
+    set -- $(run "$e" "$f")
+    printf ' %-52s |' "$(printf '%6.3f s, %5.2f s (%5.3f: %5.3f, %5.3f; %5.1f)' "$1" "$2" "$3" "$4" "$5" "$6")"
+  done
+  /usr/bin/time -f '%e %U %S' -o "$tmp/t1" java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -cp "$tmp/hello" Hello >/dev/null
+  /usr/bin/time -f '%e %U %S' -o "$tmp/t2" sha256sum "$f" >/dev/null
+  cat "$tmp/t1" "$tmp/t2" | awk '{ w += $1; c += $2 + $3 } END { printf " %6.3f s, %5.2f s\n", w, c }'
 done

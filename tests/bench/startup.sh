@@ -14,7 +14,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log=/sys/kernel/security/tpm0/binary_bios_measurements
 if [ -r "$log" ]; then cp "$log" "$tmp/log.bin"; what="this machine's firmware log"
-else "$km" eventlog synth --events 60 -o "$tmp/log.bin" >/dev/null; what="a synthesized 60-record log"; fi
+else tests/bin/synth-eventlog --events 60 -o "$tmp/log.bin" >/dev/null; what="a synthesized 60-record log"; fi
 mkdir "$tmp/hello"
 printf 'public class Hello { public static void main(String[] a) { System.out.println("hello"); } }\n' \
   > "$tmp/hello/Hello.java"

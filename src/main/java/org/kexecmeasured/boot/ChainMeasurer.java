@@ -154,8 +154,8 @@ public final class ChainMeasurer implements Measurer {
                     BoundaryEvent.taggedEvent(LINUX_TAG_LOAD_OPTIONS,
                             LINUX_LOAD_OPTIONS_DESCRIPTION.getBytes(StandardCharsets.US_ASCII))));
         }
-        if (h.initrd().length > 0) {
-            out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.initrd()),
+        if (h.initrdSize() > 0) {
+            out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.initrdView()),
                     BoundaryEvent.taggedEvent(LINUX_TAG_INITRD,
                             LINUX_INITRD_DESCRIPTION.getBytes(StandardCharsets.US_ASCII))));
         }

@@ -68,7 +68,7 @@ public record Manifest(String format, String tool, Payload payload, Policy polic
             expect.put(e.getKey().tpmName, b);
         }
         HandOffInfo h = plan.handOff() == null ? null
-                : new HandOffInfo(plan.handOff().cmdline(), plan.handOff().initrd().length);
+                : new HandOffInfo(plan.handOff().cmdline(), plan.handOff().initrdSize());
         return new Manifest(FORMAT, "kexec-measured " + plan.toolVersion(),
                 new Payload(plan.payloadName(), Hex.of(plan.payloadAuthenticodeSha256())),
                 new Policy(plan.policy().id(), plan.policy().extendSet(), plan.policy().boundarySet()),

@@ -138,6 +138,8 @@ public final class BootCommand implements Callable<Integer> {
                 return 0;
             }
             committed = MeasuredBoot.run(req, tpm, Decider.BUILTIN, noLoad ? Loader.NONE : loader);
+            JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).bootMeasured(committed,
+                    payload.getFileName().toString());
             print(out, committed, loader, logNote);
         } catch (KexecException e) {
             throw KexecCliErrors.of(e);
@@ -280,7 +282,7 @@ public final class BootCommand implements Callable<Integer> {
                 p.sideRecords().size());
         if (p.handOff() != null) {
             o.printf("hand-off: kernel %d bytes, initrd %d bytes, cmdline \"%s\"%n", p.handOff().kernel().length,
-                    p.handOff().initrd().length, p.handOff().cmdline());
+                    p.handOff().initrdSize(), p.handOff().cmdline());
         }
         StringBuilder by = new StringBuilder();
         r.stats().tpmCommands().forEach((cc, n) -> by.append(by.length() == 0 ? "" : ", ").append(n).append(' ')

@@ -53,6 +53,15 @@ public final class EmulateCommand implements Callable<Integer> {
     @Option(names = "--esp", paramLabel = "DIR", description = "directory served read-only as the ESP (SimpleFileSystem)")
     Path esp;
 
+    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
+            + "served through BlockIo/DiskIo with a handle per partition (GRUB reads /boot from it)")
+    Path disk;
+
+    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
+            + "names it, e.g. \\EFI\\debian\\shimx64.efi (shim starts grubx64.efi beside itself); default: its "
+            + "place under --esp, else \\EFI\\BOOT\\BOOTX64.EFI")
+    String bootPath;
+
     @Option(names = "--initrd", paramLabel = "FILE", description = "initrd served through LoadFile2 (LINUX_EFI_INITRD_MEDIA)")
     Path initrd;
 
@@ -108,6 +117,23 @@ public final class EmulateCommand implements Callable<Integer> {
         return l;
     }
 
+    /**
+     * The payload's path on the ESP when it lies inside the ESP directory (so shim finds grubx64.efi beside
+     * itself, as under a boot option naming \EFI\debian\shimx64.efi); null otherwise.
+     */
+    static String espPath(Path esp, Path payload) {
+        Path root = esp.toAbsolutePath().normalize();
+        Path p = payload.toAbsolutePath().normalize();
+        if (!p.startsWith(root) || p.equals(root)) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (Path c : root.relativize(p)) {
+            sb.append('\\').append(c);
+        }
+        return sb.toString();
+    }
+
     @Override
     public Integer call() throws IOException {
         PrintWriter o = spec.commandLine().getOut();
@@ -141,6 +167,16 @@ public final class EmulateCommand implements Callable<Integer> {
                 throw new BadInputException("--esp " + esp + " is not a directory");
             }
             b.esp(esp);
+            b.bootPath(espPath(esp, payload));
+        }
+        if (disk != null) {
+            b.disk(disk);
+        }
+        if (bootPath != null) {
+            if (!bootPath.startsWith("\\")) {
+                throw new BadInputException("--boot-path must start with \\, not '" + bootPath + "'");
+            }
+            b.bootPath(bootPath);
         }
         if (initrd != null) {
             b.initrd(readInput(initrd));
@@ -148,11 +184,17 @@ public final class EmulateCommand implements Callable<Integer> {
         if (append != null) {
             b.append(append);
         }
+        // a progress line on the terminal, unless the run prints its own stream (--trace, --verbose) or JSON
+        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget * 1000);
+        String start = fullEmulation ? "boot services, to ExitBootServices" : "boot services, to the kernel cut-over";
+        progress.update(start, 0);
         if (trace && !json) {
             b.liveTrace(t -> {
                 o.println("trace: " + t);
                 o.flush();
             });
+        } else if (progress.enabled()) {
+            b.liveTrace(t -> progress.call(t.service(), t.index() + 1L));
         }
         if (verbose) {
             b.liveConsole(s -> {
@@ -161,7 +203,7 @@ public final class EmulateCommand implements Callable<Integer> {
             });
         }
         EmulationResult r;
-        try {
+        try (progress) {
             r = Emulator.run(bytes, b.build());
         } catch (EmulationException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);

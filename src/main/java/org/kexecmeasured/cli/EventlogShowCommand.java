@@ -22,13 +22,16 @@ import java.io.PrintWriter;
 @Command(name = "show", mixinStandardHelpOptions = true,
         description = "Print every record of an event log with its decoded event data.")
 public final class EventlogShowCommand implements Runnable {
-    enum Format { text, yaml, json, cel }
+    enum Format { text, yaml, json, cel, html }
 
     @Mixin
     EventlogInput input;
 
-    @Option(names = "--format", defaultValue = "text", description = "text, yaml (like tpm2_eventlog), json, cel (TCG CEL-JSON); default ${DEFAULT-VALUE}")
+    @Option(names = "--format", defaultValue = "text", description = "text, yaml (like tpm2_eventlog), json, cel (TCG CEL-JSON), html (one self-contained page: a lane per PCR; with --tpm/--pcrs each PCR marked); default ${DEFAULT-VALUE}")
     Format format;
+
+    @Mixin
+    ExpectedPcrs expected;
 
     @Option(names = "--json", description = "same as --format json")
     boolean json;
@@ -38,6 +41,9 @@ public final class EventlogShowCommand implements Runnable {
 
     @Override
     public void run() {
+        if (expected.source != null && format != Format.html) {
+            throw new org.kexecmeasured.util.BadInputException("--tpm and --pcrs go with --format html (to verify, use 'eventlog verify')");
+        }
         EventLogParser.Result r = input.read();
         PrintWriter out = spec.commandLine().getOut();
         String err = r.error() == null ? null : r.error().getMessage();
@@ -45,6 +51,7 @@ public final class EventlogShowCommand implements Runnable {
             case json -> out.println(EventlogCommand.json(JsonView.log(r.log(), err)));
             case cel -> out.println(EventlogCommand.json(CelJson.records(r.log())));
             case yaml -> out.print(TpmEventlogYaml.render(r.log(), err));
+            case html -> out.print(HtmlReport.eventlog(r.log(), String.valueOf(input.file), expected.pcrSource()));
             default -> text(out, r.log());
         }
         out.flush();

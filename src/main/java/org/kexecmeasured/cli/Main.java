@@ -8,6 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 import java.io.PrintWriter;
+import java.util.List;
 
 /**
  * Entry point. Subcommands follow the pipeline: inspect (payload), eventlog, tpm, emulate (uefi),
@@ -18,6 +19,9 @@ import java.io.PrintWriter;
  * line on stderr, never a stack trace); 3 refused by policy, nothing changed; 4 the run stopped
  * after it had changed the TPM (some extends happened: the journal names them); 70 internal error
  * (also a JVM Error such as running out of memory, on one line).
+ *
+ * <p>Subcommands are not in the {@code @Command} annotation: {@link #SUBCOMMANDS} lists them and a run
+ * registers only those it can reach (start-up: {@code --version} builds no subcommand model).
  */
 @Command(name = "kexec-measured",
         mixinStandardHelpOptions = true,
@@ -27,19 +31,7 @@ import java.io.PrintWriter;
         exitCodeList = {"0:success", "1:a requested check failed (signature, PCR, verdict)",
                 "2:bad input or usage; nothing changed", "3:refused by policy; nothing changed",
                 "4:stopped after the TPM was changed (some extends happened; the message names the journal)",
-                "70:internal error"},
-        subcommands = {
-                AutoComplete.GenerateCompletion.class,
-                picocli.codegen.docgen.manpage.ManPageGenerator.class,
-                InspectCommand.class,
-                EventlogCommand.class,
-                TpmCommand.class,
-                EmulateCommand.class,
-                BootCommand.class,
-                CommitPendingCommand.class,
-                ExecCommand.class,
-                UnloadCommand.class,
-        })
+                "70:internal error"})
 public final class Main implements Runnable {
 
     public static final int EXIT_CHECK_FAILED = 1;
@@ -67,7 +59,7 @@ public final class Main implements Runnable {
 
     /** As {@link #execute(String[], PrintWriter, PrintWriter)}, with the services commands get (tests wrap the TPM). */
     public static int execute(String[] args, PrintWriter out, PrintWriter err, Services services) {
-        CommandLine cl = commandLine(services);
+        CommandLine cl = commandLine(services, args);
         cl.setOut(out);
         cl.setErr(err);
         return cl.execute(args);
@@ -77,11 +69,65 @@ public final class Main implements Runnable {
         return commandLine(Services.DEFAULT);
     }
 
+    /**
+     * The subcommands in help order. A new subcommand goes here and into {@link #subcommandClass}; picocli
+     * builds a command's model (every option, by reflection) only when it is registered, so a run
+     * registers only what it can reach (see {@link #commandLine(Services, String[])}).
+     */
+    static final List<String> SUBCOMMANDS = List.of("generate-completion", "gen-manpage", "inspect", "eventlog", "tpm",
+            "emulate", "boot", "commit-pending", "exec", "unload", "report");
+
+    /** The class of a subcommand; a switch, so that only the chosen class is loaded. */
+    static Class<?> subcommandClass(String name) {
+        return switch (name) {
+            case "generate-completion" -> AutoComplete.GenerateCompletion.class;
+            case "gen-manpage" -> picocli.codegen.docgen.manpage.ManPageGenerator.class;
+            case "inspect" -> InspectCommand.class;
+            case "eventlog" -> EventlogCommand.class;
+            case "tpm" -> TpmCommand.class;
+            case "emulate" -> EmulateCommand.class;
+            case "boot" -> BootCommand.class;
+            case "commit-pending" -> CommitPendingCommand.class;
+            case "exec" -> ExecCommand.class;
+            case "unload" -> UnloadCommand.class;
+            case "report" -> ReportCommand.class;
+            default -> null;
+        };
+    }
+
+    /** The full command line with every subcommand (help, completion script, man pages, tests). */
     public static CommandLine commandLine(Services services) {
+        return commandLine(services, SUBCOMMANDS);
+    }
+
+    /**
+     * The command line a run with {@code args} needs: none for {@code --version}, only the named
+     * subcommand when {@code args[0]} is one, else all of them (help, usage errors, the completion
+     * script and the man pages).
+     */
+    static CommandLine commandLine(Services services, String[] args) {
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            return commandLine(services, List.of());
+        }
+        // the completion script and the man pages describe the whole tree
+        boolean wholeTree = args.length > 0 && (args[0].equals("generate-completion") || args[0].equals("gen-manpage"));
+        if (args.length > 0 && subcommandClass(args[0]) != null && !wholeTree) {
+            return commandLine(services, List.of(args[0]));
+        }
+        return commandLine(services, SUBCOMMANDS);
+    }
+
+    private static CommandLine commandLine(Services services, List<String> subcommands) {
         CommandLine cl = new CommandLine(new Main(), services.factory());
-        cl.getSubcommands().get("generate-completion").getCommandSpec().usageMessage().hidden(true);
-        cl.getSubcommands().get("gen-manpage").getCommandSpec().usageMessage().hidden(true);
-        cl.setExecutionExceptionHandler(Main::handleException);
+        for (String name : subcommands) {
+            cl.addSubcommand(name, subcommandClass(name));
+        }
+        for (String hidden : new String[]{"generate-completion", "gen-manpage"}) {
+            if (cl.getSubcommands().containsKey(hidden)) {
+                cl.getSubcommands().get(hidden).getCommandSpec().usageMessage().hidden(true);
+            }
+        }
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> journaled(handleException(ex, c, parsed), ex, c));
         cl.setParameterExceptionHandler((ex, args) -> {
             ex.getCommandLine().getErr().println("kexec-measured: " + ex.getMessage());
             ex.getCommandLine().getErr().println("Try '" + ex.getCommandLine().getCommandSpec().qualifiedName()
@@ -116,6 +162,12 @@ public final class Main implements Runnable {
             err.println("(set KEXEC_MEASURED_DEBUG=1 for a stack trace)");
         }
         return EXIT_INTERNAL;
+    }
+
+    /** A failed command is also an error entry in the journal when kexec-measured runs as a service ({@link JournalLog}). */
+    private static int journaled(int rc, Exception ex, CommandLine cl) {
+        JournalLog.fromEnvironment(System.getenv(), cl.getErr()).failed(cl.getCommandSpec().qualifiedName(), oneLine(ex.getMessage()), rc);
+        return rc;
     }
 
     static String oneLine(String s) {

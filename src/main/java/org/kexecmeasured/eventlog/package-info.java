@@ -8,7 +8,9 @@
  * {@link org.kexecmeasured.eventlog.Verification} compares them with a
  * {@link org.kexecmeasured.eventlog.PcrSet}. Firmware quirks live in
  * {@link org.kexecmeasured.eventlog.Quirks} as named findings and never alter parse or replay.
+ * {@link org.kexecmeasured.eventlog.ChainSegments} says who wrote each record of a continued log
+ * (firmware, a running OS, each kexec boundary and the generation it starts, the payload after it).
  * Typed views of event data are in {@code decode}, exports (CEL-JSON, tpm2_eventlog-like YAML,
- * JSON) in {@code export}. No TPM access and no emulator here.
+ * JSON, the self-contained HTML view) in {@code export}. No TPM access and no emulator here.
  */
 package org.kexecmeasured.eventlog;

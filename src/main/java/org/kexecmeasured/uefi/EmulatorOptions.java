@@ -14,11 +14,15 @@ import java.util.function.Consumer;
  *
  * @param timeBudget wall time the payload may run (positive; a huge value saturates, it never wraps)
  * @param globalVariables variables seeded under EFI_GLOBAL_VARIABLE (today: SecureBoot = 0)
+ * @param bootPath the first image's path on the ESP ('\' separators), as a boot option names it; null for the
+ *                 removable-media path \EFI\BOOT\BOOTX64.EFI (with an ESP) or {@code \<payloadName>}
+ * @param disk a GPT disk image or block device (read-only) served through BlockIo/DiskIo with a handle per
+ *             partition; its EFI system partition's FAT is the ESP unless {@link #esp()} names a directory
  */
 public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel cpuModel, Path esp, byte[] initrd,
                               String append, boolean fullEmulation, Map<String, byte[]> globalVariables,
                               Measurer measurer, Consumer<TraceEntry> liveTrace, Consumer<String> liveConsole,
-                              HostRandom rng, String payloadName) {
+                              HostRandom rng, String payloadName, String bootPath, Path disk) {
 
     /** The default time budget: two minutes, enough for a full emulation of a Debian kernel's stub. */
     public static final Duration DEFAULT_TIME_BUDGET = Duration.ofMinutes(2);
@@ -67,6 +71,8 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         private Consumer<String> liveConsole;
         private HostRandom rng;
         private String payloadName = "payload.efi";
+        private String bootPath;
+        private Path disk;
 
         private Builder() {
             vars.put("SecureBoot", new byte[]{0});
@@ -97,11 +103,15 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         /** Offer EFI_RNG_PROTOCOL backed by {@code v} (null: no RNG protocol, payloads fall back to RDTSC/RDRAND). */
         public Builder rng(HostRandom v) { rng = v; return this; }
         public Builder payloadName(String v) { payloadName = v; return this; }
+        /** The first image's path on the ESP, e.g. {@code \EFI\debian\shimx64.efi} (shim finds GRUB beside it). */
+        public Builder bootPath(String v) { bootPath = v; return this; }
+        /** A GPT disk image (or block device), opened read-only. */
+        public Builder disk(Path v) { disk = v; return this; }
 
         public EmulatorOptions build() {
             return new EmulatorOptions(ram, timeBudget, cpuModel, esp, initrd, append, fullEmulation,
                     Map.copyOf(vars), measurer == null ? new RecordingMeasurer() : measurer, liveTrace, liveConsole,
-                    rng, payloadName);
+                    rng, payloadName, bootPath, disk);
         }
     }
 }

@@ -41,6 +41,16 @@ public record HandOff(byte[] kernel, String cmdline, byte[] initrd, String devic
         return initrd.clone();
     }
 
+    /** Bytes of the initrd, without copying it (it may be 100 MiB and more). */
+    public int initrdSize() {
+        return initrd.length;
+    }
+
+    /** The initrd, read-only and not copied: what hashing and size checks use instead of {@link #initrd()}. */
+    public java.nio.ByteBuffer initrdView() {
+        return java.nio.ByteBuffer.wrap(initrd).asReadOnlyBuffer();
+    }
+
     @Override
     public byte[] loadOptions() {
         return loadOptions.clone();

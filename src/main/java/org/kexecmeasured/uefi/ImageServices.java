@@ -217,19 +217,23 @@ public final class ImageServices {
         long handle = 0;
         boolean registered = false;
         try {
-            List<long[]> pieces = new ArrayList<>(); // {rva, length}
+            // {rva, length, file offset}; a piece's bytes are copied out of the file only when a relocation
+            // patches it (contents null until then): a UKI's 100 MiB .initrd goes from the file to guest RAM
+            List<long[]> pieces = new ArrayList<>();
             List<byte[]> contents = new ArrayList<>();
             int hdr = (int) Math.min(pe.sizeOfHeaders(), file.length);
-            pieces.add(new long[]{0, hdr});
-            contents.add(java.util.Arrays.copyOf(file, hdr));
+            pieces.add(new long[]{0, hdr, 0});
+            contents.add(null);
             for (Section s : pe.sections()) {
-                byte[] d = pe.sectionData(s);
-                long n = s.virtualSize() == 0 ? d.length : Math.min(d.length, s.virtualSize());
+                // the raw data clipped to the file, as PeFile.sectionData
+                long start = Math.min(s.pointerToRawData(), file.length);
+                long raw = s.sizeOfRawData() == 0 ? 0 : Math.min(start + s.sizeOfRawData(), file.length) - start;
+                long n = s.virtualSize() == 0 ? raw : Math.min(raw, s.virtualSize());
                 if (s.virtualAddress() + n > size || s.virtualAddress() < 0) {
                     throw new BadInputException(name + ": section " + s.name() + " lies outside SizeOfImage");
                 }
-                pieces.add(new long[]{s.virtualAddress(), n});
-                contents.add(n == d.length ? d : java.util.Arrays.copyOf(d, (int) n));
+                pieces.add(new long[]{s.virtualAddress(), n, start});
+                contents.add(null);
             }
             long delta = base - pref;
             if (delta != 0) {
@@ -243,7 +247,7 @@ public final class ImageServices {
                     if (rva < 0 || rva + width > size) {
                         throw new BadInputException(name + ": relocation at 0x" + Long.toHexString(rva) + " outside the image");
                     }
-                    relocate(pieces, contents, rva, width, delta);
+                    relocate(file, pieces, contents, rva, width, delta);
                 }
             }
             byte[] full = filePath;
@@ -266,7 +270,12 @@ public final class ImageServices {
                 i = reused.nextSetBit(j);
             }
             for (int i = 0; i < pieces.size(); i++) {
-                mem.write(base + pieces.get(i)[0], contents.get(i));
+                long[] p = pieces.get(i);
+                if (contents.get(i) == null) {
+                    mem.write(base + p[0], file, (int) p[2], (int) p[1]);
+                } else {
+                    mem.write(base + p[0], contents.get(i));
+                }
             }
             long fp = filePath == null ? 0 : fw.machine().fwCopy(filePath);
             handle = fw.protocols().newHandle();
@@ -295,11 +304,15 @@ public final class ImageServices {
     }
 
     /** Adds {@code delta} to the {@code width}-byte field at {@code rva}, in the piece holding it. */
-    private static void relocate(List<long[]> pieces, List<byte[]> data, long rva, int width, long delta) {
+    private static void relocate(byte[] file, List<long[]> pieces, List<byte[]> data, long rva, int width, long delta) {
         for (int i = pieces.size() - 1; i >= 0; i--) {
             long[] p = pieces.get(i);
             if (rva >= p[0] && rva + width <= p[0] + p[1]) {
                 byte[] b = data.get(i);
+                if (b == null) { // first relocation in this piece: from now on it is a patched copy
+                    b = java.util.Arrays.copyOfRange(file, (int) p[2], (int) (p[2] + p[1]));
+                    data.set(i, b);
+                }
                 int o = (int) (rva - p[0]);
                 long v = 0;
                 for (int k = width - 1; k >= 0; k--) {
@@ -317,7 +330,7 @@ public final class ImageServices {
         for (int k = 0; k < width; k++) {
             v[k] = (byte) (delta >>> (8 * k));
         }
-        pieces.add(new long[]{rva, width});
+        pieces.add(new long[]{rva, width, -1});
         data.add(v);
     }
 

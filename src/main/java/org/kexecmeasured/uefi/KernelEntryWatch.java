@@ -57,11 +57,16 @@ final class KernelEntryWatch {
             return;
         }
         for (Section s : pe.sections()) {
+            // the Linux header is in the first page: only a section that has it is copied (a UKI's
+            // .initrd may be 100 MiB and more)
+            if (candidates.size() >= MAX_CANDIDATES || !ImageServices.isLinuxKernel(sectionHead(pe, s))) {
+                continue;
+            }
             byte[] d = pe.sectionData(s);
             if (s.virtualSize() > 0 && s.virtualSize() < d.length) {
                 d = Arrays.copyOf(d, (int) s.virtualSize()); // the file alignment's padding is not the kernel's
             }
-            if (candidates.size() >= MAX_CANDIDATES || !ImageServices.isLinuxKernel(d)) {
+            if (!ImageServices.isLinuxKernel(d)) {
                 continue;
             }
             Candidate c = candidate(d);
@@ -69,6 +74,15 @@ final class KernelEntryWatch {
                 candidates.add(c);
             }
         }
+    }
+
+    /** The first bytes of a section's raw data (up to one page, within VirtualSize): enough for the Linux header. */
+    private static byte[] sectionHead(PeFile pe, Section s) {
+        long n = Math.min(s.sizeOfRawData(), 4096);
+        if (s.virtualSize() > 0) n = Math.min(n, s.virtualSize());
+        long start = Math.min(s.pointerToRawData(), pe.bytes().length);
+        long end = Math.min(start + n, pe.bytes().length);
+        return Arrays.copyOfRange(pe.bytes(), (int) start, (int) end);
     }
 
     /** The kernel's entry RVA, SizeOfImage and entry code, or null when it is no loadable PE. */

@@ -1,5 +1,9 @@
 package org.kexecmeasured.uefi;
 
+import org.kexecmeasured.efi.disk.BlockDevice;
+import org.kexecmeasured.efi.disk.Fat;
+import org.kexecmeasured.efi.disk.Gpt;
+import org.kexecmeasured.uefi.protocol.DiskDevice;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
 import org.kexecmeasured.uefi.protocol.RngProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
@@ -11,6 +15,13 @@ import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.ProtocolContext;
 import org.kexecmeasured.uefi.spi.ServiceException;
 import org.kexecmeasured.uefi.unicorn.UnicornCpu;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.stream.Stream;
 
 /**
  * The emulated platform: the {@link Firmware} core plus the protocols and devices a run offers. This is the
@@ -24,20 +35,30 @@ import org.kexecmeasured.uefi.unicorn.UnicornCpu;
  *   options' measurer;</li>
  *   <li>with {@link EmulatorOptions#rng()}: EFI_RNG_PROTOCOL;</li>
  *   <li>with {@link EmulatorOptions#initrd()}: the Linux initrd LoadFile2 (LINUX_EFI_INITRD_MEDIA);</li>
- *   <li>with {@link EmulatorOptions#esp()}: the ESP as a simple file system with an HD() device path, which
- *   LoadImage can also read files from; without it, {@link #bootDevice} synthesizes an ESP holding the payload
- *   ({@link SynthesizedEsp}), so the payload always has a device handle and a device path.</li>
+ *   <li>with {@link EmulatorOptions#disk()}: the disk (read-only) with a handle per GPT partition, each with
+ *   BlockIo and DiskIo ({@link DiskDevice}); GRUB reads its file systems through these;</li>
+ *   <li>the ESP as a simple file system, which LoadImage can also read files from: the directory
+ *   {@link EmulatorOptions#esp()} (on the disk's EFI system partition handle, or on its own handle with an HD()
+ *   device path), or else the disk's EFI system partition, its FAT tree read by {@link Fat} into a private
+ *   temporary directory deleted when the platform closes; with neither, {@link #bootDevice} synthesizes an ESP
+ *   holding the payload ({@link SynthesizedEsp}), so the payload always has a device handle and a device
+ *   path.</li>
  * </ul>
  */
 public final class Platform implements AutoCloseable {
 
     /** The production CPU: Unicorn (libunicorn2). */
     public static final Cpu.Factory UNICORN = UnicornCpu::new;
+    /** The disk's PCI device number: where QEMU's q35 puts the first virtio-blk disk without -device addr. */
+    static final int DISK_PCI_DEVICE = 0x3;
 
     private final Firmware fw;
     private final long consoleHandle;
     private final LoadFile2Protocol hostInitrd;
     private final long espHandle;
+    private final BlockDevice disk;
+    /** The private copy of the disk's ESP (deleted on close), or null. */
+    private final Path espCopy;
     private SynthesizedEsp synthesized;
 
     /** A platform on the production CPU. */
@@ -47,20 +68,78 @@ public final class Platform implements AutoCloseable {
 
     /** A platform on a CPU from {@code cpus}; everything is closed again if construction fails. */
     public static Platform create(EmulatorOptions options, Cpu.Factory cpus) {
-        Firmware fw = new Firmware(options, cpus);
+        // the disk (GPT and the ESP's FAT) is read and checked before any emulator resource exists: a hostile
+        // image is bad input, and nothing has run
+        BlockDevice disk = options.disk() == null ? null : BlockDevice.open(options.disk());
+        Firmware fw;
+        Gpt gpt;
+        Path espCopy = null;
         try {
-            return new Platform(fw);
+            gpt = disk == null ? null : Gpt.read(disk);
+            Gpt.Partition esp = gpt == null ? null
+                    : gpt.partitions().stream().filter(Gpt.Partition::isEsp).findFirst().orElse(null);
+            if (esp != null && options.esp() == null) {
+                espCopy = extractEsp(disk, esp);
+            }
+            fw = new Firmware(options, cpus);
+        } catch (RuntimeException | Error e) {
+            closeDisk(disk);
+            deleteTree(espCopy);
+            throw e;
+        }
+        try {
+            return new Platform(fw, disk, gpt, espCopy);
         } catch (ServiceException e) {
             fw.close();
+            closeDisk(disk);
+            deleteTree(espCopy);
             throw new EmulationException("building the platform: " + e.getMessage());
         } catch (RuntimeException | Error e) {
             fw.close();
+            closeDisk(disk);
+            deleteTree(espCopy);
             throw e;
         }
     }
 
-    private Platform(Firmware fw) {
+    private static Path extractEsp(BlockDevice disk, Gpt.Partition p) {
+        Path dir;
+        try {
+            dir = Files.createTempDirectory("kexec-measured-esp");
+        } catch (IOException e) {
+            throw new UncheckedIOException("creating the ESP copy", e);
+        }
+        try {
+            new Fat(disk, p.firstLba(), p.blocks(), "disk " + disk.path() + " partition " + p.number()
+                    + " (ESP)").extractTo(dir);
+            return dir;
+        } catch (RuntimeException e) {
+            deleteTree(dir);
+            throw e;
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (dir == null) {
+            return;
+        }
+        try (Stream<Path> s = Files.walk(dir)) {
+            s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // a temporary copy: best effort
+        }
+    }
+
+    private static void closeDisk(BlockDevice d) {
+        if (d != null) {
+            d.close();
+        }
+    }
+
+    private Platform(Firmware fw, BlockDevice disk, Gpt gpt, Path espCopy) {
         this.fw = fw;
+        this.disk = disk;
+        this.espCopy = espCopy;
         EmulatorOptions o = fw.options();
         ProtocolContext ctx = fw.protocolContext();
 
@@ -75,8 +154,17 @@ public final class Platform implements AutoCloseable {
             new RngProtocol(ctx, o.rng());
         }
         hostInitrd = o.initrd() == null ? null : new LoadFile2Protocol(ctx, o.initrd());
-        if (o.esp() != null) {
-            SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(ctx, o.esp());
+        DiskDevice dev = disk == null ? null : new DiskDevice(ctx, disk, gpt, DISK_PCI_DEVICE);
+        if (espCopy != null) {
+            // the disk's ESP: its FAT tree copied into a private directory that SimpleFileSystem serves
+            SimpleFileSystemProtocol esp = new SimpleFileSystemProtocol(ctx, espCopy, dev.espHandle());
+            fw.images().addFileSystem(esp.handle(), esp);
+        }
+        if (espCopy != null) {
+            espHandle = dev.espHandle();
+        } else if (o.esp() != null) {
+            SimpleFileSystemProtocol esp = dev == null || dev.espHandle() == 0
+                    ? new SimpleFileSystemProtocol(ctx, o.esp()) : new SimpleFileSystemProtocol(ctx, o.esp(), dev.espHandle());
             fw.images().addFileSystem(esp.handle(), esp);
             espHandle = esp.handle();
         } else {
@@ -104,13 +192,14 @@ public final class Platform implements AutoCloseable {
     }
 
     /**
-     * The device the first image is started from and its path there: the given ESP at
-     * {@code \EFI\BOOT\BOOTX64.EFI}, or else an ESP synthesized to hold {@code payload} at
+     * The device the first image is started from and its path there: the given ESP (a directory or the disk's)
+     * at {@link EmulatorOptions#bootPath()} or {@code \EFI\BOOT\BOOTX64.EFI}, or else an ESP synthesized to hold {@code payload} at
      * {@code \EFI\Linux\<name>} (once per platform).
      */
     public BootDevice bootDevice(byte[] payload) {
         if (espHandle != 0) {
-            return new BootDevice(espHandle, "\\EFI\\BOOT\\BOOTX64.EFI");
+            String path = fw.options().bootPath();
+            return new BootDevice(espHandle, path != null ? path : "\\EFI\\BOOT\\BOOTX64.EFI");
         }
         if (synthesized == null) {
             synthesized = new SynthesizedEsp(fw.protocolContext(), fw.images(), fw.options().payloadName(), payload);
@@ -135,6 +224,8 @@ public final class Platform implements AutoCloseable {
             }
         } finally {
             fw.close();
+            closeDisk(disk);
+            deleteTree(espCopy);
         }
     }
 }

@@ -54,7 +54,13 @@
  * {@link org.kexecmeasured.uefi.spi.ServiceException} (plug-ins), and the trap dispatcher ends the run with
  * "{@code <service>: <message>}". Guest lengths are unsigned UINTN.
  *
- * <p>Not modelled: event notification functions (never called), SetVirtualAddressMap, BlockIo/DiskIo,
- * GOP, LoadImage through LoadFile/LoadFile2 device paths, paging (Unicorn 2.0.1 runs VA = PA).
+ * <p>Devices: a GPT disk (read-only; {@code --disk}) with BlockIo/DiskIo on the disk and partition handles, the
+ * ESP served as a SimpleFileSystem (a directory, or the disk's FAT), the console, TCG2, RNG. I/O ports have no
+ * device behind them (reads are all-ones, writes vanish).
+ *
+ * <p>Not modelled: event notification functions (never called), SetVirtualAddressMap, GOP, LoadImage through
+ * LoadFile/LoadFile2 device paths, paging (Unicorn 2.0.1 runs VA = PA). GRUB's legacy x86 linux loader (what
+ * Debian's GRUB uses with Secure Boot off) exits boot services itself: the run ends there without a
+ * {@link org.kexecmeasured.uefi.HandOff} (its measurements are complete by then).
  */
 package org.kexecmeasured.uefi;

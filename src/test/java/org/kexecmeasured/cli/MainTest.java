@@ -27,4 +27,23 @@ class MainTest {
         assertEquals(Main.EXIT_BAD_INPUT, rc);
         assertTrue(err.toString().contains("--bogus"), err.toString());
     }
+
+    /** Start-up: a run builds the model of the subcommands it can reach, and only those. */
+    @Test
+    void subcommandsAreRegisteredOnlyWhenReachable() {
+        assertEquals(java.util.Set.of(), Main.commandLine(Services.DEFAULT, new String[]{"--version"}).getSubcommands().keySet());
+        assertEquals(java.util.Set.of("eventlog"),
+                Main.commandLine(Services.DEFAULT, new String[]{"eventlog", "show", "x"}).getSubcommands().keySet());
+        for (String[] args : new String[][]{{}, {"--help"}, {"nonsense"}, {"gen-manpage", "-d", "x"}, {"generate-completion"}}) {
+            assertEquals(java.util.Set.copyOf(Main.SUBCOMMANDS),
+                    Main.commandLine(Services.DEFAULT, args).getSubcommands().keySet(), String.join(" ", args));
+        }
+        // every listed name is the @Command name of its class
+        for (String name : Main.SUBCOMMANDS) {
+            assertEquals(name, new picocli.CommandLine(Main.subcommandClass(name), Services.DEFAULT.factory()).getCommandName());
+        }
+        StringWriter out = new StringWriter();
+        assertEquals(0, Main.execute(new String[]{"--version"}, new PrintWriter(out), new PrintWriter(new StringWriter())));
+        assertTrue(out.toString().startsWith("kexec-measured "), out.toString());
+    }
 }

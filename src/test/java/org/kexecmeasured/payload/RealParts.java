@@ -72,6 +72,20 @@ public final class RealParts {
         return uki;
     }
 
+    /**
+     * Builds the shim → GRUB → kernel test disk with tests/bin/make-disk into dir; returns dir/disk.img
+     * (dir/expected.env names the kernel, initrd and cmdline its grub.cfg boots).
+     */
+    public static Path makeDisk(Path dir) {
+        require(SHIM_SIGNED, "shim-signed");
+        require(GRUB_SIGNED, "grub-efi-amd64-signed");
+        run(List.of(repoRoot().resolve("tests/bin/make-disk").toString(), dir.toString()),
+                "fdisk (sfdisk), dosfstools, mtools, e2fsprogs, cpio");
+        Path img = dir.resolve("disk.img");
+        if (!Files.isRegularFile(img)) fail("tests/bin/make-disk did not produce " + img);
+        return img;
+    }
+
     /** Runs a command, returns stdout; fails the test on a non-zero exit. */
     public static String run(List<String> cmd, String pkg) {
         Result r = runAny(cmd, pkg);

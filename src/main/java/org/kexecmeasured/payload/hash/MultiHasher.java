@@ -47,6 +47,24 @@ public abstract class MultiHasher implements AutoCloseable {
 
     public abstract void update(byte[] b, int off, int len);
 
+    /**
+     * Feeds the buffer's remaining bytes (its position moves to its limit). A heap buffer with an
+     * accessible array is hashed in place; read-only views are copied in {@link #CHUNK} pieces.
+     */
+    public void update(java.nio.ByteBuffer data) {
+        if (data.hasArray()) {
+            update(data.array(), data.arrayOffset() + data.position(), data.remaining());
+            data.position(data.limit());
+            return;
+        }
+        byte[] chunk = new byte[Math.min(CHUNK, data.remaining())];
+        while (data.hasRemaining()) {
+            int n = Math.min(chunk.length, data.remaining());
+            data.get(chunk, 0, n);
+            update(chunk, 0, n);
+        }
+    }
+
     /** Feeds n zero bytes (loaded sections are zero-filled past their raw data). Throws IllegalStateException after finish/close. */
     public void updateZeros(long n) {
         byte[] z = new byte[(int) Math.min(CHUNK, Math.max(n, 0))];

@@ -118,6 +118,25 @@ final class NativeCrypto {
             }
         }
 
+        /** Read-only views are copied straight into the native buffer: one copy, no Java chunk array. */
+        @Override
+        public void update(java.nio.ByteBuffer data) {
+            checkOpen();
+            if (data.hasArray() || !data.hasRemaining()) {
+                super.update(data);
+                return;
+            }
+            Memory m = buffer(data.remaining());
+            while (data.hasRemaining()) {
+                int n = (int) Math.min(data.remaining(), m.size());
+                m.getByteBuffer(0, n).put(data.slice(data.position(), n));
+                data.position(data.position() + n);
+                for (Pointer c : ctx) {
+                    if (LIB.EVP_DigestUpdate(c, m, n) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+                }
+            }
+        }
+
         @Override
         public void updateZeros(long n) {
             checkOpen();

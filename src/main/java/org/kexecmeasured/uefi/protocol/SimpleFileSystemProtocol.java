@@ -83,6 +83,22 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
 
     /** Serves the directory {@code root} on a new handle with the device path {@code devicePath}. */
     public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, DevicePath devicePath) {
+        this(ctx, root, devicePath, 0);
+    }
+
+    /** Serves the directory {@code root} on {@code onHandle}: a disk's ESP partition handle, which has its path. */
+    public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, long onHandle) {
+        this(ctx, root, null, requireHandle(onHandle));
+    }
+
+    private static long requireHandle(long h) {
+        if (h == 0) {
+            throw new IllegalArgumentException("no handle to install the simple file system on");
+        }
+        return h;
+    }
+
+    private SimpleFileSystemProtocol(ProtocolContext ctx, Path root, DevicePath devicePath, long onHandle) {
         this.ctx = ctx;
         this.m = ctx.mem();
         this.root = root.toAbsolutePath().normalize();
@@ -107,8 +123,11 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             m.putU64(c.arg(1), f);
             return EfiStatus.SUCCESS;
         }));
-        long dpa = ctx.allocator().firmwareCopy(devicePath.toBytes());
-        handle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dpa);
+        if (onHandle == 0) {
+            long dpa = ctx.allocator().firmwareCopy(devicePath.toBytes());
+            onHandle = ctx.handles().install(0, HandleDatabase.DEVICE_PATH, dpa);
+        }
+        handle = onHandle;
         ctx.handles().install(handle, GUID, sfs);
     }
 

@@ -1,7 +1,9 @@
 /**
  * UEFI protocols, one class per protocol with its function table beside its implementation: console
  * (SimpleTextInput, SimpleTextInputEx, SimpleTextOutput), EFI_TCG2_PROTOCOL with its event-log area, EFI_RNG,
- * the Linux initrd LoadFile2, SimpleFileSystem/File over a host directory, and the data-only LoadedImage.
+ * the Linux initrd LoadFile2, SimpleFileSystem/File over a host directory, the data-only LoadedImage, and a
+ * read-only disk ({@link org.kexecmeasured.uefi.protocol.DiskDevice}: disk and GPT partition handles, each with
+ * {@link org.kexecmeasured.uefi.protocol.BlockIoProtocol} and {@link org.kexecmeasured.uefi.protocol.DiskIoProtocol}).
  *
  * <p>A protocol is built from the narrow views of {@code uefi.spi} it needs (a
  * {@link org.kexecmeasured.uefi.spi.ProtocolContext} and, e.g., the console or the measurer), installs itself

@@ -23,6 +23,7 @@ public final class EfiStatus {
     public static final long ABORTED = ERR | 21;
     public static final long END_OF_FILE = ERR | 31;
     public static final long SECURITY_VIOLATION = ERR | 26;
+    public static final long MEDIA_CHANGED = ERR | 13;
 
     public static String name(long s) {
         if (s == SUCCESS) return "SUCCESS";
@@ -43,6 +44,7 @@ public final class EfiStatus {
             case 20 -> "ALREADY_STARTED";
             case 21 -> "ABORTED";
             case 26 -> "SECURITY_VIOLATION";
+            case 13 -> "MEDIA_CHANGED";
             case 31 -> "END_OF_FILE";
             default -> "ERROR_" + (s & ~ERR);
         };

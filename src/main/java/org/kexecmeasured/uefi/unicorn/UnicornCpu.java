@@ -73,6 +73,9 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private final java.util.List<UnicornLib.CodeHook> addressHooks = new java.util.ArrayList<>();
     private long blockHookHandle;
     private final UnicornLib.CpuidHook cpuidHook;
+    /** I/O port hooks (kept referenced: JNA callbacks must outlive the engine). */
+    private final UnicornLib.InHook inHook;
+    private final UnicornLib.OutHook outHook;
     private final UnicornLib.IntrHook intrHook;
     private final UnicornLib.EventMemHook memHook;
     private final UnicornLib.EdgeGeneratedHook translationHook;
@@ -129,6 +132,16 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             LongByReference hh = new LongByReference();
             check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
                     "uc_hook_add(CPUID)");
+            // No device sits behind any I/O port: reads float to all-ones and writes vanish, as on a bus with
+            // nothing decoding the port. Without this hook Unicorn reads 0, which loaders polling legacy timers
+            // take for "not expired yet": GRUB's PIT calibration (port 0x61, TMR2 latch) then spins forever,
+            // while with all-ones it sees no PIT and calibrates the TSC with Stall instead.
+            inHook = (p, port, size, user) -> size == 1 ? 0xff : size == 2 ? 0xffff : -1;
+            check(uc.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, inHook, null, 1, 0,
+                    UnicornLib.UC_X86_INS_IN), "uc_hook_add(IN)");
+            outHook = (p, port, size, value, user) -> { };
+            check(uc.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, outHook, null, 1, 0,
+                    UnicornLib.UC_X86_INS_OUT), "uc_hook_add(OUT)");
             translationHook = (p, cur, prev, user) -> {
                 try {
                     onTranslated(cur);

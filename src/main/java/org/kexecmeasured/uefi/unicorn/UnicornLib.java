@@ -42,6 +42,8 @@ public interface UnicornLib extends Library {
     int UC_MEM_FETCH_PROT = 24;
 
     int UC_X86_INS_CPUID = 113;
+    int UC_X86_INS_IN = 218;
+    int UC_X86_INS_OUT = 500;
 
     /** uc_query_type: did the last uc_emu_start end by its timeout. */
     int UC_QUERY_TIMEOUT = 4;
@@ -82,6 +84,16 @@ public interface UnicornLib extends Library {
     /** int (*uc_cb_insn_cpuid_t)(uc_engine*, void*): nonzero = the hook executed the instruction. */
     interface CpuidHook extends Callback {
         int invoke(Pointer uc, Pointer user);
+    }
+
+    /** uint32_t (*uc_cb_insn_in_t)(uc_engine*, uint32_t port, int size, void*): the value read. */
+    interface InHook extends Callback {
+        int invoke(Pointer uc, int port, int size, Pointer user);
+    }
+
+    /** void (*uc_cb_insn_out_t)(uc_engine*, uint32_t port, int size, uint32_t value, void*). */
+    interface OutHook extends Callback {
+        void invoke(Pointer uc, int port, int size, int value, Pointer user);
     }
 
     /** major << 24 | minor << 16 | patch << 8 | extra (Unicorn 2.x). */

@@ -49,6 +49,31 @@ class MultiHasherTest {
         }
     }
 
+    /** Read-only views (how the initrd is handed over) hash in place or chunk by chunk, to the JDK's digests. */
+    @Test
+    void byteBufferViewsHashLikeTheirBytes() {
+        EnumSet<HashAlg> algs = EnumSet.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
+        byte[] data = new byte[2 * MultiHasher.CHUNK + 999];
+        new Random(9).nextBytes(data);
+        int off = 17;
+        int len = data.length - off - 5;
+        byte[] expected = java.util.Arrays.copyOfRange(data, off, off + len);
+        for (boolean jca : new boolean[]{false, true}) {
+            for (boolean readOnly : new boolean[]{false, true}) {
+                java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(data, off, len).slice();
+                if (readOnly) b = b.asReadOnlyBuffer();
+                try (MultiHasher h = jca ? MultiHasher.createJca(algs) : MultiHasher.create(algs)) {
+                    h.update(b);
+                    assertFalse(b.hasRemaining(), "the buffer is consumed");
+                    Map<HashAlg, byte[]> d = h.finish();
+                    for (HashAlg alg : algs) {
+                        assertArrayEquals(alg.newDigest().digest(expected), d.get(alg), alg + " jca=" + jca + " ro=" + readOnly);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void useAfterFinishOrCloseThrowsInsteadOfTouchingFreedState() {
         EnumSet<HashAlg> algs = EnumSet.of(HashAlg.SHA1, HashAlg.SHA256);

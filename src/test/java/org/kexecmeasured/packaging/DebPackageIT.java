@@ -1,0 +1,273 @@
+package org.kexecmeasured.packaging;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.tpm.testing.Swtpm;
+import org.kexecmeasured.tpm.testing.SwtpmExtension;
+import org.kexecmeasured.util.HashAlg;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import java.util.zip.GZIPInputStream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * The Debian package the build made (packaging/deb/build-deb, package phase) installs on this machine
+ * with apt-get, runs from the installed paths, and goes away again with apt-get purge. Oracles: dpkg
+ * and apt themselves (install, {@code dpkg -L}, {@code dpkg-query}), bash (the completion registers),
+ * lintian (the package's tags), and the installed tool's own demo run verified against the swtpm.
+ *
+ * <p>Runs in the integration-test phase (failsafe), after {@code mvn package}. Installing needs root;
+ * the machine must not have kexec-measured installed already (the test would remove it). A file lock
+ * serialises concurrent builds on one machine.
+ */
+@ExtendWith(SwtpmExtension.class)
+@SwtpmExtension.Banks({"sha1", "sha256"})
+class DebPackageIT {
+    static final Path TARGET = Path.of("target");
+    static final String PKG = "kexec-measured";
+    static final Path LOCK = Path.of("/run/lock/kexec-measured-deb-test.lock");
+
+    record Run(int rc, String out) {
+    }
+
+    static Run run(Path dir, Map<String, String> env, String... cmd) throws Exception {
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        if (dir != null) pb.directory(dir.toFile());
+        pb.environment().putAll(env);
+        Process p;
+        try {
+            p = pb.start();
+        } catch (IOException e) {
+            throw new AssertionError(cmd[0] + " not found: " + e.getMessage());
+        }
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(15, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            fail(String.join(" ", cmd) + " timed out");
+        }
+        return new Run(p.exitValue(), out);
+    }
+
+    static String ok(String... cmd) throws Exception {
+        Run r = run(null, Map.of(), cmd);
+        assertEquals(0, r.rc(), String.join(" ", cmd) + ":\n" + r.out());
+        return r.out();
+    }
+
+    static Path deb() throws IOException {
+        try (Stream<Path> s = Files.list(TARGET)) {
+            List<Path> l = s.filter(p -> p.getFileName().toString().matches("kexec-measured_.*_amd64\\.deb")).toList();
+            assertEquals(1, l.size(), "one package in target/ (built by 'mvn package' via packaging/deb/build-deb): " + l);
+            return l.get(0).toAbsolutePath();
+        }
+    }
+
+    static boolean installed() throws Exception {
+        Run r = run(null, Map.of(), "dpkg-query", "-W", "-f=${Status}", PKG);
+        return r.rc() == 0 && r.out().contains("install ok installed");
+    }
+
+    /** Every installed package with version and state: the machine "as it was" for apt. */
+    static String packageSet() throws Exception {
+        return ok("dpkg-query", "-W", "-f=${Package}:${Architecture} ${Version} ${db:Status-Abbrev}\\n");
+    }
+
+    static final Map<String, String> APT_ENV = Map.of("DEBIAN_FRONTEND", "noninteractive");
+
+    @Test
+    void installsRunsFromTheInstalledPathsAndPurges(Swtpm swtpm, @TempDir Path dir) throws Exception {
+        Path deb = deb();
+        Files.createDirectories(LOCK.getParent());
+        try (FileChannel ch = FileChannel.open(LOCK, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = ch.lock()) {
+            assertFalse(installed(), PKG + " is already installed on this machine; the test installs and purges it: "
+                    + "remove it first (apt-get purge " + PKG + ")");
+            assertFalse(Files.exists(Path.of("/usr/bin/kexec-measured")), "/usr/bin/kexec-measured exists without the package");
+            String before = packageSet();
+            byte[] initramfsConf = holdInitramfs();
+            try {
+                Run inst = run(null, APT_ENV, "apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q",
+                        "--no-install-recommends", deb.toString());
+                assertEquals(0, inst.rc(), "apt-get install " + deb + ":\n" + inst.out());
+                assertTrue(installed(), "dpkg-query: " + PKG + " installed");
+                if (initramfsConf != null && ok("dpkg", "-L", PKG).contains("/usr/share/initramfs-tools/hooks/")) {
+                    // the package's trigger asked initramfs-tools to rebuild (held off for the test)
+                    assertTrue(inst.out().contains("update-initramfs: Not updating initramfs."), inst.out());
+                }
+                checkLayout();
+                checkClassDataSharing();
+                checkVersion();
+                checkManPageAndCompletion();
+                demo(swtpm, dir);
+            } finally {
+                Run purge = run(null, APT_ENV, "apt-get", "-o", "DPkg::Lock::Timeout=600", "purge", "-y", "-q", PKG);
+                releaseInitramfs(initramfsConf);
+                assertEquals(0, purge.rc(), "apt-get purge " + PKG + ":\n" + purge.out());
+            }
+            assertFalse(installed(), PKG + " is gone");
+            for (String p : List.of("/usr/bin/kexec-measured", "/usr/share/kexec-measured", "/usr/share/doc/kexec-measured",
+                    "/var/cache/kexec-measured",
+                    "/usr/share/bash-completion/completions/kexec-measured", "/usr/share/man/man1/kexec-measured.1.gz")) {
+                assertFalse(Files.exists(Path.of(p), java.nio.file.LinkOption.NOFOLLOW_LINKS), p + " removed by purge");
+            }
+            assertEquals(before, packageSet(), "the same packages, versions and states as before the test");
+        }
+    }
+
+    static final Path INITRAMFS_CONF = Path.of("/etc/initramfs-tools/update-initramfs.conf");
+
+    /**
+     * The package's initramfs-tools hook activates the update-initramfs trigger, which would rebuild this
+     * machine's /boot/initrd.img (minutes, and a changed machine) on install and again on purge. For the
+     * test, initramfs-tools' own switch (update_initramfs=no) holds that off; the file is restored after.
+     * Returns the original bytes, or null when initramfs-tools is not installed.
+     */
+    static byte[] holdInitramfs() throws IOException {
+        if (!Files.isRegularFile(INITRAMFS_CONF)) return null;
+        byte[] orig = Files.readAllBytes(INITRAMFS_CONF);
+        Files.writeString(INITRAMFS_CONF, new String(orig, StandardCharsets.UTF_8)
+                + "\n# DebPackageIT: no rebuild while the test installs and purges kexec-measured\nupdate_initramfs=no\n");
+        return orig;
+    }
+
+    static void releaseInitramfs(byte[] orig) throws IOException {
+        if (orig != null) Files.write(INITRAMFS_CONF, orig);
+    }
+
+    /** dpkg -L: the layout of packaging/deb/build-deb. */
+    static void checkLayout() throws Exception {
+        List<String> files = ok("dpkg", "-L", PKG).lines().toList();
+        for (String f : List.of("/usr/bin/kexec-measured", "/usr/share/kexec-measured/kexec-measured",
+                "/usr/share/kexec-measured/kexec-measured.jar", "/usr/share/man/man1/kexec-measured.1.gz",
+                "/usr/share/man/man1/kexec-measured-boot.1.gz", "/usr/share/man/man1/kexec-measured-eventlog-show.1.gz",
+                "/usr/share/man/man1/kexec-measured-report.1.gz",
+                "/usr/share/bash-completion/completions/kexec-measured", "/usr/share/doc/kexec-measured/copyright",
+                "/usr/share/doc/kexec-measured/changelog.gz", "/usr/share/doc/kexec-measured/tcg2/kexec-boundary-event.md",
+                "/usr/share/doc/kexec-measured/examples/policy/README.md")) {
+            assertTrue(files.contains(f), "dpkg -L lists " + f + ":\n" + String.join("\n", files));
+        }
+        // the hooks and units of packaging/ land where packaging/README.md says, executables executable
+        Map<String, String> conventions = Map.of("initramfs-tools", "/usr/share/initramfs-tools", "dracut",
+                "/usr/lib/dracut/modules.d", "initrd", "/usr/lib/kexec-measured", "systemd", "/usr/lib/systemd/system",
+                "system-shutdown", "/usr/lib/systemd/system-shutdown");
+        for (Map.Entry<String, String> c : conventions.entrySet()) {
+            Path src = Path.of("packaging", c.getKey());
+            if (!Files.isDirectory(src)) continue;
+            try (Stream<Path> s = Files.walk(src)) {
+                for (Path f : s.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("README")).toList()) {
+                    Path installed = Path.of(c.getValue()).resolve(src.relativize(f).toString());
+                    assertTrue(files.contains(installed.toString()), "dpkg -L lists " + installed + " (from " + f + ")");
+                    assertEquals(Files.isExecutable(f) || c.getKey().equals("system-shutdown"), Files.isExecutable(installed),
+                            installed + " executable like " + f);
+                }
+            }
+        }
+        // every runtime library the jar's manifest names is installed beside it
+        String classPath;
+        try (java.util.jar.JarFile jar = new java.util.jar.JarFile("/usr/share/kexec-measured/kexec-measured.jar")) {
+            classPath = jar.getManifest().getMainAttributes().getValue("Class-Path");
+        }
+        assertTrue(classPath != null && !classPath.isBlank(), "the jar's manifest has a Class-Path");
+        for (String jar : classPath.split(" ")) {
+            assertTrue(files.contains("/usr/share/kexec-measured/" + jar), "dpkg -L lists the library " + jar);
+        }
+        assertEquals("/usr/share/kexec-measured/kexec-measured",
+                Path.of("/usr/bin/kexec-measured").toRealPath().toString(), "/usr/bin/kexec-measured is the launcher");
+    }
+
+    /**
+     * When the launcher uses a class-data-sharing archive, postinst built one for the installed jar and
+     * JDK, and the JVM maps it (its own cds log says so) when the installed command starts.
+     */
+    static void checkClassDataSharing() throws Exception {
+        if (!ok("dpkg", "-L", PKG).contains("/usr/share/kexec-measured/cds-train.bin")) return;
+        assertTrue(Files.isRegularFile(Path.of("/var/cache/kexec-measured/kexec-measured.jsa")), "postinst built the CDS archive");
+        Run v = run(Path.of("/"), Map.of("KEXEC_MEASURED_JAVA_OPTS", "-Xlog:cds=info:stderr"), "/usr/bin/kexec-measured", "--version");
+        assertEquals(0, v.rc(), v.out());
+        assertTrue(v.out().contains("Mapped dynamic region"), "the JVM mapped the installed archive:\n" + v.out());
+    }
+
+    /** The installed command reports the version dpkg installed (Maven's -SNAPSHOT is Debian's ~SNAPSHOT). */
+    static void checkVersion() throws Exception {
+        String debVersion = ok("dpkg-query", "-W", "-f=${Version}", PKG).trim();
+        Run v = run(Path.of("/"), Map.of(), "/usr/bin/kexec-measured", "--version");
+        assertEquals(0, v.rc(), v.out());
+        assertEquals("kexec-measured " + debVersion.replace('~', '-'), v.out().trim());
+    }
+
+    static void checkManPageAndCompletion() throws Exception {
+        String page;
+        try (InputStream in = new GZIPInputStream(Files.newInputStream(Path.of("/usr/share/man/man1/kexec-measured-boot.1.gz")))) {
+            page = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        assertTrue(page.contains(".TH \"KEXEC\\-MEASURED\\-BOOT\" \"1\""), page.substring(0, Math.min(300, page.length())));
+        // bash itself loads the completion file and registers a function for the command
+        String reg = ok("bash", "-c", "source /usr/share/bash-completion/completions/kexec-measured && complete -p kexec-measured");
+        assertTrue(reg.startsWith("complete ") && reg.contains("-F ") && reg.trim().endsWith(" kexec-measured"), reg);
+    }
+
+    /**
+     * tests/demo's main job with the installed command: a UKI built from Debian packages, boot --no-load
+     * against a swtpm, then eventlog verify of the continued log against the TPM.
+     */
+    static void demo(Swtpm swtpm, Path dir) throws Exception {
+        Path uki = dir.resolve("uki");
+        Run mk = run(null, Map.of(), "sh", Path.of("tests/bin/make-uki").toAbsolutePath().toString(), uki.toString());
+        assertEquals(0, mk.rc(), "make-uki (needs systemd-boot-efi, binutils, cpio, linux-image-amd64):\n" + mk.out());
+        // a fresh TPM has no firmware history: its log holds only the Spec ID header
+        Path firmware = dir.resolve("firmware.bin");
+        Files.write(firmware, EventLog.newCryptoAgile(List.of(HashAlg.SHA1, HashAlg.SHA256)).build().toBytes());
+        Path state = dir.resolve("state");
+        List<String> boot = new ArrayList<>(List.of("/usr/bin/kexec-measured", "boot", uki.resolve("demo.efi").toString(),
+                "--tpm", swtpm.tcti(), "--firmware-log", firmware.toString(), "--state-dir", state.toString(), "--no-load"));
+        Run b = run(dir, Map.of(), boot.toArray(String[]::new));
+        assertEquals(0, b.rc(), String.join(" ", boot) + ":\n" + b.out());
+        assertTrue(Files.isRegularFile(state.resolve("eventlog.bin")), b.out());
+        if (ok("dpkg", "-L", PKG).contains("/usr/lib/kexec-measured/native/libunicorn.so.2")) {
+            // the package's own Unicorn engine is the one the installed tool loads: the dynamic loader says which file
+            Run e = run(dir, Map.of("LD_DEBUG", "files"), "/usr/bin/kexec-measured", "emulate",
+                    uki.resolve("demo.efi").toString());
+            assertEquals(0, e.rc(), "emulate with the packaged engine:\n" + tail(e.out()));
+            assertTrue(e.out().lines().anyMatch(l -> l.contains("file=/usr/share/kexec-measured/native/libunicorn.so.2")
+                    || l.contains("file=/usr/lib/kexec-measured/native/libunicorn.so.2")), "ld.so loaded the packaged engine:\n"
+                    + e.out().lines().filter(l -> l.contains("unicorn")).toList());
+        }
+        Run v = run(dir, Map.of(), "/usr/bin/kexec-measured", "eventlog", "verify", state.resolve("eventlog.bin").toString(),
+                "--tpm", swtpm.tcti());
+        assertEquals(0, v.rc(), "eventlog verify of the continued log against the swtpm:\n" + v.out());
+        assertTrue(v.out().contains("ok: "), v.out());
+    }
+
+    static String tail(String s) {
+        return s.length() > 4000 ? s.substring(s.length() - 4000) : s;
+    }
+
+    /** lintian, Debian's package checker, reports no error and no warning beyond packaging/deb's overrides. */
+    @Test
+    void lintianReportsNoErrorOrWarning() throws Exception {
+        Path deb = deb();
+        Run r = run(null, Map.of(), "lintian", "--fail-on", "error,warning", "--display-info", deb.toString());
+        if (r.rc() != 0 && r.out().contains("not found")) fail("lintian: install the Debian package lintian (tests/bin/install-deps)");
+        assertEquals(0, r.rc(), "lintian " + deb + ":\n" + r.out());
+        assertFalse(r.out().lines().anyMatch(l -> l.startsWith("E: ") || l.startsWith("W: ")), r.out());
+    }
+}

@@ -1,0 +1,109 @@
+package org.kexecmeasured.uefi;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.cli.Main;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The progress line of a long emulation, seen the way an operator sees it: the tool runs under a real
+ * pseudo-terminal (util-linux's script(1)), and separately with pipes and with --json, where nothing of
+ * it may appear. The payload is a tiny EFI application that calls Stall in a loop until the time
+ * budget ends the run (exit 2), so the line must show calls growing and the budget shrinking.
+ */
+class EmulateProgressTest {
+    @TempDir
+    static Path dir;
+    static Path payload;
+
+    @BeforeAll
+    static void build() throws Exception {
+        byte[] code = TestPayloads.bytes(
+                0x48, 0x8b, 0x5a, 0x60,             // mov rbx, [rdx+0x60]   ; SystemTable->BootServices
+                0x48, 0x83, 0xec, 0x28,             // sub rsp, 0x28          ; shadow space
+                0xb9, 0xe8, 0x03, 0x00, 0x00,       // loop: mov ecx, 1000
+                0xff, 0x93, 0xf8, 0x00, 0x00, 0x00, // call [rbx+0xf8]        ; BootServices->Stall
+                0xeb, 0xf3);                        // jmp loop
+        payload = dir.resolve("stall-loop.efi");
+        Files.write(payload, TestPayloads.tinyEfiApp(code));
+    }
+
+    static List<String> tool(String... args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    static String quote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    record Run(int rc, String out) {
+    }
+
+    /** Under script(1): stdout and stderr are the same pseudo-terminal; its output is what the terminal showed. */
+    static Run onTerminal(List<String> cmd) throws Exception {
+        Path script = Path.of("/usr/bin/script");
+        assertTrue(Files.isExecutable(script), "script(1) missing: install the Debian package bsdutils");
+        String line = String.join(" ", cmd.stream().map(EmulateProgressTest::quote).toList());
+        return run(List.of(script.toString(), "-qefc", line, "/dev/null"));
+    }
+
+    static Run run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(3, TimeUnit.MINUTES), "timed out: " + cmd);
+        return new Run(p.exitValue(), out);
+    }
+
+    static final Pattern LINE = Pattern.compile(
+            "kexec-measured: emulating, ([^·]+) · ([\\d,]+) service calls · ([\\d.]+) s · (\\d+) s left of the 4 s budget");
+
+    @Test
+    void aTerminalSeesCallsGrowAndTheBudgetShrink() throws Exception {
+        Run r = onTerminal(tool("emulate", payload.toString(), "--time-budget", "4"));
+        assertEquals(2, r.rc(), r.out());
+        assertTrue(r.out().contains("time budget"), "the run ended by its budget: " + r.out());
+        Matcher m = LINE.matcher(r.out());
+        List<Long> calls = new ArrayList<>();
+        List<Double> secs = new ArrayList<>();
+        while (m.find()) {
+            calls.add(Long.parseLong(m.group(2).replace(",", "")));
+            secs.add(Double.parseDouble(m.group(3)));
+            assertEquals("boot services, to the kernel cut-over", m.group(1).strip());
+        }
+        assertTrue(calls.size() >= 3, "several redraws in ~3 s after the first second: " + r.out());
+        assertTrue(secs.get(0) >= 1.0, "nothing before the first second: " + secs);
+        assertTrue(calls.get(calls.size() - 1) > calls.get(0), "the call count grows: " + calls);
+        assertTrue(r.out().contains("\r\033[K"), "the line is redrawn in place and erased");
+        int lastLine = r.out().lastIndexOf("kexec-measured: emulating");
+        int error = r.out().indexOf("kexec-measured: error");
+        assertTrue(error > lastLine, "the error comes after the progress line, which was erased first");
+    }
+
+    @Test
+    void nothingWithJsonOrWithoutATerminal() throws Exception {
+        Run json = onTerminal(tool("emulate", payload.toString(), "--time-budget", "2", "--json"));
+        assertEquals(2, json.rc(), json.out());
+        assertFalse(json.out().contains("emulating,"), json.out());
+        Run piped = run(tool("emulate", payload.toString(), "--time-budget", "2"));
+        assertEquals(2, piped.rc(), piped.out());
+        assertFalse(piped.out().contains("emulating,"), piped.out());
+        assertFalse(piped.out().contains("\033["), "no terminal control sequences in a pipe");
+    }
+}
