@@ -25,7 +25,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * One run of a tests/e2e scenario (one VM, several generations) and readers for what the guest
  * reported in {@code target/e2e/SCENARIO/out/STAGE/}. A scenario runs once per JVM; several test
  * classes can share it. The VM's timeout is the script's (10× the reference medians, times
- * {@code -De2e.timeoutScale}); this side waits that long plus the builds.
+ * {@code -De2e.timeoutScale}); this side waits that long plus the builds. For development,
+ * {@code -De2e.reuse=true} checks the results a previous run left in target/e2e instead of booting again.
  */
 final class E2eRun {
     private static final Map<String, Path> DONE = new HashMap<>();
@@ -42,6 +43,10 @@ final class E2eRun {
         Path root = RealParts.repoRoot();
         Path runDir = root.resolve("target/e2e").resolve(scenario);
         Path log = root.resolve("target/e2e").resolve(scenario + ".run.log");
+        if (Boolean.getBoolean("e2e.reuse") && Files.isDirectory(runDir.resolve("out"))) {
+            DONE.put(scenario, runDir);
+            return runDir;
+        }
         String scale = System.getProperty("e2e.timeoutScale", "1");
         try {
             Files.createDirectories(log.getParent());
