@@ -194,7 +194,7 @@ public final class BootCommand implements Callable<Integer> {
         return Files.readAllBytes(payload);
     }
 
-    /** The system-shutdown hook {@code --at-shutdown} relies on (packaging/systemd/system-shutdown/). */
+    /** The system-shutdown hook {@code --at-shutdown} relies on (packaging/system-shutdown/). */
     static final Path SHUTDOWN_HOOK = Path.of("/usr/lib/systemd/system-shutdown/kexec-measured.shutdown");
 
     /** The launcher the hook runs: the one that started us (the launcher exports it), else the packaged one. */
