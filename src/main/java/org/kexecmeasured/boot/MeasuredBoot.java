@@ -19,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -70,17 +71,28 @@ public final class MeasuredBoot {
      */
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                           Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
-                          Duration lockWait, Path disk, String bootPath) {
+                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
         public Request {
             if (timeBudgetMillis <= 0) throw new IllegalArgumentException("time budget must be positive");
             if (lockWait == null || lockWait.isNegative()) throw new IllegalArgumentException("lock wait must not be negative");
+            if (osLogs == null) osLogs = OsLogs.NONE;
         }
 
-        /** A payload started from the ESP directory (or a synthesized ESP), no disk; refuses at once when another run holds a lock. */
+        /**
+         * A payload started from the ESP directory (or a synthesized ESP), no disk, no OS logs read
+         * ({@link OsLogs#NONE}: the firmware log alone is continued); refuses at once when another run holds a lock.
+         */
         public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
                        BootPolicy policy, String toolVersion, long timeBudgetMillis) {
             this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
-                    Duration.ZERO, null, null);
+                    Duration.ZERO, null, null, OsLogs.NONE);
+        }
+
+        /** As the short form, reading the running OS's logs as {@code osLogs} says. */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
+                       BootPolicy policy, String toolVersion, long timeBudgetMillis, OsLogs osLogs) {
+            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    Duration.ZERO, null, null, osLogs);
         }
 
         /** Where the continued log goes. */
@@ -147,10 +159,22 @@ public final class MeasuredBoot {
         checkPayloadIsPe(req.payload());
         EventLog firmware = readFirmwareLog(req.firmwareLog());
         PcrSet before = readPcrs(pcrs);
-        return Planner.plan(req, firmware, before, pcrs, t0, c0);
+        List<String> notes = new ArrayList<>();
+        EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
+        return Planner.plan(req, head, before, pcrs, t0, c0, notes);
     }
 
     // ------------------------------------------------------------------ steps
+
+    /**
+     * The log the plan continues: the firmware log (or the continued log of an earlier generation) and
+     * the running OS's records it lacks (IMA, systemd), placed before the boundary ({@code tcg2/os-records.md}).
+     */
+    public static EventLog readOsLogs(OsLogs logs, EventLog firmware, PcrSet before, List<String> notes) {
+        java.util.LinkedHashSet<HashAlg> banks = new java.util.LinkedHashSet<>(before.values().keySet());
+        banks.addAll(firmware.banks());
+        return logs.head(firmware, List.copyOf(banks), notes);
+    }
 
     static void checkStateDirIsADirectory(Path dir) {
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
@@ -164,7 +188,7 @@ public final class MeasuredBoot {
      * refused until {@code eventlog recover --complete} settles it. A damaged one is refused naming its
      * line. Called with the state directory's lock held, so no other run creates one meanwhile.
      */
-    static void checkStateDir(Path dir) {
+    public static void checkStateDir(Path dir) {
         checkStateDirIsADirectory(dir);
         Path j = dir.resolve(Journal.FILE_NAME);
         if (!Files.exists(j)) return;
@@ -273,7 +297,7 @@ public final class MeasuredBoot {
         PeFile.parse(payload);
     }
 
-    static EventLog readFirmwareLog(Path file) {
+    public static EventLog readFirmwareLog(Path file) {
         Path f = file != null ? file : Path.of(DEFAULT_FIRMWARE_LOG);
         byte[] b;
         try {
@@ -310,13 +334,13 @@ public final class MeasuredBoot {
         return PcrSet.of(v);
     }
 
-    static Decision decide(Plan plan, Decider decider) {
+    public static Decision decide(Plan plan, Decider decider) {
         Decision d = decider.decide(plan);
         if (!d.allowed()) throw new RefusedException(d.reasons());
         return d;
     }
 
-    static Loader.Loaded load(Loader loader, Plan plan, Sidecar sidecar) {
+    public static Loader.Loaded load(Loader loader, Plan plan, Sidecar sidecar) {
         return loader.load(plan, sidecar);
     }
 
@@ -324,7 +348,7 @@ public final class MeasuredBoot {
      * A step after the load: when it fails, the kernel is unloaded again, so no run that exits non-zero
      * leaves a kernel waiting for a hand-over (the step's failure stays the error reported).
      */
-    static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
+    public static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
         try {
             return step.get();
         } catch (RuntimeException e) {
@@ -340,7 +364,7 @@ public final class MeasuredBoot {
     // ------------------------------------------------------------------ outputs
 
     /** Written atomically once the commit is done; a failure here is after the TPM changed (exit 4). */
-    static Outputs writeOutputs(Request req, Sidecar sidecar, Commit.Result committed) {
+    public static Outputs writeOutputs(Request req, Sidecar sidecar, Commit.Result committed) {
         Path dir = req.stateDir();
         Path logFile = req.eventlogFile();
         Path cel = dir.resolve("eventlog.cel.json");

@@ -24,6 +24,8 @@ public final class Sidecar {
     /** The binary log inside the sidecar directory. */
     public static final String LOG_FILE = "tpm2-event-log.bin";
     public static final String MANIFEST_FILE = "manifest.json";
+    /** The same log as CEL-JSON, for verifiers that read that (systemd-pcrlock's format for firmware records). */
+    public static final String CEL_FILE = "tpm2-event-log.cel.json";
 
     private final byte[] eventLog;
     private final byte[] celJson;
@@ -86,7 +88,7 @@ public final class Sidecar {
     /** An extra file is a plain name that does not replace the sidecar's own files. */
     static void checkExtraName(String name) {
         if (name.isEmpty() || name.contains("/") || name.contains("\0") || name.equals(".") || name.equals("..")
-                || name.equals(LOG_FILE) || name.equals(MANIFEST_FILE)) {
+                || name.equals(LOG_FILE) || name.equals(MANIFEST_FILE) || name.equals(CEL_FILE)) {
             throw new IllegalArgumentException("not a sidecar file name: '" + name + "'");
         }
     }
@@ -122,6 +124,7 @@ public final class Sidecar {
         SortedMap<String, byte[]> m = new TreeMap<>();
         m.put(LOG_FILE, eventLog());
         m.put(MANIFEST_FILE, manifestJson());
+        m.put(CEL_FILE, celJson());
         extraFiles.forEach((k, v) -> m.put(k, v.clone()));
         return m;
     }

@@ -1,9 +1,12 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.util.BadInputException;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,15 +15,27 @@ import java.nio.file.Path;
 public final class EventlogInput {
     public static final String DEFAULT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", defaultValue = DEFAULT_LOG,
-            description = "binary event log, - for standard input (default: ${DEFAULT-VALUE})")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
+            description = {"binary event log, - for standard input (default: " + CurrentLog.CONTINUED
+                    + " when a measured kexec left it, else " + DEFAULT_LOG + "; which one is said on stderr)"})
     Path file;
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec mixee;
 
     @Option(names = "--lenient", description = "on a parse error, still use the records read before it (exit code stays 2)")
     boolean lenient;
 
     /** The parsed log; in lenient mode with the error kept in the result. */
     EventLogParser.Result read() {
+        if (file == null) {
+            CurrentLog.Choice c = CurrentLog.choose();
+            file = c.path();
+            if (mixee != null) {
+                mixee.commandLine().getErr().println("kexec-measured: " + c.note());
+                mixee.commandLine().getErr().flush();
+            }
+        }
         byte[] b = readBytes(file);
         EventLogParser.Result r = EventLogParser.parseLenient(b);
         if (r.error() != null && !lenient) {

@@ -80,7 +80,7 @@ public final class Main implements Runnable {
      * registers only what it can reach (see {@link #commandLine(Services, String[])}).
      */
     static final List<String> SUBCOMMANDS = List.of("generate-completion", "gen-manpage", "inspect", "eventlog", "tpm",
-            "emulate", "predict", "boot", "report");
+            "emulate", "predict", "boot", "commit-pending", "exec", "unload", "report");
 
     /** The class of a subcommand; a switch, so that only the chosen class is loaded. */
     static Class<?> subcommandClass(String name) {
@@ -93,6 +93,9 @@ public final class Main implements Runnable {
             case "emulate" -> EmulateCommand.class;
             case "predict" -> PredictCommand.class;
             case "boot" -> BootCommand.class;
+            case "commit-pending" -> CommitPendingCommand.class;
+            case "exec" -> ExecCommand.class;
+            case "unload" -> UnloadCommand.class;
             case "report" -> ReportCommand.class;
             default -> null;
         };

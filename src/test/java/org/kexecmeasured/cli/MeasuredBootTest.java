@@ -257,11 +257,14 @@ class MeasuredBootTest {
     }
 
     @Test
-    void withoutNoLoadTheCommandRefusesAndTouchesNothing() {
+    void withoutNoLoadAnUnreachableTpmStopsTheBootBeforeAnyLoad() {
         Path state = dir.resolve("state-refuse");
-        ChainFixtures.Cli c = ChainFixtures.cli(Main.EXIT_BAD_INPUT, "boot", uki.resolve("demo.efi").toString(),
+        org.kexecmeasured.kexec.testing.RecordingKexec k = new org.kexecmeasured.kexec.testing.RecordingKexec();
+        ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "boot", uki.resolve("demo.efi").toString(),
                 "--tpm", "swtpm:host=127.0.0.1,port=1", "--state-dir", state.toString());
-        assertTrue(c.err().contains("--no-load") && c.err().contains("not implemented"), c.err());
+        assertEquals(Main.EXIT_BAD_INPUT, c.rc(), c.err());
+        assertTrue(c.err().contains("nothing was extended"), c.err());
+        assertEquals(java.util.List.of(), k.calls, "no kexec system call");
         assertTrue(!Files.exists(state), "nothing written");
     }
 }

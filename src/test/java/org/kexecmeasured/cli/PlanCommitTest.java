@@ -255,7 +255,7 @@ class PlanCommitTest {
                     return Decision.allow("test");
                 }, recording));
             }
-            assertEquals(List.of("decide", "load [manifest.json, tpm2-event-log.bin]", "unload"), calls);
+            assertEquals(List.of("decide", "load [manifest.json, tpm2-event-log.bin, tpm2-event-log.cel.json]", "unload"), calls);
             assertFalse(Files.exists(stale.resolve("journal.jsonl")));
         }
     }
