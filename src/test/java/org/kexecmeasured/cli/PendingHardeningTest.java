@@ -1,0 +1,76 @@
+package org.kexecmeasured.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.boot.BootPolicy;
+import org.kexecmeasured.boot.Decider;
+import org.kexecmeasured.boot.LoadOnly;
+import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.OsLogs;
+import org.kexecmeasured.boot.PendingBoot;
+import org.kexecmeasured.eventlog.Fixtures;
+import org.kexecmeasured.kexec.FileModeLoader;
+import org.kexecmeasured.kexec.KexecFileLoader;
+import org.kexecmeasured.kexec.testing.RecordingKexec;
+import org.kexecmeasured.tpm.Tpm;
+import org.kexecmeasured.tpm.testing.Swtpm;
+import org.kexecmeasured.tpm.testing.Tpm2Tools;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Defects an adversarial review found in the {@code --at-shutdown} path, each reproduced on a real swtpm
+ * holding the firmware's PCRs (the oracle for "nothing was extended" is tpm2_pcrread).
+ */
+class PendingHardeningTest {
+
+    static final Path FW = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
+
+    /** {@code boot --at-shutdown} as the CLI runs it, into {@code pending}. */
+    static LoadOnly.Result prepare(Path dir, Swtpm swtpm, RecordingKexec k, Path pending, String tcti) throws Exception {
+        Path uki = dir.resolve("uki");
+        if (!Files.exists(uki.resolve("demo.efi"))) ChainFixtures.makeUki(uki);
+        MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi", null, FW,
+                dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+        try (Tpm tpm = swtpm.open()) {
+            return LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
+                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of());
+        }
+    }
+
+    /**
+     * {@code exec} after {@code boot --at-shutdown} would start a kernel whose boot was never committed (the PCRs
+     * unchanged: the next system could unseal this one's secrets): refused, exit 2, no reboot syscall; once the
+     * pending boot is committed, {@code exec} goes ahead.
+     */
+    @Test
+    void execRefusesAnUncommittedPendingBoot(@TempDir Path dir) throws Exception {
+        RecordingKexec k = new RecordingKexec();
+        Path pending = dir.resolve("pending");
+        try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
+            Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
+            prepare(dir, swtpm, k, pending, swtpm.tcti());
+            k.calls.clear();
+            ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "exec", "--pending-dir", pending.toString());
+            assertEquals(2, c.rc(), c.err());
+            assertTrue(c.err().contains("pending") && c.err().contains("systemctl kexec") && c.err().contains("commit-pending"), c.err());
+            assertEquals(List.of(), k.calls, "no sync, no reboot");
+            assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL));
+
+            ChainFixtures.Cli commit = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", pending.toString(),
+                    "--tpm", swtpm.tcti());
+            assertEquals(0, commit.rc(), commit.err());
+            k.calls.clear();
+            ChainFixtures.Cli after = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "exec", "--pending-dir", pending.toString());
+            assertEquals(List.of("sync", "reboot"), k.calls, after.err());
+        }
+    }
+}
