@@ -36,9 +36,9 @@ import java.util.TreeSet;
  * <p>Files in the pending directory: {@value #FILE} (this record), {@code kernel.bin} and
  * {@code initrd.bin} (the hand-off, SHA-256 checked on load), {@code tool} (the launcher the hook runs).
  */
-@JsonPropertyOrder({"format", "created", "tool", "stateDir", "payloadName", "payloadAuthenticodeSha256", "policy", "toolVersion",
+@JsonPropertyOrder({"format", "created", "tool", "stateDir", "tcti", "payloadName", "payloadAuthenticodeSha256", "policy", "toolVersion",
         "firmwareLogSource", "tpmBanks", "logBanks", "boundary", "records", "handOff", "sidecarExtraFiles", "notes"})
-public record PendingBoot(String format, String created, String tool, String stateDir, String payloadName, String payloadAuthenticodeSha256,
+public record PendingBoot(String format, String created, String tool, String stateDir, String tcti, String payloadName, String payloadAuthenticodeSha256,
                           PolicyInfo policy, String toolVersion, String firmwareLogSource, List<String> tpmBanks,
                           List<String> logBanks, BoundaryInfo boundary, List<RecordInfo> records, HandOffInfo handOff,
                           Map<String, String> sidecarExtraFiles, List<String> notes) {
@@ -47,6 +47,8 @@ public record PendingBoot(String format, String created, String tool, String sta
     public static final String FILE = "pending.json";
     /** Where {@code boot --at-shutdown} leaves it and the hook looks for it. */
     public static final Path DEFAULT_DIR = Path.of("/run/kexec-measured-pending");
+    /** The TPM a pending file without {@code tcti} (written before it was saved) is committed to. */
+    public static final String DEFAULT_TCTI = "device:/dev/tpmrm0";
 
     /**
      * @param tolerateDivergent PCRs the preparation's policy lets diverge from the log (the built-in policy's
@@ -75,7 +77,7 @@ public record PendingBoot(String format, String created, String tool, String sta
 
     /** Saves the parts of {@code plan} a later commit needs; the directory is created mode 0700. */
     public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, java.util.Set<Integer> tolerateDivergent,
-                            Path stateDir, Path dir, String tool) throws IOException {
+                            Path stateDir, Path dir, String tool, String tcti) throws IOException {
         Files.createDirectories(dir);
         try {
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -98,7 +100,7 @@ public record PendingBoot(String format, String created, String tool, String sta
         }
         Map<String, String> extra = new TreeMap<>();
         sidecarExtraFiles.forEach((k, v) -> extra.put(k, Base64.getEncoder().encodeToString(v)));
-        PendingBoot p = new PendingBoot(FORMAT, Instant.now().toString(), tool, stateDir.toAbsolutePath().toString(),
+        PendingBoot p = new PendingBoot(FORMAT, Instant.now().toString(), tool, stateDir.toAbsolutePath().toString(), tcti,
                 plan.payloadName(),
                 Hex.of(plan.payloadAuthenticodeSha256()),
                 new PolicyInfo(plan.policy().id(), List.copyOf(plan.policy().extendSet()), List.copyOf(plan.policy().boundarySet()),
@@ -151,6 +153,11 @@ public record PendingBoot(String format, String created, String tool, String sta
                 head, pcrSource, tpm, log, before, List.of(), b, recs, before, head, h,
                 new Plan.Stats(0, 0, 0, 0, 0, 0, new TreeMap<>()), this.notes);
         return PlanRebase.rebase(saved, head, before, pcrSource, notes);
+    }
+
+    /** The TPM the preparation read, which the commit extends: {@code tcti}, or the default device in earlier files. */
+    public String tctiOrDefault() {
+        return tcti == null || tcti.isBlank() ? DEFAULT_TCTI : tcti;
     }
 
     public Map<String, byte[]> sidecarExtraFileBytes() {

@@ -148,6 +148,12 @@ public final class BootCommand implements Callable<Integer> {
         checkOptions();
         // the policy first: a bad policy file stops the run before anything else happens
         PolicyFile policy = policyFile == null ? null : PolicyParser.read(policyFile);
+        if (atShutdown && policy != null && policy.reauthorize() != null) {
+            // the re-authorization is signed over the PCRs read now; the OS changes them until the hook commits
+            throw new BadInputException("--at-shutdown with " + policyFile + ": the policy re-authorizes (reauthorize), which"
+                    + " signs the PCRs read now, and the OS changes them until the system-shutdown hook commits;"
+                    + " boot without --at-shutdown, or with a policy without reauthorize");
+        }
         byte[] bytes = readPayload(payload, esp);
         Path log = firmwareLog;
         String logNote = null;
@@ -175,7 +181,7 @@ public final class BootCommand implements Callable<Integer> {
             if (crash || atShutdown) {
                 LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
                         : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
-                        policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent());
+                        policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent(), tcti);
                 printLoadOnly(out, r, loader, logNote);
                 return 0;
             }

@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
+import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.LoadOnly;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
@@ -15,6 +16,7 @@ import org.kexecmeasured.kexec.testing.RecordingKexec;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
+import org.kexecmeasured.util.BadInputException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +26,7 @@ import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -42,7 +45,7 @@ class PendingHardeningTest {
                 dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
         try (Tpm tpm = swtpm.open()) {
             return LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
-                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of());
+                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of(), tcti);
         }
     }
 
@@ -58,6 +61,7 @@ class PendingHardeningTest {
         try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
             prepare(dir, swtpm, k, pending, swtpm.tcti());
+            assertTrue(Files.readString(pending.resolve(PendingBoot.FILE)).contains(swtpm.tcti()), "the TCTI is saved");
             k.calls.clear();
             ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "exec", "--pending-dir", pending.toString());
             assertEquals(2, c.rc(), c.err());
@@ -65,12 +69,38 @@ class PendingHardeningTest {
             assertEquals(List.of(), k.calls, "no sync, no reboot");
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL));
 
-            ChainFixtures.Cli commit = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", pending.toString(),
-                    "--tpm", swtpm.tcti());
+            // as the system-shutdown hook runs it: no --tpm, the TPM the preparation read is the one extended
+            ChainFixtures.Cli commit = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", pending.toString());
             assertEquals(0, commit.rc(), commit.err());
+            assertFalse(before.equals(Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL)), "committed to the saved TCTI");
             k.calls.clear();
             ChainFixtures.Cli after = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "exec", "--pending-dir", pending.toString());
             assertEquals(List.of("sync", "reboot"), k.calls, after.err());
+        }
+    }
+
+    /**
+     * A decision that re-authorizes (files for {@code /.extra/}, as PolicyDecider returns with {@code reauthorize}) signs
+     * the PCRs read at preparation, which the OS changes before the commit, and the pending file would drop those files:
+     * {@code --at-shutdown} refuses it before anything is loaded or saved.
+     */
+    @Test
+    void atShutdownRefusesADecisionThatReauthorizes(@TempDir Path dir) throws Exception {
+        ChainFixtures.makeUki(dir.resolve("uki"));
+        RecordingKexec k = new RecordingKexec();
+        Path pending = dir.resolve("pending");
+        try (Swtpm swtpm = HandOverTest.firmwareState(FW); Tpm tpm = swtpm.open()) {
+            MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(dir.resolve("uki/demo.efi")), "demo.efi", null, FW,
+                    dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+            java.util.TreeMap<String, byte[]> root = new java.util.TreeMap<>();
+            root.put("tpm2-pcr-signature.json", "{\"sha256\":[]}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            Decider reauthorizing = plan -> new Decision(true, List.of("re-authorized"), new java.util.TreeMap<>(), root, null);
+            BadInputException e = assertThrows(BadInputException.class, () -> LoadOnly.prepareForShutdown(req, tpm, reauthorizing,
+                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of(),
+                    swtpm.tcti()));
+            assertTrue(e.getMessage().contains("tpm2-pcr-signature.json"), e.getMessage());
+            assertEquals(List.of(), k.calls, "nothing loaded");
+            assertFalse(Files.exists(pending.resolve(PendingBoot.FILE)), "nothing saved");
         }
     }
 }
