@@ -1,5 +1,7 @@
 package org.kexecmeasured.cli;
 
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.boot.BootPolicy;
@@ -17,6 +19,7 @@ import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.Json;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,5 +105,71 @@ class PendingHardeningTest {
             assertEquals(List.of(), k.calls, "nothing loaded");
             assertFalse(Files.exists(pending.resolve(PendingBoot.FILE)), "nothing saved");
         }
+    }
+
+    /**
+     * A pending file that does not hold what {@code boot --at-shutdown} writes — a PCR out of range, an unknown enum or
+     * bank, bad hex, a PCR 0 record to extend before any boundary, the boundary record moved behind the payload's,
+     * a disposition the policy's sets do not give, the records or the hand-off missing — is bad input naming the field:
+     * exit 2, nothing loaded, no PCR changed (tpm2_pcrread before and after).
+     */
+    @Test
+    void commitPendingRejectsAnInconsistentPendingFile(@TempDir Path dir) throws Exception {
+        try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
+            Path good = dir.resolve("pending-good");
+            prepare(dir, swtpm, new RecordingKexec(), good, swtpm.tcti());
+            byte[] orig = Files.readAllBytes(good.resolve(PendingBoot.FILE));
+            Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
+            int payloadRecord = 7; // after the six boundary records of the built-in policy
+            Map<String, java.util.function.Consumer<ObjectNode>> cases = new java.util.LinkedHashMap<>();
+            cases.put("records[7].pcr", j -> rec(j, payloadRecord).put("pcr", 99));
+            cases.put("records[7].origin", j -> rec(j, payloadRecord).put("origin", "X"));
+            cases.put("records[7].disposition: 'X'", j -> rec(j, payloadRecord).put("disposition", "X"));
+            cases.put("records[7].disposition: ", j -> rec(j, payloadRecord).put("disposition",
+                    rec(j, payloadRecord).get("disposition").asText().equals("EXTEND") ? "SIDE_RECORD" : "EXTEND"));
+            cases.put("records[7].digests.sha256", j -> ((ObjectNode) rec(j, payloadRecord).get("digests")).put("sha256", "zz"));
+            cases.put("records[7].digests: unknown bank 'md5'", j -> ((ObjectNode) rec(j, payloadRecord).get("digests")).put("md5", "00"));
+            cases.put("records[0]: expected the boundary record", j -> {
+                ObjectNode r = rec(j, payloadRecord).deepCopy();
+                r.put("pcr", 0);
+                r.put("disposition", "EXTEND");
+                ((ArrayNode) j.get("records")).insert(0, r);
+            });
+            cases.put("records[0]: expected the boundary record for PCR", j -> {
+                ArrayNode recs = (ArrayNode) j.get("records");
+                recs.add(recs.remove(0));
+            });
+            cases.put("records: missing", j -> j.remove("records"));
+            cases.put("no payload record", j -> {
+                ArrayNode recs = (ArrayNode) j.get("records");
+                while (recs.size() > 6) recs.remove(6);
+            });
+            cases.put("handOff: missing", j -> j.remove("handOff"));
+            cases.put("policy.extendSet: 24 is not a PCR index", j -> ((ArrayNode) j.get("policy").get("extendSet")).add(24));
+            for (Map.Entry<String, java.util.function.Consumer<ObjectNode>> cse : cases.entrySet()) {
+                Path p = Files.createDirectories(dir.resolve("p" + cse.getKey().hashCode()));
+                for (String f : List.of("kernel.bin", "initrd.bin", "tool")) Files.copy(good.resolve(f), p.resolve(f));
+                ObjectNode j = (ObjectNode) Json.MAPPER.readTree(orig);
+                j.put("stateDir", dir.resolve("state-" + cse.getKey().hashCode()).toString());
+                cse.getValue().accept(j);
+                Files.write(p.resolve(PendingBoot.FILE), Json.MAPPER.writeValueAsBytes(j));
+                RecordingKexec k = new RecordingKexec();
+                ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", p.toString(),
+                        "--tpm", swtpm.tcti());
+                assertEquals(2, c.rc(), cse.getKey() + ": " + c.out() + c.err());
+                assertTrue(c.err().contains(cse.getKey()), cse.getKey() + ": " + c.err());
+                assertEquals(1, c.err().strip().lines().count(), c.err());
+                assertEquals(List.of(), k.calls, cse.getKey() + ": nothing loaded");
+            }
+            assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "nothing extended");
+            // the untouched file still commits (the checks accept what boot --at-shutdown writes)
+            ChainFixtures.Cli ok = ChainFixtures.cli(Services.DEFAULT.withKexec(new RecordingKexec()::loader), "commit-pending",
+                    good.toString());
+            assertEquals(0, ok.rc(), ok.err());
+        }
+    }
+
+    private static ObjectNode rec(ObjectNode pending, int i) {
+        return (ObjectNode) pending.get("records").get(i);
     }
 }
