@@ -111,7 +111,9 @@ public final class Emulator {
                 initrd = callLoadFile2(fw, iface);
             }
         }
-        return new HandOff(kernel, cmdline, initrd, devicePath, fw.consoleText(),
+        // the kernel file and the initrd are this hand-off's own arrays (read from guest memory or the host
+        // initrd's): adopted, not copied again
+        return HandOff.adopt(kernel, cmdline, initrd, devicePath, fw.consoleText(),
                 fw.machine().trace(), fw.images().loadOptionsBytes(loadedImage));
     }
 

@@ -1,42 +1,84 @@
 package org.kexecmeasured.uefi;
 
+import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * What the payload handed to the Linux kernel at the cut-over (StartImage of a Linux EFI-stub image).
- * Immutable: arrays are copied in and out.
+ * Immutable: arrays are copied in and out, except that the emulator hands over arrays it made for this
+ * hand-off alone without copying them ({@link #adopt}: the initrd may be 100 MiB and more), and
+ * {@link #initrdView()} gives a read-only view.
  *
- * @param kernel      the kernel image bytes as given to LoadImage
- * @param cmdline     the kernel's LoadOptions as text (UCS-2 decoded, trailing NUL removed)
- * @param initrd      the initrd served by the LINUX_EFI_INITRD_MEDIA LoadFile2 (empty if none)
- * @param devicePath  the kernel image's device path as text
- * @param console     what the payload wrote to ConOut
- * @param trace       the service calls made by guest code, in order
- * @param loadOptions the kernel's LoadOptions exactly as LoadOptionsSize bytes (what the Linux stub hashes into PCR 9)
+ * <p>A class, not a record, only for that: a record's canonical constructor would copy every array.
+ * Accessors and the public constructors are those the record had; equality is by content.
  */
-public record HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
-                      List<TraceEntry> trace, byte[] loadOptions) {
+public final class HandOff {
+    private final byte[] kernel;
+    private final String cmdline;
+    private final byte[] initrd;
+    private final String devicePath;
+    private final String console;
+    private final List<TraceEntry> trace;
+    private final byte[] loadOptions;
 
-    public HandOff {
-        kernel = kernel.clone();
-        initrd = initrd.clone();
-        trace = List.copyOf(trace);
-        loadOptions = loadOptions.clone();
+    /**
+     * @param kernel      the kernel image bytes as given to LoadImage
+     * @param cmdline     the kernel's LoadOptions as text (UCS-2 decoded, trailing NUL removed)
+     * @param initrd      the initrd served by the LINUX_EFI_INITRD_MEDIA LoadFile2 (empty if none)
+     * @param devicePath  the kernel image's device path as text
+     * @param console     what the payload wrote to ConOut
+     * @param trace       the service calls made by guest code, in order
+     * @param loadOptions the kernel's LoadOptions exactly as LoadOptionsSize bytes (what the Linux stub hashes into PCR 9)
+     */
+    public HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
+                   List<TraceEntry> trace, byte[] loadOptions) {
+        this(kernel.clone(), cmdline, initrd.clone(), devicePath, console, trace, loadOptions.clone(), true);
     }
 
     /** LoadOptions = {@code cmdline} as UCS-2 with its NUL (how the emulator sets them), or none when empty. */
     public HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
                    List<TraceEntry> trace) {
-        this(kernel, cmdline, initrd, devicePath, console, trace, cmdline.isEmpty() ? new byte[0]
-                : (cmdline + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_16LE));
+        this(kernel, cmdline, initrd, devicePath, console, trace, defaultLoadOptions(cmdline));
     }
 
-    @Override
+    private HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
+                    List<TraceEntry> trace, byte[] loadOptions, boolean owned) {
+        this.kernel = Objects.requireNonNull(kernel);
+        this.cmdline = cmdline;
+        this.initrd = Objects.requireNonNull(initrd);
+        this.devicePath = devicePath;
+        this.console = console;
+        this.trace = List.copyOf(trace);
+        this.loadOptions = Objects.requireNonNull(loadOptions);
+    }
+
+    /**
+     * A hand-off that takes {@code kernel} and {@code initrd} as they are, without copying them: the caller made
+     * them for this hand-off and keeps no reference it could change them through.
+     */
+    static HandOff adopt(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
+                         List<TraceEntry> trace, byte[] loadOptions) {
+        return new HandOff(kernel, cmdline, initrd, devicePath, console, trace, loadOptions.clone(), true);
+    }
+
+    static byte[] defaultLoadOptions(String cmdline) {
+        return cmdline.isEmpty() ? new byte[0] : (cmdline + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_16LE);
+    }
+
     public byte[] kernel() {
         return kernel.clone();
     }
 
-    @Override
+    /** Bytes of the kernel image, without copying it. */
+    public int kernelSize() {
+        return kernel.length;
+    }
+
+    public String cmdline() {
+        return cmdline;
+    }
+
     public byte[] initrd() {
         return initrd.clone();
     }
@@ -51,8 +93,39 @@ public record HandOff(byte[] kernel, String cmdline, byte[] initrd, String devic
         return java.nio.ByteBuffer.wrap(initrd).asReadOnlyBuffer();
     }
 
-    @Override
+    public String devicePath() {
+        return devicePath;
+    }
+
+    public String console() {
+        return console;
+    }
+
+    public List<TraceEntry> trace() {
+        return trace;
+    }
+
     public byte[] loadOptions() {
         return loadOptions.clone();
+    }
+
+    /** By content, arrays too. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof HandOff h && Arrays.equals(kernel, h.kernel) && Objects.equals(cmdline, h.cmdline)
+                && Arrays.equals(initrd, h.initrd) && Objects.equals(devicePath, h.devicePath)
+                && Objects.equals(console, h.console) && trace.equals(h.trace) && Arrays.equals(loadOptions, h.loadOptions);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(kernel.length, cmdline, initrd.length, devicePath, console, trace.size(),
+                Arrays.hashCode(loadOptions)); // lengths, not contents: the arrays may be 100 MiB
+    }
+
+    @Override
+    public String toString() {
+        return "HandOff[kernel=" + kernel.length + " bytes, cmdline=" + cmdline + ", initrd=" + initrd.length
+                + " bytes, devicePath=" + devicePath + "]";
     }
 }

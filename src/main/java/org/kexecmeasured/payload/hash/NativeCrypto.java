@@ -118,12 +118,21 @@ final class NativeCrypto {
             }
         }
 
-        /** Read-only views are copied straight into the native buffer: one copy, no Java chunk array. */
+        /** Direct buffers are hashed in place; other read-only views are copied straight into the native buffer (one copy, no Java chunk array). */
         @Override
         public void update(java.nio.ByteBuffer data) {
             checkOpen();
             if (data.hasArray() || !data.hasRemaining()) {
                 super.update(data);
+                return;
+            }
+            if (data.isDirect()) {
+                // native memory already (a piece of guest memory): hashed where it is, no copy
+                Pointer p = com.sun.jna.Native.getDirectBufferPointer(data).share(data.position());
+                for (Pointer c : ctx) {
+                    if (LIB.EVP_DigestUpdate(c, p, data.remaining()) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+                }
+                data.position(data.limit());
                 return;
             }
             Memory m = buffer(data.remaining());

@@ -355,6 +355,30 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         }
     }
 
+    /** Native memory the pieces of {@link #readPieces} are read into (its own: a consumer may read guest memory). */
+    private Memory pieceBuf;
+
+    /** Pieces straight from the engine into native memory: no Java array, nothing copied twice. */
+    @Override
+    public void readPieces(long address, long len, java.util.function.Consumer<java.nio.ByteBuffer> piece) {
+        if (len < 0 || !isMapped(address, len)) {
+            throw new GuestMemoryException("read of 0x" + Long.toHexString(len) + " bytes at 0x"
+                    + Long.toHexString(address) + " outside guest RAM", address);
+        }
+        if (pieceBuf == null) {
+            pieceBuf = new Memory(PIECE);
+        }
+        for (long done = 0; done < len; ) {
+            int n = (int) Math.min(PIECE, len - done);
+            if (uc.uc_mem_read(h, address + done, pieceBuf, n) != 0) {
+                throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
+                        + " outside guest RAM", address);
+            }
+            piece.accept(pieceBuf.getByteBuffer(0, n).asReadOnlyBuffer());
+            done += n;
+        }
+    }
+
     @Override
     public void write(long address, byte[] src, int off, int len) {
         int done = 0;
