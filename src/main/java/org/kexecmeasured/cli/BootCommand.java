@@ -14,6 +14,7 @@ import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.FileBytes;
 import org.kexecmeasured.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -100,7 +101,7 @@ public final class BootCommand implements Callable<Integer> {
         if (Files.size(payload) > (512L << 20)) {
             throw new BadInputException(payload + ": larger than 512 MiB");
         }
-        byte[] bytes = Files.readAllBytes(payload);
+        byte[] bytes = FileBytes.read(payload, 512L << 20, "payload");
         MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
                 stateDir, eventlogOut, BootPolicy.BUILTIN_DEFAULT, Main.version(), timeBudget);
         MeasuredBoot.Result r;

@@ -10,6 +10,7 @@ import org.kexecmeasured.uefi.Emulator;
 import org.kexecmeasured.uefi.EmulatorOptions;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.HostRandom;
+import org.kexecmeasured.util.FileBytes;
 import org.kexecmeasured.util.Json;
 import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RamRange;
@@ -232,7 +233,7 @@ public final class EmulateCommand implements Callable<Integer> {
         if (Files.size(p) > (512L << 20)) {
             throw new BadInputException(p + ": larger than 512 MiB");
         }
-        return Files.readAllBytes(p);
+        return FileBytes.read(p, 512L << 20, "payload");
     }
 
     private static String sha256(byte[] b) {

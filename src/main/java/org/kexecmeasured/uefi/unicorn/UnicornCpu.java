@@ -321,10 +321,19 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         return false;
     }
 
+    /** Host memory behind the RAM mapped by {@link #map}; freed after the engine is closed. */
+    private final java.util.List<HostRam> hostRam = new java.util.ArrayList<>();
+
+    /** Guest RAM on {@link HostRam} (huge pages where offered): far fewer first-touch page faults. */
     @Override
     public void map(long address, long size) {
-        check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_ALL),
-                "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        HostRam ram = new HostRam(size);
+        int err = uc.uc_mem_map_ptr(h, address, size, UnicornLib.UC_PROT_ALL, ram.base);
+        if (err != UnicornLib.UC_ERR_OK) {
+            ram.close();
+        }
+        check(err, "uc_mem_map_ptr 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        hostRam.add(ram);
         recordMapping(address, size);
     }
 
@@ -511,5 +520,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void close() {
         uc.uc_close(h);
+        hostRam.forEach(HostRam::close); // after the engine: it maps them until uc_close
+        hostRam.clear();
     }
 }
