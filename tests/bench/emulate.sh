@@ -46,7 +46,7 @@ for engine in native/unicorn debian; do
   [ "$engine" = debian ] && opts="-Dkexecmeasured.unicorn=system -Djna.library.path=/nonexistent"
   t0=$(now)
   line=$(KEXEC_MEASURED_JAVA_OPTS="$opts" "$km" emulate "$tmp/uki/vmlinuz" --initrd "$tmp/uki/initrd.cpio" \
-    --append "console=ttyS0 root=/dev/vda ro" --full-emulation --time-budget 600 | grep '^emulation:')
+    --append "console=ttyS0 root=/dev/vda ro" --full-emulation --time-budget 600s | grep '^emulation:')
   t1=$(now)
   secs=$(echo "$line" | sed 's/.*calls, \([0-9.]*\) s/\1/')
   echo "full emulation to the post-EBS jump, $engine: ${line#emulation: } (process wall $(sub "$t1" "$t0") s)," \

@@ -21,6 +21,7 @@ public final class BoundaryEvent {
     public static final int VERSION = 1;
 
     private final byte[] data;
+    private final byte[] nonce;
     private final SortedSet<Integer> pcrs;
 
     /**
@@ -33,6 +34,7 @@ public final class BoundaryEvent {
         if (nonce.length != 16) throw new IllegalArgumentException("nonce must be 16 bytes");
         if (pcrs.isEmpty()) throw new IllegalArgumentException("empty boundary set");
         this.pcrs = pcrs;
+        this.nonce = nonce.clone();
         String text = "kexec-measured-boundary=" + VERSION + "\n"
                 + "tool=kexec-measured " + toolVersion + "\n"
                 + "time=" + time.truncatedTo(ChronoUnit.SECONDS) + "\n"
@@ -41,6 +43,11 @@ public final class BoundaryEvent {
                 + "policy=" + policy + "\n"
                 + "pcrs=" + pcrs.stream().map(String::valueOf).collect(Collectors.joining(",")) + "\n";
         this.data = text.getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The run's 16-byte nonce (it also names the run's generation in the state directory). */
+    public byte[] nonce() {
+        return nonce.clone();
     }
 
     /** taggedEventData. */

@@ -53,18 +53,30 @@ public final class Commit {
     private Commit() {
     }
 
-    /** Commits {@code plan} to {@code tpm}, journaling into {@code stateDir/journal.jsonl} (which must not exist). */
+    /** {@link #commit(Plan, PcrTpm, Path, Path)} with no log output named in the journal. */
     public static Result commit(Plan plan, PcrTpm tpm, Path stateDir) {
+        return commit(plan, tpm, stateDir, null);
+    }
+
+    /**
+     * Commits {@code plan} to {@code tpm}, journaling into {@code stateDir/journal.jsonl} (which must not
+     * exist) beside a copy of the firmware log, so the journal alone rebuilds the whole log whatever
+     * happens next; {@code eventlogOut} (may be null) is recorded as where the log goes. The caller holds
+     * the state directory's and the TPM's {@link Locks}.
+     */
+    public static Result commit(Plan plan, PcrTpm tpm, Path stateDir, Path eventlogOut) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = tpm.commandCounts();
         refuseStalePlan(plan, tpm);
         Path journalFile = stateDir.resolve(Journal.FILE_NAME);
-        Journal journal = createJournal(journalFile, plan);
+        Journal.Origin origin = copyFirmwareLog(stateDir, plan, eventlogOut);
+        Journal journal = createJournal(journalFile, plan, origin);
         ExtendPipeline pipeline = new ExtendPipeline(tpm, plan.tpmBanks(), journal, journalFile,
                 plan.firmwareLog().toBuilder(), plan.logBanks());
         try {
             for (PlannedRecord r : plan.records()) pipeline.run(r);
             checkLogAsPredicted(plan, pipeline.log());
+            checkPcrsAsPredicted(plan, tpm);
         } catch (RuntimeException e) {
             throw stopped(stateDir, pipeline, journalFile, e);
         } finally {
@@ -99,8 +111,24 @@ public final class Commit {
         }
     }
 
+    /**
+     * The firmware log the plan continues, byte for byte, beside the journal (written atomically before
+     * the journal exists): with it the journal rebuilds the whole log, whatever happens to the outputs.
+     */
+    static Journal.Origin copyFirmwareLog(Path stateDir, Plan plan, Path eventlogOut) {
+        byte[] fw = plan.firmwareLog().toBytes();
+        Path copy = stateDir.resolve(Journal.FIRMWARE_LOG_FILE);
+        try {
+            AtomicFiles.write(copy, fw);
+        } catch (IOException e) {
+            throw new BadInputException(e.getMessage() + " (the copy of the firmware log; nothing was extended)");
+        }
+        return new Journal.Origin(plan.boundary().nonce(), Journal.FIRMWARE_LOG_FILE, HashAlg.SHA256.digest(fw), fw.length,
+                eventlogOut == null ? null : eventlogOut.toAbsolutePath().toString());
+    }
+
     /** The journal's header holds the boundary-set PCRs before the first extend (what recovery replays from). */
-    static Journal createJournal(Path file, Plan plan) {
+    static Journal createJournal(Path file, Plan plan, Journal.Origin origin) {
         Map<HashAlg, Map<Integer, byte[]>> start = new EnumMap<>(HashAlg.class);
         for (HashAlg a : plan.tpmBanks()) {
             Map<Integer, byte[]> m = new TreeMap<>();
@@ -109,7 +137,7 @@ public final class Commit {
         }
         try {
             Files.createDirectories(file.toAbsolutePath().getParent());
-            return Journal.create(file, start);
+            return Journal.create(file, origin, start);
         } catch (FileAlreadyExistsException e) {
             throw new BadInputException(file + " exists: a previous run did not finish or its evidence was not cleared; "
                     + "nothing was extended");
@@ -122,6 +150,29 @@ public final class Commit {
     private static void checkLogAsPredicted(Plan plan, EventLog log) {
         if (!Arrays.equals(log.toBytes(), plan.predictedLog().toBytes())) {
             throw new IllegalStateException("internal error: the committed log differs from the plan's predicted log");
+        }
+    }
+
+    /**
+     * After the last extend, the boundary-set PCRs of every bank are read back (one batch) and must hold
+     * the plan's prediction. With the TPM lock held no other kexec-measured run extends meanwhile, so a
+     * difference means another program extended those PCRs during the commit: reported as such (exit 4,
+     * the journal names every extend of this run and stays unfinished).
+     */
+    static void checkPcrsAsPredicted(Plan plan, PcrReader tpm) {
+        Map<HashAlg, byte[][]> now = tpm.readPcrs(PcrSelection.of(plan.tpmBanks(), plan.policy().boundarySet()));
+        List<String> moved = new ArrayList<>();
+        for (HashAlg a : plan.tpmBanks()) {
+            for (int p : plan.policy().boundarySet()) {
+                if (!Arrays.equals(now.get(a)[p], plan.predictedPcrs().values().get(a).get(p))) {
+                    moved.add(a.tpmName + " PCR " + p + " holds " + org.kexecmeasured.util.Hex.of(now.get(a)[p])
+                            + ", predicted " + org.kexecmeasured.util.Hex.of(plan.predictedPcrs().values().get(a).get(p)));
+                }
+            }
+        }
+        if (!moved.isEmpty()) {
+            throw new BadInputException("after the commit, the PCRs are not those predicted: something other than this run "
+                    + "extended them during the commit (" + String.join("; ", moved) + ")");
         }
     }
 

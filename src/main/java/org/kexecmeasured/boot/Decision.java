@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import com.fasterxml.jackson.databind.JsonNode;
+
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
@@ -12,10 +14,14 @@ import java.util.TreeMap;
  * @param allowed      true: the boot goes on to load and commit; false: it stops, nothing changed
  * @param reasons      why, one line each (printed, and in the boot's JSON)
  * @param sidecarFiles extra files for {@code /.extra/kexec-measured/} in the next kernel's initrd, by
- *                     plain file name (e.g. a policy's signed PCR predictions); never the sidecar's own
- *                     {@code tpm2-event-log.bin} or {@code manifest.json}
+ *                     plain file name; never the sidecar's own {@code tpm2-event-log.bin} or {@code manifest.json}
+ * @param extraFiles   files for {@code /.extra/} itself, by plain file name, where other tools of the next
+ *                     system look for them (a re-authorization's {@code tpm2-pcr-signature.json}, as
+ *                     systemd-stub would place a UKI's .pcrsig); never {@code kexec-measured}
+ * @param record       the decider's account for the manifest ({@code policyDecision}), or null
  */
-public record Decision(boolean allowed, List<String> reasons, SortedMap<String, byte[]> sidecarFiles) {
+public record Decision(boolean allowed, List<String> reasons, SortedMap<String, byte[]> sidecarFiles,
+                       SortedMap<String, byte[]> extraFiles, JsonNode record) {
 
     public Decision {
         reasons = List.copyOf(reasons);
@@ -25,6 +31,17 @@ public record Decision(boolean allowed, List<String> reasons, SortedMap<String, 
             files.put(e.getKey(), e.getValue().clone());
         }
         sidecarFiles = Collections.unmodifiableSortedMap(files);
+        SortedMap<String, byte[]> root = new TreeMap<>();
+        for (Map.Entry<String, byte[]> e : extraFiles.entrySet()) {
+            Sidecar.checkRootName(e.getKey());
+            root.put(e.getKey(), e.getValue().clone());
+        }
+        extraFiles = Collections.unmodifiableSortedMap(root);
+        record = record == null ? null : record.deepCopy();
+    }
+
+    public Decision(boolean allowed, List<String> reasons, SortedMap<String, byte[]> sidecarFiles) {
+        this(allowed, reasons, sidecarFiles, new TreeMap<>(), null);
     }
 
     public static Decision allow(String... reasons) {

@@ -16,7 +16,8 @@ import java.util.Locale;
 
 /**
  * The one path by which kexec-measured writes to a TPM: for each record, journal intent (fsync) →
- * one TPM2_PCR_Extend with every active bank → journal done → append to the log. {@link Commit} runs
+ * one TPM2_PCR_Extend with every active bank → journal done → append to the log (a log-only record:
+ * journal {@code logged} → append). {@link Commit} runs
  * a plan through it; {@link JournalRecovery#complete} runs the extends a crashed run left open through
  * it. It decides nothing: what to extend was decided by the {@link Planner}.
  *
@@ -145,9 +146,16 @@ public final class ExtendPipeline {
         if (log != null) log.append(m.pcr(), m.eventType(), PlannedRecord.select(m.digests(), logBanks), m.eventData());
     }
 
+    /** A log-only record: journaled in its place (so the log can be rebuilt from the journal), then logged. */
     private void append(PlannedRecord r) {
-        if (log == null) return;
         Measurement m = r.measurement();
+        try {
+            journal.logged(m);
+        } catch (IOException e) {
+            throw new UncheckedIOException("journal " + journalFile + ": cannot record the log-only record for PCR "
+                    + m.pcr() + ": " + e.getMessage(), e);
+        }
+        if (log == null) return;
         log.append(m.pcr(), m.eventType(), r.logDigests(logBanks), m.eventData());
     }
 

@@ -1,6 +1,5 @@
 package org.kexecmeasured.boot;
 
-import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -12,14 +11,18 @@ import org.kexecmeasured.util.Json;
 
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.Collections;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,88 +30,175 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Write-ahead journal of TPM extends. Every extend is preceded by an {@code intent} line that is
+ * Write-ahead journal of one commit. Every extend is preceded by an {@code intent} line that is
  * fsync'ed, and followed by a {@code done} (or {@code failed}) line, so that after a crash the
  * journal and the TPM's PCRs together tell exactly which extends happened (see {@link JournalRecovery}).
+ * With the copy of the firmware log its header names, the journal holds everything needed to rebuild
+ * the whole continued log ({@link JournalRecovery#rebuildLog}): every record that may have reached the
+ * TPM, and the log-only records ({@code logged}) in their place.
  *
  * <p>Format {@value #FORMAT} (specified in {@code tcg2/journal.md}): JSON lines, each a typed record
- * ({@link Header}, {@link Line}). The first line is the header with the PCR values read before the
- * first extend ({@code "start"}); it lets recovery work without the event log.
+ * ({@link Header}, {@link Line}) in its one canonical serialization, each carrying {@code check}: the
+ * SHA-256 over the previous line's check and this line's bytes without the check, so a damaged byte
+ * anywhere is found and named by its line ({@link #read} never returns a damaged journal). The chain
+ * detects damage, not forgery: anyone who can write the file can recompute it.
  */
 public final class Journal implements Closeable {
 
-    public static final String FORMAT = "kexec-measured-journal/1";
+    public static final String FORMAT = "kexec-measured-journal/2";
 
     /** The journal's file name in the state directory. */
     public static final String FILE_NAME = "journal.jsonl";
 
-    public enum State { INTENT, DONE, FAILED }
+    /** Beside the journal: the firmware log the commit continued, byte for byte (its header holds the SHA-256). */
+    public static final String FIRMWARE_LOG_FILE = "firmware-log.bin";
 
-    /** One extend as recorded; {@code state} is the last state line seen for its sequence number. */
-    public record Entry(long seq, Measurement measurement, State state, String failure) {
+    /** A journal larger than this is refused before it is read (a real one is a few hundred KiB). */
+    public static final long MAX_BYTES = 64L << 20;
+
+    /**
+     * INTENT, DONE, FAILED: an extend and what became of it. LOGGED: a record appended to the log and
+     * never extended (EV_NO_ACTION in an extended PCR; its log digests are all zero).
+     */
+    public enum State { INTENT, DONE, FAILED, LOGGED }
+
+    /**
+     * The journal has no complete line: the run died while creating it (the header is forced to disk
+     * before the first intent, and every later line is appended after it), so nothing was extended.
+     */
+    public static final class UnstartedException extends BadInputException {
+        UnstartedException(String name) {
+            super(name + ": the journal has no complete header: its run died while creating it, before any extend");
+        }
     }
 
-    /** Everything a journal file says. */
-    public record Contents(Map<HashAlg, Map<Integer, byte[]>> start, List<Entry> entries) {
+    /** One journal record; {@code state} is the last state line seen for its sequence number. */
+    public record Entry(long seq, Measurement measurement, State state, String failure) {
+        public boolean isExtend() {
+            return state != State.LOGGED;
+        }
     }
 
     /**
-     * Line 1: {@code {"format":"kexec-measured-journal/1","start":{"sha256":{"4":"<hex>",…},…}}}: per
-     * bank, the boundary-set PCRs before the first extend (PCRs ascending).
+     * What the header says besides the PCRs: the boundary nonce of the run, the copy of the firmware
+     * log the commit continued (file name beside the journal, its SHA-256 and size) and where the boot
+     * meant to write the continued log. Each may be null (a journal written without a boot, in tests).
      */
-    @JsonPropertyOrder({"format", "start"})
-    @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Header(String format, Map<String, Map<String, String>> start) {
+    public record Origin(byte[] nonce, String firmwareLogFile, byte[] firmwareLogSha256, long firmwareLogSize,
+                         String eventlogOut) {
+        public static final Origin NONE = new Origin(null, null, null, 0, null);
+    }
+
+    /**
+     * Everything a journal file says.
+     *
+     * @param finished true once the run (or its recovery) ended with every record where it belongs
+     */
+    public record Contents(Origin origin, Map<HashAlg, Map<Integer, byte[]>> start, List<Entry> entries,
+                           boolean finished, int lines, byte[] lastCheck) {
+        public Contents {
+            entries = List.copyOf(entries);
+        }
+
+        /** The extends (every entry but the log-only ones), in journal order. */
+        public List<Entry> extendEntries() {
+            return entries.stream().filter(Entry::isExtend).toList();
+        }
+    }
+
+    /** {@code firmwareLog} of the header. */
+    @JsonPropertyOrder({"file", "sha256", "size"})
+    public record FirmwareLogRef(String file, String sha256, long size) {
+    }
+
+    /**
+     * Line 1: {@code {"format":…,"nonce":…,"firmwareLog":{…},"eventlogOut":…,"start":{"sha256":{"4":"<hex>",…},…},"check":…}}.
+     */
+    @JsonPropertyOrder({"format", "nonce", "firmwareLog", "eventlogOut", "start", "check"})
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Header(String format, String nonce, FirmwareLogRef firmwareLog, String eventlogOut,
+                         Map<String, Map<String, String>> start, String check) {
+        Header withCheck(String c) {
+            return new Header(format, nonce, firmwareLog, eventlogOut, start, c);
+        }
     }
 
     /**
      * Every later line. {@code intent}: seq, state, pcr, type (u32), digests (bank → hex), data
-     * (base64 event data); {@code done}: seq, state; {@code failed}: seq, state, reason.
+     * (base64 event data); {@code logged}: seq, state, pcr, type, data; {@code done}: seq, state;
+     * {@code failed}: seq, state, reason; {@code finished}: state. Each with its {@code check}.
      */
-    @JsonPropertyOrder({"seq", "state", "pcr", "type", "digests", "data", "reason"})
+    @JsonPropertyOrder({"seq", "state", "pcr", "type", "digests", "data", "reason", "check"})
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @JsonIgnoreProperties(ignoreUnknown = true)
     public record Line(Long seq, String state, Integer pcr, Long type, Map<String, String> digests, String data,
-                       String reason) {
+                       String reason, String check) {
         static Line intent(long seq, Measurement m) {
             Map<String, String> d = new LinkedHashMap<>();
             for (Map.Entry<HashAlg, byte[]> e : m.digests().entrySet()) d.put(e.getKey().tpmName, Hex.of(e.getValue()));
             return new Line(seq, "intent", m.pcr(), m.eventType() & 0xffffffffL, d,
-                    Base64.getEncoder().encodeToString(m.eventData()), null);
+                    Base64.getEncoder().encodeToString(m.eventData()), null, null);
+        }
+
+        static Line logged(long seq, Measurement m) {
+            return new Line(seq, "logged", m.pcr(), m.eventType() & 0xffffffffL, null,
+                    Base64.getEncoder().encodeToString(m.eventData()), null, null);
         }
 
         static Line done(long seq) {
-            return new Line(seq, "done", null, null, null, null, null);
+            return new Line(seq, "done", null, null, null, null, null, null);
         }
 
         static Line failed(long seq, String reason) {
-            return new Line(seq, "failed", null, null, null, null, reason);
+            return new Line(seq, "failed", null, null, null, null, reason, null);
+        }
+
+        static Line finished() {
+            return new Line(null, "finished", null, null, null, null, null, null);
+        }
+
+        Line withCheck(String c) {
+            return new Line(seq, state, pcr, type, digests, data, reason, c);
         }
     }
 
     private final FileChannel ch;
     private long nextSeq = 1;
+    private byte[] lastCheck = new byte[0];
 
     private Journal(FileChannel ch) {
         this.ch = ch;
     }
 
-    /**
-     * Creates a new journal (the file must not exist: an old journal is evidence, never overwritten)
-     * with the PCR values read before any extend.
-     */
+    /** A journal without an origin (tests of the line format and of recovery's analysis). */
     public static Journal create(Path file, Map<HashAlg, Map<Integer, byte[]>> startPcrs) throws IOException {
+        return create(file, Origin.NONE, startPcrs);
+    }
+
+    /**
+     * Creates a new journal (exclusively: an existing file is evidence, never overwritten, and of two
+     * runs racing for it exactly one wins) with the PCR values read before any extend.
+     */
+    public static Journal create(Path file, Origin origin, Map<HashAlg, Map<Integer, byte[]>> startPcrs)
+            throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         Journal j = new Journal(ch);
         Map<String, Map<String, String>> start = new LinkedHashMap<>();
-        for (Map.Entry<HashAlg, Map<Integer, byte[]>> bank : startPcrs.entrySet()) {
+        for (Map.Entry<HashAlg, Map<Integer, byte[]>> bank : new TreeMap<>(startPcrs).entrySet()) {
             Map<String, String> b = new LinkedHashMap<>();
             for (Map.Entry<Integer, byte[]> p : new TreeMap<>(bank.getValue()).entrySet()) {
                 b.put(Integer.toString(p.getKey()), Hex.of(p.getValue()));
             }
             start.put(bank.getKey().tpmName, b);
         }
-        j.writeLine(new Header(FORMAT, start));
+        FirmwareLogRef fw = origin.firmwareLogFile() == null ? null
+                : new FirmwareLogRef(origin.firmwareLogFile(), Hex.of(origin.firmwareLogSha256()), origin.firmwareLogSize());
+        try {
+            j.writeHeader(new Header(FORMAT, origin.nonce() == null ? null : Hex.of(origin.nonce()), fw,
+                    origin.eventlogOut(), start, null));
+        } catch (IOException e) {
+            j.close();
+            throw e;
+        }
         // the new file's directory entry must be durable too, or a crash could lose the whole journal
         AtomicFiles.syncDirectory(file.toAbsolutePath().getParent());
         return j;
@@ -116,18 +206,28 @@ public final class Journal implements Closeable {
 
     /**
      * Opens an existing journal to append to it (recovery): new extends continue its sequence
-     * numbers, and {@code done} lines may close intents written by the crashed run.
+     * numbers, and {@code done} lines may close intents written by the crashed run. The caller holds
+     * the state directory's lock, so no one else appends meanwhile.
      */
     public static Journal resume(Path file) throws IOException {
         Contents c = read(file);
+        if (c.finished()) throw new BadInputException(file + ": the journal is finished; nothing may be appended");
         long max = 0;
         for (Entry e : c.entries()) max = Math.max(max, e.seq());
         FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
         Journal j = new Journal(ch);
         j.nextSeq = max + 1;
-        byte[] all = Files.readAllBytes(file);
-        if (all.length > 0 && all[all.length - 1] != '\n') {
+        j.lastCheck = c.lastCheck();
+        long size = ch.size();
+        byte[] tail = new byte[(int) Math.min(size, 1)];
+        if (size > 0) {
+            try (FileChannel r = FileChannel.open(file, StandardOpenOption.READ)) {
+                r.read(ByteBuffer.wrap(tail), size - 1);
+            }
+        }
+        if (size > 0 && tail[0] != '\n') {
             // a torn last line was never durable (read() ignores it): cut it so appended lines stay parseable
+            byte[] all = Files.readAllBytes(file);
             int cut = all.length;
             while (cut > 0 && all[cut - 1] != '\n') cut--;
             ch.truncate(cut);
@@ -138,8 +238,17 @@ public final class Journal implements Closeable {
 
     /** Records the intent to extend; durable when this returns. */
     public long intent(Measurement m) throws IOException {
-        long seq = nextSeq++;
+        long seq = nextSeq;
         writeLine(Line.intent(seq, m));
+        nextSeq++;
+        return seq;
+    }
+
+    /** Records a log-only record (never extended) in its place among the extends. */
+    public long logged(Measurement m) throws IOException {
+        long seq = nextSeq;
+        writeLine(Line.logged(seq, m));
+        nextSeq++;
         return seq;
     }
 
@@ -153,13 +262,41 @@ public final class Journal implements Closeable {
         writeLine(Line.failed(seq, reason));
     }
 
-    private void writeLine(Object line) throws IOException {
-        byte[] b = (Json.MAPPER.writeValueAsString(line) + "\n").getBytes(StandardCharsets.UTF_8);
-        ByteBuffer buf = ByteBuffer.wrap(b);
-        while (buf.hasRemaining()) {
-            ch.write(buf);
-        }
+    /** The run ended with every record where it belongs: the journal no longer blocks a next boot. */
+    public void finish() throws IOException {
+        writeLine(Line.finished());
+    }
+
+    private void writeHeader(Header h) throws IOException {
+        byte[] body = Json.MAPPER.writeValueAsBytes(h);
+        byte[] check = check(lastCheck, body);
+        append(Json.MAPPER.writeValueAsBytes(h.withCheck(Hex.of(check))));
+        lastCheck = check;
+    }
+
+    private void writeLine(Line line) throws IOException {
+        byte[] body = Json.MAPPER.writeValueAsBytes(line);
+        byte[] check = check(lastCheck, body);
+        append(Json.MAPPER.writeValueAsBytes(line.withCheck(Hex.of(check))));
+        lastCheck = check;
+    }
+
+    private void append(byte[] json) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate(json.length + 1).put(json).put((byte) '\n').flip();
+        while (buf.hasRemaining()) ch.write(buf);
         ch.force(false);
+    }
+
+    /** SHA-256(previous check ‖ this line's canonical bytes without its check). */
+    static byte[] check(byte[] previous, byte[] body) {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(previous);
+            md.update(body);
+            return md.digest();
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override
@@ -167,96 +304,248 @@ public final class Journal implements Closeable {
         ch.close();
     }
 
+    // ------------------------------------------------------------------ reading
+
     /**
-     * Reads a journal. A torn last line (crash during a write) is ignored: its intent was never
-     * durable, so the extend it announced was never sent.
+     * Reads a journal and checks every byte of it: the chained check of each line, its canonical form,
+     * strict types (sequence numbers in order, known states and banks, PCR 0–23, u32 event types,
+     * digest sizes per bank, strict base64) and a consistent history (a {@code done}/{@code failed}
+     * closes an open intent; nothing follows {@code finished}). A damaged journal is a
+     * {@link BadInputException} naming the line; it is never replayed. A torn last line (no newline:
+     * the crash came during that write) is ignored: it was never durable, so the extend it announced
+     * was never sent.
      */
     public static Contents read(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        if (lines.isEmpty()) {
-            throw new BadInputException(file + ": empty journal");
+        long size = Files.size(file);
+        if (size > MAX_BYTES) {
+            throw new BadInputException(file + ": " + size + " bytes: larger than a journal can be (" + MAX_BYTES + ")");
         }
-        Header h = parseLine(file, lines.get(0), 1, false, Header.class);
-        if (h == null || !FORMAT.equals(h.format())) {
-            throw new BadInputException(file + ": not a kexec-measured journal (line 1)");
+        return parse(file.toString(), Files.readAllBytes(file));
+    }
+
+    /** {@link #read} with I/O errors as bad input naming the file. */
+    public static Contents load(Path file) {
+        try {
+            return read(file);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new BadInputException(file + ": no such journal");
+        } catch (IOException e) {
+            throw new BadInputException(file + ": cannot read the journal: " + e.getMessage());
         }
-        Map<HashAlg, Map<Integer, byte[]>> start = new EnumMap<>(HashAlg.class);
-        if (h.start() != null) {
+    }
+
+    /** {@link #read} of bytes already in memory; {@code name} names the journal in errors. */
+    public static Contents parse(String name, byte[] bytes) {
+        List<byte[]> lines = splitLines(bytes);
+        if (lines.isEmpty()) throw new UnstartedException(name);
+        Reader r = new Reader(name);
+        r.header(lines.get(0));
+        for (int i = 1; i < lines.size(); i++) r.line(i + 1, lines.get(i));
+        return new Contents(r.origin, r.start, new ArrayList<>(r.entries.values()), r.finished, lines.size(), r.check);
+    }
+
+    /** The complete lines (each ended by a newline); bytes after the last newline are a torn write. */
+    private static List<byte[]> splitLines(byte[] b) {
+        List<byte[]> out = new ArrayList<>();
+        int from = 0;
+        for (int i = 0; i < b.length; i++) {
+            if (b[i] == '\n') {
+                out.add(java.util.Arrays.copyOfRange(b, from, i));
+                from = i + 1;
+            }
+        }
+        return out;
+    }
+
+    /** The state of a read in progress: what the lines so far established. */
+    private static final class Reader {
+        final String name;
+        byte[] check = new byte[0];
+        Origin origin;
+        Map<HashAlg, Map<Integer, byte[]>> start;
+        final Map<Long, Entry> entries = new LinkedHashMap<>();
+        long nextSeq = 1;
+        boolean finished;
+
+        Reader(String name) {
+            this.name = name;
+        }
+
+        BadInputException bad(int lineNo, String what) {
+            return new BadInputException(name + ": line " + lineNo + ": " + what + " (the journal is damaged; nothing "
+                    + "in it is replayed)");
+        }
+
+        void header(byte[] raw) {
+            Header h = parse(raw, 1, Header.class);
+            if (h.format() == null || !h.format().startsWith("kexec-measured-journal/")) {
+                throw new BadInputException(name + ": not a kexec-measured journal (line 1)");
+            }
+            if (!FORMAT.equals(h.format())) {
+                throw new BadInputException(name + ": journal format " + h.format() + " is not " + FORMAT
+                        + " (written by another version of kexec-measured: recover it with that version)");
+            }
+            verify(raw, 1, h.check(), field(1, () -> Json.MAPPER.writeValueAsBytes(h.withCheck(null))));
+            if (h.start() == null || h.start().isEmpty()) throw bad(1, "no start PCRs");
+            start = new EnumMap<>(HashAlg.class);
             for (Map.Entry<String, Map<String, String>> bank : h.start().entrySet()) {
-                HashAlg alg = HashAlg.fromName(bank.getKey());
+                HashAlg alg = bank(1, bank.getKey());
                 Map<Integer, byte[]> pcrs = new TreeMap<>();
-                if (bank.getValue() != null) {
-                    for (Map.Entry<String, String> p : bank.getValue().entrySet()) {
-                        pcrs.put(field(file, 1, () -> Integer.parseInt(p.getKey())), digest(file, 1, alg, p.getValue()));
-                    }
+                if (bank.getValue() == null || bank.getValue().isEmpty()) throw bad(1, "no PCRs for bank " + alg.tpmName);
+                for (Map.Entry<String, String> p : bank.getValue().entrySet()) {
+                    pcrs.put(pcrIndex(1, p.getKey()), digest(1, alg, p.getValue()));
                 }
-                start.put(alg, pcrs);
+                start.put(alg, Collections.unmodifiableMap(pcrs));
+            }
+            byte[] nonce = h.nonce() == null ? null : hex(1, "nonce", h.nonce());
+            FirmwareLogRef fw = h.firmwareLog();
+            if (fw != null) {
+                if (fw.file() == null || fw.file().isEmpty() || fw.file().contains("/") || fw.file().equals("..")
+                        || fw.file().equals(".")) {
+                    throw bad(1, "firmwareLog.file must be a plain file name beside the journal");
+                }
+                if (fw.size() < 0) throw bad(1, "firmwareLog.size is negative");
+                byte[] sha = digest(1, HashAlg.SHA256, fw.sha256());
+                origin = new Origin(nonce, fw.file(), sha, fw.size(), h.eventlogOut());
+            } else {
+                origin = new Origin(nonce, null, null, 0, h.eventlogOut());
             }
         }
-        Map<Long, Entry> entries = new LinkedHashMap<>();
-        for (int i = 1; i < lines.size(); i++) {
-            int lineNo = i + 1;
-            Line n = parseLine(file, lines.get(i), lineNo, i == lines.size() - 1, Line.class);
-            if (n == null) {
-                continue;
-            }
-            long seq = n.seq() == null ? -1 : n.seq();
-            String state = String.valueOf(n.state());
-            switch (state) {
-                case "intent" -> entries.put(seq, new Entry(seq, measurement(file, lineNo, n), State.INTENT, null));
+
+        void line(int lineNo, byte[] raw) {
+            Line n = parse(raw, lineNo, Line.class);
+            verify(raw, lineNo, n.check(), field(lineNo, () -> Json.MAPPER.writeValueAsBytes(n.withCheck(null))));
+            if (finished) throw bad(lineNo, "a line after 'finished'");
+            if (n.state() == null) throw bad(lineNo, "no state");
+            switch (n.state()) {
+                case "intent", "logged" -> {
+                    boolean intent = n.state().equals("intent");
+                    only(lineNo, n, true, true, true, intent, true, false);
+                    if (n.seq() != nextSeq) {
+                        throw bad(lineNo, n.state() + " #" + n.seq() + " out of sequence (expected #" + nextSeq + ")");
+                    }
+                    nextSeq++;
+                    entries.put(n.seq(), new Entry(n.seq(), measurement(lineNo, n, intent),
+                            intent ? State.INTENT : State.LOGGED, null));
+                }
                 case "done", "failed" -> {
-                    Entry e = entries.get(seq);
-                    if (e == null) {
-                        throw new BadInputException(file + ": line " + lineNo + " closes unknown extend #" + seq);
+                    boolean done = n.state().equals("done");
+                    only(lineNo, n, true, false, false, false, false, !done);
+                    Entry e = entries.get(n.seq());
+                    if (e == null || e.state() != State.INTENT) {
+                        throw bad(lineNo, n.state() + " for #" + n.seq() + ", which is not an open intent");
                     }
-                    entries.put(seq, new Entry(seq, e.measurement(),
-                            state.equals("done") ? State.DONE : State.FAILED, n.reason()));
+                    entries.put(n.seq(), new Entry(e.seq(), e.measurement(), done ? State.DONE : State.FAILED, n.reason()));
                 }
-                default -> throw new BadInputException(file + ": line " + lineNo + ": unknown state '" + state + "'");
+                case "finished" -> {
+                    only(lineNo, n, false, false, false, false, false, false);
+                    for (Entry e : entries.values()) {
+                        if (e.state() == State.INTENT) throw bad(lineNo, "'finished' with intent #" + e.seq() + " still open");
+                    }
+                    finished = true;
+                }
+                default -> throw bad(lineNo, "unknown state '" + n.state() + "'");
             }
         }
-        return new Contents(start, new ArrayList<>(entries.values()));
-    }
 
-    private static Measurement measurement(Path file, int lineNo, Line n) {
-        Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
-        if (n.digests() != null) {
-            for (Map.Entry<String, String> e : n.digests().entrySet()) {
-                HashAlg alg = HashAlg.fromName(e.getKey());
-                d.put(alg, digest(file, lineNo, alg, e.getValue()));
+        /** Exactly the keys a state has: any other key present is damage. */
+        private void only(int lineNo, Line n, boolean seq, boolean pcr, boolean type, boolean digests, boolean data,
+                          boolean reason) {
+            if ((n.seq() != null) != seq || (n.pcr() != null) != pcr || (n.type() != null) != type
+                    || (n.digests() != null) != digests || (n.data() != null) != data || (n.reason() != null) != reason) {
+                throw bad(lineNo, "the keys of a '" + n.state() + "' line are seq" + (pcr ? ", pcr, type" : "")
+                        + (digests ? ", digests" : "") + (data ? ", data" : "") + (reason ? ", reason" : ""));
+            }
+            if (seq && n.seq() < 1) throw bad(lineNo, "sequence number " + n.seq() + " is not positive");
+        }
+
+        private void verify(byte[] raw, int lineNo, String given, byte[] body) {
+            if (given == null) throw bad(lineNo, "no integrity check");
+            byte[] expect = check(check, body);
+            if (!given.equals(Hex.of(expect))) {
+                throw bad(lineNo, "integrity check failed (the line or one before it was changed)");
+            }
+            check = expect;
+            // the check covers the canonical form: a line that is not exactly it was changed after writing
+            if (!canonicalMatches(raw, body, given)) throw bad(lineNo, "not in the journal's canonical form");
+        }
+
+        /** The line as written is the body with {@code ,"check":"…"} before its closing brace. */
+        private static boolean canonicalMatches(byte[] raw, byte[] body, String check) {
+            String b = new String(body, StandardCharsets.UTF_8);
+            String expect = b.substring(0, b.length() - 1) + ",\"check\":\"" + check + "\"}";
+            return java.util.Arrays.equals(raw, expect.getBytes(StandardCharsets.UTF_8));
+        }
+
+        private <T> T parse(byte[] raw, int lineNo, Class<T> type) {
+            try {
+                T t = Json.MAPPER.readValue(raw, type);
+                if (t == null) throw bad(lineNo, "not a journal line");
+                return t;
+            } catch (IOException e) {
+                if (lineNo == 1) throw new BadInputException(name + ": not a kexec-measured journal (line 1)");
+                throw bad(lineNo, "not a valid journal line");
             }
         }
-        return field(file, lineNo, () -> new Measurement(n.pcr() == null ? -1 : n.pcr(),
-                (int) (n.type() == null ? 0 : n.type()), d, Base64.getDecoder().decode(String.valueOf(n.data()))));
-    }
 
-    /** A field that does not parse (PCR index out of range, bad base64 …) is bad input, named by its line. */
-    private static <T> T field(Path file, int lineNo, java.util.function.Supplier<T> parse) {
-        try {
-            return parse.get();
-        } catch (IllegalArgumentException e) {
-            throw new BadInputException(file + ": line " + lineNo + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** A digest must have its algorithm's size: a short one must never reach a TPM extend. */
-    private static byte[] digest(Path file, int lineNo, HashAlg alg, String hex) {
-        byte[] d = Hex.parse(String.valueOf(hex));
-        if (d.length != alg.size) {
-            throw new BadInputException(file + ": line " + lineNo + ": " + alg.tpmName + " digest has " + d.length
-                    + " bytes, not " + alg.size);
-        }
-        return d;
-    }
-
-    private static <T> T parseLine(Path file, String line, int lineNo, boolean mayBeTorn, Class<T> type) {
-        try {
-            return Json.MAPPER.readValue(line, type);
-        } catch (JsonProcessingException e) {
-            if (mayBeTorn) {
-                return null;
+        private <T> T field(int lineNo, IoSupplier<T> s) {
+            try {
+                return s.get();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            } catch (IllegalArgumentException e) {
+                throw bad(lineNo, e.getMessage());
             }
-            throw new BadInputException(file + ": line " + lineNo + " is not a valid journal line");
         }
+
+        private Measurement measurement(int lineNo, Line n, boolean withDigests) {
+            if (n.pcr() < 0 || n.pcr() > 23) throw bad(lineNo, "PCR index " + n.pcr() + " outside 0–23");
+            if (n.type() < 0 || n.type() > 0xffffffffL) throw bad(lineNo, "event type " + n.type() + " is not a u32");
+            Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+            if (withDigests) {
+                if (n.digests().isEmpty()) throw bad(lineNo, "an intent without digests");
+                for (Map.Entry<String, String> e : n.digests().entrySet()) {
+                    HashAlg alg = bank(lineNo, e.getKey());
+                    d.put(alg, digest(lineNo, alg, e.getValue()));
+                }
+            }
+            byte[] data;
+            try {
+                data = Base64.getDecoder().decode(n.data());
+            } catch (IllegalArgumentException e) {
+                throw bad(lineNo, "data is not base64");
+            }
+            if (!Base64.getEncoder().encodeToString(data).equals(n.data())) throw bad(lineNo, "data is not canonical base64");
+            return new Measurement(n.pcr(), (int) (long) n.type(), d, data);
+        }
+
+        private HashAlg bank(int lineNo, String tpmName) {
+            for (HashAlg a : HashAlg.values()) if (a.tpmName.equals(tpmName)) return a;
+            throw bad(lineNo, "unknown bank '" + tpmName + "'");
+        }
+
+        private int pcrIndex(int lineNo, String key) {
+            for (int i = 0; i < 24; i++) if (Integer.toString(i).equals(key)) return i;
+            throw bad(lineNo, "'" + key + "' is not a PCR index 0–23");
+        }
+
+        /** Lower-case hex of exactly the bank's digest size: a short one must never reach a TPM extend. */
+        private byte[] digest(int lineNo, HashAlg alg, String hex) {
+            byte[] d = hex(lineNo, alg.tpmName + " digest", hex);
+            if (d.length != alg.size) {
+                throw bad(lineNo, alg.tpmName + " digest has " + d.length + " bytes, not " + alg.size);
+            }
+            return d;
+        }
+
+        private byte[] hex(int lineNo, String what, String hex) {
+            if (hex == null || !hex.matches("([0-9a-f]{2})*")) throw bad(lineNo, what + " is not lower-case hex");
+            return Hex.parse(hex);
+        }
+    }
+
+    @FunctionalInterface
+    private interface IoSupplier<T> {
+        T get() throws IOException;
     }
 }

@@ -5,7 +5,6 @@ import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.PcrTpm;
-import org.kexecmeasured.util.AtomicFiles;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
@@ -62,7 +61,7 @@ public final class JournalRecovery {
 
     public static List<PcrResult> analyse(Journal.Contents journal, Map<HashAlg, Map<Integer, byte[]>> now) {
         Map<Integer, List<Journal.Entry>> byPcr = new TreeMap<>();
-        for (Journal.Entry e : journal.entries()) {
+        for (Journal.Entry e : journal.extendEntries()) {
             byPcr.computeIfAbsent(e.measurement().pcr(), k -> new ArrayList<>()).add(e);
         }
         List<PcrResult> out = new ArrayList<>();
@@ -107,7 +106,7 @@ public final class JournalRecovery {
             Journal.Entry e = entries.get(i);
             Outcome o = switch (e.state()) {
                 case DONE -> Outcome.REACHED;
-                case FAILED -> Outcome.REFUSED;
+                case FAILED, LOGGED -> Outcome.REFUSED;
                 case INTENT -> (match & (1L << pending.indexOf(i))) != 0 ? Outcome.REACHED_UNACKNOWLEDGED : Outcome.NOT_REACHED;
             };
             v.add(new Verdict(e, o));
@@ -124,7 +123,7 @@ public final class JournalRecovery {
                 Journal.Entry e = entries.get(i);
                 boolean applied = switch (e.state()) {
                     case DONE -> true;
-                    case FAILED -> false;
+                    case FAILED, LOGGED -> false;
                     case INTENT -> (mask & (1L << pending.indexOf(i))) != 0;
                 };
                 if (applied) {
@@ -142,6 +141,83 @@ public final class JournalRecovery {
         List<Verdict> v = new ArrayList<>();
         for (Journal.Entry e : entries) v.add(new Verdict(e, Outcome.DIVERGED));
         return new PcrResult(pcr, false, v, why);
+    }
+
+    /**
+     * What {@link #recover} found and did.
+     *
+     * @param steps    what the completion did (empty without {@code complete})
+     * @param log      where the rebuilt whole log was written, or null
+     * @param finished true when the journal now ends in {@code finished} (it no longer blocks a boot)
+     * @param removed  true when the journal had no complete header (its run died creating it, before any
+     *                 extend) and {@code complete} removed it; {@code journal} is null then
+     */
+    public record Recovered(Journal.Contents journal, List<PcrResult> results, List<Step> steps, Path log,
+                            boolean finished, boolean removed) {
+        public boolean diverged() {
+            return results.stream().anyMatch(r -> !r.consistent());
+        }
+
+        public List<Verdict> pending() {
+            return JournalRecovery.pending(results);
+        }
+    }
+
+    /**
+     * {@code eventlog recover}, top to bottom. Without {@code complete}: read the journal (every byte
+     * checked), read the live PCRs, {@link #analyse}; nothing is written. With {@code complete}, under
+     * the state directory's and the TPM's {@link Locks} (so two recoveries, or a recovery and a boot,
+     * never interleave their journal lines or extends), after the same analysis and only when every PCR
+     * is explained: check the firmware log's copy, {@link #complete} the open extends, {@link
+     * #rebuildLog rebuild the whole log} and write it, then mark the journal finished.
+     *
+     * @param logOut where the rebuilt log goes; null: where the boot meant to write it (the journal's
+     *               header), else {@code eventlog.bin} beside the journal
+     */
+    public static Recovered recover(Path journalFile, PcrTpm tpm, boolean complete, Path logOut,
+                                    java.time.Duration lockWait) {
+        if (!complete) {
+            Journal.Contents jc = Journal.load(journalFile);
+            return new Recovered(jc, analyse(jc, readPcrs(tpm, jc)), List.of(), null, jc.finished(), false);
+        }
+        Path dir = journalFile.toAbsolutePath().getParent();
+        try (Locks.Held state = Locks.stateDir(dir, lockWait); Locks.Held t = Locks.tpm(tpm.tcti(), lockWait)) {
+            Journal.Contents jc;
+            try {
+                jc = Journal.load(journalFile);
+            } catch (Journal.UnstartedException e) {
+                MeasuredBoot.removeUnstarted(journalFile);
+                return new Recovered(null, List.of(), List.of(), null, false, true);
+            }
+            List<PcrResult> results = analyse(jc, readPcrs(tpm, jc));
+            Recovered found = new Recovered(jc, results, List.of(), null, jc.finished(), false);
+            if (found.diverged()) return found;
+            Path out = logOut != null ? logOut : jc.origin().eventlogOut() != null ? Path.of(jc.origin().eventlogOut())
+                    : jc.origin().firmwareLogFile() != null ? dir.resolve("eventlog.bin") : null;
+            // everything that can fail without the TPM is checked before the first extend
+            EventLog firmware = out == null ? null : firmwareLog(journalFile, jc);
+            List<Step> steps = found.pending().isEmpty() ? List.of() : complete(journalFile, tpm, found.pending());
+            Journal.Contents after = steps.isEmpty() ? jc : Journal.load(journalFile);
+            if (out != null) {
+                try {
+                    org.kexecmeasured.util.AtomicFiles.write(out, rebuildLog(firmware, after).toBytes());
+                } catch (IOException e) {
+                    throw new TpmChangedException("recovery completed the journal (" + steps.size() + " step(s)), but "
+                            + "the rebuilt log could not be written: " + e.getMessage(), journalFile, null, e);
+                }
+            }
+            if (!after.finished()) finish(journalFile);
+            return new Recovered(jc, results, steps, out, true, false);
+        }
+    }
+
+    /** Appends {@code finished}: every record is where it belongs; the journal no longer blocks a boot. */
+    static void finish(Path journalFile) {
+        try (Journal j = Journal.resume(journalFile)) {
+            j.finish();
+        } catch (IOException e) {
+            throw new BadInputException(journalFile + ": cannot mark the journal finished: " + e.getMessage());
+        }
     }
 
     /** What {@link #complete} did with one pending entry; {@code newSeq} is 0 when it was only marked done. */
@@ -170,20 +246,17 @@ public final class JournalRecovery {
 
     /**
      * Completes the journaled sequence on the TPM so it holds every journaled extend. Only call it when
-     * every PCR is consistent ({@link PcrResult#consistent()}). Every digest is checked before the first
-     * extend; then each pending entry goes through the {@link ExtendPipeline}, in journal order.
+     * every PCR is consistent ({@link PcrResult#consistent()}) and while holding the state directory's
+     * and the TPM's {@link Locks}. Every digest is checked before the first extend; then each pending
+     * entry goes through the {@link ExtendPipeline}, in journal order: an intent the PCRs show reached
+     * the TPM is closed as done, the others are extended again.
      *
-     * @param log     the log the run left ({@code STATE/eventlog.partial.bin}), or null: the completed
-     *                records are appended (they are the last of the run, which stops at its first
-     *                failure, so the log stays in TPM extend order) and {@code logFile} is rewritten
-     *                atomically, also after a failure, with what was completed
      * @throws TpmChangedException when it stops after an extend was sent (exit 4)
      */
-    public static List<Step> complete(Path journalFile, PcrTpm tpm, List<Verdict> pending, EventLog log, Path logFile) {
+    public static List<Step> complete(Path journalFile, PcrTpm tpm, List<Verdict> pending) {
         List<HashAlg> tpmBanks = tpm.banks();
         for (Verdict v : pending) {
             if (v.outcome() == Outcome.NOT_REACHED) requireDigests(v.entry(), tpmBanks, "");
-            if (log != null) requireDigests(v.entry(), log.banks(), " for the log");
         }
         List<Step> steps = new ArrayList<>();
         Journal journal;
@@ -192,8 +265,7 @@ public final class JournalRecovery {
         } catch (IOException e) {
             throw new BadInputException(journalFile + ": cannot append to the journal: " + e.getMessage());
         }
-        ExtendPipeline pipeline = new ExtendPipeline(tpm, tpmBanks, journal, journalFile,
-                log == null ? null : log.toBuilder(), log == null ? List.of() : log.banks());
+        ExtendPipeline pipeline = new ExtendPipeline(tpm, tpmBanks, journal, journalFile, null, List.of());
         try {
             for (Verdict v : pending) {
                 if (v.outcome() == Outcome.REACHED_UNACKNOWLEDGED) {
@@ -205,13 +277,12 @@ public final class JournalRecovery {
                 }
             }
         } catch (RuntimeException e) {
-            String logNote = steps.isEmpty() ? "" : writeLog(pipeline, logFile);
             if (!pipeline.tpmMayHaveChanged()) {
                 throw e instanceof java.io.UncheckedIOException u
-                        ? new BadInputException(u.getMessage() + " (nothing was extended)" + logNote, u) : e;
+                        ? new BadInputException(u.getMessage() + " (nothing was extended)", u) : e;
             }
             throw new TpmChangedException("recovery stopped after " + pipeline.extended().size() + " extend(s): "
-                    + e.getMessage() + logNote, journalFile, log == null ? null : logFile, e);
+                    + e.getMessage(), journalFile, null, e);
         } finally {
             try {
                 journal.close();
@@ -219,15 +290,69 @@ public final class JournalRecovery {
                 // every line was forced to disk when written
             }
         }
-        if (log != null && !steps.isEmpty()) {
-            try {
-                AtomicFiles.write(logFile, pipeline.log().toBytes());
-            } catch (IOException e) {
-                throw new TpmChangedException("recovery completed the journal, but " + logFile + " could not be written: "
-                        + e.getMessage(), journalFile, null, e);
+        return steps;
+    }
+
+    // ------------------------------------------------------------------ the whole log
+
+    /**
+     * The firmware log the commit continued: the copy beside the journal that its header names, checked
+     * against the header's size and SHA-256 (a copy that differs is never used).
+     */
+    public static EventLog firmwareLog(Path journalFile, Journal.Contents journal) {
+        Journal.Origin o = journal.origin();
+        if (o.firmwareLogFile() == null) {
+            throw new BadInputException(journalFile + ": the journal names no copy of the firmware log, so the whole log "
+                    + "cannot be rebuilt from it");
+        }
+        Path f = journalFile.toAbsolutePath().resolveSibling(o.firmwareLogFile());
+        byte[] b;
+        try {
+            long size = java.nio.file.Files.size(f);
+            if (size != o.firmwareLogSize()) {
+                throw new BadInputException(f + ": " + size + " bytes, but the journal recorded " + o.firmwareLogSize()
+                        + ": not the firmware log this run continued");
+            }
+            b = java.nio.file.Files.readAllBytes(f);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new BadInputException(f + ": the copy of the firmware log named by " + journalFile + " is missing");
+        } catch (IOException e) {
+            throw new BadInputException(f + ": cannot read the copy of the firmware log: " + e.getMessage());
+        }
+        if (!Arrays.equals(HashAlg.SHA256.digest(b), o.firmwareLogSha256())) {
+            throw new BadInputException(f + ": its SHA-256 is not the one " + journalFile + " recorded: not the firmware "
+                    + "log this run continued");
+        }
+        return EventLog.parse(b);
+    }
+
+    /**
+     * The whole continued log as the journal says it stands: the firmware log, then every record the
+     * TPM holds ({@code done}) and every log-only record ({@code logged}), in journal order. An open
+     * intent is an error (its fate is decided by {@link #complete} first); refused ones are left out.
+     */
+    public static EventLog rebuildLog(EventLog firmware, Journal.Contents journal) {
+        EventLog.Builder b = firmware.toBuilder();
+        List<HashAlg> banks = firmware.banks();
+        for (Journal.Entry e : journal.entries()) {
+            Measurement m = e.measurement();
+            switch (e.state()) {
+                case DONE -> {
+                    requireDigests(e, banks, " for the log");
+                    b.append(m.pcr(), m.eventType(), PlannedRecord.select(m.digests(), banks), m.eventData());
+                }
+                case LOGGED -> {
+                    Map<HashAlg, byte[]> zero = new EnumMap<>(HashAlg.class);
+                    for (HashAlg a : banks) zero.put(a, new byte[a.size]);
+                    b.append(m.pcr(), m.eventType(), zero, m.eventData());
+                }
+                case FAILED -> {
+                }
+                case INTENT -> throw new BadInputException("journal entry #" + e.seq() + " is still open: "
+                        + "its fate must be settled (recover --complete) before the log can be rebuilt");
             }
         }
-        return steps;
+        return b.build();
     }
 
     private static void requireDigests(Journal.Entry e, List<HashAlg> banks, String forWhat) {
@@ -236,16 +361,6 @@ public final class JournalRecovery {
                 throw new BadInputException("journal entry #" + e.seq() + " has no " + a.tpmName + " digest" + forWhat
                         + " (nothing was extended)");
             }
-        }
-    }
-
-    private static String writeLog(ExtendPipeline pipeline, Path logFile) {
-        if (pipeline.log() == null) return "";
-        try {
-            AtomicFiles.write(logFile, pipeline.log().toBytes());
-            return "; " + logFile + " holds the records completed so far";
-        } catch (IOException io) {
-            return "; writing " + logFile + " failed: " + io.getMessage();
         }
     }
 

@@ -13,6 +13,14 @@ public interface Loader {
     /** Loads the plan's hand-off (kernel, initrd with the sidecar appended, cmdline). */
     Loaded load(Plan plan, Sidecar sidecar);
 
+    /**
+     * Loads the plan's hand-off with other sidecar files, for a load that does not commit
+     * ({@link LoadOnly}: a crash kernel, or a boot whose commit waits for the system-shutdown hook).
+     */
+    default Loaded loadUncommitted(Plan plan, java.util.SortedMap<String, byte[]> sidecarFiles) {
+        throw new UnsupportedOperationException("this loader loads committed boots only");
+    }
+
     /** A loaded (or, for {@link #NONE}, not loaded) kernel. */
     interface Loaded {
         /** Undoes the load; called when the commit fails. Must not throw for a load that did nothing. */

@@ -2,6 +2,7 @@ package org.kexecmeasured.boot;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
@@ -20,11 +21,12 @@ import java.util.SortedSet;
  *                     when the next kernel starts (unless a PCR diverged before the boot)
  */
 @JsonPropertyOrder({"format", "tool", "payload", "policy", "banks", "boundary", "firmwareLog", "divergentBeforeBoot",
-        "eventLog", "expectedPcrs", "handOff", "notes"})
+        "eventLog", "expectedPcrs", "handOff", "notes", "policyDecision"})
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Manifest(String format, String tool, Payload payload, Policy policy, List<String> banks, String boundary,
                        FirmwareLog firmwareLog, List<Divergent> divergentBeforeBoot, EventLogInfo eventLog,
-                       Map<String, Map<String, String>> expectedPcrs, HandOffInfo handOff, List<String> notes) {
+                       Map<String, Map<String, String>> expectedPcrs, HandOffInfo handOff, List<String> notes,
+                       JsonNode policyDecision) {
 
     public static final String FORMAT = "kexec-measured-manifest/1";
 
@@ -59,6 +61,11 @@ public record Manifest(String format, String tool, Payload payload, Policy polic
 
     /** The manifest of a plan whose log serialises to {@code logBytes}. */
     static Manifest of(Plan plan, byte[] logBytes) {
+        return of(plan, logBytes, null);
+    }
+
+    /** … with the policy decision's record ({@code policyDecision}; null: none, the built-in policy). */
+    static Manifest of(Plan plan, byte[] logBytes, JsonNode policyDecision) {
         List<Divergent> div = plan.divergences().stream().map(d -> new Divergent(d.bank().tpmName, d.pcr(),
                 Hex.of(d.tpm()), Hex.of(d.logReplay()), d.explanation())).toList();
         Map<String, Map<String, String>> expect = new LinkedHashMap<>();
@@ -77,6 +84,6 @@ public record Manifest(String format, String tool, Payload payload, Policy polic
                 new FirmwareLog(plan.firmwareLogSource(), plan.firmwareRecords()), div,
                 new EventLogInfo(Sidecar.LOG_FILE, Hex.of(HashAlg.SHA256.digest(logBytes)),
                         plan.predictedLog().events().size(), plan.extendRecords().size(), plan.sideRecords().size()),
-                expect, h, plan.notes());
+                expect, h, plan.notes(), policyDecision);
     }
 }

@@ -18,6 +18,8 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -27,16 +29,20 @@ import java.util.stream.IntStream;
 /**
  * One measured boot of a payload, up to the kexec hand-over. {@link #run} reads top to bottom:
  * <ol>
- *   <li>{@code checkStateDir}: an old journal is evidence of an unfinished run: refuse;</li>
+ *   <li>{@link Locks}: the state directory's, then the TPM's machine-wide lock, held to the end;</li>
+ *   <li>{@code checkStateDir}: a finished journal left by a crash is archived; an unfinished one is
+ *       evidence of a run that did not finish: refuse;</li>
  *   <li>{@link #plan} = {@code readFirmwareLog} → {@code readPcrs} (once) → {@link Planner#plan}
  *       (the emulator runs the payload; the TPM is only read);</li>
  *   <li>{@code decide}: the {@link Decider} allows or refuses (exit 3, nothing changed);</li>
  *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone;</li>
+ *   <li>{@code checkOutputs}: every file the rest will write can be written and fits;</li>
  *   <li>{@code load}: the {@link Loader} loads the kernel (reversible; {@link Loader#NONE} for
  *       {@code --no-load});</li>
  *   <li>{@link Commit#commit}: refuses a stale plan, then journal → extend → done → log, in the plan's
  *       order (the only TPM writes);</li>
- *   <li>{@code writeOutputs}: the log, CEL-JSON, side record and the {@code /.extra/} sidecar tree.</li>
+ *   <li>{@code writeOutputs}: the log, CEL-JSON, side record and the {@code /.extra/} sidecar tree;</li>
+ *   <li>{@code archive}: the journal is finished and moved to its {@link Generations generation}.</li>
  * </ol>
  * When the commit or the outputs fail, the load is undone ({@code unloadOnFailure}). The hand-over itself (executing the loaded kernel) comes after, in the kexec package. {@code boot
  * --no-load} is all of the above with {@link Loader#NONE}; the coming {@code predict} is {@link #plan}
@@ -59,17 +65,53 @@ public final class MeasuredBoot {
      * @param firmwareLog null: {@link #DEFAULT_FIRMWARE_LOG}
      * @param stateDir    journal and outputs ({@link #run} only; a plan alone needs none)
      * @param eventlogOut null: {@code stateDir/eventlog.bin}
+     * @param disk        null, or a GPT disk image or block device (read-only) the payload reads through BlockIo/DiskIo;
+     *                    its EFI system partition is the ESP unless {@code esp} names a directory (shim → GRUB)
+     * @param bootPath    null, or the payload's path on the ESP as a boot option names it ({@code \EFI\debian\shimx64.efi})
      */
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
-                          Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis) {
+                          Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
+                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
+        public Request {
+            if (timeBudgetMillis <= 0) throw new IllegalArgumentException("time budget must be positive");
+            if (lockWait == null || lockWait.isNegative()) throw new IllegalArgumentException("lock wait must not be negative");
+            if (osLogs == null) osLogs = OsLogs.NONE;
+        }
+
+        /**
+         * A payload started from the ESP directory (or a synthesized ESP), no disk, no OS logs read
+         * ({@link OsLogs#NONE}: the firmware log alone is continued); refuses at once when another run holds a lock.
+         */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
+                       BootPolicy policy, String toolVersion, long timeBudgetMillis) {
+            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    Duration.ZERO, null, null, OsLogs.NONE);
+        }
+
+        /** As the short form, reading the running OS's logs as {@code osLogs} says. */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
+                       BootPolicy policy, String toolVersion, long timeBudgetMillis, OsLogs osLogs) {
+            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    Duration.ZERO, null, null, osLogs);
+        }
+
+        /** Where the continued log goes. */
+        public Path eventlogFile() {
+            return eventlogOut != null ? eventlogOut : stateDir.resolve("eventlog.bin");
+        }
+
         /** The firmware log's path as written in the manifest. */
         public String firmwareLogSource() {
             return String.valueOf(firmwareLog == null ? DEFAULT_FIRMWARE_LOG : firmwareLog);
         }
     }
 
+    /**
+     * @param journal    the journal, archived with the firmware log's copy in {@code generation}
+     * @param generation {@code STATE/generations/<n>-<nonce>/}: this boot's evidence
+     */
     public record Outputs(Path eventlog, Path celJson, Path notExtended, Path journal, Path sidecarLog,
-                          Path manifest) {
+                          Path manifest, Path generation) {
     }
 
     /**
@@ -89,15 +131,22 @@ public final class MeasuredBoot {
     public static Result run(Request req, PcrTpm tpm, Decider decider, Loader loader) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = tpm.commandCounts();
-        checkStateDir(req.stateDir());
-        Plan plan = plan(req, tpm);
-        Decision decision = decide(plan, decider);
-        Sidecar sidecar = Sidecar.from(plan, decision.sidecarFiles());
-        Loader.Loaded loaded = load(loader, plan, sidecar);
-        Commit.Result committed = unloadOnFailure(loaded, () -> Commit.commit(plan, tpm, req.stateDir()));
-        Outputs outputs = unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed));
-        return new Result(plan, decision, loaded, committed, outputs,
-                new Stats((System.nanoTime() - t0) / 1000, CommandCode.sentSince(c0, tpm.commandCounts())));
+        checkStateDirIsADirectory(req.stateDir());
+        try (Locks.Held state = Locks.stateDir(req.stateDir(), req.lockWait());
+             Locks.Held tpmLock = Locks.tpm(tpm.tcti(), req.lockWait())) {
+            checkStateDir(req.stateDir());
+            Plan plan = plan(req, tpm);
+            Decision decision = decide(plan, decider);
+            Sidecar sidecar = Sidecar.from(plan, decision);
+            checkOutputs(req, plan, sidecar);
+            Loader.Loaded loaded = load(loader, plan, sidecar);
+            Commit.Result committed = unloadOnFailure(loaded,
+                    () -> Commit.commit(plan, tpm, req.stateDir(), req.eventlogFile()));
+            Outputs written = unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed));
+            Outputs outputs = unloadOnFailure(loaded, () -> archive(req, written));
+            return new Result(plan, decision, loaded, committed, outputs,
+                    new Stats((System.nanoTime() - t0) / 1000, CommandCode.sentSince(c0, tpm.commandCounts())));
+        }
     }
 
     /**
@@ -110,21 +159,134 @@ public final class MeasuredBoot {
         checkPayloadIsPe(req.payload());
         EventLog firmware = readFirmwareLog(req.firmwareLog());
         PcrSet before = readPcrs(pcrs);
-        return Planner.plan(req, firmware, before, pcrs, t0, c0);
+        List<String> notes = new ArrayList<>();
+        EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
+        return Planner.plan(req, head, before, pcrs, t0, c0, notes);
     }
 
     // ------------------------------------------------------------------ steps
 
-    /** The journal must not exist: an old one is evidence of a run that did not finish. */
-    static void checkStateDir(Path dir) {
+    /**
+     * The log the plan continues: the firmware log (or the continued log of an earlier generation) and
+     * the running OS's records it lacks (IMA, systemd), placed before the boundary ({@code tcg2/os-records.md}).
+     */
+    public static EventLog readOsLogs(OsLogs logs, EventLog firmware, PcrSet before, List<String> notes) {
+        java.util.LinkedHashSet<HashAlg> banks = new java.util.LinkedHashSet<>(before.values().keySet());
+        banks.addAll(firmware.banks());
+        return logs.head(firmware, List.copyOf(banks), notes);
+    }
+
+    static void checkStateDirIsADirectory(Path dir) {
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw new BadInputException(dir + ": the state directory is not a directory");
         }
+    }
+
+    /**
+     * A journal in the state directory is either finished (a run or a recovery completed it, and a
+     * crash came before it was archived: it is archived now) or evidence of a run that did not finish:
+     * refused until {@code eventlog recover --complete} settles it. A damaged one is refused naming its
+     * line. Called with the state directory's lock held, so no other run creates one meanwhile.
+     */
+    public static void checkStateDir(Path dir) {
+        checkStateDirIsADirectory(dir);
         Path j = dir.resolve(Journal.FILE_NAME);
-        if (Files.exists(j)) {
-            throw new BadInputException(j + " exists: a previous run did not finish or its evidence was not cleared; "
-                    + "check it with 'kexec-measured eventlog recover --journal " + j + " --tpm TCTI', then move it away");
+        if (!Files.exists(j)) return;
+        Journal.Contents c;
+        try {
+            c = Journal.load(j);
+        } catch (Journal.UnstartedException e) {
+            removeUnstarted(j);
+            return;
         }
+        if (!c.finished()) {
+            throw new BadInputException(j + " exists: a previous run did not finish; settle it with 'kexec-measured eventlog "
+                    + "recover --journal " + j + " --tpm TCTI --complete' (it rebuilds the whole log)");
+        }
+        try {
+            Generations.archive(dir, c, c.origin().eventlogOut() == null ? null : Path.of(c.origin().eventlogOut()));
+        } catch (IOException e) {
+            throw new BadInputException(j + ": cannot archive the finished journal of an earlier run: " + e.getMessage());
+        }
+    }
+
+    /** A journal without a complete header stands for no extend at all: it is removed (the boot or recovery holds the lock). */
+    static void removeUnstarted(Path journal) {
+        try {
+            Files.delete(journal);
+            AtomicFiles.syncDirectory(journal.toAbsolutePath().getParent());
+        } catch (IOException e) {
+            throw new BadInputException(journal + ": cannot remove the journal its run never started: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Every file the commit and the outputs will write, checked before the first extend: its directory
+     * exists (or is created) and takes a new file, and each file system has room for all of them (with
+     * a block of slack per file). A failure names the file and the directory, and nothing is extended.
+     * What can still fail afterwards (a disk filled meanwhile) loses nothing: the journal and the
+     * firmware log's copy rebuild the log.
+     */
+    static void checkOutputs(Request req, Plan plan, Sidecar sidecar) {
+        Path dir = req.stateDir();
+        int log = sidecar.eventLog().length;
+        Map<Path, Long> need = new java.util.LinkedHashMap<>();
+        need.put(dir.resolve(Journal.FIRMWARE_LOG_FILE), (long) plan.firmwareLog().toBytes().length);
+        need.put(dir.resolve(Journal.FILE_NAME), journalBytes(plan));
+        need.put(req.eventlogFile(), (long) log);
+        need.put(dir.resolve("eventlog.cel.json"), (long) sidecar.celJson().length);
+        need.put(dir.resolve("not-extended.json"), (long) sidecar.sideRecordJson().length);
+        Path tree = dir.resolve(SIDECAR_DIR).resolve(SIDECAR_SUBDIR);
+        for (Map.Entry<String, byte[]> f : sidecar.initrdFiles().entrySet()) need.put(tree.resolve(f.getKey()), (long) f.getValue().length);
+        need.put(dir.resolve(Generations.DIR).resolve("next").resolve(Generations.LOG_FILE), (long) log);
+        Map<java.nio.file.FileStore, Long> perStore = new java.util.HashMap<>();
+        Map<Path, Boolean> probed = new java.util.HashMap<>();
+        for (Map.Entry<Path, Long> e : need.entrySet()) {
+            Path file = e.getKey().toAbsolutePath();
+            Path parent = file.getParent();
+            if (Files.isDirectory(file)) throw new BadInputException(file + ": is a directory, not a file it can write (nothing was extended)");
+            Path existing = parent;
+            while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+            if (existing == null || !Files.isDirectory(existing)) {
+                throw new BadInputException(file + ": " + existing + " is not a directory (nothing was extended)");
+            }
+            if (probed.putIfAbsent(existing, true) == null) probeWritable(existing, file);
+            long bytes = e.getValue() + 4096;
+            try {
+                java.nio.file.FileStore store = Files.getFileStore(existing);
+                long total = perStore.merge(store, bytes, Long::sum);
+                long free = store.getUsableSpace();
+                if (total > free) {
+                    throw new BadInputException(file + ": no space left for it on " + store + " (" + existing + "): the "
+                            + "outputs there need " + total + " bytes, " + free + " are free (nothing was extended)");
+                }
+            } catch (IOException io) {
+                throw new BadInputException(file + ": cannot check the space for it: " + io.getMessage()
+                        + " (nothing was extended)");
+            }
+        }
+    }
+
+    /** A directory takes a new file: made and removed again (write permission, a read-only mount, a full inode table). */
+    private static void probeWritable(Path dir, Path forFile) {
+        try {
+            Path p = Files.createTempFile(dir, ".kexec-measured-probe", ".tmp");
+            Files.delete(p);
+        } catch (IOException e) {
+            throw new BadInputException(forFile + ": cannot write in " + dir + ": " + e.getMessage()
+                    + " (nothing was extended)");
+        }
+    }
+
+    /** An upper bound of the journal's size: header, and per record its longest lines (intent with data, done). */
+    static long journalBytes(Plan plan) {
+        long n = 4096;
+        for (PlannedRecord r : plan.records()) {
+            long digests = 0;
+            for (byte[] d : r.measurement().digests().values()) digests += 2L * d.length + 16;
+            n += 4L * (r.measurement().eventData().length + 2) / 3 + digests + 400;
+        }
+        return n;
     }
 
     /** Refuses a payload that is not a well-formed PE before anything else. */
@@ -135,7 +297,7 @@ public final class MeasuredBoot {
         PeFile.parse(payload);
     }
 
-    static EventLog readFirmwareLog(Path file) {
+    public static EventLog readFirmwareLog(Path file) {
         Path f = file != null ? file : Path.of(DEFAULT_FIRMWARE_LOG);
         byte[] b;
         try {
@@ -172,13 +334,13 @@ public final class MeasuredBoot {
         return PcrSet.of(v);
     }
 
-    static Decision decide(Plan plan, Decider decider) {
+    public static Decision decide(Plan plan, Decider decider) {
         Decision d = decider.decide(plan);
         if (!d.allowed()) throw new RefusedException(d.reasons());
         return d;
     }
 
-    static Loader.Loaded load(Loader loader, Plan plan, Sidecar sidecar) {
+    public static Loader.Loaded load(Loader loader, Plan plan, Sidecar sidecar) {
         return loader.load(plan, sidecar);
     }
 
@@ -186,7 +348,7 @@ public final class MeasuredBoot {
      * A step after the load: when it fails, the kernel is unloaded again, so no run that exits non-zero
      * leaves a kernel waiting for a hand-over (the step's failure stays the error reported).
      */
-    static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
+    public static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
         try {
             return step.get();
         } catch (RuntimeException e) {
@@ -202,9 +364,9 @@ public final class MeasuredBoot {
     // ------------------------------------------------------------------ outputs
 
     /** Written atomically once the commit is done; a failure here is after the TPM changed (exit 4). */
-    static Outputs writeOutputs(Request req, Sidecar sidecar, Commit.Result committed) {
+    public static Outputs writeOutputs(Request req, Sidecar sidecar, Commit.Result committed) {
         Path dir = req.stateDir();
-        Path logFile = req.eventlogOut() != null ? req.eventlogOut() : dir.resolve("eventlog.bin");
+        Path logFile = req.eventlogFile();
         Path cel = dir.resolve("eventlog.cel.json");
         Path side = dir.resolve("not-extended.json");
         Path tree = dir.resolve(SIDECAR_DIR).resolve(SIDECAR_SUBDIR);
@@ -215,12 +377,29 @@ public final class MeasuredBoot {
             for (Map.Entry<String, byte[]> f : new TreeMap<>(sidecar.initrdFiles()).entrySet()) {
                 AtomicFiles.write(tree.resolve(f.getKey()), f.getValue());
             }
+            for (Map.Entry<String, byte[]> f : sidecar.extraFiles().entrySet()) {
+                AtomicFiles.write(tree.getParent().resolve(f.getKey()), f.getValue());
+            }
         } catch (IOException e) {
             throw new TpmChangedException("the commit is done (" + committed.extended().size() + " extend(s), journal "
                     + committed.journal() + ") but writing the outputs failed: " + e.getMessage(), committed.journal(),
                     null, e);
         }
         return new Outputs(logFile, cel, side, committed.journal(), tree.resolve(Sidecar.LOG_FILE),
-                tree.resolve(Sidecar.MANIFEST_FILE));
+                tree.resolve(Sidecar.MANIFEST_FILE), null);
+    }
+
+    /** The boot is done: the journal is marked finished and archived with a copy of the log as a generation. */
+    static Outputs archive(Request req, Outputs out) {
+        try {
+            JournalRecovery.finish(out.journal());
+            Path gen = Generations.archive(req.stateDir(), Journal.load(out.journal()), out.eventlog());
+            return new Outputs(out.eventlog(), out.celJson(), out.notExtended(), gen.resolve(Journal.FILE_NAME),
+                    out.sidecarLog(), out.manifest(), gen);
+        } catch (IOException | BadInputException e) {
+            throw new TpmChangedException("the boot is done and its outputs are written, but its journal " + out.journal()
+                    + " could not be finished and archived: " + e.getMessage() + "; run 'kexec-measured eventlog recover "
+                    + "--journal " + out.journal() + " --tpm TCTI --complete' before the next boot", out.journal(), null, e);
+        }
     }
 }

@@ -82,8 +82,14 @@ public final class Planner implements ChainMeasurer.Sink {
      */
     public static Plan plan(MeasuredBoot.Request req, EventLog firmware, PcrSet before, PcrReader pcrs, long t0,
                             SortedMap<Integer, Long> c0) {
+        return plan(req, firmware, before, pcrs, t0, c0, List.of());
+    }
+
+    /** As {@link #plan(MeasuredBoot.Request, EventLog, PcrSet, PcrReader, long, SortedMap)}, the plan's notes starting with {@code notes}. */
+    public static Plan plan(MeasuredBoot.Request req, EventLog firmware, PcrSet before, PcrReader pcrs, long t0,
+                            SortedMap<Integer, Long> c0, List<String> initialNotes) {
         List<HashAlg> tpmBanks = List.copyOf(before.values().keySet());
-        List<String> notes = new ArrayList<>();
+        List<String> notes = new ArrayList<>(initialNotes);
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
@@ -168,6 +174,8 @@ public final class Planner implements ChainMeasurer.Sink {
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).timeBudgetMillis(req.timeBudgetMillis())
                 .payloadName(req.payloadName());
         if (req.esp() != null) b.esp(req.esp());
+        if (req.disk() != null) b.disk(req.disk());
+        if (req.bootPath() != null) b.bootPath(req.bootPath());
         EmulationResult r;
         try {
             r = Emulator.run(req.payload(), b.build());
@@ -190,6 +198,10 @@ public final class Planner implements ChainMeasurer.Sink {
             throw new BadInputException("the " + origin.id().replace('_', ' ') + " tried to log an EV_EVENT_TAG event for PCR "
                     + pcr + " with the kexec boundary tag 0x" + Integer.toHexString(BoundaryEvent.TAG_ID)
                     + "; only kexec-measured writes boundary records (nothing was extended)");
+        }
+        if (carriesOsRecordTag(m)) {
+            throw new BadInputException("the " + origin.id().replace('_', ' ') + " tried to log an EV_EVENT_TAG event for PCR "
+                    + pcr + " with a tag reserved for the running OS's records (tcg2/os-records.md); nothing was extended");
         }
         if (origin == Origin.BOUNDARY) {
             bounded.add(pcr);
@@ -216,6 +228,15 @@ public final class Planner implements ChainMeasurer.Sink {
         if (!policy.extendsPcr(m.pcr())) return PlannedRecord.Disposition.SIDE_RECORD;
         if (m.eventType() == PlannedRecord.EV_NO_ACTION) return PlannedRecord.Disposition.LOG_ONLY;
         return PlannedRecord.Disposition.EXTEND;
+    }
+
+    /** The tags "KXMI"/"KXMS" of tcg2/os-records.md: only the log head carries them, never a payload. */
+    static boolean carriesOsRecordTag(Measurement m) {
+        byte[] d = m.eventData();
+        if (m.eventType() != BoundaryEvent.EV_EVENT_TAG || d.length < 4) return false;
+        int tag = Le.i32(d, 0);
+        return tag == org.kexecmeasured.eventlog.runtime.RuntimeRecord.Source.IMA.tagId
+                || tag == org.kexecmeasured.eventlog.runtime.RuntimeRecord.Source.SYSTEMD.tagId;
     }
 
     static boolean carriesBoundaryTag(Measurement m) {

@@ -24,38 +24,71 @@ public final class Sidecar {
     /** The binary log inside the sidecar directory. */
     public static final String LOG_FILE = "tpm2-event-log.bin";
     public static final String MANIFEST_FILE = "manifest.json";
+    /** The same log as CEL-JSON, for verifiers that read that (systemd-pcrlock's format for firmware records). */
+    public static final String CEL_FILE = "tpm2-event-log.cel.json";
 
     private final byte[] eventLog;
     private final byte[] celJson;
     private final SideRecord sideRecord;
     private final Manifest manifest;
     private final SortedMap<String, byte[]> extraFiles;
+    private final SortedMap<String, byte[]> rootFiles;
 
     private Sidecar(byte[] eventLog, byte[] celJson, SideRecord sideRecord, Manifest manifest,
-                    SortedMap<String, byte[]> extraFiles) {
+                    SortedMap<String, byte[]> extraFiles, SortedMap<String, byte[]> rootFiles) {
         this.eventLog = eventLog;
         this.celJson = celJson;
         this.sideRecord = sideRecord;
         this.manifest = manifest;
         this.extraFiles = extraFiles;
+        this.rootFiles = rootFiles;
     }
 
-    /** The sidecar of a plan; {@code extraFiles} (e.g. a {@link Decision}'s) go beside the manifest. */
+    /** The sidecar of a plan; {@code extraFiles} go beside the manifest. */
     public static Sidecar from(Plan plan, Map<String, byte[]> extraFiles) {
+        return from(plan, new Decision(true, java.util.List.of(), new TreeMap<>(extraFiles)));
+    }
+
+    /**
+     * The sidecar of a plan and its decision: the decision's sidecar files go beside the manifest,
+     * its extra files into {@code /.extra/} itself, its record into the manifest ({@code policyDecision}).
+     */
+    public static Sidecar from(Plan plan, Decision decision) {
         byte[] log = plan.predictedLog().toBytes();
         SortedMap<String, byte[]> extra = new TreeMap<>();
-        extraFiles.forEach((name, bytes) -> {
+        decision.sidecarFiles().forEach((name, bytes) -> {
             checkExtraName(name);
             extra.put(name, bytes.clone());
         });
+        SortedMap<String, byte[]> root = new TreeMap<>();
+        decision.extraFiles().forEach((name, bytes) -> {
+            checkRootName(name);
+            root.put(name, bytes.clone());
+        });
         return new Sidecar(log, pretty(CelJson.records(plan.predictedLog())), SideRecord.of(plan),
-                Manifest.of(plan, log), Collections.unmodifiableSortedMap(extra));
+                Manifest.of(plan, log, decision.record()), Collections.unmodifiableSortedMap(extra),
+                Collections.unmodifiableSortedMap(root));
+    }
+
+    /** A file of {@code /.extra/} itself: a plain name, not the sidecar's own directory. */
+    static void checkRootName(String name) {
+        if (name.isEmpty() || name.contains("/") || name.contains("\0") || name.equals(".") || name.equals("..")
+                || name.equals("kexec-measured")) {
+            throw new IllegalArgumentException("not a /.extra/ file name: '" + name + "'");
+        }
+    }
+
+    /** Files for {@code /.extra/} itself in the next kernel's initrd ({@code STATE/initrd-extra/.extra/} on disk). */
+    public SortedMap<String, byte[]> extraFiles() {
+        SortedMap<String, byte[]> m = new TreeMap<>();
+        rootFiles.forEach((k, v) -> m.put(k, v.clone()));
+        return m;
     }
 
     /** An extra file is a plain name that does not replace the sidecar's own files. */
     static void checkExtraName(String name) {
         if (name.isEmpty() || name.contains("/") || name.contains("\0") || name.equals(".") || name.equals("..")
-                || name.equals(LOG_FILE) || name.equals(MANIFEST_FILE)) {
+                || name.equals(LOG_FILE) || name.equals(MANIFEST_FILE) || name.equals(CEL_FILE)) {
             throw new IllegalArgumentException("not a sidecar file name: '" + name + "'");
         }
     }
@@ -91,6 +124,7 @@ public final class Sidecar {
         SortedMap<String, byte[]> m = new TreeMap<>();
         m.put(LOG_FILE, eventLog());
         m.put(MANIFEST_FILE, manifestJson());
+        m.put(CEL_FILE, celJson());
         extraFiles.forEach((k, v) -> m.put(k, v.clone()));
         return m;
     }

@@ -4,8 +4,9 @@
  * is the flow, top to bottom:
  *
  * <pre>
- *   checkStateDir → plan (readFirmwareLog → readPcrs → Planner) → decide (Decider) → Sidecar.from(plan)
- *                 → load (Loader, reversible) → commit (Commit, through ExtendPipeline) → writeOutputs
+ *   Locks (state dir, TPM) → checkStateDir → plan (readFirmwareLog → readPcrs → Planner) → decide (Decider)
+ *     → Sidecar.from(plan) → checkOutputs → load (Loader, reversible) → commit (Commit, through ExtendPipeline)
+ *     → writeOutputs → archive (Generations)
  * </pre>
  *
  * <ul>
@@ -19,8 +20,8 @@
  *       org.kexecmeasured.tpm.PcrSnapshot}. {@link org.kexecmeasured.boot.MeasuredBoot#plan} alone is
  *       the coming {@code predict}.</li>
  *   <li>A {@link org.kexecmeasured.boot.Decider} allows or refuses the plan ({@link
- *       org.kexecmeasured.boot.Decider#BUILTIN} allows; the policy engine implements it from policy
- *       files). A refusal is a {@link org.kexecmeasured.boot.RefusedException} (exit 3): nothing was
+ *       org.kexecmeasured.boot.Decider#builtin} allows every payload but refuses PCRs the firmware log does
+ *       not explain unless tolerated; the policy engine implements it from policy files). A refusal is a {@link org.kexecmeasured.boot.RefusedException} (exit 3): nothing was
  *       loaded or extended. Its {@link org.kexecmeasured.boot.Decision} may add files to the sidecar.</li>
  *   <li>{@link org.kexecmeasured.boot.Sidecar#from} computes the continued log, CEL-JSON, side record
  *       ({@link org.kexecmeasured.boot.SideRecord}) and manifest ({@link org.kexecmeasured.boot.Manifest})
@@ -29,13 +30,18 @@
  *       {@link org.kexecmeasured.boot.Loader#NONE} is {@code --no-load}); a failed commit unloads it.</li>
  *   <li>{@link org.kexecmeasured.boot.Commit} refuses a stale plan ({@link
  *       org.kexecmeasured.boot.StalePlanException}, exit 2: the boundary-set PCRs no longer hold the
- *       values the plan started from), then runs every record through the {@link
- *       org.kexecmeasured.boot.ExtendPipeline}: {@link org.kexecmeasured.boot.Journal} intent → one
- *       TPM2_PCR_Extend with every active bank → journal done → log. A failure after an extend may
- *       have reached the TPM is a {@link org.kexecmeasured.boot.TpmChangedException} (exit 4).</li>
+ *       values the plan started from), copies the firmware log beside the journal, then runs every
+ *       record through the {@link org.kexecmeasured.boot.ExtendPipeline}: {@link
+ *       org.kexecmeasured.boot.Journal} intent → one TPM2_PCR_Extend with every active bank → journal
+ *       done → log, and reads the PCRs back against the prediction. A failure after an extend may have
+ *       reached the TPM is a {@link org.kexecmeasured.boot.TpmChangedException} (exit 4).</li>
+ *   <li>{@link org.kexecmeasured.boot.Locks}: the state directory's lock and the TPM's machine-wide
+ *       lock, held from the PCR read to the end (a second writer waits a bounded time, then is
+ *       refused). {@link org.kexecmeasured.boot.Generations} archives a finished boot's journal so the
+ *       next boot with the same state directory starts clean.</li>
  *   <li>{@link org.kexecmeasured.boot.JournalRecovery} explains an interrupted run from the journal and
- *       the live PCRs and completes it through the same {@code ExtendPipeline}: there is one TPM-write
- *       path.</li>
+ *       the live PCRs, completes it through the same {@code ExtendPipeline} (there is one TPM-write
+ *       path) and rebuilds the whole continued log from the journal and the firmware log's copy.</li>
  * </ul>
  *
  * <p>The formats written here (boundary event, journal, side record, manifest, sidecar tree) are

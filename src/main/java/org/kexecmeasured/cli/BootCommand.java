@@ -4,17 +4,28 @@ import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.ExtendPipeline;
+import org.kexecmeasured.boot.LoadOnly;
 import org.kexecmeasured.boot.Loader;
 import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.OsLogs;
+import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.Plan;
+import org.kexecmeasured.policy.PolicyDecider;
+import org.kexecmeasured.policy.file.PolicyFile;
+import org.kexecmeasured.policy.file.PolicyParser;
+import org.kexecmeasured.boot.TpmChangedException;
+import org.kexecmeasured.eventlog.CurrentLog;
+import org.kexecmeasured.kexec.FileModeLoader;
+import org.kexecmeasured.kexec.KexecException;
+import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
 import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
 import org.kexecmeasured.util.Hex;
-import org.kexecmeasured.util.FileBytes;
 import org.kexecmeasured.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -27,25 +38,38 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 
 /**
- * {@code boot}: a measured boot of a payload up to the kexec hand-over ({@link MeasuredBoot}: plan →
- * decide → load → commit → outputs). The hand-over itself is a later feature: without {@code
- * --no-load} the command refuses (exit 2) and touches nothing.
+ * {@code boot}: a measured boot of a payload and the kexec hand-over ({@link MeasuredBoot}: plan →
+ * decide → load → commit → outputs, then with {@code --exec} the kexec reboot). The load comes before
+ * the commit: a kernel the running kernel refuses (a signature under lockdown, a non-bzImage) leaves the
+ * TPM untouched. {@code --crash} loads a crash kernel and commits nothing ({@link LoadOnly#crash});
+ * {@code --at-shutdown} loads now and leaves the commit to the system-shutdown hook
+ * ({@link LoadOnly#prepareForShutdown}, {@code commit-pending}).
  */
 @Command(name = "boot", mixinStandardHelpOptions = true,
         description = {"Measured boot of PAYLOAD: plan the run in the emulator (the TPM is only",
-                "read), then commit it: extend a kexec boundary and every measurement the",
-                "payload made, in order; write the continued event log and the /.extra/",
-                "sidecar. Built-in policy: extend and bound PCRs 4, 5, 9, 11, 12, 13.",
-                "Requires --no-load for now."},
+                "read), decide (--policy, else the built-in policy), load the kernel the payload",
+                "would start with kexec_file_load (its initrd carries the continued event log",
+                "under /.extra/kexec-measured/), then commit: extend a kexec boundary and every",
+                "measurement the payload made, in order. Start the loaded kernel with --exec,",
+                "'systemctl kexec' or 'kexec-measured exec'. The built-in policy extends and bounds",
+                "PCRs 4, 5, 9, 11, 12, 13 and refuses PCRs the firmware log does not explain.",
+                "--no-load: measure and extend, load nothing. --crash: load a crash kernel, extend",
+                "nothing. --at-shutdown: load now, commit in the system-shutdown hook right before",
+                "'systemctl kexec' reboots (after systemd's own last measurements)."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:done", "2:bad input or unusable TPM; nothing was extended",
-                "4:stopped after the TPM was changed (journal and 'eventlog recover' name what reached it)",
+        exitCodeList = {"0:done", "1:the running kernel rejected the kernel image's signature; nothing was extended",
+                "2:bad input, unusable TPM, an output that cannot be written, another run holds the state directory or "
+                + "the TPM, or the kernel refused the load (not root, no crash reservation, not a bzImage, …); nothing was extended",
+                "3:refused by the policy (the built-in one refuses PCRs the firmware log does not explain); nothing was loaded or extended",
+                "4:stopped after the TPM was changed (the journal and 'eventlog recover --complete' rebuild the whole log); "
+                + "the kernel was unloaded again",
                 "70:internal error"})
 public final class BootCommand implements Callable<Integer> {
 
@@ -58,24 +82,58 @@ public final class BootCommand implements Callable<Integer> {
     @Option(names = "--esp", paramLabel = "DIR", description = "directory served as the ESP; PAYLOAD starts as \\EFI\\BOOT\\BOOTX64.EFI")
     Path esp;
 
-    @Option(names = "--firmware-log", paramLabel = "FILE", description = "firmware event log to continue (default: " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
+    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
+            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it)")
+    Path disk;
+
+    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
+            + "names it, e.g. \\EFI\\debian\\shimx64.efi (default \\EFI\\BOOT\\BOOTX64.EFI)")
+    String bootPath;
+
+    @Option(names = "--firmware-log", paramLabel = "FILE", description = "event log to continue (default: "
+            + CurrentLog.CONTINUED + " when a measured kexec started this system, else " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
     Path firmwareLog;
 
     @Option(names = "--eventlog-out", paramLabel = "FILE", description = "where to write the continued binary log (default: STATE/eventlog.bin)")
     Path eventlogOut;
 
-    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured",
+    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured/state",
             description = "journal, CEL-JSON, side record and sidecar (default: ${DEFAULT-VALUE})")
     Path stateDir;
 
-    @Option(names = "--no-load", description = "stop before any kexec syscall (required: the hand-over is not implemented yet)")
+    @Option(names = "--no-load", description = "measure and extend, but load nothing (no kexec system call)")
     boolean noLoad;
 
-    @Option(names = "--time-budget", paramLabel = "MS", defaultValue = "120000", description = "emulation time budget (default: ${DEFAULT-VALUE})")
-    long timeBudget;
+    @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
+            description = "wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default: ${DEFAULT-VALUE})")
+    java.time.Duration timeBudget;
+
+    @Option(names = "--lock-wait", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
+            description = {"how long to wait for another run holding the state directory or the TPM (both are locked",
+                    "from the PCR read to the end of the commit); then refuse, exit 2 (default: ${DEFAULT-VALUE}: refuse at once)"})
+    java.time.Duration lockWait;
+
+    @Option(names = "--tolerate-divergent", paramLabel = "PCRS", split = ",",
+            description = {"PCRs (0-23, comma-separated) whose TPM value the firmware log may fail to explain;",
+                    "any other divergent PCR is refused by the built-in policy (exit 3, nothing extended)"})
+    java.util.List<Integer> tolerateDivergent = new java.util.ArrayList<>();
+
+    @Option(names = "--exec", description = "after the commit, sync and start the loaded kernel at once (reboot(LINUX_REBOOT_CMD_KEXEC); services are not stopped)")
+    boolean exec;
+
+    @Option(names = "--crash", description = "load as the crash kernel (KEXEC_FILE_ON_CRASH) and extend nothing: kdump loads must have no side effect")
+    boolean crash;
+
+    @Option(names = "--at-shutdown", description = "load now, extend nothing now: the system-shutdown hook commits right before 'systemctl kexec' reboots")
+    boolean atShutdown;
 
     @Option(names = "--json", description = "JSON result")
     boolean json;
+
+    @Option(names = "--policy", paramLabel = "FILE", description = {"policy file (YAML; schema in policy/): payload trust, PCR sets, sealed",
+            "secrets and their intents, re-authorization; the boot is refused (exit 3) before",
+            "any TPM write when the policy denies it (default: the built-in policy)"})
+    Path policyFile;
 
     @Spec
     CommandSpec spec;
@@ -88,10 +146,97 @@ public final class BootCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!noLoad) {
-            throw new BadInputException("boot would kexec the payload, and the kexec hand-over is not implemented yet: "
-                    + "run with --no-load (measures, extends and writes the log; loads nothing)");
+        checkOptions();
+        // the policy first: a bad policy file stops the run before anything else happens
+        PolicyFile policy = policyFile == null ? null : PolicyParser.read(policyFile);
+        byte[] bytes = readPayload(payload, esp);
+        Path log = firmwareLog;
+        String logNote = null;
+        if (log == null) {
+            CurrentLog.Choice c = CurrentLog.choose();
+            log = c.path();
+            logNote = c.note();
         }
+        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
+                stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
+                Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        MeasuredBoot.Result committed;
+        FileModeLoader loader = noLoad ? null : new FileModeLoader(services.kexec().get(), crash ? Target.CRASH : Target.REBOOT);
+        // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
+        try (Tpm tpm = services.tpm().open(tcti)) {
+            // the policy's secrets are read (read-only TPM look-ups included) before the plan
+            Decider chosen = policy == null ? Decider.builtin(new java.util.HashSet<>(tolerateDivergent))
+                    : PolicyDecider.prepare(policy, bytes, tpm);
+            Decider decider = plan -> {
+                warnDivergent(err, plan);
+                return chosen.decide(plan);
+            };
+            if (crash || atShutdown) {
+                LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
+                        : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher());
+                printLoadOnly(out, r, loader, logNote);
+                return 0;
+            }
+            committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : loader);
+            JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, payload.getFileName().toString());
+            print(out, committed, loader, logNote);
+        } catch (KexecException e) {
+            throw KexecCliErrors.of(e);
+        } catch (TpmChangedException e) {
+            if (loader != null && loader.unloaded()) {
+                throw new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
+                        e.journal(), e.partialLog(), e);
+            }
+            throw e;
+        } catch (TpmException e) {
+            throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
+        } catch (ExtendPipeline.ExtendFailedException e) {
+            throw new IOException(e.getMessage() + " (nothing was extended)", e);
+        } catch (EmulationException | GuestMemoryException e) {
+            throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
+        }
+        if (exec) {
+            try {
+                services.kexec().get().exec();
+            } catch (KexecException e) {
+                // the boot is committed and its kernel loaded: only the start failed (the TPM did change)
+                throw new TpmChangedException("the boot was committed (journal " + committed.commit().journal()
+                        + ") and its kernel is loaded, but starting it failed: " + e.getMessage()
+                        + "; start it with 'systemctl kexec' or 'kexec-measured exec'", committed.commit().journal(), null, e);
+            }
+        }
+        return 0;
+    }
+
+    private void checkOptions() {
+        int modes = (noLoad ? 1 : 0) + (crash ? 1 : 0) + (atShutdown ? 1 : 0);
+        if (modes > 1) throw new BadInputException("--no-load, --crash and --at-shutdown exclude each other");
+        if (exec && modes > 0) {
+            throw new BadInputException("--exec starts a kernel this run loaded and committed: not with --no-load, --crash or --at-shutdown");
+        }
+        if (atShutdown && !Files.isExecutable(SHUTDOWN_HOOK)) {
+            throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
+                    + " (installed with the package): without it the kernel would start uncommitted");
+        }
+        for (int p : tolerateDivergent) {
+            if (p < 0 || p > 23) throw new BadInputException("--tolerate-divergent: " + p + " is not a PCR index 0-23");
+        }
+        if (policyFile != null && !tolerateDivergent.isEmpty()) {
+            throw new BadInputException("--tolerate-divergent applies to the built-in policy; with --policy the policy's "
+                    + "measurement.tolerate-divergent decides");
+        }
+        if (disk != null && !Files.exists(disk)) {
+            throw new BadInputException("--disk " + disk + ": no such file or device");
+        }
+        if (bootPath != null && !bootPath.startsWith("\\")) {
+            throw new BadInputException("--boot-path must start with \\, not '" + bootPath + "'");
+        }
+    }
+
+    /** The payload's bytes, after the checks every command that runs a payload makes. */
+    static byte[] readPayload(Path payload, Path esp) throws IOException {
         if (esp != null && !Files.isDirectory(esp)) {
             throw new BadInputException("--esp " + esp + " is not a directory");
         }
@@ -101,45 +246,94 @@ public final class BootCommand implements Callable<Integer> {
         if (Files.size(payload) > (512L << 20)) {
             throw new BadInputException(payload + ": larger than 512 MiB");
         }
-        byte[] bytes = FileBytes.read(payload, 512L << 20, "payload");
-        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                stateDir, eventlogOut, BootPolicy.BUILTIN_DEFAULT, Main.version(), timeBudget);
-        MeasuredBoot.Result r;
-        // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
-        try (Tpm tpm = services.tpm().open(tcti)) {
-            r = MeasuredBoot.run(req, tpm, Decider.BUILTIN, Loader.NONE);
-        } catch (TpmException e) {
-            throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
-        } catch (ExtendPipeline.ExtendFailedException e) {
-            throw new IOException(e.getMessage() + " (nothing was extended)", e);
-        } catch (EmulationException | GuestMemoryException e) {
-            throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
-        }
-        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).bootMeasured(r, payload.getFileName().toString());
-        PrintWriter out = spec.commandLine().getOut();
-        if (json) {
-            out.println(Json.PRETTY.writeValueAsString(toJson(r)));
-        } else {
-            printText(out, r);
-        }
-        out.flush();
-        return 0;
+        return BoundedFiles.read(payload, BoundedFiles.PAYLOAD);
     }
 
-    private void printText(PrintWriter o, MeasuredBoot.Result r) {
-        Plan p = r.plan();
-        o.printf("firmware log: %d records; TPM banks: %s%n", p.firmwareRecords(), p.tpmBanks().stream().map(a -> a.tpmName).toList());
-        if (p.divergences().isEmpty()) {
-            o.println("firmware log: replays to the TPM's PCRs");
+    /** The system-shutdown hook {@code --at-shutdown} relies on (packaging/system-shutdown/). */
+    static final Path SHUTDOWN_HOOK = Path.of("/usr/lib/systemd/system-shutdown/kexec-measured.shutdown");
+
+    /** The launcher the hook runs: the one that started us (the launcher exports it), else the packaged one. */
+    static String launcher() {
+        String l = System.getenv("KEXEC_MEASURED_LAUNCHER");
+        return l != null && !l.isBlank() ? l : "/usr/bin/kexec-measured";
+    }
+
+    private void print(PrintWriter out, MeasuredBoot.Result r, FileModeLoader loader, String logNote) throws IOException {
+        if (json) {
+            out.println(Json.PRETTY.writeValueAsString(toJson(r, loader, logNote)));
         } else {
-            for (Divergence d : p.divergences()) {
-                o.printf("WARNING: %s PCR %d already disagrees with the firmware log (extended without a log entry): "
-                        + "TPM %s, log %s%n", d.bank().tpmName, d.pcr(), Hex.of(d.tpm()), Hex.of(d.logReplay()));
-                if (d.explanation() != null) o.println("  note: " + d.explanation());
+            if (logNote != null) out.println("note: " + logNote);
+            printText(out, r);
+            if (r.loaded().loaded()) {
+                out.println(exec ? "starting the loaded kernel (sync, then reboot(LINUX_REBOOT_CMD_KEXEC))"
+                        : "start it with 'systemctl kexec' (orderly shutdown) or 'kexec-measured exec' (at once); "
+                        + "'kexec-measured unload' drops it (the extends stay: the journal names them)");
             }
         }
+        out.flush();
+    }
+
+    private void printLoadOnly(PrintWriter out, LoadOnly.Result r, FileModeLoader loader, String logNote) throws IOException {
+        Plan p = r.plan();
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("mode", crash ? "crash" : "pending");
+            m.put("banks", p.tpmBanks().stream().map(a -> a.tpmName).toList());
+            m.put("firmwareRecords", p.firmwareRecords());
+            m.put("plannedRecords", p.extendRecords().size());
+            m.put("extended", List.of());
+            m.put("loaded", r.loaded().loaded());
+            m.put("load", r.loaded().describe());
+            if (r.pendingDir() != null) m.put("pending", r.pendingDir().toString());
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("jvmStartMicros", jvmStartMicros());
+            s.put("planMicros", p.stats().planMicros());
+            s.put("emulationMicros", p.stats().emulationMicros());
+            s.put("hashMicros", p.stats().hashMicros());
+            s.put("loadMicros", loader.loadMicros());
+            s.put("planTpmCommandsByName", byName(p.stats().tpmCommands()));
+            m.put("stats", s);
+            if (logNote != null) m.put("logSource", logNote);
+            m.put("notes", p.notes());
+            out.println(Json.PRETTY.writeValueAsString(m));
+        } else {
+            if (logNote != null) out.println("note: " + logNote);
+            out.printf("planned: %d record(s) after a boundary in PCRs %s; nothing was extended%n", p.extendRecords().size(),
+                    p.policy().boundarySet());
+            for (String n : p.notes()) out.println("note: " + n);
+            out.println(r.loaded().describe());
+            out.println(crash ? "the crash kernel starts on a panic; its initrd carries the log as it stood "
+                    + "(no boundary: nothing is extended for a crash kernel)"
+                    : "run 'systemctl kexec': the system-shutdown hook commits (" + r.pendingDir() + ") right before the kexec");
+        }
+        out.flush();
+    }
+
+    /** From the process's start (the launcher's exec of the JVM) to this command: the JVM's start-up. */
+    static long jvmStartMicros() {
+        return ProcessHandle.current().info().startInstant()
+                .map(t -> java.time.Duration.between(t, STARTED).toNanos() / 1000).orElse(-1L);
+    }
+
+    private static final java.time.Instant STARTED = java.time.Instant.now();
+
+    static void printText(PrintWriter o, MeasuredBoot.Result r) {
+        Plan p = r.plan();
+        o.printf("firmware log: %d records; TPM banks: %s%n", p.firmwareRecords(), p.tpmBanks().stream().map(a -> a.tpmName).toList());
+        o.println(p.divergences().isEmpty() ? "firmware log: replays to the TPM's PCRs"
+                : "firmware log: " + p.divergences().size() + " divergent PCR value(s), tolerated (see stderr)");
         o.printf("boundary: PCRs %s%n", p.policy().boundarySet());
         for (String reason : r.decision().reasons()) o.println("decision: " + reason);
+        if (r.decision().record() != null) {
+            for (com.fasterxml.jackson.databind.JsonNode sv : r.decision().record().path("secrets")) {
+                o.printf("secret %s: %s — %s%n", sv.path("name").asText(), sv.path("verdict").asText(), sv.path("reason").asText());
+            }
+            com.fasterxml.jackson.databind.JsonNode ra = r.decision().record().path("reauthorization");
+            if (!ra.isMissingNode()) {
+                o.printf("re-authorization: %d signed polic(ies) for %s → %s%n", ra.path("signed").size(), ra.path("secrets"),
+                        ra.path("file").asText());
+            }
+        }
         Map<Integer, Integer> perPcr = new TreeMap<>();
         for (ExtendPipeline.Extended e : r.commit().extended()) perPcr.merge(e.measurement().pcr(), 1, Integer::sum);
         o.printf("extended: %d event(s) %s; not extended (side record): %d%n", r.commit().extended().size(), perPcr,
@@ -156,17 +350,33 @@ public final class BootCommand implements Callable<Integer> {
         MeasuredBoot.Outputs out = r.outputs();
         o.printf("event log: %s%ncel-json: %s%nside record: %s%njournal: %s%nsidecar: %s%n", out.eventlog(), out.celJson(),
                 out.notExtended(), out.journal(), out.manifest().getParent());
+        o.printf("generation: %s%n", out.generation());
         o.println(r.loaded().describe());
     }
 
-    private Map<String, Object> toJson(MeasuredBoot.Result r) {
+    /** Divergent PCRs, before the decision: warnings on stderr (stdout stays the result). */
+    private static void warnDivergent(PrintWriter err, Plan p) {
+        for (Divergence d : p.divergences()) {
+            err.printf("kexec-measured: warning: %s PCR %d disagrees with the firmware log (extended without a log entry): "
+                    + "TPM %s, log %s%s%n", d.bank().tpmName, d.pcr(), Hex.of(d.tpm()), Hex.of(d.logReplay()),
+                    d.explanation() == null ? "" : " (" + d.explanation() + ")");
+        }
+        err.flush();
+    }
+
+    static Map<String, Object> toJson(MeasuredBoot.Result r, FileModeLoader loader, String logNote) {
         Plan p = r.plan();
         Map<String, Object> m = new LinkedHashMap<>();
+        if (logNote != null) m.put("logSource", logNote);
         m.put("banks", p.tpmBanks().stream().map(a -> a.tpmName).toList());
         m.put("firmwareRecords", p.firmwareRecords());
         m.put("divergent", p.divergences().stream().map(d -> Map.of("bank", d.bank().tpmName, "pcr", d.pcr(),
                 "tpm", Hex.of(d.tpm()), "logReplay", Hex.of(d.logReplay()))).toList());
-        m.put("decision", Map.of("allowed", r.decision().allowed(), "reasons", r.decision().reasons()));
+        Map<String, Object> dec = new LinkedHashMap<>();
+        dec.put("allowed", r.decision().allowed());
+        dec.put("reasons", r.decision().reasons());
+        if (r.decision().record() != null) dec.put("policy", r.decision().record());
+        m.put("decision", dec);
         m.put("extended", r.commit().extended().stream().map(e -> Map.of("seq", e.seq(), "pcr", e.measurement().pcr(),
                 "eventType", e.measurement().eventType() & 0xffffffffL, "origin", e.origin().id())).toList());
         m.put("notExtended", p.sideRecords().size());
@@ -178,6 +388,8 @@ public final class BootCommand implements Callable<Integer> {
         s.put("tpmCommandsByName", byName(all));
         s.put("planTpmCommandsByName", byName(p.stats().tpmCommands()));
         s.put("wallMicros", r.stats().wallMicros());
+        s.put("jvmStartMicros", jvmStartMicros());
+        s.put("loadMicros", loader == null ? 0 : loader.loadMicros());
         s.put("planMicros", p.stats().planMicros());
         s.put("commitMicros", r.commit().micros());
         s.put("emulationMicros", p.stats().emulationMicros());
@@ -194,9 +406,11 @@ public final class BootCommand implements Callable<Integer> {
         files.put("journal", o.journal().toString());
         files.put("sidecarLog", o.sidecarLog().toString());
         files.put("manifest", o.manifest().toString());
+        files.put("generation", o.generation().toString());
         m.put("outputs", files);
         m.put("notes", p.notes());
         m.put("loaded", r.loaded().loaded());
+        m.put("load", r.loaded().describe());
         return m;
     }
 

@@ -10,7 +10,7 @@ import org.kexecmeasured.uefi.Emulator;
 import org.kexecmeasured.uefi.EmulatorOptions;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.HostRandom;
-import org.kexecmeasured.util.FileBytes;
+import org.kexecmeasured.util.BoundedFiles;
 import org.kexecmeasured.util.Json;
 import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RamRange;
@@ -88,9 +88,9 @@ public final class EmulateCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "write kernel, initrd and cmdline of the hand-off to DIR")
     Path out;
 
-    @Option(names = "--time-budget", paramLabel = "SECONDS", defaultValue = "120",
-            description = "wall-time budget of the emulation (default ${DEFAULT-VALUE})")
-    long timeBudget;
+    @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
+            description = "wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default ${DEFAULT-VALUE})")
+    java.time.Duration timeBudget;
 
     @Option(names = "--ram", paramLabel = "MIB", defaultValue = "1024", description = "emulated RAM in MiB (default ${DEFAULT-VALUE})")
     long ramMiB;
@@ -144,11 +144,8 @@ public final class EmulateCommand implements Callable<Integer> {
         if (ramMiB < 64 || ramMiB > 4000 || ramMiB % 2 != 0) {
             throw new BadInputException("--ram must be an even number of MiB between 64 and 4000");
         }
-        if (timeBudget <= 0) {
-            throw new BadInputException("--time-budget must be positive");
-        }
         EmulatorOptions.Builder b = EmulatorOptions.builder().measurer(measurer).payloadName(payload.getFileName().toString())
-                .fullEmulation(fullEmulation).timeBudget(java.time.Duration.ofSeconds(timeBudget)).ramSize(ramMiB << 20);
+                .fullEmulation(fullEmulation).timeBudget(timeBudget).ramSize(ramMiB << 20);
         if (ramLayout != null) {
             b.ram(parseRamLayout(ramLayout));
         }
@@ -186,7 +183,7 @@ public final class EmulateCommand implements Callable<Integer> {
             b.append(append);
         }
         // a progress line on the terminal, unless the run prints its own stream (--trace, --verbose) or JSON
-        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget * 1000);
+        ProgressLine progress = ProgressLine.open(err, json || trace || verbose, timeBudget.toMillis());
         String start = fullEmulation ? "boot services, to ExitBootServices" : "boot services, to the kernel cut-over";
         progress.update(start, 0);
         if (trace && !json) {
@@ -227,13 +224,14 @@ public final class EmulateCommand implements Callable<Integer> {
     }
 
     private static byte[] readInput(Path p) throws IOException {
+        if (Files.isDirectory(p)) throw new BadInputException(p + ": is a directory, not a file");
         if (!Files.isRegularFile(p)) {
             throw new BadInputException(p + ": no such file");
         }
         if (Files.size(p) > (512L << 20)) {
             throw new BadInputException(p + ": larger than 512 MiB");
         }
-        return FileBytes.read(p, 512L << 20, "payload");
+        return BoundedFiles.read(p, BoundedFiles.PAYLOAD);
     }
 
     private static String sha256(byte[] b) {
@@ -243,7 +241,9 @@ public final class EmulateCommand implements Callable<Integer> {
     private static void printText(PrintWriter o, EmulationResult r) {
         HandOff h = r.handOff();
         if (h != null) {
-            o.println("cut-over: StartImage of a Linux kernel");
+            o.println(h.entry() == HandOff.Entry.BOOT_PROTOCOL
+                    ? "cut-over: the payload's jump into a Linux kernel through the boot protocol, after its own ExitBootServices"
+                    : "cut-over: StartImage of a Linux kernel");
             o.println("kernel: " + h.kernel().length + " bytes, sha256 " + sha256(h.kernel()));
             o.println("kernel device path: " + h.devicePath());
             o.println("cmdline: " + h.cmdline());
@@ -289,6 +289,7 @@ public final class EmulateCommand implements Callable<Integer> {
         HandOff h = r.handOff();
         if (h != null) {
             ObjectNode n = root.putObject("handOff");
+            n.put("entry", h.entry().name());
             n.put("kernelSize", h.kernel().length).put("kernelSha256", sha256(h.kernel()));
             n.put("kernelDevicePath", h.devicePath());
             n.put("cmdline", h.cmdline());

@@ -4,6 +4,7 @@ import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.eventlog.Finding;
 import org.kexecmeasured.eventlog.Quirks;
 import org.kexecmeasured.eventlog.export.JsonView;
+import org.kexecmeasured.util.BoundedFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -14,7 +15,7 @@ import java.io.PrintWriter;
 import java.util.List;
 
 /** {@code eventlog findings}: named firmware quirks and inconsistencies. */
-@Command(name = "findings", mixinStandardHelpOptions = true,
+@Command(name = "findings", mixinStandardHelpOptions = true, footer = {"", BoundedFiles.HELP_LIMITS},
         description = "List named firmware quirks and inconsistencies found in the log (nothing is corrected).")
 public final class EventlogFindingsCommand implements Runnable {
     @Mixin

@@ -1,11 +1,13 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.util.BadInputException;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -13,15 +15,27 @@ import java.nio.file.Path;
 public final class EventlogInput {
     public static final String DEFAULT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE", defaultValue = DEFAULT_LOG,
-            description = "binary event log, - for standard input (default: ${DEFAULT-VALUE})")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
+            description = {"binary event log, - for standard input (default: " + CurrentLog.CONTINUED
+                    + " when a measured kexec left it, else " + DEFAULT_LOG + "; which one is said on stderr)"})
     Path file;
+
+    @Spec(Spec.Target.MIXEE)
+    CommandSpec mixee;
 
     @Option(names = "--lenient", description = "on a parse error, still use the records read before it (exit code stays 2)")
     boolean lenient;
 
     /** The parsed log; in lenient mode with the error kept in the result. */
     EventLogParser.Result read() {
+        if (file == null) {
+            CurrentLog.Choice c = CurrentLog.choose();
+            file = c.path();
+            if (mixee != null) {
+                mixee.commandLine().getErr().println("kexec-measured: " + c.note());
+                mixee.commandLine().getErr().flush();
+            }
+        }
         byte[] b = readBytes(file);
         EventLogParser.Result r = EventLogParser.parseLenient(b);
         if (r.error() != null && !lenient) {
@@ -38,19 +52,11 @@ public final class EventlogInput {
         }
     }
 
+    /** The file's bytes through {@link EventLogParser#readFile} (capped; zero-filled devices refused at record 0). */
     static byte[] readBytes(Path p) {
-        try {
-            if (p.toString().equals("-")) return System.in.readAllBytes();
-            if (Files.isRegularFile(p) && Files.size(p) > Integer.MAX_VALUE - 64) {
-                throw new BadInputException(p + ": file too large for an event log (" + Files.size(p) + " bytes)");
-            }
-            return Files.readAllBytes(p);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new BadInputException(p + ": no such file");
-        } catch (java.nio.file.AccessDeniedException e) {
+        if (p.toString().equals(DEFAULT_LOG) && Files.exists(p) && !Files.isReadable(p)) {
             throw new BadInputException(p + ": permission denied (the firmware log needs root)");
-        } catch (IOException e) {
-            throw new BadInputException(p + ": cannot read: " + e.getMessage());
         }
+        return EventLogParser.readFile(p);
     }
 }

@@ -2,7 +2,6 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.boot.JournalRecovery;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmException;
 import org.kexecmeasured.util.BadInputException;
@@ -13,22 +12,25 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 /**
  * {@code eventlog recover}: after an interrupted {@code boot}, decides from the journal and the live
  * PCRs which journaled extends reached the TPM; with {@code --complete} it extends the ones that did
- * not, through the same write path as a boot ({@link JournalRecovery#complete}), so the TPM holds
- * exactly the journaled sequence. This class parses options and prints.
+ * not, through the same write path as a boot, rebuilds the whole continued log from the journal and
+ * the firmware log's copy beside it, and marks the journal finished ({@link JournalRecovery#recover}).
+ * This class parses options and prints.
  */
 @Command(name = "recover", mixinStandardHelpOptions = true,
         description = {"Explain an interrupted 'boot' from its journal and the live PCRs.",
-                "--complete extends the journaled events that did not reach the TPM."},
+                "--complete extends the journaled events that did not reach the TPM, rebuilds the",
+                "whole continued log (firmware log + every journaled record) and marks the journal",
+                "finished, so the next 'boot' with this state directory archives it and goes on."},
         exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:every PCR is explained (and, with --complete, completed)",
+        exitCodeList = {"0:every PCR is explained (and, with --complete, completed and the log rebuilt)",
                 "1:a PCR fits no replay of the journal; nothing was extended",
-                "2:bad input or unusable TPM; nothing was extended",
+                "2:bad input (a damaged journal: the line is named), unusable TPM, or another run holds the "
+                        + "state directory or the TPM; nothing was extended",
                 "4:--complete stopped after it had extended something (run it again once the TPM answers)",
                 "70:internal error"})
 public final class EventlogRecoverCommand implements Runnable {
@@ -39,12 +41,17 @@ public final class EventlogRecoverCommand implements Runnable {
     @Option(names = "--tpm", paramLabel = "TCTI", required = true, description = "the TPM the run extended")
     String tcti;
 
-    @Option(names = "--complete", description = "extend the journaled events that did not reach the TPM (in journal order)")
+    @Option(names = "--complete", description = "extend the journaled events that did not reach the TPM (in journal order), "
+            + "rebuild the whole log and mark the journal finished")
     boolean complete;
 
     @Option(names = "--eventlog", paramLabel = "FILE",
-            description = "with --complete: the log 'boot' left (STATE/eventlog.partial.bin); the completed extends are appended to it")
+            description = "with --complete: where to write the rebuilt log (default: where the boot meant to write it)")
     Path eventlog;
+
+    @Option(names = "--lock-wait", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
+            description = "with --complete: how long to wait for another run holding the state directory or the TPM (default: ${DEFAULT-VALUE})")
+    java.time.Duration lockWait;
 
     @Option(names = "--json", description = "JSON result")
     boolean json;
@@ -63,51 +70,59 @@ public final class EventlogRecoverCommand implements Runnable {
         if (eventlog != null && !complete) {
             throw new BadInputException("--eventlog is only used with --complete");
         }
-        Journal.Contents jc = EventlogVerifyCommand.readJournal(journal);
-        EventLog partial = complete && eventlog != null ? EventLog.parse(EventlogInput.readBytes(eventlog)) : null;
+        try {
+            Journal.load(journal); // a damaged or missing journal is named before the TPM is opened
+        } catch (Journal.UnstartedException e) {
+            if (!complete) throw new BadInputException(e.getMessage() + "; --complete removes it");
+        }
         PrintWriter out = spec.commandLine().getOut();
         // a TpmChangedException (exit 4) from the completion passes through to Main as it is
         try (Tpm tpm = services.tpm().open(tcti)) {
-            List<JournalRecovery.PcrResult> results = JournalRecovery.analyse(jc, JournalRecovery.readPcrs(tpm, jc));
-            boolean diverged = results.stream().anyMatch(r -> !r.consistent());
-            List<JournalRecovery.Verdict> pending = JournalRecovery.pending(results);
-            if (!json) JournalText.print(out, journal, results);
-            List<JournalRecovery.Step> steps = List.of();
-            if (!diverged && complete && !pending.isEmpty()) {
+            JournalRecovery.Recovered r = JournalRecovery.recover(journal, tpm, complete, eventlog, lockWait);
+            if (r.removed()) {
+                out.println(json ? EventlogCommand.json(Map.of("journal", journal.toString(), "removed", true))
+                        : "journal " + journal + " was never started (its run died creating it, before any extend): removed; "
+                        + "that run extended nothing");
                 out.flush();
-                steps = JournalRecovery.complete(journal, tpm, pending, partial, eventlog);
+                return;
             }
             if (json) {
-                Map<String, Object> m = JournalText.json(journal, results);
-                m.put("completed", complete && !diverged);
-                m.put("completedSteps", steps.stream().map(x -> Map.of("seq", x.entry().seq(),
+                Map<String, Object> m = JournalText.json(journal, r.results());
+                m.put("completed", complete && !r.diverged());
+                m.put("completedSteps", r.steps().stream().map(x -> Map.of("seq", x.entry().seq(),
                         "found", x.found().name().toLowerCase(java.util.Locale.ROOT), "newSeq", x.newSeq())).toList());
+                m.put("log", r.log() == null ? null : r.log().toString());
+                m.put("finished", r.finished());
                 out.println(EventlogCommand.json(m));
+            } else {
+                JournalText.print(out, journal, r.results());
             }
-            if (diverged) {
+            if (r.diverged()) {
                 out.flush();
                 throw new CheckFailedException("the journal does not explain every PCR: nothing was extended; "
                         + "the TPM no longer matches any log this run could write");
             }
-            if (!json) printOutcome(out, steps, pending);
+            if (!json) printOutcome(out, r);
         } catch (TpmException e) {
             throw new BadInputException("TPM " + tcti + ": " + e.getMessage(), e);
         }
         out.flush();
     }
 
-    private void printOutcome(PrintWriter out, List<JournalRecovery.Step> steps, List<JournalRecovery.Verdict> pending) {
-        if (steps.isEmpty()) {
-            out.println(pending.stream().anyMatch(v -> v.outcome() == JournalRecovery.Outcome.NOT_REACHED)
-                    ? "not completed: run with --complete to extend the events that did not reach the TPM"
-                    : "nothing to complete");
+    private void printOutcome(PrintWriter out, JournalRecovery.Recovered r) {
+        if (!complete) {
+            out.println(r.finished() ? "the journal is finished: nothing to complete"
+                    : r.pending().stream().anyMatch(v -> v.outcome() == JournalRecovery.Outcome.NOT_REACHED)
+                    ? "not completed: run with --complete to extend the events that did not reach the TPM and rebuild the log"
+                    : "nothing to extend; run with --complete to rebuild the log and finish the journal");
             return;
         }
-        for (JournalRecovery.Step x : steps) {
+        for (JournalRecovery.Step x : r.steps()) {
             out.println("  " + JournalText.describe(x.entry()) + (x.newSeq() == 0
                     ? " marked done (the PCR shows it)" : " extended now (journal #" + x.newSeq() + ")"));
         }
-        out.println("completed: the TPM now holds every journaled extend");
-        if (eventlog != null) out.println("appended " + steps.size() + " record(s) to " + eventlog);
+        out.println(r.steps().isEmpty() ? "nothing to complete" : "completed: the TPM now holds every journaled extend");
+        if (r.log() != null) out.println("rebuilt the whole log: " + r.log());
+        out.println("journal finished: " + journal);
     }
 }

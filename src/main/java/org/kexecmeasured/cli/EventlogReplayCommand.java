@@ -7,6 +7,7 @@ import org.kexecmeasured.eventlog.export.JsonView;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.BoundedFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -20,7 +21,7 @@ import java.util.List;
 import java.util.Map;
 
 /** {@code eventlog replay}: PCR values the log predicts, per bank, in tpm2_pcrread's layout. */
-@Command(name = "replay", mixinStandardHelpOptions = true,
+@Command(name = "replay", mixinStandardHelpOptions = true, footer = {"", BoundedFiles.HELP_LIMITS},
         description = {"Replay the log into PCR values per bank (EV_NO_ACTION never extended; StartupLocality honoured).",
                 "Output has tpm2_pcrread's layout, which `eventlog verify --pcrs` reads back."})
 public final class EventlogReplayCommand implements Runnable {

@@ -1,5 +1,6 @@
 package org.kexecmeasured.cli;
 
+import com.fasterxml.jackson.core.JsonGenerator;
 import org.kexecmeasured.eventlog.Digest;
 import org.kexecmeasured.eventlog.Event;
 import org.kexecmeasured.eventlog.EventLog;
@@ -10,6 +11,8 @@ import org.kexecmeasured.eventlog.export.CelJson;
 import org.kexecmeasured.eventlog.export.JsonView;
 import org.kexecmeasured.eventlog.export.TpmEventlogYaml;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.BoundedFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -19,7 +22,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.PrintWriter;
 
 /** {@code eventlog show}: the records with decoded event data. */
-@Command(name = "show", mixinStandardHelpOptions = true,
+@Command(name = "show", mixinStandardHelpOptions = true, footer = {"", BoundedFiles.HELP_LIMITS},
         description = "Print every record of an event log with its decoded event data.")
 public final class EventlogShowCommand implements Runnable {
     enum Format { text, yaml, json, cel, html }
@@ -47,15 +50,28 @@ public final class EventlogShowCommand implements Runnable {
         EventLogParser.Result r = input.read();
         PrintWriter out = spec.commandLine().getOut();
         String err = r.error() == null ? null : r.error().getMessage();
+        // written as they are built: the view of a log at the size limit would not fit a small heap whole
         switch (json ? Format.json : format) {
-            case json -> out.println(EventlogCommand.json(JsonView.log(r.log(), err)));
-            case cel -> out.println(EventlogCommand.json(CelJson.records(r.log())));
-            case yaml -> out.print(TpmEventlogYaml.render(r.log(), err));
+            case json -> writeJson(out, JsonView.log(r.log(), err));
+            case cel -> writeJson(out, CelJson.records(r.log()));
+            case yaml -> TpmEventlogYaml.render(r.log(), err, out);
             case html -> out.print(HtmlReport.eventlog(r.log(), String.valueOf(input.file), expected.pcrSource()));
             default -> text(out, r.log());
         }
         out.flush();
         input.failIfIncomplete(r);
+    }
+
+    /** Indented JSON straight to {@code out} (left open), then a newline. */
+    static void writeJson(PrintWriter out, Object view) {
+        try {
+            JsonGenerator g = Json.MAPPER.getFactory().createGenerator(out).disable(JsonGenerator.Feature.AUTO_CLOSE_TARGET);
+            Json.PRETTY.writeValue(g, view);
+            g.flush();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        out.println();
     }
 
     static void text(PrintWriter out, EventLog log) {

@@ -93,7 +93,7 @@ public final class EventlogVerifyCommand implements Runnable {
         Verification.Result v = Verification.verify(log, expected);
         List<JournalRecovery.PcrResult> jr = null;
         if (journal != null) {
-            Journal.Contents jc = readJournal(journal);
+            Journal.Contents jc = Journal.load(journal);
             jr = JournalRecovery.analyse(jc, src.read(new ArrayList<>(jc.start().keySet()), new java.util.BitSet()).values());
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -124,16 +124,6 @@ public final class EventlogVerifyCommand implements Runnable {
         if (!v.mismatches().isEmpty() || journalDiverged) {
             throw new CheckFailedException(v.mismatches().size() + " PCR value(s) do not match (or cannot be verified by) the log"
                     + (journalDiverged ? "; the journal does not explain every PCR" : ""));
-        }
-    }
-
-    static Journal.Contents readJournal(Path f) {
-        try {
-            return Journal.read(f);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new org.kexecmeasured.util.BadInputException(f + ": no such journal");
-        } catch (java.io.IOException e) {
-            throw new org.kexecmeasured.util.BadInputException(f + ": cannot read the journal: " + e.getMessage());
         }
     }
 

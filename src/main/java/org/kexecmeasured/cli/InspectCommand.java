@@ -6,18 +6,16 @@ import org.kexecmeasured.payload.ReportText;
 import org.kexecmeasured.payload.sig.Certificates;
 import org.kexecmeasured.prediction.EmulatedStub;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
+import org.kexecmeasured.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
-import java.io.IOException;
 import java.io.PrintWriter;
-import java.io.RandomAccessFile;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
+import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -35,13 +33,14 @@ import java.util.concurrent.Callable;
                         + "from running the UKI's own stub in the emulator; a static model of the known stub versions is "
                         + "shown beside it as a cross-check.",
                 "With --trust, exits 1 unless some embedded signature verifies against one of the given certificates."},
+        footer = {"", BoundedFiles.HELP_LIMITS},
         mixinStandardHelpOptions = true)
 public final class InspectCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "FILE", description = "payload to inspect (PE, UKI, bzImage, arm64 Image, zboot, plain file)")
+    @Parameters(index = "0", paramLabel = "FILE", description = "payload to inspect (PE, UKI, bzImage, arm64 Image, zboot, plain file); - for standard input")
     Path file;
 
     @Option(names = "--json", description = "print the report as JSON")
@@ -65,29 +64,28 @@ public final class InspectCommand implements Callable<Integer> {
      */
     static final long STUB_BUDGET_MILLIS = 30_000;
 
-    /** Files beyond this are refused: a Java array holds at most 2 GiB and UEFI payloads are far smaller. */
-    static final long MAX_FILE = Integer.MAX_VALUE - 64;
-
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws java.io.IOException {
         org.kexecmeasured.payload.hash.MultiHasher.preload();
         List<X509CertificateHolder> anchors = new ArrayList<>();
         for (Path t : trust) anchors.addAll(Certificates.load(t));
-        byte[] data = read(file);
         if (profile != null && profile < 0) throw new BadInputException("--profile must be 0 or more");
-        Inspector.Result res = Inspector.inspect(data, new Inspector.Options(anchors,
-                noEmulation ? null : new EmulatedStub(STUB_BUDGET_MILLIS), profile));
+        Inspector.Result res;
+        try (BoundedFiles.Input in = BoundedFiles.open(file, BoundedFiles.PAYLOAD)) {
+            res = Inspector.inspect(open(in), new Inspector.Options(anchors,
+                    noEmulation ? null : new EmulatedStub(STUB_BUDGET_MILLIS), profile));
+        }
         Map<String, Object> report = new LinkedHashMap<>();
         report.put("file", file.toString());
         report.putAll(res.report());
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            out.println(org.kexecmeasured.util.Json.PRETTY.writeValueAsString(report));
+            out.println(Json.PRETTY.writeValueAsString(report));
         } else {
             out.print(ReportText.render(report));
         }
         out.flush();
-        if (!anchors.isEmpty() && !res.anySignerVerified()) {
+        if (!anchors.isEmpty() && !res.anySignatureVerified()) {
             throw new CheckFailedException(res.signatures().isEmpty()
                     ? file + ": not signed, so nothing verifies against --trust"
                     : file + ": no embedded signature verifies against the --trust certificates");
@@ -95,18 +93,20 @@ public final class InspectCommand implements Callable<Integer> {
         return 0;
     }
 
-    static byte[] read(Path file) throws IOException {
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r"); FileChannel ch = raf.getChannel()) {
-            long size = ch.size();
-            if (size > MAX_FILE) throw new BadInputException(file + ": " + size + " bytes is larger than the 2 GiB inspect handles");
-            byte[] b = new byte[(int) size];
-            java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b);
-            while (buf.hasRemaining()) {
-                if (ch.read(buf) < 0) throw new BadInputException(file + ": file shrank while being read");
-            }
-            return b;
-        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
-            throw new BadInputException("cannot open " + file + ": " + e.getMessage());
+    /**
+     * The payload's bytes, after its first bytes passed {@link Inspector#checkHeader}: a regular file
+     * is mapped (no heap, nothing read yet beyond the header); a device, pipe or standard input is
+     * refused from its first bytes when they are no payload, else read up to the payload limit.
+     */
+    static ByteBuffer open(BoundedFiles.Input in) {
+        byte[] head = in.head(Inspector.HEADER_BYTES);
+        boolean complete = head.length < Inspector.HEADER_BYTES;
+        try {
+            Inspector.checkHeader(head, in.hasKnownSize() ? in.size() : complete ? head.length : -1);
+        } catch (BadInputException e) {
+            if (in.isRegularFile()) throw e;
+            throw new BadInputException(in.name() + ": not a regular file (" + in.kind() + "): " + e.getMessage());
         }
+        return in.map();
     }
 }

@@ -62,7 +62,12 @@ public final class Main implements Runnable {
         CommandLine cl = commandLine(services, args);
         cl.setOut(out);
         cl.setErr(err);
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (Error e) {
+            // picocli hands only Exceptions to handleException; an Error unwinds through execute
+            return handleError(e, cl, args);
+        }
     }
 
     public static CommandLine commandLine() {
@@ -75,7 +80,7 @@ public final class Main implements Runnable {
      * registers only what it can reach (see {@link #commandLine(Services, String[])}).
      */
     static final List<String> SUBCOMMANDS = List.of("generate-completion", "gen-manpage", "inspect", "eventlog", "tpm",
-            "emulate", "boot", "report");
+            "emulate", "predict", "boot", "commit-pending", "exec", "unload", "report");
 
     /** The class of a subcommand; a switch, so that only the chosen class is loaded. */
     static Class<?> subcommandClass(String name) {
@@ -86,7 +91,11 @@ public final class Main implements Runnable {
             case "eventlog" -> EventlogCommand.class;
             case "tpm" -> TpmCommand.class;
             case "emulate" -> EmulateCommand.class;
+            case "predict" -> PredictCommand.class;
             case "boot" -> BootCommand.class;
+            case "commit-pending" -> CommitPendingCommand.class;
+            case "exec" -> ExecCommand.class;
+            case "unload" -> UnloadCommand.class;
             case "report" -> ReportCommand.class;
             default -> null;
         };
@@ -165,6 +174,42 @@ public final class Main implements Runnable {
     private static int journaled(int rc, Exception ex, CommandLine cl) {
         JournalLog.fromEnvironment(System.getenv(), cl.getErr()).failed(cl.getCommandSpec().qualifiedName(), oneLine(ex.getMessage()), rc);
         return rc;
+    }
+
+    /**
+     * A JVM Error that escaped a command (out of memory, stack overflow): one line and exit 70, never
+     * a stack trace or exit 1. The command's large objects are unreachable by now, so printing works.
+     */
+    static int handleError(Error e, CommandLine cl, String[] args) {
+        PrintWriter err = cl.getErr();
+        String what = commandName(cl, args);
+        if (e instanceof OutOfMemoryError) {
+            err.println("kexec-measured: internal error: out of memory while running '" + what + "' (maximum heap "
+                    + (Runtime.getRuntime().maxMemory() >> 20) + " MiB) — raise -Xmx via KEXEC_MEASURED_JAVA_OPTS, e.g. "
+                    + "KEXEC_MEASURED_JAVA_OPTS=-Xmx2g");
+        } else if (e instanceof StackOverflowError) {
+            err.println("kexec-measured: internal error: stack overflow while running '" + what
+                    + "' — raise -Xss via KEXEC_MEASURED_JAVA_OPTS, e.g. KEXEC_MEASURED_JAVA_OPTS=-Xss16m");
+        } else {
+            err.println("kexec-measured: internal error: " + oneLine(String.valueOf(e)) + " while running '" + what + "'");
+        }
+        if (System.getenv("KEXEC_MEASURED_DEBUG") != null) e.printStackTrace(err);
+        err.flush();
+        return EXIT_INTERNAL;
+    }
+
+    /** "eventlog replay": the subcommand words of the command line, without options or files. */
+    private static String commandName(CommandLine cl, String[] args) {
+        StringBuilder sb = new StringBuilder();
+        CommandLine cur = cl;
+        for (String a : args) {
+            CommandLine sub = cur.getSubcommands().get(a);
+            if (sub == null) break;
+            if (sb.length() > 0) sb.append(' ');
+            sb.append(a);
+            cur = sub;
+        }
+        return sb.length() == 0 ? "kexec-measured" : sb.toString();
     }
 
     static String oneLine(String s) {

@@ -1,9 +1,11 @@
 package org.kexecmeasured.eventlog;
 
-import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
+import org.kexecmeasured.util.Le;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -67,6 +69,41 @@ public final class EventLogParser {
         return new Result(log, err);
     }
 
+    /**
+     * The bytes of a log file ("-" = standard input), through the capped reader with the event-log
+     * limit; a device or pipe (securityfs included) is first checked with {@link #checkStart}, so a
+     * zero-filled one is refused at record 0 instead of at the limit. Errors name the file.
+     */
+    public static byte[] readFile(Path file) {
+        try (BoundedFiles.Input in = BoundedFiles.open(file, BoundedFiles.EVENTLOG)) {
+            if (!in.hasKnownSize()) {
+                try {
+                    checkStart(in.head(FIRST_HEADER_CHECK));
+                } catch (BadInputException e) {
+                    throw new BadInputException(file + " (" + in.kind() + "): " + e.getMessage());
+                }
+            }
+            return in.readAll();
+        }
+    }
+
+    /** How many leading bytes {@link #checkStart} looks at: one TCG_PCR_EVENT header. */
+    public static final int FIRST_HEADER_CHECK = LEGACY_HEADER;
+
+    /**
+     * Rejects input whose first record header is all zero bytes: PCR 0, EV_PREBOOT_CERT, a zero
+     * digest and no data is no real record (see {@link #isPadding}), so such input is a zero-filled
+     * file or device. Callers reading a stream check this on the first bytes before reading the rest.
+     */
+    public static void checkStart(byte[] head) {
+        if (head.length < FIRST_HEADER_CHECK) return;
+        for (int i = 0; i < FIRST_HEADER_CHECK; i++) {
+            if (head[i] != 0) return;
+        }
+        throw new BadInputException("record 0 at byte offset 0 (0x0): the first " + FIRST_HEADER_CHECK
+                + " bytes are all zero, which no record header is: zero-filled input, not an event log");
+    }
+
     /** True when the bytes start like a crypto-agile log (see the class comment). */
     public static boolean looksCryptoAgile(byte[] b) {
         if (b.length < LEGACY_HEADER + SPEC_ID_SIG.length) return false;
@@ -85,6 +122,7 @@ public final class EventLogParser {
         if (contentEnd == 0) {
             throw err(0, "the file holds only zero bytes (" + b.length + "), not an event log");
         }
+        checkStart(b);
         int p = 0;
         if (looksCryptoAgile(b)) {
             p = readLegacy(0);

@@ -2,6 +2,7 @@ package org.kexecmeasured.payload;
 
 import org.kexecmeasured.util.Le;
 import org.bouncycastle.cert.X509CertificateHolder;
+import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.payload.linux.Arm64Image;
 import org.kexecmeasured.payload.linux.BzImage;
 import org.kexecmeasured.payload.linux.ZbootHeader;
@@ -24,7 +25,6 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -66,11 +66,12 @@ public final class Inspector {
 
     /** The report and the verdict inputs the CLI needs. */
     public record Result(Map<String, Object> report, List<AuthenticodeSignatures.Entry> signatures) {
-        /** Some signer verifies (signature, digest and, with trust anchors, chain). */
-        public boolean anySignerVerified() {
-            for (AuthenticodeSignatures.Entry e : signatures) {
-                for (AuthenticodeSignatures.Signer s : e.signers()) if (s.verified()) return true;
-            }
+        /**
+         * Some WIN_CERTIFICATE verifies as EDK2 would accept it: every signer's signature, the image
+         * digest and, with trust anchors, the chain.
+         */
+        public boolean anySignatureVerified() {
+            for (AuthenticodeSignatures.Entry e : signatures) if (e.verified()) return true;
             return false;
         }
     }
@@ -96,17 +97,45 @@ public final class Inspector {
     }
 
     public static Result inspect(byte[] data, Options opts) {
+        return inspect(ByteBuffer.wrap(data), opts);
+    }
+
+    /**
+     * Inspects the file held in the buffer (bytes 0 to its limit; a mapped file needs no heap:
+     * hashing reads it in place). The buffer must not change meanwhile.
+     */
+    public static Result inspect(ByteBuffer data, Options opts) {
         List<AuthenticodeSignatures.Entry> sigs = new ArrayList<>();
-        Map<String, Object> r = describe(data, opts, 0, sigs);
+        Map<String, Object> r = describe(data.duplicate().position(0), opts, 0, sigs);
         return new Result(r, sigs);
     }
 
-    private static Map<String, Object> describe(byte[] b, Options given, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
+    /** How many leading bytes {@link #checkHeader} needs to tell a payload from anything else. */
+    public static final int HEADER_BYTES = 64 << 10;
+
+    /**
+     * Refuses, from the first bytes alone, what inspect would refuse anyway: no PE/COFF ("MZ"),
+     * bzImage or arm64 Image header and no known plain format. {@code fileSize} is -1 when unknown
+     * (a pipe). Lets a caller stop before it reads the rest of a large or endless input.
+     */
+    public static void checkHeader(byte[] head, long fileSize) {
+        if (head.length == 0) throw new BadInputException("empty file (0 bytes)");
+        ByteBuffer b = ByteBuffer.wrap(head);
+        if (head.length >= 2 && Le.u16(b, 0) == 0x5a4d) return;
+        if (BzImage.looksLikeBzImage(b) || Arm64Image.looksLikeArm64Image(b)) return;
+        if (plainKind(b, fileSize) != null) return;
+        throw new BadInputException(String.format(
+                "not a recognised payload: no PE/COFF, bzImage or arm64 Image header and not a known plain format in the first %d bytes (first bytes %s)",
+                head.length, Hex.of(head, 0, Math.min(8, head.length))));
+    }
+
+    private static Map<String, Object> describe(ByteBuffer b, Options given, int depth, List<AuthenticodeSignatures.Entry> sigsOut) {
         Options opts = depth > 0 ? new Options(given.trust()) : given; // a nested kernel is no UKI the stub would run
         Map<String, Object> r = new LinkedHashMap<>();
-        r.put("size", (long) b.length);
-        if (b.length == 0) throw new BadInputException("empty file (0 bytes)");
-        boolean mz = b.length >= 2 && Le.u16(b, 0) == 0x5a4d;
+        int size = b.limit();
+        r.put("size", (long) size);
+        if (size == 0) throw new BadInputException("empty file (0 bytes)");
+        boolean mz = size >= 2 && Le.u16(b, 0) == 0x5a4d;
         if (mz) {
             PeFile pe = PeFile.parse(b);
             boolean uki = Uki.isUki(pe);
@@ -120,7 +149,7 @@ public final class Inspector {
             // the stub runs (PCR 11 and the rest) while this thread computes the Authenticode digests
             if (uki) Uki.requireUnambiguous(pe);
             java.util.concurrent.CompletableFuture<Map<String, Object>> stub = uki
-                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> UkiMeasured.report(pe, b, opts, BANKS), WORKERS)
+                    ? java.util.concurrent.CompletableFuture.supplyAsync(() -> UkiMeasured.report(pe, opts.stubRunner() != null ? pe.bytes() : null, opts, BANKS), WORKERS)
                     : null;
             // so does the inspection of the UKI's nested kernel
             java.util.concurrent.CompletableFuture<Map<String, Object>> nested = uki && depth < MAX_NESTING
@@ -154,15 +183,18 @@ public final class Inspector {
             r.put("arm64Image", arm64Report(Arm64Image.parse(b), b));
             return r;
         }
-        String plain = plainKind(b);
+        String plain = plainKind(b, size);
         if (plain == null) {
             throw new BadInputException(String.format(
                     "not a recognised payload: no PE/COFF, bzImage or arm64 Image header and not a known plain format (first bytes %s)",
-                    Hex.of(b, 0, Math.min(8, b.length))));
+                    Hex.of(Le.copy(b, 0, Math.min(8, size)))));
         }
         r.put("type", "plain file");
         r.put("format", plain);
-        r.put("sha256", Hex.of(HashAlg.SHA256.digest(b)));
+        try (MultiHasher h = MultiHasher.create(List.of(HashAlg.SHA256))) {
+            h.update(b, 0, size);
+            r.put("sha256", Hex.of(h.finish().get(HashAlg.SHA256)));
+        }
         return r;
     }
 
@@ -244,6 +276,9 @@ public final class Inspector {
                 ss.add(x);
             }
             m.put("signers", ss);
+            if (e.trailingBytes() > 0) m.put("bytesAfterSignature", e.trailingBytes());
+            m.put("verified", e.verified());
+            if (e.problem() != null) m.put("problem", e.problem());
             out.add(m);
         }
         return out;
@@ -280,7 +315,7 @@ public final class Inspector {
         return m;
     }
 
-    private static Map<String, Object> arm64Report(Arm64Image a, byte[] b) {
+    private static Map<String, Object> arm64Report(Arm64Image a, ByteBuffer b) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("textOffset", hex(a.textOffset()));
         m.put("imageSize", hex(a.imageSize()));
@@ -345,8 +380,8 @@ public final class Inspector {
             r.put("error", ".linux has no data in the file");
             return r;
         }
-        byte[] inner = Arrays.copyOfRange(pe.bytes(), (int) linux.pointerToRawData(),
-                (int) (linux.pointerToRawData() + Math.min(linux.virtualSize(), linux.sizeOfRawData())));
+        // a view, not a copy: a mapped UKI's kernel stays in the page cache
+        ByteBuffer inner = pe.slice(linux.pointerToRawData(), Math.min(linux.virtualSize(), linux.sizeOfRawData()));
         try {
             return describe(inner, opts, depth + 1, new ArrayList<>());
         } catch (BadInputException e) {
@@ -364,12 +399,16 @@ public final class Inspector {
         return "0x" + Long.toHexString(v);
     }
 
-    /** A name for files that are not payloads but are of a kind worth naming, or null. */
-    static String plainKind(byte[] b) {
+    /**
+     * A name for files that are not payloads but are of a kind worth naming, or null. {@code b}
+     * holds the file or its first bytes; {@code fileSize} is -1 when unknown.
+     */
+    static String plainKind(ByteBuffer b, long fileSize) {
+        int n = b.limit();
         if (Le.startsWith(b, 0, new byte[]{0x7f, 'E', 'L', 'F'})) {
-            if (b.length < 20) return "ELF (truncated)";
-            String cls = b[4] == 2 ? "64-bit" : b[4] == 1 ? "32-bit" : "?";
-            int machine = b[5] == 2 ? (b[18] & 0xff) << 8 | (b[19] & 0xff) : Le.u16(b, 18);
+            if (n < 20) return "ELF (truncated)";
+            String cls = b.get(4) == 2 ? "64-bit" : b.get(4) == 1 ? "32-bit" : "?";
+            int machine = b.get(5) == 2 ? (b.get(18) & 0xff) << 8 | (b.get(19) & 0xff) : Le.u16(b, 18);
             String mach = switch (machine) {
                 case 0x3e -> "x86_64";
                 case 0xb7 -> "aarch64";
@@ -382,27 +421,27 @@ public final class Inspector {
         if (Le.startsWith(b, 0, "070701".getBytes(StandardCharsets.US_ASCII))
                 || Le.startsWith(b, 0, "070702".getBytes(StandardCharsets.US_ASCII))) return "cpio (newc) archive";
         if (Le.startsWith(b, 0, new byte[]{(byte) 0xd0, 0x0d, (byte) 0xfe, (byte) 0xed})) return "devicetree blob";
-        if (b.length >= 6 && b[0] == 'B' && b[1] == 'M' && Le.u32(b, 2) == b.length) return "BMP image";
+        if (n >= 6 && b.get(0) == 'B' && b.get(1) == 'M' && (fileSize < 0 || Le.u32(b, 2) == fileSize)) return "BMP image";
         if (Le.startsWith(b, 0, "-----BEGIN ".getBytes(StandardCharsets.US_ASCII))) return "PEM";
         String comp = Magic.compression(b, 0);
         if (comp != null && !comp.equals("lzma") && !comp.startsWith("none")) return comp + " compressed data";
-        if (isText(b)) return "text";
+        if (isText(b, fileSize)) return "text";
         return null;
     }
 
-    private static boolean isText(byte[] b) {
-        int n = Math.min(b.length, 1 << 16);
+    private static boolean isText(ByteBuffer b, long fileSize) {
+        int n = Math.min(b.limit(), 1 << 16);
         for (int i = 0; i < n; i++) {
-            int c = b[i] & 0xff;
+            int c = b.get(i) & 0xff;
             if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return false;
             if (c == 0x7f) return false;
         }
         try {
             StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b, 0, n));
+                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(b.duplicate().position(0).limit(n));
             return true;
         } catch (CharacterCodingException e) {
-            return n < b.length; // a multi-byte char cut at the sample boundary is fine
+            return fileSize < 0 || n < fileSize; // a multi-byte char cut at the sample boundary is fine
         }
     }
 }

@@ -9,6 +9,11 @@ public final class Magic {
 
     /** Name of a compression format recognised by its magic at off, or null. */
     public static String compression(byte[] b, int off) {
+        return compression(java.nio.ByteBuffer.wrap(b), off);
+    }
+
+    /** The same on a buffer (absolute index {@code off}). */
+    public static String compression(java.nio.ByteBuffer b, int off) {
         if (startsWith(b, off, new byte[]{0x1f, (byte) 0x8b})) return "gzip";
         if (startsWith(b, off, new byte[]{(byte) 0xfd, '7', 'z', 'X', 'Z', 0})) return "xz";
         if (startsWith(b, off, new byte[]{0x28, (byte) 0xb5, 0x2f, (byte) 0xfd})) return "zstd";

@@ -23,11 +23,17 @@ public interface PolicySession extends AutoCloseable {
     void policyOr(List<byte[]> branches);
 
     /**
-     * TPM2_PolicyAuthorize with a signed approved policy: loads the public key (owner hierarchy),
-     * has the TPM verify the signature (TPM2_VerifySignature → ticket), then PolicyAuthorize.
-     * In a trial session the ticket is not checked by the TPM, but a real signature is still used.
+     * TPM2_PolicyAuthorize with a signed approved policy: loads the public key (owner hierarchy)
+     * with nameAlg {@code keyNameAlg}, has the TPM verify the signature with the signature's own
+     * hash ({@link ApprovedPolicy#sigHash()}: TPM2_VerifySignature → ticket), then PolicyAuthorize
+     * with the key's Name. In a trial session the ticket is not checked, but a real signature is still used.
      */
-    void policyAuthorize(ApprovedPolicy approved, PublicKey key);
+    void policyAuthorize(ApprovedPolicy approved, PublicKey key, HashAlg keyNameAlg);
+
+    /** As {@link #policyAuthorize(ApprovedPolicy, PublicKey, HashAlg)} with the key loaded as systemd loads it (nameAlg sha256). */
+    default void policyAuthorize(ApprovedPolicy approved, PublicKey key) {
+        policyAuthorize(approved, key, HashAlg.SHA256);
+    }
 
     /** TPM2_PolicyAuthorize in a trial session: only the key's Name and policyRef matter. */
     void policyAuthorizeTrial(byte[] keyName, byte[] policyRef);

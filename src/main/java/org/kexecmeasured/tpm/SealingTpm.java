@@ -3,10 +3,11 @@ package org.kexecmeasured.tpm;
 import org.kexecmeasured.util.HashAlg;
 
 /**
- * The sealing part of a TPM: policy sessions, seal and unseal. The measured boot never needs it
- * (it depends on {@link PcrTpm} only); the policy engine's sealed-secret verdicts do.
+ * The sealing part of a TPM: policy sessions, seal and unseal, and the read-only look-ups of
+ * sealed objects and NV indexes ({@link PublicAreaReader}). The measured boot never needs it (it
+ * depends on {@link PcrTpm} only); the policy engine's sealed-secret verdicts do.
  */
-public interface SealingTpm {
+public interface SealingTpm extends PublicAreaReader {
 
     /** Starts a policy session (trial = only computes a digest, authorizes nothing). */
     PolicySession startPolicySession(HashAlg alg, boolean trial);

@@ -6,6 +6,8 @@ import org.kexecmeasured.tpm.transport.SwtpmSocketTransport;
 import org.kexecmeasured.tpm.transport.TpmTransport;
 import org.kexecmeasured.util.BadInputException;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -110,10 +112,23 @@ public record Tcti(String kind, Map<String, String> options, String text) {
             case "device" -> new DeviceTransport(text, Path.of(options.get("path")), timeoutMs());
             case "swtpm" -> options.containsKey("path")
                     ? SwtpmSocketTransport.unix(text, Path.of(options.get("path")), timeoutMs())
-                    : SwtpmSocketTransport.tcp(text, options.get("host"), Integer.parseInt(options.get("port")), timeoutMs());
-            case "mssim" -> new MssimTransport(text, options.get("host"), Integer.parseInt(options.get("port")),
+                    : SwtpmSocketTransport.tcp(text, address(), Integer.parseInt(options.get("port")), timeoutMs());
+            case "mssim" -> new MssimTransport(text, address(), Integer.parseInt(options.get("port")),
                     Integer.parseInt(options.getOrDefault("locality", "0")), timeoutMs());
             default -> throw new IllegalStateException(kind);
         };
+    }
+
+    /**
+     * host= resolved once, before any socket: a name that does not resolve is a mistake in the TCTI
+     * string (exit 2), not an internal error; the transport then connects to the address literal.
+     */
+    String address() {
+        String host = options.get("host");
+        try {
+            return InetAddress.getByName(host).getHostAddress();
+        } catch (UnknownHostException | SecurityException e) {
+            throw new BadInputException("TCTI '" + text + "': host '" + host + "' does not resolve");
+        }
     }
 }

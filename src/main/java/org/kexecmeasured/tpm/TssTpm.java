@@ -4,9 +4,9 @@ import org.kexecmeasured.tpm.policy.ApprovedPolicy;
 import org.kexecmeasured.tpm.policy.TpmNames;
 import org.kexecmeasured.tpm.transport.TpmTransport;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BeReader;
 import org.kexecmeasured.util.HashAlg;
 import tss.tpm.CreatePrimaryResponse;
-import tss.tpm.CreateResponse;
 import tss.tpm.GetCapabilityResponse;
 import tss.tpm.PCR_ReadResponse;
 import tss.tpm.StartAuthSessionResponse;
@@ -451,12 +451,14 @@ public final class TssTpm implements Tpm {
         }
 
         @Override
-        public void policyAuthorize(ApprovedPolicy approved, PublicKey key) {
-            byte[] area = TpmNames.publicArea(key, HashAlg.SHA256, TpmNames.EXTERNAL_KEY_ATTRIBUTES);
+        public void policyAuthorize(ApprovedPolicy approved, PublicKey key, HashAlg keyNameAlg) {
+            // the key is loaded with the nameAlg its owner chose (systemd: sha256); its Name, and so the
+            // authorized policy, depends on it; the signature's own hash (approved.sigHash) goes to VerifySignature
+            byte[] area = TpmNames.publicArea(key, keyNameAlg, TpmNames.EXTERNAL_KEY_ATTRIBUTES);
             TPMT_PUBLIC pub = TPMT_PUBLIC.fromBytes(area);
             TPM_HANDLE kh = run(() -> t().LoadExternal(null, pub, TPM_HANDLE.from(TPM_RH.OWNER)));
             try {
-                byte[] name = TpmNames.name(HashAlg.SHA256, area);
+                byte[] name = TpmNames.name(keyNameAlg, area);
                 TPMU_SIGNATURE sig;
                 if (ApprovedPolicy.isEc(key)) {
                     byte[] s = approved.signature();
@@ -509,6 +511,15 @@ public final class TssTpm implements Tpm {
 
     // ---------------------------------------------------------------- seal / unseal
 
+    private static final int TPM_CC_CREATE = 0x00000153;
+    private static final int TPM_CC_UNSEAL = 0x0000015E;
+    private static final int TPM_CC_READ_PUBLIC = 0x00000173;
+    private static final int TPM_CC_NV_READ_PUBLIC = 0x00000169;
+    private static final int TPM_CC_NV_READ = 0x0000014E;
+    private static final int TPM_RH_OWNER = 0x40000001;
+    /** TPM_RC_RETRY (warning 0x22). */
+    private static final int RC_RETRY = TpmRc.RC_WARN | 0x22;
+
     /** The standard ECC P-256 storage primary key template (TCG EK/SRK profile, as tpm2-tools/systemd). */
     private static TPMT_PUBLIC srkTemplate() {
         return new TPMT_PUBLIC(TPM_ALG_ID.SHA256,
@@ -520,10 +531,139 @@ public final class TssTpm implements Tpm {
                 new TPMS_ECC_POINT(new byte[0], new byte[0]));
     }
 
-    private TPM_HANDLE createPrimary() {
-        CreatePrimaryResponse r = run(() -> t().CreatePrimary(TPM_HANDLE.from(TPM_RH.OWNER),
+    /** The storage primary key: its handle, public area (the ECC point salts sessions) and Name. */
+    private CreatePrimaryResponse createPrimary() {
+        return run(() -> t().CreatePrimary(TPM_HANDLE.from(TPM_RH.OWNER),
                 new TPMS_SENSITIVE_CREATE(new byte[0], new byte[0]), srkTemplate(), new byte[0], new TPMS_PCR_SELECTION[0]));
-        return r.handle;
+    }
+
+    /**
+     * A salted, unbound HMAC session whose only job is parameter encryption: the salt is sent
+     * encrypted to the storage primary key (ECDH, Part 1 Annex C.6.1), so only that TPM learns the
+     * session key = KDFa(sha256, salt, "ATH", nonceTPM, nonceCaller). A bus observer sees neither the
+     * salt nor, therefore, the secret the session encrypts.
+     */
+    private final class EncryptSession implements SessionCommand.Session, AutoCloseable {
+        private final TPM_HANDLE handle;
+        private final int attributes;
+        private byte[] sessionKey;
+        private byte[] nonceTpm;
+
+        EncryptSession(CreatePrimaryResponse saltKey, int attributes) {
+            this.attributes = attributes;
+            if (!(saltKey.outPublic.unique instanceof TPMS_ECC_POINT q)) {
+                throw new TpmTransportException("the storage primary key has no ECC point to salt a session with");
+            }
+            SessionCrypto.EccSalt salt = SessionCrypto.eccSalt(HashAlg.SHA256, q.x, q.y, random);
+            byte[] nonceCaller = new byte[HashAlg.SHA256.size];
+            random.nextBytes(nonceCaller);
+            try {
+                StartAuthSessionResponse r = run(() -> t().StartAuthSession(saltKey.handle, TPM_HANDLE.NULL, nonceCaller,
+                        salt.encryptedSalt(), TPM_SE.HMAC, new TPMT_SYM_DEF(TPM_ALG_ID.AES, 128, TPM_ALG_ID.CFB), TPM_ALG_ID.SHA256));
+                this.handle = r.handle;
+                this.nonceTpm = r.nonceTPM;
+                this.sessionKey = SessionCrypto.kdfa(HashAlg.SHA256, salt.salt(), "ATH", r.nonceTPM, nonceCaller, 256);
+            } finally {
+                Arrays.fill(salt.salt(), (byte) 0);
+            }
+        }
+
+        @Override
+        public int handle() {
+            return handle.handle;
+        }
+
+        @Override
+        public HashAlg alg() {
+            return HashAlg.SHA256;
+        }
+
+        @Override
+        public int attributes() {
+            return attributes;
+        }
+
+        @Override
+        public byte[] hmacKey() {
+            return sessionKey;
+        }
+
+        @Override
+        public byte[] cfbKey() {
+            return sessionKey;
+        }
+
+        @Override
+        public byte[] nonceTpm() {
+            return nonceTpm;
+        }
+
+        @Override
+        public void nonceTpm(byte[] n) {
+            nonceTpm = n;
+        }
+
+        @Override
+        public void close() {
+            Arrays.fill(sessionKey, (byte) 0);
+            flushQuietly(handle);
+        }
+    }
+
+    /** A policy session as the authorization of one command (HMAC only after PolicyAuthValue). */
+    private static final class PolicyAuth implements SessionCommand.Session {
+        private final Session s;
+        private final byte[] key;
+
+        PolicyAuth(Session s, byte[] authValue) {
+            this.s = s;
+            this.key = s.authValueBound ? trimTrailingZeros(authValue) : null;
+        }
+
+        @Override
+        public int handle() {
+            return s.handle.handle;
+        }
+
+        @Override
+        public HashAlg alg() {
+            return s.alg;
+        }
+
+        @Override
+        public int attributes() {
+            return SessionCommand.ATTR_CONTINUE;
+        }
+
+        @Override
+        public byte[] hmacKey() {
+            return key;
+        }
+
+        @Override
+        public byte[] nonceTpm() {
+            return s.nonceTpm;
+        }
+
+        @Override
+        public void nonceTpm(byte[] n) {
+            s.nonceTpm = n;
+        }
+    }
+
+    /** Sends a marshalled command; a TPM error becomes a {@link TpmCommandException}. */
+    private byte[] send(byte[] command) {
+        byte[] r = transport.transact(command);
+        checkRc();
+        return r;
+    }
+
+    /** Clears the transport's copies of the last command and response (they may have held secret material). */
+    private void forgetLastExchange() {
+        byte[] c = transport.lastCommand();
+        if (c != null) Arrays.fill(c, (byte) 0);
+        byte[] r = transport.lastResponse();
+        if (r != null) Arrays.fill(r, (byte) 0);
     }
 
     @Override
@@ -531,6 +671,10 @@ public final class TssTpm implements Tpm {
         return seal(secret, authPolicy, new byte[0]);
     }
 
+    /**
+     * TPM2_Create of a sealed data object under the storage primary key. The sensitive part (secret
+     * and authValue) is the command's first parameter and travels encrypted by a salted session.
+     */
     @Override
     public SealedObject seal(byte[] secret, byte[] authPolicy, byte[] authValue) {
         if (authValue.length > HashAlg.SHA256.size) {
@@ -547,13 +691,24 @@ public final class TssTpm implements Tpm {
                 authPolicy,
                 new TPMS_KEYEDHASH_PARMS(new TPMS_NULL_SCHEME_KEYEDHASH()),
                 new TPM2B_DIGEST_KEYEDHASH(new byte[0]));
-        TPM_HANDLE parent = createPrimary();
-        try {
-            CreateResponse r = run(() -> t().Create(parent, new TPMS_SENSITIVE_CREATE(authValue, secret), tmpl,
-                    new byte[0], new TPMS_PCR_SELECTION[0]));
-            return new SealedObject(r.outPublic.toBytes(), r.outPrivate.buffer);
+        // inSensitive = TPM2B(TPMS_SENSITIVE_CREATE{TPM2B userAuth, TPM2B data}), then inPublic, outsideInfo, creationPCR
+        byte[] sensitive = SessionCrypto.concat(SessionCommand.sized(authValue), SessionCommand.sized(secret));
+        byte[] params = SessionCrypto.concat(SessionCommand.sized(sensitive), SessionCommand.sized(tmpl.toBytes()),
+                SessionCommand.sized(new byte[0]), SessionCrypto.be32(0));
+        Arrays.fill(sensitive, (byte) 0);
+        CreatePrimaryResponse parent = createPrimary();
+        try (EncryptSession enc = new EncryptSession(parent, SessionCommand.ATTR_CONTINUE | SessionCommand.ATTR_DECRYPT)) {
+            SessionCommand cmd = new SessionCommand(TPM_CC_CREATE, new int[]{parent.handle.handle}, List.of(parent.name),
+                    params, List.of(new SessionCommand.Password(new byte[0]), enc), random);
+            SessionCommand.Response r = cmd.run(this::send, 0);
+            BeReader b = new BeReader(r.parameters(), "TPM2_Create response");
+            byte[] priv = b.sized("outPrivate", 4096);
+            TpmPublic pub = TpmPublic.read(b);
+            return new SealedObject(pub.area(), priv);
         } finally {
-            flushQuietly(parent);
+            Arrays.fill(params, (byte) 0);
+            forgetLastExchange();
+            flushQuietly(parent.handle);
         }
     }
 
@@ -562,106 +717,44 @@ public final class TssTpm implements Tpm {
         return unseal(sealed, session, new byte[0]);
     }
 
+    /**
+     * TPM2_Unseal: loads the object under the storage primary key and unseals it with the policy
+     * session as its authorization (with an HMAC keyed with {@code authValue} when the session ran
+     * PolicyAuthValue). A second, salted session encrypts the response, so the secret never crosses
+     * the TPM bus in clear; both response HMACs are checked before the data is decrypted, and the
+     * transport's copy of the response is cleared.
+     */
     @Override
     public byte[] unseal(SealedObject sealed, PolicySession session, byte[] authValue) {
         if (!(session instanceof Session s) || s.closed) throw new IllegalArgumentException("not an open session of this TPM");
         if (s.trial) throw new IllegalArgumentException("a trial session cannot authorize TPM2_Unseal");
         TPMT_PUBLIC pub = TPMT_PUBLIC.fromBytes(sealed.publicArea());
-        TPM_HANDLE parent = createPrimary();
+        TpmPublic area = TpmPublic.parseArea(sealed.publicArea(), "sealed object");
+        CreatePrimaryResponse parent = createPrimary();
         try {
-            TPM_HANDLE obj = run(() -> t().Load(parent, new TPM2B_PRIVATE(sealed.privateArea()), pub));
-            try {
-                if (s.authValueBound) return unsealWithHmac(obj, sealed, s, authValue);
-                return run(() -> tss._withSession(s.handle)._allowErrors().Unseal(obj));
+            TPM_HANDLE obj = run(() -> t().Load(parent.handle, new TPM2B_PRIVATE(sealed.privateArea()), pub));
+            try (EncryptSession enc = new EncryptSession(parent, SessionCommand.ATTR_CONTINUE | SessionCommand.ATTR_ENCRYPT)) {
+                for (int attempt = 0; ; attempt++) {
+                    try {
+                        SessionCommand cmd = new SessionCommand(TPM_CC_UNSEAL, new int[]{obj.handle}, List.of(area.name()),
+                                new byte[0], List.of(new PolicyAuth(s, authValue), enc), random);
+                        SessionCommand.Response r = cmd.run(this::send, 0);
+                        BeReader b = new BeReader(r.parameters(), "TPM2_Unseal response");
+                        byte[] out = b.sized("outData", MAX_SEAL);
+                        b.expectEnd();
+                        Arrays.fill(r.parameters(), (byte) 0);
+                        return out;
+                    } catch (TpmCommandException e) {
+                        // TPM_RC_RETRY: e.g. the TPM first had to record a non-orderly state in NV; retry as the spec asks
+                        if (e.rc().raw() != RC_RETRY || attempt >= 3) throw e;
+                    }
+                }
             } finally {
+                forgetLastExchange();
                 flushQuietly(obj);
             }
         } finally {
-            flushQuietly(parent);
-        }
-    }
-
-    private static final int TPM_CC_UNSEAL = 0x0000015E;
-    private static final int TPM_ST_SESSIONS = 0x8002;
-    private static final byte CONTINUE_SESSION = 0x01;
-
-    /**
-     * TPM2_Unseal authorized by a policy session that ran PolicyAuthValue: TSS.Java sends policy
-     * sessions without an HMAC, so this one command is marshalled here. Unbound, unsalted session:
-     * HMAC key = authValue (trailing zeros removed); hmac = HMAC(key, cpHash ‖ nonceCaller ‖ nonceTPM ‖ attrs),
-     * cpHash = H(commandCode ‖ object Name). The response HMAC is checked the same way with rpHash.
-     */
-    private byte[] unsealWithHmac(TPM_HANDLE obj, SealedObject sealed, Session s, byte[] authValue) {
-        HashAlg h = s.alg;
-        byte[] pub = sealed.publicArea();
-        HashAlg nameAlg = HashAlg.fromAlgId(((pub[2] & 0xFF) << 8) | (pub[3] & 0xFF));
-        if (nameAlg == null) throw new BadInputException("sealed object has an unknown name algorithm");
-        byte[] name = TpmNames.name(nameAlg, pub);
-        byte[] key = trimTrailingZeros(authValue);
-        for (int attempt = 0; ; attempt++) {
-            try {
-                return unsealWithHmacOnce(obj, name, s, key);
-            } catch (TpmCommandException e) {
-                // TPM_RC_RETRY: e.g. the TPM first had to record a non-orderly state in NV; retry as the spec asks
-                if (e.rc().raw() != (TpmRc.RC_WARN | 0x22) || attempt >= 3) throw e;
-            }
-        }
-    }
-
-    private byte[] unsealWithHmacOnce(TPM_HANDLE obj, byte[] name, Session s, byte[] key) {
-        HashAlg h = s.alg;
-        byte[] nonceCaller = new byte[h.size];
-        random.nextBytes(nonceCaller);
-        var cp = h.newDigest();
-        cp.update(be32(TPM_CC_UNSEAL));
-        cp.update(name);
-        byte[] cpHash = cp.digest();
-        byte[] hmac = hmac(h, key, cpHash, nonceCaller, s.nonceTpm, new byte[]{CONTINUE_SESSION});
-
-        java.io.ByteArrayOutputStream auth = new java.io.ByteArrayOutputStream();
-        auth.writeBytes(be32(s.handle.handle));
-        auth.writeBytes(sized(nonceCaller));
-        auth.write(CONTINUE_SESSION);
-        auth.writeBytes(sized(hmac));
-        byte[] authArea = auth.toByteArray();
-        java.io.ByteArrayOutputStream cmd = new java.io.ByteArrayOutputStream();
-        int size = 10 + 4 + 4 + authArea.length;
-        cmd.write(TPM_ST_SESSIONS >>> 8);
-        cmd.write(TPM_ST_SESSIONS & 0xFF);
-        cmd.writeBytes(be32(size));
-        cmd.writeBytes(be32(TPM_CC_UNSEAL));
-        cmd.writeBytes(be32(obj.handle));
-        cmd.writeBytes(be32(authArea.length));
-        cmd.writeBytes(authArea);
-        byte[] r = transport.transact(cmd.toByteArray());
-        checkRc();
-        // {tag, size, rc, u32 parameterSize, TPM2B outData, session: TPM2B nonceTPM, attrs, TPM2B hmac}
-        try {
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(r);
-            b.position(10);
-            int paramSize = b.getInt();
-            int paramStart = b.position();
-            byte[] outData = new byte[b.getShort() & 0xFFFF];
-            b.get(outData);
-            if (b.position() != paramStart + paramSize) throw new TpmTransportException("TPM2_Unseal response: bad parameter size");
-            byte[] params = java.util.Arrays.copyOfRange(r, paramStart, paramStart + paramSize);
-            byte[] newNonceTpm = new byte[b.getShort() & 0xFFFF];
-            b.get(newNonceTpm);
-            byte attrs = b.get();
-            byte[] rHmac = new byte[b.getShort() & 0xFFFF];
-            b.get(rHmac);
-            var rp = h.newDigest();
-            rp.update(be32(0));
-            rp.update(be32(TPM_CC_UNSEAL));
-            rp.update(params);
-            byte[] expect = hmac(h, key, rp.digest(), newNonceTpm, nonceCaller, new byte[]{attrs});
-            if (!java.security.MessageDigest.isEqual(expect, rHmac)) {
-                throw new TpmTransportException("TPM2_Unseal response HMAC does not verify (response tampered with?)");
-            }
-            s.nonceTpm = newNonceTpm;
-            return outData;
-        } catch (java.nio.BufferUnderflowException e) {
-            throw new TpmTransportException("TPM2_Unseal response truncated", e);
+            flushQuietly(parent.handle);
         }
     }
 
@@ -671,29 +764,63 @@ public final class TssTpm implements Tpm {
         return Arrays.copyOf(v, n);
     }
 
-    private static byte[] hmac(HashAlg h, byte[] key, byte[]... parts) {
-        try {
-            String name = "Hmac" + h.jcaName.replace("-", "");
-            javax.crypto.Mac mac = javax.crypto.Mac.getInstance(name);
-            // an empty key is legal for the TPM; JCA refuses zero-length keys, and HMAC pads keys with zeros anyway
-            mac.init(new javax.crypto.spec.SecretKeySpec(key.length == 0 ? new byte[1] : key, name));
-            for (byte[] p : parts) mac.update(p);
-            return mac.doFinal();
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException("HMAC-" + h.tpmName + " unavailable", e);
+    // ---------------------------------------------------------------- public areas (read-only)
+
+    /** A command without sessions (tag TPM_ST_NO_SESSIONS), marshalled here so the raw response can be parsed. */
+    private byte[] plainCommand(int cc, int... handles) {
+        byte[] c = new byte[10 + 4 * handles.length];
+        c[0] = (byte) 0x80;
+        c[1] = 0x01;
+        System.arraycopy(SessionCrypto.be32(c.length), 0, c, 2, 4);
+        System.arraycopy(SessionCrypto.be32(cc), 0, c, 6, 4);
+        for (int i = 0; i < handles.length; i++) System.arraycopy(SessionCrypto.be32(handles[i]), 0, c, 10 + 4 * i, 4);
+        return send(c);
+    }
+
+    @Override
+    public TpmPublic readPublic(int handle) {
+        byte[] r = plainCommand(TPM_CC_READ_PUBLIC, handle);
+        String what = String.format("TPM2_ReadPublic(0x%08x) response", handle);
+        BeReader b = new BeReader(r, 10, r.length - 10, what);
+        TpmPublic p = TpmPublic.read(b);
+        byte[] name = b.sized("name", 2 + 64);
+        b.sized("qualifiedName", 2 + 64);
+        b.expectEnd();
+        if (!Arrays.equals(name, p.name())) {
+            throw new TpmTransportException(what + ": the Name the TPM gives does not hash from the public area it gives");
         }
+        return p;
     }
 
-    private static byte[] be32(int v) {
-        return new byte[]{(byte) (v >>> 24), (byte) (v >>> 16), (byte) (v >>> 8), (byte) v};
+    @Override
+    public NvPublic nvReadPublic(int nvIndex) {
+        byte[] r = plainCommand(TPM_CC_NV_READ_PUBLIC, nvIndex);
+        String what = String.format("TPM2_NV_ReadPublic(0x%08x) response", nvIndex);
+        BeReader b = new BeReader(r, 10, r.length - 10, what);
+        NvPublic p = NvPublic.read(b);
+        byte[] name = b.sized("nvName", 2 + 64);
+        b.expectEnd();
+        if (p.nvIndex() != nvIndex) throw new TpmTransportException(what + String.format(": describes index 0x%08x", p.nvIndex()));
+        if (!Arrays.equals(name, p.name())) {
+            throw new TpmTransportException(what + ": the Name the TPM gives does not hash from the public area it gives");
+        }
+        return p;
     }
 
-    private static byte[] sized(byte[] b) {
-        byte[] o = new byte[b.length + 2];
-        o[0] = (byte) (b.length >>> 8);
-        o[1] = (byte) b.length;
-        System.arraycopy(b, 0, o, 2, b.length);
-        return o;
+    @Override
+    public byte[] nvReadAsOwner(int nvIndex, int size) {
+        if (size < 0 || size > 1024) throw new BadInputException("NV read of " + size + " bytes refused (0..1024)");
+        NvPublic p = nvReadPublic(nvIndex);
+        // handles: authHandle = TPM_RH_OWNER (password session, empty), nvIndex; parameters: u16 size, u16 offset
+        byte[] params = SessionCrypto.concat(new byte[]{(byte) (size >>> 8), (byte) size}, new byte[]{0, 0});
+        byte[] ownerName = SessionCrypto.be32(TPM_RH_OWNER);
+        SessionCommand cmd = new SessionCommand(TPM_CC_NV_READ, new int[]{TPM_RH_OWNER, nvIndex}, List.of(ownerName, p.name()),
+                params, List.of(new SessionCommand.Password(new byte[0])), random);
+        SessionCommand.Response r = cmd.run(this::send, 0);
+        BeReader b = new BeReader(r.parameters(), String.format("TPM2_NV_Read(0x%08x) response", nvIndex));
+        byte[] data = b.sized("data", 1024);
+        b.expectEnd();
+        return data;
     }
 
     @Override

@@ -14,8 +14,9 @@ import java.util.List;
 
 /**
  * Runs one UEFI payload in the emulator: loads it as the first image (from the ESP's boot path when an
- * ESP is given), starts it, and stops at the cut-over (StartImage of a Linux kernel) or, in full
- * emulation, at the first jump after ExitBootServices.
+ * ESP is given), starts it, and stops at the cut-over (StartImage of a Linux kernel, a jump into a kernel the
+ * payload placed itself, or, after the payload's own ExitBootServices, its jump into a kernel it measured through
+ * the x86 boot protocol) or, in full emulation, at the first jump after ExitBootServices.
  */
 public final class Emulator {
 
@@ -60,6 +61,13 @@ public final class Emulator {
                 long fp = fw.mem().u64(li + LoadedImageProtocol.OFF_FILE_PATH);
                 String path = fp == 0 ? "" : DevicePath.parse(fw.mem().devicePath(fp)).toText();
                 return result(fw, handOff(fw, entered.kernel().file(), li, path, platform.hostInitrd()), null, t0);
+            }
+            BootProtocolWatch.Entered viaBootParams = fw.bootProtocol().entered();
+            if (viaBootParams != null) {
+                // the payload exited boot services itself and jumped into a kernel it measured (GRUB's linux loader)
+                BootProtocolWatch.BootParams bp = BootProtocolWatch.read(fw.mem(), viaBootParams);
+                return result(fw, new HandOff(viaBootParams.kernel().file(), bp.cmdline(), bp.initrd(), "",
+                        fw.consoleText(), fw.machine().trace(), new byte[0], HandOff.Entry.BOOT_PROTOCOL), null, t0);
             }
             if (fw.images().postEbs() != null) {
                 return result(fw, null, fw.images().postEbs(), t0);

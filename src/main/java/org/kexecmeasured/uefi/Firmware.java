@@ -35,6 +35,7 @@ public final class Firmware implements AutoCloseable {
     private final SystemTable systemTable;
     private final IdleWatch idle;
     private final KernelEntryWatch kernelEntries;
+    private final BootProtocolWatch bootProtocol = new BootProtocolWatch();
     private final long budgetNanos;
     private final long startNanos;
 
@@ -141,6 +142,11 @@ public final class Firmware implements AutoCloseable {
             case SetMem -> misc::setMem;
             case CreateEventEx -> events::createEventEx;
         };
+    }
+
+    /** The watch for a jump into a measured kernel through the x86 boot protocol after ExitBootServices. */
+    BootProtocolWatch bootProtocol() {
+        return bootProtocol;
     }
 
     // ---------------------------------------------------------------- views for protocols

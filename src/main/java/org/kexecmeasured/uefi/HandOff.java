@@ -5,10 +5,11 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * What the payload handed to the Linux kernel at the cut-over (StartImage of a Linux EFI-stub image).
- * Immutable: arrays are copied in and out, except that the emulator hands over arrays it made for this
- * hand-off alone without copying them ({@link #adopt}: the initrd may be 100 MiB and more), and
- * {@link #initrdView()} gives a read-only view.
+ * What the payload handed to the Linux kernel at the cut-over: StartImage of a Linux EFI-stub image (or a jump
+ * into one), or the jump into the kernel through the x86 boot protocol after the payload's own
+ * ExitBootServices ({@link Entry#BOOT_PROTOCOL}: GRUB's legacy linux loader). Immutable: arrays are copied in
+ * and out, except that the emulator hands over arrays it made for this hand-off alone without copying them
+ * ({@link #adopt}: the initrd may be 100 MiB and more), and {@link #initrdView()} gives a read-only view.
  *
  * <p>A class, not a record, only for that: a record's canonical constructor would copy every array.
  * Accessors and the public constructors are those the record had; equality is by content.
@@ -21,6 +22,22 @@ public final class HandOff {
     private final String console;
     private final List<TraceEntry> trace;
     private final byte[] loadOptions;
+    private final Entry entry;
+
+    /** How the payload enters the kernel. */
+    public enum Entry {
+        /**
+         * Through the kernel's EFI stub (StartImage, or a call of its PE entry point) before ExitBootServices: the
+         * stub would measure LoadOptions and the initrd into PCR 9.
+         */
+        EFI_STUB,
+        /**
+         * Through the x86 boot protocol (boot_params; the 32-bit {@code startup_32} or 64-bit {@code startup_64}
+         * entry) after the payload's own ExitBootServices: the EFI stub never runs and measures nothing; cmdline
+         * and initrd come from boot_params.
+         */
+        BOOT_PROTOCOL
+    }
 
     /**
      * @param kernel      the kernel image bytes as given to LoadImage
@@ -29,11 +46,19 @@ public final class HandOff {
      * @param devicePath  the kernel image's device path as text
      * @param console     what the payload wrote to ConOut
      * @param trace       the service calls made by guest code, in order
-     * @param loadOptions the kernel's LoadOptions exactly as LoadOptionsSize bytes (what the Linux stub hashes into PCR 9)
+     * @param loadOptions the kernel's LoadOptions exactly as LoadOptionsSize bytes (what the Linux stub hashes into
+     *                    PCR 9); empty for {@link Entry#BOOT_PROTOCOL}
+     * @param entry       how the kernel is entered, which says whether its EFI stub runs (and measures)
      */
     public HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
+                   List<TraceEntry> trace, byte[] loadOptions, Entry entry) {
+        this(kernel.clone(), cmdline, initrd.clone(), devicePath, console, trace, loadOptions.clone(), entry, true);
+    }
+
+    /** A hand-off through the kernel's EFI stub. */
+    public HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
                    List<TraceEntry> trace, byte[] loadOptions) {
-        this(kernel.clone(), cmdline, initrd.clone(), devicePath, console, trace, loadOptions.clone(), true);
+        this(kernel, cmdline, initrd, devicePath, console, trace, loadOptions, Entry.EFI_STUB);
     }
 
     /** LoadOptions = {@code cmdline} as UCS-2 with its NUL (how the emulator sets them), or none when empty. */
@@ -42,24 +67,26 @@ public final class HandOff {
         this(kernel, cmdline, initrd, devicePath, console, trace, defaultLoadOptions(cmdline));
     }
 
+    /** Takes the arrays as they are (the public constructors pass copies, {@link #adopt} the emulator's own). */
     private HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
-                    List<TraceEntry> trace, byte[] loadOptions, boolean owned) {
-        this.kernel = Objects.requireNonNull(kernel);
+                    List<TraceEntry> trace, byte[] loadOptions, Entry entry, boolean owned) {
+        this.kernel = Objects.requireNonNull(kernel, "kernel");
         this.cmdline = cmdline;
-        this.initrd = Objects.requireNonNull(initrd);
+        this.initrd = Objects.requireNonNull(initrd, "initrd");
         this.devicePath = devicePath;
         this.console = console;
         this.trace = List.copyOf(trace);
-        this.loadOptions = Objects.requireNonNull(loadOptions);
+        this.loadOptions = Objects.requireNonNull(loadOptions, "loadOptions");
+        this.entry = Objects.requireNonNull(entry, "entry");
     }
 
     /**
-     * A hand-off that takes {@code kernel} and {@code initrd} as they are, without copying them: the caller made
-     * them for this hand-off and keeps no reference it could change them through.
+     * A hand-off through the EFI stub that takes {@code kernel} and {@code initrd} as they are, without copying
+     * them: the caller made them for this hand-off and keeps no reference it could change them through.
      */
     static HandOff adopt(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
                          List<TraceEntry> trace, byte[] loadOptions) {
-        return new HandOff(kernel, cmdline, initrd, devicePath, console, trace, loadOptions.clone(), true);
+        return new HandOff(kernel, cmdline, initrd, devicePath, console, trace, loadOptions.clone(), Entry.EFI_STUB, true);
     }
 
     static byte[] defaultLoadOptions(String cmdline) {
@@ -109,23 +136,28 @@ public final class HandOff {
         return loadOptions.clone();
     }
 
+    public Entry entry() {
+        return entry;
+    }
+
     /** By content, arrays too. */
     @Override
     public boolean equals(Object o) {
         return o instanceof HandOff h && Arrays.equals(kernel, h.kernel) && Objects.equals(cmdline, h.cmdline)
                 && Arrays.equals(initrd, h.initrd) && Objects.equals(devicePath, h.devicePath)
-                && Objects.equals(console, h.console) && trace.equals(h.trace) && Arrays.equals(loadOptions, h.loadOptions);
+                && Objects.equals(console, h.console) && trace.equals(h.trace)
+                && Arrays.equals(loadOptions, h.loadOptions) && entry == h.entry;
     }
 
     @Override
     public int hashCode() {
         return Objects.hash(kernel.length, cmdline, initrd.length, devicePath, console, trace.size(),
-                Arrays.hashCode(loadOptions)); // lengths, not contents: the arrays may be 100 MiB
+                Arrays.hashCode(loadOptions), entry); // lengths, not contents: the arrays may be 100 MiB
     }
 
     @Override
     public String toString() {
         return "HandOff[kernel=" + kernel.length + " bytes, cmdline=" + cmdline + ", initrd=" + initrd.length
-                + " bytes, devicePath=" + devicePath + "]";
+                + " bytes, devicePath=" + devicePath + ", entry=" + entry + "]";
     }
 }

@@ -470,10 +470,30 @@ public final class ImageServices {
         return cpu.reg(Cpu.Reg.RAX);
     }
 
-    /** After ExitBootServices: stop at the first block outside the image that called it (the kernel jump). */
+    /**
+     * After ExitBootServices: at the cut-over, when the payload measured a Linux kernel, stop where it enters that
+     * kernel through the boot protocol ({@link BootProtocolWatch}: GRUB's legacy linux loader); otherwise stop at
+     * the first block outside the image that called it (the kernel jump of a full emulation) and capture the state.
+     */
     private void onExitBootServices(long imageHandle) {
-        Image caller = images.get(imageHandle);
         Cpu cpu = fw.machine().cpu();
+        BootProtocolWatch watch = fw.bootProtocol();
+        if (!fw.options().fullEmulation() && watch.hasCandidates()) {
+            cpu.setBlockHandler((address, size) -> {
+                if (fw.machine().isTrap(address)) {
+                    return;
+                }
+                try {
+                    if (watch.block(cpu, address)) {
+                        cpu.stop();
+                    }
+                } catch (EmulationException e) {
+                    fw.machine().fail(e.getMessage());
+                }
+            });
+            return;
+        }
+        Image caller = images.get(imageHandle);
         List<MemoryMap.Region> mapAtEbs = fw.memoryMap().regions();
         cpu.setBlockHandler((address, size) -> {
             if (caller != null && address >= caller.base && address < caller.base + caller.size) {

@@ -149,7 +149,8 @@ public final class Platform implements AutoCloseable {
         SimpleTextOutputProtocol conOut = new SimpleTextOutputProtocol(ctx, fw.console(), consoleHandle);
         fw.setConsole(consoleHandle, conIn.address(), conOut.address());
 
-        new Tcg2Protocol(ctx, fw.configurationTables(), o.measurer());
+        // every measured bzImage is a kernel the payload may enter through the boot protocol (GRUB's linux loader)
+        new Tcg2Protocol(ctx, fw.configurationTables(), fw.bootProtocol().watching(o.measurer()));
         if (o.rng() != null) {
             new RngProtocol(ctx, o.rng());
         }

@@ -77,33 +77,58 @@ class JournalTest {
         assertFalse(r.get(1).consistent());
     }
 
-    /** The lines are exactly the format tcg2/journal.md specifies (kexec-measured-journal/1), key order included. */
+    /**
+     * The lines are exactly the format tcg2/journal.md specifies (kexec-measured-journal/2), key order
+     * included; each line's check is recomputed here from the spec's rule (SHA-256 over the previous
+     * line's check and the line without its check) with the JDK's digest, independently of Journal.
+     */
     @Test
     void linesAreTheDocumentedFormatByteForByte(@TempDir Path dir) throws Exception {
         byte[] ab = new byte[32];
         java.util.Arrays.fill(ab, (byte) 0xab);
         Measurement tag = new Measurement(4, 6, Map.of(HashAlg.SHA256, ab), new byte[]{1, 2, 3});
         Measurement app = new Measurement(4, 0x80000003, Map.of(HashAlg.SHA256, ab), new byte[]{(byte) 0xff});
+        Measurement noAction = new Measurement(5, 3, new EnumMap<>(HashAlg.class), new byte[]{9});
         byte[] ones = new byte[32];
         java.util.Arrays.fill(ones, (byte) 0x11);
+        byte[] nonce = new byte[16];
+        java.util.Arrays.fill(nonce, (byte) 0x5a);
         Path f = dir.resolve("journal");
-        try (Journal j = Journal.create(f, Map.of(HashAlg.SHA256, Map.of(11, ones, 4, new byte[32])))) {
+        Journal.Origin origin = new Journal.Origin(nonce, "firmware-log.bin", ab, 1234, "/run/x/eventlog.bin");
+        try (Journal j = Journal.create(f, origin, Map.of(HashAlg.SHA256, Map.of(11, ones, 4, new byte[32])))) {
             j.done(j.intent(tag));
             j.failed(j.intent(app), "TPM_RC_LOCALITY");
+            j.logged(noAction);
+            j.finish();
         }
         String d = "ab".repeat(32);
-        assertEquals(List.of(
-                "{\"format\":\"kexec-measured-journal/1\",\"start\":{\"sha256\":{\"4\":\"" + "00".repeat(32)
+        List<String> bodies = List.of(
+                "{\"format\":\"kexec-measured-journal/2\",\"nonce\":\"" + "5a".repeat(16) + "\",\"firmwareLog\":"
+                        + "{\"file\":\"firmware-log.bin\",\"sha256\":\"" + d + "\",\"size\":1234},"
+                        + "\"eventlogOut\":\"/run/x/eventlog.bin\",\"start\":{\"sha256\":{\"4\":\"" + "00".repeat(32)
                         + "\",\"11\":\"" + "11".repeat(32) + "\"}}}",
                 "{\"seq\":1,\"state\":\"intent\",\"pcr\":4,\"type\":6,\"digests\":{\"sha256\":\"" + d + "\"},\"data\":\"AQID\"}",
                 "{\"seq\":1,\"state\":\"done\"}",
                 "{\"seq\":2,\"state\":\"intent\",\"pcr\":4,\"type\":2147483651,\"digests\":{\"sha256\":\"" + d
                         + "\"},\"data\":\"/w==\"}",
-                "{\"seq\":2,\"state\":\"failed\",\"reason\":\"TPM_RC_LOCALITY\"}"),
-                Files.readAllLines(f, StandardCharsets.UTF_8));
+                "{\"seq\":2,\"state\":\"failed\",\"reason\":\"TPM_RC_LOCALITY\"}",
+                "{\"seq\":3,\"state\":\"logged\",\"pcr\":5,\"type\":3,\"data\":\"CQ==\"}",
+                "{\"state\":\"finished\"}");
+        List<String> expect = new java.util.ArrayList<>();
+        byte[] prev = new byte[0];
+        for (String body : bodies) {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            md.update(prev);
+            prev = md.digest(body.getBytes(StandardCharsets.UTF_8));
+            expect.add(body.substring(0, body.length() - 1) + ",\"check\":\"" + java.util.HexFormat.of().formatHex(prev) + "\"}");
+        }
+        assertEquals(expect, Files.readAllLines(f, StandardCharsets.UTF_8));
         Journal.Contents c = Journal.read(f);
         assertEquals(0x80000003, c.entries().get(1).measurement().eventType());
         assertEquals("TPM_RC_LOCALITY", c.entries().get(1).failure());
+        assertEquals(Journal.State.LOGGED, c.entries().get(2).state());
+        assertTrue(c.finished());
+        assertEquals("/run/x/eventlog.bin", c.origin().eventlogOut());
     }
 
     @Test

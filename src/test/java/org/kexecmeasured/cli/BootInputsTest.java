@@ -67,13 +67,33 @@ class BootInputsTest {
         assertEquals(before, pcrs(), "no PCR changed");
     }
 
+    /**
+     * A fresh TPM (all zero) against a real firmware log: every PCR the log extends disagrees. The
+     * built-in policy refuses (exit 3, warnings on stderr, no PCR changed, no journal); tolerated PCRs
+     * are reported (output and manifest), never hidden.
+     */
     @Test
-    void pcrsTheFirmwareLogDoesNotExplainAreReported() throws Exception {
-        // a fresh TPM (all zero) against a real firmware log: every PCR the log extends disagrees
+    void pcrsTheFirmwareLogDoesNotExplainAreRefusedUnlessTolerated() throws Exception {
+        String fw = Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin").toString();
+        Map<Integer, String> before = pcrs();
+        Path refused = dir.resolve("state-divergent-refused");
+        ChainFixtures.Cli no = ChainFixtures.cli(Main.EXIT_POLICY_DENIED, "boot", uki.resolve("demo.efi").toString(), "--tpm",
+                SWTPM.swtpm().tcti(), "--firmware-log", fw, "--state-dir", refused.toString(), "--no-load");
+        assertTrue(no.err().contains("warning: sha256 PCR 7 disagrees with the firmware log"), no.err());
+        assertTrue(no.err().contains("refused: the firmware log does not explain sha256 PCR 7"), no.err());
+        assertEquals("", no.out(), "warnings go to stderr");
+        assertEquals(before, pcrs(), "nothing extended");
+        assertFalse(Files.exists(refused.resolve("journal.jsonl")));
+        // tolerating some but not all divergent PCRs is still a refusal
+        ChainFixtures.cli(Main.EXIT_POLICY_DENIED, "boot", uki.resolve("demo.efi").toString(), "--tpm",
+                SWTPM.swtpm().tcti(), "--firmware-log", fw, "--state-dir", refused.toString(), "--no-load",
+                "--tolerate-divergent", "7");
+        assertEquals(before, pcrs(), "nothing extended");
+
+        String all = "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23";
         Path state = dir.resolve("state-divergent");
         ChainFixtures.Cli c = ChainFixtures.cli(0, "boot", uki.resolve("demo.efi").toString(), "--tpm", SWTPM.swtpm().tcti(),
-                "--firmware-log", Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin").toString(),
-                "--state-dir", state.toString(), "--no-load", "--json");
+                "--firmware-log", fw, "--state-dir", state.toString(), "--no-load", "--json", "--tolerate-divergent", all);
         JsonNode j = new ObjectMapper().readTree(c.out());
         assertTrue(j.path("divergent").size() >= 8, c.out());
         boolean pcr7 = false;
@@ -81,12 +101,32 @@ class BootInputsTest {
         assertTrue(pcr7, "PCR 7 (Secure Boot policy) reported");
         JsonNode manifest = new ObjectMapper().readTree(state.resolve("initrd-extra/.extra/kexec-measured/manifest.json").toFile());
         assertEquals(j.path("divergent").size(), manifest.path("divergentBeforeBoot").size());
-        // and the text output warns
+        // and the text output warns, on stderr
         Path state2 = dir.resolve("state-divergent-text");
         ChainFixtures.Cli t = ChainFixtures.cli(0, "boot", uki.resolve("demo.efi").toString(), "--tpm", SWTPM.swtpm().tcti(),
-                "--firmware-log", Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin").toString(),
-                "--state-dir", state2.toString(), "--no-load");
-        assertTrue(t.out().contains("WARNING: sha256 PCR 7 already disagrees with the firmware log"), t.out());
+                "--firmware-log", fw, "--state-dir", state2.toString(), "--no-load", "--tolerate-divergent", all);
+        assertTrue(t.err().contains("warning: sha256 PCR 7 disagrees with the firmware log"), t.err());
+        assertFalse(t.out().contains("PCR 7 disagrees"), t.out());
         assertTrue(t.out().contains("not loaded (--no-load)"), t.out());
+    }
+
+    /** Options are checked when parsed, before the payload is read or the TPM opened (exit 2). */
+    @Test
+    void durationsNeedAUnitAndAPositiveBudget() {
+        Map<Integer, String> before = pcrs();
+        for (String budget : new String[]{"0s", "0ms", "-5s", "5000", "30", "1.5s", "10y"}) {
+            Path state = dir.resolve("state-budget");
+            ChainFixtures.Cli r = ChainFixtures.cli(Main.EXIT_BAD_INPUT, "boot", uki.resolve("demo.efi").toString(), "--tpm",
+                    SWTPM.swtpm().tcti(), "--firmware-log", Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin").toString(),
+                    "--state-dir", state.toString(), "--no-load", "--time-budget", budget);
+            assertTrue(r.err().contains("--time-budget"), budget + ": " + r.err());
+            assertFalse(Files.exists(state), "nothing written for " + budget);
+            ChainFixtures.Cli e = ChainFixtures.cli(Main.EXIT_BAD_INPUT, "emulate", uki.resolve("demo.efi").toString(),
+                    "--time-budget", budget);
+            assertTrue(e.err().contains("--time-budget"), budget + ": " + e.err());
+        }
+        ChainFixtures.cli(Main.EXIT_BAD_INPUT, "boot", uki.resolve("demo.efi").toString(), "--tpm", SWTPM.swtpm().tcti(),
+                "--no-load", "--tolerate-divergent", "24", "--state-dir", dir.resolve("state-tol").toString());
+        assertEquals(before, pcrs(), "no PCR changed");
     }
 }

@@ -120,6 +120,21 @@ final class FaultyTpm implements Tpm {
     }
 
     @Override
+    public org.kexecmeasured.tpm.TpmPublic readPublic(int handle) {
+        return real.readPublic(handle);
+    }
+
+    @Override
+    public org.kexecmeasured.tpm.NvPublic nvReadPublic(int nvIndex) {
+        return real.nvReadPublic(nvIndex);
+    }
+
+    @Override
+    public byte[] nvReadAsOwner(int nvIndex, int size) {
+        return real.nvReadAsOwner(nvIndex, size);
+    }
+
+    @Override
     public void close() {
         real.close();
     }

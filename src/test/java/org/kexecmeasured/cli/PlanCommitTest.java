@@ -138,9 +138,10 @@ class PlanCommitTest {
             }
             assertArrayEquals(plan.predictedLog().toBytes(), committed.log().toBytes(), "committed log = predicted log");
             assertArrayEquals(sidecar.eventLog(), committed.log().toBytes(), "the sidecar made before the commit holds it");
-            // the commit: the boundary-set PCRs read again (6 PCRs × 3 banks / 8 → 3 reads), one extend per record
+            // the commit: the boundary-set PCRs read again (6 PCRs × 3 banks / 8 → 3 reads), one extend per record,
+            // and the boundary-set PCRs read back after the last extend (3 reads)
             int extendsPlanned = plan.extendRecords().size();
-            assertEquals(Map.of(TPM_CC_PCR_READ, 3L, TPM_CC_PCR_EXTEND, (long) extendsPlanned), sent);
+            assertEquals(Map.of(TPM_CC_PCR_READ, 6L, TPM_CC_PCR_EXTEND, (long) extendsPlanned), sent);
             Journal.Contents jc = Journal.read(state.resolve("journal.jsonl"));
             assertEquals(extendsPlanned, jc.entries().size());
             assertTrue(jc.entries().stream().allMatch(e -> e.state() == Journal.State.DONE));
@@ -254,7 +255,7 @@ class PlanCommitTest {
                     return Decision.allow("test");
                 }, recording));
             }
-            assertEquals(List.of("decide", "load [manifest.json, tpm2-event-log.bin]", "unload"), calls);
+            assertEquals(List.of("decide", "load [manifest.json, tpm2-event-log.bin, tpm2-event-log.cel.json]", "unload"), calls);
             assertFalse(Files.exists(stale.resolve("journal.jsonl")));
         }
     }

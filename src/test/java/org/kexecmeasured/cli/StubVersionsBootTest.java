@@ -64,16 +64,17 @@ class StubVersionsBootTest {
         try (Swtpm swtpm = Swtpm.start(banks)) {
             ChainFixtures.replayIntoTpm(swtpm, fw);
             Path state = dir.resolve("state");
-            ChainFixtures.cli(0, "boot", b.uki().toString(), "--esp", b.esp().toString(), "--tpm", swtpm.tcti(),
+            ChainFixtures.Cli booted = ChainFixtures.cli(0, "boot", b.uki().toString(), "--esp", b.esp().toString(), "--tpm", swtpm.tcti(),
                     "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json",
-                    "--time-budget", "30000");
+                    "--time-budget", "30s");
             Path logFile = state.resolve("eventlog.bin");
             EventLog log = EventLog.parse(Files.readAllBytes(logFile));
             int fwCount = fw.events().size();
             MeasuredBootTest.assertTpmEqualsReplays(swtpm, logFile, log, banks);
             MeasuredBootTest.assertBoundaryFirst(log, fwCount);
             ChainFixtures.cli(0, "eventlog", "verify", logFile.toString(), "--tpm", swtpm.tcti(),
-                    "--journal", state.resolve("journal.jsonl").toString());
+                    "--journal", new com.fasterxml.jackson.databind.ObjectMapper().readTree(booted.out())
+                            .path("outputs").path("journal").asText());
 
             // PCR 4 after the boundary: the boot option's action, the UKI, its addons, the kernel if LoadImage'd
             List<Event> pcr4 = MeasuredBootTest.added(log, fwCount, 4);

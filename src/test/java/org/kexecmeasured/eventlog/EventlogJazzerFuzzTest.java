@@ -16,15 +16,15 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  * Coverage-guided fuzz target (Jazzer) for the event-log parser and everything downstream of it.
  * The fuzzer picks one of the real logs, patches bytes (biased to the first 4 KiB, where the Spec
  * ID header and record headers are), may cut or extend it; only success or BadInputException may
- * leave the parser, a parsed log must write back byte-identically, and decoding, replay, quirk
- * detection and the exports must not throw. The default test run replays stored findings only;
- * a fuzzing run: {@code JAZZER_FUZZ=1 mvn -B -ntp test -Dtest='EventlogJazzerFuzzTest'}.
+ * leave the parser, a parsed log must write back byte-identically, and replay (every input),
+ * decoding, quirk detection and CEL (one in four) and the YAML view (one in sixteen) must not throw.
+ * The default test run replays the stored inputs only; a 10-minute fuzzing run: {@code mvn -B -ntp test -Pslow -Dfuzz=1 -Dtest='EventlogJazzerFuzzTest'}.
  * {@link ParserFuzzTest} is the seeded, always-on mutation fuzzer over the same inputs.
  */
 class EventlogJazzerFuzzTest {
     private static List<byte[]> logs;
 
-    @FuzzTest(maxDuration = "2m")
+    @FuzzTest(maxDuration = "10m")
     void parsePatchedLog(FuzzedDataProvider data) {
         if (logs == null) logs = Fixtures.allLogs().stream().map(Fixtures::read).toList();
         byte[] b = logs.get(data.consumeInt(0, logs.size() - 1)).clone();
@@ -49,13 +49,19 @@ class EventlogJazzerFuzzTest {
             log = EventLogParser.parseLenient(b).log();
         }
         Replay.replay(log);
-        Quirks.find(log);
-        for (Event e : log.events()) {
-            DecodedEvent d = e.decoded();
-            d.summary();
-            d.fields();
+        // downstream of the parser on a share of the inputs: decoding and the exports cost ~50 times the
+        // parse under instrumentation (21 inputs/s when every input went through all of them)
+        // (an input whose bytes ran out reads 0 here: the cheap path)
+        int depth = data.consumeInt(0, 15);
+        if (depth % 4 == 3) {
+            Quirks.find(log);
+            for (Event e : log.events()) {
+                DecodedEvent d = e.decoded();
+                d.summary();
+                d.fields();
+            }
+            CelJson.records(log).forEach(x -> { }); // built as read
         }
-        CelJson.records(log);
-        TpmEventlogYaml.render(log, null);
+        if (depth == 15) TpmEventlogYaml.render(log, null);
     }
 }

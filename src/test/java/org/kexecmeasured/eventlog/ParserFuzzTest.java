@@ -87,8 +87,9 @@ class ParserFuzzTest {
             d.summary();
             d.fields();
         }
-        JsonView.log(log, null);
-        CelJson.records(log);
+        // the views build their records as they are read
+        ((java.util.List<?>) JsonView.log(log, null).get("events")).forEach(x -> { });
+        CelJson.records(log).forEach(x -> { });
         TpmEventlogYaml.render(log, null);
         if (log.format() == LogFormat.CRYPTO_AGILE && log.banks().size() == log.specId().algorithms().size()) {
             byte[] data = {1, 2, 3};

@@ -77,10 +77,18 @@ public final class RealParts {
      * (dir/expected.env names the kernel, initrd and cmdline its grub.cfg boots).
      */
     public static Path makeDisk(Path dir) {
+        return makeDisk(dir, java.util.Map.of());
+    }
+
+    /** {@link #makeDisk(Path)} with make-disk's environment settings (INITRD_ROOT, REMOVABLE: see the script). */
+    public static Path makeDisk(Path dir, java.util.Map<String, String> env) {
         require(SHIM_SIGNED, "shim-signed");
         require(GRUB_SIGNED, "grub-efi-amd64-signed");
-        run(List.of(repoRoot().resolve("tests/bin/make-disk").toString(), dir.toString()),
-                "fdisk (sfdisk), dosfstools, mtools, e2fsprogs, cpio");
+        List<String> cmd = new ArrayList<>(List.of("env"));
+        new java.util.TreeMap<>(env).forEach((k, v) -> cmd.add(k + "=" + v));
+        cmd.add(repoRoot().resolve("tests/bin/make-disk").toString());
+        cmd.add(dir.toString());
+        run(cmd, "fdisk (sfdisk), dosfstools, mtools, e2fsprogs, cpio");
         Path img = dir.resolve("disk.img");
         if (!Files.isRegularFile(img)) fail("tests/bin/make-disk did not produce " + img);
         return img;

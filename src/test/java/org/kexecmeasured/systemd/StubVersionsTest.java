@@ -111,7 +111,7 @@ class StubVersionsTest {
 
     static void emulationReachesKernel(SystemdVersions.Version v, UkiVariants.Variant variant, UkiVariants.Built b, Path out)
             throws Exception {
-        Run r = cli("emulate", "--json", "--time-budget", "30", "--esp", b.esp().toString(),
+        Run r = cli("emulate", "--json", "--time-budget", "30s", "--esp", b.esp().toString(),
                 "--out", out.toString(), b.uki().toString());
         assertEquals(0, r.rc(), "emulate " + b.uki() + ": " + r.err());
         JsonNode j = Json.MAPPER.readTree(r.out());

@@ -21,8 +21,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The progress line of a long emulation, seen the way an operator sees it: the tool runs under a real
  * pseudo-terminal (util-linux's script(1)), and separately with pipes and with --json, where nothing of
- * it may appear. The payload is a tiny EFI application that calls Stall in a loop until the time
- * budget ends the run (exit 2), so the line must show calls growing and the budget shrinking.
+ * it may appear. The payload is a tiny EFI application that calls GetNextMonotonicCount in a loop until
+ * the time budget ends the run (exit 2), so the line must show calls growing and the budget shrinking. (Not
+ * Stall: a payload that only waits is ended early as stuck by IdleWatch, on a fast machine before the budget.)
  */
 class EmulateProgressTest {
     @TempDir
@@ -34,10 +35,10 @@ class EmulateProgressTest {
         byte[] code = TestPayloads.bytes(
                 0x48, 0x8b, 0x5a, 0x60,             // mov rbx, [rdx+0x60]   ; SystemTable->BootServices
                 0x48, 0x83, 0xec, 0x28,             // sub rsp, 0x28          ; shadow space
-                0xb9, 0xe8, 0x03, 0x00, 0x00,       // loop: mov ecx, 1000
-                0xff, 0x93, 0xf8, 0x00, 0x00, 0x00, // call [rbx+0xf8]        ; BootServices->Stall
+                0x48, 0x8d, 0x4c, 0x24, 0x20,       // loop: lea rcx, [rsp+0x20]
+                0xff, 0x93, 0xf0, 0x00, 0x00, 0x00, // call [rbx+0xf0]        ; BootServices->GetNextMonotonicCount
                 0xeb, 0xf3);                        // jmp loop
-        payload = dir.resolve("stall-loop.efi");
+        payload = dir.resolve("count-loop.efi");
         Files.write(payload, TestPayloads.tinyEfiApp(code));
     }
 
@@ -76,7 +77,7 @@ class EmulateProgressTest {
 
     @Test
     void aTerminalSeesCallsGrowAndTheBudgetShrink() throws Exception {
-        Run r = onTerminal(tool("emulate", payload.toString(), "--time-budget", "4"));
+        Run r = onTerminal(tool("emulate", payload.toString(), "--time-budget", "4s"));
         assertEquals(2, r.rc(), r.out());
         assertTrue(r.out().contains("time budget"), "the run ended by its budget: " + r.out());
         Matcher m = LINE.matcher(r.out());
@@ -98,10 +99,10 @@ class EmulateProgressTest {
 
     @Test
     void nothingWithJsonOrWithoutATerminal() throws Exception {
-        Run json = onTerminal(tool("emulate", payload.toString(), "--time-budget", "2", "--json"));
+        Run json = onTerminal(tool("emulate", payload.toString(), "--time-budget", "2s", "--json"));
         assertEquals(2, json.rc(), json.out());
         assertFalse(json.out().contains("emulating,"), json.out());
-        Run piped = run(tool("emulate", payload.toString(), "--time-budget", "2"));
+        Run piped = run(tool("emulate", payload.toString(), "--time-budget", "2s"));
         assertEquals(2, piped.rc(), piped.out());
         assertFalse(piped.out().contains("emulating,"), piped.out());
         assertFalse(piped.out().contains("\033["), "no terminal control sequences in a pipe");

@@ -139,7 +139,7 @@ class EngineBoundsTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Process p = new ProcessBuilder(java, "-Xmx1g", "-D" + EngineLibrary.PROPERTY + "=" + lib,
                 "-cp", System.getProperty("java.class.path"), "org.kexecmeasured.cli.Main",
-                "emulate", payload.toString(), "--time-budget", String.valueOf(BUDGET_MILLIS / 1000))
+                "emulate", payload.toString(), "--time-budget", BUDGET_MILLIS + "ms")
                 .directory(dir.toFile()).redirectErrorStream(true).start();
         String output = new String(p.getInputStream().readAllBytes());
         assertTrue(p.waitFor(BUDGET_MILLIS + 60_000, TimeUnit.MILLISECONDS), "emulate did not end");

@@ -18,6 +18,7 @@ import java.util.Properties;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -112,11 +113,24 @@ class ShimGrubChainTest {
     }
 
     @Test
-    void grubExitsBootServicesItself() {
+    void grubExitsBootServicesItselfAndEntersTheKernelThroughTheBootProtocol() {
         // Debian's GRUB 2.06 with Secure Boot off boots through its legacy linux loader (boot_params, its own
-        // ExitBootServices), so the kernel's EFI stub never runs: the run ends after ExitBootServices
-        assertNotNull(run.postEbs(), "GRUB's legacy linux loader exits boot services itself");
+        // ExitBootServices, the relocator's jump to startup_32), so the kernel's EFI stub never runs
         assertTrue(run.trace().stream().anyMatch(t -> t.service().equals("ExitBootServices") && t.status() == 0));
+        assertNull(run.postEbs());
+        assertNotNull(run.handOff(), "the jump into the kernel GRUB loaded is the hand-off");
+        assertEquals(HandOff.Entry.BOOT_PROTOCOL, run.handOff().entry());
+        assertEquals(0, run.handOff().loadOptions().length, "no EFI stub ran, so no LoadOptions");
+    }
+
+    @Test
+    void theHandOffIsTheKernelCmdlineAndInitrdOfGrubsConfig() throws Exception {
+        // oracle: the files make-disk put on the ext4 /boot and the command line it wrote into grub.cfg
+        HandOff h = run.handOff();
+        assertArrayEquals(Files.readAllBytes(Path.of(expected.getProperty("kernel"))), h.kernel());
+        assertArrayEquals(Files.readAllBytes(Path.of(expected.getProperty("initrd"))), h.initrd());
+        // GRUB's linux loader prepends BOOT_IMAGE=<path> (grub-core/loader/i386/linux.c) to the config's cmdline
+        assertEquals("BOOT_IMAGE=/boot/vmlinuz " + expected.getProperty("cmdline"), h.cmdline());
     }
 
     @Test

@@ -156,7 +156,7 @@ class UkiEmulationTest {
         Path bad = dir.resolve("loop.efi");
         Files.write(bad, TestPayloads.tinyEfiApp(TestPayloads.bytes(0xEB, 0xFE)));
         StringWriter se = new StringWriter();
-        int rc = Main.execute(new String[]{"emulate", bad.toString(), "--time-budget", "1", "--ram", "64"},
+        int rc = Main.execute(new String[]{"emulate", bad.toString(), "--time-budget", "1s", "--ram", "64"},
                 new PrintWriter(new StringWriter()), new PrintWriter(se));
         assertEquals(Main.EXIT_BAD_INPUT, rc);
         assertTrue(se.toString().contains("time budget"), se.toString());

@@ -5,7 +5,6 @@ import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.EventType;
 import org.kexecmeasured.util.Hex;
 
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -20,10 +19,9 @@ public final class CelJson {
     private CelJson() {
     }
 
+    /** The records, each built when it is read (see {@link JsonView#mapped}). */
     public static List<Object> records(EventLog log) {
-        List<Object> l = new ArrayList<>(log.events().size());
-        for (Event e : log.events()) l.add(record(e));
-        return l;
+        return JsonView.mapped(log.events(), CelJson::record);
     }
 
     public static Map<String, Object> record(Event e) {

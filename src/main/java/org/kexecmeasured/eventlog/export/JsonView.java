@@ -25,12 +25,28 @@ public final class JsonView {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("format", log.format() == LogFormat.SHA1_LEGACY ? "sha1" : "crypto-agile");
         if (log.specId() != null) m.put("specId", specId(log.specId()));
-        List<Object> l = new ArrayList<>(log.events().size());
-        for (Event e : log.events()) l.add(event(e));
-        m.put("events", l);
+        m.put("events", mapped(log.events(), JsonView::event));
         m.put("complete", error == null);
         if (error != null) m.put("error", error);
         return m;
+    }
+
+    /**
+     * {@code f} applied to each element when it is read: Jackson serialises one element at a time,
+     * so the view of a large log never exists whole (a 32 MiB log's maps need about 1 GiB).
+     */
+    static <T> List<Object> mapped(List<T> source, java.util.function.Function<T, Object> f) {
+        return new java.util.AbstractList<>() {
+            @Override
+            public Object get(int index) {
+                return f.apply(source.get(index));
+            }
+
+            @Override
+            public int size() {
+                return source.size();
+            }
+        };
     }
 
     public static Map<String, Object> specId(SpecIdEvent s) {

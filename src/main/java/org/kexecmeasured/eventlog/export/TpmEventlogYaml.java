@@ -16,6 +16,7 @@ import org.kexecmeasured.util.Hex;
 
 import java.util.BitSet;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 /**
  * A YAML view laid out like {@code tpm2_eventlog}'s (same keys and nesting, trailing {@code pcrs:}
@@ -27,21 +28,37 @@ public final class TpmEventlogYaml {
     }
 
     public static String render(EventLog log, String error) {
-        StringBuilder sb = new StringBuilder(log.events().size() * 300);
-        sb.append("---\nversion: 1\nevents:\n");
-        for (Event e : log.events()) event(sb, log, e);
-        if (error != null) sb.append("error: ").append(quote(error)).append('\n');
-        sb.append("pcrs:\n");
-        Map<HashAlg, byte[][]> replay = Replay.replay(log);
-        BitSet ext = Replay.extendedPcrs(log);
-        replay.forEach((bank, pcrs) -> {
-            if (ext.isEmpty()) return;
-            sb.append("  ").append(bank.tpmName).append(":\n");
-            for (int i = ext.nextSetBit(0); i >= 0; i = ext.nextSetBit(i + 1)) {
-                sb.append(String.format("    %-3d: 0x%s%n", i, Hex.of(pcrs[i])));
-            }
-        });
+        StringBuilder sb = new StringBuilder(Math.min(log.events().size(), 1 << 16) * 300);
+        render(log, error, sb);
         return sb.toString();
+    }
+
+    /** The same, written record by record to {@code out} (a large log's view never exists whole). */
+    public static void render(EventLog log, String error, Appendable out) {
+        try {
+            out.append("---\nversion: 1\nevents:\n");
+            StringBuilder sb = new StringBuilder(1024);
+            for (Event e : log.events()) {
+                sb.setLength(0);
+                event(sb, log, e);
+                out.append(sb);
+            }
+            sb.setLength(0);
+            if (error != null) sb.append("error: ").append(quote(error)).append('\n');
+            sb.append("pcrs:\n");
+            Map<HashAlg, byte[][]> replay = Replay.replay(log);
+            BitSet ext = Replay.extendedPcrs(log);
+            replay.forEach((bank, pcrs) -> {
+                if (ext.isEmpty()) return;
+                sb.append("  ").append(bank.tpmName).append(":\n");
+                for (int i = ext.nextSetBit(0); i >= 0; i = ext.nextSetBit(i + 1)) {
+                    sb.append(String.format("    %-3d: 0x%s%n", i, Hex.of(pcrs[i])));
+                }
+            });
+            out.append(sb);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static void event(StringBuilder sb, EventLog log, Event e) {
@@ -101,12 +118,17 @@ public final class TpmEventlogYaml {
         if (s.vendorInfo().length > 0) sb.append("    vendorInfo: \"").append(Hex.of(s.vendorInfo())).append("\"\n");
     }
 
+    /** Compiled once: a log's view formats a scalar per field (String.matches compiled per call). */
+    private static final Pattern HEX_OR_GUID = Pattern.compile("0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    private static final Pattern IDENTIFIER = Pattern.compile("[A-Za-z_][A-Za-z0-9_]*");
+    private static final Pattern YAML_WORD = Pattern.compile("(?i)y|n|yes|no|true|false|on|off|null");
+
     private static String scalar(Object v) {
         if (v instanceof Number || v instanceof Boolean) return v.toString();
         String s = String.valueOf(v);
-        if (s.matches("0x[0-9a-f]+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")) return s;
+        if (HEX_OR_GUID.matcher(s).matches()) return s;
         // identifiers (variable names) plain, as tpm2_eventlog prints them, unless YAML would read them as something else
-        if (s.matches("[A-Za-z_][A-Za-z0-9_]*") && !s.matches("(?i)y|n|yes|no|true|false|on|off|null")) return s;
+        if (IDENTIFIER.matcher(s).matches() && !YAML_WORD.matcher(s).matches()) return s;
         return quote(s);
     }
 

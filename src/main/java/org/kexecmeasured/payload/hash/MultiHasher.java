@@ -48,20 +48,32 @@ public abstract class MultiHasher implements AutoCloseable {
     public abstract void update(byte[] b, int off, int len);
 
     /**
-     * Feeds the buffer's remaining bytes (its position moves to its limit). A heap buffer with an
-     * accessible array is hashed in place; read-only views are copied in {@link #CHUNK} pieces.
+     * Feeds the buffer's remaining bytes (its position moves to its limit); see
+     * {@link #update(java.nio.ByteBuffer, int, int)}.
      */
     public void update(java.nio.ByteBuffer data) {
-        if (data.hasArray()) {
-            update(data.array(), data.arrayOffset() + data.position(), data.remaining());
-            data.position(data.limit());
+        update(data, data.position(), data.remaining());
+        data.position(data.limit());
+    }
+
+    /**
+     * Feeds {@code len} bytes at absolute index {@code off} of the buffer (its position and limit
+     * are left alone). A heap buffer with an accessible array is hashed in place; others (read-only
+     * views, direct buffers) in {@link #CHUNK} pieces, or by libcrypto without a copy where it can.
+     */
+    public void update(java.nio.ByteBuffer b, int off, int len) {
+        java.util.Objects.checkFromIndexSize(off, len, b.limit());
+        if (b.hasArray()) {
+            update(b.array(), b.arrayOffset() + off, len);
             return;
         }
-        byte[] chunk = new byte[Math.min(CHUNK, data.remaining())];
-        while (data.hasRemaining()) {
-            int n = Math.min(chunk.length, data.remaining());
-            data.get(chunk, 0, n);
+        byte[] chunk = new byte[Math.min(len, CHUNK)];
+        while (len > 0) {
+            int n = Math.min(len, chunk.length);
+            b.get(off, chunk, 0, n);
             update(chunk, 0, n);
+            off += n;
+            len -= n;
         }
     }
 

@@ -118,31 +118,39 @@ final class NativeCrypto {
             }
         }
 
-        /** Direct buffers are hashed in place; other read-only views are copied straight into the native buffer (one copy, no Java chunk array). */
+        /**
+         * A direct buffer (a mapped file, guest memory) is hashed where it lies: no copy at all; a
+         * read-only heap view is copied straight into the native buffer (one copy, no Java chunk).
+         */
         @Override
-        public void update(java.nio.ByteBuffer data) {
+        public void update(java.nio.ByteBuffer b, int off, int len) {
             checkOpen();
-            if (data.hasArray() || !data.hasRemaining()) {
-                super.update(data);
+            java.util.Objects.checkFromIndexSize(off, len, b.limit());
+            if (len == 0) return;
+            if (b.hasArray()) {
+                super.update(b, off, len);
                 return;
             }
-            if (data.isDirect()) {
-                // native memory already (a piece of guest memory): hashed where it is, no copy
-                Pointer p = com.sun.jna.Native.getDirectBufferPointer(data).share(data.position());
-                for (Pointer c : ctx) {
-                    if (LIB.EVP_DigestUpdate(c, p, data.remaining()) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+            if (!b.isDirect()) {
+                Memory m = buffer(len);
+                while (len > 0) {
+                    int n = (int) Math.min(len, m.size());
+                    m.getByteBuffer(0, n).put(b.slice(off, n));
+                    for (Pointer c : ctx) {
+                        if (LIB.EVP_DigestUpdate(c, m, n) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+                    }
+                    off += n;
+                    len -= n;
                 }
-                data.position(data.limit());
                 return;
             }
-            Memory m = buffer(data.remaining());
-            while (data.hasRemaining()) {
-                int n = (int) Math.min(data.remaining(), m.size());
-                m.getByteBuffer(0, n).put(data.slice(data.position(), n));
-                data.position(data.position() + n);
+            try {
+                Pointer p = Native.getDirectBufferPointer(b).share(off);
                 for (Pointer c : ctx) {
-                    if (LIB.EVP_DigestUpdate(c, m, n) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
+                    if (LIB.EVP_DigestUpdate(c, p, len) != 1) throw new IllegalStateException("EVP_DigestUpdate failed");
                 }
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(b); // the mapping must outlive the native reads
             }
         }
 

@@ -4,6 +4,8 @@ import org.kexecmeasured.payload.Magic;
 import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
 
+import java.nio.ByteBuffer;
+
 /**
  * The x86 Linux boot protocol setup header of a bzImage (Documentation/arch/x86/boot.rst),
  * read from the file at offset 0x1f1. Fields a given protocol version does not define read as
@@ -38,10 +40,20 @@ public record BzImage(
 
     /** True when the file carries the boot sector flag 0xAA55 and the "HdrS" magic. */
     public static boolean looksLikeBzImage(byte[] b) {
-        return b.length >= 0x268 && Le.u16(b, 0x1fe) == 0xaa55 && Le.u32(b, 0x202) == 0x53726448L;
+        return looksLikeBzImage(ByteBuffer.wrap(b));
+    }
+
+    /** The same on a buffer holding the file (bytes 0 to its limit). */
+    public static boolean looksLikeBzImage(ByteBuffer b) {
+        return b.limit() >= 0x268 && Le.u16(b, 0x1fe) == 0xaa55 && Le.u32(b, 0x202) == 0x53726448L;
     }
 
     public static BzImage parse(byte[] b) {
+        return parse(ByteBuffer.wrap(b));
+    }
+
+    /** Parses the header of the file held in the buffer (bytes 0 to its limit). */
+    public static BzImage parse(ByteBuffer b) {
         if (!looksLikeBzImage(b)) {
             throw new BadInputException("bzImage: no boot flag 0xAA55 at 0x1fe and \"HdrS\" at 0x202");
         }
@@ -49,22 +61,22 @@ public record BzImage(
         int setupSects = Le.u8(b, 0x1f1);
         if (setupSects == 0) setupSects = 4; // boot.rst: 0 means 4
         long pm = (setupSects + 1L) * 512;
-        if (pm > b.length) {
+        if (pm > b.limit()) {
             throw new BadInputException(String.format("bzImage: setup_sects %d puts the protected-mode code at 0x%x, past the end of the file (%d bytes)",
-                    setupSects, pm, b.length));
+                    setupSects, pm, b.limit()));
         }
         int kvPtr = Le.u16(b, 0x20e);
         String kernelVersion = kvPtr != 0 ? Le.cString(b, 0x200 + kvPtr, 256) : null;
         // fields beyond the header of this protocol version read as zero
         int hdrEnd = 0x202 + 2 + Le.u8(b, 0x201); // the jump at 0x200 skips the header
-        java.util.function.IntPredicate in = off -> off < hdrEnd && off < b.length;
+        java.util.function.IntPredicate in = off -> off < hdrEnd && off < b.limit();
         long payloadOffset = version >= 0x208 && in.test(0x24c) ? Le.u32(b, 0x248) : 0;
         long payloadLength = version >= 0x208 && in.test(0x250) ? Le.u32(b, 0x24c) : 0;
         long kernelInfoOffset = version >= 0x20f && in.test(0x26b) ? Le.u32(b, 0x268) : 0;
         KernelInfo ki = null;
         if (kernelInfoOffset != 0) {
             long at = pm + kernelInfoOffset;
-            if (at + 16 <= b.length && Le.u32(b, (int) at) == 0x506f544cL) {
+            if (at + 16 <= b.limit() && Le.u32(b, (int) at) == 0x506f544cL) {
                 ki = new KernelInfo(Le.u32(b, (int) at + 4), Le.u32(b, (int) at + 8),
                         Le.u32(b, (int) at + 12));
             } else {
@@ -75,9 +87,9 @@ public record BzImage(
         String comp = null;
         if (payloadLength != 0) {
             long at = pm + payloadOffset;
-            if (at + payloadLength > b.length) {
+            if (at + payloadLength > b.limit()) {
                 throw new BadInputException(String.format("bzImage: payload [0x%x, +0x%x) extends past the end of the file (%d bytes)",
-                        at, payloadLength, b.length));
+                        at, payloadLength, b.limit()));
             }
             comp = Magic.compression(b, (int) at);
             if (comp == null) comp = "unknown";

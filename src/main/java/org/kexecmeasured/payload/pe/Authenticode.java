@@ -47,9 +47,8 @@ public final class Authenticode {
     /** All requested digests in one pass over the hashed ranges (each byte read once for all algorithms). */
     public static Map<HashAlg, byte[]> digests(PeFile pe, Set<HashAlg> algs) {
         List<Range> ranges = hashedRanges(pe);
-        byte[] b = pe.bytes();
         try (MultiHasher h = MultiHasher.create(algs)) {
-            for (Range r : ranges) h.update(b, (int) r.offset(), (int) r.length());
+            for (Range r : ranges) pe.update(h, r.offset(), r.length());
             return h.finish();
         }
     }

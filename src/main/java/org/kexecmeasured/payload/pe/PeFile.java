@@ -1,10 +1,12 @@
 package org.kexecmeasured.payload.pe;
 
+import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.Le;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
@@ -19,6 +21,10 @@ import java.util.Optional;
  * sections must not overlap each other or the headers, loaded sections must not overlap in memory
  * and must fit in SizeOfImage, and the base relocation directory must be well formed.
  * The certificate table is only located here; {@link Authenticode} checks it.
+ *
+ * <p>The file is held as a {@link ByteBuffer}: a wrapped array, or a memory-mapped file so that a
+ * large payload needs no heap ({@code inspect} maps). Readers take ranges with {@link #read} or
+ * feed them to a hasher with {@link #update}; {@link #bytes()} is the whole file as an array.
  */
 public final class PeFile {
 
@@ -45,7 +51,13 @@ public final class PeFile {
     /** The spec allows 16 data directories; EDK2 and Windows ignore more, hostile files claim billions. */
     private static final int MAX_DATA_DIRECTORIES = 16;
 
-    private final byte[] bytes;
+    /** The file; absolute reads only (shared by threads), never written. */
+    private final ByteBuffer data;
+    /** The array behind {@link #data}, or null for a mapped file. */
+    private final byte[] array;
+    /** {@link #bytes()} of a mapped file, made on first use. */
+    private volatile byte[] copy;
+    private final int size;
     private final int peHeaderOffset;
     private final int machine;
     private final int numberOfSections;
@@ -73,17 +85,19 @@ public final class PeFile {
     private final List<Section> sections;
     private final List<BaseRelocation> baseRelocations;
 
-    private PeFile(byte[] b) {
-        this.bytes = b;
-        if (b.length < 0x40) {
-            throw bad("file too short for a DOS header (%d bytes, need 64)", b.length);
+    private PeFile(ByteBuffer b, byte[] array) {
+        this.data = b;
+        this.array = array;
+        this.size = b.limit();
+        if (size < 0x40) {
+            throw bad("file too short for a DOS header (%d bytes, need 64)", size);
         }
         if (u16(b, 0) != 0x5a4d) {
             throw bad("no MZ signature at offset 0");
         }
         long lfanew = u32(b, 0x3c);
-        if (lfanew > b.length - 4 - COFF_HEADER_SIZE) {
-            throw bad("e_lfanew 0x%x at offset 0x3c points past the end of the file (%d bytes)", lfanew, b.length);
+        if (lfanew > size - 4 - COFF_HEADER_SIZE) {
+            throw bad("e_lfanew 0x%x at offset 0x3c points past the end of the file (%d bytes)", lfanew, size);
         }
         peHeaderOffset = (int) lfanew;
         if (u32(b, peHeaderOffset) != 0x00004550L) {
@@ -98,9 +112,9 @@ public final class PeFile {
         sizeOfOptionalHeader = u16(b, coff + 16);
         characteristics = u16(b, coff + 18);
         optionalHeaderOffset = coff + COFF_HEADER_SIZE;
-        if (sizeOfOptionalHeader < 2 || (long) optionalHeaderOffset + sizeOfOptionalHeader > b.length) {
+        if (sizeOfOptionalHeader < 2 || (long) optionalHeaderOffset + sizeOfOptionalHeader > size) {
             throw bad("optional header at 0x%x (SizeOfOptionalHeader %d) does not fit in the file (%d bytes)",
-                    optionalHeaderOffset, sizeOfOptionalHeader, b.length);
+                    optionalHeaderOffset, sizeOfOptionalHeader, size);
         }
         int o = optionalHeaderOffset;
         int magic = u16(b, o);
@@ -143,13 +157,13 @@ public final class PeFile {
 
         sectionTableOffset = optionalHeaderOffset + sizeOfOptionalHeader;
         long tableEnd = (long) sectionTableOffset + (long) numberOfSections * SECTION_HEADER_SIZE;
-        if (tableEnd > b.length) {
+        if (tableEnd > size) {
             throw bad("section table at 0x%x with %d entries ends at 0x%x, past the end of the file (%d bytes)",
-                    sectionTableOffset, numberOfSections, tableEnd, b.length);
+                    sectionTableOffset, numberOfSections, tableEnd, size);
         }
-        if (sizeOfHeaders > b.length) {
+        if (sizeOfHeaders > size) {
             throw bad("SizeOfHeaders 0x%x at offset 0x%x is past the end of the file (%d bytes)",
-                    sizeOfHeaders, o + 60, b.length);
+                    sizeOfHeaders, o + 60, size);
         }
         if (tableEnd > sizeOfHeaders) {
             throw bad("section table ends at 0x%x, past SizeOfHeaders 0x%x", tableEnd, sizeOfHeaders);
@@ -162,17 +176,36 @@ public final class PeFile {
     /** Parses and validates a PE/COFF image; BadInputException says what is wrong and where. */
     public static PeFile parse(byte[] image) {
         if (image == null) throw new BadInputException("no PE image (null)");
-        return new PeFile(image);
+        return new PeFile(ByteBuffer.wrap(image), image);
+    }
+
+    /**
+     * Parses an image held in a buffer (a mapped file, a slice of one): bytes 0 to its limit, read
+     * with absolute indexes. The buffer must not change while the PeFile is in use.
+     */
+    public static PeFile parse(ByteBuffer image) {
+        if (image == null) throw new BadInputException("no PE image (null)");
+        ByteBuffer b = image.duplicate().position(0);
+        if (image.hasArray() && image.arrayOffset() == 0 && image.array().length == image.limit()) {
+            return new PeFile(b, image.array());
+        }
+        return new PeFile(b, null);
     }
 
     /** Cheap check: "MZ" at 0 and "PE\0\0" where e_lfanew points. Does not validate further. */
     public static boolean looksLikePe(byte[] b) {
-        if (b.length < 0x40 || u16(b, 0) != 0x5a4d) return false;
-        long lfanew = u32(b, 0x3c);
-        return lfanew <= b.length - 4 && u32(b, (int) lfanew) == 0x00004550L;
+        return looksLikePe(ByteBuffer.wrap(b));
     }
 
-    private List<Section> parseSections(byte[] b) {
+    /** {@link #looksLikePe(byte[])} on a buffer (bytes 0 to its limit). */
+    public static boolean looksLikePe(ByteBuffer b) {
+        int n = b.limit();
+        if (n < 0x40 || Le.u16(b, 0) != 0x5a4d) return false;
+        long lfanew = Le.u32(b, 0x3c);
+        return lfanew <= n - 4 && Le.u32(b, (int) lfanew) == 0x00004550L;
+    }
+
+    private List<Section> parseSections(ByteBuffer b) {
         List<Section> list = new ArrayList<>(numberOfSections);
         for (int i = 0; i < numberOfSections; i++) {
             int s = sectionTableOffset + i * SECTION_HEADER_SIZE;
@@ -182,31 +215,31 @@ public final class PeFile {
             long rawSize = u32(b, s + 16);
             long rawPtr = u32(b, s + 20);
             int ch = (int) u32(b, s + 36);
-            if (rawSize != 0 && rawPtr + rawSize > b.length) {
+            if (rawSize != 0 && rawPtr + rawSize > size) {
                 throw bad("section %d '%s' raw data [0x%x, 0x%x) extends past the end of the file (%d bytes)",
-                        i, name, rawPtr, rawPtr + rawSize, b.length);
+                        i, name, rawPtr, rawPtr + rawSize, size);
             }
             list.add(new Section(name, va, vsize, rawPtr, rawSize, ch));
         }
         return list;
     }
 
-    private String sectionName(byte[] b, int s) {
+    private String sectionName(ByteBuffer b, int s) {
         int len = 0;
-        while (len < 8 && b[s + len] != 0) len++;
-        String raw = new String(b, s, len, StandardCharsets.ISO_8859_1);
+        while (len < 8 && b.get(s + len) != 0) len++;
+        String raw = new String(Le.copy(b, s, len), StandardCharsets.ISO_8859_1);
         // Long names ("/123") point into the COFF string table after the symbol table; objcopy emits them.
         if (raw.length() > 1 && raw.charAt(0) == '/' && pointerToSymbolTable != 0) {
             try {
                 long off = Long.parseLong(raw.substring(1));
                 long strtab = pointerToSymbolTable + numberOfSymbols * 18;
-                if (strtab + 4 <= b.length) {
+                if (strtab + 4 <= size) {
                     long tabSize = u32(b, (int) strtab);
-                    if (off >= 4 && off < tabSize && strtab + tabSize <= b.length) {
+                    if (off >= 4 && off < tabSize && strtab + tabSize <= size) {
                         int start = (int) (strtab + off);
                         int end = start;
-                        while (end < strtab + tabSize && b[end] != 0) end++;
-                        return new String(b, start, end - start, StandardCharsets.ISO_8859_1);
+                        while (end < strtab + tabSize && b.get(end) != 0) end++;
+                        return new String(Le.copy(b, start, end - start), StandardCharsets.ISO_8859_1);
                     }
                 }
             } catch (NumberFormatException ignored) {
@@ -253,7 +286,7 @@ public final class PeFile {
         }
     }
 
-    private List<BaseRelocation> parseRelocations(byte[] b) {
+    private List<BaseRelocation> parseRelocations(ByteBuffer b) {
         DataDirectory dir = dataDirectory(DataDirectory.BASERELOC);
         if (dir == null || dir.size() == 0) return List.of();
         long start = rvaToOffset(dir.virtualAddress(), dir.size());
@@ -305,16 +338,16 @@ public final class PeFile {
         return new BadInputException("PE: " + String.format(fmt, args));
     }
 
-    static int u16(byte[] b, int off) {
-        return (b[off] & 0xff) | (b[off + 1] & 0xff) << 8;
+    static int u16(ByteBuffer b, int off) {
+        return Le.u16(b, off);
     }
 
-    static long u32(byte[] b, int off) {
-        return ((b[off] & 0xffL) | (b[off + 1] & 0xffL) << 8 | (b[off + 2] & 0xffL) << 16 | (b[off + 3] & 0xffL) << 24);
+    static long u32(ByteBuffer b, int off) {
+        return Le.u32(b, off);
     }
 
-    static long u64(byte[] b, int off) {
-        return u32(b, off) | u32(b, off + 4) << 32;
+    static long u64(ByteBuffer b, int off) {
+        return Le.u64(b, off);
     }
 
     // ---- accessors ----
@@ -447,13 +480,57 @@ public final class PeFile {
         return index >= 0 && index < dataDirectories.size() ? dataDirectories.get(index) : null;
     }
 
-    /** The whole file (not a copy: do not modify). */
+    /**
+     * The whole file as an array (do not modify): the parsed array itself, or for a mapped file a
+     * heap copy made once on first use. Prefer {@link #read} and {@link #update}, which need no heap.
+     */
     public byte[] bytes() {
-        return bytes;
+        if (array != null) return array;
+        byte[] c = copy;
+        if (c == null) {
+            synchronized (this) {
+                c = copy;
+                if (c == null) copy = c = Le.copy(data, 0, size);
+            }
+        }
+        return c;
+    }
+
+    /** The file as a read-only buffer (its own position; absolute indexes = file offsets). */
+    public ByteBuffer data() {
+        return data.asReadOnlyBuffer();
+    }
+
+    /**
+     * A view of {@code len} bytes at file offset {@code off} (no copy; do not modify), e.g. a UKI's
+     * .linux as a file of its own; BadInputException when outside the file.
+     */
+    public ByteBuffer slice(long off, long len) {
+        if (off < 0 || len < 0 || off + len > size) {
+            throw bad("range [0x%x, +0x%x) is outside the file (%d bytes)", off, len, size);
+        }
+        return data.slice((int) off, (int) len);
+    }
+
+    /** A copy of {@code len} bytes at file offset {@code off}; BadInputException when outside the file. */
+    public byte[] read(long off, long len) {
+        if (off < 0 || len < 0 || off + len > size) {
+            throw bad("range [0x%x, +0x%x) is outside the file (%d bytes)", off, len, size);
+        }
+        return Le.copy(data, (int) off, (int) len);
+    }
+
+    /** Feeds file bytes [off, off+len) to the hasher without copying them to the heap. */
+    public void update(MultiHasher h, long off, long len) {
+        if (off < 0 || len < 0 || off + len > size) {
+            throw bad("range [0x%x, +0x%x) is outside the file (%d bytes)", off, len, size);
+        }
+        if (array != null) h.update(array, (int) off, (int) len);
+        else h.update(data, (int) off, (int) len);
     }
 
     public long fileSize() {
-        return bytes.length;
+        return size;
     }
 
     /** The first section with this name. */
@@ -466,10 +543,10 @@ public final class PeFile {
 
     /** Raw file bytes of a section: SizeOfRawData bytes, clipped to the file; no padding to VirtualSize. */
     public byte[] sectionData(Section s) {
-        long start = Math.min(s.pointerToRawData(), bytes.length);
-        long end = Math.min(start + s.sizeOfRawData(), bytes.length);
+        long start = Math.min(s.pointerToRawData(), size);
+        long end = Math.min(start + s.sizeOfRawData(), size);
         if (s.sizeOfRawData() == 0) return new byte[0];
-        return Arrays.copyOfRange(bytes, (int) start, (int) end);
+        return Le.copy(data, (int) start, (int) (end - start));
     }
 
     /** Parsed .reloc entries (IMAGE_REL_BASED_ABSOLUTE padding left out). */

@@ -3,12 +3,12 @@ package org.kexecmeasured.payload.sig;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.bouncycastle.openssl.PEMParser;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
 
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.ByteArrayInputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,13 +19,7 @@ public final class Certificates {
     }
 
     public static List<X509CertificateHolder> load(Path file) {
-        byte[] b;
-        try {
-            b = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new BadInputException("cannot read certificate file " + file + ": " + e.getMessage());
-        }
-        return parse(b, file.toString());
+        return parse(BoundedFiles.read(file, BoundedFiles.CERTIFICATE), file.toString());
     }
 
     public static List<X509CertificateHolder> parse(byte[] b, String what) {

@@ -190,9 +190,12 @@ public final class Uki {
         byte[] out = new byte[(int) vs];
         long n = Math.min(vs, s.sizeOfRawData());
         if (n == 0) return out;
-        System.arraycopy(pe.bytes(), (int) s.pointerToRawData(), out, 0, (int) n);
+        System.arraycopy(pe.read(s.pointerToRawData(), n), 0, out, 0, (int) n);
         return out;
     }
+
+    /** Text sections longer than this are refused: real ones are kilobytes, and all of it would be shown. */
+    static final int MAX_TEXT = 16 << 20;
 
     /** Text content of a section up to the first NUL, UTF-8; null when absent. */
     public String text(String name) {
@@ -203,12 +206,16 @@ public final class Uki {
     public String textOf(Section s) {
         // bytes past the raw data load as zeros, which end the text: read only the raw part
         if (s.sizeOfRawData() == 0) return ""; // PointerToRawData means nothing then
-        byte[] b = pe.bytes();
+        java.nio.ByteBuffer b = pe.data();
         int start = (int) s.pointerToRawData();
         int limit = (int) (start + Math.min(s.virtualSize(), s.sizeOfRawData()));
         int end = start;
-        while (end < limit && b[end] != 0) end++;
-        return new String(b, start, end - start, StandardCharsets.UTF_8);
+        while (end < limit && b.get(end) != 0) end++;
+        if (end - start > MAX_TEXT) {
+            throw new BadInputException(String.format("UKI: section %s holds %d bytes of text, more than the %d MiB shown",
+                    s.name(), end - start, MAX_TEXT >> 20));
+        }
+        return new String(pe.read(start, end - start), StandardCharsets.UTF_8);
     }
 
     public String osRelease() {

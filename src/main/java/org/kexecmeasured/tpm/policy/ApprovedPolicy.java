@@ -93,9 +93,15 @@ public record ApprovedPolicy(byte[] approvedPolicy, byte[] policyRef, HashAlg si
         }
     }
 
-    /** The policy digest PolicyAuthorize yields for this key and policyRef. */
+    /** The policy digest PolicyAuthorize yields for this key (loaded with nameAlg sha256, as systemd does) and policyRef. */
     public static byte[] authorizedPolicy(HashAlg sessionAlg, PublicKey key, byte[] policyRef) {
-        return PolicyDigest.start(sessionAlg).policyAuthorize(TpmNames.externalKeyName(key), policyRef).digest();
+        return authorizedPolicy(sessionAlg, key, HashAlg.SHA256, policyRef);
+    }
+
+    /** The policy digest PolicyAuthorize yields for this key loaded with nameAlg {@code keyNameAlg}. */
+    public static byte[] authorizedPolicy(HashAlg sessionAlg, PublicKey key, HashAlg keyNameAlg, byte[] policyRef) {
+        byte[] name = TpmNames.name(keyNameAlg, TpmNames.publicArea(key, keyNameAlg, TpmNames.EXTERNAL_KEY_ATTRIBUTES));
+        return PolicyDigest.start(sessionAlg).policyAuthorize(name, policyRef).digest();
     }
 
     static byte[] derToRaw(byte[] der, int len) {

@@ -9,8 +9,10 @@ import org.kexecmeasured.util.BadInputException;
 /**
  * Coverage-guided fuzz target (Jazzer) for the whole inspect pipeline on PE input: the fuzzer
  * patches systemd-boot's headers (offsets and values it chooses) and may append or truncate.
- * In the default test run Jazzer replays the stored findings only (regression mode); a fuzzing run:
- * {@code JAZZER_FUZZ=1 mvn -B -ntp test -Dtest='PeJazzerFuzzTest#inspectPatchedPe'} (one target per fuzzing run; about 2,600 inputs/s here; stops after maxDuration, 5 minutes).
+ * The patched file is inspected from a heap array or, as inspect reads a mapped file, from a direct
+ * buffer (no backing array: the mapped-file paths of PeFile and the hashers).
+ * In the default test run Jazzer replays the stored findings only (regression mode); a 10-minute
+ * fuzzing run: {@code mvn -B -ntp test -Pslow -Dfuzz=1 -Dtest='PeJazzerFuzzTest#inspectPatchedPe'} (one target per fuzzing run).
  * Only success or BadInputException may come out; a finding is written as crash-* in the working
  * directory and fails the run. A clean run ends with libFuzzer's "Done N runs in S second(s)"
  * (here: 814,931 runs in 241 s, no finding); surefire 3.5.2 may then wait 30 s for the forked JVM
@@ -19,10 +21,11 @@ import org.kexecmeasured.util.BadInputException;
 class PeJazzerFuzzTest {
 
     private static byte[] base;
+    private static java.nio.ByteBuffer direct;
     private static byte[] uki;
     private static int[] ukiTextRanges;
 
-    @FuzzTest(maxDuration = "5m")
+    @FuzzTest(maxDuration = "10m")
     void inspectPatchedPe(FuzzedDataProvider data) {
         if (base == null) base = RealParts.read(RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi"));
         byte[] b = base.clone();
@@ -34,8 +37,15 @@ class PeJazzerFuzzTest {
         if (data.consumeBoolean()) {
             b = java.util.Arrays.copyOf(b, data.consumeInt(0, b.length));
         }
+        // last, so that inputs stored before this choice existed keep their meaning (heap)
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.wrap(b);
+        if (data.consumeBoolean()) {
+            // one direct buffer for the run (a new one per input grew the fuzzer's RSS past 3 GB)
+            if (direct == null || direct.capacity() < b.length) direct = java.nio.ByteBuffer.allocateDirect(Math.max(b.length, base.length));
+            buf = direct.clear().put(b).flip();
+        }
         try {
-            Inspector.inspect(b, Inspector.Options.defaults());
+            Inspector.inspect(buf, Inspector.Options.defaults());
         } catch (BadInputException expected) {
             // allowed
         }
@@ -44,9 +54,9 @@ class PeJazzerFuzzTest {
     /**
      * A small UKI (built once with objcopy: stub, .osrel, .cmdline, .pcrsig JSON, .pcrpkey PEM,
      * systemd-boot as .linux); the fuzzer patches its headers and the bytes of its text, JSON and
-     * PEM sections. Run alone: {@code JAZZER_FUZZ=1 mvn -B -ntp test -Dtest='PeJazzerFuzzTest#inspectPatchedUki'}.
+     * PEM sections. Run alone: {@code mvn -B -ntp test -Pslow -Dfuzz=1 -Dtest='PeJazzerFuzzTest#inspectPatchedUki'}.
      */
-    @FuzzTest(maxDuration = "5m")
+    @FuzzTest(maxDuration = "10m")
     void inspectPatchedUki(FuzzedDataProvider data) throws java.io.IOException {
         if (uki == null) buildUki();
         byte[] b = uki.clone();

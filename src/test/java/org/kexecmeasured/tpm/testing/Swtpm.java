@@ -98,7 +98,8 @@ public final class Swtpm implements AutoCloseable {
         }
     }
 
-    private static int freePortPair() {
+    /** A data port whose successor (the control port) is free too. */
+    public static int freePortPair() {
         for (int i = 0; i < 50; i++) {
             try (ServerSocket a = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
                 int p = a.getLocalPort();

@@ -1,0 +1,84 @@
+package org.kexecmeasured.boot;
+
+import org.kexecmeasured.util.AtomicFiles;
+import org.kexecmeasured.util.Hex;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The evidence of finished boots, one directory per generation: {@code STATE/generations/<n>-<nonce>/}
+ * ({@code n} = 1, 2, … in the order the boots finished, {@code nonce} = the boundary event's nonce in
+ * hex) holding the journal, the firmware log it continued and a copy of the continued log. Archiving
+ * is what lets the next boot use the same state directory: a journal left in {@code STATE} is one
+ * whose run did not finish, and it blocks the next boot until {@code eventlog recover} settles it.
+ *
+ * <p>Archiving is idempotent: a crash in the middle leaves a finished journal in {@code STATE}, which
+ * the next boot archives (into the same directory, found by its nonce) before it starts.
+ */
+public final class Generations {
+
+    /** Under the state directory. */
+    public static final String DIR = "generations";
+    /** The continued log's copy in a generation. */
+    public static final String LOG_FILE = "eventlog.bin";
+
+    private static final Pattern NAME = Pattern.compile("([0-9]{1,9})-([0-9a-f]*)");
+
+    private Generations() {
+    }
+
+    /**
+     * Moves a finished journal (and its firmware log copy) into a new generation directory, with a copy
+     * of {@code log} (may be null) beside it; returns that directory.
+     */
+    public static Path archive(Path stateDir, Journal.Contents journal, Path log) throws IOException {
+        String nonce = journal.origin().nonce() == null ? "" : Hex.of(journal.origin().nonce());
+        Path gens = stateDir.resolve(DIR);
+        Files.createDirectories(gens);
+        Path target = existing(gens, nonce);
+        if (target == null) target = gens.resolve((highest(gens) + 1) + "-" + nonce);
+        Files.createDirectories(target);
+        if (log != null && Files.isRegularFile(log)) {
+            AtomicFiles.write(target.resolve(LOG_FILE), Files.readAllBytes(log));
+        }
+        String fw = journal.origin().firmwareLogFile();
+        if (fw != null && Files.exists(stateDir.resolve(fw))) {
+            Files.move(stateDir.resolve(fw), target.resolve(fw), StandardCopyOption.REPLACE_EXISTING);
+        }
+        // the journal goes last: while it is in STATE, the generation is not complete
+        Files.move(stateDir.resolve(Journal.FILE_NAME), target.resolve(Journal.FILE_NAME),
+                StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.syncDirectory(target);
+        AtomicFiles.syncDirectory(stateDir);
+        return target;
+    }
+
+    /** The generation of this nonce, when a crash interrupted its archiving. */
+    private static Path existing(Path gens, String nonce) throws IOException {
+        if (nonce.isEmpty()) return null;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(gens)) {
+            for (Path p : ds) {
+                Matcher m = NAME.matcher(p.getFileName().toString());
+                if (m.matches() && m.group(2).equals(nonce)) return p;
+            }
+        }
+        return null;
+    }
+
+    private static long highest(Path gens) throws IOException {
+        long n = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(gens)) {
+            for (Path p : ds) {
+                Matcher m = NAME.matcher(p.getFileName().toString());
+                if (m.matches()) n = Math.max(n, Long.parseLong(m.group(1)));
+            }
+        }
+        return n;
+    }
+}

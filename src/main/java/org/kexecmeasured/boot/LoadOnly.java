@@ -1,0 +1,56 @@
+package org.kexecmeasured.boot;
+
+import org.kexecmeasured.tpm.PcrReader;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+
+/**
+ * A boot that loads and does not commit, top to bottom: {@link MeasuredBoot#plan} (the TPM is only read)
+ * → decide → load with an {@link UncommittedManifest} sidecar (the log as it stood, no boundary).
+ * <ul>
+ *   <li>{@link #crash}: {@code boot --crash}. A crash kernel is never committed: loading it must have no
+ *       side effect (kdump), and after a panic nothing runs that could extend.</li>
+ *   <li>{@link #prepareForShutdown}: {@code boot --at-shutdown}. The plan is also saved
+ *       ({@link PendingBoot}); the system-shutdown hook commits it at the last moment ({@link PendingCommit}).</li>
+ * </ul>
+ */
+public final class LoadOnly {
+
+    public record Result(Plan plan, Decision decision, Loader.Loaded loaded, Path pendingDir) {
+    }
+
+    private LoadOnly() {
+    }
+
+    public static Result crash(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader crashLoader) {
+        Plan plan = MeasuredBoot.plan(req, tpm);
+        Decision decision = MeasuredBoot.decide(plan, decider);
+        Loader.Loaded loaded = crashLoader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.CRASH));
+        return new Result(plan, decision, loaded, null);
+    }
+
+    /**
+     * Plans, decides, loads with a "pending" sidecar and saves the plan to {@code pendingDir} for the
+     * system-shutdown hook; a failure to save unloads again.
+     *
+     * @param tool the launcher the hook runs to commit
+     */
+    public static Result prepareForShutdown(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader loader,
+                                            Path pendingDir, String tool) {
+        MeasuredBoot.checkStateDir(req.stateDir());
+        Plan plan = MeasuredBoot.plan(req, tpm);
+        Decision decision = MeasuredBoot.decide(plan, decider);
+        Loader.Loaded loaded = loader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.PENDING));
+        MeasuredBoot.unloadOnFailure(loaded, () -> {
+            try {
+                PendingBoot.save(plan, decision.sidecarFiles(), req.stateDir(), pendingDir, tool);
+                return null;
+            } catch (IOException e) {
+                throw new UncheckedIOException(pendingDir + ": cannot save the pending boot: " + e.getMessage(), e);
+            }
+        });
+        return new Result(plan, decision, loaded, pendingDir);
+    }
+}

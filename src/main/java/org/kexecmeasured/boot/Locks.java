@@ -1,0 +1,214 @@
+package org.kexecmeasured.boot;
+
+import org.kexecmeasured.tpm.Tcti;
+import org.kexecmeasured.util.BadInputException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * The two exclusive locks a TPM write holds, from the PCR read the plan starts from to the end of the
+ * commit (and around a recovery): one per state directory ({@code STATE/.lock}: one run or recovery
+ * at a time writes its journal) and one per TPM, machine-wide ({@value #DEFAULT_DIR}{@code /<tpm-id>.lock},
+ * {@link #tpmId}): no two runs interleave their extends. They are taken in that order, always.
+ *
+ * <p>Locks are {@link FileChannel#lock} (POSIX record locks on Linux): the kernel drops them when the
+ * process dies, also by SIGKILL, so a dead run never leaves a stale lock. A lock that is held is
+ * waited for up to {@code wait} (polling), then refused with a message naming the lock file and the
+ * holder's pid ({@link LockedException}, exit 2: nothing was changed). The lock files are never
+ * deleted (deleting one would let two processes lock two different files of one name).
+ */
+public final class Locks {
+
+    /** Machine-wide TPM locks live here; {@code KEXEC_MEASURED_LOCK_DIR} overrides it (e.g. unprivileged tests). */
+    public static final String DEFAULT_DIR = "/run/lock/kexec-measured";
+    public static final String ENV_DIR = "KEXEC_MEASURED_LOCK_DIR";
+    /** The state directory's lock file. */
+    public static final String STATE_LOCK = ".lock";
+
+    private static final long POLL_MILLIS = 50;
+
+    /**
+     * Lock files this JVM holds. POSIX record locks belong to the process, and closing any channel of
+     * a file drops them all, so a second thread of this JVM must never open the file while it is held.
+     */
+    private static final java.util.Set<Path> HELD_HERE = new java.util.HashSet<>();
+
+    /** Another process (or thread) holds a lock this run needs; nothing was changed. */
+    public static final class LockedException extends BadInputException {
+        LockedException(String message) {
+            super(message);
+        }
+    }
+
+    /** A held lock; closing it releases it. */
+    public static final class Held implements AutoCloseable {
+        private final Path file;
+        private final FileChannel ch;
+        private final FileLock lock;
+        private boolean closed;
+
+        private Held(Path file, FileChannel ch, FileLock lock) {
+            this.file = file;
+            this.ch = ch;
+            this.lock = lock;
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            try {
+                release();
+            } finally {
+                synchronized (HELD_HERE) {
+                    HELD_HERE.remove(file);
+                }
+            }
+        }
+
+        private void release() {
+            try {
+                lock.release();
+            } catch (IOException ignored) {
+                // closing the channel below releases it as well
+            }
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // nothing left to release
+            }
+        }
+    }
+
+    private Locks() {
+    }
+
+    /** The state directory's lock (the directory is created when missing). */
+    public static Held stateDir(Path dir, Duration wait) {
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new BadInputException(dir + ": cannot create the state directory: " + e.getMessage());
+        }
+        return lock(dir.resolve(STATE_LOCK), "the state directory " + dir, wait);
+    }
+
+    /** The machine-wide lock of the TPM behind {@code tcti}. */
+    public static Held tpm(String tcti, Duration wait) {
+        String env = System.getenv(ENV_DIR);
+        Path dir = Path.of(env != null && !env.isEmpty() ? env : DEFAULT_DIR);
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new BadInputException(dir + ": cannot create the TPM lock directory (" + e.getMessage()
+                    + "); set " + ENV_DIR + " to a writable directory");
+        }
+        return lock(dir.resolve(tpmId(tcti) + ".lock"), "the TPM " + tcti, wait);
+    }
+
+    /**
+     * One name per TPM: {@code tpm0} for {@code device:/dev/tpm0} and {@code device:/dev/tpmrm0} (the
+     * resource manager in front of the same chip), {@code swtpm-HOST-PORT} or {@code swtpm-path-SOCKET}
+     * for a simulator, characters outside {@code [A-Za-z0-9._-]} replaced by {@code _}.
+     */
+    public static String tpmId(String tcti) {
+        Tcti t = Tcti.parse(tcti);
+        String id = switch (t.kind()) {
+            case "device" -> {
+                String name = Path.of(t.options().get("path")).getFileName().toString();
+                yield name.matches("tpmrm[0-9]+") ? "tpm" + name.substring(5)
+                        : name.matches("tpm[0-9]+") ? name : "device-" + t.options().get("path");
+            }
+            default -> t.options().containsKey("path") ? t.kind() + "-path-" + t.options().get("path")
+                    : t.kind() + "-" + t.options().get("host").toLowerCase(Locale.ROOT) + "-" + t.options().get("port");
+        };
+        return id.replaceAll("[^A-Za-z0-9._-]", "_");
+    }
+
+    private static Held lock(Path lockFile, String what, Duration wait) {
+        Path file = lockFile.toAbsolutePath().normalize();
+        long deadline = System.nanoTime() + wait.toNanos();
+        try {
+            while (true) {
+                Held h = tryLock(file, what);
+                if (h != null) return h;
+                if (System.nanoTime() - deadline >= 0) {
+                    String holder = readPid(file);
+                    throw new LockedException(what + " is in use by another kexec-measured run"
+                            + (holder.isEmpty() ? "" : " (pid " + holder + ")") + " holding " + file
+                            + (wait.isZero() ? "" : " for more than " + wait.toMillis() + " ms")
+                            + "; nothing was changed (try again when it has finished" + (wait.isZero() ? ", or give --lock-wait)" : ")"));
+                }
+                Thread.sleep(POLL_MILLIS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new LockedException("interrupted while waiting for " + file);
+        }
+    }
+
+    /** The lock, or null while someone else holds it (another process, or another thread of this JVM). */
+    private static Held tryLock(Path file, String what) {
+        synchronized (HELD_HERE) {
+            if (HELD_HERE.contains(file)) return null;
+            FileChannel ch;
+            try {
+                ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            } catch (IOException e) {
+                throw new BadInputException(file + ": cannot open the lock file of " + what + ": " + e.getMessage());
+            }
+            try {
+                FileLock l;
+                try {
+                    l = ch.tryLock();
+                } catch (OverlappingFileLockException e) {
+                    l = null;
+                }
+                if (l == null) {
+                    ch.close();
+                    return null;
+                }
+                writePid(ch);
+                HELD_HERE.add(file);
+                return new Held(file, ch, l);
+            } catch (IOException e) {
+                closeQuietly(ch);
+                throw new BadInputException(file + ": cannot lock " + what + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** The holder's pid, for the message of whoever waits (informational only). */
+    private static void writePid(FileChannel ch) throws IOException {
+        byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+        ch.truncate(0);
+        ch.write(ByteBuffer.wrap(pid), 0);
+    }
+
+    private static String readPid(Path file) {
+        try {
+            String s = Files.readString(file, StandardCharsets.US_ASCII).strip();
+            return s.matches("[0-9]{1,10}") ? s : "";
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private static void closeQuietly(FileChannel ch) {
+        try {
+            ch.close();
+        } catch (IOException ignored) {
+            // nothing held
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.boot.Decider;
+import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.PendingBoot;
+import org.kexecmeasured.boot.PendingCommit;
+import org.kexecmeasured.boot.TpmChangedException;
+import org.kexecmeasured.kexec.FileModeLoader;
+import org.kexecmeasured.kexec.KexecException;
+import org.kexecmeasured.kexec.KexecFileLoader.Target;
+import org.kexecmeasured.tpm.Tpm;
+import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.util.Json;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code commit-pending}: the system-shutdown hook's command ({@link PendingCommit}): commits the boot
+ * {@code boot --at-shutdown} prepared, after reading the PCRs and the OS's logs again, and loads the
+ * kernel again with the committed sidecar. Does not start it: systemd-shutdown does, right after.
+ */
+@Command(name = "commit-pending", mixinStandardHelpOptions = true,
+        description = {"Commit the boot that 'boot --at-shutdown' prepared: read the PCRs and the",
+                "OS's logs now, load the kernel again with the final sidecar, extend. Run by the",
+                "system-shutdown hook right before the kexec reboot; a failure unloads the kernel."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:committed; the kernel is loaded", "1:the running kernel rejected the image's signature; nothing was extended",
+                "2:no or bad pending boot, unusable TPM, or the kernel refused the load; nothing was extended",
+                "3:refused by the policy", "4:stopped after the TPM was changed; the kernel was unloaded again",
+                "70:internal error"})
+public final class CommitPendingCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "the pending boot (default: ${DEFAULT-VALUE})")
+    Path dir = PendingBoot.DEFAULT_DIR;
+
+    @Option(names = "--tpm", paramLabel = "TCTI", defaultValue = "device:/dev/tpmrm0",
+            description = "TPM to extend (default: ${DEFAULT-VALUE})")
+    String tcti;
+
+    @Option(names = "--json", description = "JSON result")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    private final Services services;
+
+    CommitPendingCommand(Services services) {
+        this.services = services;
+    }
+
+    @Override
+    public Integer call() throws IOException {
+        FileModeLoader loader = new FileModeLoader(services.kexec().get(), Target.REBOOT);
+        MeasuredBoot.Result r;
+        try (Tpm tpm = services.tpm().open(tcti)) {
+            r = PendingCommit.run(dir, tpm, Decider.BUILTIN, loader);
+        } catch (KexecException e) {
+            throw KexecCliErrors.of(e);
+        } catch (TpmChangedException e) {
+            throw loader.unloaded() ? new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
+                    e.journal(), e.partialLog(), e) : e;
+        } catch (TpmException e) {
+            throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            out.println(Json.PRETTY.writeValueAsString(BootCommand.toJson(r, loader, null)));
+        } else {
+            BootCommand.printText(out, r);
+        }
+        out.flush();
+        return 0;
+    }
+}

@@ -1,0 +1,23 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.kexec.KexecException;
+import org.kexecmeasured.util.BadInputException;
+
+/**
+ * A kexec refusal as the exception that gives its documented exit code: a signature the kernel
+ * rejected is a failed check (1); an image the kernel's loader does not take, or a refusal for outside
+ * reasons (not root, disabled, busy, memory, no crash reservation), is 2 — nothing changed; an errno
+ * that means a bug here is internal (70).
+ */
+final class KexecCliErrors {
+    private KexecCliErrors() {
+    }
+
+    static RuntimeException of(KexecException e) {
+        return switch (e.kind()) {
+            case SIGNATURE_REJECTED -> new CheckFailedException(e.getMessage());
+            case BAD_IMAGE, REFUSED -> new BadInputException(e.getMessage(), e);
+            case INTERNAL -> new IllegalStateException(e.getMessage(), e);
+        };
+    }
+}

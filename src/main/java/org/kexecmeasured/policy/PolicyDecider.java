@@ -1,0 +1,167 @@
+package org.kexecmeasured.policy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.kexecmeasured.boot.BootPolicy;
+import org.kexecmeasured.boot.Decider;
+import org.kexecmeasured.boot.Decision;
+import org.kexecmeasured.boot.Divergence;
+import org.kexecmeasured.boot.Origin;
+import org.kexecmeasured.boot.Plan;
+import org.kexecmeasured.boot.PlannedRecord;
+import org.kexecmeasured.eventlog.Pcr;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.uki.Uki;
+import org.kexecmeasured.policy.engine.PayloadCheck;
+import org.kexecmeasured.policy.engine.PcrSignatures;
+import org.kexecmeasured.policy.engine.PolicyEngine;
+import org.kexecmeasured.policy.engine.Prediction;
+import org.kexecmeasured.policy.file.PolicyFile;
+import org.kexecmeasured.policy.reauth.Reauthorizer;
+import org.kexecmeasured.tpm.PublicAreaReader;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Json;
+
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The policy engine as the boot's {@link Decider}: turns a {@link Plan} into a {@link Prediction}
+ * (PCRs read before, every extend the commit will make), the payload facts (its PE, Authenticode,
+ * the images the run loads, its .pcrsig) and the divergences, evaluates them
+ * ({@link PolicyEngine#evaluate}), and answers allow or deny with the reasons, the re-authorization's
+ * {@code tpm2-pcr-signature.json} for the next system's {@code /.extra/}, and the verdicts for the
+ * manifest. The policy's secrets are read before the plan ({@link #prepare}), so bad input stops the
+ * run before anything else.
+ */
+public final class PolicyDecider implements Decider {
+
+    private final PolicyEngine.Prepared prepared;
+    private final byte[] payload;
+    private final PublicAreaReader tpm;
+    private PolicyEngine.Evaluation last;
+    private Prediction lastPrediction;
+
+    private PolicyDecider(PolicyEngine.Prepared prepared, byte[] payload, PublicAreaReader tpm) {
+        this.prepared = prepared;
+        this.payload = payload;
+        this.tpm = tpm;
+    }
+
+    /**
+     * Reads what the policy names (certificates, secret sources, signature files).
+     *
+     * @param tpm the TPM for persistent objects and NV indexes (read-only); null offline
+     */
+    public static PolicyDecider prepare(PolicyFile policy, byte[] payload, PublicAreaReader tpm) {
+        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), payload, tpm);
+    }
+
+    /** The boot's extend and boundary sets and identity (the file's SHA-256, as the boundary event records it). */
+    public static BootPolicy bootPolicy(PolicyFile policy) {
+        return new BootPolicy(policy.measurement().extendSet(), policy.measurement().boundarySet(), policy.id());
+    }
+
+    public PolicyFile policy() {
+        return prepared.policy();
+    }
+
+    /** The evaluation of the last plan decided. */
+    public PolicyEngine.Evaluation evaluation() {
+        return last;
+    }
+
+    public Prediction prediction() {
+        return lastPrediction;
+    }
+
+    @Override
+    public Decision decide(Plan plan) {
+        Prediction prediction = prediction(plan);
+        PolicyEngine.Evaluation ev = PolicyEngine.evaluate(prepared, prediction, payloadFacts(plan), divergences(plan), tpm);
+        last = ev;
+        lastPrediction = prediction;
+        List<String> reasons = new ArrayList<>();
+        for (PolicyEngine.Finding f : ev.findings()) reasons.add(f.action() + ": " + f.text());
+        if (reasons.isEmpty()) reasons.add("policy " + ev.policyId() + ": the payload is trusted and every secret meets its intent");
+        TreeMap<String, byte[]> extra = new TreeMap<>();
+        if (ev.reauthorization() != null) extra.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
+        JsonNode record = Json.MAPPER.valueToTree(PolicyRecord.of(ev));
+        return new Decision(ev.allowed(), reasons, new TreeMap<>(), extra, record);
+    }
+
+    /** Before + the commit's extends, in order; each extend described by where it comes from. */
+    public static Prediction prediction(Plan plan) {
+        List<HashAlg> banks = plan.tpmBanks();
+        Map<HashAlg, byte[][]> before = new EnumMap<>(HashAlg.class);
+        for (HashAlg b : banks) {
+            byte[][] v = new byte[24][];
+            plan.pcrsBefore().values().get(b).forEach((pcr, d) -> {
+                if (pcr < v.length) v[pcr] = d.clone();
+            });
+            before.put(b, v);
+        }
+        List<Prediction.Extend> extends_ = new ArrayList<>();
+        for (PlannedRecord r : plan.extendRecords()) {
+            extends_.add(new Prediction.Extend(r.measurement().pcr(), r.tpmDigests(banks), describe(r), r.origin() == Origin.BOUNDARY));
+        }
+        Prediction p = Prediction.of(banks, before, extends_);
+        // the engine's arithmetic and the planner's agree, or nothing is decided
+        for (HashAlg b : banks) {
+            for (Map.Entry<Integer, byte[]> e : plan.predictedPcrs().values().get(b).entrySet()) {
+                if (!java.util.Arrays.equals(e.getValue(), p.after().values().get(b)[e.getKey()])) {
+                    throw new IllegalStateException("prediction of " + b.tpmName + " PCR " + e.getKey() + " disagrees with the plan");
+                }
+            }
+        }
+        return p;
+    }
+
+    static String describe(PlannedRecord r) {
+        return switch (r.origin()) {
+            case BOUNDARY -> "the kexec boundary";
+            case PAYLOAD -> "payload measurement";
+            case FIRMWARE -> "emulated-firmware measurement";
+            case LINUX_STUB -> "Linux EFI stub measurement";
+        };
+    }
+
+    /** The payload's PE, its Authenticode SHA-256, every image the run loads (PCR 4 image events) and its .pcrsig. */
+    PolicyEngine.Payload payloadFacts(Plan plan) {
+        PeFile pe = PeFile.parse(payload);
+        List<PayloadCheck.Image> images = new ArrayList<>();
+        images.add(new PayloadCheck.Image(plan.payloadName(), plan.payloadAuthenticodeSha256()));
+        int n = 0;
+        for (PlannedRecord r : plan.records()) {
+            if (r.measurement().pcr() != Pcr.BOOT_LOADER_CODE || r.measurement().eventType() != EV_EFI_BOOT_SERVICES_APPLICATION) continue;
+            byte[] d = r.measurement().digests().get(HashAlg.SHA256);
+            if (d == null) d = org.kexecmeasured.payload.pe.Authenticode.digest(pe, HashAlg.SHA256);
+            images.add(new PayloadCheck.Image("image " + ++n + " the run loads (PCR 4)", d));
+        }
+        PcrSignatures pcrsig = null;
+        if (Uki.isUki(pe)) {
+            JsonNode j = Uki.of(pe).pcrSignature();
+            if (j != null) {
+                try {
+                    pcrsig = PcrSignatures.parse(j, "the payload's .pcrsig");
+                } catch (BadInputException e) {
+                    pcrsig = null; // systemd would not use it either
+                }
+            }
+        }
+        return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images, pcrsig);
+    }
+
+    private static final int EV_EFI_BOOT_SERVICES_APPLICATION = 0x80000003;
+
+    static List<PolicyEngine.Divergent> divergences(Plan plan) {
+        List<PolicyEngine.Divergent> out = new ArrayList<>();
+        for (Divergence d : plan.divergences()) {
+            out.add(new PolicyEngine.Divergent(d.bank(), d.pcr(), d.tpm(), d.logReplay(), d.explanation()));
+        }
+        return out;
+    }
+}

@@ -1,0 +1,151 @@
+package org.kexecmeasured.policy.engine;
+
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.policy.file.PolicyFile;
+import org.kexecmeasured.policy.reauth.Reauthorizer;
+import org.kexecmeasured.policy.secret.SealedSecret;
+import org.kexecmeasured.policy.secret.SecretReader;
+import org.kexecmeasured.tpm.PublicAreaReader;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * The policy engine, in two steps. {@link #prepare}: read everything the policy names (trusted
+ * certificates, every secret source, signature files) — before the boot is planned, so bad input
+ * stops the run before anything else happens. {@link #evaluate}: given the plan's prediction,
+ * check the payload, the PCRs that already disagree with the firmware log, each secret's verdict
+ * (after an opt-in re-authorization) and decide: allow, or deny with the reasons.
+ */
+public final class PolicyEngine {
+
+    /** What the policy names, read and checked. */
+    public record Prepared(PolicyFile policy, List<X509CertificateHolder> anchors, List<SealedSecret> secrets,
+                           SignatureCatalog signatures) {
+    }
+
+    /** A PCR whose TPM value the firmware log does not explain (from the plan). */
+    public record Divergent(HashAlg bank, int pcr, byte[] tpm, byte[] logReplay, String explanation) {
+    }
+
+    /** What the payload is, for the trust checks: its PE, Authenticode, the images the run loads, its .pcrsig. */
+    public record Payload(PeFile pe, byte[] authenticodeSha256, List<PayloadCheck.Image> images, PcrSignatures pcrsig) {
+    }
+
+    /** One reason for the decision: deny, or warn (the boot goes on). */
+    public record Finding(String action, String text) {
+        public static Finding deny(String t) {
+            return new Finding("deny", t);
+        }
+
+        public static Finding warn(String t) {
+            return new Finding("warn", t);
+        }
+    }
+
+    /** The whole evaluation: every verdict and the decision. */
+    public record Evaluation(String policyId, PayloadCheck.Result payload, List<Divergent> divergent, Set<Integer> tolerated,
+                             List<SecretVerdict> secrets, Reauthorizer.Result reauthorization, List<Finding> findings) {
+        public boolean allowed() {
+            return findings.stream().noneMatch(f -> f.action().equals("deny"));
+        }
+    }
+
+    private PolicyEngine() {
+    }
+
+    /** Reads what the policy names. {@code tpm}: for persistent objects and NV indexes; null offline. */
+    public static Prepared prepare(PolicyFile policy, PublicAreaReader tpm) {
+        List<X509CertificateHolder> anchors = PayloadCheck.certificates(policy.payload());
+        SecretReader reader = new SecretReader(tpm);
+        List<SealedSecret> secrets = new ArrayList<>();
+        for (PolicyFile.Secret s : policy.secrets()) secrets.add(reader.read(s));
+        SignatureCatalog catalog = new SignatureCatalog();
+        for (Path p : policy.signatures()) {
+            byte[] b;
+            try {
+                if (Files.size(p) > (1 << 20)) throw new BadInputException(p + ": larger than 1 MiB, not a PCR signature file");
+                b = Files.readAllBytes(p);
+            } catch (IOException e) {
+                throw new BadInputException(p + ": cannot read the PCR signature file: " + e.getMessage());
+            }
+            catalog.add(p.toString(), PcrSignatures.parse(b, p.toString()));
+        }
+        if (policy.reauthorize() != null) {
+            // fail early on an unreadable or unusable key: re-authorization happens after the plan
+            Reauthorizer.publicKeyPem(policy.reauthorize().signingKey());
+        }
+        return new Prepared(policy, anchors, secrets, catalog);
+    }
+
+    /**
+     * Evaluates the plan: payload trust, divergent PCRs, re-authorization (when the policy opts in,
+     * its signature joins the catalog), each secret, then the decision.
+     */
+    public static Evaluation evaluate(Prepared p, Prediction prediction, Payload payload, List<Divergent> divergent,
+                                      PublicAreaReader tpm) {
+        PolicyFile policy = p.policy();
+        List<Finding> findings = new ArrayList<>();
+
+        PayloadCheck.Result trust = PayloadCheck.check(policy.payload(), p.anchors(), payload.pe(), payload.authenticodeSha256(),
+                payload.images());
+        for (String f : trust.failures()) findings.add(Finding.deny("payload: " + f));
+
+        if (policy.measurement().banks() != null) {
+            for (HashAlg b : policy.measurement().banks()) {
+                if (!prediction.banks().contains(b)) {
+                    findings.add(Finding.deny("measurement: the policy requires the " + b.tpmName + " bank, which the TPM does not have active "
+                            + "(active: " + prediction.banks().stream().map(a -> a.tpmName).toList() + ")"));
+                }
+            }
+        }
+
+        Set<Integer> tolerated = policy.measurement().tolerateDivergent();
+        Set<Integer> seen = new TreeSet<>();
+        for (Divergent d : divergent) {
+            if (!seen.add(d.pcr())) continue;
+            String text = "PCR " + d.pcr() + " " + d.bank().tpmName + " already disagrees with the firmware log (TPM "
+                    + Hex.of(d.tpm()) + ", log replay " + Hex.of(d.logReplay()) + ")"
+                    + (d.explanation() != null ? ": " + d.explanation() : "");
+            if (tolerated.contains(d.pcr())) {
+                findings.add(Finding.warn(text + "; tolerated by the policy (measurement.tolerate-divergent)"));
+            } else {
+                findings.add(Finding.deny(text + "; the firmware log does not explain the TPM, and the policy does not "
+                        + "tolerate it (measurement.tolerate-divergent)"));
+            }
+        }
+
+        SignatureCatalog catalog = new SignatureCatalog();
+        for (SignatureCatalog.Source s : p.signatures().sources()) catalog.add(s.label(), s.signatures());
+        if (payload.pcrsig() != null) catalog.add("the payload's .pcrsig", payload.pcrsig());
+        Reauthorizer.Result reauth = null;
+        if (policy.reauthorize() != null) {
+            reauth = Reauthorizer.sign(policy.reauthorize(), prediction, p.secrets());
+            catalog.add("re-authorization by " + policy.reauthorize().signingKey().getFileName(), reauth.signatures());
+        }
+
+        SecretEvaluator ev = new SecretEvaluator(prediction, policy.measurement().nextBootPhases(), catalog, tpm);
+        List<SecretVerdict> verdicts = new ArrayList<>();
+        for (int i = 0; i < policy.secrets().size(); i++) {
+            PolicyFile.Secret spec = policy.secrets().get(i);
+            SecretVerdict v = ev.evaluate(spec, p.secrets().get(i));
+            verdicts.add(v);
+            if (!v.meetsIntent()) {
+                String text = "secret '" + spec.name() + "' must remain " + spec.mustRemain().word() + ", but it is "
+                        + v.verdict().word() + " after the kexec: " + v.reason();
+                findings.add(policy.decision().forIntent(spec.mustRemain()) == PolicyFile.Action.DENY
+                        ? Finding.deny(text) : Finding.warn(text));
+            }
+        }
+        return new Evaluation(policy.id(), trust, divergent, tolerated, verdicts, reauth, findings);
+    }
+}

@@ -1,0 +1,84 @@
+package org.kexecmeasured.policy.engine;
+
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+
+import java.security.GeneralSecurityException;
+import java.security.PublicKey;
+import java.security.Signature;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+
+/**
+ * Every signed PCR policy the next system will find: the payload's .pcrsig (systemd-stub hands it
+ * over as /.extra/tpm2-pcr-signature.json), the files the policy names, and the signature a
+ * re-authorization creates. Looked up as systemd-cryptsetup does: bank, PCR set, key fingerprint,
+ * policy digest; then the signature is verified as the TPM will verify it (TPM2_VerifySignature of
+ * RSASSA/ECDSA with SHA-256 over the policy digest).
+ */
+public final class SignatureCatalog {
+
+    public record Source(String label, PcrSignatures signatures) {
+    }
+
+    /** An entry found for a key and PCR set, and where it came from. */
+    public record Match(String source, PcrSignatures.Entry entry, boolean verifies) {
+    }
+
+    private final List<Source> sources = new ArrayList<>();
+
+    /**
+     * systemd's key fingerprint "pkfp": SHA-256 of OpenSSL's i2d_PublicKey() — the PKCS#1
+     * RSAPublicKey for RSA, the uncompressed point for EC — i.e. the subjectPublicKey bits of the
+     * SubjectPublicKeyInfo, not the whole SPKI (systemd src/shared/openssl-util.c, pubkey_fingerprint).
+     */
+    public static byte[] fingerprint(PublicKey key) {
+        return org.kexecmeasured.policy.secret.PemKeys.fingerprint(key);
+    }
+
+    public SignatureCatalog add(String label, PcrSignatures s) {
+        sources.add(new Source(label, s));
+        return this;
+    }
+
+    public List<Source> sources() {
+        return List.copyOf(sources);
+    }
+
+    /** Entries signed by {@code key} (fingerprint {@code pkfp}) for this bank and PCR set, whatever policy they sign. */
+    public List<Match> forKey(HashAlg bank, List<Integer> pcrs, byte[] pkfp, PublicKey key) {
+        List<Match> out = new ArrayList<>();
+        String fp = Hex.of(pkfp);
+        for (Source s : sources) {
+            for (PcrSignatures.Entry e : s.signatures().bank(bank.tpmName)) {
+                if (!e.pcrs().equals(pcrs) || !e.pkfp().equalsIgnoreCase(fp)) continue;
+                out.add(new Match(s.label(), e, verifies(key, e)));
+            }
+        }
+        return out;
+    }
+
+    /** A verifying signature over exactly {@code pol}, or null. */
+    public Match find(HashAlg bank, List<Integer> pcrs, byte[] pkfp, PublicKey key, byte[] pol) {
+        String p = Hex.of(pol);
+        for (Match m : forKey(bank, pcrs, pkfp, key)) {
+            if (m.entry().pol().equalsIgnoreCase(p) && m.verifies()) return m;
+        }
+        return null;
+    }
+
+    /** What TPM2_VerifySignature would accept: RSASSA or ECDSA, SHA-256 over the policy digest bytes. */
+    static boolean verifies(PublicKey key, PcrSignatures.Entry e) {
+        try {
+            byte[] pol = Hex.parse(e.pol());
+            byte[] sig = Base64.getMimeDecoder().decode(e.sig());
+            Signature s = Signature.getInstance(key.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA");
+            s.initVerify(key);
+            s.update(pol);
+            return s.verify(sig);
+        } catch (GeneralSecurityException | IllegalArgumentException | org.kexecmeasured.util.BadInputException x) {
+            return false;
+        }
+    }
+}
