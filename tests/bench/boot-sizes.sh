@@ -8,6 +8,8 @@
 # a JVM hello-world (same flags as the launcher) + `sha256sum` of the UKI, the floor the goal is
 # stated against (60 MiB: <= 0.75 s wall and <= 3x the baseline). The cost should grow with size only
 # through hashing (each byte once per bank).
+# ENGINES: "ours" (this build), "debian" (this build on Debian's libunicorn2), and "before=LAUNCHER" (another
+# build's target/kexec-measured, e.g. main's in a second worktree: before/after side by side in one run).
 # Usage: [ENGINES="ours debian"] tests/bench/boot-sizes.sh [SIZES_MIB...]   (after `mvn -B -ntp -q package -DskipTests`)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -52,8 +54,12 @@ run() {
   swtpm-fixtures/start.sh "$tmp/tpm" "$port" $((port + 1)) >/dev/null
   rm -rf "$tmp/state"
   opts=""
-  [ "$1" = debian ] && opts="-Dkexecmeasured.unicorn=system -Djna.library.path=/nonexistent"
-  KEXEC_MEASURED_JAVA_OPTS="$opts" /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$km" boot "$2" --tpm "$tcti" \
+  launcher=$km
+  case $1 in
+    debian) opts="-Dkexecmeasured.unicorn=system -Djna.library.path=/nonexistent" ;;
+    *=*) launcher=${1#*=} ;;
+  esac
+  KEXEC_MEASURED_JAVA_OPTS="$opts" /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$launcher" boot "$2" --tpm "$tcti" \
     --firmware-log "$tmp/fw.bin" --state-dir "$tmp/state" --no-load --json > "$tmp/out.json"
   read -r wall user sys < "$tmp/time"
   jq -r --arg wall "$wall" --arg cpu "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" \
@@ -64,7 +70,7 @@ run() {
 engines=${ENGINES:-ours debian}
 echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) (timings on a shared machine are noisy: compare within a row; CPU seconds are steadier)"
 printf '%8s |' "UKI"
-for e in $engines; do printf ' %-52s |' "$e: wall, cpu (boot: emul, hash; MiB hashed)"; done
+for e in $engines; do printf ' %-52s |' "${e%%=*}: wall, cpu (boot: emul, hash; MiB hashed)"; done
 printf ' %s\n' "baseline JVM hello + sha256sum: wall, cpu"
 for s in $sizes; do
   f=$(uki "$s")

@@ -17,7 +17,8 @@ import java.util.Objects;
 public final class HandOff {
     private final byte[] kernel;
     private final String cmdline;
-    private final byte[] initrd;
+    /** Read-only; a view of bytes nobody changes (the hand-off's own copy, or the payload's section it equals). */
+    private final java.nio.ByteBuffer initrd;
     private final String devicePath;
     private final String console;
     private final List<TraceEntry> trace;
@@ -52,7 +53,8 @@ public final class HandOff {
      */
     public HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
                    List<TraceEntry> trace, byte[] loadOptions, Entry entry) {
-        this(kernel.clone(), cmdline, initrd.clone(), devicePath, console, trace, loadOptions.clone(), entry, true);
+        this(kernel.clone(), cmdline, java.nio.ByteBuffer.wrap(initrd.clone()), devicePath, console, trace, loadOptions.clone(),
+                entry, true);
     }
 
     /** A hand-off through the kernel's EFI stub. */
@@ -68,11 +70,11 @@ public final class HandOff {
     }
 
     /** Takes the arrays as they are (the public constructors pass copies, {@link #adopt} the emulator's own). */
-    private HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
+    private HandOff(byte[] kernel, String cmdline, java.nio.ByteBuffer initrd, String devicePath, String console,
                     List<TraceEntry> trace, byte[] loadOptions, Entry entry, boolean owned) {
         this.kernel = Objects.requireNonNull(kernel, "kernel");
         this.cmdline = cmdline;
-        this.initrd = Objects.requireNonNull(initrd, "initrd");
+        this.initrd = initrd.slice().asReadOnlyBuffer();
         this.devicePath = devicePath;
         this.console = console;
         this.trace = List.copyOf(trace);
@@ -81,10 +83,11 @@ public final class HandOff {
     }
 
     /**
-     * A hand-off through the EFI stub that takes {@code kernel} and {@code initrd} as they are, without copying
-     * them: the caller made them for this hand-off and keeps no reference it could change them through.
+     * A hand-off through the EFI stub that takes {@code kernel} and {@code initrd} (its remaining bytes) as they
+     * are, without copying them: the caller made them for this hand-off, or they are bytes nobody changes (the
+     * payload's own {@code .initrd} section, which systemd-stub's LoadFile2 served unchanged).
      */
-    static HandOff adopt(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
+    static HandOff adopt(byte[] kernel, String cmdline, java.nio.ByteBuffer initrd, String devicePath, String console,
                          List<TraceEntry> trace, byte[] loadOptions) {
         return new HandOff(kernel, cmdline, initrd, devicePath, console, trace, loadOptions.clone(), Entry.EFI_STUB, true);
     }
@@ -107,17 +110,19 @@ public final class HandOff {
     }
 
     public byte[] initrd() {
-        return initrd.clone();
+        byte[] b = new byte[initrd.remaining()];
+        initrd.get(0, b);
+        return b;
     }
 
     /** Bytes of the initrd, without copying it (it may be 100 MiB and more). */
     public int initrdSize() {
-        return initrd.length;
+        return initrd.remaining();
     }
 
     /** The initrd, read-only and not copied: what hashing and size checks use instead of {@link #initrd()}. */
     public java.nio.ByteBuffer initrdView() {
-        return java.nio.ByteBuffer.wrap(initrd).asReadOnlyBuffer();
+        return initrd.duplicate();
     }
 
     public String devicePath() {
@@ -144,20 +149,20 @@ public final class HandOff {
     @Override
     public boolean equals(Object o) {
         return o instanceof HandOff h && Arrays.equals(kernel, h.kernel) && Objects.equals(cmdline, h.cmdline)
-                && Arrays.equals(initrd, h.initrd) && Objects.equals(devicePath, h.devicePath)
+                && initrd.equals(h.initrd) && Objects.equals(devicePath, h.devicePath)
                 && Objects.equals(console, h.console) && trace.equals(h.trace)
                 && Arrays.equals(loadOptions, h.loadOptions) && entry == h.entry;
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(kernel.length, cmdline, initrd.length, devicePath, console, trace.size(),
+        return Objects.hash(kernel.length, cmdline, initrd.remaining(), devicePath, console, trace.size(),
                 Arrays.hashCode(loadOptions), entry); // lengths, not contents: the arrays may be 100 MiB
     }
 
     @Override
     public String toString() {
-        return "HandOff[kernel=" + kernel.length + " bytes, cmdline=" + cmdline + ", initrd=" + initrd.length
+        return "HandOff[kernel=" + kernel.length + " bytes, cmdline=" + cmdline + ", initrd=" + initrd.remaining()
                 + " bytes, devicePath=" + devicePath + ", entry=" + entry + "]";
     }
 }

@@ -88,6 +88,11 @@ class HashingTest {
             }
 
             @Override
+            public byte[] head(int n) {
+                return java.util.Arrays.copyOf(ram, Math.min(n, ram.length));
+            }
+
+            @Override
             public byte[] toArray() {
                 return ram.clone();
             }

@@ -20,6 +20,9 @@ public interface GuestBytes {
      */
     void forEachPiece(Consumer<ByteBuffer> piece);
 
+    /** The first {@code n} bytes (all of them when fewer), copied: a look at a header without reading the rest. */
+    byte[] head(int n);
+
     /** The bytes as one host array (for consumers that need them whole, such as an Authenticode digest). */
     byte[] toArray();
 
@@ -36,6 +39,11 @@ public interface GuestBytes {
                 for (int off = 0; off < b.length; off += GuestMemory.PIECE) {
                     piece.accept(ByteBuffer.wrap(b, off, Math.min(GuestMemory.PIECE, b.length - off)).slice().asReadOnlyBuffer());
                 }
+            }
+
+            @Override
+            public byte[] head(int n) {
+                return java.util.Arrays.copyOf(b, Math.min(n, b.length));
             }
 
             @Override

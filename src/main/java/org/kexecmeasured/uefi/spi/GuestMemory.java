@@ -87,6 +87,11 @@ public interface GuestMemory {
             }
 
             @Override
+            public byte[] head(int n) {
+                return m.read(address, Math.min(n, len));
+            }
+
+            @Override
             public byte[] toArray() {
                 return m.read(address, len);
             }
