@@ -261,12 +261,13 @@ public final class BootCommand implements Callable<Integer> {
      */
     static long[] cpuMicrosAndFaults() {
         try {
-            String st = Files.readString(Path.of("/proc/self/stat"));
+            String st = new String(BoundedFiles.read(Path.of("/proc/self/stat"), BoundedFiles.TEXT),
+                    java.nio.charset.StandardCharsets.US_ASCII);
             String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
             // f[0] is field 3 (state): field n is f[n - 3]
             long ticks = Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
             return new long[]{ticks * 10_000, Long.parseLong(f[10 - 3])};
-        } catch (IOException | RuntimeException e) {
+        } catch (RuntimeException e) {
             return new long[]{-1, -1};
         }
     }
