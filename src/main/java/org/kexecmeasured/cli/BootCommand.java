@@ -227,6 +227,11 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("--tolerate-divergent applies to the built-in policy; with --policy the policy's "
                     + "measurement.tolerate-divergent decides");
         }
+        checkDisk(disk, bootPath);
+    }
+
+    /** --disk and --boot-path, as boot and predict take them. */
+    static void checkDisk(Path disk, String bootPath) {
         if (disk != null && !Files.exists(disk)) {
             throw new BadInputException("--disk " + disk + ": no such file or device");
         }
