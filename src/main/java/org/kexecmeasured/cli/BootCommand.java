@@ -184,7 +184,9 @@ public final class BootCommand implements Callable<Integer> {
             JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, payload.getFileName().toString());
             print(out, committed, loader, logNote);
         } catch (KexecException e) {
-            throw KexecCliErrors.of(e);
+            // only the load throws it here, and the load comes before the commit (a failure after the
+            // commit is a TpmChangedException): the TPM is as it was
+            throw KexecCliErrors.of(e, " (nothing was loaded or extended)");
         } catch (TpmChangedException e) {
             if (loader != null && loader.unloaded()) {
                 throw new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
