@@ -148,6 +148,7 @@ public record PendingBoot(String format, String created, String tool, String sta
         present(in, "policy.id", policy.id());
         pcrs(in, "policy.extendSet", policy.extendSet(), false);
         pcrs(in, "policy.boundarySet", policy.boundarySet(), true);
+        pcrs(in, "policy.tolerateDivergent", policy.tolerateDivergent(), false);
         List<HashAlg> tpm = banks(in, "tpmBanks", tpmBanks);
         List<HashAlg> log = banks(in, "logBanks", logBanks);
         present(in, "boundary", boundary);

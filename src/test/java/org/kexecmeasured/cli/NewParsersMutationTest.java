@@ -75,8 +75,8 @@ class NewParsersMutationTest {
         }
         Files.createDirectories(dir.resolve("state"));
         pending = dir.resolve("pending");
-        PendingBoot.save(plan, Map.of("policy.txt", "allowed\n".getBytes(StandardCharsets.UTF_8)), dir.resolve("state"),
-                pending, "/usr/bin/kexec-measured");
+        PendingBoot.save(plan, Map.of("policy.txt", "allowed\n".getBytes(StandardCharsets.UTF_8)), java.util.Set.of(11),
+                dir.resolve("state"), pending, "/usr/bin/kexec-measured");
     }
 
     // ------------------------------------------------------------------ IMA
@@ -179,6 +179,8 @@ class NewParsersMutationTest {
                 throw new IllegalStateException(e);
             }
             PendingBoot p = PendingBoot.read(work);
+            // the decider commit-pending builds from it
+            org.kexecmeasured.boot.Decider.builtin(new java.util.HashSet<>(p.policy().tolerateDivergent()));
             // what PendingCommit does next with it: its directories, the plan on the same log and PCRs
             Path.of(p.stateDir());
             Path.of(p.firmwareLogSource());
