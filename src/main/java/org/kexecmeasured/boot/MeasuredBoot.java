@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.eventlog.PcrSet;
@@ -299,16 +301,14 @@ public final class MeasuredBoot {
 
     public static EventLog readFirmwareLog(Path file) {
         Path f = file != null ? file : Path.of(DEFAULT_FIRMWARE_LOG);
-        byte[] b;
-        try {
-            b = Files.readAllBytes(f);
-        } catch (NoSuchFileException e) {
+        if (Files.notExists(f)) {
             throw new BadInputException(f + ": no firmware event log there (give one with --firmware-log)");
-        } catch (AccessDeniedException e) {
-            throw new BadInputException(f + ": permission denied (the firmware log needs root)");
-        } catch (IOException e) {
-            throw new BadInputException(f + ": cannot read the firmware log: " + e.getMessage());
         }
+        if (Files.exists(f) && !Files.isReadable(f)) {
+            throw new BadInputException(f + ": permission denied (the firmware log needs root)");
+        }
+        // capped: securityfs reports size 0, and --firmware-log /dev/zero must end at the limit, not in an OOM
+        byte[] b = BoundedFiles.read(f, BoundedFiles.EVENTLOG);
         EventLogParser.Result r = EventLogParser.parseLenient(b);
         if (r.error() != null) {
             throw new BadInputException(f + ": " + r.error().getMessage());

@@ -1,5 +1,7 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.Divergence;
@@ -183,7 +185,9 @@ public final class BootCommand implements Callable<Integer> {
             JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, payload.getFileName().toString());
             print(out, committed, loader, logNote);
         } catch (KexecException e) {
-            throw KexecCliErrors.of(e);
+            // only the load throws it here, and the load comes before the commit (a failure after the
+            // commit is a TpmChangedException): the TPM is as it was
+            throw KexecCliErrors.of(e, " (nothing was loaded or extended)");
         } catch (TpmChangedException e) {
             if (loader != null && loader.unloaded()) {
                 throw new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
@@ -245,13 +249,8 @@ public final class BootCommand implements Callable<Integer> {
         if (esp != null && !Files.isDirectory(esp)) {
             throw new BadInputException("--esp " + esp + " is not a directory");
         }
-        if (!Files.isRegularFile(payload)) {
-            throw new BadInputException(payload + ": no such file");
-        }
-        if (Files.size(payload) > (512L << 20)) {
-            throw new BadInputException(payload + ": larger than 512 MiB");
-        }
-        return Files.readAllBytes(payload);
+        // names a directory, a missing file and one over KEXEC_MEASURED_MAX_PAYLOAD before reading
+        return BoundedFiles.read(payload, BoundedFiles.PAYLOAD);
     }
 
     /** The system-shutdown hook {@code --at-shutdown} relies on (packaging/system-shutdown/). */
