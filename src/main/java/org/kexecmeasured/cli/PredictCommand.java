@@ -7,6 +7,7 @@ import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
+import org.kexecmeasured.boot.Progress;
 import org.kexecmeasured.policy.PolicyDecider;
 import org.kexecmeasured.policy.PolicyRecord;
 import org.kexecmeasured.policy.file.PolicyFile;
@@ -101,19 +102,24 @@ public final class PredictCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PolicyFile policy = PolicyParser.read(policyFile);
         byte[] bytes = BootCommand.readPayload(payload, esp);
+        // a progress line on the terminal while the prediction works (nothing with --json or without a terminal)
+        ProgressLine progress = ProgressLine.forSteps("predict", spec.commandLine().getErr(), json);
         MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis());
+                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis())
+                .withProgress(progress.enabled() ? progress : Progress.NONE);
         Report report;
-        if (origin.pcrs != null) {
-            PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
-            report = predict(policy, bytes, req, snapshot, null);
-        } else {
-            try (Tpm tpm = services.tpm().open(origin.tcti)) {
-                SortedMap<Integer, Long> c0 = tpm.commandCounts();
-                report = predict(policy, bytes, req, tpm, tpm);
-                report = report.withCommands(byName(CommandCode.sentSince(c0, tpm.commandCounts())));
-            } catch (TpmException e) {
-                throw new IOException("TPM " + origin.tcti + ": " + e.getMessage() + " (nothing was changed)", e);
+        try (progress) {
+            if (origin.pcrs != null) {
+                PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
+                report = predict(policy, bytes, req, snapshot, null);
+            } else {
+                try (Tpm tpm = services.tpm().open(origin.tcti)) {
+                    SortedMap<Integer, Long> c0 = tpm.commandCounts();
+                    report = predict(policy, bytes, req, tpm, tpm);
+                    report = report.withCommands(byName(CommandCode.sentSince(c0, tpm.commandCounts())));
+                } catch (TpmException e) {
+                    throw new IOException("TPM " + origin.tcti + ": " + e.getMessage() + " (nothing was changed)", e);
+                }
             }
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -125,6 +131,7 @@ public final class PredictCommand implements Callable<Integer> {
 
     private Report predict(PolicyFile policy, byte[] bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm) {
         long t0 = System.nanoTime();
+        req.progress().step("reading the policy's secrets");
         PolicyDecider decider = PolicyDecider.prepare(policy, bytes, tpm);
         long t1 = System.nanoTime();
         Plan plan;
@@ -134,6 +141,7 @@ public final class PredictCommand implements Callable<Integer> {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
         }
         long t2 = System.nanoTime();
+        req.progress().step("evaluating the policy");
         Decision d = decider.decide(plan);
         long t3 = System.nanoTime();
         return Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000);
