@@ -206,6 +206,7 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
         }
         if (exec) {
+            JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).kexecStarting(stateDir);
             try {
                 services.kexec().get().exec();
             } catch (KexecException e) {

@@ -144,7 +144,9 @@ public final class PredictCommand implements Callable<Integer> {
         req.progress().step("evaluating the policy");
         Decision d = decider.decide(plan);
         long t3 = System.nanoTime();
-        return Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000);
+        Report r = Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000);
+        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).predicted(plan, r.decision(), policyFile.toString());
+        return r;
     }
 
     static Map<String, Long> byName(SortedMap<Integer, Long> counts) {
