@@ -21,8 +21,8 @@ import java.util.concurrent.Callable;
 public final class ExecCommand implements Callable<Integer> {
 
     @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured/state",
-            description = {"the state directory of the boot that loaded the kernel: run as a service, the journal",
-                    "entry names that boot (generation, boundary nonce, payload digest) (default: ${DEFAULT-VALUE})"})
+            description = "the state directory of the boot that loaded the kernel: run as a service, the journal "
+                    + "entry names that boot (generation, boundary nonce, payload digest) (default: ${DEFAULT-VALUE})")
     Path stateDir;
 
     @Spec
