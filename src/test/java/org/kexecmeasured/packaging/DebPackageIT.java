@@ -123,6 +123,7 @@ class DebPackageIT {
                 checkDracutListsTheModule(true);
                 checkMkinitramfsRunsTheHook(dir);
                 demo(swtpm, dir);
+                readmeDemo();
             } finally {
                 Run purge = run(null, APT_ENV, "apt-get", "-o", "DPkg::Lock::Timeout=600", "purge", "-y", "-q", PKG);
                 releaseInitramfs(initramfsConf);
@@ -231,32 +232,28 @@ class DebPackageIT {
         assertTrue(reg.startsWith("complete ") && reg.contains("-F ") && reg.trim().endsWith(" kexec-measured"), reg);
     }
 
-    /** The installed tool's command tree, from its own --help: every command path ("eventlog show", "exec", …). */
-    static List<List<String>> commandTree(List<String> path) throws Exception {
+    /** The installed tool's command tree, from its own --help walked down: each command path ("eventlog show", "exec", …) → its help. */
+    static Map<List<String>, String> commandTree(List<String> path) throws Exception {
         List<String> cmd = new ArrayList<>(List.of("/usr/bin/kexec-measured"));
         cmd.addAll(path);
         cmd.add("--help");
         String help = ok(cmd.toArray(String[]::new));
-        List<List<String>> tree = new ArrayList<>();
-        tree.add(path);
+        Map<List<String>, String> tree = new java.util.LinkedHashMap<>();
+        tree.put(path, help);
         int at = help.indexOf("\nCommands:\n");
         if (at < 0) return tree;
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^  ([a-z][a-z0-9-]*)(?:\\s|$)").matcher(help.substring(at));
         while (m.find()) {
             List<String> sub = new ArrayList<>(path);
             sub.add(m.group(1));
-            tree.addAll(commandTree(sub));
+            tree.putAll(commandTree(sub));
         }
         return tree;
     }
 
-    /** The long options a command's --help lists. */
-    static List<String> longOptions(List<String> path) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/kexec-measured"));
-        cmd.addAll(path);
-        cmd.add("--help");
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^\\s+(?:-\\w, )?(--[a-z][a-z0-9-]*)")
-                .matcher(ok(cmd.toArray(String[]::new)));
+    /** The long options a command's help lists (picocli: "  -x, --name" or "      --name"; wrapped text is indented further). */
+    static List<String> longOptions(String help) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^  (?:-\\w, |    )(--[a-z][a-z0-9-]*)").matcher(help);
         List<String> l = new ArrayList<>();
         while (m.find()) l.add(m.group(1));
         return l;
@@ -269,7 +266,8 @@ class DebPackageIT {
      * command after "kexec-measured PATH --".
      */
     static void checkEveryCommandHasAManPageAndCompletion() throws Exception {
-        List<List<String>> tree = commandTree(List.of());
+        Map<List<String>, String> helps = commandTree(List.of());
+        List<List<String>> tree = List.copyOf(helps.keySet());
         assertTrue(tree.contains(List.of("predict")) && tree.contains(List.of("exec")) && tree.contains(List.of("unload"))
                 && tree.contains(List.of("commit-pending")) && tree.contains(List.of("eventlog", "show")), "command tree: " + tree);
         for (List<String> path : tree) {
@@ -291,7 +289,7 @@ class DebPackageIT {
             for (List<String> t : tree) {
                 if (t.size() == path.size() + 1 && t.subList(0, path.size()).equals(path)) expected.add(t.get(path.size()));
             }
-            if (expected.isEmpty()) expected.addAll(longOptions(path));
+            if (expected.isEmpty()) expected.addAll(longOptions(helps.get(path)));
             for (String w : expected) {
                 assertTrue(List.of(offered.split(" ")).contains(w), "bash completes '" + String.join(" ", words) + "' with " + w
                         + ": " + offered);
@@ -431,6 +429,18 @@ class DebPackageIT {
                 .matcher(ok("pesign", "-h", "-d", "sha256", "-i", payload.toString()));
         assertTrue(m.find(), "pesign printed the payload's hash");
         assertEquals(m.group(1), j.path("payload").path("authenticodeSha256").asText(), "the payload's Authenticode SHA-256");
+    }
+
+    /**
+     * The README's first command, {@code tests/demo}, run with the installed tool (KEXEC_MEASURED): a UKI
+     * from Debian packages booted with --no-load against its own swtpm, the continued log shown and
+     * verified against the TPM's PCRs.
+     */
+    static void readmeDemo() throws Exception {
+        Run r = run(null, Map.of("KEXEC_MEASURED", "/usr/bin/kexec-measured"), "sh", "tests/demo");
+        assertEquals(0, r.rc(), "tests/demo with /usr/bin/kexec-measured:\n" + tail(r.out()));
+        assertTrue(r.out().contains("== kexec-measured eventlog verify"), tail(r.out()));
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("ok: ")), "the continued log verifies against the TPM:\n" + tail(r.out()));
     }
 
     static String tail(String s) {
