@@ -204,6 +204,8 @@ public final class BootCommand implements Callable<Integer> {
             throw new IOException(e.getMessage() + " (nothing was extended)", e);
         } catch (EmulationException | GuestMemoryException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
+        } finally {
+            progress.close(); // also when the TPM could not be opened
         }
         if (exec) {
             JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).kexecStarting(stateDir);
