@@ -181,7 +181,8 @@ public final class BootCommand implements Callable<Integer> {
                 };
                 if (crash || atShutdown) {
                     LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
-                            : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher());
+                            : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
+                            policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent());
                     progress.close();
                     printLoadOnly(out, r, loader, logNote);
                     return 0;

@@ -65,14 +65,14 @@ class ShimGrubBootTest {
             state = dir.resolve("state");
             ChainFixtures.Cli c = ChainFixtures.cli(0, "boot", shim.toString(), "--disk", disk.toString(),
                     "--boot-path", "\\EFI\\debian\\shimx64.efi", "--tpm", swtpm.tcti(), "--firmware-log",
-                    fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json", "--time-budget", "240000");
+                    fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json", "--time-budget", "240s");
             json = Json.MAPPER.readTree(c.out());
             Path logFile = state.resolve("eventlog.bin");
             log = EventLog.parse(Files.readAllBytes(logFile));
             MeasuredBootTest.assertTpmEqualsReplays(swtpm, logFile, log, BANKS);
             MeasuredBootTest.assertBoundaryFirst(log, fw.events().size());
             ChainFixtures.cli(0, "eventlog", "verify", logFile.toString(), "--tpm", swtpm.tcti(),
-                    "--journal", state.resolve("journal.jsonl").toString());
+                    "--journal", json.path("outputs").path("journal").asText());
         }
         sideRecord = Json.MAPPER.readTree(state.resolve("not-extended.json").toFile());
     }
