@@ -11,6 +11,7 @@ import org.kexecmeasured.boot.Loader;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
 import org.kexecmeasured.boot.PendingBoot;
+import org.kexecmeasured.boot.Progress;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.policy.PolicyDecider;
 import org.kexecmeasured.policy.file.PolicyFile;
@@ -158,30 +159,38 @@ public final class BootCommand implements Callable<Integer> {
             log = c.path();
             logNote = c.note();
         }
-        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
-                stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
-                Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        // a progress line on the terminal while the boot works (nothing with --json or without a terminal)
+        ProgressLine progress = ProgressLine.forSteps("boot", err, json);
+        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
+                stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
+                Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM)
+                .withProgress(progress.enabled() ? progress : Progress.NONE);
         MeasuredBoot.Result committed;
         FileModeLoader loader = noLoad ? null : new FileModeLoader(services.kexec().get(), crash ? Target.CRASH : Target.REBOOT);
         // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
         try (Tpm tpm = services.tpm().open(tcti)) {
             // the policy's secrets are read (read-only TPM look-ups included) before the plan
-            Decider chosen = policy == null ? Decider.builtin(new java.util.HashSet<>(tolerateDivergent))
-                    : PolicyDecider.prepare(policy, bytes, tpm);
-            Decider decider = plan -> {
-                warnDivergent(err, plan);
-                return chosen.decide(plan);
-            };
-            if (crash || atShutdown) {
-                LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
-                        : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
-                        policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent());
-                printLoadOnly(out, r, loader, logNote);
-                return 0;
+            Decider chosen;
+            try (progress) {
+                if (policy != null) progress.step("reading the policy's secrets");
+                chosen = policy == null ? Decider.builtin(new java.util.HashSet<>(tolerateDivergent))
+                        : PolicyDecider.prepare(policy, bytes, tpm);
+                Decider decider = plan -> {
+                    progress.print(() -> warnDivergent(err, plan));
+                    return chosen.decide(plan);
+                };
+                if (crash || atShutdown) {
+                    LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
+                            : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
+                            policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent());
+                    progress.close();
+                    printLoadOnly(out, r, loader, logNote);
+                    return 0;
+                }
+                committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : loader);
             }
-            committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : loader);
             JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, payload.getFileName().toString());
             print(out, committed, loader, logNote);
         } catch (KexecException e) {
@@ -200,8 +209,11 @@ public final class BootCommand implements Callable<Integer> {
             throw new IOException(e.getMessage() + " (nothing was extended)", e);
         } catch (EmulationException | GuestMemoryException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
+        } finally {
+            progress.close(); // also when the TPM could not be opened
         }
         if (exec) {
+            JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).kexecStarting(stateDir);
             try {
                 services.kexec().get().exec();
             } catch (KexecException e) {

@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Real inputs for the emulator tests: Debian's EFI binaries, make-uki, and a tiny PE32+ writer. */
-final class TestPayloads {
+public final class TestPayloads {
     private TestPayloads() {
     }
 
@@ -40,7 +40,7 @@ final class TestPayloads {
      * A minimal PE32+ EFI application: headers in 0x200 bytes, one .text section at RVA 0x1000 holding
      * {@code code}, entry at its start, ImageBase 0 and no relocations (the code must be position independent).
      */
-    static byte[] tinyEfiApp(byte[] code) {
+    public static byte[] tinyEfiApp(byte[] code) {
         int raw = (code.length + 0x1ff) & ~0x1ff;
         ByteBuffer b = ByteBuffer.allocate(0x200 + raw).order(ByteOrder.LITTLE_ENDIAN);
         b.put(0, (byte) 'M').put(1, (byte) 'Z');
@@ -75,7 +75,7 @@ final class TestPayloads {
         return b.array();
     }
 
-    static byte[] bytes(int... v) {
+    public static byte[] bytes(int... v) {
         byte[] b = new byte[v.length];
         for (int i = 0; i < v.length; i++) {
             b[i] = (byte) v[i];
