@@ -89,7 +89,7 @@ class FailedPlanTest {
     @Test
     void systemdStub254WithoutADeviceHandleAssertsAndNothingIsExtended() throws Exception {
         SystemdVersions.Version v254 = SystemdVersions.suite("bookworm-backports");
-        UkiVariants.Built uki = UkiVariants.build(v254, UkiVariants.Variant.PLAIN, dir.resolve("uki254"));
+        UkiVariants.Built uki = UkiVariants.build(v254, UkiVariants.Variant.PLAIN);
         Path loader = dir.resolve("load-from-memory.efi");
         Files.write(loader, TestPayloads.chainLoadFromMemory(Files.readAllBytes(uki.uki())));
         String err = bootFails(loader).err();
