@@ -1,8 +1,9 @@
 package org.kexecmeasured.uefi;
 
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.TestInstance;
 import org.kexecmeasured.payload.RealParts;
 import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.PeFile;
@@ -36,28 +37,54 @@ import static org.junit.jupiter.api.Assertions.fail;
  * GRUB's files (and nothing of the kernel's EFI stub, which GRUB's linux loader never runs); PCR 14 = shim's
  * MokList events. Every one of those events' digests takes part, in order.
  *
+ * <p>Run twice: Secure Boot off ({@link RealFirmwareShimGrubTest}: OVMF without keys; GRUB's legacy loader, the
+ * boot protocol after its own ExitBootServices) and on ({@link RealFirmwareShimGrubSecureBootTest}: OVMF's
+ * Secure Boot build with Microsoft's keys enrolled, SMM on; shim verifies GRUB, GRUB has shim verify the kernel and
+ * enters its EFI handover entry, so the kernel's EFI stub runs on real firmware — PCR 9 then shows whether that stub
+ * measures anything in this mode).
+ *
  * <p>Why PCR values and not the guest's event log: a kernel entered through the boot protocol (GRUB 2.06 with
  * Secure Boot off) gets no firmware log — the EFI stub, which copies it into the LINUX_EFI_TPM_EVENT_LOG table,
  * never runs — so {@code binary_bios_measurements} does not exist in the guest; the PCRs are what the TPM says.
  */
-class RealFirmwareShimGrubTest {
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class RealFirmwareShimGrub {
 
     static final Path OVMF_CODE = Path.of("/usr/share/OVMF/OVMF_CODE_4M.fd");
     static final Path OVMF_VARS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.fd");
+    /** OVMF built with Secure Boot and SMM (Debian's ovmf), and variables with Microsoft's keys enrolled, SB on. */
+    static final Path OVMF_CODE_SECBOOT = Path.of("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd");
+    static final Path OVMF_VARS_MS = Path.of("/usr/share/OVMF/OVMF_VARS_4M.ms.fd");
     static final Path BUSYBOX = Path.of("/bin/busybox");
     static final String BOOT_PATH = "\\EFI\\BOOT\\BOOTX64.EFI";
 
-    @TempDir
-    static Path dir;
-    static EmulationResult run;
-    static RecordingMeasurer measurer = new RecordingMeasurer();
-    static byte[] shim;
+    /** This class's scratch directory (made in {@link #bootBoth}: @TempDir instance fields come too late for it). */
+    Path dir;
+    EmulationResult run;
+    RecordingMeasurer measurer = new RecordingMeasurer();
+    byte[] shim;
     /** bank → PCR → value read in the guest booted by OVMF. */
-    static Map<String, Map<Integer, String>> real;
+    Map<String, Map<Integer, String>> real;
+
+    /** Secure Boot on in both runs (the emulator's SecureBoot variable; OVMF's enrolled keys). */
+    abstract boolean secureBoot();
+
+    /** How GRUB enters the kernel in this mode. */
+    abstract HandOff.Entry expectedEntry();
+
+    @AfterAll
+    void removeScratch() throws Exception {
+        if (dir == null) return;
+        try (var files = Files.walk(dir)) {
+            for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
+    }
 
     @BeforeAll
-    static void bootBoth() throws Exception {
-        RealParts.require(OVMF_CODE, "ovmf");
+    void bootBoth() throws Exception {
+        dir = Files.createTempDirectory("real-firmware-shim-grub-");
+        RealParts.require(secureBoot() ? OVMF_CODE_SECBOOT : OVMF_CODE, "ovmf");
+        RealParts.require(secureBoot() ? OVMF_VARS_MS : OVMF_VARS, "ovmf");
         RealParts.require(BUSYBOX, "busybox-static");
         Path root = dir.resolve("initrd");
         Files.createDirectories(root.resolve("bin"));
@@ -78,18 +105,18 @@ class RealFirmwareShimGrubTest {
         shim = RealParts.runBytes(List.of("mtype", "-i", disk + "@@1M", "::EFI/BOOT/BOOTX64.EFI"), "mtools");
 
         run = Emulator.run(shim, EmulatorOptions.builder().disk(disk).bootPath(BOOT_PATH).payloadName("BOOTX64.EFI")
-                .measurer(measurer).timeBudgetMillis(240_000).build());
+                .secureBoot(secureBoot()).measurer(measurer).timeBudgetMillis(240_000).build());
         real = bootOvmf(disk);
     }
 
     /** swtpm_setup, swtpm on a unix socket, QEMU q35 + OVMF (TCG); returns the PCRs the guest printed. */
-    static Map<String, Map<Integer, String>> bootOvmf(Path disk) throws Exception {
+    Map<String, Map<Integer, String>> bootOvmf(Path disk) throws Exception {
         Path tpm = dir.resolve("tpm");
         Files.createDirectories(tpm);
         RealParts.run(List.of("swtpm_setup", "--tpm2", "--tpmstate", tpm.toString(), "--pcr-banks", "sha1,sha256",
                 "--overwrite"), "swtpm-tools");
         Path vars = dir.resolve("vars.fd");
-        Files.copy(OVMF_VARS, vars);
+        Files.copy(secureBoot() ? OVMF_VARS_MS : OVMF_VARS, vars);
         Path sock = tpm.resolve("sock");
         Process swtpm = new ProcessBuilder("swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + tpm,
                 "--ctrl", "type=unixio,path=" + sock, "--terminate")
@@ -100,14 +127,20 @@ class RealFirmwareShimGrubTest {
             assertTrue(Files.exists(sock), "swtpm did not create its socket");
             Path s0 = dir.resolve("serial0.txt");
             Path s1 = dir.resolve("serial1.txt");
-            qemu = new ProcessBuilder("qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-smp", "1", "-display", "none",
-                    "-nic", "none", "-nodefaults", "-serial", "file:" + s0, "-serial", "file:" + s1, "-machine", "q35", "-no-reboot",
-                    "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + OVMF_CODE,
+            List<String> cmd = new ArrayList<>(List.of("qemu-system-x86_64", "-accel", "tcg", "-m", "768", "-smp", "1",
+                    "-display", "none", "-nic", "none", "-nodefaults", "-serial", "file:" + s0, "-serial", "file:" + s1,
+                    "-no-reboot"));
+            // the Secure Boot build keeps its variables behind SMM: q35 with SMM and a secure flash
+            cmd.addAll(secureBoot() ? List.of("-machine", "q35,smm=on", "-global", "driver=cfi.pflash01,property=secure,value=on")
+                    : List.of("-machine", "q35"));
+            cmd.addAll(List.of(
+                    "-drive", "if=pflash,format=raw,unit=0,readonly=on,file=" + (secureBoot() ? OVMF_CODE_SECBOOT : OVMF_CODE),
                     "-drive", "if=pflash,format=raw,unit=1,file=" + vars,
                     "-drive", "if=none,id=disk0,format=raw,snapshot=on,file=" + disk,
                     "-device", "virtio-blk-pci,drive=disk0,addr=0x" + Integer.toHexString(Platform.DISK_PCI_DEVICE),
                     "-chardev", "socket,id=chrtpm,path=" + sock, "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
-                    "-device", "tpm-tis,tpmdev=tpm0")
+                    "-device", "tpm-tis,tpmdev=tpm0"));
+            qemu = new ProcessBuilder(cmd)
                     .redirectErrorStream(true).redirectOutput(dir.resolve("qemu.log").toFile()).start();
             if (!qemu.waitFor(600, TimeUnit.SECONDS)) {
                 fail("the OVMF boot did not power off within 600 s; console: " + tail(s0));
@@ -138,7 +171,7 @@ class RealFirmwareShimGrubTest {
         return s.substring(Math.max(0, s.length() - 1500));
     }
 
-    private static List<RecordingMeasurer.Measurement> events(int pcr) {
+    private List<RecordingMeasurer.Measurement> events(int pcr) {
         return measurer.measurements().stream().filter(m -> m.pcr() == pcr).toList();
     }
 
@@ -149,7 +182,7 @@ class RealFirmwareShimGrubTest {
         return Hex.of(v);
     }
 
-    private static void assertReplays(int pcr, List<byte[]> digests, List<String> what) {
+    private void assertReplays(int pcr, List<byte[]> digests, List<String> what) {
         assertNotNull(real.get("sha256"), "no sha256 PCRs from the guest: " + real);
         assertEquals(real.get("sha256").get(pcr), replay(digests), "PCR " + pcr + ": the real firmware boot vs the"
                 + " replay of the emulator's events " + what);
@@ -162,7 +195,7 @@ class RealFirmwareShimGrubTest {
     @Test
     void theEmulatorReachesTheHandOffOfTheSameDisk() {
         assertNotNull(run.handOff());
-        assertEquals(HandOff.Entry.BOOT_PROTOCOL, run.handOff().entry());
+        assertEquals(expectedEntry(), run.handOff().entry());
     }
 
     @Test
@@ -174,9 +207,11 @@ class RealFirmwareShimGrubTest {
         d.add(HashAlg.SHA256.digest(new byte[4])); // EDK2's EV_SEPARATOR at ReadyToBoot
         d.add(Authenticode.digest(PeFile.parse(shim), HashAlg.SHA256));
         List<String> what = new ArrayList<>(List.of("action", "separator", "shim"));
-        for (RecordingMeasurer.Measurement m : events(4)) {
-            assertEquals(0x10, m.flags() & 0x10, "shim measures GRUB as PE_COFF_IMAGE");
-            d.add(Authenticode.digest(PeFile.parse(m.dataToHash()), HashAlg.SHA256));
+        List<RecordingMeasurer.Measurement> byShim = events(4);
+        assertEquals(0x10, byShim.get(0).flags() & 0x10, "shim measures GRUB as PE_COFF_IMAGE");
+        for (RecordingMeasurer.Measurement m : byShim) {
+            // PE_COFF_IMAGE: the Authenticode digest (EDK2's Tcg2Dxe); else the data's own digest
+            d.add((m.flags() & 0x10) != 0 ? Authenticode.digest(PeFile.parse(m.dataToHash()), HashAlg.SHA256) : m.dataSha256());
             what.add("image of " + m.dataLength() + " bytes");
         }
         assertReplays(4, d, what);
@@ -186,20 +221,20 @@ class RealFirmwareShimGrubTest {
     void pcr8GrubsCommands() {
         assertTrue(events(8).size() > 3);
         assertReplays(8, events(8).stream().map(RecordingMeasurer.Measurement::dataSha256).toList(),
-                events(8).stream().map(RealFirmwareShimGrubTest::text).toList());
+                events(8).stream().map(RealFirmwareShimGrub::text).toList());
     }
 
     @Test
     void pcr9GrubsFilesAndNothingOfTheKernelsStub() {
-        assertEquals(4, events(9).size(), "two grub.cfg, the kernel, the initrd: " + events(9).stream().map(RealFirmwareShimGrubTest::text).toList());
+        assertEquals(4, events(9).size(), "two grub.cfg, the kernel, the initrd: " + events(9).stream().map(RealFirmwareShimGrub::text).toList());
         assertReplays(9, events(9).stream().map(RecordingMeasurer.Measurement::dataSha256).toList(),
-                events(9).stream().map(RealFirmwareShimGrubTest::text).toList());
+                events(9).stream().map(RealFirmwareShimGrub::text).toList());
     }
 
     @Test
     void pcr14ShimsMokLists() {
         assertEquals(3, events(14).size());
         assertReplays(14, events(14).stream().map(RecordingMeasurer.Measurement::dataSha256).toList(),
-                events(14).stream().map(RealFirmwareShimGrubTest::text).toList());
+                events(14).stream().map(RealFirmwareShimGrub::text).toList());
     }
 }
