@@ -236,9 +236,11 @@ public final class EmulateCommand implements Callable<Integer> {
     private static void printText(PrintWriter o, EmulationResult r) {
         HandOff h = r.handOff();
         if (h != null) {
-            o.println(h.entry() == HandOff.Entry.BOOT_PROTOCOL
-                    ? "cut-over: the payload's jump into a Linux kernel through the boot protocol, after its own ExitBootServices"
-                    : "cut-over: StartImage of a Linux kernel");
+            o.println(switch (h.entry()) {
+                case BOOT_PROTOCOL -> "cut-over: the payload's jump into a Linux kernel through the boot protocol, after its own ExitBootServices";
+                case EFI_HANDOVER -> "cut-over: the payload's call of a Linux kernel's EFI handover entry";
+                case EFI_STUB -> "cut-over: StartImage of a Linux kernel";
+            });
             o.println("kernel: " + h.kernel().length + " bytes, sha256 " + sha256(h.kernel()));
             o.println("kernel device path: " + h.devicePath());
             o.println("cmdline: " + h.cmdline());
