@@ -48,8 +48,8 @@ public record HandOverImage(byte[] kernel, byte[] initrd, String cmdline, int pa
 
     /**
      * … and {@code extraFiles} in {@code /.extra/} itself (plain names), where other tools of the next
-     * system look for them: a re-authorization's {@code tpm2-pcr-signature.json}, found there by
-     * systemd-cryptsetup as it finds the one systemd-stub unpacks from a UKI's {@code .pcrsig}.
+     * system look for them: a re-authorization's {@code tpm2-pcr-signature.json}, where systemd-stub
+     * unpacks a UKI's {@code .pcrsig}.
      */
     public static HandOverImage of(HandOff h, Map<String, byte[]> sidecarFiles, Map<String, byte[]> extraFiles) {
         Map<String, byte[]> members = new LinkedHashMap<>();

@@ -89,8 +89,9 @@ public final class PolicyDecider implements Decider {
         List<String> reasons = new ArrayList<>();
         for (PolicyEngine.Finding f : ev.findings()) reasons.add(f.action() + ": " + f.text());
         if (reasons.isEmpty()) reasons.add("policy " + ev.policyId() + ": the payload is trusted and every secret meets its intent");
-        // the re-authorization's signature: in /.extra/, where the next system's systemd-cryptsetup finds it
-        // (as systemd-stub places a UKI's .pcrsig), and beside the manifest with the rest of the boot's evidence
+        // the re-authorization's signature: in /.extra/, where systemd-stub places a UKI's .pcrsig (and systemd's
+        // initrd tmpfiles copy it to /run/systemd/ for systemd-cryptsetup), and beside the manifest, which the
+        // initrd hook copies to /run/kexec-measured/ (for systems without that tmpfiles line)
         TreeMap<String, byte[]> extra = new TreeMap<>();
         TreeMap<String, byte[]> sidecar = new TreeMap<>();
         if (ev.reauthorization() != null) {
