@@ -48,7 +48,16 @@ public record PendingBoot(String format, String created, String tool, String sta
     /** Where {@code boot --at-shutdown} leaves it and the hook looks for it. */
     public static final Path DEFAULT_DIR = Path.of("/run/kexec-measured-pending");
 
-    public record PolicyInfo(String id, List<Integer> extendSet, List<Integer> boundarySet) {
+    /**
+     * @param tolerateDivergent PCRs the preparation's policy lets diverge from the log (the built-in policy's
+     *                          {@code --tolerate-divergent}, a policy file's {@code measurement.tolerate-divergent}):
+     *                          the commit re-checks divergence on the PCRs it reads then, with this same set
+     *                          (absent in files of earlier versions: none)
+     */
+    public record PolicyInfo(String id, List<Integer> extendSet, List<Integer> boundarySet, List<Integer> tolerateDivergent) {
+        public PolicyInfo {
+            tolerateDivergent = tolerateDivergent == null ? List.of() : List.copyOf(tolerateDivergent);
+        }
     }
 
     /** The boundary event's fields; {@code data} is checked against the event rebuilt from them. */
@@ -65,8 +74,8 @@ public record PendingBoot(String format, String created, String tool, String sta
     }
 
     /** Saves the parts of {@code plan} a later commit needs; the directory is created mode 0700. */
-    public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, Path stateDir, Path dir, String tool)
-            throws IOException {
+    public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, java.util.Set<Integer> tolerateDivergent,
+                            Path stateDir, Path dir, String tool) throws IOException {
         Files.createDirectories(dir);
         try {
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -92,7 +101,8 @@ public record PendingBoot(String format, String created, String tool, String sta
         PendingBoot p = new PendingBoot(FORMAT, Instant.now().toString(), tool, stateDir.toAbsolutePath().toString(),
                 plan.payloadName(),
                 Hex.of(plan.payloadAuthenticodeSha256()),
-                new PolicyInfo(plan.policy().id(), List.copyOf(plan.policy().extendSet()), List.copyOf(plan.policy().boundarySet())),
+                new PolicyInfo(plan.policy().id(), List.copyOf(plan.policy().extendSet()), List.copyOf(plan.policy().boundarySet()),
+                        List.copyOf(new TreeSet<>(tolerateDivergent))),
                 plan.toolVersion(), plan.firmwareLogSource(), names(plan.tpmBanks()), names(plan.logBanks()),
                 new BoundaryInfo(field(data, "tool").replaceFirst("^kexec-measured ", ""), field(data, "time"),
                         field(data, "nonce"), field(data, "payload"), field(data, "policy"),

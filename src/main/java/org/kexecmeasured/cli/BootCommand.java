@@ -185,7 +185,8 @@ public final class BootCommand implements Callable<Integer> {
             };
             if (crash || atShutdown) {
                 LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
-                        : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher());
+                        : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
+                        policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent());
                 printLoadOnly(out, r, loader, logNote);
                 return 0;
             }
@@ -233,6 +234,11 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("--tolerate-divergent applies to the built-in policy; with --policy the policy's "
                     + "measurement.tolerate-divergent decides");
         }
+        checkDisk(disk, bootPath);
+    }
+
+    /** --disk and --boot-path, as boot and predict take them. */
+    static void checkDisk(Path disk, String bootPath) {
         if (disk != null && !Files.exists(disk)) {
             throw new BadInputException("--disk " + disk + ": no such file or device");
         }

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.OsLogs;
+import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
 import org.kexecmeasured.policy.PolicyDecider;
@@ -78,7 +80,16 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--esp", paramLabel = "DIR", description = "directory served as the ESP; PAYLOAD starts as \\EFI\\BOOT\\BOOTX64.EFI")
     Path esp;
 
-    @Option(names = "--firmware-log", paramLabel = "FILE", description = "firmware event log (default: " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
+    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
+            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it), as boot does")
+    Path disk;
+
+    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
+            + "names it, e.g. \\EFI\\debian\\shimx64.efi (default \\EFI\\BOOT\\BOOTX64.EFI)")
+    String bootPath;
+
+    @Option(names = "--firmware-log", paramLabel = "FILE", description = "event log to continue, as boot chooses it (default: "
+            + CurrentLog.CONTINUED + " when a measured kexec started this system, else " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
     Path firmwareLog;
 
     @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
@@ -100,9 +111,14 @@ public final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PolicyFile policy = PolicyParser.read(policyFile);
+        BootCommand.checkDisk(disk, bootPath);
         byte[] bytes = BootCommand.readPayload(payload, esp);
-        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis());
+        // the same request boot makes: the log boot would continue, and with the live TPM the running OS's
+        // records (IMA, systemd) boot would place before the boundary; a PCR snapshot may come from elsewhere
+        Path log = firmwareLog != null ? firmwareLog : CurrentLog.choose().path();
+        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
+                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis(), java.time.Duration.ZERO,
+                disk, bootPath, origin.pcrs != null ? OsLogs.NONE : OsLogs.SYSTEM);
         Report report;
         if (origin.pcrs != null) {
             PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
