@@ -308,7 +308,8 @@ class PolicyAcceptanceTest {
                             Decider decider = org.kexecmeasured.policy.PolicyDecider.prepare(pf, bytes, tpm);
                             RefusedException refused = org.junit.jupiter.api.Assertions.assertThrows(RefusedException.class, () ->
                                     LoadOnly.prepareForShutdown(req, tpm, decider,
-                                            new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured"));
+                                            new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured",
+                                            pf.measurement().tolerateDivergent()));
                             assertTrue(refused.getMessage().contains("refused by policy"), refused.getMessage());
                         }
                         assertFalse(Files.exists(pending.resolve(PendingBoot.FILE)), what + ": nothing pending");
