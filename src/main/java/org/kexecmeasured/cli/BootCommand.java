@@ -151,6 +151,17 @@ public final class BootCommand implements Callable<Integer> {
         checkOptions();
         // the policy first: a bad policy file stops the run before anything else happens
         PolicyFile policy = policyFile == null ? null : PolicyParser.read(policyFile);
+        if (atShutdown && policy != null && policy.reauthorize() != null) {
+            // the signature is made now, over PCR 11 as it stands now; systemd's "shutdown" and "final"
+            // extends come before the commit, so it would not cover what the next system's TPM holds
+            throw new BadInputException(policyFile + ": reauthorize with --at-shutdown: the signature would be made before "
+                    + "systemd's shutdown phases extend PCR 11 and would not cover the next boot's values; re-authorize with a "
+                    + "boot that commits at load time (no --at-shutdown)");
+        }
+        if (atShutdown && !Files.isExecutable(SHUTDOWN_HOOK)) {
+            throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
+                    + " (installed with the package): without it the kernel would start uncommitted");
+        }
         byte[] bytes = readPayload(payload, esp);
         Path log = firmwareLog;
         String logNote = null;
@@ -231,10 +242,6 @@ public final class BootCommand implements Callable<Integer> {
         if (modes > 1) throw new BadInputException("--no-load, --crash and --at-shutdown exclude each other");
         if (exec && modes > 0) {
             throw new BadInputException("--exec starts a kernel this run loaded and committed: not with --no-load, --crash or --at-shutdown");
-        }
-        if (atShutdown && !Files.isExecutable(SHUTDOWN_HOOK)) {
-            throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
-                    + " (installed with the package): without it the kernel would start uncommitted");
         }
         for (int p : tolerateDivergent) {
             if (p < 0 || p > 23) throw new BadInputException("--tolerate-divergent: " + p + " is not a PCR index 0-23");
