@@ -5,6 +5,8 @@ import org.kexecmeasured.eventlog.EventLogWriter;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.uefi.EmulationException;
@@ -15,6 +17,7 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Le;
 
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -91,6 +94,7 @@ public final class Planner implements ChainMeasurer.Sink {
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
         req.progress().step("hashing the payload");
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
+        knownSections(hashing, req.payload());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
@@ -135,6 +139,24 @@ public final class Planner implements ChainMeasurer.Sink {
             if (!tpmBanks.contains(a)) notes.add("the log's " + a.tpmName + " bank is not active in the TPM: logged, not extended");
         }
         return List.copyOf(s);
+    }
+
+    /**
+     * The payload's sections as content the guest may measure from its own copy (systemd-stub hashes its
+     * {@code .initrd} and {@code .linux} from the loaded image): guest data equal to one of them is remembered
+     * by that host copy, so the same bytes served again (the initrd by LoadFile2) are compared, not hashed again.
+     * Both lengths a measurer may use: VirtualSize (within the raw data) and SizeOfRawData.
+     */
+    static void knownSections(Hashing hashing, byte[] payload) {
+        for (Section s : PeFile.parse(payload).sections()) {
+            long start = s.pointerToRawData();
+            long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
+            if (start >= payload.length || raw < Hashing.LARGE) continue;
+            hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) raw));
+            if (s.virtualSize() > 0 && s.virtualSize() < raw) {
+                hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) s.virtualSize()));
+            }
+        }
     }
 
     /** The boundary event; its nonce from the TPM's TPM2_GetRandom (a snapshot: the host RNG). */
