@@ -71,11 +71,30 @@ public final class MeasuredBoot {
      */
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                           Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
-                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
+                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs,
+                          List<org.kexecmeasured.uefi.RamRange> resumeRam) {
         public Request {
             if (timeBudgetMillis <= 0) throw new IllegalArgumentException("time budget must be positive");
             if (lockWait == null || lockWait.isNegative()) throw new IllegalArgumentException("lock wait must not be negative");
             if (osLogs == null) osLogs = OsLogs.NONE;
+            if (resumeRam != null) resumeRam = List.copyOf(resumeRam);
+        }
+
+        /** A request in file mode (no resume capture). */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
+                       Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
+                       Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
+            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    lockWait, disk, bootPath, osLogs, null);
+        }
+
+        /**
+         * Resume mode ({@code boot --full-emulation}): the payload runs in an emulated RAM laid out as
+         * {@code ram} (the real machine's, {@code kexec.HostMemory}) until its ExitBootServices returns.
+         */
+        public Request resume(List<org.kexecmeasured.uefi.RamRange> ram) {
+            return new Request(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion,
+                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, ram);
         }
 
         /**
