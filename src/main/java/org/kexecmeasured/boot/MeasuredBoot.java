@@ -72,7 +72,7 @@ public final class MeasuredBoot {
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                           Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
                           Duration lockWait, Path disk, String bootPath, OsLogs osLogs,
-                          List<org.kexecmeasured.uefi.RamRange> resumeRam) {
+                          List<org.kexecmeasured.uefi.RamRange> resumeRam, String loadOptions) {
         public Request {
             if (timeBudgetMillis <= 0) throw new IllegalArgumentException("time budget must be positive");
             if (lockWait == null || lockWait.isNegative()) throw new IllegalArgumentException("lock wait must not be negative");
@@ -85,7 +85,7 @@ public final class MeasuredBoot {
                        Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
                        Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
             this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
-                    lockWait, disk, bootPath, osLogs, null);
+                    lockWait, disk, bootPath, osLogs, null, null);
         }
 
         /**
@@ -94,7 +94,13 @@ public final class MeasuredBoot {
          */
         public Request resume(List<org.kexecmeasured.uefi.RamRange> ram) {
             return new Request(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion,
-                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, ram);
+                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, ram, loadOptions);
+        }
+
+        /** The payload's LoadOptions (what a Boot#### entry's optional data gives it), e.g. memtest86+'s command line. */
+        public Request withLoadOptions(String options) {
+            return new Request(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion,
+                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, resumeRam, options);
         }
 
         /**

@@ -158,6 +158,7 @@ public final class Planner implements ChainMeasurer.Sink {
         if (req.disk() != null) b.disk(req.disk());
         if (req.bootPath() != null) b.bootPath(req.bootPath());
         if (req.resumeRam() != null) b.ram(req.resumeRam()).stopAtExitBootServices(true);
+        if (req.loadOptions() != null) b.append(req.loadOptions());
         EmulationResult r;
         try {
             r = Emulator.run(req.payload(), b.build());

@@ -135,6 +135,10 @@ public final class BootCommand implements Callable<Integer> {
             "refused under lockdown (kexec_load is), before anything runs"})
     boolean fullEmulation;
 
+    @Option(names = "--load-options", paramLabel = "TEXT", description = "the payload's LoadOptions, as a boot entry's "
+            + "optional data gives them (e.g. memtest86+'s 'console=ttyS0,115200'); a UKI ignores them under Secure Boot")
+    String loadOptions;
+
     @Option(names = "--json", description = "JSON result")
     boolean json;
 
@@ -170,6 +174,7 @@ public final class BootCommand implements Callable<Integer> {
                 Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        if (loadOptions != null) req = req.withLoadOptions(loadOptions);
         MeasuredBoot.Result committed;
         ResumeLoader resume = null;
         if (fullEmulation) {

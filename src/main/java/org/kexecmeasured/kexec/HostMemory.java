@@ -17,7 +17,9 @@ import java.util.List;
  * The real machine's RAM where resume-mode kexec segments may go, as the emulator's RAM layout: the firmware's
  * "System RAM" ranges ({@code /sys/firmware/memmap/N/{start,end,type}}, the boot-time map kexec-tools uses too)
  * minus the {@code crashkernel=} reservation ("Crash kernel" in {@code /proc/iomem}: kexec_load of a normal kernel
- * must not land there), below the emulator's trap page (so below 4 GiB), trimmed to whole pages. Firmware-reserved,
+ * must not land there), below the emulator's trap page (so below 4 GiB), trimmed to whole pages, ranges under 1 MiB
+ * left out, and the highest range at least 32 MiB (the emulated firmware's area sits at its top; smaller ranges
+ * above it are left out). Firmware-reserved,
  * ACPI and runtime-services memory never appear: they are not System RAM. The running kernel's own pages do:
  * the kernel copies kexec segments into place only at the kexec, after it stopped using them.
  */
@@ -81,7 +83,12 @@ public final class HostMemory {
             out.add(new RamRange(s, e));
             prevEnd = e;
         }
-        if (out.isEmpty() || out.get(out.size() - 1).size() < 2 * Machine.FIRMWARE_SIZE) {
+        // the emulated firmware lives at the top of the highest range: small ranges above the last large one go
+        // (OVMF and other firmware leave a few pages of RAM between their reserved areas near the top of low memory)
+        while (!out.isEmpty() && out.get(out.size() - 1).size() < 2 * Machine.FIRMWARE_SIZE) {
+            out.remove(out.size() - 1);
+        }
+        if (out.isEmpty()) {
             throw new BadInputException("the firmware memory map has no usable RAM range of at least "
                     + (2 * Machine.FIRMWARE_SIZE >> 20) + " MiB below 0x" + Long.toHexString(Machine.TRAP_BASE)
                     + " for the emulated firmware: " + describe(pieces));
