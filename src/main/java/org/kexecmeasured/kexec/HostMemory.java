@@ -18,8 +18,8 @@ import java.util.List;
  * "System RAM" ranges ({@code /sys/firmware/memmap/N/{start,end,type}}, the boot-time map kexec-tools uses too)
  * minus the {@code crashkernel=} reservation ("Crash kernel" in {@code /proc/iomem}: kexec_load of a normal kernel
  * must not land there), below the emulator's trap page (so below 4 GiB), trimmed to whole pages, ranges under 1 MiB
- * left out, and the highest range at least 32 MiB (the emulated firmware's area sits at its top; smaller ranges
- * above it are left out). Firmware-reserved,
+ * left out (except the legacy RAM below 1 MiB, which payloads such as memtest86+ need), and the highest range at least 32 MiB (the emulated firmware's area sits at its top; smaller ranges
+ * above it are left out), and of that only the highest part up to a budget ({@link #budget}). Firmware-reserved,
  * ACPI and runtime-services memory never appear: they are not System RAM. The running kernel's own pages do:
  * the kernel copies kexec segments into place only at the kexec, after it stopped using them.
  */
@@ -55,7 +55,53 @@ public final class HostMemory {
                     + "firmware memory map (CONFIG_FIRMWARE_MEMMAP) to place the payload in real RAM");
         }
         List<long[]> crash = crashKernel(root.resolve("proc/iomem"));
-        return layout(ram, crash);
+        long total = 0;
+        for (long[] r : ram) total += r[1] - r[0];
+        List<RamRange> out = new ArrayList<>(low(ram));
+        out.addAll(highest(layout(ram, crash), budget(total)));
+        return out;
+    }
+
+    /** Legacy low memory below 1 MiB, whole pages: payloads such as memtest86+ need some (its low heap). */
+    static final long LOW_END = 0x100000, MIN_LOW = 64 << 10;
+
+    /** The System RAM below {@link #LOW_END} (the first range, from 0: page 0 stays reserved in the emulator). */
+    static List<RamRange> low(List<long[]> ram) {
+        List<RamRange> out = new ArrayList<>();
+        for (long[] r : ram) {
+            long s = (r[0] + 0xFFF) & ~0xFFFL, e = Math.min(r[1], LOW_END) & ~0xFFFL;
+            if (e - s >= MIN_LOW && out.isEmpty()) out.add(new RamRange(s, e));
+        }
+        return out;
+    }
+
+    /**
+     * How much of the RAM the emulator maps: a quarter of the machine's RAM, at most {@link #MAX_EMULATED} and at
+     * least {@link #MIN_EMULATED}. Unicorn backs its map with host memory of this process; mapping all of a small
+     * machine's RAM fails (measured: a 2 GiB QEMU guest refused a 1.97 GiB uc_mem_map with UC_ERR_NOMEM). The payload
+     * only needs room for what it allocates (a kernel, its initrd, boot_params), and every part of it is real RAM.
+     */
+    static long budget(long totalRam) {
+        return Math.max(MIN_EMULATED, Math.min(MAX_EMULATED, (totalRam / 4) & ~0xFFFFFL));
+    }
+
+    static final long MAX_EMULATED = 1L << 30, MIN_EMULATED = 128L << 20;
+
+    /** The top {@code bytes} of {@code ranges} (sorted): whole ranges from the highest down, the lowest one kept trimmed from below. */
+    static List<RamRange> highest(List<RamRange> ranges, long bytes) {
+        List<RamRange> out = new ArrayList<>();
+        long left = bytes;
+        for (int i = ranges.size() - 1; i >= 0 && left >= MIN_RANGE; i--) {
+            RamRange r = ranges.get(i);
+            if (r.size() <= left) {
+                out.add(0, r);
+                left -= r.size();
+            } else {
+                out.add(0, new RamRange((r.end() - left) & ~0xFFFL, r.end()));
+                left = 0;
+            }
+        }
+        return out;
     }
 
     /** System RAM minus the holes, clipped below the trap page, whole pages, sorted; fails when nothing usable is left. */

@@ -79,9 +79,16 @@ class ResumeImageTest {
                   2d000000-3cffffff : Crash kernel
                 b0000000-bfffffff : Reserved
                 """);
-        // the 1 MiB of RAM between OVMF's areas near the top is left out: the firmware area goes below it
+        // the 1 MiB of RAM between OVMF's areas near the top is left out: the firmware area goes below it; of the
+        // 3 GiB - 2 MiB a quarter, rounded down to MiB (767 MiB), is emulated: the highest part, inside the second range
+        assertEquals(List.of(new RamRange(0, 0x9f000), new RamRange(0x4ff0_0000L, 0x7fe0_0000L)), HostMemory.read(dir),
+                "the RAM below 1 MiB, then the highest part");
         assertEquals(List.of(new RamRange(0x100000, 0x2d00_0000L), new RamRange(0x3d00_0000L, 0x7fe0_0000L)),
-                HostMemory.read(dir));
+                HostMemory.highest(List.of(new RamRange(0x100000, 0x2d00_0000L), new RamRange(0x3d00_0000L, 0x7fe0_0000L)),
+                        1L << 40), "a budget above the RAM keeps all of it");
+        assertEquals(List.of(new RamRange(0x2c00_0000L, 0x2d00_0000L), new RamRange(0x3d00_0000L, 0x7fe0_0000L)),
+                HostMemory.highest(List.of(new RamRange(0x100000, 0x2d00_0000L), new RamRange(0x3d00_0000L, 0x7fe0_0000L)),
+                        0x42e0_0000L + (16L << 20)), "the lowest range kept is trimmed from below");
         Files.writeString(dir.resolve("proc/iomem"), "00000000-00000000 : Crash kernel\n");
         assertThrows(BadInputException.class, () -> HostMemory.read(dir), "addresses hidden from non-root");
     }
