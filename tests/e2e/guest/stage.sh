@@ -149,10 +149,10 @@ case "$stage" in
     ;;
   rs1)
     # resume mode (tests/e2e/run-resume resume): memtest86+ emulated to the return of its ExitBootServices,
-    # loaded with kexec_load, committed, then started; memtest writes to the serial console itself
+    # loaded with kexec_load, committed, then started; memtest writes to the second serial port (COM2) itself
     report
     pcrs "$out/pcrs-before.txt"
-    boot resume /boot/memtest86+x64.efi --full-emulation --load-options "console=ttyS0,115200" --time-budget 900s
+    boot resume /boot/memtest86+x64.efi --full-emulation --load-options "console=ttyS1,115200" --time-budget 900s
     cat /sys/kernel/kexec_loaded > "$out/kexec_loaded-after" 2>/dev/null
     pcrs "$out/pcrs-after.txt"
     finish
@@ -164,7 +164,7 @@ case "$stage" in
     # resume mode under Secure Boot lockdown (run-resume resume-sb): refused before anything runs
     report
     pcrs "$out/pcrs-before.txt"
-    boot resume /boot/memtest86+x64.efi --full-emulation --load-options "console=ttyS0,115200"
+    boot resume /boot/memtest86+x64.efi --full-emulation --load-options "console=ttyS1,115200"
     pcrs "$out/pcrs-after.txt"
     cat /sys/kernel/kexec_loaded > "$out/kexec_loaded-after" 2>/dev/null
     finish
