@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  *   <li>"resume": {@code boot /boot/memtest86+x64.efi --full-emulation} in a firmware-booted generation, then
  *   {@code exec}: memtest86+ — no Linux kernel — goes on natively from where its ExitBootServices returned in the
  *   emulator, and its own banner appears on the second serial port after the exec (memtest is the oracle: only
- *   its code writes to that UART). The load happened before the commit and the commit changed the boundary
+ *   its code, running natively, writes that banner to a UART). The load happened before the commit and the commit changed the boundary
  *   PCRs (sysfs before and after).</li>
  *   <li>"resume-sb": under Secure Boot lockdown the same boot is refused (exit 2, "locked down") and no PCR of any
  *   bank changed, nothing was loaded.</li>
@@ -95,8 +95,9 @@ class ResumeE2eTest {
             for (int i = 0; i < 24; i++) changed |= !Hex.of(before.get(a)[i]).equals(Hex.of(after.get(a)[i]));
             assertTrue(changed, a + ": the commit extended nothing");
         }
-        // the exec happened (the stage never got past it) and memtest's own banner is on COM2, which only memtest
-        // writes to (its console=ttyS1; the guest's Linux uses ttyS0)
+        // the exec happened (the stage never got past it) and memtest's own banner is on COM2 (its console=ttyS1;
+        // OVMF's boot messages go there too, the guest's Linux uses ttyS0): only memtest's code running natively
+        // writes that banner to a UART (the emulated run's ConOut went into the tool's JSON)
         List<String> console = Files.readAllLines(run.resolve("console.log"), StandardCharsets.ISO_8859_1);
         double exec = -1, seen = -1;
         for (String l : console) {
