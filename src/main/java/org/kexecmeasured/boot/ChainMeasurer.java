@@ -143,7 +143,7 @@ public final class ChainMeasurer implements Measurer {
      * What the kernel's EFI stub measures before ExitBootServices, done natively at the cut-over:
      * LoadOptions (when there are any), then the initrd served by LoadFile2 (when there is one). Nothing for a
      * kernel entered through the boot protocol ({@link HandOff.Entry#BOOT_PROTOCOL}): its EFI stub never runs
-     * on real firmware either.
+     * on real firmware either; nor through the EFI handover entry ({@link HandOff.Entry#EFI_HANDOVER}).
      */
     public void linuxStub(HandOff h) {
         for (Measurement m : linuxStubMeasurements(h, hashing)) emit(m, Origin.LINUX_STUB);
@@ -151,8 +151,8 @@ public final class ChainMeasurer implements Measurer {
 
     public static List<Measurement> linuxStubMeasurements(HandOff h, Hashing hashing) {
         List<Measurement> out = new java.util.ArrayList<>();
-        if (h.entry() == HandOff.Entry.BOOT_PROTOCOL) {
-            return out;
+        if (h.entry() != HandOff.Entry.EFI_STUB) {
+            return out; // boot protocol: the stub never runs; EFI handover: it runs but measures neither (HandOff.Entry)
         }
         if (h.loadOptions().length > 0) {
             out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.loadOptions()),

@@ -89,6 +89,7 @@ public final class Planner implements ChainMeasurer.Sink {
         List<String> notes = new ArrayList<>(initialNotes);
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
+        req.progress().step("hashing the payload");
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
@@ -159,11 +160,18 @@ public final class Planner implements ChainMeasurer.Sink {
         if (req.bootPath() != null) b.bootPath(req.bootPath());
         if (req.resumeRam() != null) b.ram(req.resumeRam()).stopAtExitBootServices(true);
         if (req.loadOptions() != null) b.append(req.loadOptions());
+        Progress progress = req.progress();
+        // the live trace only for a listener: without one the emulator records calls as it always did
+        if (progress != Progress.NONE) b.liveTrace(t -> progress.serviceCall(t.service(), t.index() + 1L));
+        progress.step("emulating the payload");
+        progress.emulationStarted(req.timeBudgetMillis());
         EmulationResult r;
         try {
             r = Emulator.run(req.payload(), b.build());
         } catch (RuntimeException e) {
             throw measurer.failure() != null ? measurer.failure() : e;
+        } finally {
+            progress.emulationEnded();
         }
         if (measurer.failure() != null) throw measurer.failure();
         if (req.resumeRam() != null) {

@@ -64,10 +64,13 @@ public final class Emulator {
             }
             BootProtocolWatch.Entered viaBootParams = fw.bootProtocol().entered();
             if (viaBootParams != null) {
-                // the payload exited boot services itself and jumped into a kernel it measured (GRUB's linux loader)
+                // the payload jumped into a kernel it measured: after its own ExitBootServices (GRUB's linux loader),
+                // or into the EFI handover entry (GRUB's linuxefi loader with Secure Boot on)
                 BootProtocolWatch.BootParams bp = BootProtocolWatch.read(fw.mem(), viaBootParams);
+                HandOff.Entry entry = viaBootParams.via() == BootProtocolWatch.Via.EFI_HANDOVER
+                        ? HandOff.Entry.EFI_HANDOVER : HandOff.Entry.BOOT_PROTOCOL;
                 return result(fw, new HandOff(viaBootParams.kernel().file(), bp.cmdline(), bp.initrd(), "",
-                        fw.consoleText(), fw.machine().trace(), new byte[0], HandOff.Entry.BOOT_PROTOCOL), null, t0);
+                        fw.consoleText(), fw.machine().trace(), new byte[0], entry), null, t0);
             }
             if (fw.images().postEbs() != null) {
                 return result(fw, null, fw.images().postEbs(), t0);

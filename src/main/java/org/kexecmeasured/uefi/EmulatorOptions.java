@@ -115,6 +115,16 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         public Builder disk(Path v) { disk = v; return this; }
         /** Resume capture: full emulation that stops where ExitBootServices returns (see the record's doc). */
         public Builder stopAtExitBootServices(boolean v) { stopAtExitBootServices = v; return this; }
+        /**
+         * Secure Boot as the payload reads it: SecureBoot = 1 and SetupMode = 0 (user mode) under
+         * EFI_GLOBAL_VARIABLE. The emulator does not verify the first image (it is the payload the policy
+         * already judged); shim verifies what it loads itself, against its vendor certificate and MOK.
+         */
+        public Builder secureBoot(boolean on) {
+            vars.put("SecureBoot", new byte[]{(byte) (on ? 1 : 0)});
+            if (on) vars.put("SetupMode", new byte[]{0}); else vars.remove("SetupMode");
+            return this;
+        }
 
         public EmulatorOptions build() {
             return new EmulatorOptions(ram, timeBudget, cpuModel, esp, initrd, append,

@@ -33,7 +33,14 @@ public record HandOff(byte[] kernel, String cmdline, byte[] initrd, String devic
          * entry) after the payload's own ExitBootServices: the EFI stub never runs and measures nothing; cmdline
          * and initrd come from boot_params.
          */
-        BOOT_PROTOCOL
+        BOOT_PROTOCOL,
+        /**
+         * Through the kernel's EFI handover entry ({@code handover_offset + 0x200}, boot_params in RDX) before
+         * ExitBootServices, as GRUB's linuxefi loader does with Secure Boot on: the EFI stub runs {@code efi_main}
+         * with cmdline and initrd from boot_params. It measures neither: LoadOptions are measured only on the PE
+         * entry path ({@code efi_convert_cmdline}), the initrd only when it comes through LoadFile2 (none here).
+         */
+        EFI_HANDOVER
     }
 
     public HandOff {
