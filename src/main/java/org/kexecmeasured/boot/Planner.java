@@ -5,6 +5,8 @@ import org.kexecmeasured.eventlog.EventLogWriter;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.uefi.EmulationException;
@@ -15,6 +17,7 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Le;
 
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -89,21 +92,26 @@ public final class Planner implements ChainMeasurer.Sink {
         List<String> notes = new ArrayList<>(initialNotes);
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
+        req.progress().step("hashing the payload");
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
+        knownSections(hashing, req.payload());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
         planner.planBoundary(boundary, hashing);
         ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
         EmulationResult emulation = runPayload(req, measurer);
-        measurer.linuxStub(emulation.handOff());
+        if (emulation.handOff() != null) {
+            measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
+        }
 
         Plan.Stats stats = new Plan.Stats((System.nanoTime() - t0) / 1000, emulation.emulationMicros(),
                 hashing.nanos() / 1000, hashing.bytes(), hashing.largeNanos() / 1000, hashing.largeBytes(),
                 CommandCode.sentSince(c0, pcrs.commandCounts()));
         return new Plan(req.payloadName(), payloadDigest, req.policy(), req.toolVersion(), req.firmwareLogSource(),
                 firmware, pcrs.source(), tpmBanks, firmware.banks(), before, divergences, boundary, planner.records,
-                PcrSet.of(planner.predicted), planner.log.build(), emulation.handOff(), stats, notes);
+                PcrSet.of(planner.predicted), planner.log.build(), emulation.handOff(), stats, notes,
+                emulation.postEbs());
     }
 
     // ------------------------------------------------------------------ steps
@@ -136,6 +144,24 @@ public final class Planner implements ChainMeasurer.Sink {
         return List.copyOf(s);
     }
 
+    /**
+     * The payload's sections as content the guest may measure from its own copy (systemd-stub hashes its
+     * {@code .initrd} and {@code .linux} from the loaded image): guest data equal to one of them is remembered
+     * by that host copy, so the same bytes served again (the initrd by LoadFile2) are compared, not hashed again.
+     * Both lengths a measurer may use: VirtualSize (within the raw data) and SizeOfRawData.
+     */
+    static void knownSections(Hashing hashing, byte[] payload) {
+        for (Section s : PeFile.parse(payload).sections()) {
+            long start = s.pointerToRawData();
+            long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
+            if (start >= payload.length || raw < Hashing.LARGE) continue;
+            hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) raw));
+            if (s.virtualSize() > 0 && s.virtualSize() < raw) {
+                hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) s.virtualSize()));
+            }
+        }
+    }
+
     /** The boundary event; its nonce from the TPM's TPM2_GetRandom (a snapshot: the host RNG). */
     static BoundaryEvent boundaryEvent(MeasuredBoot.Request req, byte[] payloadDigest, PcrReader pcrs) {
         byte[] nonce = pcrs.random(NONCE_BYTES);
@@ -154,14 +180,28 @@ public final class Planner implements ChainMeasurer.Sink {
         if (req.esp() != null) b.esp(req.esp());
         if (req.disk() != null) b.disk(req.disk());
         if (req.bootPath() != null) b.bootPath(req.bootPath());
+        if (req.resumeRam() != null) b.ram(req.resumeRam()).stopAtExitBootServices(true);
+        if (req.loadOptions() != null) b.append(req.loadOptions());
+        Progress progress = req.progress();
+        // the live trace only for a listener: without one the emulator records calls as it always did
+        if (progress != Progress.NONE) b.liveTrace(t -> progress.serviceCall(t.service(), t.index() + 1L));
+        progress.step("emulating the payload");
+        progress.emulationStarted(req.timeBudgetMillis());
         EmulationResult r;
         try {
             r = Emulator.run(req.payload(), b.build());
         } catch (RuntimeException e) {
             throw measurer.failure() != null ? measurer.failure() : e;
+        } finally {
+            progress.emulationEnded();
         }
         if (measurer.failure() != null) throw measurer.failure();
-        if (r.handOff() == null) {
+        if (req.resumeRam() != null) {
+            if (r.postEbs() == null) {
+                throw new EmulationException("the payload did not call ExitBootServices (resume mode needs the state "
+                        + "where it returns)");
+            }
+        } else if (r.handOff() == null) {
             throw new EmulationException("the payload did not start a Linux kernel");
         }
         return r;

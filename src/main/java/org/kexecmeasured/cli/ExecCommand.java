@@ -4,7 +4,9 @@ import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.util.BadInputException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,6 +32,14 @@ public final class ExecCommand implements Callable<Integer> {
     @Option(names = "--pending-dir", hidden = true, paramLabel = "DIR")
     Path pendingDir = PendingBoot.DEFAULT_DIR;
 
+    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured/state",
+            description = "the state directory of the boot that loaded the kernel: run as a service, the journal "
+                    + "entry names that boot (generation, boundary nonce, payload digest) (default: ${DEFAULT-VALUE})")
+    Path stateDir;
+
+    @Spec
+    CommandSpec spec;
+
     private final Services services;
 
     ExecCommand(Services services) {
@@ -39,6 +49,8 @@ public final class ExecCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         refuseWhilePending(pendingDir);
+        // the journal first: the system call does not return
+        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).kexecStarting(stateDir);
         try {
             services.kexec().get().exec();
         } catch (KexecException e) {

@@ -128,7 +128,7 @@ class PendingHardeningTest {
             cases.put("records[7].disposition: ", j -> rec(j, payloadRecord).put("disposition",
                     rec(j, payloadRecord).get("disposition").asText().equals("EXTEND") ? "SIDE_RECORD" : "EXTEND"));
             cases.put("records[7].digests.sha256", j -> ((ObjectNode) rec(j, payloadRecord).get("digests")).put("sha256", "zz"));
-            cases.put("records[7].digests: unknown bank 'md5'", j -> ((ObjectNode) rec(j, payloadRecord).get("digests")).put("md5", "00"));
+            cases.put("records[7].digests: unknown hash algorithm 'md5'", j -> ((ObjectNode) rec(j, payloadRecord).get("digests")).put("md5", "00"));
             cases.put("records[0]: expected the boundary record", j -> {
                 ObjectNode r = rec(j, payloadRecord).deepCopy();
                 r.put("pcr", 0);
