@@ -87,10 +87,17 @@ public final class PolicyDecider implements Decider {
         List<String> reasons = new ArrayList<>();
         for (PolicyEngine.Finding f : ev.findings()) reasons.add(f.action() + ": " + f.text());
         if (reasons.isEmpty()) reasons.add("policy " + ev.policyId() + ": the payload is trusted and every secret meets its intent");
+        // the re-authorization goes where systemd >= 256 looks in the initrd (/.extra/) and into the sidecar
+        // folder, which the initrd hooks copy to /run/kexec-measured/: /.extra/ itself is gone after
+        // switch-root, and systemd 252-255 need the file copied to /run/systemd/ from somewhere
         TreeMap<String, byte[]> extra = new TreeMap<>();
-        if (ev.reauthorization() != null) extra.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
+        TreeMap<String, byte[]> sidecar = new TreeMap<>();
+        if (ev.reauthorization() != null) {
+            extra.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
+            sidecar.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
+        }
         JsonNode record = Json.MAPPER.valueToTree(PolicyRecord.of(ev));
-        return new Decision(ev.allowed(), reasons, new TreeMap<>(), extra, record);
+        return new Decision(ev.allowed(), reasons, sidecar, extra, record);
     }
 
     /** Before + the commit's extends, in order; each extend described by where it comes from. */
