@@ -37,11 +37,11 @@ import java.util.TreeSet;
  * {@code initrd.bin} (the hand-off, SHA-256 checked on load), {@code tool} (the launcher the hook runs).
  */
 @JsonPropertyOrder({"format", "created", "tool", "stateDir", "payloadName", "payloadAuthenticodeSha256", "policy", "toolVersion",
-        "firmwareLogSource", "tpmBanks", "logBanks", "boundary", "records", "handOff", "sidecarExtraFiles", "notes"})
+        "firmwareLogSource", "tpmBanks", "logBanks", "boundary", "records", "handOff", "sidecarExtraFiles", "notes", "toleratedDivergent"})
 public record PendingBoot(String format, String created, String tool, String stateDir, String payloadName, String payloadAuthenticodeSha256,
                           PolicyInfo policy, String toolVersion, String firmwareLogSource, List<String> tpmBanks,
                           List<String> logBanks, BoundaryInfo boundary, List<RecordInfo> records, HandOffInfo handOff,
-                          Map<String, String> sidecarExtraFiles, List<String> notes) {
+                          Map<String, String> sidecarExtraFiles, List<String> notes, List<Integer> toleratedDivergent) {
 
     public static final String FORMAT = "kexec-measured-pending/1";
     public static final String FILE = "pending.json";
@@ -99,8 +99,23 @@ public record PendingBoot(String format, String created, String tool, String sta
                         List.copyOf(plan.policy().boundarySet()), data),
                 records, new HandOffInfo(h.cmdline(), h.devicePath(), Base64.getEncoder().encodeToString(h.loadOptions()),
                         Hex.of(HashAlg.SHA256.digest(h.kernel())), Hex.of(HashAlg.SHA256.digest(h.initrd()))),
-                extra, plan.notes());
+                extra, plan.notes(), toleratedDivergent(plan));
         AtomicFiles.write(dir.resolve(FILE), Json.PRETTY.writeValueAsBytes(p));
+    }
+
+    /**
+     * The PCRs the firmware log did not explain when the boot was prepared, which its decision allowed
+     * (the built-in policy's {@code --tolerate-divergent}, a policy's {@code measurement.tolerate-divergent}):
+     * the commit tolerates these and no others, so an extend without a log entry made after the prepare
+     * in another PCR still refuses the commit.
+     */
+    static List<Integer> toleratedDivergent(Plan plan) {
+        return plan.divergences().stream().map(Divergence::pcr).distinct().sorted().toList();
+    }
+
+    /** {@link #toleratedDivergent(Plan)} as saved (an older file without the key: none). */
+    public java.util.Set<Integer> toleratedDivergentPcrs() {
+        return toleratedDivergent == null ? java.util.Set.of() : java.util.Set.copyOf(toleratedDivergent);
     }
 
     /** Reads a saved pending boot; every inconsistency is bad input naming the file. */

@@ -29,10 +29,21 @@ public final class PendingCommit {
     private PendingCommit() {
     }
 
+    /**
+     * Commits with the built-in decider, tolerating exactly the divergent PCRs the prepared boot's decision
+     * allowed ({@link PendingBoot#toleratedDivergentPcrs}): systemd's last phases extend PCR 11 again
+     * without a log on systemd 252, and the commit must decide as the prepare did, not refuse what it allowed.
+     */
+    public static MeasuredBoot.Result run(Path pendingDir, PcrTpm tpm, Loader loader) {
+        return run(pendingDir, tpm, null, loader);
+    }
+
+    /** @param decider null: the built-in decider with the prepared boot's tolerated PCRs (see above) */
     public static MeasuredBoot.Result run(Path pendingDir, PcrTpm tpm, Decider decider, Loader loader) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = tpm.commandCounts();
         PendingBoot pending = PendingBoot.read(pendingDir);
+        if (decider == null) decider = Decider.builtin(pending.toleratedDivergentPcrs());
         Path stateDir = Path.of(pending.stateDir());
         MeasuredBoot.checkStateDirIsADirectory(stateDir);
         // the same locks as a boot: no other run extends between this PCR read and the end of the commit

@@ -1,6 +1,5 @@
 package org.kexecmeasured.cli;
 
-import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.PendingCommit;
@@ -62,7 +61,7 @@ public final class CommitPendingCommand implements Callable<Integer> {
         FileModeLoader loader = new FileModeLoader(services.kexec().get(), Target.REBOOT);
         MeasuredBoot.Result r;
         try (Tpm tpm = services.tpm().open(tcti)) {
-            r = PendingCommit.run(dir, tpm, Decider.BUILTIN, loader);
+            r = PendingCommit.run(dir, tpm, loader);
         } catch (KexecException e) {
             throw KexecCliErrors.of(e);
         } catch (TpmChangedException e) {
