@@ -45,7 +45,7 @@ public final class LoadOnly {
         Loader.Loaded loaded = loader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.PENDING));
         MeasuredBoot.unloadOnFailure(loaded, () -> {
             try {
-                PendingBoot.save(plan, decision.sidecarFiles(), req.stateDir(), pendingDir, tool);
+                PendingBoot.save(plan, decision.sidecarFiles(), req.stateDir(), pendingDir, tool, decider.toleratedDivergent());
                 return null;
             } catch (IOException e) {
                 throw new UncheckedIOException(pendingDir + ": cannot save the pending boot: " + e.getMessage(), e);

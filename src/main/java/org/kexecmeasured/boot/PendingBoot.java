@@ -65,8 +65,8 @@ public record PendingBoot(String format, String created, String tool, String sta
     }
 
     /** Saves the parts of {@code plan} a later commit needs; the directory is created mode 0700. */
-    public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, Path stateDir, Path dir, String tool)
-            throws IOException {
+    public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, Path stateDir, Path dir, String tool,
+                            java.util.Set<Integer> toleratedDivergent) throws IOException {
         Files.createDirectories(dir);
         try {
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -99,21 +99,15 @@ public record PendingBoot(String format, String created, String tool, String sta
                         List.copyOf(plan.policy().boundarySet()), data),
                 records, new HandOffInfo(h.cmdline(), h.devicePath(), Base64.getEncoder().encodeToString(h.loadOptions()),
                         Hex.of(HashAlg.SHA256.digest(h.kernel())), Hex.of(HashAlg.SHA256.digest(h.initrd()))),
-                extra, plan.notes(), toleratedDivergent(plan));
+                extra, plan.notes(), toleratedDivergent.stream().sorted().toList());
         AtomicFiles.write(dir.resolve(FILE), Json.PRETTY.writeValueAsBytes(p));
     }
 
     /**
-     * The PCRs the firmware log did not explain when the boot was prepared, which its decision allowed
-     * (the built-in policy's {@code --tolerate-divergent}, a policy's {@code measurement.tolerate-divergent}):
-     * the commit tolerates these and no others, so an extend without a log entry made after the prepare
-     * in another PCR still refuses the commit.
+     * The PCRs the prepare's decider let diverge from the firmware log ({@link Decider#toleratedDivergent}:
+     * {@code --tolerate-divergent}, a policy's {@code measurement.tolerate-divergent}); the commit tolerates
+     * these and no others. An older file without the key: none.
      */
-    static List<Integer> toleratedDivergent(Plan plan) {
-        return plan.divergences().stream().map(Divergence::pcr).distinct().sorted().toList();
-    }
-
-    /** {@link #toleratedDivergent(Plan)} as saved (an older file without the key: none). */
     public java.util.Set<Integer> toleratedDivergentPcrs() {
         return toleratedDivergent == null ? java.util.Set.of() : java.util.Set.copyOf(toleratedDivergent);
     }

@@ -30,9 +30,9 @@ public final class PendingCommit {
     }
 
     /**
-     * Commits with the built-in decider, tolerating exactly the divergent PCRs the prepared boot's decision
-     * allowed ({@link PendingBoot#toleratedDivergentPcrs}): systemd's last phases extend PCR 11 again
-     * without a log on systemd 252, and the commit must decide as the prepare did, not refuse what it allowed.
+     * Commits with the built-in decider and the tolerance the prepare's decider had
+     * ({@link PendingBoot#toleratedDivergentPcrs}): systemd 252's last phases extend PCR 11 without a log,
+     * and the commit must decide on divergence as the prepare did, neither stricter nor looser.
      */
     public static MeasuredBoot.Result run(Path pendingDir, PcrTpm tpm, Loader loader) {
         return run(pendingDir, tpm, null, loader);

@@ -69,6 +69,12 @@ public final class PolicyDecider implements Decider {
         return prepared.policy();
     }
 
+    /** The policy's {@code measurement.tolerate-divergent} (saved by a boot prepared for the shutdown hook). */
+    @Override
+    public java.util.Set<Integer> toleratedDivergent() {
+        return prepared.policy().measurement().tolerateDivergent();
+    }
+
     /** The evaluation of the last plan decided. */
     public PolicyEngine.Evaluation evaluation() {
         return last;

@@ -55,7 +55,8 @@ class CommitAtShutdownTest {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
             LoadOnly.Result prepared;
             try (Tpm tpm = swtpm.open()) {
-                prepared = LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
+                // as on a systemd 252 host: its phases in PCR 11 are logged nowhere, so the boot tolerates PCR 11
+                prepared = LoadOnly.prepareForShutdown(req, tpm, Decider.builtin(java.util.Set.of(11)),
                         new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured");
             }
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "preparing extends nothing");
@@ -96,6 +97,36 @@ class CommitAtShutdownTest {
             // value the TPM held after "final"), it does not pretend the log explains it
             String manifest = Files.readString(state.resolve("initrd-extra/.extra/kexec-measured/manifest.json"));
             assertTrue(manifest.contains("\"tpm\" : \"" + pcr11AfterPhases + "\""), manifest);
+        }
+    }
+
+    /**
+     * The commit decides on divergence as the prepare did: prepared with the built-in policy and no PCR
+     * tolerated, systemd's phases in PCR 11 (no log) make the commit refuse (exit 3); the TPM keeps the
+     * phases only and the kernel loaded for the kexec is unloaded, so the machine reboots through the firmware.
+     */
+    @Test
+    void aCommitRefusesADivergenceThePrepareDidNotTolerate(@TempDir Path dir) throws Exception {
+        Path uki = ChainFixtures.makeUki(dir.resolve("uki"));
+        Path fw = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
+        Path pending = dir.resolve("pending");
+        RecordingKexec k = new RecordingKexec();
+        try (Swtpm swtpm = HandOverTest.firmwareState(fw)) {
+            MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi", null, fw,
+                    dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+            try (Tpm tpm = swtpm.open()) {
+                LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
+                        new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured");
+            }
+            String word = "shutdown";
+            Tpm2Tools.run(swtpm.tcti(), "tpm2_pcrextend", "11:sha256=" + Hex.of(HashAlg.SHA256.digest(word.getBytes(StandardCharsets.US_ASCII))));
+            Map<String, Map<Integer, String>> afterPhase = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
+            ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", pending.toString(),
+                    "--tpm", swtpm.tcti());
+            assertEquals(3, c.rc(), c.out() + c.err());
+            assertTrue(c.err().contains("PCR 11"), c.err());
+            assertEquals(afterPhase, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "nothing extended");
+            assertTrue(Files.isRegularFile(pending.resolve(PendingBoot.FILE)), "still pending: nothing was committed");
         }
     }
 }
