@@ -4,6 +4,7 @@ import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.Measurer;
 import org.kexecmeasured.uefi.protocol.Tcg2Protocol;
+import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.ByteBuffer;
@@ -109,6 +110,16 @@ public final class ChainMeasurer implements Measurer {
         emit(new Measurement(pcr, eventType, d, eventData), Origin.PAYLOAD);
     }
 
+    /** Plain data is hashed piece by piece out of guest memory ({@link Hashing#digest(GuestBytes)}); an image whole. */
+    @Override
+    public void measure(int pcr, int eventType, byte[] eventData, GuestBytes dataToHash, long flags) {
+        if ((flags & Tcg2Protocol.PE_COFF_IMAGE) != 0) {
+            measure(pcr, eventType, eventData, dataToHash.toArray(), flags);
+            return;
+        }
+        emit(new Measurement(pcr, eventType, hashing.digest(dataToHash), eventData), Origin.PAYLOAD);
+    }
+
     @Override
     public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
                             boolean firstImage) {
@@ -143,7 +154,7 @@ public final class ChainMeasurer implements Measurer {
      * What the kernel's EFI stub measures before ExitBootServices, done natively at the cut-over:
      * LoadOptions (when there are any), then the initrd served by LoadFile2 (when there is one). Nothing for a
      * kernel entered through the boot protocol ({@link HandOff.Entry#BOOT_PROTOCOL}): its EFI stub never runs
-     * on real firmware either.
+     * on real firmware either; nor through the EFI handover entry ({@link HandOff.Entry#EFI_HANDOVER}).
      */
     public void linuxStub(HandOff h) {
         for (Measurement m : linuxStubMeasurements(h, hashing)) emit(m, Origin.LINUX_STUB);
@@ -151,8 +162,8 @@ public final class ChainMeasurer implements Measurer {
 
     public static List<Measurement> linuxStubMeasurements(HandOff h, Hashing hashing) {
         List<Measurement> out = new java.util.ArrayList<>();
-        if (h.entry() == HandOff.Entry.BOOT_PROTOCOL) {
-            return out;
+        if (h.entry() != HandOff.Entry.EFI_STUB) {
+            return out; // boot protocol: the stub never runs; EFI handover: it runs but measures neither (HandOff.Entry)
         }
         if (h.loadOptions().length > 0) {
             out.add(new Measurement(Pcr.KERNEL_INITRD, EV_EVENT_TAG, hashing.digest(h.loadOptions()),

@@ -18,14 +18,6 @@ public interface Decider {
 
     Decision decide(Plan plan);
 
-    /**
-     * The PCRs this decider lets diverge from the firmware log ({@link #divergentPcrs}); a boot prepared
-     * for the shutdown hook saves them, so its commit decides with the same tolerance ({@link PendingBoot}).
-     */
-    default Set<Integer> toleratedDivergent() {
-        return Set.of();
-    }
-
     /** The built-in policy with no PCR tolerated to diverge: {@link #builtin builtin(Set.of())}. */
     Decider BUILTIN = builtin(Set.of());
 
@@ -36,19 +28,11 @@ public interface Decider {
      */
     static Decider builtin(Set<Integer> tolerated) {
         SortedSet<Integer> tol = new TreeSet<>(tolerated);
-        return new Decider() {
-            @Override
-            public Decision decide(Plan plan) {
-                List<String> refused = divergentPcrs(plan, tol);
-                if (!refused.isEmpty()) return Decision.deny(refused.toArray(String[]::new));
-                return Decision.allow("built-in policy " + plan.policy().id() + ": no policy file; every payload is allowed"
-                        + (plan.divergences().isEmpty() ? "" : "; divergent PCRs tolerated: " + tol));
-            }
-
-            @Override
-            public Set<Integer> toleratedDivergent() {
-                return java.util.Collections.unmodifiableSortedSet(tol);
-            }
+        return plan -> {
+            List<String> refused = divergentPcrs(plan, tol);
+            if (!refused.isEmpty()) return Decision.deny(refused.toArray(String[]::new));
+            return Decision.allow("built-in policy " + plan.policy().id() + ": no policy file; every payload is allowed"
+                    + (plan.divergences().isEmpty() ? "" : "; divergent PCRs tolerated: " + tol));
         };
     }
 

@@ -30,20 +30,19 @@ public final class PendingCommit {
     }
 
     /**
-     * Commits with the built-in decider and the tolerance the prepare's decider had
-     * ({@link PendingBoot#toleratedDivergentPcrs}): systemd 252's last phases extend PCR 11 without a log,
-     * and the commit must decide on divergence as the prepare did, neither stricter nor looser.
+     * The commit as the hook runs it: the decision is the built-in divergence check on the PCRs read now, with
+     * the PCRs the preparation's policy tolerated (the payload's trust and the secrets' verdicts were decided
+     * when it was prepared; the records do not change).
      */
     public static MeasuredBoot.Result run(Path pendingDir, PcrTpm tpm, Loader loader) {
-        return run(pendingDir, tpm, null, loader);
+        PendingBoot pending = PendingBoot.read(pendingDir);
+        return run(pendingDir, tpm, Decider.builtin(new java.util.HashSet<>(pending.policy().tolerateDivergent())), loader);
     }
 
-    /** @param decider null: the built-in decider with the prepared boot's tolerated PCRs (see above) */
     public static MeasuredBoot.Result run(Path pendingDir, PcrTpm tpm, Decider decider, Loader loader) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = tpm.commandCounts();
         PendingBoot pending = PendingBoot.read(pendingDir);
-        if (decider == null) decider = Decider.builtin(pending.toleratedDivergentPcrs());
         Path stateDir = Path.of(pending.stateDir());
         MeasuredBoot.checkStateDirIsADirectory(stateDir);
         // the same locks as a boot: no other run extends between this PCR read and the end of the commit

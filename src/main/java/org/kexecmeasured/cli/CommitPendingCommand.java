@@ -1,5 +1,6 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.PendingCommit;

@@ -1,5 +1,7 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -223,14 +225,8 @@ public final class EmulateCommand implements Callable<Integer> {
     }
 
     private static byte[] readInput(Path p) throws IOException {
-        if (Files.isDirectory(p)) throw new BadInputException(p + ": is a directory, not a file");
-        if (!Files.isRegularFile(p)) {
-            throw new BadInputException(p + ": no such file");
-        }
-        if (Files.size(p) > (512L << 20)) {
-            throw new BadInputException(p + ": larger than 512 MiB");
-        }
-        return Files.readAllBytes(p);
+        // names a directory, a missing file and one over KEXEC_MEASURED_MAX_PAYLOAD before reading
+        return BoundedFiles.read(p, BoundedFiles.PAYLOAD);
     }
 
     private static String sha256(byte[] b) {
@@ -240,9 +236,11 @@ public final class EmulateCommand implements Callable<Integer> {
     private static void printText(PrintWriter o, EmulationResult r) {
         HandOff h = r.handOff();
         if (h != null) {
-            o.println(h.entry() == HandOff.Entry.BOOT_PROTOCOL
-                    ? "cut-over: the payload's jump into a Linux kernel through the boot protocol, after its own ExitBootServices"
-                    : "cut-over: StartImage of a Linux kernel");
+            o.println(switch (h.entry()) {
+                case BOOT_PROTOCOL -> "cut-over: the payload's jump into a Linux kernel through the boot protocol, after its own ExitBootServices";
+                case EFI_HANDOVER -> "cut-over: the payload's call of a Linux kernel's EFI handover entry";
+                case EFI_STUB -> "cut-over: StartImage of a Linux kernel";
+            });
             o.println("kernel: " + h.kernel().length + " bytes, sha256 " + sha256(h.kernel()));
             o.println("kernel device path: " + h.devicePath());
             o.println("cmdline: " + h.cmdline());

@@ -3,6 +3,7 @@ package org.kexecmeasured.uefi;
 import org.kexecmeasured.payload.linux.BzImage;
 import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.uefi.spi.Tcg2Measurer;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Le;
@@ -26,6 +27,15 @@ import java.util.function.Consumer;
  * first bytes of its protected-mode code ({@code startup_32}) and, for a 64-bit kernel, those at +0x200
  * ({@code startup_64}, the 64-bit boot protocol's entry). When they match, the kernel placed there must be the
  * measured file byte for byte (its protected-mode code compared in full); then boot_params is read at RSI.
+ *
+ * <p>With Secure Boot on, Debian's GRUB 2.06 boots differently (its linuxefi loader): it has shim verify the
+ * kernel, copies the protected-mode code into pages it allocates for the kernel's init_size, and calls the EFI
+ * handover entry ({@code handover_offset + 0x200} of that code for a 64-bit kernel, XLF_EFI_HANDOVER_64) as
+ * {@code hf(ImageHandle, SystemTable, boot_params)} in the System V ABI — before ExitBootServices, so the kernel's
+ * EFI stub runs ({@code efi_stub_entry} → {@code efi_main}), reading cmdline and initrd from boot_params. That jump
+ * is seen as systemd-stub's direct entry is ({@link KernelEntryWatch}): when the payload allocates pages that can
+ * hold a measured kernel with a handover entry, a code hook goes on that entry in the new range; when it fires and
+ * the bytes there are the kernel's, the run stops with boot_params at RDX.
  */
 final class BootProtocolWatch {
 
@@ -42,17 +52,48 @@ final class BootProtocolWatch {
     /** Largest initrd copied out of guest memory (a Java array; a real one is < 1 GiB). */
     static final long MAX_INITRD = 1L << 30;
 
-    /** A measured bzImage: its file, where its protected-mode code starts, its two entries' code. */
-    record Candidate(byte[] file, int protectedModeOffset, byte[] entry32, byte[] entry64) {
+    /**
+     * A measured bzImage: its file, where its protected-mode code starts, its two boot-protocol entries' code, and
+     * its EFI handover entry (offset in the protected-mode code, -1 without one) and that entry's code.
+     */
+    record Candidate(byte[] file, int protectedModeOffset, byte[] entry32, byte[] entry64, long handoverEntry,
+                     byte[] handoverCode) {
+        int protectedModeLength() {
+            return file.length - protectedModeOffset;
+        }
+    }
+
+    /** Which entry the payload jumped to. */
+    enum Via {
+        /** {@code startup_32} after ExitBootServices, boot_params at ESI. */
+        STARTUP_32(0),
+        /** {@code startup_64} (+0x200) after ExitBootServices, boot_params at RSI. */
+        STARTUP_64(0x200),
+        /** The EFI handover entry before ExitBootServices, boot_params at RDX (its offset is the kernel's). */
+        EFI_HANDOVER(-1);
+
+        private final long offset;
+
+        Via(long offset) {
+            this.offset = offset;
+        }
     }
 
     /** The jump seen: which kernel, at which entry, with which boot_params. */
-    record Entered(Candidate kernel, long address, boolean entry64, long bootParams) {
+    record Entered(Candidate kernel, long address, Via via, long bootParams) {
+        /** Where the kernel's protected-mode code is in guest memory. */
+        long protectedModeBase() {
+            return address - (via == Via.EFI_HANDOVER ? kernel.handoverEntry() : via.offset);
+        }
     }
 
     private final List<Candidate> candidates = new ArrayList<>();
+    private final java.util.Set<Long> hooked = new java.util.HashSet<>();
     private long blocks;
     private Entered entered;
+
+    /** Bytes of a bzImage's setup header that {@link BzImage#looksLikeBzImage} looks at. */
+    private static final int BZIMAGE_HEADER = 0x268;
 
     /** A measurer that passes everything on to {@code m} and keeps each measured bzImage as a candidate. */
     Tcg2Measurer watching(Tcg2Measurer m) {
@@ -61,6 +102,19 @@ final class BootProtocolWatch {
             public void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags) {
                 m.measure(pcr, eventType, eventData, dataToHash, flags);
                 measured(dataToHash);
+            }
+
+            /**
+             * Guest data goes on to {@code m} as it is (hashed piece by piece, no host copy); only a bzImage (its
+             * header read first) is copied whole to be kept as a candidate, not the 50 MiB initrd beside it.
+             */
+            @Override
+            public void measure(int pcr, int eventType, byte[] eventData, GuestBytes dataToHash, long flags) {
+                m.measure(pcr, eventType, eventData, dataToHash, flags);
+                if (candidates.size() < MAX_CANDIDATES && dataToHash.length() >= BZIMAGE_HEADER
+                        && BzImage.looksLikeBzImage(dataToHash.head(BZIMAGE_HEADER))) {
+                    measured(dataToHash.toArray());
+                }
             }
 
             @Override
@@ -99,12 +153,52 @@ final class BootProtocolWatch {
         byte[] e32 = Arrays.copyOfRange(data, p, p + PROBE);
         byte[] e64 = (h.xloadFlags() & BzImage.XLF_KERNEL_64) != 0
                 ? Arrays.copyOfRange(data, p + 0x200, p + 0x200 + PROBE) : null;
+        long handover = -1;
+        byte[] handoverCode = null;
+        if ((h.xloadFlags() & BzImage.XLF_EFI_HANDOVER_64) != 0 && h.handoverOffset() > 0
+                && pm + h.handoverOffset() + 0x200 + PROBE <= data.length) {
+            handover = h.handoverOffset() + 0x200; // the 64-bit handover entry (boot.rst: handover_offset + 0x200)
+            handoverCode = Arrays.copyOfRange(data, (int) (pm + handover), (int) (pm + handover) + PROBE);
+        }
         for (Candidate c : candidates) {
             if (Arrays.equals(c.file(), data)) {
                 return; // the same file measured twice
             }
         }
-        candidates.add(new Candidate(data, p, e32, e64));
+        candidates.add(new Candidate(data, p, e32, e64, handover, handoverCode));
+    }
+
+    /**
+     * After AllocatePages (before ExitBootServices, not in full emulation): a code hook on the handover entry of
+     * each measured kernel whose protected-mode code fits in the new range.
+     */
+    void pagesAllocated(Cpu cpu, long base, long pages) {
+        long bytes = pages * MemoryMap.PAGE;
+        for (Candidate c : candidates) {
+            long at = base + c.handoverEntry();
+            if (c.handoverEntry() >= 0 && c.protectedModeLength() <= bytes && hooked.add(at)) {
+                cpu.addCodeHook(at, address -> handoverReached(cpu, address));
+            }
+        }
+    }
+
+    private void handoverReached(Cpu cpu, long address) {
+        if (entered != null) {
+            return;
+        }
+        byte[] here;
+        try {
+            here = cpu.memory().read(address, PROBE);
+        } catch (RuntimeException e) {
+            return;
+        }
+        for (Candidate c : candidates) {
+            if (c.handoverCode() != null && Arrays.equals(here, c.handoverCode())) {
+                entered = new Entered(c, address, Via.EFI_HANDOVER, cpu.reg(Cpu.Reg.RDX));
+                cpu.stop();
+                return;
+            }
+        }
     }
 
     boolean hasCandidates() {
@@ -129,7 +223,8 @@ final class BootProtocolWatch {
             boolean at32 = Arrays.equals(here, c.entry32());
             boolean at64 = !at32 && c.entry64() != null && Arrays.equals(here, c.entry64());
             if (at32 || at64) {
-                entered = new Entered(c, address, at64, cpu.reg(Cpu.Reg.RSI) & (at64 ? -1L : 0xFFFF_FFFFL));
+                entered = new Entered(c, address, at64 ? Via.STARTUP_64 : Via.STARTUP_32,
+                        cpu.reg(Cpu.Reg.RSI) & (at64 ? -1L : 0xFFFF_FFFFL));
                 return true;
             }
         }
@@ -153,8 +248,8 @@ final class BootProtocolWatch {
      */
     static BootParams read(GuestMemory m, Entered e) {
         Candidate k = e.kernel();
-        long pmBase = e.address() - (e.entry64() ? 0x200 : 0);
-        int pmLength = k.file().length - k.protectedModeOffset();
+        long pmBase = e.protectedModeBase();
+        int pmLength = k.protectedModeLength();
         checkKernelInMemory(m, k, pmBase, pmLength);
         if (!m.isMapped(e.bootParams(), BOOT_PARAMS_SIZE)) {
             throw new EmulationException("the kernel was entered with boot_params at 0x"
@@ -163,7 +258,8 @@ final class BootProtocolWatch {
         byte[] zp = m.read(e.bootParams(), BOOT_PARAMS_SIZE);
         // only the "HdrS" magic: loaders need not copy boot_flag (GRUB 2.06 leaves it 0), and the kernel checks neither
         if (Le.u32(zp, 0x202) != 0x53726448L) {
-            throw new EmulationException("the kernel was entered with RSI = 0x" + Long.toHexString(e.bootParams())
+            throw new EmulationException("the kernel was entered with " + (e.via() == Via.EFI_HANDOVER ? "RDX" : "RSI")
+                    + " = 0x" + Long.toHexString(e.bootParams())
                     + ", which holds no boot_params (no \"HdrS\" at 0x202)");
         }
         long cmdPtr = Le.u32(zp, 0x228) | Le.u32(zp, 0x0c8) << 32;

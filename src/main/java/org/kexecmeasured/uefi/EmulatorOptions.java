@@ -107,6 +107,16 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         public Builder bootPath(String v) { bootPath = v; return this; }
         /** A GPT disk image (or block device), opened read-only. */
         public Builder disk(Path v) { disk = v; return this; }
+        /**
+         * Secure Boot as the payload reads it: SecureBoot = 1 and SetupMode = 0 (user mode) under
+         * EFI_GLOBAL_VARIABLE. The emulator does not verify the first image (it is the payload the policy
+         * already judged); shim verifies what it loads itself, against its vendor certificate and MOK.
+         */
+        public Builder secureBoot(boolean on) {
+            vars.put("SecureBoot", new byte[]{(byte) (on ? 1 : 0)});
+            if (on) vars.put("SetupMode", new byte[]{0}); else vars.remove("SetupMode");
+            return this;
+        }
 
         public EmulatorOptions build() {
             return new EmulatorOptions(ram, timeBudget, cpuModel, esp, initrd, append, fullEmulation,

@@ -58,7 +58,14 @@ public final class Firmware implements AutoCloseable {
             console = new ConsoleLog(options.liveConsole());
             memory = new MemoryServices(machine, memoryMap);
             kernelEntries = new KernelEntryWatch(machine.cpu(), !options.fullEmulation());
-            memory.setPagesListener(kernelEntries::pagesAllocated);
+            Cpu hooks = machine.cpu();
+            boolean cutOver = !options.fullEmulation();
+            memory.setPagesListener((base, pages) -> {
+                kernelEntries.pagesAllocated(base, pages);
+                if (cutOver) {
+                    bootProtocol.pagesAllocated(hooks, base, pages);
+                }
+            });
             events = new EventServices(machine);
             idle = new IdleWatch(events::nowNanos);
             machine.setCallWatch(idle::afterCall);

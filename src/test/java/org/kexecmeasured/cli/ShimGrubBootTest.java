@@ -47,6 +47,32 @@ class ShimGrubBootTest {
     static JsonNode sideRecord;
     static Path state;
     static final List<String> BANKS = List.of("sha1", "sha256");
+    static JsonNode predicted;
+
+    /**
+     * predict --disk foretells the boot's records: the same measurements (PCR, SHA-256) in the same order after
+     * the boundary. (Not the PCR values themselves: every boundary event carries a fresh nonce and time.)
+     */
+    @org.junit.jupiter.api.Test
+    void predictWithTheDiskForetoldTheBootsRecords() {
+        List<String> foretold = new java.util.ArrayList<>();
+        int boundary = 0;
+        for (JsonNode e : predicted.path("events")) {
+            if (!e.path("disposition").asText().equals("extend")) continue;
+            if (e.path("origin").asText().equals("boundary")) {
+                boundary++;
+                continue;
+            }
+            foretold.add(e.path("pcr").asInt() + ":" + e.path("digests").path("sha256").asText().toLowerCase(java.util.Locale.ROOT));
+        }
+        List<String> happened = new java.util.ArrayList<>();
+        List<org.kexecmeasured.eventlog.Event> after = log.events().subList(fw.events().size() + boundary, log.events().size());
+        for (org.kexecmeasured.eventlog.Event e : after) {
+            happened.add(e.pcrIndex() + ":" + org.kexecmeasured.util.Hex.of(e.digest(org.kexecmeasured.util.HashAlg.SHA256)));
+        }
+        assertTrue(boundary >= 6 && foretold.size() >= 3, "boundary records and shim/GRUB/kernel records foretold: " + predicted);
+        assertEquals(happened, foretold, "predict --disk vs the continued log of boot --disk");
+    }
 
     @BeforeAll
     static void boot() throws Exception {
@@ -63,16 +89,24 @@ class ShimGrubBootTest {
         try (Swtpm swtpm = Swtpm.start(BANKS)) {
             ChainFixtures.replayIntoTpm(swtpm, fw);
             state = dir.resolve("state");
+            // predict first, with the same disk and a policy that keeps the built-in PCR sets: the oracle is the
+            // TPM after the real boot
+            Path policy = dir.resolve("policy.yaml");
+            Files.writeString(policy, "version: 1\n");
+            ChainFixtures.Cli p = ChainFixtures.cli(0, "predict", "--policy", policy.toString(), shim.toString(), "--disk",
+                    disk.toString(), "--boot-path", "\\EFI\\debian\\shimx64.efi", "--tpm", swtpm.tcti(), "--firmware-log",
+                    fwFile.toString(), "--json", "--time-budget", "240s");
+            predicted = Json.MAPPER.readTree(p.out());
             ChainFixtures.Cli c = ChainFixtures.cli(0, "boot", shim.toString(), "--disk", disk.toString(),
                     "--boot-path", "\\EFI\\debian\\shimx64.efi", "--tpm", swtpm.tcti(), "--firmware-log",
-                    fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json", "--time-budget", "240000");
+                    fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json", "--time-budget", "240s");
             json = Json.MAPPER.readTree(c.out());
             Path logFile = state.resolve("eventlog.bin");
             log = EventLog.parse(Files.readAllBytes(logFile));
             MeasuredBootTest.assertTpmEqualsReplays(swtpm, logFile, log, BANKS);
             MeasuredBootTest.assertBoundaryFirst(log, fw.events().size());
             ChainFixtures.cli(0, "eventlog", "verify", logFile.toString(), "--tpm", swtpm.tcti(),
-                    "--journal", state.resolve("journal.jsonl").toString());
+                    "--journal", json.path("outputs").path("journal").asText());
         }
         sideRecord = Json.MAPPER.readTree(state.resolve("not-extended.json").toFile());
     }

@@ -2,10 +2,16 @@ package org.kexecmeasured.systemd;
 
 import org.kexecmeasured.payload.RealParts;
 
+import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.Json;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,7 +55,84 @@ public final class UkiVariants {
     private UkiVariants() {
     }
 
-    public static Built build(SystemdVersions.Version v, Variant variant, Path dir) throws IOException {
+    /** Where built UKIs are kept between test classes and runs: {@code target/uki-cache/<key>/}. */
+    static Path cacheRoot() {
+        return RealParts.repoRoot().resolve("target/uki-cache");
+    }
+
+    /** A {@link Built} as cached: paths relative to its cache directory. */
+    record Cached(String uki, String esp, List<Map<String, String>> profiles, String addonCmdline, String addon) {
+    }
+
+    /**
+     * The UKI of {@code variant} built with {@code v}'s own tools, once per set of inputs: the first caller builds it
+     * into {@code target/uki-cache/<key>/} and every later one (this run's other test classes, later runs until
+     * {@code mvn clean}) reuses it. The key is the SHA-256 of everything the build reads: this class's bytecode (the
+     * recipe), the suite and its Debian version (stub, ukify, systemd-measure and pefile come from that version's
+     * packages), the variant, and the kernel's and the stub's bytes. Built in a private directory and renamed into
+     * place, so concurrent test JVMs never see half a UKI. Callers must treat the files as read-only.
+     */
+    public static synchronized Built build(SystemdVersions.Version v, Variant variant) throws IOException {
+        Path dir = cacheRoot().resolve(cacheKey(v, variant));
+        Path index = dir.resolve("built.json");
+        if (!Files.isRegularFile(index)) {
+            Files.createDirectories(cacheRoot());
+            Path work = Files.createTempDirectory(cacheRoot(), dir.getFileName() + ".building-");
+            Built b = buildInto(v, variant, work);
+            Cached c = new Cached(rel(work, b.uki()), rel(work, b.esp()), b.profiles().stream().map(m -> {
+                Map<String, String> r = new LinkedHashMap<>();
+                m.forEach((k, p) -> r.put(k, rel(work, p)));
+                return r;
+            }).toList(), b.addonCmdline(), b.addon() == null ? null : rel(work, b.addon()));
+            Files.write(work.resolve("built.json"), Json.PRETTY.writeValueAsBytes(c));
+            try {
+                Files.move(work, dir, StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException raced) {
+                if (!Files.isRegularFile(index)) throw raced; // not another JVM's finished build: a real failure
+                deleteTree(work);
+            }
+        }
+        Cached c = Json.MAPPER.readValue(index.toFile(), Cached.class);
+        List<Map<String, Path>> profiles = new ArrayList<>();
+        for (Map<String, String> m : c.profiles()) {
+            Map<String, Path> r = new LinkedHashMap<>();
+            m.forEach((k, p) -> r.put(k, dir.resolve(p)));
+            profiles.add(r);
+        }
+        return new Built(dir.resolve(c.uki()), dir.resolve(c.esp()), List.copyOf(profiles), c.addonCmdline(),
+                c.addon() == null ? null : dir.resolve(c.addon()));
+    }
+
+    static String cacheKey(SystemdVersions.Version v, Variant variant) throws IOException {
+        MessageDigest md = sha256();
+        try (var recipe = UkiVariants.class.getResourceAsStream("UkiVariants.class")) {
+            md.update(recipe.readAllBytes());
+        }
+        for (String s : List.of(v.suite(), v.version(), variant.name())) md.update((s + "\n").getBytes(StandardCharsets.UTF_8));
+        for (Path p : new Path[]{RealParts.kernel(), v.stub()}) md.update(sha256().digest(Files.readAllBytes(p)));
+        return v.suite() + "-" + variant.name().toLowerCase() + "-" + Hex.of(md.digest()).substring(0, 16);
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static String rel(Path base, Path p) {
+        return base.relativize(p).toString();
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        try (var s = Files.walk(p)) {
+            for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(q);
+        }
+    }
+
+    /** Builds the UKI of {@code variant} with {@code v}'s tools in {@code dir} (no cache). */
+    static Built buildInto(SystemdVersions.Version v, Variant variant, Path dir) throws IOException {
         Files.createDirectories(dir);
         Path kernel = RealParts.kernel();
         Path initrd = dir.resolve("initrd.cpio");
