@@ -226,6 +226,11 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("--tolerate-divergent applies to the built-in policy; with --policy the policy's "
                     + "measurement.tolerate-divergent decides");
         }
+        checkDisk(disk, bootPath);
+    }
+
+    /** {@code --disk} names something that exists; {@code --boot-path} is an ESP path (boot and predict). */
+    static void checkDisk(Path disk, String bootPath) {
         if (disk != null && !Files.exists(disk)) {
             throw new BadInputException("--disk " + disk + ": no such file or device");
         }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.OsLogs;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
 import org.kexecmeasured.policy.PolicyDecider;
@@ -31,6 +32,7 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -78,6 +80,14 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--esp", paramLabel = "DIR", description = "directory served as the ESP; PAYLOAD starts as \\EFI\\BOOT\\BOOTX64.EFI")
     Path esp;
 
+    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
+            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it)")
+    Path disk;
+
+    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
+            + "names it, e.g. \\EFI\\debian\\shimx64.efi (default \\EFI\\BOOT\\BOOTX64.EFI)")
+    String bootPath;
+
     @Option(names = "--firmware-log", paramLabel = "FILE", description = "firmware event log (default: " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
     Path firmwareLog;
 
@@ -100,9 +110,11 @@ public final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PolicyFile policy = PolicyParser.read(policyFile);
+        BootCommand.checkDisk(disk, bootPath);
         byte[] bytes = BootCommand.readPayload(payload, esp);
         MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis());
+                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis(), Duration.ZERO,
+                disk, bootPath, OsLogs.NONE);
         Report report;
         if (origin.pcrs != null) {
             PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
