@@ -2,12 +2,15 @@
 # How `boot --no-load` grows with the payload (issue 14): UKIs of 8, 30, 60 and 120 MiB (Debian's
 # systemd-stub + kernel + an initrd of incompressible data), each against a fresh swtpm (sha1, sha256,
 # sha384), with the engine of native/unicorn and with Debian's libunicorn2 side by side.
-# Per run: process wall and CPU seconds (user+sys: steadier than wall on a loaded machine), the command's own
-# wall, emulation and hashing (from --json stats) and the bytes hashed (the initrd once: systemd-stub's .initrd
+# Per run: process wall and CPU seconds (user+sys: steadier than wall on a loaded machine), the per-phase split
+# from --json stats (JVM start, payload read, plan = emulation + hashing + the rest, commit), minor page faults,
+# and the bytes hashed (the initrd once: systemd-stub's .initrd
 # measurement and the Linux stub's initrd measurement share their digests); baseline:
 # a JVM hello-world (same flags as the launcher) + `sha256sum` of the UKI, the floor the goal is
 # stated against (60 MiB: <= 0.75 s wall and <= 3x the baseline). The cost should grow with size only
 # through hashing (each byte once per bank).
+# ENGINES: "ours" (this build), "debian" (this build on Debian's libunicorn2), and "before=LAUNCHER" (another
+# build's target/kexec-measured, e.g. main's in a second worktree: before/after side by side in one run).
 # Usage: [ENGINES="ours debian"] tests/bench/boot-sizes.sh [SIZES_MIB...]   (after `mvn -B -ntp -q package -DskipTests`)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -52,28 +55,32 @@ run() {
   swtpm-fixtures/start.sh "$tmp/tpm" "$port" $((port + 1)) >/dev/null
   rm -rf "$tmp/state"
   opts=""
-  [ "$1" = debian ] && opts="-Dkexecmeasured.unicorn=system -Djna.library.path=/nonexistent"
-  KEXEC_MEASURED_JAVA_OPTS="$opts" /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$km" boot "$2" --tpm "$tcti" \
+  launcher=$km
+  case $1 in
+    debian) opts="-Dkexecmeasured.unicorn=system -Djna.library.path=/nonexistent" ;;
+    *=*) launcher=${1#*=} ;;
+  esac
+  KEXEC_MEASURED_JAVA_OPTS="$opts" /usr/bin/time -f '%e %U %S' -o "$tmp/time" "$launcher" boot "$2" --tpm "$tcti" \
     --firmware-log "$tmp/fw.bin" --state-dir "$tmp/state" --no-load --json > "$tmp/out.json"
   read -r wall user sys < "$tmp/time"
   jq -r --arg wall "$wall" --arg cpu "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" \
-    '.stats | "\($wall) \($cpu) \(.wallMicros / 1e6) \(.emulationMicros / 1e6) \(.hashMicros / 1e6) \(.hashBytes / 1048576)"' \
+    '.stats | "\($wall) \($cpu) \(.jvmStartMicros / 1e6) \(.readMicros // 0 | . / 1e6) \(.emulationMicros / 1e6) \(.hashMicros / 1e6) \(.planMicros / 1e6) \(.commitMicros / 1e6) \(.processMinorFaults // -1) \(.hashBytes / 1048576)"' \
     "$tmp/out.json"
 }
 
 engines=${ENGINES:-ours debian}
-echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) (timings on a shared machine are noisy: compare within a row; CPU seconds are steadier)"
-printf '%8s |' "UKI"
-for e in $engines; do printf ' %-52s |' "$e: wall, cpu (boot: emul, hash; MiB hashed)"; done
-printf ' %s\n' "baseline JVM hello + sha256sum: wall, cpu"
+echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) (timings on a shared machine are noisy: compare within a size; CPU seconds are steadier)"
+echo "per run: process wall and CPU (user+sys) s; from --json stats: JVM start (exec to main), payload read, plan (of which"
+echo "emulation and hashing), commit (TPM extends, journal, outputs), minor page faults, MiB hashed (each byte once for all banks)"
+printf '%-9s %-8s %7s %6s | %6s %6s %6s %6s %6s %6s %7s %6s\n' UKI build wall cpu jvm read plan emul hash commit faults MiB
 for s in $sizes; do
   f=$(uki "$s")
-  printf '%4s MiB |' "$(awk -v b="$(stat -c %s "$f")" 'BEGIN { printf "%.1f", b / 1048576 }')"
+  size=$(awk -v b="$(stat -c %s "$f")" 'BEGIN { printf "%.1f MiB", b / 1048576 }')
   for e in $engines; do
     set -- $(run "$e" "$f")
-    printf ' %-52s |' "$(printf '%6.3f s, %5.2f s (%5.3f: %5.3f, %5.3f; %5.1f)' "$1" "$2" "$3" "$4" "$5" "$6")"
+    printf '%-9s %-8s %7.3f %6.2f | %6.3f %6.3f %6.3f %6.3f %6.3f %6.3f %7s %6.1f\n' "$size" "${e%%=*}" "$1" "$2" "$3" "$4" "$7" "$5" "$6" "$8" "$9" "${10}"
   done
   /usr/bin/time -f '%e %U %S' -o "$tmp/t1" java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -cp "$tmp/hello" Hello >/dev/null
   /usr/bin/time -f '%e %U %S' -o "$tmp/t2" sha256sum "$f" >/dev/null
-  cat "$tmp/t1" "$tmp/t2" | awk '{ w += $1; c += $2 + $3 } END { printf " %6.3f s, %5.2f s\n", w, c }'
+  cat "$tmp/t1" "$tmp/t2" | awk -v s="$size" '{ w += $1; c += $2 + $3 } END { printf "%-9s %-8s %7.3f %6.2f | goal (60 MiB): wall <= 0.75 s and <= 3x this wall (%.2f s)\n", s, "baseline", w, c, 3 * w }'
 done

@@ -4,7 +4,8 @@
 # archive (target/kexec-measured.jsa), and tpm2_eventlog as the native reference for `eventlog show`.
 # Median of RUNS runs each, wall and CPU (user+sys) seconds: on a shared machine CPU time is the steadier one.
 # The event log is this machine's firmware log when readable, else a synthesized 60-record log.
-# Usage: tests/bench/startup.sh [RUNS]   (after `mvn -B -ntp -q package -DskipTests`)
+# BEFORE=LAUNCHER adds another build's launcher (e.g. main's target/kexec-measured in a second worktree) side by side.
+# Usage: [BEFORE=LAUNCHER] tests/bench/startup.sh [RUNS]   (after `mvn -B -ntp -q package -DskipTests`)
 set -eu
 cd "$(dirname "$0")/../.."
 km=target/kexec-measured
@@ -41,9 +42,11 @@ median() {
 echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg); event log: $what; median of $runs"
 # shellcheck disable=SC2086
 median "JVM hello-world (launcher flags)" java $flags -cp "$tmp/hello" Hello
+[ -n "${BEFORE:-}" ] && median "before: kexec-measured --version" "$BEFORE" --version
 median "kexec-measured --version" "$km" --version
 # shellcheck disable=SC2086
 median "kexec-measured --version, no CDS archive" java $flags -jar "$jar" --version
+[ -n "${BEFORE:-}" ] && median "before: kexec-measured eventlog show" "$BEFORE" eventlog show "$tmp/log.bin"
 median "kexec-measured eventlog show" "$km" eventlog show "$tmp/log.bin"
 # shellcheck disable=SC2086
 median "kexec-measured eventlog show, no CDS archive" java $flags -jar "$jar" eventlog show "$tmp/log.bin"

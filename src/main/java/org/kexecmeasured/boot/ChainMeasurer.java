@@ -4,6 +4,7 @@ import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.uefi.Measurer;
 import org.kexecmeasured.uefi.protocol.Tcg2Protocol;
+import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.ByteBuffer;
@@ -107,6 +108,16 @@ public final class ChainMeasurer implements Measurer {
         Map<HashAlg, byte[]> d = (flags & Tcg2Protocol.PE_COFF_IMAGE) != 0
                 ? hashing.authenticode(dataToHash) : hashing.digest(dataToHash);
         emit(new Measurement(pcr, eventType, d, eventData), Origin.PAYLOAD);
+    }
+
+    /** Plain data is hashed piece by piece out of guest memory ({@link Hashing#digest(GuestBytes)}); an image whole. */
+    @Override
+    public void measure(int pcr, int eventType, byte[] eventData, GuestBytes dataToHash, long flags) {
+        if ((flags & Tcg2Protocol.PE_COFF_IMAGE) != 0) {
+            measure(pcr, eventType, eventData, dataToHash.toArray(), flags);
+            return;
+        }
+        emit(new Measurement(pcr, eventType, hashing.digest(dataToHash), eventData), Origin.PAYLOAD);
     }
 
     @Override

@@ -19,9 +19,11 @@ import java.util.TreeMap;
  *                     system look for them (a re-authorization's {@code tpm2-pcr-signature.json}, as
  *                     systemd-stub would place a UKI's .pcrsig); never {@code kexec-measured}
  * @param record       the decider's account for the manifest ({@code policyDecision}), or null
+ * @param verdicts     the decider's verdict per sealed secret, for the manifest's {@code verdicts} (what
+ *                     {@code report} shows); empty when the decider has no secrets to judge
  */
 public record Decision(boolean allowed, List<String> reasons, SortedMap<String, byte[]> sidecarFiles,
-                       SortedMap<String, byte[]> extraFiles, JsonNode record) {
+                       SortedMap<String, byte[]> extraFiles, JsonNode record, List<Manifest.Verdict> verdicts) {
 
     public Decision {
         reasons = List.copyOf(reasons);
@@ -38,6 +40,12 @@ public record Decision(boolean allowed, List<String> reasons, SortedMap<String, 
         }
         extraFiles = Collections.unmodifiableSortedMap(root);
         record = record == null ? null : record.deepCopy();
+        verdicts = verdicts == null ? List.of() : List.copyOf(verdicts);
+    }
+
+    public Decision(boolean allowed, List<String> reasons, SortedMap<String, byte[]> sidecarFiles,
+                    SortedMap<String, byte[]> extraFiles, JsonNode record) {
+        this(allowed, reasons, sidecarFiles, extraFiles, record, List.of());
     }
 
     public Decision(boolean allowed, List<String> reasons, SortedMap<String, byte[]> sidecarFiles) {

@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.util.AtomicFiles;
 import org.kexecmeasured.util.Hex;
 
@@ -45,7 +47,7 @@ public final class Generations {
         if (target == null) target = gens.resolve((highest(gens) + 1) + "-" + nonce);
         Files.createDirectories(target);
         if (log != null && Files.isRegularFile(log)) {
-            AtomicFiles.write(target.resolve(LOG_FILE), Files.readAllBytes(log));
+            AtomicFiles.write(target.resolve(LOG_FILE), BoundedFiles.read(log, BoundedFiles.EVENTLOG));
         }
         String fw = journal.origin().firmwareLogFile();
         if (fw != null && Files.exists(stateDir.resolve(fw))) {

@@ -3,6 +3,7 @@ package org.kexecmeasured.boot;
 import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.ByteBuffer;
@@ -69,6 +70,87 @@ public final class Hashing {
         count(n, System.nanoTime() - t0);
         if (n >= LARGE) remember(view, d);
         return d;
+    }
+
+    /**
+     * H(guest bytes) in every bank, read piece by piece out of guest memory: no host copy of the whole range.
+     * Large data is first compared with what was hashed before (reused on a match, as {@link #digest(ByteBuffer)});
+     * while it is hashed it is also compared with the {@linkplain #knownContent host bytes known to the run} of
+     * its length, and when it equals one of them, that immutable copy is remembered with the digests, so the
+     * same bytes seen again later (the initrd LoadFile2 serves) are not hashed again. Guest memory itself is
+     * never remembered: the guest may change it after the call.
+     */
+    public Map<HashAlg, byte[]> digest(GuestBytes data) {
+        long n = data.length();
+        if (n < LARGE) {
+            return digest(data.toArray());
+        }
+        List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> remembered = rememberedOfLength(n);
+        if (!remembered.isEmpty()) {
+            Map<HashAlg, byte[]> same = sameAs(data, remembered);
+            if (same != null) {
+                reusedBytes.addAndGet(n);
+                return same;
+            }
+        }
+        List<ByteBuffer> candidates = new ArrayList<>();
+        for (ByteBuffer k : known) if (k.remaining() == n) candidates.add(k.duplicate());
+        long t0 = System.nanoTime();
+        Map<HashAlg, byte[]> d;
+        try (MultiHasher h = MultiHasher.create(banks)) {
+            data.forEachPiece(p -> {
+                compareNext(candidates, p);
+                h.update(p.duplicate());
+            });
+            d = h.finish();
+        }
+        count(n, System.nanoTime() - t0);
+        if (!candidates.isEmpty()) remember(candidates.get(0).rewind(), d);
+        return d;
+    }
+
+    /** Host bytes the run holds anyway and never changes (the payload's large sections), for {@link #digest(GuestBytes)}. */
+    private final List<ByteBuffer> known = new ArrayList<>();
+
+    /**
+     * Registers immutable host bytes that guest data may turn out to equal (a section of the payload the guest
+     * measures from its own copy); only inputs of at least {@link #LARGE} bytes are kept. Not copied: the caller
+     * must never change them.
+     */
+    public synchronized void knownContent(ByteBuffer data) {
+        if (data.remaining() >= LARGE && known.size() < MAX_KNOWN) known.add(data.slice().asReadOnlyBuffer());
+    }
+
+    /** Known host ranges kept at most (a UKI has a handful of large sections). */
+    static final int MAX_KNOWN = 16;
+
+    /** Advances every candidate by the piece's length, dropping those whose bytes differ. */
+    private static void compareNext(List<ByteBuffer> candidates, ByteBuffer piece) {
+        int len = piece.remaining();
+        candidates.removeIf(c -> {
+            ByteBuffer part = c.slice(c.position(), len);
+            c.position(c.position() + len);
+            return !part.equals(piece);
+        });
+    }
+
+    /** The digests of the remembered bytes that equal the guest's, or null (one pass over the guest bytes). */
+    private static Map<HashAlg, byte[]> sameAs(GuestBytes data, List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> remembered) {
+        List<ByteBuffer> candidates = new ArrayList<>();
+        for (Map.Entry<ByteBuffer, Map<HashAlg, byte[]>> r : remembered) candidates.add(r.getKey().duplicate());
+        List<ByteBuffer> all = List.copyOf(candidates);
+        data.forEachPiece(p -> compareNext(candidates, p));
+        if (candidates.isEmpty()) return null;
+        for (int i = 0; i < all.size(); i++) {
+            if (all.get(i) == candidates.get(0)) return new EnumMap<>(remembered.get(i).getValue()); // by identity
+        }
+        throw new IllegalStateException("unreachable: a surviving candidate is one of the remembered");
+    }
+
+    private synchronized List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> rememberedOfLength(long n) {
+        List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> out = new ArrayList<>();
+        for (Map.Entry<ByteBuffer, Map<HashAlg, byte[]>> e : large) if (e.getKey().remaining() == n) out.add(e);
+        return out;
     }
 
     /** Large inputs hashed so far in this run (views, not copies), with their digests. */

@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -53,8 +55,11 @@ public final class Journal implements Closeable {
     /** Beside the journal: the firmware log the commit continued, byte for byte (its header holds the SHA-256). */
     public static final String FIRMWARE_LOG_FILE = "firmware-log.bin";
 
-    /** A journal larger than this is refused before it is read (a real one is a few hundred KiB). */
-    public static final long MAX_BYTES = 64L << 20;
+    /**
+     * A journal larger than this is refused before it is read (a real one is a few hundred KiB):
+     * {@link BoundedFiles#JOURNAL}'s default; the state directory's space check counts with it.
+     */
+    public static final long MAX_BYTES = BoundedFiles.JOURNAL.defaultBytes();
 
     /**
      * INTENT, DONE, FAILED: an extend and what became of it. LOGGED: a record appended to the log and
@@ -227,7 +232,7 @@ public final class Journal implements Closeable {
         }
         if (size > 0 && tail[0] != '\n') {
             // a torn last line was never durable (read() ignores it): cut it so appended lines stay parseable
-            byte[] all = Files.readAllBytes(file);
+            byte[] all = BoundedFiles.read(file, BoundedFiles.JOURNAL);
             int cut = all.length;
             while (cut > 0 && all[cut - 1] != '\n') cut--;
             ch.truncate(cut);
@@ -316,11 +321,9 @@ public final class Journal implements Closeable {
      * was never sent.
      */
     public static Contents read(Path file) throws IOException {
-        long size = Files.size(file);
-        if (size > MAX_BYTES) {
-            throw new BadInputException(file + ": " + size + " bytes: larger than a journal can be (" + MAX_BYTES + ")");
-        }
-        return parse(file.toString(), Files.readAllBytes(file));
+        // a missing journal stays an I/O error here: callers say "no such journal" or treat it as no run
+        if (Files.notExists(file)) throw new java.nio.file.NoSuchFileException(file.toString());
+        return parse(file.toString(), BoundedFiles.read(file, BoundedFiles.JOURNAL));
     }
 
     /** {@link #read} with I/O errors as bad input naming the file. */

@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.tpm.PcrReader;
@@ -313,7 +315,7 @@ public final class JournalRecovery {
                 throw new BadInputException(f + ": " + size + " bytes, but the journal recorded " + o.firmwareLogSize()
                         + ": not the firmware log this run continued");
             }
-            b = java.nio.file.Files.readAllBytes(f);
+            b = BoundedFiles.read(f, BoundedFiles.EVENTLOG);
         } catch (java.nio.file.NoSuchFileException e) {
             throw new BadInputException(f + ": the copy of the firmware log named by " + journalFile + " is missing");
         } catch (IOException e) {

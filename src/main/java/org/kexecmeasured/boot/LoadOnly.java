@@ -35,17 +35,19 @@ public final class LoadOnly {
      * Plans, decides, loads with a "pending" sidecar and saves the plan to {@code pendingDir} for the
      * system-shutdown hook; a failure to save unloads again.
      *
-     * @param tool the launcher the hook runs to commit
+     * @param tool              the launcher the hook runs to commit
+     * @param tolerateDivergent the PCRs {@code decider} lets diverge: the commit checks the PCRs it reads then
+     *                          against the same set ({@link PendingCommit})
      */
     public static Result prepareForShutdown(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader loader,
-                                            Path pendingDir, String tool) {
+                                            Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent) {
         MeasuredBoot.checkStateDir(req.stateDir());
         Plan plan = MeasuredBoot.plan(req, tpm);
         Decision decision = MeasuredBoot.decide(plan, decider);
         Loader.Loaded loaded = loader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.PENDING));
         MeasuredBoot.unloadOnFailure(loaded, () -> {
             try {
-                PendingBoot.save(plan, decision.sidecarFiles(), req.stateDir(), pendingDir, tool);
+                PendingBoot.save(plan, decision.sidecarFiles(), tolerateDivergent, req.stateDir(), pendingDir, tool);
                 return null;
             } catch (IOException e) {
                 throw new UncheckedIOException(pendingDir + ": cannot save the pending boot: " + e.getMessage(), e);

@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.tpm.Tcti;
 import org.kexecmeasured.util.BadInputException;
 
@@ -197,9 +199,13 @@ public final class Locks {
 
     private static String readPid(Path file) {
         try {
-            String s = Files.readString(file, StandardCharsets.US_ASCII).strip();
+            // a pid and a newline: the first bytes tell; a lock file someone filled with junk costs nothing
+            String s;
+            try (BoundedFiles.Input in = BoundedFiles.open(file, BoundedFiles.TEXT)) {
+                s = new String(in.head(32), StandardCharsets.US_ASCII).strip();
+            }
             return s.matches("[0-9]{1,10}") ? s : "";
-        } catch (IOException e) {
+        } catch (BadInputException e) {
             return "";
         }
     }

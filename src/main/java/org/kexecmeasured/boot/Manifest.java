@@ -19,14 +19,16 @@ import java.util.SortedSet;
  *
  * @param expectedPcrs per log bank, the extend-set PCR values the log replays to: what the TPM holds
  *                     when the next kernel starts (unless a PCR diverged before the boot)
+ * @param verdicts     the policy's verdict per sealed secret (what {@code report} shows); absent without
+ *                     a policy file or when it names no secrets
  */
 @JsonPropertyOrder({"format", "tool", "payload", "policy", "banks", "boundary", "firmwareLog", "divergentBeforeBoot",
-        "eventLog", "expectedPcrs", "handOff", "notes", "policyDecision"})
+        "eventLog", "expectedPcrs", "handOff", "notes", "verdicts", "policyDecision"})
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record Manifest(String format, String tool, Payload payload, Policy policy, List<String> banks, String boundary,
                        FirmwareLog firmwareLog, List<Divergent> divergentBeforeBoot, EventLogInfo eventLog,
                        Map<String, Map<String, String>> expectedPcrs, HandOffInfo handOff, List<String> notes,
-                       JsonNode policyDecision) {
+                       List<Verdict> verdicts, JsonNode policyDecision) {
 
     public static final String FORMAT = "kexec-measured-manifest/1";
 
@@ -59,13 +61,28 @@ public record Manifest(String format, String tool, Payload payload, Policy polic
     public record HandOffInfo(String cmdline, int initrdSize) {
     }
 
-    /** The manifest of a plan whose log serialises to {@code logBytes}. */
-    static Manifest of(Plan plan, byte[] logBytes) {
-        return of(plan, logBytes, null);
+    /**
+     * A sealed secret's verdict, flat: what the next system's secret will do after this boot.
+     *
+     * @param verdict     {@code reachable}, {@code unreachable} or {@code unknown}
+     * @param reason      why, in words
+     * @param intent      the policy's {@code must-remain}: {@code reachable}, {@code unreachable} or {@code any}
+     * @param meetsIntent whether the verdict is what the intent asks
+     */
+    @JsonPropertyOrder({"name", "verdict", "reason", "intent", "meetsIntent"})
+    public record Verdict(String name, String verdict, String reason, String intent, boolean meetsIntent) {
     }
 
-    /** … with the policy decision's record ({@code policyDecision}; null: none, the built-in policy). */
-    static Manifest of(Plan plan, byte[] logBytes, JsonNode policyDecision) {
+    /** The manifest of a plan whose log serialises to {@code logBytes}. */
+    static Manifest of(Plan plan, byte[] logBytes) {
+        return of(plan, logBytes, null, List.of());
+    }
+
+    /**
+     * … with the policy decision's record ({@code policyDecision}; null: none, the built-in policy) and
+     * its verdicts ({@code verdicts}; empty: the key is left out).
+     */
+    static Manifest of(Plan plan, byte[] logBytes, JsonNode policyDecision, List<Verdict> verdicts) {
         List<Divergent> div = plan.divergences().stream().map(d -> new Divergent(d.bank().tpmName, d.pcr(),
                 Hex.of(d.tpm()), Hex.of(d.logReplay()), d.explanation())).toList();
         Map<String, Map<String, String>> expect = new LinkedHashMap<>();
@@ -84,6 +101,6 @@ public record Manifest(String format, String tool, Payload payload, Policy polic
                 new FirmwareLog(plan.firmwareLogSource(), plan.firmwareRecords()), div,
                 new EventLogInfo(Sidecar.LOG_FILE, Hex.of(HashAlg.SHA256.digest(logBytes)),
                         plan.predictedLog().events().size(), plan.extendRecords().size(), plan.sideRecords().size()),
-                expect, h, plan.notes(), policyDecision);
+                expect, h, plan.notes(), verdicts == null || verdicts.isEmpty() ? null : List.copyOf(verdicts), policyDecision);
     }
 }

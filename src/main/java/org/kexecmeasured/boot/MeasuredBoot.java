@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.eventlog.PcrSet;
@@ -68,14 +70,24 @@ public final class MeasuredBoot {
      * @param disk        null, or a GPT disk image or block device (read-only) the payload reads through BlockIo/DiskIo;
      *                    its EFI system partition is the ESP unless {@code esp} names a directory (shim → GRUB)
      * @param bootPath    null, or the payload's path on the ESP as a boot option names it ({@code \EFI\debian\shimx64.efi})
+     * @param progress    told each step and the emulation's service calls ({@link Progress#NONE}: nobody listens)
      */
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                           Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
-                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
+                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs, Progress progress) {
         public Request {
             if (timeBudgetMillis <= 0) throw new IllegalArgumentException("time budget must be positive");
             if (lockWait == null || lockWait.isNegative()) throw new IllegalArgumentException("lock wait must not be negative");
             if (osLogs == null) osLogs = OsLogs.NONE;
+            if (progress == null) progress = Progress.NONE;
+        }
+
+        /** A request nobody watches ({@link Progress#NONE}). */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
+                       Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
+                       Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
+            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    lockWait, disk, bootPath, osLogs, Progress.NONE);
         }
 
         /**
@@ -93,6 +105,12 @@ public final class MeasuredBoot {
                        BootPolicy policy, String toolVersion, long timeBudgetMillis, OsLogs osLogs) {
             this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
                     Duration.ZERO, null, null, osLogs);
+        }
+
+        /** This request, its steps and the emulation's service calls told to {@code p}. */
+        public Request withProgress(Progress p) {
+            return new Request(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion,
+                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, p);
         }
 
         /** Where the continued log goes. */
@@ -136,12 +154,16 @@ public final class MeasuredBoot {
              Locks.Held tpmLock = Locks.tpm(tpm.tcti(), req.lockWait())) {
             checkStateDir(req.stateDir());
             Plan plan = plan(req, tpm);
+            req.progress().step("deciding");
             Decision decision = decide(plan, decider);
             Sidecar sidecar = Sidecar.from(plan, decision);
             checkOutputs(req, plan, sidecar);
+            if (loader != Loader.NONE) req.progress().step("loading the kernel");
             Loader.Loaded loaded = load(loader, plan, sidecar);
+            req.progress().step("extending the PCRs");
             Commit.Result committed = unloadOnFailure(loaded,
                     () -> Commit.commit(plan, tpm, req.stateDir(), req.eventlogFile()));
+            req.progress().step("writing the outputs");
             Outputs written = unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed));
             Outputs outputs = unloadOnFailure(loaded, () -> archive(req, written));
             return new Result(plan, decision, loaded, committed, outputs,
@@ -157,6 +179,7 @@ public final class MeasuredBoot {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = pcrs.commandCounts();
         checkPayloadIsPe(req.payload());
+        req.progress().step("reading the firmware log and the PCRs");
         EventLog firmware = readFirmwareLog(req.firmwareLog());
         PcrSet before = readPcrs(pcrs);
         List<String> notes = new ArrayList<>();
@@ -299,16 +322,14 @@ public final class MeasuredBoot {
 
     public static EventLog readFirmwareLog(Path file) {
         Path f = file != null ? file : Path.of(DEFAULT_FIRMWARE_LOG);
-        byte[] b;
-        try {
-            b = Files.readAllBytes(f);
-        } catch (NoSuchFileException e) {
+        if (Files.notExists(f)) {
             throw new BadInputException(f + ": no firmware event log there (give one with --firmware-log)");
-        } catch (AccessDeniedException e) {
-            throw new BadInputException(f + ": permission denied (the firmware log needs root)");
-        } catch (IOException e) {
-            throw new BadInputException(f + ": cannot read the firmware log: " + e.getMessage());
         }
+        if (Files.exists(f) && !Files.isReadable(f)) {
+            throw new BadInputException(f + ": permission denied (the firmware log needs root)");
+        }
+        // capped: securityfs reports size 0, and --firmware-log /dev/zero must end at the limit, not in an OOM
+        byte[] b = BoundedFiles.read(f, BoundedFiles.EVENTLOG);
         EventLogParser.Result r = EventLogParser.parseLenient(b);
         if (r.error() != null) {
             throw new BadInputException(f + ": " + r.error().getMessage());

@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.runtime.ImaLog;
 import org.kexecmeasured.eventlog.runtime.OsRecords;
@@ -31,8 +33,6 @@ public record OsLogs(Path ima, Path systemd) {
     public static final OsLogs SYSTEM = new OsLogs(Path.of(ImaLog.PATH), Path.of(SystemdMeasureLog.PATH));
     /** No OS logs: the firmware log alone (predictions against a snapshot, tests). */
     public static final OsLogs NONE = new OsLogs(null, null);
-    /** IMA lists of busy systems reach tens of MiB; more than this is refused rather than held in memory. */
-    static final int MAX_BYTES = 64 << 20;
 
     /** The log head a plan continues: {@code log} plus the OS records it lacks, each bank's digest included. */
     public EventLog head(EventLog log, List<HashAlg> banks, List<String> notes) {
@@ -70,15 +70,10 @@ public record OsLogs(Path ima, Path systemd) {
     }
 
     private static List<RuntimeRecord> read(Path f, Parser p) {
-        byte[] b;
-        try (InputStream in = Files.newInputStream(f)) {
-            b = in.readNBytes(MAX_BYTES + 1);
-        } catch (NoSuchFileException e) {
-            return List.of();
-        } catch (IOException e) {
-            throw new BadInputException(f + ": cannot read: " + e.getMessage());
-        }
-        if (b.length > MAX_BYTES) throw new BadInputException(f + ": larger than " + (MAX_BYTES >> 20) + " MiB");
+        // absent: the OS does not keep that log (no IMA policy, an older systemd)
+        if (Files.notExists(f)) return List.of();
+        // securityfs reports size 0: BoundedFiles reads it as a stream, capped
+        byte[] b = BoundedFiles.read(f, BoundedFiles.RUNTIME_LOG);
         try {
             return p.parse(b);
         } catch (BadInputException e) {

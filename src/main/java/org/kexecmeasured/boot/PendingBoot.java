@@ -1,5 +1,7 @@
 package org.kexecmeasured.boot;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.PcrSet;
@@ -48,7 +50,16 @@ public record PendingBoot(String format, String created, String tool, String sta
     /** Where {@code boot --at-shutdown} leaves it and the hook looks for it. */
     public static final Path DEFAULT_DIR = Path.of("/run/kexec-measured-pending");
 
-    public record PolicyInfo(String id, List<Integer> extendSet, List<Integer> boundarySet) {
+    /**
+     * @param tolerateDivergent PCRs the preparation's policy lets diverge from the log (the built-in policy's
+     *                          {@code --tolerate-divergent}, a policy file's {@code measurement.tolerate-divergent}):
+     *                          the commit re-checks divergence on the PCRs it reads then, with this same set
+     *                          (absent in files of earlier versions: none)
+     */
+    public record PolicyInfo(String id, List<Integer> extendSet, List<Integer> boundarySet, List<Integer> tolerateDivergent) {
+        public PolicyInfo {
+            tolerateDivergent = tolerateDivergent == null ? List.of() : List.copyOf(tolerateDivergent);
+        }
     }
 
     /** The boundary event's fields; {@code data} is checked against the event rebuilt from them. */
@@ -65,8 +76,8 @@ public record PendingBoot(String format, String created, String tool, String sta
     }
 
     /** Saves the parts of {@code plan} a later commit needs; the directory is created mode 0700. */
-    public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, Path stateDir, Path dir, String tool)
-            throws IOException {
+    public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, java.util.Set<Integer> tolerateDivergent,
+                            Path stateDir, Path dir, String tool) throws IOException {
         Files.createDirectories(dir);
         try {
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -92,7 +103,8 @@ public record PendingBoot(String format, String created, String tool, String sta
         PendingBoot p = new PendingBoot(FORMAT, Instant.now().toString(), tool, stateDir.toAbsolutePath().toString(),
                 plan.payloadName(),
                 Hex.of(plan.payloadAuthenticodeSha256()),
-                new PolicyInfo(plan.policy().id(), List.copyOf(plan.policy().extendSet()), List.copyOf(plan.policy().boundarySet())),
+                new PolicyInfo(plan.policy().id(), List.copyOf(plan.policy().extendSet()), List.copyOf(plan.policy().boundarySet()),
+                        List.copyOf(new TreeSet<>(tolerateDivergent))),
                 plan.toolVersion(), plan.firmwareLogSource(), names(plan.tpmBanks()), names(plan.logBanks()),
                 new BoundaryInfo(field(data, "tool").replaceFirst("^kexec-measured ", ""), field(data, "time"),
                         field(data, "nonce"), field(data, "payload"), field(data, "policy"),
@@ -108,16 +120,171 @@ public record PendingBoot(String format, String created, String tool, String sta
         Path f = dir.resolve(FILE);
         PendingBoot p;
         try {
-            p = Json.MAPPER.readValue(Files.readAllBytes(f), PendingBoot.class);
+            p = Json.MAPPER.readValue(BoundedFiles.read(f, BoundedFiles.TEXT), PendingBoot.class);
         } catch (IOException e) {
             throw new BadInputException(f + ": not a pending boot: " + e.getMessage().lines().findFirst().orElse(""));
         }
         if (!FORMAT.equals(p.format())) throw new BadInputException(f + ": format " + p.format() + ", expected " + FORMAT);
+        p.check(f);
         return p;
+    }
+
+    /**
+     * Every value a commit takes from the file, checked once with its key: the hook runs as root on
+     * whatever is in the pending directory, so a damaged or edited file is bad input naming the key,
+     * never an internal error halfway through the commit (missing members, a PCR outside 0-23, a
+     * digest of the wrong size, bad hex or base64, an unknown bank, origin or disposition, an unusable
+     * path, a sidecar file name that would leave the sidecar directory).
+     */
+    private void check(Path f) {
+        String in = f + ": ";
+        path(in, "stateDir", stateDir);
+        path(in, "firmwareLogSource", firmwareLogSource);
+        present(in, "created", created);
+        present(in, "payloadName", payloadName);
+        present(in, "toolVersion", toolVersion);
+        hex(in, "payloadAuthenticodeSha256", payloadAuthenticodeSha256, 32);
+        present(in, "policy", policy);
+        present(in, "policy.id", policy.id());
+        pcrs(in, "policy.extendSet", policy.extendSet(), false);
+        pcrs(in, "policy.boundarySet", policy.boundarySet(), true);
+        pcrs(in, "policy.tolerateDivergent", policy.tolerateDivergent(), false);
+        List<HashAlg> tpm = banks(in, "tpmBanks", tpmBanks);
+        List<HashAlg> log = banks(in, "logBanks", logBanks);
+        present(in, "boundary", boundary);
+        for (String[] kv : new String[][]{{"toolVersion", boundary.toolVersion()}, {"policy", boundary.policy()},
+                {"data", boundary.data()}}) {
+            present(in, "boundary." + kv[0], kv[1]);
+        }
+        try {
+            Instant.parse(present(in, "boundary.time", boundary.time()));
+        } catch (java.time.format.DateTimeParseException e) {
+            throw new BadInputException(in + "boundary.time: not an ISO-8601 instant: '" + boundary.time() + "'");
+        }
+        hex(in, "boundary.nonce", boundary.nonce(), 16);
+        hex(in, "boundary.payload", boundary.payload(), 32);
+        pcrs(in, "boundary.pcrs", boundary.pcrs(), true);
+        present(in, "records", records);
+        for (int i = 0; i < records.size(); i++) {
+            RecordInfo r = records.get(i);
+            String k = "records[" + i + "]";
+            present(in, k, r);
+            if (r.pcr() < 0 || r.pcr() > 23) throw new BadInputException(in + k + ".pcr: " + r.pcr() + " is not a PCR index 0-23");
+            if (r.eventType() < 0 || r.eventType() > 0xffffffffL) {
+                throw new BadInputException(in + k + ".eventType: " + r.eventType() + " is not a 32-bit event type");
+            }
+            present(in, k + ".digests", r.digests());
+            for (Map.Entry<String, String> d : r.digests().entrySet()) {
+                HashAlg a = alg(in, k + ".digests", d.getKey());
+                hex(in, k + ".digests." + d.getKey(), d.getValue(), a.size);
+            }
+            // the records extended carry every TPM bank, those logged every log bank (as the plan made them)
+            PlannedRecord.Disposition disp = name(in, k + ".disposition", r.disposition(), PlannedRecord.Disposition.class);
+            name(in, k + ".origin", r.origin(), Origin.class);
+            for (HashAlg a : disp == PlannedRecord.Disposition.EXTEND ? tpm : List.<HashAlg>of()) {
+                if (!r.digests().containsKey(a.tpmName)) throw new BadInputException(in + k + ".digests: no " + a.tpmName + " digest");
+            }
+            base64(in, k + ".eventData", r.eventData());
+        }
+        present(in, "handOff", handOff);
+        present(in, "handOff.cmdline", handOff.cmdline());
+        base64(in, "handOff.loadOptions", handOff.loadOptions());
+        hex(in, "handOff.kernelSha256", handOff.kernelSha256(), 32);
+        hex(in, "handOff.initrdSha256", handOff.initrdSha256(), 32);
+        if (sidecarExtraFiles != null) {
+            for (Map.Entry<String, String> e : sidecarExtraFiles.entrySet()) {
+                try {
+                    Sidecar.checkExtraName(e.getKey());
+                } catch (IllegalArgumentException x) {
+                    throw new BadInputException(in + "sidecarExtraFiles: " + x.getMessage());
+                }
+                base64(in, "sidecarExtraFiles." + e.getKey(), e.getValue());
+            }
+        }
+        if (log.isEmpty()) throw new BadInputException(in + "logBanks: empty");
+    }
+
+    private static <T> T present(String in, String key, T v) {
+        if (v == null) throw new BadInputException(in + key + ": missing");
+        return v;
+    }
+
+    private static void path(String in, String key, String v) {
+        present(in, key, v);
+        try {
+            if (!Path.of(v).isAbsolute()) throw new BadInputException(in + key + ": '" + v + "' is not an absolute path");
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new BadInputException(in + key + ": not a path: " + e.getReason());
+        }
+    }
+
+    private static void hex(String in, String key, String v, int bytes) {
+        byte[] b;
+        try {
+            b = Hex.parse(present(in, key, v));
+        } catch (BadInputException e) {
+            throw new BadInputException(in + key + ": " + e.getMessage());
+        }
+        if (b.length != bytes) throw new BadInputException(in + key + ": " + b.length + " bytes, expected " + bytes);
+    }
+
+    private static void base64(String in, String key, String v) {
+        try {
+            Base64.getDecoder().decode(present(in, key, v));
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(in + key + ": not base64: " + e.getMessage());
+        }
+    }
+
+    private static void pcrs(String in, String key, List<Integer> v, boolean nonEmpty) {
+        present(in, key, v);
+        if (nonEmpty && v.isEmpty()) throw new BadInputException(in + key + ": empty");
+        for (Integer p : v) {
+            if (p == null || p < 0 || p > 23) throw new BadInputException(in + key + ": " + p + " is not a PCR index 0-23");
+        }
+    }
+
+    private static HashAlg alg(String in, String key, String name) {
+        try {
+            return HashAlg.fromName(present(in, key, name));
+        } catch (BadInputException e) {
+            throw new BadInputException(in + key + ": " + e.getMessage());
+        }
+    }
+
+    private static List<HashAlg> banks(String in, String key, List<String> v) {
+        present(in, key, v);
+        List<HashAlg> out = new ArrayList<>();
+        for (String n : v) {
+            HashAlg a = alg(in, key, n);
+            if (out.contains(a)) throw new BadInputException(in + key + ": " + n + " twice");
+            out.add(a);
+        }
+        if (out.isEmpty()) throw new BadInputException(in + key + ": empty");
+        return out;
+    }
+
+    private static <E extends Enum<E>> E name(String in, String key, String v, Class<E> type) {
+        try {
+            return Enum.valueOf(type, present(in, key, v));
+        } catch (IllegalArgumentException e) {
+            throw new BadInputException(in + key + ": '" + v + "' is not one of " + Arrays.toString(type.getEnumConstants()));
+        }
     }
 
     /** The hand-off, the records and the boundary as a plan on {@code head} and {@code before} (see {@link PlanRebase}). */
     public Plan plan(Path dir, EventLog head, PcrSet before, String pcrSource, List<String> notes) {
+        try {
+            return rebuild(dir, head, before, pcrSource, notes);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            // an invariant of the plan's parts (extend set within the boundary set, a boundary PCR
+            // without a record, a record's banks): the file was checked key by key, this is what the
+            // keys say together
+            throw new BadInputException(dir.resolve(FILE) + ": not a plan this tool made: " + e.getMessage());
+        }
+    }
+
+    private Plan rebuild(Path dir, EventLog head, PcrSet before, String pcrSource, List<String> notes) {
         BootPolicy policy = new BootPolicy(new TreeSet<>(policy().extendSet()), new TreeSet<>(policy().boundarySet()), policy().id());
         BoundaryEvent b = new BoundaryEvent(boundary.toolVersion(), Instant.parse(boundary.time()), Hex.parse(boundary.nonce()),
                 Hex.parse(boundary.payload()), boundary.policy(), new TreeSet<>(boundary.pcrs()));
@@ -139,24 +306,21 @@ public record PendingBoot(String format, String created, String tool, String sta
         List<HashAlg> log = logBanks.stream().map(HashAlg::fromName).toList();
         Plan saved = new Plan(payloadName, Hex.parse(payloadAuthenticodeSha256), policy, toolVersion, firmwareLogSource,
                 head, pcrSource, tpm, log, before, List.of(), b, recs, before, head, h,
-                new Plan.Stats(0, 0, 0, 0, 0, 0, new TreeMap<>()), this.notes);
+                new Plan.Stats(0, 0, 0, 0, 0, 0, new TreeMap<>()), this.notes == null ? List.of() : this.notes);
         return PlanRebase.rebase(saved, head, before, pcrSource, notes);
     }
 
     public Map<String, byte[]> sidecarExtraFileBytes() {
         SortedMap<String, byte[]> m = new TreeMap<>();
-        sidecarExtraFiles.forEach((k, v) -> m.put(k, Base64.getDecoder().decode(v)));
+        if (sidecarExtraFiles != null) sidecarExtraFiles.forEach((k, v) -> m.put(k, Base64.getDecoder().decode(v)));
         return m;
     }
 
     private static byte[] readChecked(Path f, String sha256) {
-        try {
-            byte[] b = Files.readAllBytes(f);
-            if (!Hex.of(HashAlg.SHA256.digest(b)).equals(sha256)) throw new BadInputException(f + ": SHA-256 differs from the pending boot's");
-            return b;
-        } catch (IOException e) {
-            throw new BadInputException(f + ": cannot read: " + e.getMessage());
-        }
+        // the saved plan, log and sidecar files: payload-sized at most (the plan holds event data of a whole chain)
+        byte[] b = BoundedFiles.read(f, BoundedFiles.PAYLOAD);
+        if (!Hex.of(HashAlg.SHA256.digest(b)).equals(sha256)) throw new BadInputException(f + ": SHA-256 differs from the pending boot's");
+        return b;
     }
 
     private static List<String> names(List<HashAlg> banks) {

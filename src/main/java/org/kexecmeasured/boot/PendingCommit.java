@@ -29,6 +29,16 @@ public final class PendingCommit {
     private PendingCommit() {
     }
 
+    /**
+     * The commit as the hook runs it: the decision is the built-in divergence check on the PCRs read now, with
+     * the PCRs the preparation's policy tolerated (the payload's trust and the secrets' verdicts were decided
+     * when it was prepared; the records do not change).
+     */
+    public static MeasuredBoot.Result run(Path pendingDir, PcrTpm tpm, Loader loader) {
+        PendingBoot pending = PendingBoot.read(pendingDir);
+        return run(pendingDir, tpm, Decider.builtin(new java.util.HashSet<>(pending.policy().tolerateDivergent())), loader);
+    }
+
     public static MeasuredBoot.Result run(Path pendingDir, PcrTpm tpm, Decider decider, Loader loader) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = tpm.commandCounts();

@@ -5,6 +5,8 @@ import org.kexecmeasured.eventlog.EventLogWriter;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.uefi.EmulationException;
@@ -15,6 +17,7 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Le;
 
+import java.nio.ByteBuffer;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -89,7 +92,9 @@ public final class Planner implements ChainMeasurer.Sink {
         List<String> notes = new ArrayList<>(initialNotes);
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
+        req.progress().step("hashing the payload");
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
+        knownSections(hashing, req.payload());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
@@ -136,6 +141,24 @@ public final class Planner implements ChainMeasurer.Sink {
         return List.copyOf(s);
     }
 
+    /**
+     * The payload's sections as content the guest may measure from its own copy (systemd-stub hashes its
+     * {@code .initrd} and {@code .linux} from the loaded image): guest data equal to one of them is remembered
+     * by that host copy, so the same bytes served again (the initrd by LoadFile2) are compared, not hashed again.
+     * Both lengths a measurer may use: VirtualSize (within the raw data) and SizeOfRawData.
+     */
+    static void knownSections(Hashing hashing, byte[] payload) {
+        for (Section s : PeFile.parse(payload).sections()) {
+            long start = s.pointerToRawData();
+            long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
+            if (start >= payload.length || raw < Hashing.LARGE) continue;
+            hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) raw));
+            if (s.virtualSize() > 0 && s.virtualSize() < raw) {
+                hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) s.virtualSize()));
+            }
+        }
+    }
+
     /** The boundary event; its nonce from the TPM's TPM2_GetRandom (a snapshot: the host RNG). */
     static BoundaryEvent boundaryEvent(MeasuredBoot.Request req, byte[] payloadDigest, PcrReader pcrs) {
         byte[] nonce = pcrs.random(NONCE_BYTES);
@@ -154,11 +177,18 @@ public final class Planner implements ChainMeasurer.Sink {
         if (req.esp() != null) b.esp(req.esp());
         if (req.disk() != null) b.disk(req.disk());
         if (req.bootPath() != null) b.bootPath(req.bootPath());
+        Progress progress = req.progress();
+        // the live trace only for a listener: without one the emulator records calls as it always did
+        if (progress != Progress.NONE) b.liveTrace(t -> progress.serviceCall(t.service(), t.index() + 1L));
+        progress.step("emulating the payload");
+        progress.emulationStarted(req.timeBudgetMillis());
         EmulationResult r;
         try {
             r = Emulator.run(req.payload(), b.build());
         } catch (RuntimeException e) {
             throw measurer.failure() != null ? measurer.failure() : e;
+        } finally {
+            progress.emulationEnded();
         }
         if (measurer.failure() != null) throw measurer.failure();
         if (r.handOff() == null) {

@@ -51,7 +51,8 @@ public final class Sidecar {
 
     /**
      * The sidecar of a plan and its decision: the decision's sidecar files go beside the manifest,
-     * its extra files into {@code /.extra/} itself, its record into the manifest ({@code policyDecision}).
+     * its extra files into {@code /.extra/} itself, its record and verdicts into the manifest
+     * ({@code policyDecision}, {@code verdicts}).
      */
     public static Sidecar from(Plan plan, Decision decision) {
         byte[] log = plan.predictedLog().toBytes();
@@ -66,7 +67,7 @@ public final class Sidecar {
             root.put(name, bytes.clone());
         });
         return new Sidecar(log, pretty(CelJson.records(plan.predictedLog())), SideRecord.of(plan),
-                Manifest.of(plan, log, decision.record()), Collections.unmodifiableSortedMap(extra),
+                Manifest.of(plan, log, decision.record(), decision.verdicts()), Collections.unmodifiableSortedMap(extra),
                 Collections.unmodifiableSortedMap(root));
     }
 

@@ -1,5 +1,7 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.Divergence;
@@ -9,6 +11,7 @@ import org.kexecmeasured.boot.Loader;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
 import org.kexecmeasured.boot.PendingBoot;
+import org.kexecmeasured.boot.Progress;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.policy.PolicyDecider;
 import org.kexecmeasured.policy.file.PolicyFile;
@@ -148,6 +151,17 @@ public final class BootCommand implements Callable<Integer> {
         checkOptions();
         // the policy first: a bad policy file stops the run before anything else happens
         PolicyFile policy = policyFile == null ? null : PolicyParser.read(policyFile);
+        if (atShutdown && policy != null && policy.reauthorize() != null) {
+            // the signature is made now, over PCR 11 as it stands now; systemd's "shutdown" and "final"
+            // extends come before the commit, so it would not cover what the next system's TPM holds
+            throw new BadInputException(policyFile + ": reauthorize with --at-shutdown: the signature would be made before "
+                    + "systemd's shutdown phases extend PCR 11 and would not cover the next boot's values; re-authorize with a "
+                    + "boot that commits at load time (no --at-shutdown)");
+        }
+        if (atShutdown && !Files.isExecutable(SHUTDOWN_HOOK)) {
+            throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
+                    + " (installed with the package): without it the kernel would start uncommitted");
+        }
         byte[] bytes = readPayload(payload, esp);
         Path log = firmwareLog;
         String logNote = null;
@@ -156,33 +170,44 @@ public final class BootCommand implements Callable<Integer> {
             log = c.path();
             logNote = c.note();
         }
-        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
-                stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
-                Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        // a progress line on the terminal while the boot works (nothing with --json or without a terminal)
+        ProgressLine progress = ProgressLine.forSteps("boot", err, json);
+        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
+                stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
+                Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM)
+                .withProgress(progress.enabled() ? progress : Progress.NONE);
         MeasuredBoot.Result committed;
         FileModeLoader loader = noLoad ? null : new FileModeLoader(services.kexec().get(), crash ? Target.CRASH : Target.REBOOT);
         // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
         try (Tpm tpm = services.tpm().open(tcti)) {
             // the policy's secrets are read (read-only TPM look-ups included) before the plan
-            Decider chosen = policy == null ? Decider.builtin(new java.util.HashSet<>(tolerateDivergent))
-                    : PolicyDecider.prepare(policy, bytes, tpm);
-            Decider decider = plan -> {
-                warnDivergent(err, plan);
-                return chosen.decide(plan);
-            };
-            if (crash || atShutdown) {
-                LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
-                        : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher());
-                printLoadOnly(out, r, loader, logNote);
-                return 0;
+            Decider chosen;
+            try (progress) {
+                if (policy != null) progress.step("reading the policy's secrets");
+                chosen = policy == null ? Decider.builtin(new java.util.HashSet<>(tolerateDivergent))
+                        : PolicyDecider.prepare(policy, bytes, tpm);
+                Decider decider = plan -> {
+                    progress.print(() -> warnDivergent(err, plan));
+                    return chosen.decide(plan);
+                };
+                if (crash || atShutdown) {
+                    LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
+                            : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
+                            policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent());
+                    progress.close();
+                    printLoadOnly(out, r, loader, logNote);
+                    return 0;
+                }
+                committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : loader);
             }
-            committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : loader);
             JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, payload.getFileName().toString());
             print(out, committed, loader, logNote);
         } catch (KexecException e) {
-            throw KexecCliErrors.of(e);
+            // only the load throws it here, and the load comes before the commit (a failure after the
+            // commit is a TpmChangedException): the TPM is as it was
+            throw KexecCliErrors.of(e, " (nothing was loaded or extended)");
         } catch (TpmChangedException e) {
             if (loader != null && loader.unloaded()) {
                 throw new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
@@ -195,8 +220,11 @@ public final class BootCommand implements Callable<Integer> {
             throw new IOException(e.getMessage() + " (nothing was extended)", e);
         } catch (EmulationException | GuestMemoryException e) {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
+        } finally {
+            progress.close(); // also when the TPM could not be opened
         }
         if (exec) {
+            JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).kexecStarting(stateDir);
             try {
                 services.kexec().get().exec();
             } catch (KexecException e) {
@@ -215,10 +243,6 @@ public final class BootCommand implements Callable<Integer> {
         if (exec && modes > 0) {
             throw new BadInputException("--exec starts a kernel this run loaded and committed: not with --no-load, --crash or --at-shutdown");
         }
-        if (atShutdown && !Files.isExecutable(SHUTDOWN_HOOK)) {
-            throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
-                    + " (installed with the package): without it the kernel would start uncommitted");
-        }
         for (int p : tolerateDivergent) {
             if (p < 0 || p > 23) throw new BadInputException("--tolerate-divergent: " + p + " is not a PCR index 0-23");
         }
@@ -229,7 +253,7 @@ public final class BootCommand implements Callable<Integer> {
         checkDisk(disk, bootPath);
     }
 
-    /** {@code --disk} names something that exists; {@code --boot-path} is an ESP path (boot and predict). */
+    /** --disk and --boot-path, as boot and predict take them. */
     static void checkDisk(Path disk, String bootPath) {
         if (disk != null && !Files.exists(disk)) {
             throw new BadInputException("--disk " + disk + ": no such file or device");
@@ -244,13 +268,31 @@ public final class BootCommand implements Callable<Integer> {
         if (esp != null && !Files.isDirectory(esp)) {
             throw new BadInputException("--esp " + esp + " is not a directory");
         }
-        if (!Files.isRegularFile(payload)) {
-            throw new BadInputException(payload + ": no such file");
+        // names a directory, a missing file and one over KEXEC_MEASURED_MAX_PAYLOAD before reading
+        long t0 = System.nanoTime();
+        byte[] b = BoundedFiles.read(payload, BoundedFiles.PAYLOAD);
+        readMicros = (System.nanoTime() - t0) / 1000;
+        return b;
+    }
+
+    /** How long this process's last payload read took (a one-shot process reads one payload): for the stats. */
+    private static volatile long readMicros;
+
+    /**
+     * The process's CPU time (user + system) and minor page faults so far, from /proc/self/stat (fields 10, 14,
+     * 15; clock ticks of 10 ms), or -1 where it cannot be read: the bench's per-phase split beside wall time.
+     */
+    static long[] cpuMicrosAndFaults() {
+        try {
+            String st = new String(BoundedFiles.read(Path.of("/proc/self/stat"), BoundedFiles.TEXT),
+                    java.nio.charset.StandardCharsets.US_ASCII);
+            String[] f = st.substring(st.lastIndexOf(')') + 2).split(" ");
+            // f[0] is field 3 (state): field n is f[n - 3]
+            long ticks = Long.parseLong(f[14 - 3]) + Long.parseLong(f[15 - 3]);
+            return new long[]{ticks * 10_000, Long.parseLong(f[10 - 3])};
+        } catch (RuntimeException e) {
+            return new long[]{-1, -1};
         }
-        if (Files.size(payload) > (512L << 20)) {
-            throw new BadInputException(payload + ": larger than 512 MiB");
-        }
-        return Files.readAllBytes(payload);
     }
 
     /** The system-shutdown hook {@code --at-shutdown} relies on (packaging/system-shutdown/). */
@@ -393,6 +435,7 @@ public final class BootCommand implements Callable<Integer> {
         s.put("planTpmCommandsByName", byName(p.stats().tpmCommands()));
         s.put("wallMicros", r.stats().wallMicros());
         s.put("jvmStartMicros", jvmStartMicros());
+        s.put("readMicros", readMicros);
         s.put("loadMicros", loader == null ? 0 : loader.loadMicros());
         s.put("planMicros", p.stats().planMicros());
         s.put("commitMicros", r.commit().micros());
@@ -401,6 +444,9 @@ public final class BootCommand implements Callable<Integer> {
         s.put("hashBytes", p.stats().hashBytes());
         s.put("largeHashMicros", p.stats().largeHashMicros());
         s.put("largeHashBytes", p.stats().largeHashBytes());
+        long[] cpu = cpuMicrosAndFaults();
+        s.put("processCpuMicros", cpu[0]);
+        s.put("processMinorFaults", cpu[1]);
         m.put("stats", s);
         MeasuredBoot.Outputs o = r.outputs();
         Map<String, Object> files = new LinkedHashMap<>();

@@ -62,7 +62,7 @@ public final class CommitPendingCommand implements Callable<Integer> {
         FileModeLoader loader = new FileModeLoader(services.kexec().get(), Target.REBOOT);
         MeasuredBoot.Result r;
         try (Tpm tpm = services.tpm().open(tcti)) {
-            r = PendingCommit.run(dir, tpm, Decider.BUILTIN, loader);
+            r = PendingCommit.run(dir, tpm, loader);
         } catch (KexecException e) {
             throw KexecCliErrors.of(e);
         } catch (TpmChangedException e) {

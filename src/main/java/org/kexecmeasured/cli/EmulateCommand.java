@@ -1,5 +1,7 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -228,14 +230,8 @@ public final class EmulateCommand implements Callable<Integer> {
     }
 
     private static byte[] readInput(Path p) throws IOException {
-        if (Files.isDirectory(p)) throw new BadInputException(p + ": is a directory, not a file");
-        if (!Files.isRegularFile(p)) {
-            throw new BadInputException(p + ": no such file");
-        }
-        if (Files.size(p) > (512L << 20)) {
-            throw new BadInputException(p + ": larger than 512 MiB");
-        }
-        return Files.readAllBytes(p);
+        // names a directory, a missing file and one over KEXEC_MEASURED_MAX_PAYLOAD before reading
+        return BoundedFiles.read(p, BoundedFiles.PAYLOAD);
     }
 
     private static String sha256(byte[] b) {

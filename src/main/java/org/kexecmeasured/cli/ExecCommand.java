@@ -2,7 +2,11 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.kexec.KexecException;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /**
@@ -16,6 +20,14 @@ import java.util.concurrent.Callable;
                 "Exit 2 when no kernel is loaded or the kernel refuses (not root)."})
 public final class ExecCommand implements Callable<Integer> {
 
+    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured/state",
+            description = "the state directory of the boot that loaded the kernel: run as a service, the journal "
+                    + "entry names that boot (generation, boundary nonce, payload digest) (default: ${DEFAULT-VALUE})")
+    Path stateDir;
+
+    @Spec
+    CommandSpec spec;
+
     private final Services services;
 
     ExecCommand(Services services) {
@@ -24,6 +36,8 @@ public final class ExecCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        // the journal first: the system call does not return
+        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).kexecStarting(stateDir);
         try {
             services.kexec().get().exec();
         } catch (KexecException e) {

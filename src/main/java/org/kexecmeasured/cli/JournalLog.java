@@ -22,8 +22,13 @@ import java.util.stream.Collectors;
  * each boot's outcome, its warnings and any error go to systemd-journald with the boot's identifiers
  * as fields: {@code KEXEC_MEASURED_GENERATION}, {@code KEXEC_MEASURED_BOUNDARY_NONCE},
  * {@code KEXEC_MEASURED_PAYLOAD_SHA256} (Authenticode), and more. {@code journalctl
- * KEXEC_MEASURED_BOUNDARY_NONCE=…} then finds everything about one boot. The command's own output
- * on stdout/stderr is unchanged. A journal that cannot be reached costs one line on stderr, never the run.
+ * KEXEC_MEASURED_BOUNDARY_NONCE=…} then finds everything about one boot: its measurement
+ * ({@code boot}) and the start of its kernel ({@code exec}). A prediction ({@code predict}) is logged
+ * with the generation it would boot, the payload digest, the policy and its decision and verdicts, but
+ * no boundary nonce: the nonce a plan draws is its own, a boot draws a fresh one, so it would name no
+ * boot. The command's own output on stdout/stderr is unchanged. A journal that cannot be reached costs
+ * one line on stderr, never the run. (The system-shutdown hook's {@code commit-pending} runs after
+ * journald has stopped: its messages go to the console, which systemd-shutdown logs to the kernel log.)
  */
 final class JournalLog {
     static final String ENV = "KEXEC_MEASURED_LOG";
@@ -34,6 +39,10 @@ final class JournalLog {
     static final String PCR_DIVERGED = "0b9d3c6f1f5e4a0c9d2e7a41c8f35b12";
     /** MESSAGE_ID of a command that failed. */
     static final String FAILED = "c2a1e6d45b8f4f7d8e0a9b3c6d2f1e70";
+    /** MESSAGE_ID of "a boot under a policy was predicted" entries ({@code predict}). */
+    static final String BOOT_PREDICTED = "7f4c2b9e0d3a4e6b8a1f5c2d9e7b3a64";
+    /** MESSAGE_ID of "the loaded kernel is being started" entries ({@code exec}, {@code boot --exec}). */
+    static final String KEXEC_STARTED = "3e8d1a5c7b2f4960a4c8e1d7f3b5a209";
 
     private final SystemdJournal journal;
     private final PrintWriter err;
@@ -100,6 +109,63 @@ final class JournalLog {
             w.put("KEXEC_MEASURED_BANK", d.bank().tpmName);
             send(w);
         }
+    }
+
+    /** A prediction: the generation the boot would start, payload, policy, its decision and a verdict per secret. */
+    void predicted(Plan p, org.kexecmeasured.policy.PolicyRecord decision, String policyFile) {
+        if (journal == null) return;
+        ChainSegments seg = ChainSegments.of(p.predictedLog(), p.firmwareRecords());
+        String verdicts = decision.secrets().stream().map(x -> x.name() + "=" + x.verdict()).collect(Collectors.joining(","));
+        String outcome = decision.allowed() ? "allow" : "deny";
+        Map<String, String> f = entry(decision.allowed() ? SystemdJournal.INFO : SystemdJournal.WARNING, BOOT_PREDICTED,
+                String.format("predicted boot of %s under policy %s: %s, generation %d, %d secret(s)%s", p.payloadName(),
+                        decision.policy(), outcome, seg.lastGeneration(), decision.secrets().size(),
+                        verdicts.isEmpty() ? "" : " (" + verdicts + ")"));
+        f.put("KEXEC_MEASURED_GENERATION", Integer.toString(seg.lastGeneration()));
+        f.put("KEXEC_MEASURED_PAYLOAD_SHA256", Hex.of(p.payloadAuthenticodeSha256()));
+        f.put("KEXEC_MEASURED_PAYLOAD", p.payloadName());
+        f.put("KEXEC_MEASURED_POLICY", decision.policy());
+        f.put("KEXEC_MEASURED_POLICY_FILE", policyFile);
+        f.put("KEXEC_MEASURED_DECISION", outcome);
+        f.put("KEXEC_MEASURED_VERDICTS", verdicts);
+        f.put("KEXEC_MEASURED_PCR_SOURCE", p.pcrSource());
+        f.put("KEXEC_MEASURED_BANKS", p.tpmBanks().stream().map(a -> a.tpmName).collect(Collectors.joining(",")));
+        send(f);
+    }
+
+    /**
+     * The loaded kernel is about to start ({@code exec}): logged before the system call, which does not
+     * return. The identifiers are those of the last boot committed in {@code stateDir} (its sidecar's
+     * continued log and manifest); without one the entry says so. Reading them never stops the start.
+     */
+    void kexecStarting(Path stateDir) {
+        if (journal == null) return;
+        Map<String, String> ids = new LinkedHashMap<>();
+        String from;
+        try {
+            ReportCommand.BootFiles files = ReportCommand.locate(stateDir);
+            int firmwareRecords = files.manifest() == null ? -1
+                    : ReportCommand.readManifest(files.manifest()).path("firmwareLog").path("records").asInt(-1);
+            EventLog log = org.kexecmeasured.eventlog.EventLogParser.parse(EventlogInput.readBytes(files.log()));
+            ChainSegments seg = ChainSegments.of(log, firmwareRecords);
+            ids.put("KEXEC_MEASURED_GENERATION", Integer.toString(seg.lastGeneration()));
+            if (!seg.boundaries().isEmpty()) {
+                ChainSegments.Boundary b = seg.boundaries().get(seg.boundaries().size() - 1);
+                if (b.nonce() != null) ids.put("KEXEC_MEASURED_BOUNDARY_NONCE", b.nonce());
+                if (b.payloadDigest() != null) ids.put("KEXEC_MEASURED_PAYLOAD_SHA256", b.payloadDigest());
+                if (b.fields().containsKey("policy")) ids.put("KEXEC_MEASURED_POLICY", b.fields().get("policy"));
+            }
+            ids.put("KEXEC_MEASURED_EVENTLOG", files.log().toString());
+            from = String.format("the last boot committed in %s: generation %s, boundary nonce %s", stateDir,
+                    ids.get("KEXEC_MEASURED_GENERATION"), ids.getOrDefault("KEXEC_MEASURED_BOUNDARY_NONCE", "none"));
+        } catch (RuntimeException e) {
+            from = "no committed boot found in " + stateDir + " (" + Main.oneLine(e.getMessage()) + ")";
+        }
+        Map<String, String> f = entry(SystemdJournal.INFO, KEXEC_STARTED,
+                "starting the loaded kernel (sync, reboot(LINUX_REBOOT_CMD_KEXEC)); " + from);
+        f.putAll(ids);
+        f.put("KEXEC_MEASURED_STATE_DIR", stateDir.toString());
+        send(f);
     }
 
     /** A command that failed: its one-line message and exit code. */

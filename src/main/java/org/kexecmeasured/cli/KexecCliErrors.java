@@ -14,10 +14,16 @@ final class KexecCliErrors {
     }
 
     static RuntimeException of(KexecException e) {
+        return of(e, "");
+    }
+
+    /** The same with {@code after} appended to the message (what the failure left unchanged). */
+    static RuntimeException of(KexecException e, String after) {
+        String m = e.getMessage() + after;
         return switch (e.kind()) {
-            case SIGNATURE_REJECTED -> new CheckFailedException(e.getMessage());
-            case BAD_IMAGE, REFUSED -> new BadInputException(e.getMessage(), e);
-            case INTERNAL -> new IllegalStateException(e.getMessage(), e);
+            case SIGNATURE_REJECTED -> new CheckFailedException(m);
+            case BAD_IMAGE, REFUSED -> new BadInputException(m, e);
+            case INTERNAL -> new IllegalStateException(m, e);
         };
     }
 }

@@ -49,6 +49,11 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (args.length == 1 && (args[0].equals("--version") || args[0].equals("-V"))) {
+            // start-up: the version line needs no command model, so not one picocli class is loaded for it
+            System.out.println(versionLine());
+            System.exit(0);
+        }
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
@@ -221,8 +226,13 @@ public final class Main implements Runnable {
     static final class Version implements CommandLine.IVersionProvider {
         @Override
         public String[] getVersion() {
-            return new String[]{"kexec-measured " + version()};
+            return new String[]{versionLine()};
         }
+    }
+
+    /** What {@code --version} prints (here, not in {@link Version}: that class loads picocli's interface). */
+    static String versionLine() {
+        return "kexec-measured " + version();
     }
 
     public static String version() {

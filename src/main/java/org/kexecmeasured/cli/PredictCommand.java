@@ -6,8 +6,10 @@ import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
+import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
+import org.kexecmeasured.boot.Progress;
 import org.kexecmeasured.policy.PolicyDecider;
 import org.kexecmeasured.policy.PolicyRecord;
 import org.kexecmeasured.policy.file.PolicyFile;
@@ -32,7 +34,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -81,14 +82,15 @@ public final class PredictCommand implements Callable<Integer> {
     Path esp;
 
     @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
-            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it)")
+            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it), as boot does")
     Path disk;
 
     @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
             + "names it, e.g. \\EFI\\debian\\shimx64.efi (default \\EFI\\BOOT\\BOOTX64.EFI)")
     String bootPath;
 
-    @Option(names = "--firmware-log", paramLabel = "FILE", description = "firmware event log (default: " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
+    @Option(names = "--firmware-log", paramLabel = "FILE", description = "event log to continue, as boot chooses it (default: "
+            + CurrentLog.CONTINUED + " when a measured kexec started this system, else " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
     Path firmwareLog;
 
     @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
@@ -112,20 +114,28 @@ public final class PredictCommand implements Callable<Integer> {
         PolicyFile policy = PolicyParser.read(policyFile);
         BootCommand.checkDisk(disk, bootPath);
         byte[] bytes = BootCommand.readPayload(payload, esp);
-        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, firmwareLog,
-                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis(), Duration.ZERO,
-                disk, bootPath, OsLogs.NONE);
+        // the same request boot makes: the log boot would continue, and with the live TPM the running OS's
+        // records (IMA, systemd) boot would place before the boundary; a PCR snapshot may come from elsewhere
+        Path log = firmwareLog != null ? firmwareLog : CurrentLog.choose().path();
+        // a progress line on the terminal while the prediction works (nothing with --json or without a terminal)
+        ProgressLine progress = ProgressLine.forSteps("predict", spec.commandLine().getErr(), json);
+        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
+                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis(), java.time.Duration.ZERO,
+                disk, bootPath, origin.pcrs != null ? OsLogs.NONE : OsLogs.SYSTEM)
+                .withProgress(progress.enabled() ? progress : Progress.NONE);
         Report report;
-        if (origin.pcrs != null) {
-            PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
-            report = predict(policy, bytes, req, snapshot, null);
-        } else {
-            try (Tpm tpm = services.tpm().open(origin.tcti)) {
-                SortedMap<Integer, Long> c0 = tpm.commandCounts();
-                report = predict(policy, bytes, req, tpm, tpm);
-                report = report.withCommands(byName(CommandCode.sentSince(c0, tpm.commandCounts())));
-            } catch (TpmException e) {
-                throw new IOException("TPM " + origin.tcti + ": " + e.getMessage() + " (nothing was changed)", e);
+        try (progress) {
+            if (origin.pcrs != null) {
+                PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
+                report = predict(policy, bytes, req, snapshot, null);
+            } else {
+                try (Tpm tpm = services.tpm().open(origin.tcti)) {
+                    SortedMap<Integer, Long> c0 = tpm.commandCounts();
+                    report = predict(policy, bytes, req, tpm, tpm);
+                    report = report.withCommands(byName(CommandCode.sentSince(c0, tpm.commandCounts())));
+                } catch (TpmException e) {
+                    throw new IOException("TPM " + origin.tcti + ": " + e.getMessage() + " (nothing was changed)", e);
+                }
             }
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -137,6 +147,7 @@ public final class PredictCommand implements Callable<Integer> {
 
     private Report predict(PolicyFile policy, byte[] bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm) {
         long t0 = System.nanoTime();
+        req.progress().step("reading the policy's secrets");
         PolicyDecider decider = PolicyDecider.prepare(policy, bytes, tpm);
         long t1 = System.nanoTime();
         Plan plan;
@@ -146,9 +157,12 @@ public final class PredictCommand implements Callable<Integer> {
             throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
         }
         long t2 = System.nanoTime();
+        req.progress().step("evaluating the policy");
         Decision d = decider.decide(plan);
         long t3 = System.nanoTime();
-        return Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000);
+        Report r = Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000);
+        JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).predicted(plan, r.decision(), policyFile.toString());
+        return r;
     }
 
     static Map<String, Long> byName(SortedMap<Integer, Long> counts) {

@@ -1,7 +1,6 @@
 package org.kexecmeasured.eventlog;
 
 import org.kexecmeasured.eventlog.decode.DecodedEvent;
-import org.kexecmeasured.eventlog.decode.EventDecoder;
 import org.kexecmeasured.util.HashAlg;
 
 import java.util.Collections;

@@ -30,17 +30,20 @@ public final class FileModeLoader implements Loader {
 
     @Override
     public Loaded load(Plan plan, Sidecar sidecar) {
-        return load(plan, sidecar.initrdFiles());
+        return load(plan, sidecar.initrdFiles(), sidecar.extraFiles());
     }
 
     @Override
     public Loaded loadUncommitted(Plan plan, SortedMap<String, byte[]> sidecarFiles) {
-        return load(plan, sidecarFiles);
+        return load(plan, sidecarFiles, Map.of());
     }
 
-    /** Loads the plan's hand-off with these sidecar files (names relative to {@code /.extra/kexec-measured/}). */
-    private Loaded load(Plan plan, Map<String, byte[]> sidecarFiles) {
-        HandOverImage img = HandOverImage.of(plan.handOff(), sidecarFiles);
+    /**
+     * Loads the plan's hand-off with these sidecar files (names relative to {@code /.extra/kexec-measured/})
+     * and files for {@code /.extra/} itself (the policy's re-authorization signature).
+     */
+    private Loaded load(Plan plan, Map<String, byte[]> sidecarFiles, Map<String, byte[]> extraFiles) {
+        HandOverImage img = HandOverImage.of(plan.handOff(), sidecarFiles, extraFiles);
         String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
         if (arch.equals("amd64") || arch.equals("x86_64")) img.checkForX86_64();
         long t0 = System.nanoTime();

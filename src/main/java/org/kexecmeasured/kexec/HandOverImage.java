@@ -11,7 +11,8 @@ import java.util.Map;
 /**
  * What {@code kexec_file_load} gets: the kernel the payload would have started, the command line it
  * computed, and one initrd = what the payload handed over (systemd-stub's credential and sysext cpios
- * included) followed by a newc cpio that carries the sidecar under {@code /.extra/kexec-measured/}.
+ * included) followed by a newc cpio that carries the sidecar under {@code /.extra/kexec-measured/} (and
+ * the policy's files for {@code /.extra/} itself).
  * The Linux unpacker reads concatenated archives (compressed ones too) as long as each starts on a
  * 4-byte boundary, so the payload's initrd is padded with zeros before the sidecar.
  */
@@ -19,6 +20,8 @@ public record HandOverImage(byte[] kernel, byte[] initrd, String cmdline, int pa
 
     /** Where the next system finds the sidecar (systemd-stub's {@code /.extra/} convention). */
     public static final String SIDECAR_PREFIX = ".extra/kexec-measured/";
+    /** systemd-stub's directory for files the next system's tools pick up. */
+    public static final String EXTRA_PREFIX = ".extra/";
 
     public HandOverImage {
         kernel = kernel.clone();
@@ -40,8 +43,23 @@ public record HandOverImage(byte[] kernel, byte[] initrd, String cmdline, int pa
      * {@code /.extra/kexec-measured/}, e.g. {@code tpm2-event-log.bin}, in the given order).
      */
     public static HandOverImage of(HandOff h, Map<String, byte[]> sidecarFiles) {
+        return of(h, sidecarFiles, Map.of());
+    }
+
+    /**
+     * … and {@code extraFiles} in {@code /.extra/} itself (plain names), where other tools of the next
+     * system look for them: a re-authorization's {@code tpm2-pcr-signature.json}, where systemd-stub
+     * unpacks a UKI's {@code .pcrsig}.
+     */
+    public static HandOverImage of(HandOff h, Map<String, byte[]> sidecarFiles, Map<String, byte[]> extraFiles) {
         Map<String, byte[]> members = new LinkedHashMap<>();
         sidecarFiles.forEach((name, data) -> members.put(SIDECAR_PREFIX + name, data));
+        extraFiles.forEach((name, data) -> {
+            if (name.isEmpty() || name.contains("/") || (EXTRA_PREFIX + name + "/").equals(SIDECAR_PREFIX)) {
+                throw new IllegalArgumentException("not a /.extra/ file name: '" + name + "'");
+            }
+            members.put(EXTRA_PREFIX + name, data);
+        });
         byte[] sidecar = NewcCpio.of(members);
         byte[] payloadInitrd = h.initrd();
         ByteArrayOutputStream b = new ByteArrayOutputStream(payloadInitrd.length + 4 + sidecar.length);

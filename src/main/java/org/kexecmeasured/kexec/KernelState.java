@@ -1,5 +1,7 @@
 package org.kexecmeasured.kexec;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -64,12 +66,13 @@ public record KernelState(Boolean loaded, Boolean crashLoaded, Long crashSize, B
     private static String text(Path p) {
         try {
             // sysfs files are small; cap the read anyway (a hostile bind mount could put anything there)
+            if (Files.notExists(p)) return null;
             byte[] b;
-            try (var in = Files.newInputStream(p)) {
-                b = in.readNBytes(256);
+            try (BoundedFiles.Input in = BoundedFiles.open(p, BoundedFiles.TEXT)) {
+                b = in.head(256);
             }
             return new String(b, StandardCharsets.US_ASCII).trim();
-        } catch (IOException | SecurityException e) {
+        } catch (org.kexecmeasured.util.BadInputException | SecurityException e) {
             return null;
         }
     }

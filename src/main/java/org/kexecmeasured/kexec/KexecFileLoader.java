@@ -1,5 +1,7 @@
 package org.kexecmeasured.kexec;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.kexec.KexecException.Kind;
 import org.kexecmeasured.kexec.KexecSyscalls.SyscallException;
 
@@ -140,13 +142,14 @@ public final class KexecFileLoader {
 
     static boolean hasCapSysBoot(Path status) {
         try {
-            for (String line : Files.readAllLines(status)) {
+            String text = new String(BoundedFiles.read(status, BoundedFiles.TEXT), java.nio.charset.StandardCharsets.US_ASCII);
+            for (String line : text.split("\n")) {
                 if (line.startsWith("CapEff:")) {
                     long caps = Long.parseUnsignedLong(line.substring(7).trim(), 16);
                     return (caps & (1L << CAP_SYS_BOOT)) != 0;
                 }
             }
-        } catch (IOException | NumberFormatException e) {
+        } catch (org.kexecmeasured.util.BadInputException | NumberFormatException e) {
             // unknown: let the kernel decide and report what it says
         }
         return true;

@@ -4,6 +4,7 @@ import org.kexecmeasured.util.Le;
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.payload.linux.Arm64Image;
+import org.kexecmeasured.payload.linux.Magic;
 import org.kexecmeasured.payload.linux.BzImage;
 import org.kexecmeasured.payload.linux.ZbootHeader;
 import org.kexecmeasured.payload.pe.Authenticode;

@@ -5,6 +5,7 @@ import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
+import org.kexecmeasured.boot.Manifest;
 import org.kexecmeasured.boot.Origin;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
@@ -33,8 +34,9 @@ import java.util.TreeMap;
  * (PCRs read before, every extend the commit will make), the payload facts (its PE, Authenticode,
  * the images the run loads, its .pcrsig) and the divergences, evaluates them
  * ({@link PolicyEngine#evaluate}), and answers allow or deny with the reasons, the re-authorization's
- * {@code tpm2-pcr-signature.json} for the next system's {@code /.extra/}, and the verdicts for the
- * manifest. The policy's secrets are read before the plan ({@link #prepare}), so bad input stops the
+ * {@code tpm2-pcr-signature.json} for the next system's {@code /.extra/} (and a copy beside the manifest
+ * in {@code /.extra/kexec-measured/}), and the verdicts for the manifest ({@code verdicts}, {@code
+ * policyDecision}). The policy's secrets are read before the plan ({@link #prepare}), so bad input stops the
  * run before anything else.
  */
 public final class PolicyDecider implements Decider {
@@ -87,10 +89,23 @@ public final class PolicyDecider implements Decider {
         List<String> reasons = new ArrayList<>();
         for (PolicyEngine.Finding f : ev.findings()) reasons.add(f.action() + ": " + f.text());
         if (reasons.isEmpty()) reasons.add("policy " + ev.policyId() + ": the payload is trusted and every secret meets its intent");
+        // the re-authorization's signature: in /.extra/, where systemd-stub places a UKI's .pcrsig (and systemd's
+        // initrd tmpfiles copy it to /run/systemd/ for systemd-cryptsetup), and beside the manifest, which the
+        // initrd hook copies to /run/kexec-measured/ (for systems without that tmpfiles line)
         TreeMap<String, byte[]> extra = new TreeMap<>();
-        if (ev.reauthorization() != null) extra.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
+        TreeMap<String, byte[]> sidecar = new TreeMap<>();
+        if (ev.reauthorization() != null) {
+            extra.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
+            sidecar.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
+        }
         JsonNode record = Json.MAPPER.valueToTree(PolicyRecord.of(ev));
-        return new Decision(ev.allowed(), reasons, new TreeMap<>(), extra, record);
+        return new Decision(ev.allowed(), reasons, sidecar, extra, record, verdicts(ev));
+    }
+
+    /** Each secret's verdict as the manifest's {@code verdicts} list carries it (read by {@code report}). */
+    static List<Manifest.Verdict> verdicts(PolicyEngine.Evaluation ev) {
+        return ev.secrets().stream().map(v -> new Manifest.Verdict(v.name(), v.verdict().word(), v.reason(),
+                v.intent().word(), v.meetsIntent())).toList();
     }
 
     /** Before + the commit's extends, in order; each extend described by where it comes from. */

@@ -1,5 +1,7 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
@@ -34,13 +36,12 @@ public final class PcrSnapshot implements PcrReader {
 
     /** Reads a PCR file (YAML or JSON, see {@link PcrSet#parse}). */
     public static PcrSnapshot read(Path file) {
-        try {
-            long size = Files.size(file);
-            if (size > MAX_FILE) throw new BadInputException(file + ": " + size + " bytes is too large for a PCR file");
-            return new PcrSnapshot(PcrSet.parse(Files.readString(file, StandardCharsets.UTF_8), file.toString()),
-                    "file " + file);
-        } catch (IOException e) {
-            throw new BadInputException(file + ": cannot read the PCR file: " + e.getMessage());
+        try (BoundedFiles.Input in = BoundedFiles.open(file, BoundedFiles.TEXT)) {
+            // the format's own bound (24 PCRs × a few banks) inside the text-file limit
+            if (in.size() > MAX_FILE) throw new BadInputException(file + ": " + in.size() + " bytes is too large for a PCR file");
+            byte[] b = in.readAll();
+            if (b.length > MAX_FILE) throw new BadInputException(file + ": " + b.length + " bytes is too large for a PCR file");
+            return new PcrSnapshot(PcrSet.parse(new String(b, StandardCharsets.UTF_8), file.toString()), "file " + file);
         }
     }
 

@@ -3,6 +3,7 @@ package org.kexecmeasured.uefi;
 import org.kexecmeasured.payload.linux.BzImage;
 import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.GuestMemory;
+import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.uefi.spi.Tcg2Measurer;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Le;
@@ -91,6 +92,9 @@ final class BootProtocolWatch {
     private long blocks;
     private Entered entered;
 
+    /** Bytes of a bzImage's setup header that {@link BzImage#looksLikeBzImage} looks at. */
+    private static final int BZIMAGE_HEADER = 0x268;
+
     /** A measurer that passes everything on to {@code m} and keeps each measured bzImage as a candidate. */
     Tcg2Measurer watching(Tcg2Measurer m) {
         return new Tcg2Measurer() {
@@ -98,6 +102,19 @@ final class BootProtocolWatch {
             public void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags) {
                 m.measure(pcr, eventType, eventData, dataToHash, flags);
                 measured(dataToHash);
+            }
+
+            /**
+             * Guest data goes on to {@code m} as it is (hashed piece by piece, no host copy); only a bzImage (its
+             * header read first) is copied whole to be kept as a candidate, not the 50 MiB initrd beside it.
+             */
+            @Override
+            public void measure(int pcr, int eventType, byte[] eventData, GuestBytes dataToHash, long flags) {
+                m.measure(pcr, eventType, eventData, dataToHash, flags);
+                if (candidates.size() < MAX_CANDIDATES && dataToHash.length() >= BZIMAGE_HEADER
+                        && BzImage.looksLikeBzImage(dataToHash.head(BZIMAGE_HEADER))) {
+                    measured(dataToHash.toArray());
+                }
             }
 
             @Override

@@ -1,15 +1,20 @@
 package org.kexecmeasured.uefi;
 
 import org.kexecmeasured.efi.DevicePath;
+import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
 import org.kexecmeasured.uefi.protocol.LoadedImageProtocol;
 import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.uefi.spi.MemoryType;
 import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 import org.kexecmeasured.util.BadInputException;
 
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -29,7 +34,10 @@ public final class Emulator {
         return run(payload, options, Platform.UNICORN);
     }
 
-    /** Runs {@code payload} on a CPU from {@code cpus}. */
+    /**
+     * Runs {@code payload} on a CPU from {@code cpus}. The array is not copied, and the hand-off may share its
+     * bytes (the initrd section): the caller never changes it.
+     */
     public static EmulationResult run(byte[] payload, EmulatorOptions options, Cpu.Factory cpus) {
         long t0 = System.nanoTime();
         try (Platform platform = Platform.create(options, cpus)) {
@@ -46,7 +54,7 @@ public final class Emulator {
             ImageServices.Image started = fw.images().cutover();
             if (started != null) {
                 return result(fw, handOff(fw, started.file, started.loadedImage, fw.images().devicePathText(started),
-                        platform.hostInitrd()), null, t0);
+                        platform.hostInitrd(), payload), null, t0);
             }
             KernelEntryWatch.Entered entered = fw.kernelEntries().entered();
             if (entered != null) {
@@ -60,7 +68,7 @@ public final class Emulator {
                 }
                 long fp = fw.mem().u64(li + LoadedImageProtocol.OFF_FILE_PATH);
                 String path = fp == 0 ? "" : DevicePath.parse(fw.mem().devicePath(fp)).toText();
-                return result(fw, handOff(fw, entered.kernel().file(), li, path, platform.hostInitrd()), null, t0);
+                return result(fw, handOff(fw, entered.kernel().file(), li, path, platform.hostInitrd(), payload), null, t0);
             }
             BootProtocolWatch.Entered viaBootParams = fw.bootProtocol().entered();
             if (viaBootParams != null) {
@@ -109,25 +117,32 @@ public final class Emulator {
      * from the LoadFile2 in place.
      */
     private static HandOff handOff(Firmware fw, byte[] kernel, long loadedImage, String devicePath,
-                                   LoadFile2Protocol hostInitrd) {
+                                   LoadFile2Protocol hostInitrd, byte[] payload) {
         String cmdline = fw.images().loadOptions(loadedImage);
-        byte[] initrd = new byte[0];
+        ByteBuffer initrd = ByteBuffer.allocate(0);
         byte[] initrdPath = DevicePath.of(List.of(DevicePath.vendorMedia(LoadFile2Protocol.LINUX_EFI_INITRD_MEDIA))).toBytes();
         long[] r = fw.protocols().locateDevicePath(LoadFile2Protocol.GUID, initrdPath);
         if (r != null && r[1] == initrdPath.length - 4) {
             long iface = fw.protocols().get(r[0], LoadFile2Protocol.GUID);
             if (hostInitrd != null && iface == hostInitrd.address()) {
-                initrd = hostInitrd.data();
+                initrd = ByteBuffer.wrap(hostInitrd.data());
             } else {
-                initrd = callLoadFile2(fw, iface);
+                initrd = callLoadFile2(fw, iface, payload);
             }
         }
-        return new HandOff(kernel, cmdline, initrd, devicePath, fw.consoleText(),
+        // the kernel file and the initrd are this hand-off's own arrays (read from guest memory or the host
+        // initrd's): adopted, not copied again
+        return HandOff.adopt(kernel, cmdline, initrd, devicePath, fw.consoleText(),
                 fw.machine().trace(), fw.images().loadOptionsBytes(loadedImage));
     }
 
-    /** The Linux stub's sequence: LoadFile(size probe) → BUFFER_TOO_SMALL, then LoadFile into a buffer. */
-    private static byte[] callLoadFile2(Firmware fw, long iface) {
+    /**
+     * The Linux stub's sequence: LoadFile(size probe) → BUFFER_TOO_SMALL, then LoadFile into a buffer. What the
+     * guest served is compared, piece by piece, with the payload's sections of its length: systemd-stub serves its
+     * {@code .initrd} section unchanged, and then the hand-off shares the payload's bytes instead of a 50 MiB
+     * copy out of guest memory. Anything else (initrds joined with generated ones) is copied out.
+     */
+    private static ByteBuffer callLoadFile2(Firmware fw, long iface, byte[] payload) {
         GuestMemory m = fw.mem();
         long fn = m.u64(iface);
         long scratch = fw.allocator().allocatePages(MemoryType.BootServicesData, 1);
@@ -140,7 +155,7 @@ public final class Emulator {
         m.putU64(sizePtr, 0);
         long st = fw.images().hostCall(fn, iface, endNode, 0, sizePtr, 0);
         if (st == EfiStatus.NOT_FOUND) {
-            return new byte[0];
+            return ByteBuffer.allocate(0);
         }
         if (st != EfiStatus.BUFFER_TOO_SMALL) {
             throw new EmulationException("the payload's initrd LoadFile2 size probe returned " + EfiStatus.name(st));
@@ -161,6 +176,41 @@ public final class Emulator {
         if (got < 0 || got > size) {
             throw new EmulationException("the payload's initrd LoadFile2 returned " + got + " bytes after announcing " + size);
         }
-        return m.read(buf, got);
+        ByteBuffer same = payloadSectionEqualTo(m.bytes(buf, got), payload);
+        return same != null ? same : ByteBuffer.wrap(m.read(buf, got));
+    }
+
+    /** Served initrds smaller than this are copied out of guest memory: cheaper than parsing the payload again. */
+    static final long SHARE_AT_LEAST = 64 << 10;
+
+    /**
+     * The payload's section (its raw data, of VirtualSize or SizeOfRawData bytes) whose bytes equal the guest's,
+     * as a read-only view of the payload array, or null. The payload array is never changed once the run starts.
+     */
+    static ByteBuffer payloadSectionEqualTo(GuestBytes guest, byte[] payload) {
+        if (guest.length() < SHARE_AT_LEAST) return null;
+        List<ByteBuffer> candidates = new ArrayList<>();
+        try {
+            for (Section s : PeFile.parse(payload).sections()) {
+                long start = s.pointerToRawData();
+                long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
+                long len = s.virtualSize() > 0 && s.virtualSize() < raw ? s.virtualSize() : raw;
+                if (start < payload.length && len == guest.length()) {
+                    candidates.add(ByteBuffer.wrap(payload, (int) start, (int) len).slice());
+                }
+            }
+        } catch (BadInputException e) {
+            return null; // not a PE file (a bare kernel, a test's bytes): nothing to share
+        }
+        if (candidates.isEmpty()) return null;
+        List<ByteBuffer> all = List.copyOf(candidates);
+        guest.forEachPiece(p -> candidates.removeIf(c -> {
+            int n = p.remaining();
+            boolean same = c.slice(c.position(), n).equals(p);
+            c.position(c.position() + n);
+            return !same;
+        }));
+        if (candidates.isEmpty()) return null;
+        return candidates.get(0).rewind().asReadOnlyBuffer();
     }
 }

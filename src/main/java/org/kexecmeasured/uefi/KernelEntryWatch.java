@@ -62,10 +62,11 @@ final class KernelEntryWatch {
             if (candidates.size() >= MAX_CANDIDATES || !ImageServices.isLinuxKernel(sectionHead(pe, s))) {
                 continue;
             }
-            byte[] d = pe.sectionData(s);
-            if (s.virtualSize() > 0 && s.virtualSize() < d.length) {
-                d = Arrays.copyOf(d, (int) s.virtualSize()); // the file alignment's padding is not the kernel's
-            }
+            // one copy, clipped to VirtualSize: the file alignment's padding is not the kernel's
+            long start = Math.min(s.pointerToRawData(), pe.bytes().length);
+            long n = Math.min(s.sizeOfRawData(), pe.bytes().length - start);
+            if (s.virtualSize() > 0) n = Math.min(n, s.virtualSize());
+            byte[] d = Arrays.copyOfRange(pe.bytes(), (int) start, (int) (start + n));
             if (!ImageServices.isLinuxKernel(d)) {
                 continue;
             }

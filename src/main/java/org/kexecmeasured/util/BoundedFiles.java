@@ -31,6 +31,12 @@ public final class BoundedFiles {
 
     /** Read requests for a file or stream of unknown size grow the buffer from this size. */
     private static final int FIRST_CHUNK = 64 << 10;
+    /**
+     * Bytes per read of a regular file into the heap. A channel read into a heap buffer goes through a
+     * temporary direct buffer as large as the request: one read of a 60 MiB payload cost ~60 MB of zeroing,
+     * 15k page faults and one more copy before anything else ran. Pieces keep that buffer small and reused.
+     */
+    static final int PIECE = 1 << 20;
 
     private BoundedFiles() {
     }
@@ -79,13 +85,24 @@ public final class BoundedFiles {
     public static final Limit EVENTLOG = new Limit("event-log", "KEXEC_MEASURED_MAX_EVENTLOG", 32L << 20);
     /** Certificate files (--trust): a PEM bundle of a few hundred certificates. */
     public static final Limit CERTIFICATE = new Limit("certificate", "KEXEC_MEASURED_MAX_CERTIFICATE", 4L << 20);
-    /** Small text inputs: PCR value files (YAML/JSON), journals, policies. */
+    /** Small text inputs: PCR value files (YAML/JSON), policies, pending boots, keys, sysfs and procfs files. */
     public static final Limit TEXT = new Limit("text-file", "KEXEC_MEASURED_MAX_TEXT", 16L << 20);
+    /**
+     * Boot journals ({@code journal.jsonl}): one line per planned record with its event data, so a
+     * long GRUB chain stays far below; the state directory's space check uses the same bound.
+     */
+    public static final Limit JOURNAL = new Limit("journal", "KEXEC_MEASURED_MAX_JOURNAL", 64L << 20);
+    /**
+     * The running OS's own measurement logs read by {@code boot} (IMA's binary runtime log, systemd's
+     * tpm2-measure.log): IMA's grows with every measured file, so its bound is larger than a firmware log's.
+     */
+    public static final Limit RUNTIME_LOG = new Limit("runtime-log", "KEXEC_MEASURED_MAX_RUNTIME_LOG", 64L << 20);
 
     /** The limits and their defaults, for --help footers and the README (one place says it). */
     public static final String HELP_LIMITS = "Size limits (refused with exit code 2 before reading): "
             + "KEXEC_MEASURED_MAX_PAYLOAD (default 1G), KEXEC_MEASURED_MAX_EVENTLOG (default 32M), "
-            + "KEXEC_MEASURED_MAX_CERTIFICATE (default 4M), KEXEC_MEASURED_MAX_TEXT (default 16M); "
+            + "KEXEC_MEASURED_MAX_CERTIFICATE (default 4M), KEXEC_MEASURED_MAX_TEXT (default 16M), "
+            + "KEXEC_MEASURED_MAX_JOURNAL (default 64M), KEXEC_MEASURED_MAX_RUNTIME_LOG (default 64M); "
             + "SIZE in bytes or with K, M, G; at most 2047M. Heap: KEXEC_MEASURED_JAVA_OPTS=-Xmx…";
 
     /** Reads the whole file ("-" = standard input) or refuses it with a BadInputException. */
@@ -233,7 +250,8 @@ public final class BoundedFiles {
             byte[] b = new byte[(int) size];
             ByteBuffer buf = ByteBuffer.wrap(b);
             long pos = 0;
-            while (buf.hasRemaining()) {
+            while (buf.position() < b.length) {
+                buf.limit(Math.min(b.length, buf.position() + PIECE));
                 int n = channel.read(buf, pos);
                 if (n < 0) return Arrays.copyOf(b, buf.position()); // shrank while being read
                 pos += n;

@@ -1,6 +1,8 @@
 package org.kexecmeasured.boot;
 
 import org.junit.jupiter.api.Test;
+import org.kexecmeasured.uefi.spi.GuestBytes;
+import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.ByteBuffer;
@@ -60,5 +62,99 @@ class HashingTest {
         Map<HashAlg, byte[]> d = new Hashing(BANKS).digest(b);
         assertEquals(10, b.position());
         assertArrayEquals(HashAlg.SHA256.newDigest().digest(java.util.Arrays.copyOfRange(a, 10, 60)), d.get(HashAlg.SHA256));
+    }
+
+    /**
+     * Guest memory as the engine hands it out: pieces copied into one reused direct (native) buffer, valid
+     * only during the callback. The array stands for guest RAM, which the guest may change later.
+     */
+    private static GuestBytes guest(byte[] ram) {
+        return new GuestBytes() {
+            final ByteBuffer native_ = ByteBuffer.allocateDirect(GuestMemory.PIECE);
+
+            @Override
+            public long length() {
+                return ram.length;
+            }
+
+            @Override
+            public void forEachPiece(java.util.function.Consumer<ByteBuffer> piece) {
+                for (int off = 0; off < ram.length; off += GuestMemory.PIECE) {
+                    int n = Math.min(GuestMemory.PIECE, ram.length - off);
+                    native_.clear();
+                    native_.put(ram, off, n).flip();
+                    piece.accept(native_.asReadOnlyBuffer());
+                }
+            }
+
+            @Override
+            public byte[] head(int n) {
+                return java.util.Arrays.copyOf(ram, Math.min(n, ram.length));
+            }
+
+            @Override
+            public byte[] toArray() {
+                return ram.clone();
+            }
+        };
+    }
+
+    @Test
+    void guestDataEqualToAKnownHostCopyIsRememberedByThatCopyNotByGuestMemory() {
+        byte[] payload = new byte[3 * GuestMemory.PIECE + 12345];
+        new Random(5).nextBytes(payload);
+        int off = 777, len = 2 * GuestMemory.PIECE + 999; // a "section": not piece-aligned, several pieces
+        byte[] section = java.util.Arrays.copyOfRange(payload, off, off + len);
+        byte[] ram = section.clone();
+
+        Hashing h = new Hashing(BANKS);
+        h.knownContent(ByteBuffer.wrap(payload, off, len));
+        Map<HashAlg, byte[]> measured = h.digest(guest(ram));
+        assertEquals(len, h.bytes());
+        for (HashAlg alg : BANKS) assertArrayEquals(alg.newDigest().digest(section), measured.get(alg), alg.name());
+
+        // the guest changes its copy afterwards: what was remembered is the host's copy, so the changed guest
+        // bytes are hashed afresh, and the original bytes (served again as a host copy) still match the digests
+        ram[len / 2] ^= 0x40;
+        Map<HashAlg, byte[]> changed = h.digest(guest(ram));
+        assertEquals(2L * len, h.bytes(), "changed guest bytes: hashed again");
+        Map<HashAlg, byte[]> servedAgain = h.digest(ByteBuffer.wrap(section.clone()).asReadOnlyBuffer());
+        assertEquals(2L * len, h.bytes(), "the original bytes, seen again: reused");
+        assertEquals(len, h.reusedBytes());
+        for (HashAlg alg : BANKS) {
+            assertArrayEquals(alg.newDigest().digest(ram), changed.get(alg), alg.name());
+            assertArrayEquals(alg.newDigest().digest(section), servedAgain.get(alg), alg.name());
+        }
+    }
+
+    @Test
+    void guestDataDifferingFromTheKnownCopyInItsLastPieceIsNotRemembered() {
+        byte[] payload = new byte[2 * GuestMemory.PIECE + 100];
+        new Random(6).nextBytes(payload);
+        byte[] ram = payload.clone();
+        ram[ram.length - 1] ^= 1;
+
+        Hashing h = new Hashing(BANKS);
+        h.knownContent(ByteBuffer.wrap(payload));
+        h.digest(guest(ram));
+        Map<HashAlg, byte[]> host = h.digest(ByteBuffer.wrap(payload).asReadOnlyBuffer());
+        assertEquals(2L * payload.length, h.bytes(), "nothing reused: the guest's bytes were not the known copy");
+        assertEquals(0, h.reusedBytes());
+        assertArrayEquals(HashAlg.SHA384.newDigest().digest(payload), host.get(HashAlg.SHA384));
+    }
+
+    @Test
+    void guestDataEqualToRememberedDataIsComparedNotHashed() {
+        byte[] a = new byte[Hashing.LARGE + 5];
+        new Random(7).nextBytes(a);
+        Hashing h = new Hashing(BANKS);
+        h.digest(a);
+        byte[] other = a.clone();
+        other[0] ^= 1;
+        h.digest(other);
+        Map<HashAlg, byte[]> d = h.digest(guest(a.clone()));
+        assertEquals(2L * a.length, h.bytes(), "the guest's bytes were remembered already");
+        assertEquals(a.length, h.reusedBytes());
+        for (HashAlg alg : BANKS) assertArrayEquals(alg.newDigest().digest(a), d.get(alg), alg.name());
     }
 }

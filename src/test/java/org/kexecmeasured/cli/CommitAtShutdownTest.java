@@ -25,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -55,8 +56,11 @@ class CommitAtShutdownTest {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
             LoadOnly.Result prepared;
             try (Tpm tpm = swtpm.open()) {
-                prepared = LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
-                        new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured");
+                // systemd 252 logs its phases nowhere: PCR 11 will diverge from the log by the commit, which the
+                // preparation's policy must tolerate (--tolerate-divergent 11)
+                prepared = LoadOnly.prepareForShutdown(req, tpm, Decider.builtin(Set.of(11)),
+                        new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured",
+                        Set.of(11));
             }
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "preparing extends nothing");
             assertTrue(k.loaded && Files.isRegularFile(pending.resolve(PendingBoot.FILE)));
@@ -71,6 +75,24 @@ class CommitAtShutdownTest {
                 Tpm2Tools.run(swtpm.tcti(), "tpm2_pcrextend", sel.toString());
             }
             String pcr11AfterPhases = Tpm2Tools.pcrread(swtpm.tcti(), "sha256:11").get("sha256").get(11);
+
+            // the same pending boot prepared without that tolerance: the commit refuses (exit 3) before any extend
+            Path strict = dir.resolve("pending-strict");
+            Files.createDirectories(strict);
+            for (String f : List.of(PendingBoot.FILE, "kernel.bin", "initrd.bin", "tool")) {
+                Files.copy(pending.resolve(f), strict.resolve(f));
+            }
+            String json = Files.readString(strict.resolve(PendingBoot.FILE));
+            String untolerant = json.replaceFirst("\"tolerateDivergent\" : \\[ 11 \\]", "\"tolerateDivergent\" : [ ]");
+            assertNotEquals(json, untolerant, "the pending file records the tolerance");
+            Files.writeString(strict.resolve(PendingBoot.FILE), untolerant);
+            Map<String, Map<Integer, String>> beforeCommit = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
+            ChainFixtures.Cli refused = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", strict.toString(),
+                    "--tpm", swtpm.tcti());
+            assertEquals(3, refused.rc(), refused.out() + refused.err());
+            assertTrue(refused.err().contains("PCR 11"), refused.err());
+            assertEquals(beforeCommit, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "a refused commit extends nothing");
+            assertFalse(Files.exists(state.resolve("journal.jsonl")), "and starts no journal");
 
             ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", pending.toString(),
                     "--tpm", swtpm.tcti(), "--json");

@@ -75,7 +75,13 @@ class JournalLogTest {
 
     /** The tool as a child process inside journald's namespace, with the given extra environment. */
     static int tool(Map<String, String> env, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        return tool(List.of(), env, args);
+    }
+
+    /** … started through {@code wrapper} (a command that runs the rest of its arguments). */
+    static int tool(List<String> wrapper, Map<String, String> env, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(wrapper);
+        cmd.addAll(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(journald.inside(cmd)).redirectErrorStream(true);
@@ -131,5 +137,53 @@ class JournalLogTest {
         assertEquals("demo.efi", e.path("KEXEC_MEASURED_PAYLOAD").asText());
         assertEquals(state.resolve("eventlog.bin").toString(), e.path("KEXEC_MEASURED_EVENTLOG").asText());
         assertTrue(e.path("MESSAGE").asText().startsWith("measured boot of demo.efi: generation 2"), e.path("MESSAGE").asText());
+
+        // exec of that boot's kernel: the entry comes before the system call and names the boot. The call
+        // itself must fail here: the tool runs in a new user namespace, where the kernel refuses
+        // reboot(LINUX_REBOOT_CMD_KEXEC) with EPERM (CAP_SYS_BOOT counts only in the initial one), so
+        // this machine cannot be rebooted by the test even if some kernel were loaded.
+        String invocation = UUID.randomUUID().toString().replace("-", "");
+        int rc = tool(List.of("unshare", "--user", "--map-root-user", "--"), Map.of("INVOCATION_ID", invocation),
+                "exec", "--state-dir", state.toString());
+        assertEquals(2, rc, lastOutput);
+        assertTrue(lastOutput.contains("EPERM"), "the kernel refused the kexec reboot (no CAP_SYS_BOOT in a user namespace): "
+                + lastOutput);
+        JsonNode x = journald.await(y -> JournalLog.KEXEC_STARTED.equals(y.path("MESSAGE_ID").asText())
+                && n.group(1).equals(y.path("KEXEC_MEASURED_BOUNDARY_NONCE").asText()),
+                "for the start of the kernel of the boot with nonce " + n.group(1));
+        assertEquals("2", x.path("KEXEC_MEASURED_GENERATION").asText());
+        assertEquals(e.path("KEXEC_MEASURED_PAYLOAD_SHA256").asText(), x.path("KEXEC_MEASURED_PAYLOAD_SHA256").asText());
+        assertEquals(state.toString(), x.path("KEXEC_MEASURED_STATE_DIR").asText());
+        JsonNode failed = journald.await(y -> JournalLog.FAILED.equals(y.path("MESSAGE_ID").asText())
+                && "kexec-measured exec".equals(y.path("KEXEC_MEASURED_COMMAND").asText()), "for the refused exec");
+        assertTrue(failed.path("__REALTIME_TIMESTAMP").asLong() >= x.path("__REALTIME_TIMESTAMP").asLong(),
+                "the start is logged before the system call that failed");
+    }
+
+    @Test
+    void aPredictionRunAsAServiceLogsGenerationPayloadAndDecision() throws Exception {
+        Path uki = ChainFixtures.makeUki(dir.resolve("uki-predict")).resolve("demo.efi");
+        Path firmware = dir.resolve("firmware-predict.bin");
+        Files.write(firmware, EventLog.newCryptoAgile(List.of(HashAlg.SHA256)).build().toBytes());
+        // a PCR snapshot in tpm2_pcrread's format: a fresh TPM's sha256 bank (the empty log replays to it)
+        StringBuilder s = new StringBuilder("  sha256:\n");
+        for (int i = 0; i < 24; i++) s.append(String.format("    %-2d: 0x%s%n", i, (i >= 17 && i <= 22 ? "FF" : "00").repeat(32)));
+        Path pcrs = dir.resolve("pcrs.yaml");
+        Files.writeString(pcrs, s.toString());
+        Path policy = Path.of("policy/minimal.yaml").toAbsolutePath();
+        int rc = tool(Map.of("INVOCATION_ID", UUID.randomUUID().toString().replace("-", "")), "predict", "--policy",
+                policy.toString(), uki.toString(), "--pcrs", pcrs.toString(), "--firmware-log", firmware.toString());
+        assertEquals(0, rc, lastOutput);
+        String policySha256 = ChainFixtures.run("sha256sum", policy.toString()).split(" ")[0];
+        JsonNode e = journald.await(x -> JournalLog.BOOT_PREDICTED.equals(x.path("MESSAGE_ID").asText())
+                && policySha256.equals(x.path("KEXEC_MEASURED_POLICY").asText()), "for the prediction under " + policy);
+        assertEquals("kexec-measured", e.path("SYSLOG_IDENTIFIER").asText());
+        assertEquals("6", e.path("PRIORITY").asText(), "an allowed boot is information");
+        assertEquals("allow", e.path("KEXEC_MEASURED_DECISION").asText());
+        assertEquals("2", e.path("KEXEC_MEASURED_GENERATION").asText(), "the boot would start generation 2");
+        assertEquals(ChainFixtures.pesignHash(uki, "sha256"), e.path("KEXEC_MEASURED_PAYLOAD_SHA256").asText(),
+                "the payload's Authenticode SHA-256, as pesign computes it");
+        assertEquals(policy.toString(), e.path("KEXEC_MEASURED_POLICY_FILE").asText());
+        assertTrue(e.path("KEXEC_MEASURED_BOUNDARY_NONCE").isMissingNode(), "a prediction's nonce names no boot");
     }
 }

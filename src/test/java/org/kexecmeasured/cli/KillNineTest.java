@@ -7,11 +7,13 @@ import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.tpm.testing.Swtpm;
+import org.kexecmeasured.tpm.testing.Tpm2Tools;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
@@ -32,6 +34,7 @@ class KillNineTest {
 
     static final int RUNS = 20;
     static final long PROXY_DELAY_MS = 25;
+    static final int HAND_OVER_RUNS = 10;
 
     @TempDir
     static Path dir;
@@ -48,13 +51,23 @@ class KillNineTest {
     enum Left { NOTHING, UNSTARTED_JOURNAL, OPEN_JOURNAL, FINISHED_JOURNAL, ARCHIVED }
 
     private static Process startBoot(String tcti, Path state, Path outFile) throws Exception {
+        return startBoot(tcti, state, outFile, false);
+    }
+
+    /**
+     * {@code handOver}: without {@code --no-load}, through {@link NotRootKexecMain}: the kexec seam of a
+     * process that is not root (kexec_file_load refused with EPERM, no CAP_SYS_BOOT), so nothing is ever loaded.
+     */
+    private static Process startBoot(String tcti, Path state, Path outFile, boolean handOver) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-Xshare:auto"));
         String jna = System.getProperty("jna.library.path");
         if (jna != null) cmd.add("-Djna.library.path=" + jna);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.kexecmeasured.cli.Main", "boot",
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"),
+                handOver ? NotRootKexecMain.class.getName() : "org.kexecmeasured.cli.Main", "boot",
                 uki.resolve("demo.efi").toString(), "--tpm", tcti, "--firmware-log", fwFile.toString(),
-                "--state-dir", state.toString(), "--no-load"));
+                "--state-dir", state.toString()));
+        if (!handOver) cmd.add("--no-load");
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(outFile.toFile());
         pb.environment().put("KEXEC_MEASURED_LOCK_DIR", dir.resolve("locks").toString());
         return pb.start();
@@ -164,4 +177,61 @@ class KillNineTest {
         assertTrue(tally[Left.OPEN_JOURNAL.ordinal()] >= RUNS / 4,
                 "too few kills inside a commit (" + tally[Left.OPEN_JOURNAL.ordinal()] + "): " + points);
     }
+
+    /**
+     * The hand-over path (boot without --no-load) where the kernel refuses the load (not root: EPERM):
+     * refused with exit 2 before any extend, wherever it is killed. A whole run first (its exit code and
+     * message, the TPM unchanged), then {@value #HAND_OVER_RUNS} kills at random points over such a run.
+     * Oracles: tpm2_pcrread of every PCR of every bank before = after (nothing extended), and the firmware
+     * log alone verifies against the TPM ({@code eventlog verify --tpm}, tpm2_eventlog's replay).
+     */
+    @Test
+    void theHandOverRefusedByTheKernelExtendsNothingWhereverItIsKilled() throws Exception {
+        long seed = Long.getLong("killnine.seed", System.nanoTime());
+        System.out.println("KillNineTest hand-over seed " + seed + " (-Dkillnine.seed=" + seed + " replays it)");
+        Random rnd = new Random(seed);
+        long wholeMillis;
+        try (Swtpm swtpm = firmwareState()) {
+            Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
+            Path state = dir.resolve("handover-whole");
+            Path out = dir.resolve("handover-whole.out");
+            long t0 = System.nanoTime();
+            Process p = startBoot(swtpm.tcti(), state, out, true);
+            assertTrue(p.waitFor(10, TimeUnit.MINUTES), "the run ended");
+            wholeMillis = (System.nanoTime() - t0) / 1_000_000;
+            String text = Files.readString(out);
+            assertEquals(2, p.exitValue(), text);
+            assertTrue(text.contains("CAP_SYS_BOOT") && text.contains("nothing was"), text);
+            assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), ALL), "the refused hand-over extended nothing");
+            assertTrue(Files.notExists(state.resolve(Journal.FILE_NAME)), "no journal: the commit never began");
+        }
+        List<String> points = new ArrayList<>();
+        for (int i = 0; i < HAND_OVER_RUNS; i++) {
+            try (Swtpm swtpm = firmwareState()) {
+                Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
+                Path state = dir.resolve("handover-" + i);
+                Path out = dir.resolve("handover-" + i + ".out");
+                long delay = (long) (rnd.nextDouble() * wholeMillis);
+                Process p = startBoot(swtpm.tcti(), state, out, true);
+                TimeUnit.MILLISECONDS.sleep(delay);
+                p.destroyForcibly(); // SIGKILL
+                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child died");
+                int rc = p.exitValue();
+                assertTrue(rc == 137 || rc == 2, "run " + i + " exited " + rc + ": " + Files.readString(out));
+                Left left = leftBehind(state);
+                points.add(String.format("start+%dms→%s/%d", delay, left, rc));
+                assertTrue(left == Left.NOTHING || left == Left.UNSTARTED_JOURNAL, "run " + i + ": " + points.get(i));
+                assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), ALL), "run " + i + " (" + points.get(i) + ") extended");
+                Path log = settle(swtpm, state, left);
+                MeasuredBootTest.assertTpmEqualsReplays(swtpm, log, EventLog.parse(Files.readAllBytes(log)), List.of("sha256"),
+                        List.of(0, 4, 5, 7));
+                ChainFixtures.Cli v = ChainFixtures.cli(0, "eventlog", "verify", log.toString(), "--tpm", swtpm.tcti());
+                assertTrue(v.out().contains("ok: 24 PCR value(s)"), "run " + i + " (" + points.get(i) + "): " + v.out());
+            }
+        }
+        System.out.println("KillNineTest hand-over kill points (a whole run " + wholeMillis + " ms): " + points);
+    }
+
+    static final String ALL = "sha256:all";
+
 }

@@ -3,9 +3,18 @@ package org.kexecmeasured.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.boot.Decider;
+import org.kexecmeasured.boot.LoadOnly;
+import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.OsLogs;
+import org.kexecmeasured.boot.PendingBoot;
+import org.kexecmeasured.boot.RefusedException;
 import org.kexecmeasured.eventlog.Event;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
+import org.kexecmeasured.kexec.FileModeLoader;
+import org.kexecmeasured.kexec.KexecFileLoader;
+import org.kexecmeasured.kexec.testing.RecordingKexec;
 import org.kexecmeasured.policy.testing.SecretClients;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.Tpm;
@@ -46,7 +55,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * --policy} runs (re-authorization on); each secret is then opened by its own client — tpm2_unseal,
  * systemd's LUKS2 token plugin, clevis — and every outcome equals the prediction, in both
  * directions. (d) opens with the re-authorization's signature once the next system enters its
- * initrd, and only with it. Policies that deny make {@code boot} refuse (exit 3) before any TPM write.
+ * initrd, and only with it. The boot loads its kernel through the recording kexec seam; the initrd it
+ * loaded carries the signature in {@code /.extra/} and {@code /.extra/kexec-measured/} (GNU cpio reads
+ * it), and {@code report} renders the manifest's verdicts. Policies that deny make {@code boot} refuse
+ * (exit 3) before any TPM write and without a kexec system call, also with --crash and --at-shutdown.
  */
 class PolicyAcceptanceTest {
 
@@ -62,12 +74,18 @@ class PolicyAcceptanceTest {
 
     /** Runs the CLI with a TPM opener that keeps every opened TPM, to count its commands afterwards. */
     static ChainFixtures.Cli counted(List<Tpm> opened, String... args) {
+        return counted(opened, null, args);
+    }
+
+    /** … and with the kexec system calls on a recording seam ({@code kexec} null: the real ones, never reached here). */
+    static ChainFixtures.Cli counted(List<Tpm> opened, RecordingKexec kexec, String... args) {
         TpmOpener real = TpmOpener.DEFAULT;
-        return ChainFixtures.cli(Services.DEFAULT.withTpm(t -> {
+        Services s = Services.DEFAULT.withTpm(t -> {
             Tpm tpm = real.open(t);
             opened.add(tpm);
             return tpm;
-        }), args);
+        });
+        return ChainFixtures.cli(kexec == null ? s : s.withKexec(kexec::loader), args);
     }
 
     static SortedMap<Integer, Long> commands(List<Tpm> opened) {
@@ -140,10 +158,14 @@ class PolicyAcceptanceTest {
             assertEquals("reachable", predicted.get("d").path("verdict").asText(), predicted.get("d").toString());
             assertTrue(predicted.get("b").path("reason").asText().contains("the kexec boundary changes PCR 11"), predicted.get("b").toString());
 
-            // ---- the real boot under the same policy
+            // ---- the real boot under the same policy, with the hand-over: the kernel is loaded through the
+            // recording kexec seam (this machine must never load one), its initrd carries the sidecar
             Path state = dir.resolve("state");
-            ChainFixtures.Cli boot = ChainFixtures.cli(0, "boot", uki.toString(), "--policy", policy.toString(), "--tpm", swtpm.tcti(),
-                    "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json");
+            RecordingKexec k = new RecordingKexec();
+            ChainFixtures.Cli boot = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "boot", uki.toString(), "--policy",
+                    policy.toString(), "--tpm", swtpm.tcti(), "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--json");
+            assertEquals(0, boot.rc(), boot.out() + boot.err());
+            assertEquals(List.of("memfd kexec-measured-kernel", "memfd kexec-measured-initrd", "load"), k.calls);
             JsonNode bj = Json.MAPPER.readTree(boot.out());
             assertTrue(bj.path("decision").path("allowed").asBoolean(), boot.out());
             // the boundary event names the policy by the SHA-256 of its bytes (sha256sum as oracle)
@@ -158,14 +180,47 @@ class PolicyAcceptanceTest {
                 found = true;
             }
             assertTrue(found, "boundary records in the log");
-            // the sidecar: the re-authorization's signature in /.extra/, the verdicts and signed values in the manifest
-            Path extra = state.resolve("initrd-extra/.extra");
-            Path sig = extra.resolve("tpm2-pcr-signature.json");
-            assertTrue(Files.isRegularFile(sig), "signature in the sidecar");
-            JsonNode manifest = Json.MAPPER.readTree(extra.resolve("kexec-measured/manifest.json").toFile());
+            // the initrd the kernel was loaded with, its sidecar extracted by GNU cpio: the re-authorization's
+            // signature where systemd-cryptsetup looks (/.extra/) and beside the manifest (/.extra/kexec-measured/)
+            Path uncpio = dir.resolve("initrd-x");
+            Path sideDir = HandOverTest.sidecar(k.initrd, (int) Files.size(uki.resolveSibling("initrd.cpio")), uncpio);
+            Path sig = uncpio.resolve(".extra/tpm2-pcr-signature.json");
+            assertTrue(Files.isRegularFile(sig), "signature in the initrd's /.extra/");
+            assertArrayEquals(Files.readAllBytes(sig), Files.readAllBytes(sideDir.resolve("tpm2-pcr-signature.json")),
+                    "the same signature in /.extra/kexec-measured/");
+            assertArrayEquals(Files.readAllBytes(sig), Files.readAllBytes(state.resolve("initrd-extra/.extra/tpm2-pcr-signature.json")),
+                    "the state directory's copy of the sidecar is what was loaded");
+            // the verdicts and signed values in the manifest the next system finds
+            JsonNode manifest = Json.MAPPER.readTree(sideDir.resolve("manifest.json").toFile());
             JsonNode pd = manifest.path("policyDecision");
             assertEquals(policySha, pd.path("policy").asText());
             assertEquals(4, pd.path("reauthorization").path("signed").size(), pd.toString());
+            // the flat verdicts list the report reads: one per secret, as predict said
+            assertEquals(6, manifest.path("verdicts").size(), manifest.toString());
+            for (JsonNode v : manifest.path("verdicts")) {
+                JsonNode p0 = predicted.get(v.path("name").asText());
+                assertNotNull(p0, v.toString());
+                assertEquals(p0.path("verdict").asText(), v.path("verdict").asText(), v.toString());
+                assertEquals(p0.path("mustRemain").asText(), v.path("intent").asText(), v.toString());
+                assertEquals(p0.path("meetsIntent").asBoolean(), v.path("meetsIntent").asBoolean(), v.toString());
+                assertFalse(v.path("reason").asText().isBlank(), v.toString());
+            }
+            // (the reasons name predicted values, which differ from predict's by the boundary's nonce: same as policyDecision's)
+            for (int i = 0; i < 6; i++) {
+                assertEquals(pd.path("secrets").get(i).path("reason"), manifest.path("verdicts").get(i).path("reason"));
+            }
+            // … rendered by report from the boot's state: one row per secret, the verdict and the intent (jsoup reads the page)
+            Path html = dir.resolve("report.html");
+            ChainFixtures.cli(0, "report", state.toString(), "-o", html.toString());
+            org.jsoup.select.Elements rows = org.jsoup.Jsoup.parse(Files.readString(html)).select("#verdicts tr.verdict");
+            assertEquals(6, rows.size(), Files.readString(html));
+            for (org.jsoup.nodes.Element row : rows) {
+                JsonNode p0 = predicted.get(row.child(0).text());
+                assertNotNull(p0, row.toString());
+                assertEquals(p0.path("verdict").asText(), row.attr("data-verdict"), row.toString());
+                assertEquals(p0.path("meetsIntent").asBoolean() ? "yes" : "no", row.attr("data-meets-intent"), row.toString());
+                assertTrue(row.child(2).text().startsWith(p0.path("mustRemain").asText()), row.toString());
+            }
 
             // ---- the clients, when the next kernel starts
             Map<String, Boolean> opens = new HashMap<>();
@@ -203,7 +258,12 @@ class PolicyAcceptanceTest {
         }
     }
 
-    /** Policies that deny: boot refuses with exit 3 after reading only; nothing reaches the TPM. */
+    /**
+     * Policies that deny: boot refuses with exit 3 after reading only; nothing reaches the TPM and nothing is
+     * loaded — in each mode: the default (load, then commit), {@code --crash} (load only) and {@code
+     * --at-shutdown} (load, commit later). The kexec system calls go through the recording seam, which
+     * must see none.
+     */
     @Test
     void denyingPoliciesRefuseBeforeAnyTpmWrite(@TempDir Path dir) throws Exception {
         Path uki = ChainFixtures.makeUki(dir.resolve("uki")).resolve("demo.efi");
@@ -228,18 +288,48 @@ class PolicyAcceptanceTest {
             for (Map.Entry<String, String> e : policies.entrySet()) {
                 Path policy = dir.resolve(e.getKey() + ".yaml");
                 Files.writeString(policy, e.getValue());
-                String before = allPcrs(swtpm);
-                List<Tpm> opened = new ArrayList<>();
-                Path state = dir.resolve("state-" + e.getKey());
-                ChainFixtures.Cli r = counted(opened, "boot", uki.toString(), "--policy", policy.toString(), "--tpm", swtpm.tcti(),
-                        "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load");
-                assertEquals(Main.EXIT_POLICY_DENIED, r.rc(), e.getKey() + ": " + r.out() + r.err());
-                assertTrue(r.err().contains("refused by policy"), r.err());
-                assertEquals(before, allPcrs(swtpm), e.getKey() + ": no PCR changed");
-                SortedMap<Integer, Long> sent = commands(opened);
-                assertEquals(0L, sent.getOrDefault(CommandCode.PCR_EXTEND, 0L), e.getKey() + ": " + sent);
-                assertTrue(READS.containsAll(sent.keySet()), e.getKey() + ": only reads before the refusal: " + sent);
-                assertFalse(Files.exists(state.resolve("journal.jsonl")), "no journal: nothing was about to be extended");
+                for (String mode : List.of("load", "--crash", "--at-shutdown")) {
+                    String what = e.getKey() + " " + mode;
+                    String before = allPcrs(swtpm);
+                    List<Tpm> opened = new ArrayList<>();
+                    Path state = dir.resolve("state-" + e.getKey() + mode);
+                    Path pending = dir.resolve("pending-" + e.getKey());
+                    RecordingKexec k = new RecordingKexec();
+                    if (mode.equals("--at-shutdown")) {
+                        // the CLI checks for the installed system-shutdown hook first; the same Decider, on the
+                        // same path the command takes (LoadOnly.prepareForShutdown), with the policy's decider
+                        byte[] bytes = Files.readAllBytes(uki);
+                        org.kexecmeasured.policy.file.PolicyFile pf = org.kexecmeasured.policy.file.PolicyParser.read(policy);
+                        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, "demo.efi", null, fwFile, state, null,
+                                org.kexecmeasured.policy.PolicyDecider.bootPolicy(pf), "test", 120_000, OsLogs.NONE);
+                        Tpm tpm = TpmOpener.DEFAULT.open(swtpm.tcti());
+                        opened.add(tpm);
+                        try (tpm) {
+                            Decider decider = org.kexecmeasured.policy.PolicyDecider.prepare(pf, bytes, tpm);
+                            RefusedException refused = org.junit.jupiter.api.Assertions.assertThrows(RefusedException.class, () ->
+                                    LoadOnly.prepareForShutdown(req, tpm, decider,
+                                            new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured",
+                                            pf.measurement().tolerateDivergent()));
+                            assertTrue(refused.getMessage().contains("refused by policy"), refused.getMessage());
+                        }
+                        assertFalse(Files.exists(pending.resolve(PendingBoot.FILE)), what + ": nothing pending");
+                    } else {
+                        List<String> args = new ArrayList<>(List.of("boot", uki.toString(), "--policy", policy.toString(), "--tpm",
+                                swtpm.tcti(), "--firmware-log", fwFile.toString(), "--state-dir", state.toString()));
+                        if (!mode.equals("load")) args.add(mode);
+                        ChainFixtures.Cli r = counted(opened, k, args.toArray(String[]::new));
+                        assertEquals(Main.EXIT_POLICY_DENIED, r.rc(), what + ": " + r.out() + r.err());
+                        assertTrue(r.err().contains("refused by policy"), r.err());
+                    }
+                    assertEquals(List.of(), k.calls, what + ": no kexec system call, not even a memfd");
+                    assertFalse(k.loaded || k.crashLoaded, what);
+                    assertEquals(before, allPcrs(swtpm), what + ": no PCR changed");
+                    SortedMap<Integer, Long> sent = commands(opened);
+                    assertFalse(sent.isEmpty(), what + ": the TPM was read");
+                    assertEquals(0L, sent.getOrDefault(CommandCode.PCR_EXTEND, 0L), what + ": " + sent);
+                    assertTrue(READS.containsAll(sent.keySet()), what + ": only reads before the refusal: " + sent);
+                    assertFalse(Files.exists(state.resolve("journal.jsonl")), what + ": no journal: nothing was about to be extended");
+                }
                 // predict says the same, with exit 3
                 ChainFixtures.Cli p = ChainFixtures.cli("predict", "--policy", policy.toString(), uki.toString(), "--tpm", swtpm.tcti(),
                         "--firmware-log", fwFile.toString());
@@ -256,6 +346,19 @@ class PolicyAcceptanceTest {
             assertTrue(r.err().contains(bad + ":3: measurement.extend[1]: PCR 24 does not exist"), r.err());
             assertTrue(opened.isEmpty(), "the TPM was not even opened");
             assertNotNull(r.err());
+            // re-authorization with a commit at shutdown: the signature would be made before systemd's shutdown
+            // phases extend PCR 11, so it is refused at once (exit 2), before the TPM is opened
+            c.ok("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", dir.resolve("k.pem").toString());
+            Path reauth = dir.resolve("reauth.yaml");
+            Files.writeString(reauth, "version: 1\nsecrets:\n"
+                    + "  - {name: b, must-remain: any, source: {tpm2-object: {public: b.pub, private: b.priv, pcrs: 'sha256:7,11'}}}\n"
+                    + "reauthorize: {signing-key: k.pem, secrets: [b]}\n");
+            RecordingKexec k = new RecordingKexec();
+            r = counted(opened, k, "boot", uki.toString(), "--policy", reauth.toString(), "--tpm", swtpm.tcti(),
+                    "--firmware-log", fwFile.toString(), "--state-dir", dir.resolve("state-reauth").toString(), "--at-shutdown");
+            assertEquals(Main.EXIT_BAD_INPUT, r.rc(), r.err());
+            assertTrue(r.err().contains("reauthorize with --at-shutdown"), r.err());
+            assertTrue(opened.isEmpty() && k.calls.isEmpty(), "neither the TPM nor kexec was touched");
         }
     }
 }

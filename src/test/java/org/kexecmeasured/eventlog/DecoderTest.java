@@ -3,7 +3,6 @@ package org.kexecmeasured.eventlog;
 import org.junit.jupiter.api.Test;
 import org.kexecmeasured.eventlog.decode.DecodedEvent;
 import org.kexecmeasured.eventlog.decode.EfiVariable;
-import org.kexecmeasured.eventlog.decode.EventDecoder;
 import org.kexecmeasured.eventlog.decode.GptEvent;
 import org.kexecmeasured.eventlog.decode.ImageLoad;
 import org.kexecmeasured.eventlog.decode.NoActionEvent;

@@ -59,6 +59,36 @@ class HandOverImageTest {
         assertEquals("console=ttyS0 km.test=1", img.cmdline());
     }
 
+    /**
+     * A policy's files for {@code /.extra/} itself (a re-authorization's tpm2-pcr-signature.json, where the
+     * next system's systemd-cryptsetup looks) travel in the same archive as the sidecar: GNU cpio lists
+     * each directory once, before its files, and extracts both trees.
+     */
+    @Test
+    void filesForExtraItselfGoBesideTheSidecarDirectory(@TempDir Path dir) throws IOException {
+        byte[] sig = "{\"sha256\":[]}".getBytes(StandardCharsets.UTF_8);
+        Map<String, byte[]> side = new LinkedHashMap<>();
+        side.put("manifest.json", "{}".getBytes(StandardCharsets.UTF_8));
+        side.put("tpm2-pcr-signature.json", sig);
+        HandOverImage img = HandOverImage.of(new HandOff(new byte[]{1}, "", new byte[]{7, 7, 7}, "", "", List.of()), side,
+                Map.of("tpm2-pcr-signature.json", sig));
+        byte[] initrd = img.initrd();
+        Path tail = dir.resolve("tail.cpio");
+        Files.write(tail, Arrays.copyOfRange(initrd, 4, initrd.length));
+        String listing = new String(RealParts.runBytes(List.of("sh", "-c", "cpio -it --quiet < '" + tail + "'"), "cpio"),
+                StandardCharsets.UTF_8);
+        assertEquals(List.of(".extra", ".extra/kexec-measured", ".extra/kexec-measured/manifest.json",
+                ".extra/kexec-measured/tpm2-pcr-signature.json", ".extra/tpm2-pcr-signature.json"), listing.lines().toList());
+        Path out = Files.createDirectory(dir.resolve("out"));
+        RealParts.run(List.of("sh", "-c", "cd '" + out + "' && cpio -idm --quiet --no-absolute-filenames < '" + tail + "'"), "cpio");
+        assertArrayEquals(sig, Files.readAllBytes(out.resolve(".extra/tpm2-pcr-signature.json")));
+        assertArrayEquals(sig, Files.readAllBytes(out.resolve(".extra/kexec-measured/tpm2-pcr-signature.json")));
+        // the sidecar's own directory cannot be replaced by a file, nor a path smuggled in
+        HandOff h = new HandOff(new byte[]{1}, "", new byte[0], "", "", List.of());
+        assertThrows(IllegalArgumentException.class, () -> HandOverImage.of(h, Map.of(), Map.of("kexec-measured", sig)));
+        assertThrows(IllegalArgumentException.class, () -> HandOverImage.of(h, Map.of(), Map.of("../x", sig)));
+    }
+
     @Test
     void debiansKernelPassesTheBzImage64ChecksAndATooLongCmdlineDoesNot() throws IOException {
         byte[] kernel = Files.readAllBytes(RealParts.kernel());

@@ -117,13 +117,20 @@ class DebPackageIT {
                 checkClassDataSharing();
                 checkVersion();
                 checkManPageAndCompletion();
+                checkEveryCommandHasAManPageAndCompletion();
+                checkExamplePolicies();
+                checkSystemdFindsTheUnitAndTheShutdownHook();
+                checkDracutListsTheModule(true);
+                checkMkinitramfsRunsTheHook(dir);
                 demo(swtpm, dir);
+                readmeDemo();
             } finally {
                 Run purge = run(null, APT_ENV, "apt-get", "-o", "DPkg::Lock::Timeout=600", "purge", "-y", "-q", PKG);
                 releaseInitramfs(initramfsConf);
                 assertEquals(0, purge.rc(), "apt-get purge " + PKG + ":\n" + purge.out());
             }
             assertFalse(installed(), PKG + " is gone");
+            checkDracutListsTheModule(false);
             for (String p : List.of("/usr/bin/kexec-measured", "/usr/share/kexec-measured", "/usr/share/doc/kexec-measured",
                     "/var/cache/kexec-measured",
                     "/usr/share/bash-completion/completions/kexec-measured", "/usr/share/man/man1/kexec-measured.1.gz")) {
@@ -225,6 +232,149 @@ class DebPackageIT {
         assertTrue(reg.startsWith("complete ") && reg.contains("-F ") && reg.trim().endsWith(" kexec-measured"), reg);
     }
 
+    /** The installed tool's command tree, from its own --help walked down: each command path ("eventlog show", "exec", …) → its help. */
+    static Map<List<String>, String> commandTree(List<String> path) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("/usr/bin/kexec-measured"));
+        cmd.addAll(path);
+        cmd.add("--help");
+        String help = ok(cmd.toArray(String[]::new));
+        Map<List<String>, String> tree = new java.util.LinkedHashMap<>();
+        tree.put(path, help);
+        int at = help.indexOf("\nCommands:\n");
+        if (at < 0) return tree;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^  ([a-z][a-z0-9-]*)(?:\\s|$)").matcher(help.substring(at));
+        while (m.find()) {
+            List<String> sub = new ArrayList<>(path);
+            sub.add(m.group(1));
+            tree.putAll(commandTree(sub));
+        }
+        return tree;
+    }
+
+    /** The long options a command's help lists (picocli: "  -x, --name" or "      --name"; wrapped text is indented further). */
+    static List<String> longOptions(String help) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?m)^  (?:-\\w, |    )(--[a-z][a-z0-9-]*)").matcher(help);
+        List<String> l = new ArrayList<>();
+        while (m.find()) l.add(m.group(1));
+        return l;
+    }
+
+    /**
+     * Every command the installed tool has (its own --help, walked down) has a man page that man's
+     * formatter reads (the roff .TH header of its name), and bash completes it: bash-completion's file,
+     * sourced by bash, offers every subcommand after "kexec-measured" and every long option of each
+     * command after "kexec-measured PATH --".
+     */
+    static void checkEveryCommandHasAManPageAndCompletion() throws Exception {
+        Map<List<String>, String> helps = commandTree(List.of());
+        List<List<String>> tree = List.copyOf(helps.keySet());
+        assertTrue(tree.contains(List.of("predict")) && tree.contains(List.of("exec")) && tree.contains(List.of("unload"))
+                && tree.contains(List.of("commit-pending")) && tree.contains(List.of("eventlog", "show")), "command tree: " + tree);
+        for (List<String> path : tree) {
+            String name = "kexec-measured" + (path.isEmpty() ? "" : "-" + String.join("-", path));
+            Path page = Path.of("/usr/share/man/man1", name + ".1.gz");
+            assertTrue(Files.isRegularFile(page), "man page of '" + String.join(" ", path) + "': " + page);
+            String roff;
+            try (InputStream in = new GZIPInputStream(Files.newInputStream(page))) {
+                roff = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            }
+            assertTrue(roff.contains(".TH \"" + name.toUpperCase(java.util.Locale.ROOT).replace("-", "\\-") + "\" \"1\""),
+                    page + ": " + roff.substring(0, Math.min(300, roff.length())));
+            List<String> words = new ArrayList<>(List.of("kexec-measured"));
+            words.addAll(path);
+            words.add(path.isEmpty() || tree.stream().anyMatch(t -> t.size() > path.size() && t.subList(0, path.size()).equals(path))
+                    ? "" : "--");
+            String offered = complete(words);
+            List<String> expected = new ArrayList<>();
+            for (List<String> t : tree) {
+                if (t.size() == path.size() + 1 && t.subList(0, path.size()).equals(path)) expected.add(t.get(path.size()));
+            }
+            if (expected.isEmpty()) expected.addAll(longOptions(helps.get(path)));
+            for (String w : expected) {
+                assertTrue(List.of(offered.split(" ")).contains(w), "bash completes '" + String.join(" ", words) + "' with " + w
+                        + ": " + offered);
+            }
+        }
+    }
+
+    /** What bash's completion function for kexec-measured offers for the command line {@code words} (the last one being completed). */
+    static String complete(List<String> words) throws Exception {
+        String script = "source /usr/share/bash-completion/completions/kexec-measured 2>/dev/null\n"
+                + "f=$(complete -p kexec-measured | sed -n 's/.*-F \\([^ ]*\\) .*/\\1/p')\n"
+                + "COMP_WORDS=(\"$@\"); COMP_CWORD=$(( $# - 1 )); COMP_LINE=\"$*\"; COMP_POINT=${#COMP_LINE}\n"
+                + "\"$f\" kexec-measured \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\" 2>/dev/null\n"
+                + "echo \"${COMPREPLY[*]}\"\n";
+        List<String> cmd = new ArrayList<>(List.of("bash", "-c", script, "complete"));
+        cmd.addAll(words);
+        return ok(cmd.toArray(String[]::new)).trim();
+    }
+
+    /** The example policies and their schema are installed as they are in policy/. */
+    static void checkExamplePolicies() throws Exception {
+        Path examples = Path.of("/usr/share/doc/kexec-measured/examples/policy");
+        try (Stream<Path> s = Files.list(Path.of("policy"))) {
+            for (Path src : s.filter(Files::isRegularFile).toList()) {
+                Path installed = examples.resolve(src.getFileName().toString());
+                assertTrue(Files.isRegularFile(installed), installed + " (from " + src + ")");
+                assertEquals(-1L, Files.mismatch(src, installed), installed + " is " + src);
+            }
+        }
+        assertTrue(Files.isRegularFile(examples.resolve("kexec-measured-policy.schema.json")), "the policies' JSON Schema");
+    }
+
+    /**
+     * systemd finds the unit and the shutdown hook: the directories systemd's pkg-config file names
+     * (systemdsystemunitdir, systemdshutdowndir) are where they are installed (/lib is /usr/lib on
+     * Debian 12), and systemd-analyze verify loads the installed unit (its ExecStart exists and is executable).
+     */
+    static void checkSystemdFindsTheUnitAndTheShutdownHook() throws Exception {
+        Map<String, String> files = Map.of("systemdsystemunitdir", "/usr/lib/systemd/system/kexec-measured-sidecar.service",
+                "systemdshutdowndir", "/usr/lib/systemd/system-shutdown/kexec-measured.shutdown");
+        for (Map.Entry<String, String> f : files.entrySet()) {
+            Run r = run(null, Map.of(), "pkg-config", "--variable=" + f.getKey(), "systemd");
+            assertEquals(0, r.rc(), "pkg-config systemd (packages pkg-config, systemd): " + r.out());
+            Path dir = Path.of(r.out().trim());
+            assertEquals(dir.toRealPath(), Path.of(f.getValue()).getParent().toRealPath(), f.getKey() + " of systemd.pc");
+            assertTrue(Files.isRegularFile(dir.resolve(Path.of(f.getValue()).getFileName())), f.getValue() + " seen from " + dir);
+        }
+        assertTrue(Files.isExecutable(Path.of(files.get("systemdshutdowndir"))), "systemd-shutdown runs only executables");
+        Run v = run(null, Map.of(), "systemd-analyze", "verify", "--man=no", files.get("systemdsystemunitdir"));
+        assertEquals(0, v.rc(), "systemd-analyze verify:\n" + v.out());
+    }
+
+    /** dracut (Debian's dracut-core) lists the package's module among the ones it can include, and only while installed. */
+    static void checkDracutListsTheModule(boolean expected) throws Exception {
+        Run r = run(null, Map.of(), "dracut", "--list-modules", "--no-kernel");
+        if (r.rc() != 0 && r.out().contains("No such file")) fail("dracut not found: install the Debian package dracut-core");
+        assertEquals(0, r.rc(), "dracut --list-modules:\n" + r.out());
+        assertEquals(expected, r.out().lines().anyMatch(l -> l.equals("kexec-measured")), "dracut lists kexec-measured:\n" + r.out());
+    }
+
+    /**
+     * initramfs-tools runs the package's hook and takes its boot script: a real mkinitramfs (a private
+     * configuration that lists no modules, for speed) builds an initramfs, and lsinitramfs shows the
+     * sidecar copier the hook put in and the init-top script.
+     */
+    static void checkMkinitramfsRunsTheHook(Path dir) throws Exception {
+        Path conf = dir.resolve("initramfs-tools");
+        Files.createDirectories(conf.resolve("scripts"));
+        Files.createDirectories(conf.resolve("hooks"));
+        Files.createDirectories(conf.resolve("conf.d"));
+        Files.writeString(conf.resolve("initramfs.conf"), "MODULES=list\nBUSYBOX=auto\nCOMPRESS=gzip\n");
+        Files.writeString(conf.resolve("modules"), "");
+        String kernel;
+        try (Stream<Path> s = Files.list(Path.of("/lib/modules"))) {
+            kernel = s.map(p -> p.getFileName().toString()).sorted().findFirst()
+                    .orElseThrow(() -> new AssertionError("no kernel in /lib/modules: install linux-image-amd64"));
+        }
+        Path img = dir.resolve("initrd.img");
+        ok("mkinitramfs", "-d", conf.toString(), "-o", img.toString(), kernel);
+        List<String> content = ok("lsinitramfs", img.toString()).lines().toList();
+        for (String f : List.of("usr/lib/kexec-measured/copy-sidecar", "scripts/init-top/kexec-measured")) {
+            assertTrue(content.contains(f), "lsinitramfs lists " + f);
+        }
+    }
+
     /**
      * tests/demo's main job with the installed command: a UKI built from Debian packages, boot --no-load
      * against a swtpm, then eventlog verify of the continued log against the TPM.
@@ -236,6 +386,7 @@ class DebPackageIT {
         // a fresh TPM has no firmware history: its log holds only the Spec ID header
         Path firmware = dir.resolve("firmware.bin");
         Files.write(firmware, EventLog.newCryptoAgile(List.of(HashAlg.SHA1, HashAlg.SHA256)).build().toBytes());
+        predictWithAnExamplePolicy(swtpm, dir, uki.resolve("demo.efi"), firmware);
         Path state = dir.resolve("state");
         List<String> boot = new ArrayList<>(List.of("/usr/bin/kexec-measured", "boot", uki.resolve("demo.efi").toString(),
                 "--tpm", swtpm.tcti(), "--firmware-log", firmware.toString(), "--state-dir", state.toString(), "--no-load"));
@@ -255,6 +406,41 @@ class DebPackageIT {
                 "--tpm", swtpm.tcti());
         assertEquals(0, v.rc(), "eventlog verify of the continued log against the swtpm:\n" + v.out());
         assertTrue(v.out().contains("ok: "), v.out());
+    }
+
+    /**
+     * predict with the installed example policy (minimal.yaml) against a PCR snapshot tpm2-tools took
+     * of the swtpm (--pcrs: no TPM at all): the policy allows the boot, names the installed file by the
+     * SHA-256 sha256sum computes, and the payload by the Authenticode SHA-256 pesign computes.
+     */
+    static void predictWithAnExamplePolicy(Swtpm swtpm, Path dir, Path payload, Path firmware) throws Exception {
+        Path policy = Path.of("/usr/share/doc/kexec-measured/examples/policy/minimal.yaml");
+        Run snap = run(null, Map.of("TPM2TOOLS_TCTI", swtpm.tcti()), "tpm2_pcrread", "sha1:all+sha256:all");
+        assertEquals(0, snap.rc(), "tpm2_pcrread (package tpm2-tools):\n" + snap.out());
+        Path pcrs = dir.resolve("pcrs.yaml");
+        Files.writeString(pcrs, snap.out());
+        Run p = run(dir, Map.of(), "/usr/bin/kexec-measured", "predict", "--policy", policy.toString(), payload.toString(),
+                "--pcrs", pcrs.toString(), "--firmware-log", firmware.toString(), "--json");
+        assertEquals(0, p.rc(), "predict with the installed example policy:\n" + p.out());
+        com.fasterxml.jackson.databind.JsonNode j = org.kexecmeasured.util.Json.MAPPER.readTree(p.out());
+        assertTrue(j.path("decision").path("allowed").asBoolean(false), p.out());
+        assertEquals(ok("sha256sum", policy.toString()).split(" ")[0], j.path("policy").path("id").asText(), "the policy's id");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("hash: ([0-9a-f]{64})")
+                .matcher(ok("pesign", "-h", "-d", "sha256", "-i", payload.toString()));
+        assertTrue(m.find(), "pesign printed the payload's hash");
+        assertEquals(m.group(1), j.path("payload").path("authenticodeSha256").asText(), "the payload's Authenticode SHA-256");
+    }
+
+    /**
+     * The README's first command, {@code tests/demo}, run with the installed tool (KEXEC_MEASURED): a UKI
+     * from Debian packages booted with --no-load against its own swtpm, the continued log shown and
+     * verified against the TPM's PCRs.
+     */
+    static void readmeDemo() throws Exception {
+        Run r = run(null, Map.of("KEXEC_MEASURED", "/usr/bin/kexec-measured"), "sh", "tests/demo");
+        assertEquals(0, r.rc(), "tests/demo with /usr/bin/kexec-measured:\n" + tail(r.out()));
+        assertTrue(r.out().contains("== kexec-measured eventlog verify"), tail(r.out()));
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("ok: ")), "the continued log verifies against the TPM:\n" + tail(r.out()));
     }
 
     static String tail(String s) {

@@ -162,4 +162,36 @@ class UkiEmulationTest {
         assertTrue(se.toString().contains("time budget"), se.toString());
         assertEquals(1, se.toString().strip().split("\n").length, se.toString());
     }
+
+    /**
+     * A 3 MiB initrd (large enough for the hand-off to share the payload's {@code .initrd} section instead of a
+     * copy out of guest memory): the hand-off's initrd still equals the file objcopy put into the UKI, and the
+     * section match refuses guest bytes that differ in one byte or in length.
+     */
+    @Test
+    void largeInitrdServedByTheStubIsThePayloadsSectionByteForByte() throws Exception {
+        byte[] big = new byte[3 << 20];
+        new java.util.Random(14).nextBytes(big);
+        Path initrd = dir.resolve("big.initrd.in");
+        Files.write(initrd, big);
+        Path out = dir.resolve("uki-big");
+        Process p = new ProcessBuilder("sh", Path.of("tests/bin/make-uki").toAbsolutePath().toString(), out.toString(),
+                "--name", "big", "--initrd", initrd.toString()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), "make-uki: " + log);
+        byte[] payload = Files.readAllBytes(out.resolve("big.efi"));
+        EmulationResult r = Emulator.run(payload, EmulatorOptions.builder().payloadName("big.efi").timeBudgetMillis(60_000).build());
+        assertArrayEquals(big, r.handOff().initrd(), "initrd from the stub's LoadFile2");
+        assertEquals(big.length, r.handOff().initrdSize());
+        assertTrue(r.handOff().initrdView().isReadOnly());
+
+        java.nio.ByteBuffer shared = Emulator.payloadSectionEqualTo(org.kexecmeasured.uefi.spi.GuestBytes.of(big), payload);
+        assertNotNull(shared, "the .initrd section matches");
+        assertEquals(java.nio.ByteBuffer.wrap(big), shared);
+        byte[] other = big.clone();
+        other[other.length - 1] ^= 1;
+        org.junit.jupiter.api.Assertions.assertNull(Emulator.payloadSectionEqualTo(org.kexecmeasured.uefi.spi.GuestBytes.of(other), payload));
+        org.junit.jupiter.api.Assertions.assertNull(Emulator.payloadSectionEqualTo(
+                org.kexecmeasured.uefi.spi.GuestBytes.of(java.util.Arrays.copyOf(big, big.length - 1)), payload));
+    }
 }

@@ -43,6 +43,16 @@ class BoundedFilesTest {
         assertThrows(BadInputException.class, () -> BoundedFiles.open(f, SMALL));
     }
 
+    /** Read in 1 MiB pieces (no file-sized temporary buffer): every byte in place, as the JDK's own read gives them. */
+    @Test
+    void fileOfSeveralPiecesIsReadByteForByte() throws IOException {
+        Path f = tmp.resolve("pieces.bin");
+        byte[] b = new byte[3 * BoundedFiles.PIECE + 12345];
+        new java.util.Random(14).nextBytes(b);
+        Files.write(f, b);
+        assertArrayEquals(Files.readAllBytes(f), BoundedFiles.read(f, BoundedFiles.PAYLOAD));
+    }
+
     @Test
     void fileAtTheLimitIsReadWhole() throws IOException {
         Path f = tmp.resolve("exact.bin");

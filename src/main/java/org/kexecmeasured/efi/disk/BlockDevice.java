@@ -1,5 +1,7 @@
 package org.kexecmeasured.efi.disk;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.util.BadInputException;
 
 import java.io.IOException;
@@ -67,7 +69,7 @@ public final class BlockDevice implements AutoCloseable {
             throw new BadInputException("disk " + dev + " is neither a regular file nor a block device");
         }
         try {
-            return Math.multiplyExact(Long.parseLong(Files.readString(f).trim()), 512L);
+            return Math.multiplyExact(Long.parseLong(new String(BoundedFiles.read(f, BoundedFiles.TEXT), java.nio.charset.StandardCharsets.US_ASCII).trim()), 512L);
         } catch (NumberFormatException | ArithmeticException e) {
             throw new BadInputException("disk " + dev + ": unreadable size in " + f);
         }

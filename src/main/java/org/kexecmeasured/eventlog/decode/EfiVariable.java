@@ -24,12 +24,12 @@ public record EfiVariable(Guid variableName, String unicodeName, long unicodeNam
     public record LoadOption(long attributes, String description, String devicePath, byte[] optionalData) {
     }
 
-    static DecodedEvent decode(byte[] d) {
+    public static DecodedEvent decode(byte[] d) {
         return decode(d, false);
     }
 
     /** {@code authority}: EV_EFI_VARIABLE_AUTHORITY, whose data is one EFI_SIGNATURE_DATA. */
-    static DecodedEvent decode(byte[] d, boolean authority) {
+    public static DecodedEvent decode(byte[] d, boolean authority) {
         if (d.length < 32) return new Malformed("UEFI_VARIABLE_DATA needs 32 bytes, has " + d.length, d);
         Guid guid = Guid.read(d, 0);
         long nameLen = org.kexecmeasured.util.Le.u64(d, 16);

@@ -13,12 +13,12 @@ import java.util.Map;
  */
 public record FirmwareBlob(String description, long blobBase, long blobLength) implements DecodedEvent {
 
-    static DecodedEvent decode(byte[] d) {
+    public static DecodedEvent decode(byte[] d) {
         if (d.length != 16) return new Malformed("firmware blob data has " + d.length + " bytes, expected 16", d);
         return new FirmwareBlob(null, Le.u64(d, 0), Le.u64(d, 8));
     }
 
-    static DecodedEvent decode2(byte[] d) {
+    public static DecodedEvent decode2(byte[] d) {
         if (d.length < 1) return new Malformed("UEFI_PLATFORM_FIRMWARE_BLOB2 is empty", d);
         int n = d[0] & 0xff;
         if (d.length != 1 + n + 16) {

@@ -17,7 +17,7 @@ public record GptEvent(Guid diskGuid, long numberOfPartitionEntries, long sizeOf
     public record Partition(Guid type, Guid unique, long startingLba, long endingLba, long attributes, String name) {
     }
 
-    static DecodedEvent decode(byte[] d) {
+    public static DecodedEvent decode(byte[] d) {
         if (d.length < HEADER + 8) return new Malformed("UEFI_GPT_DATA needs " + (HEADER + 8) + " bytes, has " + d.length, d);
         if (!Text.ascii(d, 0, 8).equals("EFI PART")) return new Malformed("GPT header signature is not \"EFI PART\"", d);
         Guid disk = Guid.read(d, 56);

@@ -14,7 +14,7 @@ public record HandoffTables(String description, List<Entry> tables) implements D
     public record Entry(Guid vendorGuid, long vendorTable) {
     }
 
-    static DecodedEvent decode(byte[] d, boolean v2) {
+    public static DecodedEvent decode(byte[] d, boolean v2) {
         int p = 0;
         String desc = null;
         if (v2) {

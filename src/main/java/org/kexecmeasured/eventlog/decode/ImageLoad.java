@@ -11,7 +11,7 @@ import java.util.Map;
 public record ImageLoad(long imageLocationInMemory, long imageLengthInMemory, long imageLinkTimeAddress,
                         long lengthOfDevicePath, byte[] devicePathBytes, String devicePath) implements DecodedEvent {
 
-    static DecodedEvent decode(byte[] d) {
+    public static DecodedEvent decode(byte[] d) {
         if (d.length < 32) return new Malformed("UEFI_IMAGE_LOAD_EVENT needs 32 bytes, has " + d.length, d);
         long loc = Le.u64(d, 0);
         long len = Le.u64(d, 8);

@@ -18,7 +18,7 @@ import java.util.Map;
  */
 public record NoActionEvent(String signature, Map<String, Object> details, String summaryText) implements DecodedEvent {
 
-    static DecodedEvent decode(byte[] d) {
+    public static DecodedEvent decode(byte[] d) {
         if (d.length >= 16 && d[15] == 0 || d.length >= 16 && Text.isAscii(java.util.Arrays.copyOf(d, 16))) {
             String sig = Text.ascii(d, 0, 16);
             switch (sig) {

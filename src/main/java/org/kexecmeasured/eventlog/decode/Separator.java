@@ -9,7 +9,7 @@ import java.util.Map;
 public record Separator(long value) implements DecodedEvent {
     public static final long WBCL = 0x4C434257L; // the bytes "WBCL" read little-endian
 
-    static DecodedEvent decode(byte[] d) {
+    public static DecodedEvent decode(byte[] d) {
         if (d.length != 4) return new Malformed("separator data has " + d.length + " bytes, expected 4", d);
         return new Separator(Le.u32(d, 0));
     }

@@ -34,7 +34,7 @@ public record TaggedEvent(long taggedEventId, String tagName, byte[] taggedEvent
         return null;
     }
 
-    static DecodedEvent decode(byte[] d) {
+    public static DecodedEvent decode(byte[] d) {
         if (d.length < 8) return new Malformed("tagged event needs 8 bytes, has " + d.length, d);
         long id = Le.u32(d, 0);
         long size = Le.u32(d, 4);

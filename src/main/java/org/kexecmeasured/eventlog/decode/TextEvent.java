@@ -14,7 +14,7 @@ import java.util.Map;
 public record TextEvent(String text, String encoding, boolean nulTerminated) implements DecodedEvent {
 
     /** Decodes as UTF-16LE when it looks like it, else as ASCII; null when neither. */
-    static TextEvent of(byte[] d) {
+    public static TextEvent of(byte[] d) {
         if (Text.isUtf16(d)) {
             boolean nul = d.length >= 2 && d[d.length - 1] == 0 && d[d.length - 2] == 0;
             return new TextEvent(Text.utf16(d, 0, d.length), "utf-16le", nul);

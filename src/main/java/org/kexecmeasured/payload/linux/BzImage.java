@@ -1,6 +1,5 @@
 package org.kexecmeasured.payload.linux;
 
-import org.kexecmeasured.payload.Magic;
 import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.BadInputException;
 

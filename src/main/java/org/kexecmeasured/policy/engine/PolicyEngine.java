@@ -1,5 +1,7 @@
 package org.kexecmeasured.policy.engine;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.policy.file.PolicyFile;
@@ -74,7 +76,7 @@ public final class PolicyEngine {
             byte[] b;
             try {
                 if (Files.size(p) > (1 << 20)) throw new BadInputException(p + ": larger than 1 MiB, not a PCR signature file");
-                b = Files.readAllBytes(p);
+                b = BoundedFiles.read(p, BoundedFiles.TEXT);
             } catch (IOException e) {
                 throw new BadInputException(p + ": cannot read the PCR signature file: " + e.getMessage());
             }

@@ -1,5 +1,7 @@
 package org.kexecmeasured.policy.file;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.policy.file.PolicyFile.Action;
 import org.kexecmeasured.policy.file.PolicyFile.ClevisJweSource;
@@ -103,11 +105,11 @@ public final class PolicyParser {
             if (Files.isRegularFile(file) && Files.size(file) > MAX_BYTES) {
                 throw new BadInputException(file + ": a policy file larger than " + MAX_BYTES + " bytes is refused");
             }
-            try (var in = Files.newInputStream(file)) {
-                byte[] b = in.readNBytes((int) MAX_BYTES + 1);
-                if (b.length > MAX_BYTES) throw new BadInputException(file + ": a policy file larger than " + MAX_BYTES + " bytes is refused");
-                return b;
-            }
+            if (Files.notExists(file)) throw new NoSuchFileException(file.toString());
+            // a pipe or device has no size: the capped reader, then the format's own bound
+            byte[] b = BoundedFiles.read(file, BoundedFiles.TEXT);
+            if (b.length > MAX_BYTES) throw new BadInputException(file + ": a policy file larger than " + MAX_BYTES + " bytes is refused");
+            return b;
         } catch (NoSuchFileException e) {
             throw new BadInputException(file + ": no such policy file");
         } catch (IOException e) {

@@ -1,5 +1,7 @@
 package org.kexecmeasured.policy.reauth;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.openssl.PEMKeyPair;
 import org.bouncycastle.openssl.PEMParser;
@@ -147,7 +149,7 @@ public final class Reauthorizer {
         byte[] b;
         try {
             if (Files.size(file) > 1 << 16) throw new BadInputException(file + ": larger than 64 KiB, not a PEM private key");
-            b = Files.readAllBytes(file);
+            b = BoundedFiles.read(file, BoundedFiles.TEXT);
         } catch (IOException e) {
             throw new BadInputException("reauthorize: cannot read the signing key " + file + ": " + e.getMessage());
         }

@@ -1,5 +1,7 @@
 package org.kexecmeasured.policy.secret;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import org.kexecmeasured.tpm.NvPublic;
 import org.kexecmeasured.tpm.PcrSelection;
@@ -34,7 +36,7 @@ public record PcrlockPolicy(HashAlg bank, SortedMap<Integer, List<byte[]>> value
         byte[] b;
         try {
             if (Files.size(file) > MAX_BYTES) throw new BadInputException(name + ": larger than " + MAX_BYTES + " bytes");
-            b = Files.readAllBytes(file);
+            b = BoundedFiles.read(file, BoundedFiles.TEXT);
         } catch (IOException e) {
             throw new BadInputException(name + ": cannot read the pcrlock policy: " + e.getMessage());
         }

@@ -1,5 +1,7 @@
 package org.kexecmeasured.policy.secret;
 
+import org.kexecmeasured.util.BoundedFiles;
+
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.file.PolicyFile.ClevisJweSource;
 import org.kexecmeasured.policy.file.PolicyFile.Luks2Source;
@@ -165,14 +167,11 @@ public final class SecretReader {
     }
 
     static byte[] readFile(Path p) {
-        try (InputStream in = Files.newInputStream(p)) {
-            byte[] b = in.readNBytes(MAX_FILE + 1);
+        // a regular file over the format's bound is refused by its size, a device or pipe after the bound
+        try (BoundedFiles.Input in = BoundedFiles.open(p, BoundedFiles.TEXT)) {
+            byte[] b = in.head(MAX_FILE + 1);
             if (b.length > MAX_FILE) throw new BadInputException(p + ": larger than " + MAX_FILE + " bytes");
             return b;
-        } catch (NoSuchFileException e) {
-            throw new BadInputException(p + ": no such file");
-        } catch (IOException e) {
-            throw new BadInputException(p + ": cannot read: " + e.getMessage());
         }
     }
 }

@@ -4,6 +4,7 @@ import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.uefi.spi.ConfigurationTables;
 import org.kexecmeasured.uefi.spi.EfiStatus;
+import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.uefi.spi.ProtocolContext;
 import org.kexecmeasured.uefi.spi.Service;
@@ -106,7 +107,8 @@ public final class Tcg2Protocol {
                     return EfiStatus.INVALID_PARAMETER;
                 }
                 byte[] eventData = m.read(ev + 4 + headerSize, size - 4 - headerSize);
-                byte[] toHash = m.read(data, len);
+                // read by the measurer when it hashes (in pieces: no host copy of a 50 MiB initrd)
+                GuestBytes toHash = m.bytes(data, len);
                 measurer.measure((int) pcr, type, eventData, toHash, flags);
                 return EfiStatus.SUCCESS;
             },

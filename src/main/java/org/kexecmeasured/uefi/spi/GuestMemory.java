@@ -46,6 +46,58 @@ public interface GuestMemory {
     /** Largest single host copy of guest memory (the largest image, {@code ImageServices.MAX_IMAGE}). */
     long MAX_READ = 512L << 20;
 
+    /** Bytes per piece of {@link #readPieces}. */
+    int PIECE = 1 << 20;
+
+    /**
+     * Reads [address, address + len) in pieces of at most {@link #PIECE} bytes, in order, without a host copy
+     * of the whole range. The range is checked against mapped RAM first (a guest-chosen length reads nothing
+     * when it is not all RAM). Each piece is read-only and valid only until {@code piece} returns.
+     */
+    default void readPieces(long address, long len, java.util.function.Consumer<java.nio.ByteBuffer> piece) {
+        if (len < 0 || !isMapped(address, len)) {
+            throw new GuestMemoryException("read of 0x" + Long.toHexString(len) + " bytes at 0x"
+                    + Long.toHexString(address) + " outside guest RAM", address);
+        }
+        byte[] chunk = new byte[(int) Math.min(len, PIECE)];
+        for (long done = 0; done < len; ) {
+            int n = (int) Math.min(chunk.length, len - done);
+            read(address + done, chunk, 0, n);
+            piece.accept(java.nio.ByteBuffer.wrap(chunk, 0, n).slice().asReadOnlyBuffer());
+            done += n;
+        }
+    }
+
+    /** [address, address + len) as {@link GuestBytes}: read when used, in pieces or whole. */
+    default GuestBytes bytes(long address, long len) {
+        if (len < 0 || len > MAX_READ || !isMapped(address, len)) {
+            throw new GuestMemoryException("read of 0x" + Long.toHexString(len) + " bytes at 0x"
+                    + Long.toHexString(address) + " outside guest RAM", address);
+        }
+        GuestMemory m = this;
+        return new GuestBytes() {
+            @Override
+            public long length() {
+                return len;
+            }
+
+            @Override
+            public void forEachPiece(java.util.function.Consumer<java.nio.ByteBuffer> piece) {
+                m.readPieces(address, len, piece);
+            }
+
+            @Override
+            public byte[] head(int n) {
+                return m.read(address, Math.min(n, len));
+            }
+
+            @Override
+            public byte[] toArray() {
+                return m.read(address, len);
+            }
+        };
+    }
+
     default void write(long address, byte[] src) {
         write(address, src, 0, src.length);
     }

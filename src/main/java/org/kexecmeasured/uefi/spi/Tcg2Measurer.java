@@ -17,6 +17,15 @@ public interface Tcg2Measurer {
     void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags);
 
     /**
+     * As {@link #measure(int, int, byte[], byte[], long)} with the data still in guest memory, which is what
+     * EFI_TCG2_PROTOCOL calls: a measurer that hashes plain data piece by piece overrides this and needs no
+     * host copy of it (systemd-stub measures its 50 MiB {@code .initrd}). The default copies it whole.
+     */
+    default void measure(int pcr, int eventType, byte[] eventData, GuestBytes dataToHash, long flags) {
+        measure(pcr, eventType, eventData, dataToHash.toArray(), flags);
+    }
+
+    /**
      * The EFI_TCG2 hash-algorithm bitmap (SHA1 0x1, SHA256 0x2, SHA384 0x4, …) that GetCapability and
      * GetActivePcrBanks report: the real TPM's active banks when a TPM is behind the measurer.
      */

@@ -321,10 +321,19 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         return false;
     }
 
+    /** Host memory behind the RAM mapped by {@link #map}; freed after the engine is closed. */
+    private final java.util.List<HostRam> hostRam = new java.util.ArrayList<>();
+
+    /** Guest RAM on {@link HostRam} (huge pages where offered): far fewer first-touch page faults. */
     @Override
     public void map(long address, long size) {
-        check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_ALL),
-                "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        HostRam ram = new HostRam(size);
+        int err = uc.uc_mem_map_ptr(h, address, size, UnicornLib.UC_PROT_ALL, ram.base);
+        if (err != UnicornLib.UC_ERR_OK) {
+            ram.close();
+        }
+        check(err, "uc_mem_map_ptr 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
+        hostRam.add(ram);
         recordMapping(address, size);
     }
 
@@ -351,6 +360,30 @@ public final class UnicornCpu implements Cpu, GuestMemory {
                         + " outside guest RAM", address);
             }
             ioBuf.read(0, dst, off + done, n);
+            done += n;
+        }
+    }
+
+    /** Native memory the pieces of {@link #readPieces} are read into (its own: a consumer may read guest memory). */
+    private Memory pieceBuf;
+
+    /** Pieces straight from the engine into native memory: no Java array, nothing copied twice. */
+    @Override
+    public void readPieces(long address, long len, java.util.function.Consumer<java.nio.ByteBuffer> piece) {
+        if (len < 0 || !isMapped(address, len)) {
+            throw new GuestMemoryException("read of 0x" + Long.toHexString(len) + " bytes at 0x"
+                    + Long.toHexString(address) + " outside guest RAM", address);
+        }
+        if (pieceBuf == null) {
+            pieceBuf = new Memory(PIECE);
+        }
+        for (long done = 0; done < len; ) {
+            int n = (int) Math.min(PIECE, len - done);
+            if (uc.uc_mem_read(h, address + done, pieceBuf, n) != 0) {
+                throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
+                        + " outside guest RAM", address);
+            }
+            piece.accept(pieceBuf.getByteBuffer(0, n).asReadOnlyBuffer());
             done += n;
         }
     }
@@ -487,5 +520,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void close() {
         uc.uc_close(h);
+        hostRam.forEach(HostRam::close); // after the engine: it maps them until uc_close
+        hostRam.clear();
     }
 }

@@ -107,6 +107,9 @@ public interface UnicornLib extends Library {
 
     int uc_mem_map(Pointer uc, long address, long size, int perms);
 
+    /** Maps guest memory backed by host memory the caller owns (and frees after uc_close). */
+    int uc_mem_map_ptr(Pointer uc, long address, long size, int perms, Pointer ptr);
+
     int uc_mem_read(Pointer uc, long address, Pointer bytes, long size);
 
     int uc_mem_write(Pointer uc, long address, Pointer bytes, long size);

@@ -1,8 +1,8 @@
-package org.kexecmeasured.payload;
+package org.kexecmeasured.payload.linux;
 
 import static org.kexecmeasured.util.Le.startsWith;
 
-/** Recognises compressed payloads by their magic bytes. */
+/** Recognises the compression of a Linux payload (bzImage, zboot, Image.gz) by its magic bytes. */
 public final class Magic {
     private Magic() {
     }

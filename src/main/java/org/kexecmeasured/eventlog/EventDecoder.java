@@ -1,8 +1,21 @@
-package org.kexecmeasured.eventlog.decode;
+package org.kexecmeasured.eventlog;
+
+import org.kexecmeasured.eventlog.decode.DecodedEvent;
+import org.kexecmeasured.eventlog.decode.EfiVariable;
+import org.kexecmeasured.eventlog.decode.FirmwareBlob;
+import org.kexecmeasured.eventlog.decode.GptEvent;
+import org.kexecmeasured.eventlog.decode.HandoffTables;
+import org.kexecmeasured.eventlog.decode.ImageLoad;
+import org.kexecmeasured.eventlog.decode.NoActionEvent;
+import org.kexecmeasured.eventlog.decode.Separator;
+import org.kexecmeasured.eventlog.decode.TaggedEvent;
+import org.kexecmeasured.eventlog.decode.TextEvent;
 
 import static org.kexecmeasured.eventlog.EventType.*;
 
-/** Chooses the decoder for an event type. Never throws: unexpected failures become {@link DecodedEvent.Malformed}. */
+/**
+ * Chooses the decoder of {@link org.kexecmeasured.eventlog.decode} for an event type (here, beside
+ * {@link EventType}, so the decoders depend on nothing of this package). Never throws: unexpected failures become {@link DecodedEvent.Malformed}. */
 public final class EventDecoder {
     private EventDecoder() {
     }

@@ -1,0 +1,8 @@
+/**
+ * The command line: one picocli {@code @Command} class per subcommand, registered lazily in
+ * {@link org.kexecmeasured.cli.Main}, which also maps exceptions to the documented exit codes (0 ok,
+ * 1 a check failed, 2 bad input, 3 refused by policy, 4 stopped after the TPM was changed, 70 internal).
+ * What a command needs from outside (the TPM opener, the kexec system calls) comes through
+ * {@link org.kexecmeasured.cli.Services}; the commands hold no logic of their own beyond options and output.
+ */
+package org.kexecmeasured.cli;

@@ -1,0 +1,6 @@
+/**
+ * One pass over a large input into every bank's digest at once, through
+ * OpenSSL's libcrypto (JNA) when it is there and the JDK otherwise, so a payload of hundreds of MiB is
+ * read once and hashed without copies.
+ */
+package org.kexecmeasured.payload.hash;

@@ -1,0 +1,55 @@
+package org.kexecmeasured.uefi.spi;
+
+import java.nio.ByteBuffer;
+import java.util.function.Consumer;
+
+/**
+ * A range of guest memory handed to the host without copying it whole: what HashLogExtendEvent gives
+ * the measurer. The initrd systemd-stub measures is 50 MiB and more; hashing it piece by piece out of
+ * guest memory needs no host array of that size (and none of the page faults and zeroing one costs).
+ * Valid only during the service call that made it: the guest may change the memory afterwards.
+ */
+public interface GuestBytes {
+
+    /** Bytes in the range. */
+    long length();
+
+    /**
+     * Feeds the bytes in order, in pieces of at most {@link GuestMemory#PIECE} bytes. Each piece is a read-only
+     * buffer whose content is valid only until {@code piece} returns (it is reused for the next one).
+     */
+    void forEachPiece(Consumer<ByteBuffer> piece);
+
+    /** The first {@code n} bytes (all of them when fewer), copied: a look at a header without reading the rest. */
+    byte[] head(int n);
+
+    /** The bytes as one host array (for consumers that need them whole, such as an Authenticode digest). */
+    byte[] toArray();
+
+    /** Host bytes as a GuestBytes (tests, and callers that already hold a copy). */
+    static GuestBytes of(byte[] b) {
+        return new GuestBytes() {
+            @Override
+            public long length() {
+                return b.length;
+            }
+
+            @Override
+            public void forEachPiece(Consumer<ByteBuffer> piece) {
+                for (int off = 0; off < b.length; off += GuestMemory.PIECE) {
+                    piece.accept(ByteBuffer.wrap(b, off, Math.min(GuestMemory.PIECE, b.length - off)).slice().asReadOnlyBuffer());
+                }
+            }
+
+            @Override
+            public byte[] head(int n) {
+                return java.util.Arrays.copyOf(b, Math.min(n, b.length));
+            }
+
+            @Override
+            public byte[] toArray() {
+                return b.clone();
+            }
+        };
+    }
+}
