@@ -9,8 +9,9 @@
 # crash the kernel), crash (report), sb1 (Secure Boot + lockdown: an unsigned inner kernel is refused,
 # then boot --exec sb2.efi with the snakeoil-signed one), sb2 (report), bench1 (boot --exec bench2.efi),
 # bench2 (reboot through the firmware), sd1 (systemd as init: boot --at-shutdown sd2.efi, then
-# systemctl kexec; the system-shutdown hook commits after systemd's last PCR 11 phases), sd2 (report). A stage seen twice (after that reboot) only marks the time and
-# powers off.
+# systemctl kexec; the system-shutdown hook commits after systemd's last PCR 11 phases), sd2 (report), rs1
+# (resume mode: boot memtest86+ --full-emulation, then exec), rs-sb1 (resume mode refused under lockdown).
+# A stage seen twice (after that reboot) only marks the time and powers off.
 set -u
 stage=$1
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -144,6 +145,28 @@ case "$stage" in
     ;;
   sd2)
     report
+    finish
+    ;;
+  rs1)
+    # resume mode (tests/e2e/run-resume resume): memtest86+ emulated to the return of its ExitBootServices,
+    # loaded with kexec_load, committed, then started; memtest writes to the second serial port (COM2) itself
+    report
+    pcrs "$out/pcrs-before.txt"
+    boot resume /boot/memtest86+x64.efi --full-emulation --load-options "console=ttyS1,115200" --time-budget 900s
+    cat /sys/kernel/kexec_loaded > "$out/kexec_loaded-after" 2>/dev/null
+    pcrs "$out/pcrs-after.txt"
+    finish
+    mark "exec rs1"
+    "$km" exec > "$out/exec.out" 2>&1
+    echo $? > "$out/exec.rc"
+    ;;
+  rs-sb1)
+    # resume mode under Secure Boot lockdown (run-resume resume-sb): refused before anything runs
+    report
+    pcrs "$out/pcrs-before.txt"
+    boot resume /boot/memtest86+x64.efi --full-emulation --load-options "console=ttyS1,115200"
+    pcrs "$out/pcrs-after.txt"
+    cat /sys/kernel/kexec_loaded > "$out/kexec_loaded-after" 2>/dev/null
     finish
     ;;
   *)

@@ -74,20 +74,37 @@ public final class MeasuredBoot {
      */
     public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                           Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
-                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs, Progress progress) {
+                          Duration lockWait, Path disk, String bootPath, OsLogs osLogs, Progress progress,
+                          List<org.kexecmeasured.uefi.RamRange> resumeRam, String loadOptions) {
         public Request {
             if (timeBudgetMillis <= 0) throw new IllegalArgumentException("time budget must be positive");
             if (lockWait == null || lockWait.isNegative()) throw new IllegalArgumentException("lock wait must not be negative");
             if (osLogs == null) osLogs = OsLogs.NONE;
             if (progress == null) progress = Progress.NONE;
+            if (resumeRam != null) resumeRam = List.copyOf(resumeRam);
         }
 
-        /** A request nobody watches ({@link Progress#NONE}). */
+        /** A request nobody watches ({@link Progress#NONE}), in file mode (no resume capture). */
         public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                        Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
                        Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
             this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
-                    lockWait, disk, bootPath, osLogs, Progress.NONE);
+                    lockWait, disk, bootPath, osLogs, Progress.NONE, null, null);
+        }
+
+        /**
+         * Resume mode ({@code boot --full-emulation}): the payload runs in an emulated RAM laid out as
+         * {@code ram} (the real machine's, {@code kexec.HostMemory}) until its ExitBootServices returns.
+         */
+        public Request resume(List<org.kexecmeasured.uefi.RamRange> ram) {
+            return new Request(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion,
+                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, progress, ram, loadOptions);
+        }
+
+        /** The payload's LoadOptions (what a Boot#### entry's optional data gives it), e.g. memtest86+'s command line. */
+        public Request withLoadOptions(String options) {
+            return new Request(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion,
+                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, progress, resumeRam, options);
         }
 
         /**
@@ -110,7 +127,7 @@ public final class MeasuredBoot {
         /** This request, its steps and the emulation's service calls told to {@code p}. */
         public Request withProgress(Progress p) {
             return new Request(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion,
-                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, p);
+                    timeBudgetMillis, lockWait, disk, bootPath, osLogs, p, resumeRam, loadOptions);
         }
 
         /** Where the continued log goes. */

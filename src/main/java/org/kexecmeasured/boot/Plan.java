@@ -3,6 +3,7 @@ package org.kexecmeasured.boot;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.uefi.HandOff;
+import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.util.HashAlg;
 
 import java.util.Collections;
@@ -32,15 +33,28 @@ import java.util.TreeMap;
  * @param records                    every measurement in order, boundary records first
  * @param predictedPcrs              all 24 PCRs of every TPM bank after the commit: pcrsBefore + the planned extends
  * @param predictedLog               the continued log after the commit: firmware records + every logged record
- * @param handOff                    what the payload hands to the kernel (kernel, initrd, cmdline)
+ * @param handOff                    what the payload hands to the kernel (kernel, initrd, cmdline); null in resume mode
  * @param stats                      time and TPM commands the plan took
  * @param notes                      remarks for the user and the manifest (banks missing on one side, …)
+ * @param resume                     resume mode ({@code boot --full-emulation}): the state where the payload's
+ *                                   ExitBootServices returned, which the kexec package loads with kexec_load; else null
  */
 public record Plan(String payloadName, byte[] payloadAuthenticodeSha256, BootPolicy policy, String toolVersion,
                    String firmwareLogSource, EventLog firmwareLog, String pcrSource, List<HashAlg> tpmBanks,
                    List<HashAlg> logBanks, PcrSet pcrsBefore, List<Divergence> divergences, BoundaryEvent boundary,
                    List<PlannedRecord> records, PcrSet predictedPcrs, EventLog predictedLog, HandOff handOff,
-                   Stats stats, List<String> notes) {
+                   Stats stats, List<String> notes, PostEbsState resume) {
+
+    /** A plan in file mode: the payload stopped at the Linux cut-over ({@code handOff}), no resume state. */
+    public Plan(String payloadName, byte[] payloadAuthenticodeSha256, BootPolicy policy, String toolVersion,
+                String firmwareLogSource, EventLog firmwareLog, String pcrSource, List<HashAlg> tpmBanks,
+                List<HashAlg> logBanks, PcrSet pcrsBefore, List<Divergence> divergences, BoundaryEvent boundary,
+                List<PlannedRecord> records, PcrSet predictedPcrs, EventLog predictedLog, HandOff handOff,
+                Stats stats, List<String> notes) {
+        this(payloadName, payloadAuthenticodeSha256, policy, toolVersion, firmwareLogSource, firmwareLog, pcrSource,
+                tpmBanks, logBanks, pcrsBefore, divergences, boundary, records, predictedPcrs, predictedLog, handOff,
+                stats, notes, null);
+    }
 
     /**
      * @param tpmCommands the TPM commands the plan sent, by TPM_CC: only reads (GetCapability,

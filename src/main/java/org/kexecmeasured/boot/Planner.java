@@ -101,14 +101,17 @@ public final class Planner implements ChainMeasurer.Sink {
         planner.planBoundary(boundary, hashing);
         ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
         EmulationResult emulation = runPayload(req, measurer);
-        measurer.linuxStub(emulation.handOff());
+        if (emulation.handOff() != null) {
+            measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
+        }
 
         Plan.Stats stats = new Plan.Stats((System.nanoTime() - t0) / 1000, emulation.emulationMicros(),
                 hashing.nanos() / 1000, hashing.bytes(), hashing.largeNanos() / 1000, hashing.largeBytes(),
                 CommandCode.sentSince(c0, pcrs.commandCounts()));
         return new Plan(req.payloadName(), payloadDigest, req.policy(), req.toolVersion(), req.firmwareLogSource(),
                 firmware, pcrs.source(), tpmBanks, firmware.banks(), before, divergences, boundary, planner.records,
-                PcrSet.of(planner.predicted), planner.log.build(), emulation.handOff(), stats, notes);
+                PcrSet.of(planner.predicted), planner.log.build(), emulation.handOff(), stats, notes,
+                emulation.postEbs());
     }
 
     // ------------------------------------------------------------------ steps
@@ -177,6 +180,8 @@ public final class Planner implements ChainMeasurer.Sink {
         if (req.esp() != null) b.esp(req.esp());
         if (req.disk() != null) b.disk(req.disk());
         if (req.bootPath() != null) b.bootPath(req.bootPath());
+        if (req.resumeRam() != null) b.ram(req.resumeRam()).stopAtExitBootServices(true);
+        if (req.loadOptions() != null) b.append(req.loadOptions());
         Progress progress = req.progress();
         // the live trace only for a listener: without one the emulator records calls as it always did
         if (progress != Progress.NONE) b.liveTrace(t -> progress.serviceCall(t.service(), t.index() + 1L));
@@ -191,7 +196,12 @@ public final class Planner implements ChainMeasurer.Sink {
             progress.emulationEnded();
         }
         if (measurer.failure() != null) throw measurer.failure();
-        if (r.handOff() == null) {
+        if (req.resumeRam() != null) {
+            if (r.postEbs() == null) {
+                throw new EmulationException("the payload did not call ExitBootServices (resume mode needs the state "
+                        + "where it returns)");
+            }
+        } else if (r.handOff() == null) {
             throw new EmulationException("the payload did not start a Linux kernel");
         }
         return r;

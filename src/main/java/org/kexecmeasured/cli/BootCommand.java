@@ -19,6 +19,9 @@ import org.kexecmeasured.policy.file.PolicyParser;
 import org.kexecmeasured.boot.TpmChangedException;
 import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.kexec.FileModeLoader;
+import org.kexecmeasured.kexec.HostMemory;
+import org.kexecmeasured.kexec.ResumeLoader;
+import org.kexecmeasured.uefi.RamRange;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.tpm.CommandCode;
@@ -129,6 +132,16 @@ public final class BootCommand implements Callable<Integer> {
     @Option(names = "--at-shutdown", description = "load now, extend nothing now: the system-shutdown hook commits right before 'systemctl kexec' reboots")
     boolean atShutdown;
 
+    @Option(names = "--full-emulation", description = {"resume mode: run the payload (its kernel's EFI stub included) to the",
+            "return of its ExitBootServices in an emulated RAM laid out as this machine's, then load that state",
+            "with kexec_load and a purgatory that lets the payload go on natively (any EFI payload, e.g. memtest86+);",
+            "refused under lockdown (kexec_load is), before anything runs"})
+    boolean fullEmulation;
+
+    @Option(names = "--load-options", paramLabel = "TEXT", description = "the payload's LoadOptions, as a boot entry's "
+            + "optional data gives them (e.g. memtest86+'s 'console=ttyS0,115200'); a UKI ignores them under Secure Boot")
+    String loadOptions;
+
     @Option(names = "--json", description = "JSON result")
     boolean json;
 
@@ -178,8 +191,24 @@ public final class BootCommand implements Callable<Integer> {
                 stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
                 Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM)
                 .withProgress(progress.enabled() ? progress : Progress.NONE);
+        if (loadOptions != null) req = req.withLoadOptions(loadOptions);
         MeasuredBoot.Result committed;
-        FileModeLoader loader = noLoad ? null : new FileModeLoader(services.kexec().get(), crash ? Target.CRASH : Target.REBOOT);
+        ResumeLoader resume = null;
+        if (fullEmulation) {
+            // resume mode: refused under lockdown before the payload runs; the emulated RAM mirrors this machine's
+            List<RamRange> ram = HostMemory.read();
+            if (!noLoad) {
+                resume = ResumeLoader.system(ram);
+                try {
+                    resume.checkAllowed();
+                } catch (KexecException e) {
+                    throw KexecCliErrors.of(e);
+                }
+            }
+            req = req.resume(ram);
+        }
+        FileModeLoader loader = noLoad || fullEmulation ? null
+                : new FileModeLoader(services.kexec().get(), crash ? Target.CRASH : Target.REBOOT);
         // a TpmChangedException (exit 4) and a RefusedException (exit 3) pass through to Main as they are
         try (Tpm tpm = services.tpm().open(tcti)) {
             // the policy's secrets are read (read-only TPM look-ups included) before the plan
@@ -200,7 +229,7 @@ public final class BootCommand implements Callable<Integer> {
                     printLoadOnly(out, r, loader, logNote);
                     return 0;
                 }
-                committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : loader);
+                committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : resume != null ? resume : loader);
             }
             JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, payload.getFileName().toString());
             print(out, committed, loader, logNote);
@@ -209,7 +238,7 @@ public final class BootCommand implements Callable<Integer> {
             // commit is a TpmChangedException): the TPM is as it was
             throw KexecCliErrors.of(e, " (nothing was loaded or extended)");
         } catch (TpmChangedException e) {
-            if (loader != null && loader.unloaded()) {
+            if (loader != null && loader.unloaded() || resume != null && resume.unloaded()) {
                 throw new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
                         e.journal(), e.partialLog(), e);
             }
@@ -240,6 +269,10 @@ public final class BootCommand implements Callable<Integer> {
     private void checkOptions() {
         int modes = (noLoad ? 1 : 0) + (crash ? 1 : 0) + (atShutdown ? 1 : 0);
         if (modes > 1) throw new BadInputException("--no-load, --crash and --at-shutdown exclude each other");
+        if (fullEmulation && (crash || atShutdown)) {
+            throw new BadInputException("--full-emulation (resume mode) loads with kexec_load for an immediate hand-over: "
+                    + "not with --crash or --at-shutdown");
+        }
         if (exec && modes > 0) {
             throw new BadInputException("--exec starts a kernel this run loaded and committed: not with --no-load, --crash or --at-shutdown");
         }

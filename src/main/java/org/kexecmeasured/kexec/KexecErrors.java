@@ -85,6 +85,39 @@ public final class KexecErrors {
         };
     }
 
+    /** Resume mode is impossible under lockdown: what the user is told, before or after the kernel said EPERM. */
+    public static KexecException resumeUnderLockdown(KernelState.Lockdown mode, int errno) {
+        return new KexecException(Kind.REFUSED, errno, "resume mode (--full-emulation) needs kexec_load, which the "
+                + "running kernel refuses while it is locked down (" + mode.text() + "): nothing was extended or loaded; "
+                + "boot without --full-emulation (file mode: kexec_file_load of the signed kernel)"
+                + (errno != 0 ? " (kexec_load: " + errnoName(errno) + ")" : ""));
+    }
+
+    /** A failed {@code kexec_load} of a resume image (x86_64 syscall 246). */
+    public static KexecException loadSegments(int errno, KernelState state, boolean root) {
+        String e = " (kexec_load: " + errnoName(errno) + ")";
+        return switch (errno) {
+            case EPERM -> {
+                if (state.lockdown().restrictsKexec()) yield resumeUnderLockdown(state.lockdown(), errno);
+                if (!root) yield new KexecException(Kind.REFUSED, errno, "loading a kernel needs root (CAP_SYS_BOOT)" + e);
+                if (Boolean.TRUE.equals(state.kexecDisabled())) {
+                    yield new KexecException(Kind.REFUSED, errno, "kexec is disabled on this system "
+                            + "(kernel.kexec_load_disabled = 1, which stays set until the next boot)" + e);
+                }
+                yield new KexecException(Kind.REFUSED, errno, "the kernel did not permit kexec_load (no CAP_SYS_BOOT in "
+                        + "this namespace, lockdown not visible here, or a security module refused it)" + e);
+            }
+            case ENOMEM -> new KexecException(Kind.REFUSED, errno, "the resume image's segments need more memory than "
+                    + "the kernel can stage (at most half of RAM)" + e);
+            case EADDRNOTAVAIL, EINVAL -> new KexecException(Kind.BAD_IMAGE, errno, "the kernel refused the resume "
+                    + "image's segment list (a segment outside the addresses it accepts, overlapping or unaligned)" + e);
+            case EBUSY -> new KexecException(Kind.REFUSED, errno, "another kexec load or unload is in progress; try again" + e);
+            case ENOSYS -> new KexecException(Kind.REFUSED, errno, "the running kernel has no kexec_load "
+                    + "(built without CONFIG_KEXEC)" + e);
+            default -> new KexecException(Kind.INTERNAL, errno, "kexec_load of the resume image failed" + e);
+        };
+    }
+
     /** A failed {@code kexec_file_load(KEXEC_FILE_UNLOAD)}. */
     public static KexecException unload(int errno, boolean crash, boolean root) {
         String e = " (kexec_file_load unload: " + errnoName(errno) + ")";

@@ -14,6 +14,13 @@ public interface KexecSyscalls {
     /** {@code kexec_file_load(kernelFd, initrdFd, cmdline, flags)}; {@code cmdline} null = none. */
     void kexecFileLoad(int kernelFd, int initrdFd, String cmdline, long flags);
 
+    /**
+     * {@code kexec_load(entry, nr_segments, segments, flags)}: raw segments and the physical entry point the
+     * kernel's relocate code jumps to (x86_64: 64-bit mode, identity-mapped, interrupts off). Refused under
+     * lockdown (LOCKDOWN_KEXEC) with EPERM.
+     */
+    void kexecLoad(long entry, java.util.List<KexecSegment> segments, long flags);
+
     void close(int fd);
 
     /** {@code sync()}: file systems to disk before the old kernel stops. */

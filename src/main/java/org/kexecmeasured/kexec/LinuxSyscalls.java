@@ -17,11 +17,11 @@ import java.util.Locale;
 public final class LinuxSyscalls implements KexecSyscalls {
 
     /** The syscall numbers of one architecture (arch/x86/entry/syscalls/syscall_64.tbl, include/uapi/asm-generic/unistd.h). */
-    record Numbers(long memfdCreate, long kexecFileLoad) {
+    record Numbers(long memfdCreate, long kexecFileLoad, long kexecLoad) {
         static Numbers forArch(String osArch) {
             return switch (osArch) {
-                case "amd64", "x86_64" -> new Numbers(319, 320);
-                case "aarch64", "arm64" -> new Numbers(279, 294);
+                case "amd64", "x86_64" -> new Numbers(319, 320, 246);
+                case "aarch64", "arm64" -> new Numbers(279, 294, 104);
                 default -> null;
             };
         }
@@ -110,6 +110,34 @@ public final class LinuxSyscalls implements KexecSyscalls {
             throw new SyscallException("kexec_file_load", e.getErrorCode());
         } finally {
             if (c != null) c.close();
+        }
+    }
+
+    @Override
+    public void kexecLoad(long entry, java.util.List<KexecSegment> segments, long flags) {
+        // struct kexec_segment { const void *buf; size_t bufsz; const void *mem; size_t memsz; }: 32 bytes each
+        java.util.List<Memory> bufs = new java.util.ArrayList<>();
+        Memory table = new Memory(32L * Math.max(1, segments.size()));
+        try {
+            for (int i = 0; i < segments.size(); i++) {
+                KexecSegment s = segments.get(i);
+                Memory b = null;
+                if (s.buf().length > 0) {
+                    b = new Memory(s.buf().length);
+                    b.write(0, s.buf(), 0, s.buf().length);
+                    bufs.add(b);
+                }
+                table.setPointer(32L * i, b);
+                table.setLong(32L * i + 8, s.buf().length);
+                table.setLong(32L * i + 16, s.mem());
+                table.setLong(32L * i + 24, s.memsz());
+            }
+            libc.syscall(numbers.kexecLoad(), entry, (long) segments.size(), table, flags);
+        } catch (LastErrorException e) {
+            throw new SyscallException("kexec_load", e.getErrorCode());
+        } finally {
+            table.close();
+            for (Memory b : bufs) b.close();
         }
     }
 

@@ -27,10 +27,22 @@
  * system's PCRs; its sidecar carries the log as it stood when the crash kernel was loaded and the
  * manifest says the payload's records were planned, not extended — it never poses as measured.
  *
- * <h2>Resume mode (coming)</h2>
- * After full emulation to ExitBootServices, a segment loader on {@code kexec_load} with a small
- * purgatory will sit beside the file loader, sharing {@link org.kexecmeasured.kexec.KexecSyscalls},
- * {@link org.kexecmeasured.kexec.KernelState} and {@link org.kexecmeasured.kexec.KexecErrors}
- * ({@code kexec_load} is refused under lockdown).
- */
+ * <h2>Resume mode ({@code boot --full-emulation})</h2>
+ * The payload — any EFI application, not only a Linux kernel (memtest86+ is the test case) — runs in the emulator
+ * until its ExitBootServices returns; the emulator captures the registers there and every range that is not free
+ * memory ({@link org.kexecmeasured.uefi.PostEbsState}). The emulated RAM mirrors this machine's usable RAM
+ * ({@link org.kexecmeasured.kexec.HostMemory}: System RAM of {@code /sys/firmware/memmap} minus the crash kernel),
+ * so {@link org.kexecmeasured.kexec.ResumeImage} can give {@code kexec_load} every captured range as a segment at
+ * its own address, plus the {@link org.kexecmeasured.kexec.Purgatory}: GDT, identity map, CR0/CR4 bits, RFLAGS and
+ * every general register, then a jump to the captured RIP, so the payload goes on natively on the real machine
+ * as if ExitBootServices had just returned to it. {@link org.kexecmeasured.kexec.ResumeLoader} loads it between
+ * the decision and the commit, like file mode.
+ *
+ * <p>Lockdown: {@code kexec_load} is refused under lockdown (LOCKDOWN_KEXEC); the loader checks the lockdown mode
+ * before the payload runs and maps an EPERM from the kernel to the same refusal: nothing is extended or loaded.
+ *
+ * <p>Not done yet: for a Linux kernel resumed this way, boot_params still point at the emulator's system table
+ * (copied as a segment); SETUP_EFI with the real firmware's system table, runtime map and a config-table copy whose
+ * LINUX_EFI_TPM_EVENT_LOG entry is the continued log is the next step (reference: uefi-subset §5.3, §7).
+  */
 package org.kexecmeasured.kexec;

@@ -18,11 +18,16 @@ import java.util.function.Consumer;
  *                 removable-media path \EFI\BOOT\BOOTX64.EFI (with an ESP) or {@code \<payloadName>}
  * @param disk a GPT disk image or block device (read-only) served through BlockIo/DiskIo with a handle per
  *             partition; its EFI system partition's FAT is the ESP unless {@link #esp()} names a directory
+ * @param stopAtExitBootServices resume capture (implies full emulation): the run ends where the payload's
+ *             ExitBootServices returns to it, and {@link PostEbsState} holds the registers there and every range
+ *             that is not free memory (boot services memory included: the payload's stack, the system table) —
+ *             what a kexec purgatory needs to let the payload go on natively from that instruction
  */
 public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel cpuModel, Path esp, byte[] initrd,
                               String append, boolean fullEmulation, Map<String, byte[]> globalVariables,
                               Measurer measurer, Consumer<TraceEntry> liveTrace, Consumer<String> liveConsole,
-                              HostRandom rng, String payloadName, String bootPath, Path disk) {
+                              HostRandom rng, String payloadName, String bootPath, Path disk,
+                              boolean stopAtExitBootServices) {
 
     /** The default time budget: two minutes, enough for a full emulation of a Debian kernel's stub. */
     public static final Duration DEFAULT_TIME_BUDGET = Duration.ofMinutes(2);
@@ -73,6 +78,7 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         private String payloadName = "payload.efi";
         private String bootPath;
         private Path disk;
+        private boolean stopAtExitBootServices;
 
         private Builder() {
             vars.put("SecureBoot", new byte[]{0});
@@ -107,6 +113,8 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         public Builder bootPath(String v) { bootPath = v; return this; }
         /** A GPT disk image (or block device), opened read-only. */
         public Builder disk(Path v) { disk = v; return this; }
+        /** Resume capture: full emulation that stops where ExitBootServices returns (see the record's doc). */
+        public Builder stopAtExitBootServices(boolean v) { stopAtExitBootServices = v; return this; }
         /**
          * Secure Boot as the payload reads it: SecureBoot = 1 and SetupMode = 0 (user mode) under
          * EFI_GLOBAL_VARIABLE. The emulator does not verify the first image (it is the payload the policy
@@ -119,9 +127,10 @@ public record EmulatorOptions(List<RamRange> ram, Duration timeBudget, CpuModel 
         }
 
         public EmulatorOptions build() {
-            return new EmulatorOptions(ram, timeBudget, cpuModel, esp, initrd, append, fullEmulation,
-                    Map.copyOf(vars), measurer == null ? new RecordingMeasurer() : measurer, liveTrace, liveConsole,
-                    rng, payloadName, bootPath, disk);
+            return new EmulatorOptions(ram, timeBudget, cpuModel, esp, initrd, append,
+                    fullEmulation || stopAtExitBootServices, Map.copyOf(vars),
+                    measurer == null ? new RecordingMeasurer() : measurer, liveTrace, liveConsole,
+                    rng, payloadName, bootPath, disk, stopAtExitBootServices);
         }
     }
 }

@@ -495,8 +495,9 @@ public final class ImageServices {
         }
         Image caller = images.get(imageHandle);
         List<MemoryMap.Region> mapAtEbs = fw.memoryMap().regions();
+        boolean atReturn = fw.options().stopAtExitBootServices();
         cpu.setBlockHandler((address, size) -> {
-            if (caller != null && address >= caller.base && address < caller.base + caller.size) {
+            if (!atReturn && caller != null && address >= caller.base && address < caller.base + caller.size) {
                 return;
             }
             if (fw.machine().isTrap(address)) {
@@ -511,9 +512,8 @@ public final class ImageServices {
                 List<PostEbsState.Segment> segs = new ArrayList<>();
                 long total = 0;
                 for (MemoryMap.Region r : mapAtEbs) {
-                    switch (r.type()) {
-                        case LoaderCode, LoaderData, ACPIReclaimMemory, ACPIMemoryNVS, RuntimeServicesCode,
-                             RuntimeServicesData -> {
+                    if (atReturn ? capturedForResume(r) : capturedAtKernelJump(r)) {
+                        {
                             long len = r.end() - r.start();
                             if (len > MAX_CAPTURED_SEGMENT || total + len > MAX_CAPTURED_TOTAL) {
                                 fw.machine().fail("capturing the post-ExitBootServices state: " + r.type()
@@ -528,8 +528,6 @@ public final class ImageServices {
                             segs.add(new PostEbsState.Segment(r.start(), r.type(), d));
                             total += len;
                         }
-                        default -> {
-                        }
                     }
                 }
                 postEbs = new PostEbsState(address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
@@ -539,6 +537,27 @@ public final class ImageServices {
             }
             cpu.stop();
         });
+    }
+
+    /** At the kernel jump: what the kernel keeps (loader and runtime memory, ACPI), not boot services memory. */
+    private static boolean capturedAtKernelJump(MemoryMap.Region r) {
+        return switch (r.type()) {
+            case LoaderCode, LoaderData, ACPIReclaimMemory, ACPIMemoryNVS, RuntimeServicesCode, RuntimeServicesData -> true;
+            default -> false;
+        };
+    }
+
+    /**
+     * At the return from ExitBootServices (resume capture): every range the payload may still touch, boot services
+     * memory included (its stack, the system table and its config tables, the firmware's page tables); free memory,
+     * the reserved page 0 and I/O ranges are left out.
+     */
+    private static boolean capturedForResume(MemoryMap.Region r) {
+        return switch (r.type()) {
+            case LoaderCode, LoaderData, BootServicesCode, BootServicesData, RuntimeServicesCode, RuntimeServicesData,
+                 ACPIReclaimMemory, ACPIMemoryNVS -> true;
+            default -> false;
+        };
     }
 
     // ---------------------------------------------------------------- Image Services

@@ -4,6 +4,7 @@ import org.kexecmeasured.efi.disk.BlockDevice;
 import org.kexecmeasured.efi.disk.Fat;
 import org.kexecmeasured.efi.disk.Gpt;
 import org.kexecmeasured.uefi.protocol.DiskDevice;
+import org.kexecmeasured.uefi.protocol.GraphicsOutputProtocol;
 import org.kexecmeasured.uefi.protocol.LoadFile2Protocol;
 import org.kexecmeasured.uefi.protocol.RngProtocol;
 import org.kexecmeasured.uefi.protocol.SimpleFileSystemProtocol;
@@ -33,6 +34,8 @@ import java.util.stream.Stream;
  * <ul>
  *   <li>always: the console handle (ConIn, ConInEx, ConOut, also StdErr) and EFI_TCG2_PROTOCOL over the
  *   options' measurer;</li>
+ *   <li>with {@link EmulatorOptions#stopAtExitBootServices()} (resume capture): EFI_GRAPHICS_OUTPUT_PROTOCOL on
+ *   the console handle ({@link GraphicsOutputProtocol});</li>
  *   <li>with {@link EmulatorOptions#rng()}: EFI_RNG_PROTOCOL;</li>
  *   <li>with {@link EmulatorOptions#initrd()}: the Linux initrd LoadFile2 (LINUX_EFI_INITRD_MEDIA);</li>
  *   <li>with {@link EmulatorOptions#disk()}: the disk (read-only) with a handle per GPT partition, each with
@@ -148,6 +151,10 @@ public final class Platform implements AutoCloseable {
         new SimpleTextInputExProtocol(ctx, fw.events(), consoleHandle);
         SimpleTextOutputProtocol conOut = new SimpleTextOutputProtocol(ctx, fw.console(), consoleHandle);
         fw.setConsole(consoleHandle, conIn.address(), conOut.address());
+        if (o.stopAtExitBootServices()) {
+            // resume capture: the payload runs on natively, and some (memtest86+) refuse to without a GOP
+            new GraphicsOutputProtocol(ctx, consoleHandle);
+        }
 
         // every measured bzImage is a kernel the payload may enter through the boot protocol (GRUB's linux loader)
         new Tcg2Protocol(ctx, fw.configurationTables(), fw.bootProtocol().watching(o.measurer()));

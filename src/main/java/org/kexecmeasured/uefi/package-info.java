@@ -43,7 +43,10 @@
  *   (the initrd obtained by calling the payload's own LoadFile2): StartImage of a Linux EFI-stub kernel, or a
  *   jump into the entry of a kernel the payload copied into pages itself, as systemd-stub 258+ does
  *   ({@link org.kexecmeasured.uefi.KernelEntryWatch}); in full emulation, to the first jump after
- *   ExitBootServices ({@link org.kexecmeasured.uefi.PostEbsState}).</li>
+ *   ExitBootServices ({@link org.kexecmeasured.uefi.PostEbsState}); in resume capture
+ *   ({@link org.kexecmeasured.uefi.EmulatorOptions#stopAtExitBootServices()}), to the instruction ExitBootServices
+ *   returns to, with every non-free range captured (the kexec package resumes the payload there on the real
+ *   machine).</li>
  *   <li>{@link org.kexecmeasured.uefi.IdleWatch}: a payload that only waits (Stall, WaitForEvent, key polling)
  *   for 10 virtual minutes or 200,000 calls in a row is stuck (systemd's freeze() after an assertion): the run
  *   ends at once with its console's last lines.</li>
@@ -58,9 +61,10 @@
  * ESP served as a SimpleFileSystem (a directory, or the disk's FAT), the console, TCG2, RNG. I/O ports have no
  * device behind them (reads are all-ones, writes vanish).
  *
- * <p>Not modelled: event notification functions (never called), SetVirtualAddressMap, GOP, LoadImage through
- * LoadFile/LoadFile2 device paths, paging (Unicorn 2.0.1 runs VA = PA), signature checks of the first image
- * (with {@code EmulatorOptions.secureBoot} the payload sees SecureBoot = 1; shim verifies what it loads itself).
+ * <p>Not modelled: event notification functions (never called), SetVirtualAddressMap, GOP (except a frame buffer in
+ * RAM in resume capture, for payloads that require one), LoadImage through LoadFile/LoadFile2 device paths, paging
+ * (Unicorn 2.0.1 runs VA = PA), signature checks of the first image (with {@code EmulatorOptions.secureBoot} the
+ * payload sees SecureBoot = 1; shim verifies what it loads itself).
  *
  * <p>GRUB's two ways into the kernel end in a {@link org.kexecmeasured.uefi.HandOff} ({@code BootProtocolWatch}):
  * with Secure Boot off, Debian's GRUB 2.06 uses its legacy x86 linux loader, exits boot services itself and jumps to

@@ -52,6 +52,12 @@ class KexecFileLoaderTest {
         }
 
         @Override
+        public void kexecLoad(long entry, List<org.kexecmeasured.kexec.KexecSegment> segments, long f) {
+            calls.add("kexec_load " + segments.size());
+            if (failLoadWith != 0) throw new SyscallException("kexec_load", failLoadWith);
+        }
+
+        @Override
         public void close(int fd) {
             calls.add("close " + fd);
             open.remove(fd);

@@ -25,6 +25,8 @@ public final class RealParts {
     public static final Path SHIM_SIGNED = Paths.get("/usr/lib/shim/shimx64.efi.signed");
     public static final Path GRUB_SIGNED = Paths.get("/usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed");
     public static final Path SYSTEMD_MEASURE = Paths.get("/lib/systemd/systemd-measure");
+    /** memtest86+ (Debian package memtest86+): an EFI payload that is no Linux kernel (resume mode). */
+    public static final Path MEMTEST = Paths.get("/boot/memtest86+x64.efi");
 
     private RealParts() {
     }

@@ -59,6 +59,22 @@ public final class RecordingKexec implements KexecSyscalls {
         else loaded = true;
     }
 
+    /** What the last successful kexec_load got. */
+    public java.util.List<org.kexecmeasured.kexec.KexecSegment> segments;
+    public long entry;
+
+    @Override
+    public void kexecLoad(long e, java.util.List<org.kexecmeasured.kexec.KexecSegment> segs, long f) {
+        calls.add("kexec_load");
+        if (failLoadWith != 0) throw new SyscallException("kexec_load", failLoadWith);
+        // the kernel refuses kexec_load under lockdown (kexec_load_check: LOCKDOWN_KEXEC)
+        if (lockdown.restrictsKexec()) throw new SyscallException("kexec_load", KexecErrors.EPERM);
+        segments = java.util.List.copyOf(segs);
+        entry = e;
+        flags = f;
+        loaded = true;
+    }
+
     @Override
     public void close(int fd) {
         fds.remove(fd);
