@@ -64,6 +64,10 @@ public final class EmulateCommand implements Callable<Integer> {
             + "place under --esp, else \\EFI\\BOOT\\BOOTX64.EFI")
     String bootPath;
 
+    @Option(names = "--secure-boot", description = "the payload sees Secure Boot on (SecureBoot = 1, SetupMode = 0): shim "
+            + "verifies GRUB, GRUB has shim verify the kernel and enters its EFI handover entry")
+    boolean secureBoot;
+
     @Option(names = "--initrd", paramLabel = "FILE", description = "initrd served through LoadFile2 (LINUX_EFI_INITRD_MEDIA)")
     Path initrd;
 
@@ -171,6 +175,7 @@ public final class EmulateCommand implements Callable<Integer> {
         if (disk != null) {
             b.disk(disk);
         }
+        b.secureBoot(secureBoot);
         if (bootPath != null) {
             if (!bootPath.startsWith("\\")) {
                 throw new BadInputException("--boot-path must start with \\, not '" + bootPath + "'");

@@ -62,9 +62,13 @@
  * device behind them (reads are all-ones, writes vanish).
  *
  * <p>Not modelled: event notification functions (never called), SetVirtualAddressMap, GOP (except a frame buffer in
- * RAM in resume capture, for payloads that require one), LoadImage through
- * LoadFile/LoadFile2 device paths, paging (Unicorn 2.0.1 runs VA = PA). GRUB's legacy x86 linux loader (what
- * Debian's GRUB uses with Secure Boot off) exits boot services itself: the run ends there without a
- * {@link org.kexecmeasured.uefi.HandOff} (its measurements are complete by then).
+ * RAM in resume capture, for payloads that require one), LoadImage through LoadFile/LoadFile2 device paths, paging
+ * (Unicorn 2.0.1 runs VA = PA), signature checks of the first image (with {@code EmulatorOptions.secureBoot} the
+ * payload sees SecureBoot = 1; shim verifies what it loads itself).
+ *
+ * <p>GRUB's two ways into the kernel end in a {@link org.kexecmeasured.uefi.HandOff} ({@code BootProtocolWatch}):
+ * with Secure Boot off, Debian's GRUB 2.06 uses its legacy x86 linux loader, exits boot services itself and jumps to
+ * the kernel's boot-protocol entry ({@code HandOff.Entry.BOOT_PROTOCOL}); with Secure Boot on, its linuxefi loader
+ * calls the kernel's EFI handover entry before ExitBootServices ({@code HandOff.Entry.EFI_HANDOVER}).
  */
 package org.kexecmeasured.uefi;

@@ -1,14 +1,19 @@
 package org.kexecmeasured.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.payload.RealParts;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.Json;
 
 import java.io.PrintWriter;
 import java.io.RandomAccessFile;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Properties;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -48,5 +53,22 @@ class EmulateDiskTest {
         r = run("emulate", "--disk", dir.resolve("zero.img").toString(), "--boot-path", "EFI/x.efi", shim.toString());
         assertEquals("2", r[0], r[2]);
         assertTrue(r[2].contains("--boot-path"), r[2]);
+    }
+
+    /** {@code emulate --secure-boot}: GRUB boots through the kernel's EFI handover entry, the kernel make-disk put on /boot. */
+    @Test
+    void secureBootOnHandsOverThroughTheEfiHandoverEntry(@TempDir Path dir) throws Exception {
+        Path disk = RealParts.makeDisk(dir.resolve("d"));
+        Properties expected = new Properties();
+        try (var rd = Files.newBufferedReader(dir.resolve("d/expected.env"))) {
+            expected.load(rd);
+        }
+        String[] r = run("emulate", "--disk", disk.toString(), "--boot-path", "\\EFI\\debian\\shimx64.efi", "--secure-boot",
+                "--json", "--time-budget", "240s", RealParts.require(RealParts.SHIM_SIGNED, "shim-signed").toString());
+        assertEquals("0", r[0], r[2]);
+        JsonNode h = Json.MAPPER.readTree(r[1]).get("handOff");
+        assertEquals("EFI_HANDOVER", h.get("entry").asText(), h.toString());
+        assertEquals(Hex.of(HashAlg.SHA256.digest(Files.readAllBytes(Path.of(expected.getProperty("kernel"))))),
+                h.get("kernelSha256").asText(), "the kernel make-disk put on /boot");
     }
 }

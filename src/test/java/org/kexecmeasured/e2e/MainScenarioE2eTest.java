@@ -138,6 +138,65 @@ class MainScenarioE2eTest {
         }
     }
 
+    @Test
+    void gen2sEventlogShowWithoutAFileReadsTheContinuedLogAndSaysSo() {
+        Path g2 = E2eRun.stage(run, "gen2");
+        assertEquals("0", E2eRun.text(g2.resolve("show.rc")).strip(), () -> E2eRun.text(g2.resolve("show.txt")));
+        String show = E2eRun.text(g2.resolve("show.txt"));
+        assertTrue(show.contains("reading the continued log /run/kexec-measured/tpm2-event-log.bin"), show);
+        // what it shows is that log: as many records as the sidecar's, the boundary among them
+        EventLog side = E2eRun.log(g2.resolve("sidecar/tpm2-event-log.bin"));
+        EventLog fw = E2eRun.log(g2.resolve("securityfs-log.bin"));
+        assertTrue(side.events().size() > fw.events().size());
+        assertTrue(show.contains("kexec-measured boundary"), show);
+    }
+
+    // ------------------------------------------------------------------ re-authorization (gen1 --policy → gen2)
+
+    /**
+     * gen1 enrolled a LUKS2 token with {@code systemd-cryptenroll --tpm2-public-key} (signed PCR 11 policy)
+     * and booted gen2 with a policy that re-authorizes it. In gen2 systemd's own token plugin
+     * ({@code cryptsetup open --test-passphrase --token-only}) is the oracle: with the signature the sidecar
+     * carried it opens after the phase enter-initrd (the signed phases) and not at the kernel's start; without
+     * it, never — while the tpm2-tools secret sealed to gen1's pristine PCR 11 stays sealed.
+     */
+    @Test
+    void aSecretTheReauthorizationCoversOpensInGen2WhileOneSealedToGen1sPristinePcr11DoesNot() throws Exception {
+        Path g1 = E2eRun.stage(run, "gen1");
+        Path g2 = E2eRun.stage(run, "gen2");
+        assertEquals("0", E2eRun.text(g1.resolve("enroll.rc")).strip(), () -> E2eRun.text(g1.resolve("enroll.out")));
+        // the policy's verdict, in the manifest the sidecar carried
+        com.fasterxml.jackson.databind.JsonNode manifest = org.kexecmeasured.util.Json.MAPPER.readTree(
+                E2eRun.bytes(g2.resolve("sidecar/manifest.json")));
+        com.fasterxml.jackson.databind.JsonNode secret = manifest.path("policyDecision").path("secrets").path(0);
+        assertEquals("disk", secret.path("name").asText(), manifest.toPrettyString());
+        assertEquals("reachable", secret.path("verdict").asText(), secret.toPrettyString());
+        String reachableAt = secret.path("routes").toString();
+        assertTrue(reachableAt.contains("enter-initrd"), reachableAt);
+        // the re-authorization came over in the sidecar, signed over the PCR 11 gen2 really holds after
+        // enter-initrd: PolicyPCR(sha256:11) computed by tpm2-tools' trial session in gen2
+        Path sigFile = g2.resolve("sidecar/tpm2-pcr-signature.json");
+        assertTrue(sigFile.toFile().isFile(), "the sidecar carries tpm2-pcr-signature.json");
+        String pol = Hex.of(E2eRun.bytes(g2.resolve("policy-pcr11-enter-initrd.bin")));
+        com.fasterxml.jackson.databind.JsonNode sig = org.kexecmeasured.util.Json.MAPPER.readTree(E2eRun.bytes(sigFile));
+        boolean covered = false;
+        for (com.fasterxml.jackson.databind.JsonNode e : sig.path("sha256")) {
+            if (e.path("pol").asText().equalsIgnoreCase(pol) && e.path("pcrs").toString().equals("[11]")) covered = true;
+        }
+        assertTrue(covered, "a sha256 entry signs PolicyPCR(11) = " + pol + ": " + sig);
+        // systemd's token plugin decides
+        assertEquals("0", E2eRun.text(g2.resolve("pcrphase.rc")).strip());
+        assertNotEquals("0", E2eRun.text(g2.resolve("token-kernel-start-signed.rc")).strip(),
+                () -> "signed for the phases only, yet opened at the kernel's start: " + E2eRun.text(g2.resolve("token-kernel-start-signed.out")));
+        assertEquals("0", E2eRun.text(g2.resolve("token-enter-initrd-signed.rc")).strip(),
+                () -> "the re-authorized token did not open after enter-initrd: " + E2eRun.text(g2.resolve("token-enter-initrd-signed.out")));
+        assertNotEquals("0", E2eRun.text(g2.resolve("token-enter-initrd-unsigned.rc")).strip(),
+                "control: without the re-authorized signature the token stays closed");
+        // and the secret sealed (tpm2-tools, PolicyPCR) to gen1's pristine PCR 11 does not unseal
+        assertNotEquals("0", E2eRun.text(g2.resolve("unseal-pcr11.rc")).strip());
+        assertEquals("0", E2eRun.text(g2.resolve("unseal-pcr0.rc")).strip(), "control: PCR 0's secret unseals");
+    }
+
     // ------------------------------------------------------------------ gen3
 
     @Test
