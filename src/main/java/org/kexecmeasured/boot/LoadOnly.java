@@ -1,6 +1,7 @@
 package org.kexecmeasured.boot;
 
 import org.kexecmeasured.tpm.PcrReader;
+import org.kexecmeasured.util.BadInputException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -38,16 +39,27 @@ public final class LoadOnly {
      * @param tool              the launcher the hook runs to commit
      * @param tolerateDivergent the PCRs {@code decider} lets diverge: the commit checks the PCRs it reads then
      *                          against the same set ({@link PendingCommit})
+     * @param tcti              the TPM {@code tpm} reads: the commit extends that one (the hook names none)
+     * @throws BadInputException when the decision puts files in {@code /.extra/} (a re-authorization): they
+     *                           are signed over the PCRs read now, which the OS still changes before the
+     *                           commit, and the commit does not decide again — refused before the load
      */
     public static Result prepareForShutdown(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader loader,
-                                            Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent) {
+                                            Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent,
+                                            String tcti) {
         MeasuredBoot.checkStateDir(req.stateDir());
         Plan plan = MeasuredBoot.plan(req, tpm);
         Decision decision = MeasuredBoot.decide(plan, decider);
+        if (!decision.extraFiles().isEmpty()) {
+            throw new BadInputException("--at-shutdown: the policy's decision adds " + decision.extraFiles().keySet()
+                    + " to /.extra/ (a re-authorization signed over the PCRs read now); the OS changes PCRs until the"
+                    + " system-shutdown hook commits and the commit does not re-authorize, so the signature would not"
+                    + " match: boot without --at-shutdown, or without the policy's reauthorize (nothing was loaded or extended)");
+        }
         Loader.Loaded loaded = loader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.PENDING));
         MeasuredBoot.unloadOnFailure(loaded, () -> {
             try {
-                PendingBoot.save(plan, decision.sidecarFiles(), tolerateDivergent, req.stateDir(), pendingDir, tool);
+                PendingBoot.save(plan, decision.sidecarFiles(), tolerateDivergent, req.stateDir(), pendingDir, tool, tcti);
                 return null;
             } catch (IOException e) {
                 throw new UncheckedIOException(pendingDir + ": cannot save the pending boot: " + e.getMessage(), e);

@@ -15,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -119,22 +120,89 @@ public final class Locks {
     }
 
     /**
-     * One name per TPM: {@code tpm0} for {@code device:/dev/tpm0} and {@code device:/dev/tpmrm0} (the
-     * resource manager in front of the same chip), {@code swtpm-HOST-PORT} or {@code swtpm-path-SOCKET}
-     * for a simulator, characters outside {@code [A-Za-z0-9._-]} replaced by {@code _}.
+     * One name per TPM, whatever TCTI spelling reaches it, characters outside {@code [A-Za-z0-9._-]} replaced by {@code _}:
+     * <ul>
+     *   <li>a device by its real path (symbolic links resolved), then: {@code tpmN} for {@code /dev/tpmN} and
+     *       {@code /dev/tpmrmN} (the resource manager in front of the same chip), also for any other node with
+     *       the major:minor of one of them ({@code /sys/class/tpm*}{@code /NAME/dev}); {@code device-MAJ_MIN} for
+     *       another character device; {@code device-PATH} when the path is not a character device (yet);</li>
+     *   <li>a simulator over TCP ({@code swtpm:} and {@code mssim:} speak the same protocol on the same port) as
+     *       {@code swtpm-ADDRESS-PORT}, the host resolved to its address and the port as a number;</li>
+     *   <li>a simulator's UNIX socket as {@code swtpm-path-REALPATH}.</li>
+     * </ul>
      */
     public static String tpmId(String tcti) {
         Tcti t = Tcti.parse(tcti);
         String id = switch (t.kind()) {
-            case "device" -> {
-                String name = Path.of(t.options().get("path")).getFileName().toString();
-                yield name.matches("tpmrm[0-9]+") ? "tpm" + name.substring(5)
-                        : name.matches("tpm[0-9]+") ? name : "device-" + t.options().get("path");
-            }
-            default -> t.options().containsKey("path") ? t.kind() + "-path-" + t.options().get("path")
-                    : t.kind() + "-" + t.options().get("host").toLowerCase(Locale.ROOT) + "-" + t.options().get("port");
+            case "device" -> deviceId(realPath(Path.of(t.options().get("path"))));
+            default -> t.options().containsKey("path") ? "swtpm-path-" + realPath(Path.of(t.options().get("path")))
+                    : "swtpm-" + address(t.options().get("host")) + "-" + port(t.options().get("port"));
         };
         return id.replaceAll("[^A-Za-z0-9._-]", "_");
+    }
+
+    private static String deviceId(Path path) {
+        String name = path.getFileName() == null ? "" : path.getFileName().toString();
+        if (name.matches("tpmrm[0-9]+")) return "tpm" + name.substring(5);
+        if (name.matches("tpm[0-9]+")) return name;
+        String rdev = rdev(path);
+        if (rdev == null) return "device-" + path;
+        // another node of a TPM character device: the name the kernel gave it
+        for (String cls : List.of("tpm", "tpmrm")) {
+            Path sys = Path.of("/sys/class", cls);
+            if (!Files.isDirectory(sys)) continue;
+            try (var entries = Files.list(sys)) {
+                for (Path e : entries.toList()) {
+                    Path dev = e.resolve("dev");
+                    if (Files.isRegularFile(dev) && Files.readString(dev).strip().equals(rdev)) {
+                        String n = e.getFileName().toString();
+                        return n.startsWith("tpmrm") ? "tpm" + n.substring(5) : n;
+                    }
+                }
+            } catch (IOException ignored) {
+                // sysfs unreadable: the device number alone names it
+            }
+        }
+        return "device-" + rdev;
+    }
+
+    /** {@code MAJ:MIN} of a character device (the format of sysfs's {@code dev}), null for anything else. */
+    private static String rdev(Path path) {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode");
+            if ((mode & 0170000) != 0020000) return null; // S_IFCHR
+            long rdev = (Long) Files.getAttribute(path, "unix:rdev");
+            // Linux's new_encode_dev: minor in bits 0-7 and 20-31, major in bits 8-19 (and 32+ on 64-bit dev_t)
+            long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+            long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+            return major + ":" + minor;
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return null;
+        }
+    }
+
+    private static Path realPath(Path p) {
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            return p.toAbsolutePath().normalize();
+        }
+    }
+
+    private static String address(String host) {
+        try {
+            return java.net.InetAddress.getByName(host).getHostAddress();
+        } catch (java.net.UnknownHostException e) {
+            return host.toLowerCase(Locale.ROOT);
+        }
+    }
+
+    private static String port(String port) {
+        try {
+            return Integer.toString(Integer.parseInt(port.strip()));
+        } catch (NumberFormatException e) {
+            return port;
+        }
     }
 
     private static Held lock(Path lockFile, String what, Duration wait) {

@@ -38,9 +38,9 @@ import java.util.TreeSet;
  * <p>Files in the pending directory: {@value #FILE} (this record), {@code kernel.bin} and
  * {@code initrd.bin} (the hand-off, SHA-256 checked on load), {@code tool} (the launcher the hook runs).
  */
-@JsonPropertyOrder({"format", "created", "tool", "stateDir", "payloadName", "payloadAuthenticodeSha256", "policy", "toolVersion",
+@JsonPropertyOrder({"format", "created", "tool", "stateDir", "tcti", "payloadName", "payloadAuthenticodeSha256", "policy", "toolVersion",
         "firmwareLogSource", "tpmBanks", "logBanks", "boundary", "records", "handOff", "sidecarExtraFiles", "notes"})
-public record PendingBoot(String format, String created, String tool, String stateDir, String payloadName, String payloadAuthenticodeSha256,
+public record PendingBoot(String format, String created, String tool, String stateDir, String tcti, String payloadName, String payloadAuthenticodeSha256,
                           PolicyInfo policy, String toolVersion, String firmwareLogSource, List<String> tpmBanks,
                           List<String> logBanks, BoundaryInfo boundary, List<RecordInfo> records, HandOffInfo handOff,
                           Map<String, String> sidecarExtraFiles, List<String> notes) {
@@ -49,6 +49,8 @@ public record PendingBoot(String format, String created, String tool, String sta
     public static final String FILE = "pending.json";
     /** Where {@code boot --at-shutdown} leaves it and the hook looks for it. */
     public static final Path DEFAULT_DIR = Path.of("/run/kexec-measured-pending");
+    /** The TPM a pending file without {@code tcti} (written before it was saved) is committed to. */
+    public static final String DEFAULT_TCTI = "device:/dev/tpmrm0";
 
     /**
      * @param tolerateDivergent PCRs the preparation's policy lets diverge from the log (the built-in policy's
@@ -77,7 +79,7 @@ public record PendingBoot(String format, String created, String tool, String sta
 
     /** Saves the parts of {@code plan} a later commit needs; the directory is created mode 0700. */
     public static void save(Plan plan, Map<String, byte[]> sidecarExtraFiles, java.util.Set<Integer> tolerateDivergent,
-                            Path stateDir, Path dir, String tool) throws IOException {
+                            Path stateDir, Path dir, String tool, String tcti) throws IOException {
         Files.createDirectories(dir);
         try {
             Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
@@ -100,7 +102,7 @@ public record PendingBoot(String format, String created, String tool, String sta
         }
         Map<String, String> extra = new TreeMap<>();
         sidecarExtraFiles.forEach((k, v) -> extra.put(k, Base64.getEncoder().encodeToString(v)));
-        PendingBoot p = new PendingBoot(FORMAT, Instant.now().toString(), tool, stateDir.toAbsolutePath().toString(),
+        PendingBoot p = new PendingBoot(FORMAT, Instant.now().toString(), tool, stateDir.toAbsolutePath().toString(), tcti,
                 plan.payloadName(),
                 Hex.of(plan.payloadAuthenticodeSha256()),
                 new PolicyInfo(plan.policy().id(), List.copyOf(plan.policy().extendSet()), List.copyOf(plan.policy().boundarySet()),
@@ -118,6 +120,21 @@ public record PendingBoot(String format, String created, String tool, String sta
     /** Reads a saved pending boot; every inconsistency is bad input naming the file. */
     public static PendingBoot read(Path dir) {
         Path f = dir.resolve(FILE);
+        // only the one who prepared it may have written it: no link, nothing group- or world-writable
+        for (Path x : List.of(dir, f)) {
+            if (Files.isSymbolicLink(x)) throw new BadInputException(x + ": a symbolic link; a pending boot is never one");
+            try {
+                java.util.Set<java.nio.file.attribute.PosixFilePermission> perms =
+                        Files.getPosixFilePermissions(x, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+                if (perms.contains(java.nio.file.attribute.PosixFilePermission.GROUP_WRITE)
+                        || perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_WRITE)) {
+                    throw new BadInputException(x + ": writable by group or others ("
+                            + java.nio.file.attribute.PosixFilePermissions.toString(perms) + "); a pending boot is written by root only");
+                }
+            } catch (UnsupportedOperationException | IOException e) {
+                // no POSIX permissions, or no file: the read below says what is wrong
+            }
+        }
         PendingBoot p;
         try {
             p = Json.MAPPER.readValue(BoundedFiles.read(f, BoundedFiles.TEXT), PendingBoot.class);
@@ -126,7 +143,171 @@ public record PendingBoot(String format, String created, String tool, String sta
         }
         if (!FORMAT.equals(p.format())) throw new BadInputException(f + ": format " + p.format() + ", expected " + FORMAT);
         p.check(f);
+        p.checkStructure(f);
         return p;
+    }
+
+    /**
+     * After {@link #check}, what the commit relies on beyond well-formed fields, checked before it reads a PCR
+     * (the field checks repeat where this needs the parsed values): the records as the planner makes them — the boundary records first, one per boundary PCR, rebuilt from the boundary's
+     * fields; no other record tagged as a boundary or an OS record; every disposition the one the saved
+     * policy gives. A file that fails is bad input naming the field (exit 2, nothing extended).
+     */
+    private void checkStructure(Path f) {
+        require(f, "created", created);
+        require(f, "tool", tool);
+        require(f, "stateDir", stateDir);
+        require(f, "payloadName", payloadName);
+        require(f, "toolVersion", toolVersion);
+        require(f, "firmwareLogSource", firmwareLogSource);
+        hex(f, "payloadAuthenticodeSha256", payloadAuthenticodeSha256, HashAlg.SHA256.size);
+        require(f, "policy", policy);
+        require(f, "policy.id", policy.id());
+        pcrs(f, "policy.extendSet", policy.extendSet());
+        pcrs(f, "policy.boundarySet", policy.boundarySet());
+        pcrs(f, "policy.tolerateDivergent", policy.tolerateDivergent());
+        if (!policy.boundarySet().containsAll(policy.extendSet())) {
+            throw bad(f, "policy.extendSet", policy.extendSet() + " is not within the boundary set " + policy.boundarySet());
+        }
+        List<HashAlg> tpm = banks(f, "tpmBanks", tpmBanks);
+        List<HashAlg> log = banks(f, "logBanks", logBanks);
+        require(f, "boundary", boundary);
+        for (String[] kv : new String[][]{{"toolVersion", boundary.toolVersion()}, {"time", boundary.time()},
+                {"nonce", boundary.nonce()}, {"payload", boundary.payload()}, {"policy", boundary.policy()}, {"data", boundary.data()}}) {
+            require(f, "boundary." + kv[0], kv[1]);
+        }
+        pcrs(f, "boundary.pcrs", boundary.pcrs());
+        if (!new TreeSet<>(boundary.pcrs()).equals(new TreeSet<>(policy.boundarySet()))) {
+            throw bad(f, "boundary.pcrs", boundary.pcrs() + " differ from the policy's boundary set " + policy.boundarySet());
+        }
+        if (!boundary.policy().equals(policy.id())) {
+            throw bad(f, "boundary.policy", "'" + boundary.policy() + "' differs from policy.id '" + policy.id() + "'");
+        }
+        require(f, "handOff", handOff);
+        require(f, "handOff.cmdline", handOff.cmdline());
+        require(f, "handOff.devicePath", handOff.devicePath());
+        base64(f, "handOff.loadOptions", handOff.loadOptions());
+        hex(f, "handOff.kernelSha256", handOff.kernelSha256(), HashAlg.SHA256.size);
+        hex(f, "handOff.initrdSha256", handOff.initrdSha256(), HashAlg.SHA256.size);
+        require(f, "records", records);
+        BoundaryEvent b;
+        try {
+            b = new BoundaryEvent(boundary.toolVersion(), Instant.parse(boundary.time()), Hex.parse(boundary.nonce()),
+                    Hex.parse(boundary.payload()), boundary.policy(), new TreeSet<>(boundary.pcrs()));
+        } catch (RuntimeException e) {
+            throw bad(f, "boundary", "its fields do not make a boundary event: " + e.getMessage());
+        }
+        java.util.Set<HashAlg> needed = java.util.EnumSet.noneOf(HashAlg.class);
+        needed.addAll(tpm);
+        needed.addAll(log);
+        BootPolicy bp = new BootPolicy(new TreeSet<>(policy.extendSet()), new TreeSet<>(policy.boundarySet()), policy.id());
+        List<Measurement> boundaryRecords = b.measurements(needed);
+        if (records.size() <= boundaryRecords.size()) {
+            throw bad(f, "records", records.size() + " records: the " + boundaryRecords.size() + " boundary records and no payload record");
+        }
+        for (int i = 0; i < records.size(); i++) {
+            String at = "records[" + i + "]";
+            RecordInfo r = records.get(i);
+            require(f, at, r);
+            if (r.pcr() < 0 || r.pcr() > 23) throw bad(f, at + ".pcr", r.pcr() + " is not a PCR index 0-23");
+            if (r.eventType() < 0 || r.eventType() > 0xffffffffL) throw bad(f, at + ".eventType", r.eventType() + " is not a UINT32");
+            require(f, at + ".digests", r.digests());
+            Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+            for (Map.Entry<String, String> e : r.digests().entrySet()) {
+                HashAlg a;
+                try {
+                    a = HashAlg.fromName(e.getKey());
+                } catch (BadInputException x) {
+                    throw bad(f, at + ".digests", "unknown bank '" + e.getKey() + "'");
+                }
+                d.put(a, hex(f, at + ".digests." + e.getKey(), e.getValue(), a.size));
+            }
+            if (!d.keySet().containsAll(needed)) {
+                throw bad(f, at + ".digests", "banks " + d.keySet() + " lack some of the TPM's and the log's " + needed);
+            }
+            byte[] data = base64(f, at + ".eventData", r.eventData());
+            Origin origin = known(f, at + ".origin", Origin.class, r.origin());
+            PlannedRecord.Disposition disposition = known(f, at + ".disposition", PlannedRecord.Disposition.class, r.disposition());
+            Measurement m = new Measurement(r.pcr(), (int) r.eventType(), d, data);
+            if (i < boundaryRecords.size()) {
+                Measurement want = boundaryRecords.get(i);
+                boolean same = origin == Origin.BOUNDARY && m.pcr() == want.pcr() && m.eventType() == want.eventType()
+                        && Arrays.equals(m.eventData(), want.eventData());
+                for (HashAlg a : needed) same &= Arrays.equals(d.get(a), want.digests().get(a));
+                if (!same) {
+                    throw bad(f, at, "expected the boundary record for PCR " + want.pcr() + " (the boundary records come first,"
+                            + " one per boundary PCR " + policy.boundarySet() + ", rebuilt from the boundary's fields)");
+                }
+            } else if (origin == Origin.BOUNDARY || Planner.carriesBoundaryTag(m)) {
+                throw bad(f, at, "a boundary record after the boundary records");
+            } else if (Planner.carriesOsRecordTag(m)) {
+                throw bad(f, at, "an event with a tag reserved for the OS's records");
+            }
+            PlannedRecord.Disposition expected = !bp.extendsPcr(m.pcr()) ? PlannedRecord.Disposition.SIDE_RECORD
+                    : m.eventType() == PlannedRecord.EV_NO_ACTION ? PlannedRecord.Disposition.LOG_ONLY : PlannedRecord.Disposition.EXTEND;
+            if (disposition != expected) {
+                throw bad(f, at + ".disposition", disposition + ", but the policy's sets make it " + expected);
+            }
+        }
+    }
+
+    private static BadInputException bad(Path f, String field, String what) {
+        return new BadInputException(f + ": " + field + ": " + what);
+    }
+
+    private static void require(Path f, String field, Object v) {
+        if (v == null) throw bad(f, field, "missing");
+    }
+
+    private static void pcrs(Path f, String field, List<Integer> pcrs) {
+        require(f, field, pcrs);
+        for (Integer p : pcrs) {
+            if (p == null || p < 0 || p > 23) throw bad(f, field, p + " is not a PCR index 0-23");
+        }
+    }
+
+    private static List<HashAlg> banks(Path f, String field, List<String> names) {
+        require(f, field, names);
+        if (names.isEmpty()) throw bad(f, field, "empty");
+        List<HashAlg> out = new ArrayList<>();
+        for (String n : names) {
+            try {
+                out.add(HashAlg.fromName(n == null ? "" : n));
+            } catch (BadInputException e) {
+                throw bad(f, field, "unknown bank '" + n + "'");
+            }
+        }
+        return out;
+    }
+
+    private static byte[] hex(Path f, String field, String v, int size) {
+        require(f, field, v);
+        byte[] b;
+        try {
+            b = Hex.parse(v);
+        } catch (BadInputException e) {
+            throw bad(f, field, "not hex");
+        }
+        if (b.length != size) throw bad(f, field, b.length + " bytes, expected " + size);
+        return b;
+    }
+
+    private static byte[] base64(Path f, String field, String v) {
+        require(f, field, v);
+        try {
+            return Base64.getDecoder().decode(v);
+        } catch (IllegalArgumentException e) {
+            throw bad(f, field, "not base64");
+        }
+    }
+
+    private static <E extends Enum<E>> E known(Path f, String field, Class<E> type, String v) {
+        require(f, field, v);
+        try {
+            return Enum.valueOf(type, v);
+        } catch (IllegalArgumentException e) {
+            throw bad(f, field, "'" + v + "' is not one of " + Arrays.toString(type.getEnumConstants()));
+        }
     }
 
     /**
@@ -308,6 +489,11 @@ public record PendingBoot(String format, String created, String tool, String sta
                 head, pcrSource, tpm, log, before, List.of(), b, recs, before, head, h,
                 new Plan.Stats(0, 0, 0, 0, 0, 0, new TreeMap<>()), this.notes == null ? List.of() : this.notes);
         return PlanRebase.rebase(saved, head, before, pcrSource, notes);
+    }
+
+    /** The TPM the preparation read, which the commit extends: {@code tcti}, or the default device in earlier files. */
+    public String tctiOrDefault() {
+        return tcti == null || tcti.isBlank() ? DEFAULT_TCTI : tcti;
     }
 
     public Map<String, byte[]> sidecarExtraFileBytes() {

@@ -224,7 +224,7 @@ public final class BootCommand implements Callable<Integer> {
                 if (crash || atShutdown) {
                     LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
                             : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
-                            policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent());
+                            policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent(), tcti);
                     progress.close();
                     printLoadOnly(out, r, loader, logNote);
                     return 0;
@@ -283,6 +283,7 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("--tolerate-divergent applies to the built-in policy; with --policy the policy's "
                     + "measurement.tolerate-divergent decides");
         }
+        checkEventlogOut(eventlogOut, stateDir, firmwareLog);
         checkDisk(disk, bootPath);
     }
 
@@ -293,6 +294,50 @@ public final class BootCommand implements Callable<Integer> {
         }
         if (bootPath != null && !bootPath.startsWith("\\")) {
             throw new BadInputException("--boot-path must start with \\, not '" + bootPath + "'");
+        }
+    }
+
+    /**
+     * {@code --eventlog-out} names a file of its own: not a symbolic link or a device (the log would land
+     * elsewhere, or a device be written), not a file of the state directory other than the default
+     * {@code STATE/eventlog.bin} (the journal, the firmware-log copy, the generations belong to the boot), not
+     * the firmware log it continues. Real paths are compared, so {@code ..} and linked directories do not hide
+     * one. Checked before the plan: a refusal changes nothing.
+     */
+    static void checkEventlogOut(Path out, Path stateDir, Path firmwareLog) {
+        if (out == null) return;
+        String what = "--eventlog-out " + out + ": ";
+        if (Files.isSymbolicLink(out)) {
+            throw new BadInputException(what + "a symbolic link; name the file itself (nothing was extended)");
+        }
+        if (Files.exists(out, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(out, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            throw new BadInputException(what + "not a regular file (nothing was extended)");
+        }
+        Path real = realPath(out);
+        Path state = realPath(stateDir);
+        if (real.startsWith(state) && !real.equals(state.resolve("eventlog.bin"))) {
+            throw new BadInputException(what + "inside the state directory " + stateDir + ", whose files belong to the boot"
+                    + " (journal, firmware-log copy, generations); only its eventlog.bin, the default, may be named (nothing was extended)");
+        }
+        try {
+            if (firmwareLog != null && Files.exists(out) && Files.exists(firmwareLog) && Files.isSameFile(out, firmwareLog)) {
+                throw new BadInputException(what + "the firmware log the boot continues (nothing was extended)");
+            }
+        } catch (IOException e) {
+            throw new BadInputException(what + "cannot compare it with " + firmwareLog + ": " + e.getMessage());
+        }
+    }
+
+    /** The real path of a file that may not exist yet: its nearest existing ancestor resolved, the rest appended. */
+    private static Path realPath(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        Path existing = abs;
+        while (existing != null && !Files.exists(existing)) existing = existing.getParent();
+        if (existing == null) return abs;
+        try {
+            return existing.toRealPath().resolve(existing.relativize(abs)).normalize();
+        } catch (IOException e) {
+            throw new BadInputException(p + ": cannot resolve its real path: " + e.getMessage());
         }
     }
 

@@ -41,8 +41,8 @@ public final class CommitPendingCommand implements Callable<Integer> {
     @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "the pending boot (default: ${DEFAULT-VALUE})")
     Path dir = PendingBoot.DEFAULT_DIR;
 
-    @Option(names = "--tpm", paramLabel = "TCTI", defaultValue = "device:/dev/tpmrm0",
-            description = "TPM to extend (default: ${DEFAULT-VALUE})")
+    @Option(names = "--tpm", paramLabel = "TCTI",
+            description = "TPM to extend (default: the one 'boot --at-shutdown' read, saved in pending.json)")
     String tcti;
 
     @Option(names = "--json", description = "JSON result")
@@ -61,6 +61,8 @@ public final class CommitPendingCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         FileModeLoader loader = new FileModeLoader(services.kexec().get(), Target.REBOOT);
         MeasuredBoot.Result r;
+        // the hook names no TPM: the commit extends the one the preparation read
+        String tcti = this.tcti != null ? this.tcti : PendingBoot.read(dir).tctiOrDefault();
         try (Tpm tpm = services.tpm().open(tcti)) {
             r = PendingCommit.run(dir, tpm, loader);
         } catch (KexecException e) {

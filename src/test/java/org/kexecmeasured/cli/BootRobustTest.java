@@ -295,7 +295,7 @@ class BootRobustTest {
         assertEquals("tpm0", Locks.tpmId("device:/dev/tpmrm0"));
         assertEquals("tpm0", Locks.tpmId("device:/dev/tpm0"));
         assertEquals("tpm0", Locks.tpmId("device"));
-        assertEquals("swtpm-localhost-2321", Locks.tpmId("swtpm:"));
+        assertEquals("swtpm-127.0.0.1-2321", Locks.tpmId("swtpm:"));
         assertEquals("swtpm-127.0.0.1-4000", Locks.tpmId("swtpm:host=127.0.0.1,port=4000,timeout=10"));
         assertEquals("swtpm-path-_run_x.sock", Locks.tpmId("swtpm:path=/run/x.sock"));
     }

@@ -60,7 +60,7 @@ class CommitAtShutdownTest {
                 // preparation's policy must tolerate (--tolerate-divergent 11)
                 prepared = LoadOnly.prepareForShutdown(req, tpm, Decider.builtin(Set.of(11)),
                         new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured",
-                        Set.of(11));
+                        Set.of(11), swtpm.tcti());
             }
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "preparing extends nothing");
             assertTrue(k.loaded && Files.isRegularFile(pending.resolve(PendingBoot.FILE)));

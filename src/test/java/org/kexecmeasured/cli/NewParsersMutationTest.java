@@ -76,7 +76,7 @@ class NewParsersMutationTest {
         Files.createDirectories(dir.resolve("state"));
         pending = dir.resolve("pending");
         PendingBoot.save(plan, Map.of("policy.txt", "allowed\n".getBytes(StandardCharsets.UTF_8)), java.util.Set.of(11),
-                dir.resolve("state"), pending, "/usr/bin/kexec-measured");
+                dir.resolve("state"), pending, "/usr/bin/kexec-measured", "swtpm:");
     }
 
     // ------------------------------------------------------------------ IMA

@@ -309,7 +309,7 @@ class PolicyAcceptanceTest {
                             RefusedException refused = org.junit.jupiter.api.Assertions.assertThrows(RefusedException.class, () ->
                                     LoadOnly.prepareForShutdown(req, tpm, decider,
                                             new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured",
-                                            pf.measurement().tolerateDivergent()));
+                                            pf.measurement().tolerateDivergent(), swtpm.tcti()));
                             assertTrue(refused.getMessage().contains("refused by policy"), refused.getMessage());
                         }
                         assertFalse(Files.exists(pending.resolve(PendingBoot.FILE)), what + ": nothing pending");

@@ -1,0 +1,175 @@
+package org.kexecmeasured.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.boot.BootPolicy;
+import org.kexecmeasured.boot.Decider;
+import org.kexecmeasured.boot.Decision;
+import org.kexecmeasured.boot.LoadOnly;
+import org.kexecmeasured.boot.MeasuredBoot;
+import org.kexecmeasured.boot.OsLogs;
+import org.kexecmeasured.boot.PendingBoot;
+import org.kexecmeasured.eventlog.Fixtures;
+import org.kexecmeasured.kexec.FileModeLoader;
+import org.kexecmeasured.kexec.KexecFileLoader;
+import org.kexecmeasured.kexec.testing.RecordingKexec;
+import org.kexecmeasured.tpm.Tpm;
+import org.kexecmeasured.tpm.testing.Swtpm;
+import org.kexecmeasured.tpm.testing.Tpm2Tools;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.Json;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Defects an adversarial review found in the {@code --at-shutdown} path, each reproduced on a real swtpm
+ * holding the firmware's PCRs (the oracle for "nothing was extended" is tpm2_pcrread).
+ */
+class PendingHardeningTest {
+
+    static final Path FW = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
+
+    /** {@code boot --at-shutdown} as the CLI runs it, into {@code pending}. */
+    static LoadOnly.Result prepare(Path dir, Swtpm swtpm, RecordingKexec k, Path pending, String tcti) throws Exception {
+        Path uki = dir.resolve("uki");
+        if (!Files.exists(uki.resolve("demo.efi"))) ChainFixtures.makeUki(uki);
+        MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi", null, FW,
+                dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+        try (Tpm tpm = swtpm.open()) {
+            return LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
+                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of(), tcti);
+        }
+    }
+
+    /**
+     * {@code exec} after {@code boot --at-shutdown} would start a kernel whose boot was never committed (the PCRs
+     * unchanged: the next system could unseal this one's secrets): refused, exit 2, no reboot syscall; once the
+     * pending boot is committed, {@code exec} goes ahead.
+     */
+    @Test
+    void execRefusesAnUncommittedPendingBoot(@TempDir Path dir) throws Exception {
+        RecordingKexec k = new RecordingKexec();
+        Path pending = dir.resolve("pending");
+        try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
+            Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
+            prepare(dir, swtpm, k, pending, swtpm.tcti());
+            assertTrue(Files.readString(pending.resolve(PendingBoot.FILE)).contains(swtpm.tcti()), "the TCTI is saved");
+            k.calls.clear();
+            ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "exec", "--pending-dir", pending.toString());
+            assertEquals(2, c.rc(), c.err());
+            assertTrue(c.err().contains("pending") && c.err().contains("systemctl kexec") && c.err().contains("commit-pending"), c.err());
+            assertEquals(List.of(), k.calls, "no sync, no reboot");
+            assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL));
+
+            // as the system-shutdown hook runs it: no --tpm, the TPM the preparation read is the one extended
+            ChainFixtures.Cli commit = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", pending.toString());
+            assertEquals(0, commit.rc(), commit.err());
+            assertFalse(before.equals(Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL)), "committed to the saved TCTI");
+            k.calls.clear();
+            ChainFixtures.Cli after = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "exec", "--pending-dir", pending.toString());
+            assertEquals(List.of("sync", "reboot"), k.calls, after.err());
+        }
+    }
+
+    /**
+     * A decision that re-authorizes (files for {@code /.extra/}, as PolicyDecider returns with {@code reauthorize}) signs
+     * the PCRs read at preparation, which the OS changes before the commit, and the pending file would drop those files:
+     * {@code --at-shutdown} refuses it before anything is loaded or saved.
+     */
+    @Test
+    void atShutdownRefusesADecisionThatReauthorizes(@TempDir Path dir) throws Exception {
+        ChainFixtures.makeUki(dir.resolve("uki"));
+        RecordingKexec k = new RecordingKexec();
+        Path pending = dir.resolve("pending");
+        try (Swtpm swtpm = HandOverTest.firmwareState(FW); Tpm tpm = swtpm.open()) {
+            MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(dir.resolve("uki/demo.efi")), "demo.efi", null, FW,
+                    dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+            java.util.TreeMap<String, byte[]> root = new java.util.TreeMap<>();
+            root.put("tpm2-pcr-signature.json", "{\"sha256\":[]}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            Decider reauthorizing = plan -> new Decision(true, List.of("re-authorized"), new java.util.TreeMap<>(), root, null);
+            BadInputException e = assertThrows(BadInputException.class, () -> LoadOnly.prepareForShutdown(req, tpm, reauthorizing,
+                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of(),
+                    swtpm.tcti()));
+            assertTrue(e.getMessage().contains("tpm2-pcr-signature.json"), e.getMessage());
+            assertEquals(List.of(), k.calls, "nothing loaded");
+            assertFalse(Files.exists(pending.resolve(PendingBoot.FILE)), "nothing saved");
+        }
+    }
+
+    /**
+     * A pending file that does not hold what {@code boot --at-shutdown} writes — a PCR out of range, an unknown enum or
+     * bank, bad hex, a PCR 0 record to extend before any boundary, the boundary record moved behind the payload's,
+     * a disposition the policy's sets do not give, the records or the hand-off missing — is bad input naming the field:
+     * exit 2, nothing loaded, no PCR changed (tpm2_pcrread before and after).
+     */
+    @Test
+    void commitPendingRejectsAnInconsistentPendingFile(@TempDir Path dir) throws Exception {
+        try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
+            Path good = dir.resolve("pending-good");
+            prepare(dir, swtpm, new RecordingKexec(), good, swtpm.tcti());
+            byte[] orig = Files.readAllBytes(good.resolve(PendingBoot.FILE));
+            Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
+            int payloadRecord = 7; // after the six boundary records of the built-in policy
+            Map<String, java.util.function.Consumer<ObjectNode>> cases = new java.util.LinkedHashMap<>();
+            cases.put("records[7].pcr", j -> rec(j, payloadRecord).put("pcr", 99));
+            cases.put("records[7].origin", j -> rec(j, payloadRecord).put("origin", "X"));
+            cases.put("records[7].disposition: 'X'", j -> rec(j, payloadRecord).put("disposition", "X"));
+            cases.put("records[7].disposition: ", j -> rec(j, payloadRecord).put("disposition",
+                    rec(j, payloadRecord).get("disposition").asText().equals("EXTEND") ? "SIDE_RECORD" : "EXTEND"));
+            cases.put("records[7].digests.sha256", j -> ((ObjectNode) rec(j, payloadRecord).get("digests")).put("sha256", "zz"));
+            cases.put("records[7].digests: unknown hash algorithm 'md5'", j -> ((ObjectNode) rec(j, payloadRecord).get("digests")).put("md5", "00"));
+            cases.put("records[0]: expected the boundary record", j -> {
+                ObjectNode r = rec(j, payloadRecord).deepCopy();
+                r.put("pcr", 0);
+                r.put("disposition", "EXTEND");
+                ((ArrayNode) j.get("records")).insert(0, r);
+            });
+            cases.put("records[0]: expected the boundary record for PCR", j -> {
+                ArrayNode recs = (ArrayNode) j.get("records");
+                recs.add(recs.remove(0));
+            });
+            cases.put("records: missing", j -> j.remove("records"));
+            cases.put("no payload record", j -> {
+                ArrayNode recs = (ArrayNode) j.get("records");
+                while (recs.size() > 6) recs.remove(6);
+            });
+            cases.put("handOff: missing", j -> j.remove("handOff"));
+            cases.put("policy.extendSet: 24 is not a PCR index", j -> ((ArrayNode) j.get("policy").get("extendSet")).add(24));
+            for (Map.Entry<String, java.util.function.Consumer<ObjectNode>> cse : cases.entrySet()) {
+                Path p = Files.createDirectories(dir.resolve("p" + cse.getKey().hashCode()));
+                for (String f : List.of("kernel.bin", "initrd.bin", "tool")) Files.copy(good.resolve(f), p.resolve(f));
+                ObjectNode j = (ObjectNode) Json.MAPPER.readTree(orig);
+                j.put("stateDir", dir.resolve("state-" + cse.getKey().hashCode()).toString());
+                cse.getValue().accept(j);
+                Files.write(p.resolve(PendingBoot.FILE), Json.MAPPER.writeValueAsBytes(j));
+                RecordingKexec k = new RecordingKexec();
+                ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", p.toString(),
+                        "--tpm", swtpm.tcti());
+                assertEquals(2, c.rc(), cse.getKey() + ": " + c.out() + c.err());
+                assertTrue(c.err().contains(cse.getKey()), cse.getKey() + ": " + c.err());
+                assertEquals(1, c.err().strip().lines().count(), c.err());
+                assertEquals(List.of(), k.calls, cse.getKey() + ": nothing loaded");
+            }
+            assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "nothing extended");
+            // the untouched file still commits (the checks accept what boot --at-shutdown writes)
+            ChainFixtures.Cli ok = ChainFixtures.cli(Services.DEFAULT.withKexec(new RecordingKexec()::loader), "commit-pending",
+                    good.toString());
+            assertEquals(0, ok.rc(), ok.err());
+        }
+    }
+
+    private static ObjectNode rec(ObjectNode pending, int i) {
+        return (ObjectNode) pending.get("records").get(i);
+    }
+}
