@@ -154,7 +154,7 @@ public final class Locks {
             try (var entries = Files.list(sys)) {
                 for (Path e : entries.toList()) {
                     Path dev = e.resolve("dev");
-                    if (Files.isRegularFile(dev) && Files.readString(dev).strip().equals(rdev)) {
+                    if (Files.isRegularFile(dev) && new String(org.kexecmeasured.util.BoundedFiles.read(dev, org.kexecmeasured.util.BoundedFiles.TEXT), java.nio.charset.StandardCharsets.US_ASCII).strip().equals(rdev)) {
                         String n = e.getFileName().toString();
                         return n.startsWith("tpmrm") ? "tpm" + n.substring(5) : n;
                     }

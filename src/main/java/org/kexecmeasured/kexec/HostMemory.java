@@ -3,6 +3,7 @@ package org.kexecmeasured.kexec;
 import org.kexecmeasured.uefi.Machine;
 import org.kexecmeasured.uefi.RamRange;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -145,13 +146,9 @@ public final class HostMemory {
     /** "Crash kernel" ranges of /proc/iomem (absent file or none: no hole). */
     static List<long[]> crashKernel(Path iomem) {
         List<long[]> out = new ArrayList<>();
-        List<String> lines;
-        try {
-            if (!Files.exists(iomem)) return out;
-            lines = Files.readAllLines(iomem, StandardCharsets.US_ASCII);
-        } catch (IOException e) {
-            return out;
-        }
+        if (!Files.exists(iomem)) return out;
+        // unreadable: refused (BadInputException) rather than read as "no reservation"
+        List<String> lines = new String(BoundedFiles.read(iomem, BoundedFiles.TEXT), StandardCharsets.US_ASCII).lines().toList();
         for (String l : lines) {
             int colon = l.indexOf(" : ");
             if (colon < 0 || !l.substring(colon + 3).trim().equals("Crash kernel")) continue;
@@ -177,8 +174,8 @@ public final class HostMemory {
     }
 
     private static String text(Path p) throws IOException {
-        try (var in = Files.newInputStream(p)) {
-            return new String(in.readNBytes(64), StandardCharsets.US_ASCII).trim();
+        try (BoundedFiles.Input in = BoundedFiles.open(p, BoundedFiles.TEXT)) {
+            return new String(in.head(64), StandardCharsets.US_ASCII).trim();
         }
     }
 
