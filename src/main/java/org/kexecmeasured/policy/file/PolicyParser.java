@@ -165,6 +165,16 @@ public final class PolicyParser {
         SortedSet<Integer> extend = m.containsKey("extend") ? pcrSet(m.get("extend")) : new TreeSet<>(DEFAULT_PCRS);
         SortedSet<Integer> boundary = m.containsKey("boundary") ? pcrSet(m.get("boundary")) : new TreeSet<>(DEFAULT_PCRS);
         if (boundary.isEmpty()) throw (m.containsKey("boundary") ? m.get("boundary") : at).error("the boundary set must not be empty");
+        // PCRs 16-23 can be reset from the OS (debug, localities, application): a boundary or an extend there
+        // can be wiped by whoever comes next, so the measured kexec would prove nothing in them
+        for (String key : List.of("extend", "boundary")) {
+            SortedSet<Integer> set = key.equals("extend") ? extend : boundary;
+            SortedSet<Integer> resettable = new TreeSet<>(set.tailSet(16));
+            if (!resettable.isEmpty()) {
+                throw (m.containsKey(key) ? m.get(key) : at).error("PCRs " + resettable + " can be reset by the running system "
+                        + "(PCR 16 and the locality/application PCRs 17-23): a " + key + " set uses PCRs 0-15");
+            }
+        }
         if (!boundary.containsAll(extend)) {
             SortedSet<Integer> missing = new TreeSet<>(extend);
             missing.removeAll(boundary);

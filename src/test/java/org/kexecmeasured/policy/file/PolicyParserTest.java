@@ -86,6 +86,7 @@ class PolicyParserTest {
                 Arguments.of("version: 1\nsecrets:\n  - {name: no, must-remain: any, source: {luks2: a.img}}\n", ":3: secrets[0].name: expected a string, got a boolean"),
                 Arguments.of("version: 1\nmeasurement:\n  extend: [4, 24]\n  boundary: [4, 24]\n", ":3: measurement.extend[1]: PCR 24 does not exist (0..23)"),
                 Arguments.of("version: 1\nmeasurement:\n  boundary: [4, '5']\n", ":3: measurement.boundary[1]: expected a PCR number 0..23, got a string"),
+                Arguments.of("version: 1\nmeasurement:\n  extend: [16]\n  boundary: [16]\n", ":3: measurement.extend: PCRs [16] can be reset by the running system"),
                 Arguments.of("version: 1\nmeasurement:\n  extend: [4, 7]\n  boundary: [4]\n", ":4: measurement.boundary: every PCR of the extend set needs a boundary record first: add [7]"),
                 Arguments.of("version: 1\nmeasurement:\n  banks: [sha256, md5]\n", ":3: measurement.banks[1]: unknown bank 'md5'"),
                 Arguments.of("version: 1\nmeasurement:\n  banks: all\n", ":3: measurement.banks: expected one of active, got 'all'"),
