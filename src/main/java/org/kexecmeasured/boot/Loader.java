@@ -31,6 +31,11 @@ public interface Loader {
 
         /** True when a kernel is loaded and waits for the hand-over. */
         boolean loaded();
+
+        /** Microseconds the load system call took (the kernel reads, verifies and places the image); 0 when nothing was loaded. */
+        default long loadMicros() {
+            return 0;
+        }
     }
 
     /** {@code --no-load}: nothing is loaded (and so nothing needs unloading). */

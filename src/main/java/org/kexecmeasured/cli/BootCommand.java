@@ -414,7 +414,7 @@ public final class BootCommand implements Callable<Integer> {
             s.put("planMicros", p.stats().planMicros());
             s.put("emulationMicros", p.stats().emulationMicros());
             s.put("hashMicros", p.stats().hashMicros());
-            s.put("loadMicros", loader.loadMicros());
+            s.put("loadMicros", r.loaded().loadMicros());
             s.put("planTpmCommandsByName", byName(p.stats().tpmCommands()));
             m.put("stats", s);
             if (logNote != null) m.put("logSource", logNote);
@@ -514,7 +514,7 @@ public final class BootCommand implements Callable<Integer> {
         s.put("wallMicros", r.stats().wallMicros());
         s.put("jvmStartMicros", jvmStartMicros());
         s.put("readMicros", readMicros);
-        s.put("loadMicros", loader == null ? 0 : loader.loadMicros());
+        s.put("loadMicros", r.loaded().loadMicros()); // kexec_file_load or, in resume mode, kexec_load
         s.put("planMicros", p.stats().planMicros());
         s.put("commitMicros", r.commit().micros());
         s.put("emulationMicros", p.stats().emulationMicros());

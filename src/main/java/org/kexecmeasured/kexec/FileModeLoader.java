@@ -19,7 +19,6 @@ import java.util.SortedMap;
 public final class FileModeLoader implements Loader {
     private final KexecFileLoader kexec;
     private final Target target;
-    private long loadMicros;
     private HandOverImage image;
     private boolean unloaded;
 
@@ -48,9 +47,14 @@ public final class FileModeLoader implements Loader {
         if (arch.equals("amd64") || arch.equals("x86_64")) img.checkForX86_64();
         long t0 = System.nanoTime();
         kexec.load(img, target);
-        loadMicros = (System.nanoTime() - t0) / 1000;
+        long micros = (System.nanoTime() - t0) / 1000;
         image = img;
         return new Loaded() {
+            @Override
+            public long loadMicros() {
+                return micros;
+            }
+
             @Override
             public void unload() {
                 if (unloaded) return;
@@ -73,10 +77,6 @@ public final class FileModeLoader implements Loader {
         };
     }
 
-    /** Time the kexec_file_load call took (kernel reads and verifies the image, places segments). */
-    public long loadMicros() {
-        return loadMicros;
-    }
 
     public HandOverImage image() {
         return image;

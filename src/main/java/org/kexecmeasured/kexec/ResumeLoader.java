@@ -27,7 +27,6 @@ public final class ResumeLoader implements Loader {
     private final Supplier<Boolean> canBoot;
     private final List<RamRange> ram;
     private ResumeImage image;
-    private long loadMicros;
     private boolean unloaded;
 
     /** @param ram the emulated RAM layout the plan ran in ({@link HostMemory#read()} on a real machine) */
@@ -63,9 +62,14 @@ public final class ResumeLoader implements Loader {
         } catch (SyscallException e) {
             throw KexecErrors.loadSegments(e.errno(), state.get(), canBoot.get());
         }
-        loadMicros = (System.nanoTime() - t0) / 1000;
+        long micros = (System.nanoTime() - t0) / 1000;
         image = img;
         return new Loaded() {
+            @Override
+            public long loadMicros() {
+                return micros;
+            }
+
             @Override
             public void unload() {
                 if (unloaded) return;
@@ -92,9 +96,6 @@ public final class ResumeLoader implements Loader {
         return image;
     }
 
-    public long loadMicros() {
-        return loadMicros;
-    }
 
     public boolean unloaded() {
         return unloaded;
