@@ -9,7 +9,7 @@ import org.kexecmeasured.kexec.FileModeLoader;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
