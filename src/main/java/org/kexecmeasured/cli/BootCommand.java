@@ -213,12 +213,6 @@ public final class BootCommand implements Callable<Integer> {
             // only the load throws it here, and the load comes before the commit (a failure after the
             // commit is a TpmChangedException): the TPM is as it was
             throw KexecCliErrors.of(e, " (nothing was loaded or extended)");
-        } catch (TpmChangedException e) {
-            if (loader != null && loader.unloaded() || resume != null && resume.unloaded()) {
-                throw new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
-                        e.journal(), e.partialLog(), e);
-            }
-            throw e;
         } catch (TpmException e) {
             throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
         } catch (ExtendPipeline.ExtendFailedException e) {

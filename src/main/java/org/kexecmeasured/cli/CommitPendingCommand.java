@@ -4,7 +4,6 @@ import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.PendingCommit;
-import org.kexecmeasured.boot.TpmChangedException;
 import org.kexecmeasured.kexec.FileModeLoader;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
@@ -67,9 +66,6 @@ public final class CommitPendingCommand implements Callable<Integer> {
             r = PendingCommit.run(dir, tpm, loader);
         } catch (KexecException e) {
             throw KexecCliErrors.of(e);
-        } catch (TpmChangedException e) {
-            throw loader.unloaded() ? new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
-                    e.journal(), e.partialLog(), e) : e;
         } catch (TpmException e) {
             throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
         }
