@@ -103,8 +103,12 @@ public final class UncommittedHandOver {
                 throw new BadInputException(manifestFile + ": plannedBoundary: pcrs: '" + p + "' is not a PCR index 0-23");
             }
         }
-        Path logFile = runDir.resolve(m.path("eventLog").path("tpm2EventLog").asText(Sidecar.LOG_FILE));
-        if (!logFile.getParent().equals(runDir)) throw new BadInputException(manifestFile + ": eventLog.tpm2EventLog leaves " + runDir);
+        // the sidecar names its log by the one fixed name; anything else is not a sidecar this tool made
+        String logName = m.path("eventLog").path("tpm2EventLog").asText("");
+        if (!logName.equals(Sidecar.LOG_FILE)) {
+            throw new BadInputException(manifestFile + ": eventLog.tpm2EventLog: '" + logName + "', expected " + Sidecar.LOG_FILE);
+        }
+        Path logFile = runDir.resolve(Sidecar.LOG_FILE);
         byte[] logBytes = BoundedFiles.read(logFile, BoundedFiles.PAYLOAD);
         EventLog log = EventLog.parse(logBytes);
         byte[] data = eventData(nonce, field(manifestFile, boundary, "payload"), pcrs);

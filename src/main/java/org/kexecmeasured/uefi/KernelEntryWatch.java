@@ -185,7 +185,7 @@ final class KernelEntryWatch {
                 // the part of this chunk that is raw data, then the part that must be zero
                 int nRaw = (int) Math.max(0, Math.min(n, raw - off));
                 int from = (int) (s.pointerToRawData() + off);
-                boolean same = Arrays.equals(buf, 0, nRaw, k.file(), from, from + nRaw)
+                boolean same = (nRaw == 0 || Arrays.equals(buf, 0, nRaw, k.file(), from, from + nRaw))
                         && Arrays.equals(buf, nRaw, n, zeros, 0, n - nRaw);
                 if (!same) {
                     throw new EmulationException("the payload entered a Linux kernel at 0x" + Long.toHexString(e.address())
