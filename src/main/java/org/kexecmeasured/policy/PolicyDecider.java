@@ -5,11 +5,11 @@ import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
+import org.kexecmeasured.boot.LoadedImage;
 import org.kexecmeasured.boot.Manifest;
 import org.kexecmeasured.boot.Origin;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
-import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.uki.Uki;
 import org.kexecmeasured.policy.engine.PayloadCheck;
@@ -144,18 +144,19 @@ public final class PolicyDecider implements Decider {
         };
     }
 
-    /** The payload's PE, its Authenticode SHA-256, every image the run loads (PCR 4 image events) and its .pcrsig. */
+    /**
+     * The payload's PE, its Authenticode SHA-256, every image the run starts ({@link Plan#images}: the payload,
+     * each LoadImage, each PE image the chain loads itself, the kernel handed over) and its .pcrsig. A plan
+     * without images (restored from a pending boot) is the payload alone.
+     */
     PolicyEngine.Payload payloadFacts(Plan plan) {
         PeFile pe = PeFile.parse(payload);
         List<PayloadCheck.Image> images = new ArrayList<>();
-        images.add(new PayloadCheck.Image(plan.payloadName(), plan.payloadAuthenticodeSha256()));
-        int n = 0;
-        for (PlannedRecord r : plan.records()) {
-            if (r.measurement().pcr() != Pcr.BOOT_LOADER_CODE || r.measurement().eventType() != EV_EFI_BOOT_SERVICES_APPLICATION) continue;
-            byte[] d = r.measurement().digests().get(HashAlg.SHA256);
-            if (d == null) d = org.kexecmeasured.payload.pe.Authenticode.digest(pe, HashAlg.SHA256);
-            images.add(new PayloadCheck.Image("image " + ++n + " the run loads (PCR 4)", d));
+        for (LoadedImage i : plan.images()) {
+            String name = i.kind() == LoadedImage.Kind.PAYLOAD ? "the payload " + plan.payloadName() : i.describe();
+            images.add(new PayloadCheck.Image(name, i.authenticodeSha256(), i.bytes()));
         }
+        if (images.isEmpty()) images.add(new PayloadCheck.Image("the payload " + plan.payloadName(), plan.payloadAuthenticodeSha256(), payload));
         PcrSignatures pcrsig = null;
         if (Uki.isUki(pe)) {
             JsonNode j = Uki.of(pe).pcrSignature();
@@ -169,8 +170,6 @@ public final class PolicyDecider implements Decider {
         }
         return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images, pcrsig);
     }
-
-    private static final int EV_EFI_BOOT_SERVICES_APPLICATION = 0x80000003;
 
     static List<PolicyEngine.Divergent> divergences(Plan plan) {
         List<PolicyEngine.Divergent> out = new ArrayList<>();

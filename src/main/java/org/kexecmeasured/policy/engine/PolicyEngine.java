@@ -39,7 +39,10 @@ public final class PolicyEngine {
     public record Divergent(HashAlg bank, int pcr, byte[] tpm, byte[] logReplay, String explanation) {
     }
 
-    /** What the payload is, for the trust checks: its PE, Authenticode, the images the run loads, its .pcrsig. */
+    /**
+     * What the payload is, for the trust checks: its PE, Authenticode, every image the run starts (the payload
+     * first; empty = the payload alone), its .pcrsig.
+     */
     public record Payload(PeFile pe, byte[] authenticodeSha256, List<PayloadCheck.Image> images, PcrSignatures pcrsig) {
     }
 
@@ -98,8 +101,10 @@ public final class PolicyEngine {
         PolicyFile policy = p.policy();
         List<Finding> findings = new ArrayList<>();
 
-        PayloadCheck.Result trust = PayloadCheck.check(policy.payload(), p.anchors(), payload.pe(), payload.authenticodeSha256(),
-                payload.images());
+        List<PayloadCheck.Image> images = payload.images().isEmpty()
+                ? List.of(new PayloadCheck.Image("the payload", payload.authenticodeSha256(), payload.pe().bytes()))
+                : payload.images();
+        PayloadCheck.Result trust = PayloadCheck.check(policy.payload(), p.anchors(), images);
         for (String f : trust.failures()) findings.add(Finding.deny("payload: " + f));
 
         if (policy.measurement().banks() != null) {
