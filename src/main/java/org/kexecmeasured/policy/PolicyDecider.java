@@ -168,8 +168,17 @@ public final class PolicyDecider implements Decider {
                 }
             }
         }
-        return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images, pcrsig);
+        List<PolicyEngine.ChainExtend> chain = new ArrayList<>();
+        for (PlannedRecord r : plan.records()) {
+            if (r.origin() == Origin.PAYLOAD && r.measurement().eventType() != EV_NO_ACTION) {
+                chain.add(new PolicyEngine.ChainExtend(r.measurement().pcr(), r.measurement().eventType()));
+            }
+        }
+        return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images, pcrsig, chain);
     }
+
+    /** TCG EV_NO_ACTION: logged, never extended, so no PCR is changed by it. */
+    private static final int EV_NO_ACTION = 0x3;
 
     static List<PolicyEngine.Divergent> divergences(Plan plan) {
         List<PolicyEngine.Divergent> out = new ArrayList<>();

@@ -145,11 +145,7 @@ class ChainTrustTest {
                 assertTrue(text.contains("\\EFI\\Linux\\debian-uki.efi (loaded by LoadImage): no signer verifies and chains"), text);
             }
 
-            // both signed: allowed (the kernel inside the UKI is covered by the UKI's signature)
             Path signed = esp("esp-signed", sdBoot, ukiSigned);
-            ChainFixtures.Cli ok = predictAndBoot(swtpm, signed, strict, 0, "both signed").get(0);
-            assertTrue(ok.out().contains("decision: allow"), ok.out());
-
             // both signed, the inner image's digest denied (pesign's Authenticode SHA-256): refused, naming the UKI
             Path denied = policy("denied", "  require-signature: true\n  trusted-certificates: [db.pem]\n  denied-digests: ["
                     + ChainFixtures.pesignHash(ukiSigned, "sha256") + "]\n");
@@ -175,6 +171,44 @@ class ChainTrustTest {
                 String text = c.out() + c.err();
                 assertTrue(text.contains("\\vmlinuz (loaded by LoadImage): no signer verifies and chains"), text);
             }
+
+            // both signed: allowed — the kernel inside the UKI is covered by the UKI's signature (last: the boot changes the TPM)
+            ChainFixtures.Cli ok = predictAndBoot(swtpm, signed, strict, 0, "both signed").get(0);
+            assertTrue(ok.out().contains("decision: allow"), ok.out());
+        }
+    }
+
+    /**
+     * {@code measurement.shim-may-extend}: the PCRs the chain's own code may measure into. Debian's systemd-stub
+     * measures the UKI's sections into PCR 11 (EV_IPL; systemd-stub(7), "TPM PCR Measurements"); a policy that
+     * leaves 11 out is refused naming PCR 11 — or, with {@code decision.chain-extends: warn}, allowed with the
+     * warning; a set that holds every PCR the chain uses (systemd-boot: 12; systemd-stub: 11, 12) has no finding.
+     */
+    @Test
+    void shimMayExtendRestrictsWhereTheChainMeasures() throws Exception {
+        Path esp = esp("esp-pcrs", ChainFixtures.SD_BOOT, uki);
+        String payload = esp.resolve("EFI/BOOT/BOOTX64.EFI").toString();
+        try (Swtpm swtpm = Swtpm.start(List.of("sha256"))) {
+            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(fwFile)));
+            Path without11 = dir.resolve("without11.yaml");
+            Files.writeString(without11, "version: 1\nmeasurement: {shim-may-extend: [4, 5, 12, 13]}\n");
+            for (ChainFixtures.Cli c : predictAndBoot(swtpm, esp, without11, Main.EXIT_POLICY_DENIED, "pcr 11 not allowed")) {
+                String text = c.out() + c.err();
+                assertTrue(text.matches("(?s).*the chain measures \\d+ event\\(s\\) into PCR 11 \\([^)]*EV_IPL[^)]*\\), which "
+                        + "measurement.shim-may-extend \\[4, 5, 12, 13\\] does not allow.*"), text);
+            }
+            // every PCR the chain measures into: no finding (predict: the same decider the boot runs)
+            Path all = dir.resolve("all.yaml");
+            Files.writeString(all, "version: 1\nmeasurement: {shim-may-extend: [4, 5, 11, 12, 13]}\n");
+            ChainFixtures.Cli ok = ChainFixtures.cli(0, "predict", "--policy", all.toString(), payload, "--esp", esp.toString(),
+                    "--tpm", swtpm.tcti(), "--firmware-log", fwFile.toString());
+            assertTrue(ok.out().contains("decision: allow"), ok.out());
+            assertFalse(ok.out().contains("the chain measures"), ok.out());
+            // warn instead of deny: allowed, the warning said; last, because the boot changes the TPM
+            Path warn = dir.resolve("warn.yaml");
+            Files.writeString(warn, "version: 1\nmeasurement: {shim-may-extend: [4, 5, 12, 13]}\ndecision: {chain-extends: warn}\n");
+            ChainFixtures.Cli w = predictAndBoot(swtpm, esp, warn, 0, "pcr 11 warned").get(0);
+            assertTrue(w.out().contains("warn: measurement: the chain measures") && w.out().contains("into PCR 11"), w.out());
         }
     }
 }
