@@ -42,14 +42,18 @@ import java.util.TreeMap;
 public final class PolicyDecider implements Decider {
 
     private final PolicyEngine.Prepared prepared;
+    /** The payload; null at a commit at shutdown (its trust was decided at preparation). */
     private final byte[] payload;
+    /** At a commit at shutdown: the payload's .pcrsig as saved at preparation (null: none). */
+    private final JsonNode savedPcrsig;
     private final PublicAreaReader tpm;
     private PolicyEngine.Evaluation last;
     private Prediction lastPrediction;
 
-    private PolicyDecider(PolicyEngine.Prepared prepared, byte[] payload, PublicAreaReader tpm) {
+    private PolicyDecider(PolicyEngine.Prepared prepared, byte[] payload, JsonNode savedPcrsig, PublicAreaReader tpm) {
         this.prepared = prepared;
         this.payload = payload;
+        this.savedPcrsig = savedPcrsig;
         this.tpm = tpm;
     }
 
@@ -59,7 +63,18 @@ public final class PolicyDecider implements Decider {
      * @param tpm the TPM for persistent objects and NV indexes (read-only); null offline
      */
     public static PolicyDecider prepare(PolicyFile policy, byte[] payload, PublicAreaReader tpm) {
-        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), payload, tpm);
+        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), payload, null, tpm);
+    }
+
+    /**
+     * The decider of a commit at shutdown ({@link PolicyAtCommit}): the same policy on the plan moved onto the PCRs
+     * read then — every secret's verdict and the re-authorization again, the chain's PCRs again; the payload's trust
+     * is not decided again (it was at preparation, and its images are the same).
+     *
+     * @param payloadPcrsig the payload's .pcrsig as saved at preparation, or null
+     */
+    public static PolicyDecider atCommit(PolicyFile policy, JsonNode payloadPcrsig, PublicAreaReader tpm) {
+        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), null, payloadPcrsig, tpm);
     }
 
     /** The boot's extend and boundary sets and identity (the file's SHA-256, as the boundary event records it). */
@@ -150,6 +165,15 @@ public final class PolicyDecider implements Decider {
      * without images (restored from a pending boot) is the payload alone.
      */
     PolicyEngine.Payload payloadFacts(Plan plan) {
+        List<PolicyEngine.ChainExtend> chain = new ArrayList<>();
+        for (PlannedRecord r : plan.records()) {
+            if (r.origin() == Origin.PAYLOAD && r.measurement().eventType() != EV_NO_ACTION) {
+                chain.add(new PolicyEngine.ChainExtend(r.measurement().pcr(), r.measurement().eventType()));
+            }
+        }
+        if (payload == null) {
+            return new PolicyEngine.Payload(null, plan.payloadAuthenticodeSha256(), List.of(), pcrsig(savedPcrsig), chain);
+        }
         PeFile pe = PeFile.parse(payload);
         List<PayloadCheck.Image> images = new ArrayList<>();
         for (LoadedImage i : plan.images()) {
@@ -157,24 +181,18 @@ public final class PolicyDecider implements Decider {
             images.add(new PayloadCheck.Image(name, i.authenticodeSha256(), i.bytes()));
         }
         if (images.isEmpty()) images.add(new PayloadCheck.Image("the payload " + plan.payloadName(), plan.payloadAuthenticodeSha256(), payload));
-        PcrSignatures pcrsig = null;
-        if (Uki.isUki(pe)) {
-            JsonNode j = Uki.of(pe).pcrSignature();
-            if (j != null) {
-                try {
-                    pcrsig = PcrSignatures.parse(j, "the payload's .pcrsig");
-                } catch (BadInputException e) {
-                    pcrsig = null; // systemd would not use it either
-                }
-            }
+        return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images,
+                Uki.isUki(pe) ? pcrsig(Uki.of(pe).pcrSignature()) : null, chain);
+    }
+
+    /** The payload's .pcrsig as signatures; null when absent or unusable (systemd would not use it either). */
+    static PcrSignatures pcrsig(JsonNode j) {
+        if (j == null) return null;
+        try {
+            return PcrSignatures.parse(j, "the payload's .pcrsig");
+        } catch (BadInputException e) {
+            return null;
         }
-        List<PolicyEngine.ChainExtend> chain = new ArrayList<>();
-        for (PlannedRecord r : plan.records()) {
-            if (r.origin() == Origin.PAYLOAD && r.measurement().eventType() != EV_NO_ACTION) {
-                chain.add(new PolicyEngine.ChainExtend(r.measurement().pcr(), r.measurement().eventType()));
-            }
-        }
-        return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images, pcrsig, chain);
     }
 
     /** TCG EV_NO_ACTION: logged, never extended, so no PCR is changed by it. */

@@ -41,8 +41,9 @@ public final class PolicyEngine {
     }
 
     /**
-     * What the payload is, for the trust checks: its PE, Authenticode, every image the run starts (the payload
-     * first; empty = the payload alone), its .pcrsig.
+     * What the payload is, for the trust checks: its PE (null at a commit at shutdown: trust was decided at
+     * preparation), Authenticode, every image the run starts (the payload first; empty = the payload alone),
+     * its .pcrsig, the chain's own measurements.
      */
     public record Payload(PeFile pe, byte[] authenticodeSha256, List<PayloadCheck.Image> images, PcrSignatures pcrsig,
                           List<ChainExtend> chainExtends) {
@@ -143,10 +144,16 @@ public final class PolicyEngine {
         PolicyFile policy = p.policy();
         List<Finding> findings = new ArrayList<>();
 
-        List<PayloadCheck.Image> images = payload.images().isEmpty()
-                ? List.of(new PayloadCheck.Image("the payload", payload.authenticodeSha256(), payload.pe().bytes()))
-                : payload.images();
-        PayloadCheck.Result trust = PayloadCheck.check(policy.payload(), p.anchors(), images);
+        PayloadCheck.Result trust;
+        if (payload.pe() == null) {
+            // a commit at shutdown: the images were checked when the boot was prepared, and are the same now
+            trust = new PayloadCheck.Result(List.of(), List.of("payload trust: decided when the boot was prepared"));
+        } else {
+            List<PayloadCheck.Image> images = payload.images().isEmpty()
+                    ? List.of(new PayloadCheck.Image("the payload", payload.authenticodeSha256(), payload.pe().bytes()))
+                    : payload.images();
+            trust = PayloadCheck.check(policy.payload(), p.anchors(), images);
+        }
         for (String f : trust.failures()) findings.add(Finding.deny("payload: " + f));
         findings.addAll(chainExtends(policy, payload.chainExtends()));
 
