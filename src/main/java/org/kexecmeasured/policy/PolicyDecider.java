@@ -14,7 +14,6 @@ import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.uki.Uki;
 import org.kexecmeasured.policy.engine.PayloadCheck;
 import org.kexecmeasured.policy.engine.PcrSignatures;
-import org.kexecmeasured.policy.engine.PolicyEngine;
 import org.kexecmeasured.policy.engine.Prediction;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.reauth.Reauthorizer;

@@ -1,9 +1,15 @@
-package org.kexecmeasured.policy.engine;
+package org.kexecmeasured.policy;
 
 import org.kexecmeasured.util.BoundedFiles;
 
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.policy.engine.PayloadCheck;
+import org.kexecmeasured.policy.engine.PcrSignatures;
+import org.kexecmeasured.policy.engine.Prediction;
+import org.kexecmeasured.policy.engine.SecretEvaluator;
+import org.kexecmeasured.policy.engine.SecretVerdict;
+import org.kexecmeasured.policy.engine.SignatureCatalog;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
 import org.kexecmeasured.policy.secret.SealedSecret;
