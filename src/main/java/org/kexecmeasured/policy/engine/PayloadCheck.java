@@ -83,6 +83,9 @@ public final class PayloadCheck {
     public static Result check(PolicyFile.PayloadTrust trust, List<X509CertificateHolder> anchors, List<Image> images) {
         List<String> fail = new ArrayList<>();
         List<String> checked = new ArrayList<>();
+        if (!trust.requireSignature() && trust.deniedDigests().isEmpty() && trust.minimumSbat().isEmpty()) {
+            return new Result(fail, checked); // nothing to check: no image is parsed or hashed for it
+        }
         List<byte[]> trustedSections = new ArrayList<>();
         List<byte[]> seen = new ArrayList<>();
         int n = 0;
@@ -101,7 +104,9 @@ public final class PayloadCheck {
                 }
             }
             byte[] digest = i.authenticodeSha256();
-            if (digest == null && pe != null) digest = org.kexecmeasured.payload.pe.Authenticode.digest(pe, HashAlg.SHA256);
+            if (digest == null && pe != null && (trust.requireSignature() || !trust.deniedDigests().isEmpty())) {
+                digest = org.kexecmeasured.payload.pe.Authenticode.digest(pe, HashAlg.SHA256);
+            }
             if (digest != null) {
                 for (byte[] d : trust.deniedDigests()) {
                     if (Arrays.equals(d, digest)) fail.add(i.name() + " is denied by the policy (Authenticode SHA-256 " + Hex.of(d) + ")");
