@@ -213,6 +213,8 @@ case "$stage" in
     ;;
   sd2)
     report
+    # tpm2-tools' own reading of the PCRs (through the resource manager), beside the kernel's sysfs one
+    tpm2_pcrread sha1:all+sha256:all > "$out/tpm2_pcrread.txt" 2> "$out/tpm2_pcrread.err"
     finish
     ;;
   rs1)
