@@ -23,9 +23,11 @@ stage=$1
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export TPM2TOOLS_TCTI=device:/dev/tpmrm0
 km="$RUN/pkg/usr/bin/kexec-measured"
-# sd1's root is an overlay with the package installed (initramfs-tools/scripts/e2e9p-overlay): the tool from
-# there, so the path boot --at-shutdown records for its shutdown hook stays mounted until the kexec
-[ "$stage" != sd1 ] || km=/usr/bin/kexec-measured
+# sd1's root is an overlay of the host's root with the package installed (initramfs-tools/scripts/e2e9p-overlay:
+# the system-shutdown hook in /usr/lib/systemd/system-shutdown/). Its stage runs the same files from RUN/pkg all
+# the same, where the class-data archives tests/e2e/run made are valid (their jar path): the path boot
+# --at-shutdown records for the hook stays there until the kexec — when systemd unmounts the run directory's
+# share, RUN/pkg is the overlay's lower layer, the host's root, which holds the same files
 out="$RUN/out/$stage"
 mark() { echo "KM-MARK $*"; }
 [ -e "$out/.done" ] && { mark "reboot-init $stage"; sync; exit 0; }
@@ -191,6 +193,9 @@ case "$stage" in
     boot unsigned "$RUN/sb-unsigned.efi"
     pcrs "$out/pcrs-after-unsigned.txt"
     finish
+    # the kernel's own notices on the console from here (quiet hides them): "kexec_core: Starting new kernel"
+    # marks the reboot(KEXEC) between the tool's end and sb2's first message
+    echo 7 > /proc/sys/kernel/printk
     boot boot "$RUN/sb2.efi" --exec
     ;;
   sb2)
@@ -213,6 +218,8 @@ case "$stage" in
     ;;
   sd2)
     report
+    # tpm2-tools' own reading of the PCRs (through the resource manager), beside the kernel's sysfs one
+    tpm2_pcrread sha1:all+sha256:all > "$out/tpm2_pcrread.txt" 2> "$out/tpm2_pcrread.err"
     finish
     ;;
   rs1)

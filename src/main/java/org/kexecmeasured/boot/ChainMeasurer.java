@@ -55,6 +55,10 @@ public final class ChainMeasurer implements Measurer {
         /** Registers a listener called with each record's bytes as it is appended to that log. */
         default void onAppend(java.util.function.Consumer<byte[]> listener) {
         }
+
+        /** An image the run started (after its measurement was accepted): for the policy's payload trust. */
+        default void image(LoadedImage image) {
+        }
     }
 
     private final Hashing hashing;
@@ -105,9 +109,14 @@ public final class ChainMeasurer implements Measurer {
     @Override
     public void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags) {
         // PE_COFF_IMAGE: the digest is the image's Authenticode hash, as EDK2's Tcg2Dxe computes it
-        Map<HashAlg, byte[]> d = (flags & Tcg2Protocol.PE_COFF_IMAGE) != 0
-                ? hashing.authenticode(dataToHash) : hashing.digest(dataToHash);
+        boolean image = (flags & Tcg2Protocol.PE_COFF_IMAGE) != 0;
+        Map<HashAlg, byte[]> d = image ? hashing.authenticode(dataToHash) : hashing.digest(dataToHash);
         emit(new Measurement(pcr, eventType, d, eventData), Origin.PAYLOAD);
+        if (image) {
+            // an image the chain loads with its own PE loader (shim starting GRUB): firmware never saw it
+            sink.image(new LoadedImage(imageName(eventData, "a PE image the chain measured into PCR " + pcr),
+                    LoadedImage.Kind.MEASURED_PE, d.get(HashAlg.SHA256), dataToHash));
+        }
     }
 
     /** Plain data is hashed piece by piece out of guest memory ({@link Hashing#digest(GuestBytes)}); an image whole. */
@@ -128,8 +137,30 @@ public final class ChainMeasurer implements Measurer {
             calledBootOption = true;
             emit(action(Pcr.BOOT_LOADER_CODE, CALLING_EFI_APPLICATION), Origin.FIRMWARE);
         }
-        emit(new Measurement(Pcr.BOOT_LOADER_CODE, EV_EFI_BOOT_SERVICES_APPLICATION, hashing.authenticode(file),
+        Map<HashAlg, byte[]> d = hashing.authenticode(file);
+        emit(new Measurement(Pcr.BOOT_LOADER_CODE, EV_EFI_BOOT_SERVICES_APPLICATION, d,
                 imageLoadEvent(address, size, linkTimeAddress, devicePath)), Origin.FIRMWARE);
+        sink.image(new LoadedImage(devicePathText(devicePath, firstImage ? "the first image" : "an image at 0x" + Long.toHexString(address)),
+                firstImage ? LoadedImage.Kind.PAYLOAD : LoadedImage.Kind.LOAD_IMAGE, d.get(HashAlg.SHA256), file));
+    }
+
+    /** The device path as UEFI text (the ESP path of a file), or {@code otherwise} when there is none or it does not parse. */
+    static String devicePathText(byte[] devicePath, String otherwise) {
+        if (devicePath == null || devicePath.length == 0) return otherwise;
+        try {
+            String t = org.kexecmeasured.efi.DevicePath.parse(devicePath).toText();
+            return t == null || t.isBlank() ? otherwise : t;
+        } catch (RuntimeException e) {
+            return otherwise; // the name is for the reader; a damaged path must not hide the image
+        }
+    }
+
+    /** The device path of a UEFI_IMAGE_LOAD_EVENT a payload logged with its image, as text. */
+    static String imageName(byte[] eventData, String otherwise) {
+        if (eventData == null || eventData.length < 32) return otherwise;
+        long len = org.kexecmeasured.util.Le.u64(eventData, 24);
+        if (len <= 0 || len > eventData.length - 32) return otherwise;
+        return devicePathText(java.util.Arrays.copyOfRange(eventData, 32, 32 + (int) len), otherwise);
     }
 
     @Override

@@ -42,24 +42,38 @@ public final class LoadOnly {
      * @param tcti              the TPM {@code tpm} reads: the commit extends that one (the hook names none)
      * @throws BadInputException when the decision puts files in {@code /.extra/} (a re-authorization): they
      *                           are signed over the PCRs read now, which the OS still changes before the
-     *                           commit, and the commit does not decide again — refused before the load
+     *                           commit, and this commit does not decide again — refused before the load
      */
     public static Result prepareForShutdown(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader loader,
                                             Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent,
                                             String tcti) {
+        return prepareForShutdown(req, tpm, decider, loader, pendingDir, tool, tolerateDivergent, tcti, false);
+    }
+
+    /**
+     * As above; {@code commitDecidesAgain}: the commit runs the same policy again on the PCRs it reads
+     * ({@code policy.PolicyAtCommit}), so a re-authorization now is only a preview — its {@code /.extra/} files
+     * are neither loaded now nor saved: the commit's decision signs again over what the next system will hold.
+     */
+    public static Result prepareForShutdown(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader loader,
+                                            Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent,
+                                            String tcti, boolean commitDecidesAgain) {
         MeasuredBoot.checkStateDir(req.stateDir());
         Plan plan = MeasuredBoot.plan(req, tpm);
         Decision decision = MeasuredBoot.decide(plan, decider);
-        if (!decision.extraFiles().isEmpty()) {
+        if (!decision.extraFiles().isEmpty() && !commitDecidesAgain) {
             throw new BadInputException("--at-shutdown: the policy's decision adds " + decision.extraFiles().keySet()
                     + " to /.extra/ (a re-authorization signed over the PCRs read now); the OS changes PCRs until the"
                     + " system-shutdown hook commits and the commit does not re-authorize, so the signature would not"
-                    + " match: boot without --at-shutdown, or without the policy's reauthorize (nothing was loaded or extended)");
+                    + " match: a decider that decides again at the commit is needed (nothing was loaded or extended)");
         }
         Loader.Loaded loaded = loader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.PENDING));
         MeasuredBoot.unloadOnFailure(loaded, () -> {
             try {
-                PendingBoot.save(plan, decision.sidecarFiles(), tolerateDivergent, req.stateDir(), pendingDir, tool, tcti);
+                // a re-authorization's copy beside the manifest is made again by the commit's decision
+                java.util.SortedMap<String, byte[]> saved = new java.util.TreeMap<>(decision.sidecarFiles());
+                saved.keySet().removeAll(decision.extraFiles().keySet());
+                PendingBoot.save(plan, saved, tolerateDivergent, req.stateDir(), pendingDir, tool, tcti);
                 return null;
             } catch (IOException e) {
                 throw new UncheckedIOException(pendingDir + ": cannot save the pending boot: " + e.getMessage(), e);

@@ -30,7 +30,8 @@ public final class PendingCommit {
     }
 
     /**
-     * The commit as the hook runs it: the decision is the built-in divergence check on the PCRs read now, with
+     * The commit with the built-in decision (a policy file's boot is committed with {@code policy.PolicyAtCommit}'s
+     * decider through {@link #run(Path, PcrTpm, Decider, Loader)}): the built-in divergence check on the PCRs read now, with
      * the PCRs the preparation's policy tolerated (the payload's trust and the secrets' verdicts were decided
      * when it was prepared; the records do not change).
      */
@@ -59,7 +60,9 @@ public final class PendingCommit {
             Decision decision = MeasuredBoot.decide(plan, decider);
             SortedMap<String, byte[]> extra = new TreeMap<>(pending.sidecarExtraFileBytes());
             extra.putAll(decision.sidecarFiles());
-            Sidecar sidecar = Sidecar.from(plan, extra);
+            // the commit's decision in full: a re-authorization it signed (into /.extra/), its account and verdicts
+            Sidecar sidecar = Sidecar.from(plan, new Decision(decision.allowed(), decision.reasons(), extra, decision.extraFiles(),
+                    decision.record(), decision.verdicts()));
             MeasuredBoot.Request req = new MeasuredBoot.Request(new byte[0], plan.payloadName(), null, logFile, stateDir,
                     null, plan.policy(), plan.toolVersion(), 1);
             MeasuredBoot.checkOutputs(req, plan, sidecar);

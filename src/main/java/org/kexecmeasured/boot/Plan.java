@@ -38,12 +38,26 @@ import java.util.TreeMap;
  * @param notes                      remarks for the user and the manifest (banks missing on one side, …)
  * @param resume                     resume mode ({@code boot --full-emulation}): the state where the payload's
  *                                   ExitBootServices returned, which the kexec package loads with kexec_load; else null
+ * @param images                     every image the run started, in order (the payload, each LoadImage, each PE image the
+ *                                   chain loaded itself and measured) and the kernel handed over: what a policy's payload
+ *                                   trust checks; empty for a plan restored from a pending boot (decided at preparation)
  */
 public record Plan(String payloadName, byte[] payloadAuthenticodeSha256, BootPolicy policy, String toolVersion,
                    String firmwareLogSource, EventLog firmwareLog, String pcrSource, List<HashAlg> tpmBanks,
                    List<HashAlg> logBanks, PcrSet pcrsBefore, List<Divergence> divergences, BoundaryEvent boundary,
                    List<PlannedRecord> records, PcrSet predictedPcrs, EventLog predictedLog, HandOff handOff,
-                   Stats stats, List<String> notes, PostEbsState resume) {
+                   Stats stats, List<String> notes, PostEbsState resume, List<LoadedImage> images) {
+
+    /** A plan without its images (restored from a pending boot, whose payload trust was decided at preparation). */
+    public Plan(String payloadName, byte[] payloadAuthenticodeSha256, BootPolicy policy, String toolVersion,
+                String firmwareLogSource, EventLog firmwareLog, String pcrSource, List<HashAlg> tpmBanks,
+                List<HashAlg> logBanks, PcrSet pcrsBefore, List<Divergence> divergences, BoundaryEvent boundary,
+                List<PlannedRecord> records, PcrSet predictedPcrs, EventLog predictedLog, HandOff handOff,
+                Stats stats, List<String> notes, PostEbsState resume) {
+        this(payloadName, payloadAuthenticodeSha256, policy, toolVersion, firmwareLogSource, firmwareLog, pcrSource,
+                tpmBanks, logBanks, pcrsBefore, divergences, boundary, records, predictedPcrs, predictedLog, handOff,
+                stats, notes, resume, List.of());
+    }
 
     /** A plan in file mode: the payload stopped at the Linux cut-over ({@code handOff}), no resume state. */
     public Plan(String payloadName, byte[] payloadAuthenticodeSha256, BootPolicy policy, String toolVersion,
@@ -74,6 +88,7 @@ public record Plan(String payloadName, byte[] payloadAuthenticodeSha256, BootPol
         divergences = List.copyOf(divergences);
         records = List.copyOf(records);
         notes = List.copyOf(notes);
+        images = List.copyOf(images);
     }
 
     @Override

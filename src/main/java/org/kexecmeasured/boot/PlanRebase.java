@@ -59,6 +59,6 @@ public final class PlanRebase {
         }
         return new Plan(p.payloadName(), p.payloadAuthenticodeSha256(), p.policy(), p.toolVersion(), p.firmwareLogSource(),
                 head, pcrSource, p.tpmBanks(), p.logBanks(), before, divergences, p.boundary(), p.records(),
-                PcrSet.of(predicted), log.build(), p.handOff(), p.stats(), n, p.resume());
+                PcrSet.of(predicted), log.build(), p.handOff(), p.stats(), n, p.resume(), p.images());
     }
 }

@@ -57,6 +57,7 @@ public final class Planner implements ChainMeasurer.Sink {
     private final Map<HashAlg, byte[][]> predicted = new LinkedHashMap<>();
     private final Set<Integer> bounded = new HashSet<>();
     private final List<PlannedRecord> records = new ArrayList<>();
+    private final List<LoadedImage> images = new ArrayList<>();
     private final List<Consumer<byte[]>> appendListeners = new ArrayList<>();
 
     /** A planner fed by hand (tests of the rules); {@link #plan} is the way in. */
@@ -103,6 +104,9 @@ public final class Planner implements ChainMeasurer.Sink {
         EmulationResult emulation = runPayload(req, measurer);
         if (emulation.handOff() != null) {
             measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
+            // the kernel kexec will load: whatever loaded it (LoadImage, GRUB's own loader, a UKI section)
+            planner.images.add(new LoadedImage(emulation.handOff().devicePath() == null || emulation.handOff().devicePath().isBlank()
+                    ? "(no device path)" : emulation.handOff().devicePath(), LoadedImage.Kind.KERNEL, null, emulation.handOff().kernel()));
         }
 
         Plan.Stats stats = new Plan.Stats((System.nanoTime() - t0) / 1000, emulation.emulationMicros(),
@@ -111,7 +115,7 @@ public final class Planner implements ChainMeasurer.Sink {
         return new Plan(req.payloadName(), payloadDigest, req.policy(), req.toolVersion(), req.firmwareLogSource(),
                 firmware, pcrs.source(), tpmBanks, firmware.banks(), before, divergences, boundary, planner.records,
                 PcrSet.of(planner.predicted), planner.log.build(), emulation.handOff(), stats, notes,
-                emulation.postEbs());
+                emulation.postEbs(), planner.images);
     }
 
     // ------------------------------------------------------------------ steps
@@ -269,6 +273,11 @@ public final class Planner implements ChainMeasurer.Sink {
             byte[] rec = EventLogWriter.record(log.last());
             for (Consumer<byte[]> l : appendListeners) l.accept(rec);
         }
+    }
+
+    @Override
+    public void image(LoadedImage image) {
+        images.add(image);
     }
 
     /** The log as planned so far: what the guest's GetEventLog copies. */

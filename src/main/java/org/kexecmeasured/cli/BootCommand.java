@@ -13,6 +13,7 @@ import org.kexecmeasured.boot.OsLogs;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.Progress;
 import org.kexecmeasured.boot.Plan;
+import org.kexecmeasured.policy.PolicyAtCommit;
 import org.kexecmeasured.policy.PolicyDecider;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.file.PolicyParser;
@@ -145,13 +146,6 @@ public final class BootCommand implements Callable<Integer> {
         checkOptions();
         // the policy first: a bad policy file stops the run before anything else happens
         PolicyFile policy = policyFile == null ? null : PolicyParser.read(policyFile);
-        if (atShutdown && policy != null && policy.reauthorize() != null) {
-            // the signature is made now, over PCR 11 as it stands now; systemd's "shutdown" and "final"
-            // extends come before the commit, so it would not cover what the next system's TPM holds
-            throw new BadInputException(policyFile + ": reauthorize with --at-shutdown: the signature would be made before "
-                    + "systemd's shutdown phases extend PCR 11 and would not cover the next boot's values; re-authorize with a "
-                    + "boot that commits at load time (no --at-shutdown)");
-        }
         if (atShutdown && !Files.isExecutable(SHUTDOWN_HOOK)) {
             throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
                     + " (installed with the package): without it the kernel would start uncommitted");
@@ -197,10 +191,16 @@ public final class BootCommand implements Callable<Integer> {
                     progress.print(() -> warnDivergent(err, plan));
                     return chosen.decide(plan);
                 };
+                if (atShutdown) {
+                    // the commit decides again under the same policy file, on the PCRs it reads after systemd's last
+                    // phases (a re-authorization is signed then, into the sidecar of the commit's second load)
+                    PolicyAtCommit.prepare(PendingBoot.DEFAULT_DIR, policy, bytes);
+                }
                 if (crash || atShutdown) {
                     LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
                             : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
-                            policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent(), tcti);
+                            policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent(), tcti,
+                            policy != null);
                     progress.close();
                     printLoadOnly(out, r, loader, logNote);
                     return 0;

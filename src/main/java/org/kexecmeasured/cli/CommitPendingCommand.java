@@ -5,6 +5,7 @@ import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.PendingCommit;
 import org.kexecmeasured.kexec.FileModeLoader;
+import org.kexecmeasured.policy.PolicyAtCommit;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.tpm.Tpm;
@@ -63,7 +64,8 @@ public final class CommitPendingCommand implements Callable<Integer> {
         // the hook names no TPM: the commit extends the one the preparation read
         String tcti = this.tcti != null ? this.tcti : PendingBoot.read(dir).tctiOrDefault();
         try (Tpm tpm = services.tpm().open(tcti)) {
-            r = PendingCommit.run(dir, tpm, loader);
+            // a boot prepared under a policy file is decided again under it, on the PCRs read now
+            r = PendingCommit.run(dir, tpm, PolicyAtCommit.decider(dir, PendingBoot.read(dir), tpm), loader);
         } catch (KexecException e) {
             throw KexecCliErrors.of(e);
         } catch (TpmException e) {

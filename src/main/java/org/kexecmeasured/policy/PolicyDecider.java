@@ -5,16 +5,15 @@ import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
+import org.kexecmeasured.boot.LoadedImage;
 import org.kexecmeasured.boot.Manifest;
 import org.kexecmeasured.boot.Origin;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
-import org.kexecmeasured.eventlog.Pcr;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.uki.Uki;
 import org.kexecmeasured.policy.engine.PayloadCheck;
 import org.kexecmeasured.policy.engine.PcrSignatures;
-import org.kexecmeasured.policy.engine.PolicyEngine;
 import org.kexecmeasured.policy.engine.Prediction;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
@@ -42,14 +41,18 @@ import java.util.TreeMap;
 public final class PolicyDecider implements Decider {
 
     private final PolicyEngine.Prepared prepared;
+    /** The payload; null at a commit at shutdown (its trust was decided at preparation). */
     private final byte[] payload;
+    /** At a commit at shutdown: the payload's .pcrsig as saved at preparation (null: none). */
+    private final JsonNode savedPcrsig;
     private final PublicAreaReader tpm;
     private PolicyEngine.Evaluation last;
     private Prediction lastPrediction;
 
-    private PolicyDecider(PolicyEngine.Prepared prepared, byte[] payload, PublicAreaReader tpm) {
+    private PolicyDecider(PolicyEngine.Prepared prepared, byte[] payload, JsonNode savedPcrsig, PublicAreaReader tpm) {
         this.prepared = prepared;
         this.payload = payload;
+        this.savedPcrsig = savedPcrsig;
         this.tpm = tpm;
     }
 
@@ -59,7 +62,18 @@ public final class PolicyDecider implements Decider {
      * @param tpm the TPM for persistent objects and NV indexes (read-only); null offline
      */
     public static PolicyDecider prepare(PolicyFile policy, byte[] payload, PublicAreaReader tpm) {
-        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), payload, tpm);
+        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), payload, null, tpm);
+    }
+
+    /**
+     * The decider of a commit at shutdown ({@link PolicyAtCommit}): the same policy on the plan moved onto the PCRs
+     * read then — every secret's verdict and the re-authorization again, the chain's PCRs again; the payload's trust
+     * is not decided again (it was at preparation, and its images are the same).
+     *
+     * @param payloadPcrsig the payload's .pcrsig as saved at preparation, or null
+     */
+    public static PolicyDecider atCommit(PolicyFile policy, JsonNode payloadPcrsig, PublicAreaReader tpm) {
+        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), null, payloadPcrsig, tpm);
     }
 
     /** The boot's extend and boundary sets and identity (the file's SHA-256, as the boundary event records it). */
@@ -144,33 +158,44 @@ public final class PolicyDecider implements Decider {
         };
     }
 
-    /** The payload's PE, its Authenticode SHA-256, every image the run loads (PCR 4 image events) and its .pcrsig. */
+    /**
+     * The payload's PE, its Authenticode SHA-256, every image the run starts ({@link Plan#images}: the payload,
+     * each LoadImage, each PE image the chain loads itself, the kernel handed over) and its .pcrsig. A plan
+     * without images (restored from a pending boot) is the payload alone.
+     */
     PolicyEngine.Payload payloadFacts(Plan plan) {
-        PeFile pe = PeFile.parse(payload);
-        List<PayloadCheck.Image> images = new ArrayList<>();
-        images.add(new PayloadCheck.Image(plan.payloadName(), plan.payloadAuthenticodeSha256()));
-        int n = 0;
+        List<PolicyEngine.ChainExtend> chain = new ArrayList<>();
         for (PlannedRecord r : plan.records()) {
-            if (r.measurement().pcr() != Pcr.BOOT_LOADER_CODE || r.measurement().eventType() != EV_EFI_BOOT_SERVICES_APPLICATION) continue;
-            byte[] d = r.measurement().digests().get(HashAlg.SHA256);
-            if (d == null) d = org.kexecmeasured.payload.pe.Authenticode.digest(pe, HashAlg.SHA256);
-            images.add(new PayloadCheck.Image("image " + ++n + " the run loads (PCR 4)", d));
-        }
-        PcrSignatures pcrsig = null;
-        if (Uki.isUki(pe)) {
-            JsonNode j = Uki.of(pe).pcrSignature();
-            if (j != null) {
-                try {
-                    pcrsig = PcrSignatures.parse(j, "the payload's .pcrsig");
-                } catch (BadInputException e) {
-                    pcrsig = null; // systemd would not use it either
-                }
+            if (r.origin() == Origin.PAYLOAD && r.measurement().eventType() != EV_NO_ACTION) {
+                chain.add(new PolicyEngine.ChainExtend(r.measurement().pcr(), r.measurement().eventType()));
             }
         }
-        return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images, pcrsig);
+        if (payload == null) {
+            return new PolicyEngine.Payload(null, plan.payloadAuthenticodeSha256(), List.of(), pcrsig(savedPcrsig), chain);
+        }
+        PeFile pe = PeFile.parse(payload);
+        List<PayloadCheck.Image> images = new ArrayList<>();
+        for (LoadedImage i : plan.images()) {
+            String name = i.kind() == LoadedImage.Kind.PAYLOAD ? "the payload " + plan.payloadName() : i.describe();
+            images.add(new PayloadCheck.Image(name, i.authenticodeSha256(), i.bytes()));
+        }
+        if (images.isEmpty()) images.add(new PayloadCheck.Image("the payload " + plan.payloadName(), plan.payloadAuthenticodeSha256(), payload));
+        return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images,
+                Uki.isUki(pe) ? pcrsig(Uki.of(pe).pcrSignature()) : null, chain);
     }
 
-    private static final int EV_EFI_BOOT_SERVICES_APPLICATION = 0x80000003;
+    /** The payload's .pcrsig as signatures; null when absent or unusable (systemd would not use it either). */
+    static PcrSignatures pcrsig(JsonNode j) {
+        if (j == null) return null;
+        try {
+            return PcrSignatures.parse(j, "the payload's .pcrsig");
+        } catch (BadInputException e) {
+            return null;
+        }
+    }
+
+    /** TCG EV_NO_ACTION: logged, never extended, so no PCR is changed by it. */
+    private static final int EV_NO_ACTION = 0x3;
 
     static List<PolicyEngine.Divergent> divergences(Plan plan) {
         List<PolicyEngine.Divergent> out = new ArrayList<>();

@@ -2,7 +2,6 @@ package org.kexecmeasured.policy;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import org.kexecmeasured.policy.engine.PolicyEngine;
 import org.kexecmeasured.policy.engine.SecretVerdict;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
 

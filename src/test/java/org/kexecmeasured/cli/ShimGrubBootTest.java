@@ -164,4 +164,51 @@ class ShimGrubBootTest {
         assertEquals("BOOT_IMAGE=/boot/vmlinuz " + expected.getProperty("cmdline"), h.path("cmdline").asText(), h.toString());
         assertEquals(Files.size(Path.of(expected.getProperty("initrd"))), h.path("initrdSize").asLong(), h.toString());
     }
+
+    /**
+     * Payload trust over the shim → GRUB → kernel chain, trusting only Debian's Secure Boot CA (taken from shim's own
+     * .vendor_cert, the certificate shim verifies GRUB and the kernel with): shim, signed by Microsoft's UEFI CA, is
+     * refused by name — shim's own verification is not trusted implicitly —, while GRUB (loaded by shim's own PE
+     * loader, never through LoadImage) and the kernel GRUB hands over are checked and pass. sbverify is the oracle.
+     */
+    @Test
+    void payloadTrustCoversShimGrubAndTheKernelItHandsOver() throws Exception {
+        Path shim = esp.resolve("EFI/debian/shimx64.efi");
+        Path grub = esp.resolve("EFI/debian/grubx64.efi");
+        Path vc = dir.resolve("vendor_cert.bin");
+        RealParts.run(List.of("objcopy", "-O", "binary", "--only-section=.vendor_cert", shim.toString(), vc.toString()), "binutils");
+        byte[] b = Files.readAllBytes(vc);
+        // struct { u32 authorized_size, deauthorized_size, authorized_offset, deauthorized_offset; } (shim's cert.S)
+        int size = (int) org.kexecmeasured.util.Le.u32(b, 0);
+        int off = (int) org.kexecmeasured.util.Le.u32(b, 8);
+        Path der = dir.resolve("debian-ca.der");
+        Files.write(der, java.util.Arrays.copyOfRange(b, off, off + size));
+        Path ca = dir.resolve("debian-ca.pem");
+        RealParts.run(List.of("openssl", "x509", "-inform", "DER", "-in", der.toString(), "-out", ca.toString()), "openssl");
+        Path kernel = Path.of(expected.getProperty("kernel"));
+        assertTrue(RealParts.runAny(List.of("sbverify", "--cert", ca.toString(), grub.toString()), "sbsigntool").exit() == 0, "sbverify: GRUB");
+        assertTrue(RealParts.runAny(List.of("sbverify", "--cert", ca.toString(), kernel.toString()), "sbsigntool").exit() == 0, "sbverify: kernel");
+        // (sbverify --cert accepts Debian's shim with any certificate at all, so for shim its --list is the oracle: every
+        // signature is issued by Microsoft's UEFI CAs, none by Debian's)
+        String shimSigners = RealParts.run(List.of("sbverify", "--list", shim.toString()), "sbsigntool");
+        assertTrue(shimSigners.contains("Microsoft Corporation UEFI CA") && !shimSigners.contains("Debian"), shimSigners);
+
+        Path policy = dir.resolve("debian-only.yaml");
+        Files.writeString(policy, "version: 1\npayload: {require-signature: true, trusted-certificates: [debian-ca.pem]}\n");
+        Path fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
+        try (Swtpm swtpm = Swtpm.start(BANKS)) {
+            ChainFixtures.replayIntoTpm(swtpm, fw);
+            ChainFixtures.Cli p = ChainFixtures.cli("predict", "--policy", policy.toString(), shim.toString(), "--disk",
+                    disk.toString(), "--boot-path", "\\EFI\\debian\\shimx64.efi", "--tpm", swtpm.tcti(), "--firmware-log",
+                    fwFile.toString(), "--json", "--time-budget", "240s");
+            assertEquals(Main.EXIT_POLICY_DENIED, p.rc(), p.out() + p.err());
+            JsonNode payload = Json.MAPPER.readTree(p.out()).path("decision").path("payload");
+            assertEquals(1, payload.path("failures").size(), payload.toString());
+            assertTrue(payload.path("failures").get(0).asText().startsWith("the payload shimx64.efi: no signer verifies and chains"),
+                    payload.toString());
+            String checked = payload.path("checked").toString();
+            assertTrue(checked.contains("grubx64.efi (loaded by the chain's own loader): a signer verifies"), checked);
+            assertTrue(checked.contains("(the kernel handed over): a signer verifies"), checked);
+        }
+    }
 }

@@ -14,6 +14,7 @@ import org.kexecmeasured.util.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -21,6 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Order against the OS's own last measurements (tests/e2e "systemd"): systemd 252 is init in sd1 (booted
@@ -59,33 +61,67 @@ class SystemdE2eTest {
         Path s2 = E2eRun.stage(run, "sd2");
         assertEquals("sd2", E2eRun.text(s2.resolve("uki")).strip());
         JsonNode manifest = Json.MAPPER.readTree(s2.resolve("sidecar/manifest.json").toFile());
-        assertEquals("kexec-measured-manifest/1", manifest.path("format").asText(), "the committed sidecar, not the pending one");
-        byte[] pcr11 = E2eRun.pcrs(s1.resolve("pcrs-after-load.txt")).get(HashAlg.SHA256)[11];
-        for (String word : List.of("shutdown", "final")) {
-            pcr11 = HashAlg.SHA256.extend(pcr11, HashAlg.SHA256.digest(word.getBytes(StandardCharsets.US_ASCII)));
-        }
+        assertEquals("kexec-measured-manifest/1", manifest.path("format").asText(),
+                "the committed sidecar, not the pending one (the hook's commit failed or never ran)");
+        byte[] start = E2eRun.pcrs(s1.resolve("pcrs-after-load.txt")).get(HashAlg.SHA256)[11];
         EventLog side = E2eRun.log(s2.resolve("sidecar/tpm2-event-log.bin"));
-        boolean afterBoundary = false;
-        for (Event e : side.events()) {
-            if (e.pcrIndex() != 11) continue;
-            if (MainScenarioE2eTest.isBoundary(e)) afterBoundary = true;
-            if (afterBoundary) pcr11 = HashAlg.SHA256.extend(pcr11, e.digest(HashAlg.SHA256));
+        byte[] pcr11 = pcr11After(start, List.of("shutdown", "final"), side);
+        Map<HashAlg, byte[][]> sysfs = E2eRun.pcrs(s2.resolve("pcrs.txt"));
+        Map<HashAlg, byte[][]> pcrread = Tpm2EventlogOracle.pcrread(s2.resolve("tpm2_pcrread.txt"));
+        if (Arrays.equals(pcr11After(start, List.of("final", "shutdown"), side), sysfs.get(HashAlg.SHA256)[11])) {
+            fail("the commit came after both phases, but systemd measured final before shutdown: the test bed's unit "
+                    + "order (tests/e2e/systemd/systemd-pcrphase.service.d) did not hold");
         }
-        assertTrue(afterBoundary);
-        assertEquals(Hex.of(pcr11), Hex.of(E2eRun.pcrs(s2.resolve("pcrs.txt")).get(HashAlg.SHA256)[11]),
+        assertEquals(Hex.of(pcr11), Hex.of(sysfs.get(HashAlg.SHA256)[11]),
                 "PCR 11 = sd1's, then shutdown and final, then the boundary and sd2.efi's records");
+        assertEquals(Hex.of(pcr11), Hex.of(pcrread.get(HashAlg.SHA256)[11]), "PCR 11 as tpm2_pcrread reads it");
         // systemd 252 logs its phases nowhere: the manifest names PCR 11 as diverged before the boundary
         boolean listed = false;
         for (JsonNode d : manifest.path("divergentBeforeBoot")) listed |= d.path("pcr").asInt() == 11;
         assertTrue(listed, manifest.toString());
-        // every other PCR the log does explain replays (PCR 10: IMA measures in sd2 as well)
-        Map<HashAlg, byte[][]> tpm = E2eRun.pcrs(s2.resolve("pcrs.txt"));
-        Map<HashAlg, byte[][]> replay = Replay.replay(side);
-        for (HashAlg a : tpm.keySet()) {
-            for (int i : List.of(0, 1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14)) {
-                assertEquals(Hex.of(tpm.get(a)[i]), Hex.of(replay.get(a)[i]), a + " PCR " + i);
+        assertFalse(manifest.path("expectedPcrs").isMissingNode());
+    }
+
+    /** sha256 PCR 11 from {@code start}: systemd's phase words in this order, then the log's records from its boundary on. */
+    static byte[] pcr11After(byte[] start, List<String> phases, EventLog log) {
+        byte[] v = start;
+        for (String word : phases) v = HashAlg.SHA256.extend(v, HashAlg.SHA256.digest(word.getBytes(StandardCharsets.US_ASCII)));
+        boolean afterBoundary = false;
+        for (Event e : log.events()) {
+            if (e.pcrIndex() != 11) continue;
+            if (MainScenarioE2eTest.isBoundary(e)) afterBoundary = true;
+            if (afterBoundary) v = HashAlg.SHA256.extend(v, e.digest(HashAlg.SHA256));
+        }
+        assertTrue(afterBoundary, "no boundary in PCR 11 of the continued log");
+        return v;
+    }
+
+    /**
+     * sd2's PCRs (the kernel's sysfs and tpm2_pcrread) equal the replay of the continued log the hook committed,
+     * ours and tpm2_eventlog's, in PCRs 0–15 but 10 and 11: PCR 10 is the log plus sd2's own IMA list, PCR 11
+     * carries systemd 252's unlogged phases (checked by its order above).
+     */
+    @Test
+    void sd2PcrsReplayFromTheCommittedLogOursAndTpm2Eventlog() {
+        Path s2 = E2eRun.stage(run, "sd2");
+        Path logFile = s2.resolve("sidecar/tpm2-event-log.bin");
+        Map<HashAlg, byte[][]> sysfs = E2eRun.pcrs(s2.resolve("pcrs.txt"));
+        Map<HashAlg, byte[][]> pcrread = Tpm2EventlogOracle.pcrread(s2.resolve("tpm2_pcrread.txt"));
+        Map<HashAlg, byte[][]> ours = Replay.replay(E2eRun.log(logFile));
+        Map<HashAlg, byte[][]> theirs = Tpm2EventlogOracle.replay(logFile);
+        assertEquals(sysfs.keySet(), pcrread.keySet(), "banks: sysfs and tpm2_pcrread");
+        for (HashAlg a : sysfs.keySet()) {
+            for (int i = 0; i < 16; i++) {
+                assertEquals(Hex.of(sysfs.get(a)[i]), Hex.of(pcrread.get(a)[i]), a + " PCR " + i + ": sysfs and tpm2_pcrread");
+                if (i == 11) continue;
+                if (i == 10) {
+                    assertArrayEquals(sysfs.get(a)[10], E2eRun.withIma(ours.get(a)[10], s2.resolve("ima.bin"), a),
+                            a + " PCR 10 = the continued log + sd2's IMA list");
+                    continue;
+                }
+                assertEquals(Hex.of(sysfs.get(a)[i]), Hex.of(ours.get(a)[i]), a + " PCR " + i + " (our replay)");
+                assertEquals(Hex.of(sysfs.get(a)[i]), Hex.of(theirs.get(a)[i]), a + " PCR " + i + " (tpm2_eventlog)");
             }
         }
-        assertFalse(manifest.path("expectedPcrs").isMissingNode());
     }
 }

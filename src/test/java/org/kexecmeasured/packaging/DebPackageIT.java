@@ -115,6 +115,7 @@ class DebPackageIT {
                 }
                 checkLayout();
                 checkClassDataSharing();
+                checkJnaNeedsNoWritableDirectory();
                 checkVersion();
                 checkManPageAndCompletion();
                 checkEveryCommandHasAManPageAndCompletion();
@@ -212,6 +213,30 @@ class DebPackageIT {
         Run v = run(Path.of("/"), Map.of("KEXEC_MEASURED_JAVA_OPTS", "-Xlog:cds=info:stderr"), "/usr/bin/kexec-measured", "--help");
         assertEquals(0, v.rc(), v.out());
         assertTrue(v.out().contains("Mapped dynamic region"), "the JVM mapped the installed archive:\n" + v.out());
+        // the commands that run a payload get the larger archive, trained on systemd's stub where it is installed
+        Path stub = Path.of("/usr/lib/systemd/boot/efi/linuxx64.efi.stub");
+        if (Files.isReadable(stub)) {
+            assertTrue(Files.isRegularFile(Path.of("/var/cache/kexec-measured/kexec-measured-payload.jsa")),
+                    "postinst built the payload commands' CDS archive");
+            Run i = run(Path.of("/"), Map.of("KEXEC_MEASURED_JAVA_OPTS", "-Xlog:cds=info:stderr"), "/usr/bin/kexec-measured",
+                    "inspect", "--json", stub.toString());
+            assertEquals(0, i.rc(), i.out());
+            assertTrue(i.out().contains("kexec-measured-payload.jsa") && i.out().contains("Mapped dynamic region"),
+                    "inspect mapped the payload archive:\n" + i.out().lines().filter(l -> l.contains("[cds]")).toList());
+        }
+    }
+
+    /**
+     * JNA's native part comes from the package, not unpacked from the jar into a home or temporary directory:
+     * with neither writable (as for the system-shutdown hook once the root is read-only) the installed command
+     * still makes its system calls — {@code unload} reaches the kernel, whatever the kernel answers.
+     */
+    static void checkJnaNeedsNoWritableDirectory() throws Exception {
+        if (!ok("dpkg", "-L", PKG).contains("/usr/lib/kexec-measured/native/libjnidispatch.so")) return;
+        Run u = run(Path.of("/"), Map.of("KEXEC_MEASURED_JAVA_OPTS", "-Duser.home=/proc/none -Djava.io.tmpdir=/proc/none",
+                "XDG_CACHE_HOME", "/proc/none"), "/usr/bin/kexec-measured", "unload");
+        assertTrue(u.rc() != 70 && u.out().contains("unload") && !u.out().contains("UnsatisfiedLinkError")
+                && !u.out().contains("jnidispatch"), "unload made its system call without a writable directory:\n" + u.out());
     }
 
     /** The installed command reports the version dpkg installed (Maven's -SNAPSHOT is Debian's ~SNAPSHOT). */

@@ -7,7 +7,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.payload.RealParts;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.policy.engine.PayloadCheck;
-import org.kexecmeasured.policy.engine.PolicyEngine;
 import org.kexecmeasured.policy.engine.Prediction;
 import org.kexecmeasured.policy.engine.SecretVerdict;
 import org.kexecmeasured.policy.engine.Verdict;

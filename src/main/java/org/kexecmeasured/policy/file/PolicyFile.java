@@ -45,7 +45,9 @@ public record PolicyFile(Path source, String id, PayloadTrust payload, Measureme
      * What the boot measures. {@code banks}: banks the TPM must have active (every active bank is
      * extended in any case, a TPM requires it); null = whatever the TPM has. {@code tolerateDivergent}:
      * PCRs whose TPM value may already disagree with the firmware log (e.g. 10 for IMA); any other
-     * divergent PCR denies the boot. {@code nextBootPhases}: the phase paths (colon-separated words)
+     * divergent PCR denies the boot. {@code shimMayExtend}: the PCRs the chain's own code (shim, GRUB,
+     * systemd-boot, systemd-stub: every measurement it makes through EFI_TCG2_PROTOCOL) may extend; a chain
+     * measurement into another PCR is a finding ({@link Decision#chainExtends}); null = not restricted. {@code nextBootPhases}: the phase paths (colon-separated words)
      * systemd-pcrphase extends into PCR 11 in the next system, the states at which sealed secrets are
      * evaluated besides the kernel's start.
      */
@@ -142,10 +144,15 @@ public record PolicyFile(Path source, String id, PayloadTrust payload, Measureme
 
     /**
      * What happens when a secret's verdict does not meet its intent (including a verdict of
-     * "unknown"): per intent, deny the boot (default) or only warn.
+     * "unknown"): per intent, deny the boot (default) or only warn; {@code chainExtends}: when the chain
+     * measures into a PCR outside {@code measurement.shim-may-extend} (default deny).
      */
-    public record Decision(Action reachable, Action unreachable) {
-        public static final Decision DEFAULT = new Decision(Action.DENY, Action.DENY);
+    public record Decision(Action reachable, Action unreachable, Action chainExtends) {
+        public static final Decision DEFAULT = new Decision(Action.DENY, Action.DENY, Action.DENY);
+
+        public Decision(Action reachable, Action unreachable) {
+            this(reachable, unreachable, Action.DENY);
+        }
 
         public Action forIntent(Intent i) {
             return i == Intent.UNREACHABLE ? unreachable : reachable;

@@ -181,7 +181,7 @@ public final class PolicyParser {
             At where = m.containsKey("boundary") ? m.get("boundary") : m.get("extend");
             throw where.error("every PCR of the extend set needs a boundary record first: add " + missing + " to the boundary set");
         }
-        SortedSet<Integer> shim = m.containsKey("shim-may-extend") ? pcrSet(m.get("shim-may-extend")) : new TreeSet<>();
+        SortedSet<Integer> shim = m.containsKey("shim-may-extend") ? pcrSet(m.get("shim-may-extend")) : null; // null: not restricted
         SortedSet<Integer> tolerate = m.containsKey("tolerate-divergent") ? pcrSet(m.get("tolerate-divergent")) : new TreeSet<>();
         List<String> phases = m.containsKey("next-boot-phases") ? phases(m.get("next-boot-phases")) : DEFAULT_PHASES;
         return new Measurement(banks, extend, boundary, shim, tolerate, phases);
@@ -273,8 +273,8 @@ public final class PolicyParser {
 
     private static Decision decision(At at) {
         if (at == null) return Decision.DEFAULT;
-        Map<String, At> m = at.mapping(Set.of("reachable", "unreachable"));
-        return new Decision(action(m.get("reachable")), action(m.get("unreachable")));
+        Map<String, At> m = at.mapping(Set.of("reachable", "unreachable", "chain-extends"));
+        return new Decision(action(m.get("reachable")), action(m.get("unreachable")), action(m.get("chain-extends")));
     }
 
     // ------------------------------------------------------------------ values

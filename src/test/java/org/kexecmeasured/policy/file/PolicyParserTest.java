@@ -66,6 +66,12 @@ class PolicyParserTest {
         assertEquals(List.of("enter-initrd", "enter-initrd:leave-initrd"), strict.measurement().nextBootPhases());
         assertEquals(PolicyFile.Action.DENY, strict.decision().unreachable());
         assertEquals(1, strict.payload().minimumSbat().get("linux"));
+        assertEquals(List.of(4, 5, 7, 8, 9, 11, 12, 13, 14), new ArrayList<>(strict.measurement().shimMayExtend()));
+        assertEquals(PolicyFile.Action.DENY, strict.decision().chainExtends());
+        assertNull(minimal.measurement().shimMayExtend(), "absent: the chain's PCRs are not restricted");
+        assertEquals(PolicyFile.Action.WARN, parse("version: 1\ndecision: {chain-extends: warn}\n").decision().chainExtends());
+        assertEquals(List.of(), new ArrayList<>(parse("version: 1\nmeasurement: {shim-may-extend: []}\n").measurement().shimMayExtend()),
+                "an empty set: the chain may measure nothing");
     }
 
     @Test
@@ -107,6 +113,8 @@ class PolicyParserTest {
                         ":5: secrets[0].source.luks2.token: 32 is out of range 0..31"),
                 Arguments.of("version: 1\nreauthorize:\n  signing-key: k.pem\n  secrets: [nope]\n", ":4: reauthorize.secrets[0]: no secret named 'nope'"),
                 Arguments.of("version: 1\ndecision:\n  reachable: allow\n", ":3: decision.reachable: expected one of deny, warn, got 'allow'"),
+                Arguments.of("version: 1\ndecision:\n  chain-extends: allow\n", ":3: decision.chain-extends: expected one of deny, warn, got 'allow'"),
+                Arguments.of("version: 1\nmeasurement:\n  shim-may-extend: [4, 24]\n", ":3: measurement.shim-may-extend[1]: PCR 24 does not exist"),
                 Arguments.of("version: 1\npayload:\n  require-signature: true\n", ":3: payload.require-signature: require-signature needs trusted-certificates"),
                 Arguments.of("version: 1\npayload:\n  denied-digests: [abc]\n", ":3: payload.denied-digests[0]: expected a SHA-256 Authenticode digest"),
                 Arguments.of("version: 1\nmeasurement:\n  next-boot-phases: ['enter initrd']\n", ":3: measurement.next-boot-phases[0]: 'enter initrd' is not a phase word"),
@@ -168,6 +176,7 @@ class PolicyParserTest {
         l.add("version: 1\nmeasurement: {banks: active, extend: [], boundary: [4]}\n");
         l.add("version: 1\nsecrets:\n  - {name: n, must-remain: any, source: {tpm2-nv: {index: 0x01800001, pcrs: 'sha256:7+sha1:0-3', auth-value: true}}}\n");
         l.add("version: 1\nsignatures: [/run/systemd/tpm2-pcr-signature.json]\ndecision: {reachable: warn}\n");
+        l.add("version: 1\nmeasurement: {shim-may-extend: [4, 12]}\ndecision: {chain-extends: warn}\n");
         return l;
     }
 

@@ -1,9 +1,15 @@
-package org.kexecmeasured.policy.engine;
+package org.kexecmeasured.policy;
 
 import org.kexecmeasured.util.BoundedFiles;
 
 import org.bouncycastle.cert.X509CertificateHolder;
 import org.kexecmeasured.payload.pe.PeFile;
+import org.kexecmeasured.policy.engine.PayloadCheck;
+import org.kexecmeasured.policy.engine.PcrSignatures;
+import org.kexecmeasured.policy.engine.Prediction;
+import org.kexecmeasured.policy.engine.SecretEvaluator;
+import org.kexecmeasured.policy.engine.SecretVerdict;
+import org.kexecmeasured.policy.engine.SignatureCatalog;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
 import org.kexecmeasured.policy.secret.SealedSecret;
@@ -19,6 +25,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.SortedSet;
 import java.util.TreeSet;
 
 /**
@@ -39,8 +46,29 @@ public final class PolicyEngine {
     public record Divergent(HashAlg bank, int pcr, byte[] tpm, byte[] logReplay, String explanation) {
     }
 
-    /** What the payload is, for the trust checks: its PE, Authenticode, the images the run loads, its .pcrsig. */
-    public record Payload(PeFile pe, byte[] authenticodeSha256, List<PayloadCheck.Image> images, PcrSignatures pcrsig) {
+    /**
+     * What the payload is, for the trust checks: its PE (null at a commit at shutdown: trust was decided at
+     * preparation), Authenticode, every image the run starts (the payload first; empty = the payload alone),
+     * its .pcrsig, the chain's own measurements.
+     */
+    public record Payload(PeFile pe, byte[] authenticodeSha256, List<PayloadCheck.Image> images, PcrSignatures pcrsig,
+                          List<ChainExtend> chainExtends) {
+        public Payload {
+            images = List.copyOf(images);
+            chainExtends = List.copyOf(chainExtends);
+        }
+
+        /** Without the chain's measurements (nothing for {@code shim-may-extend} to check). */
+        public Payload(PeFile pe, byte[] authenticodeSha256, List<PayloadCheck.Image> images, PcrSignatures pcrsig) {
+            this(pe, authenticodeSha256, images, pcrsig, List.of());
+        }
+    }
+
+    /**
+     * A measurement the chain's own code made through EFI_TCG2_PROTOCOL (not the emulated firmware's image and
+     * ExitBootServices events, not the boundary, not the Linux stub), extended or kept as a side record.
+     */
+    public record ChainExtend(int pcr, int eventType) {
     }
 
     /** One reason for the decision: deny, or warn (the boot goes on). */
@@ -90,6 +118,30 @@ public final class PolicyEngine {
     }
 
     /**
+     * {@code measurement.shim-may-extend}: one finding per PCR outside the set that the chain measured into,
+     * deny or warn as {@code decision.chain-extends} says; none when the policy does not restrict it.
+     */
+    static List<Finding> chainExtends(PolicyFile policy, List<ChainExtend> extends_) {
+        SortedSet<Integer> may = policy.measurement().shimMayExtend();
+        List<Finding> out = new ArrayList<>();
+        if (may == null) return out;
+        java.util.SortedMap<Integer, java.util.SortedSet<String>> outside = new java.util.TreeMap<>();
+        java.util.Map<Integer, Integer> count = new java.util.HashMap<>();
+        for (ChainExtend e : extends_) {
+            if (may.contains(e.pcr())) continue;
+            outside.computeIfAbsent(e.pcr(), k -> new TreeSet<>()).add(org.kexecmeasured.eventlog.EventType.name(e.eventType()));
+            count.merge(e.pcr(), 1, Integer::sum);
+        }
+        for (java.util.Map.Entry<Integer, java.util.SortedSet<String>> o : outside.entrySet()) {
+            String text = "measurement: the chain measures " + count.get(o.getKey()) + " event(s) into PCR " + o.getKey() + " ("
+                    + String.join(", ", o.getValue()) + "), which measurement.shim-may-extend " + may + " does not allow";
+            out.add(policy.decision().chainExtends() == PolicyFile.Action.DENY ? Finding.deny(text)
+                    : Finding.warn(text + " (decision.chain-extends: warn)"));
+        }
+        return out;
+    }
+
+    /**
      * Evaluates the plan: payload trust, divergent PCRs, re-authorization (when the policy opts in,
      * its signature joins the catalog), each secret, then the decision.
      */
@@ -98,9 +150,18 @@ public final class PolicyEngine {
         PolicyFile policy = p.policy();
         List<Finding> findings = new ArrayList<>();
 
-        PayloadCheck.Result trust = PayloadCheck.check(policy.payload(), p.anchors(), payload.pe(), payload.authenticodeSha256(),
-                payload.images());
+        PayloadCheck.Result trust;
+        if (payload.pe() == null) {
+            // a commit at shutdown: the images were checked when the boot was prepared, and are the same now
+            trust = new PayloadCheck.Result(List.of(), List.of("payload trust: decided when the boot was prepared"));
+        } else {
+            List<PayloadCheck.Image> images = payload.images().isEmpty()
+                    ? List.of(new PayloadCheck.Image("the payload", payload.authenticodeSha256(), payload.pe().bytes()))
+                    : payload.images();
+            trust = PayloadCheck.check(policy.payload(), p.anchors(), images);
+        }
         for (String f : trust.failures()) findings.add(Finding.deny("payload: " + f));
+        findings.addAll(chainExtends(policy, payload.chainExtends()));
 
         if (policy.measurement().banks() != null) {
             for (HashAlg b : policy.measurement().banks()) {
