@@ -3,7 +3,7 @@ package org.kexecmeasured.boot;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.tpm.PcrTpm;
 import org.kexecmeasured.tpm.TpmCommandException;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.HashAlg;
 
 import java.io.IOException;

@@ -384,20 +384,28 @@ public final class MeasuredBoot {
 
     /**
      * A step after the load: when it fails, the kernel is unloaded again, so no run that exits non-zero
-     * leaves a kernel waiting for a hand-over (the step's failure stays the error reported).
+     * leaves a kernel waiting for a hand-over (the step's failure stays the error reported). After the TPM
+     * changed (exit 4) the message says so when the loaded kernel reports it is no longer loaded.
      */
     public static <T> T unloadOnFailure(Loader.Loaded loaded, java.util.function.Supplier<T> step) {
         try {
             return step.get();
         } catch (RuntimeException e) {
+            boolean wasLoaded = loaded.loaded();
             try {
                 loaded.unload();
             } catch (RuntimeException u) {
                 e.addSuppressed(u);
             }
+            if (e instanceof TpmChangedException t && wasLoaded && !loaded.loaded()) {
+                throw new TpmChangedException(t.getMessage() + "; " + UNLOADED_AGAIN, t.journal(), t.partialLog(), t);
+            }
             throw e;
         }
     }
+
+    /** What a failure after the TPM changed adds when the kernel it loaded was unloaded. */
+    public static final String UNLOADED_AGAIN = "the kernel loaded for kexec was unloaded again";
 
     // ------------------------------------------------------------------ outputs
 

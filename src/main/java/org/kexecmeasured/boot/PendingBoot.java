@@ -39,13 +39,13 @@ import java.util.TreeSet;
  * {@code initrd.bin} (the hand-off, SHA-256 checked on load), {@code tool} (the launcher the hook runs).
  */
 @JsonPropertyOrder({"format", "created", "tool", "stateDir", "tcti", "payloadName", "payloadAuthenticodeSha256", "policy", "toolVersion",
-        "firmwareLogSource", "tpmBanks", "logBanks", "boundary", "records", "handOff", "sidecarExtraFiles", "notes"})
+        "firmwareLogSource", "tpmBanks", "logBanks", "boundary", "records", "planSha256", "handOff", "sidecarExtraFiles", "notes"})
 public record PendingBoot(String format, String created, String tool, String stateDir, String tcti, String payloadName, String payloadAuthenticodeSha256,
                           PolicyInfo policy, String toolVersion, String firmwareLogSource, List<String> tpmBanks,
-                          List<String> logBanks, BoundaryInfo boundary, List<RecordInfo> records, HandOffInfo handOff,
+                          List<String> logBanks, BoundaryInfo boundary, List<RecordInfo> records, String planSha256, HandOffInfo handOff,
                           Map<String, String> sidecarExtraFiles, List<String> notes) {
 
-    public static final String FORMAT = "kexec-measured-pending/1";
+    public static final String FORMAT = "kexec-measured-pending/2";
     public static final String FILE = "pending.json";
     /** Where {@code boot --at-shutdown} leaves it and the hook looks for it. */
     public static final Path DEFAULT_DIR = Path.of("/run/kexec-measured-pending");
@@ -111,7 +111,7 @@ public record PendingBoot(String format, String created, String tool, String sta
                 new BoundaryInfo(field(data, "tool").replaceFirst("^kexec-measured ", ""), field(data, "time"),
                         field(data, "nonce"), field(data, "payload"), field(data, "policy"),
                         List.copyOf(plan.policy().boundarySet()), data),
-                records, new HandOffInfo(h.cmdline(), h.devicePath(), Base64.getEncoder().encodeToString(h.loadOptions()),
+                records, planSha256(data, records), new HandOffInfo(h.cmdline(), h.devicePath(), Base64.getEncoder().encodeToString(h.loadOptions()),
                         Hex.of(HashAlg.SHA256.digest(h.kernel())), Hex.of(HashAlg.SHA256.digest(h.initrd()))),
                 extra, plan.notes());
         AtomicFiles.write(dir.resolve(FILE), Json.PRETTY.writeValueAsBytes(p));
@@ -142,60 +142,87 @@ public record PendingBoot(String format, String created, String tool, String sta
             throw new BadInputException(f + ": not a pending boot: " + e.getMessage().lines().findFirst().orElse(""));
         }
         if (!FORMAT.equals(p.format())) throw new BadInputException(f + ": format " + p.format() + ", expected " + FORMAT);
-        p.check(f);
-        p.checkStructure(f);
+        p.validate(f);
         return p;
     }
 
     /**
-     * After {@link #check}, what the commit relies on beyond well-formed fields, checked before it reads a PCR
-     * (the field checks repeat where this needs the parsed values): the records as the planner makes them — the boundary records first, one per boundary PCR, rebuilt from the boundary's
-     * fields; no other record tagged as a boundary or an OS record; every disposition the one the saved
-     * policy gives. A file that fails is bad input naming the field (exit 2, nothing extended).
+     * Everything a commit takes from the file, checked in one pass before it reads a PCR, each fault bad input
+     * naming the key (exit 2, nothing loaded or extended): the hook runs as root on whatever the pending
+     * directory holds. First each value on its own (present, of its type, PCRs 0-23, event types within u32,
+     * digests of their bank's size, strict hex and base64, known banks, origins and dispositions, absolute
+     * paths, sidecar file names that stay in the sidecar directory), then what the values say together (an
+     * extend set within the boundary set; the boundary's fields rebuild its data and its records come first,
+     * one per boundary PCR; no later record tagged as a boundary or an OS record; every disposition the one
+     * the policy's sets give; a payload record after the boundary), and last {@code planSha256}: the records
+     * in this order with this boundary, so a record removed, inserted, moved or changed is refused too.
      */
-    private void checkStructure(Path f) {
+    private void validate(Path f) {
+        // the values, one by one
+        path(f, "stateDir", stateDir);
+        path(f, "firmwareLogSource", firmwareLogSource);
         require(f, "created", created);
         require(f, "tool", tool);
-        require(f, "stateDir", stateDir);
         require(f, "payloadName", payloadName);
         require(f, "toolVersion", toolVersion);
-        require(f, "firmwareLogSource", firmwareLogSource);
         hex(f, "payloadAuthenticodeSha256", payloadAuthenticodeSha256, HashAlg.SHA256.size);
         require(f, "policy", policy);
         require(f, "policy.id", policy.id());
-        pcrs(f, "policy.extendSet", policy.extendSet());
-        pcrs(f, "policy.boundarySet", policy.boundarySet());
-        pcrs(f, "policy.tolerateDivergent", policy.tolerateDivergent());
-        if (!policy.boundarySet().containsAll(policy.extendSet())) {
-            throw bad(f, "policy.extendSet", policy.extendSet() + " is not within the boundary set " + policy.boundarySet());
-        }
+        pcrs(f, "policy.extendSet", policy.extendSet(), false);
+        pcrs(f, "policy.boundarySet", policy.boundarySet(), true);
+        pcrs(f, "policy.tolerateDivergent", policy.tolerateDivergent(), false);
         List<HashAlg> tpm = banks(f, "tpmBanks", tpmBanks);
         List<HashAlg> log = banks(f, "logBanks", logBanks);
         require(f, "boundary", boundary);
-        for (String[] kv : new String[][]{{"toolVersion", boundary.toolVersion()}, {"time", boundary.time()},
-                {"nonce", boundary.nonce()}, {"payload", boundary.payload()}, {"policy", boundary.policy()}, {"data", boundary.data()}}) {
+        for (String[] kv : new String[][]{{"toolVersion", boundary.toolVersion()}, {"policy", boundary.policy()},
+                {"data", boundary.data()}}) {
             require(f, "boundary." + kv[0], kv[1]);
         }
-        pcrs(f, "boundary.pcrs", boundary.pcrs());
-        if (!new TreeSet<>(boundary.pcrs()).equals(new TreeSet<>(policy.boundarySet()))) {
-            throw bad(f, "boundary.pcrs", boundary.pcrs() + " differ from the policy's boundary set " + policy.boundarySet());
+        Instant time;
+        try {
+            time = Instant.parse(require(f, "boundary.time", boundary.time()));
+        } catch (java.time.format.DateTimeParseException e) {
+            throw bad(f, "boundary.time", "not an ISO-8601 instant: '" + boundary.time() + "'");
         }
-        if (!boundary.policy().equals(policy.id())) {
-            throw bad(f, "boundary.policy", "'" + boundary.policy() + "' differs from policy.id '" + policy.id() + "'");
-        }
+        byte[] nonce = hex(f, "boundary.nonce", boundary.nonce(), 16);
+        byte[] payload = hex(f, "boundary.payload", boundary.payload(), HashAlg.SHA256.size);
+        pcrs(f, "boundary.pcrs", boundary.pcrs(), true);
         require(f, "handOff", handOff);
         require(f, "handOff.cmdline", handOff.cmdline());
         require(f, "handOff.devicePath", handOff.devicePath());
         base64(f, "handOff.loadOptions", handOff.loadOptions());
         hex(f, "handOff.kernelSha256", handOff.kernelSha256(), HashAlg.SHA256.size);
         hex(f, "handOff.initrdSha256", handOff.initrdSha256(), HashAlg.SHA256.size);
+        if (sidecarExtraFiles != null) {
+            for (Map.Entry<String, String> e : sidecarExtraFiles.entrySet()) {
+                try {
+                    Sidecar.checkExtraName(e.getKey());
+                } catch (IllegalArgumentException x) {
+                    throw bad(f, "sidecarExtraFiles", x.getMessage());
+                }
+                base64(f, "sidecarExtraFiles." + e.getKey(), e.getValue());
+            }
+        }
         require(f, "records", records);
+
+        // what they say together
+        if (!policy.boundarySet().containsAll(policy.extendSet())) {
+            throw bad(f, "policy.extendSet", policy.extendSet() + " is not within the boundary set " + policy.boundarySet());
+        }
+        if (!new TreeSet<>(boundary.pcrs()).equals(new TreeSet<>(policy.boundarySet()))) {
+            throw bad(f, "boundary.pcrs", boundary.pcrs() + " differ from the policy's boundary set " + policy.boundarySet());
+        }
+        if (!boundary.policy().equals(policy.id())) {
+            throw bad(f, "boundary.policy", "'" + boundary.policy() + "' differs from policy.id '" + policy.id() + "'");
+        }
         BoundaryEvent b;
         try {
-            b = new BoundaryEvent(boundary.toolVersion(), Instant.parse(boundary.time()), Hex.parse(boundary.nonce()),
-                    Hex.parse(boundary.payload()), boundary.policy(), new TreeSet<>(boundary.pcrs()));
+            b = new BoundaryEvent(boundary.toolVersion(), time, nonce, payload, boundary.policy(), new TreeSet<>(boundary.pcrs()));
         } catch (RuntimeException e) {
             throw bad(f, "boundary", "its fields do not make a boundary event: " + e.getMessage());
+        }
+        if (!Arrays.equals(b.data(), boundary.data().getBytes(StandardCharsets.UTF_8))) {
+            throw bad(f, "boundary.data", "differs from the event its fields rebuild");
         }
         java.util.Set<HashAlg> needed = java.util.EnumSet.noneOf(HashAlg.class);
         needed.addAll(tpm);
@@ -207,21 +234,16 @@ public record PendingBoot(String format, String created, String tool, String sta
         }
         for (int i = 0; i < records.size(); i++) {
             String at = "records[" + i + "]";
-            RecordInfo r = records.get(i);
-            require(f, at, r);
+            RecordInfo r = require(f, at, records.get(i));
             if (r.pcr() < 0 || r.pcr() > 23) throw bad(f, at + ".pcr", r.pcr() + " is not a PCR index 0-23");
             if (r.eventType() < 0 || r.eventType() > 0xffffffffL) throw bad(f, at + ".eventType", r.eventType() + " is not a UINT32");
             require(f, at + ".digests", r.digests());
             Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
             for (Map.Entry<String, String> e : r.digests().entrySet()) {
-                HashAlg a;
-                try {
-                    a = HashAlg.fromName(e.getKey());
-                } catch (BadInputException x) {
-                    throw bad(f, at + ".digests", "unknown bank '" + e.getKey() + "'");
-                }
+                HashAlg a = alg(f, at + ".digests", e.getKey());
                 d.put(a, hex(f, at + ".digests." + e.getKey(), e.getValue(), a.size));
             }
+            // every record carries every bank the run hashed (the TPM's and the log's), as the plan made them
             if (!d.keySet().containsAll(needed)) {
                 throw bad(f, at + ".digests", "banks " + d.keySet() + " lack some of the TPM's and the log's " + needed);
             }
@@ -249,34 +271,77 @@ public record PendingBoot(String format, String created, String tool, String sta
                 throw bad(f, at + ".disposition", disposition + ", but the policy's sets make it " + expected);
             }
         }
+
+        // the plan as a whole: each record above is one the planner could make, this says they are the ones it made
+        hex(f, "planSha256", planSha256, HashAlg.SHA256.size);
+        if (!planSha256.equals(planSha256(boundary.data(), records))) {
+            throw bad(f, "planSha256", "the boundary and the " + records.size() + " records do not hash to it: a record was"
+                    + " removed, inserted, moved or changed since boot --at-shutdown saved the plan");
+        }
     }
+
+    /**
+     * {@code planSha256} (tcg2/pending.md): SHA-256 of {@value #PLAN_DIGEST_TAG}, a newline, the boundary's data, then
+     * one line per record in order — {@code pcr eventType origin disposition eventData} and {@code bank:hex} for each
+     * digest, banks by name, separated by single spaces, ending in a newline.
+     */
+    static String planSha256(String boundaryData, List<RecordInfo> records) {
+        StringBuilder sb = new StringBuilder(PLAN_DIGEST_TAG).append('\n').append(boundaryData);
+        for (RecordInfo r : records) {
+            sb.append(r.pcr()).append(' ').append(r.eventType()).append(' ').append(r.origin()).append(' ')
+                    .append(r.disposition()).append(' ').append(r.eventData());
+            new TreeMap<>(r.digests()).forEach((bank, hex) -> sb.append(' ').append(bank).append(':').append(hex));
+            sb.append('\n');
+        }
+        return Hex.of(HashAlg.SHA256.digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** The first line hashed into {@code planSha256}. */
+    static final String PLAN_DIGEST_TAG = "kexec-measured-plan/1";
 
     private static BadInputException bad(Path f, String field, String what) {
         return new BadInputException(f + ": " + field + ": " + what);
     }
 
-    private static void require(Path f, String field, Object v) {
+    private static <T> T require(Path f, String field, T v) {
         if (v == null) throw bad(f, field, "missing");
+        return v;
     }
 
-    private static void pcrs(Path f, String field, List<Integer> pcrs) {
+    private static void path(Path f, String field, String v) {
+        require(f, field, v);
+        try {
+            if (!Path.of(v).isAbsolute()) throw bad(f, field, "'" + v + "' is not an absolute path");
+        } catch (java.nio.file.InvalidPathException e) {
+            throw bad(f, field, "not a path: " + e.getReason());
+        }
+    }
+
+    private static void pcrs(Path f, String field, List<Integer> pcrs, boolean nonEmpty) {
         require(f, field, pcrs);
+        if (nonEmpty && pcrs.isEmpty()) throw bad(f, field, "empty");
         for (Integer p : pcrs) {
             if (p == null || p < 0 || p > 23) throw bad(f, field, p + " is not a PCR index 0-23");
         }
     }
 
+    private static HashAlg alg(Path f, String field, String name) {
+        try {
+            return HashAlg.fromName(require(f, field, name));
+        } catch (BadInputException e) {
+            throw bad(f, field, e.getMessage());
+        }
+    }
+
     private static List<HashAlg> banks(Path f, String field, List<String> names) {
         require(f, field, names);
-        if (names.isEmpty()) throw bad(f, field, "empty");
         List<HashAlg> out = new ArrayList<>();
         for (String n : names) {
-            try {
-                out.add(HashAlg.fromName(n == null ? "" : n));
-            } catch (BadInputException e) {
-                throw bad(f, field, "unknown bank '" + n + "'");
-            }
+            HashAlg a = alg(f, field, n);
+            if (out.contains(a)) throw bad(f, field, n + " twice");
+            out.add(a);
         }
+        if (out.isEmpty()) throw bad(f, field, "empty");
         return out;
     }
 
@@ -286,7 +351,7 @@ public record PendingBoot(String format, String created, String tool, String sta
         try {
             b = Hex.parse(v);
         } catch (BadInputException e) {
-            throw bad(f, field, "not hex");
+            throw bad(f, field, e.getMessage());
         }
         if (b.length != size) throw bad(f, field, b.length + " bytes, expected " + size);
         return b;
@@ -297,7 +362,7 @@ public record PendingBoot(String format, String created, String tool, String sta
         try {
             return Base64.getDecoder().decode(v);
         } catch (IllegalArgumentException e) {
-            throw bad(f, field, "not base64");
+            throw bad(f, field, "not base64: " + e.getMessage());
         }
     }
 
@@ -307,149 +372,6 @@ public record PendingBoot(String format, String created, String tool, String sta
             return Enum.valueOf(type, v);
         } catch (IllegalArgumentException e) {
             throw bad(f, field, "'" + v + "' is not one of " + Arrays.toString(type.getEnumConstants()));
-        }
-    }
-
-    /**
-     * Every value a commit takes from the file, checked once with its key: the hook runs as root on
-     * whatever is in the pending directory, so a damaged or edited file is bad input naming the key,
-     * never an internal error halfway through the commit (missing members, a PCR outside 0-23, a
-     * digest of the wrong size, bad hex or base64, an unknown bank, origin or disposition, an unusable
-     * path, a sidecar file name that would leave the sidecar directory).
-     */
-    private void check(Path f) {
-        String in = f + ": ";
-        path(in, "stateDir", stateDir);
-        path(in, "firmwareLogSource", firmwareLogSource);
-        present(in, "created", created);
-        present(in, "payloadName", payloadName);
-        present(in, "toolVersion", toolVersion);
-        hex(in, "payloadAuthenticodeSha256", payloadAuthenticodeSha256, 32);
-        present(in, "policy", policy);
-        present(in, "policy.id", policy.id());
-        pcrs(in, "policy.extendSet", policy.extendSet(), false);
-        pcrs(in, "policy.boundarySet", policy.boundarySet(), true);
-        pcrs(in, "policy.tolerateDivergent", policy.tolerateDivergent(), false);
-        List<HashAlg> tpm = banks(in, "tpmBanks", tpmBanks);
-        List<HashAlg> log = banks(in, "logBanks", logBanks);
-        present(in, "boundary", boundary);
-        for (String[] kv : new String[][]{{"toolVersion", boundary.toolVersion()}, {"policy", boundary.policy()},
-                {"data", boundary.data()}}) {
-            present(in, "boundary." + kv[0], kv[1]);
-        }
-        try {
-            Instant.parse(present(in, "boundary.time", boundary.time()));
-        } catch (java.time.format.DateTimeParseException e) {
-            throw new BadInputException(in + "boundary.time: not an ISO-8601 instant: '" + boundary.time() + "'");
-        }
-        hex(in, "boundary.nonce", boundary.nonce(), 16);
-        hex(in, "boundary.payload", boundary.payload(), 32);
-        pcrs(in, "boundary.pcrs", boundary.pcrs(), true);
-        present(in, "records", records);
-        for (int i = 0; i < records.size(); i++) {
-            RecordInfo r = records.get(i);
-            String k = "records[" + i + "]";
-            present(in, k, r);
-            if (r.pcr() < 0 || r.pcr() > 23) throw new BadInputException(in + k + ".pcr: " + r.pcr() + " is not a PCR index 0-23");
-            if (r.eventType() < 0 || r.eventType() > 0xffffffffL) {
-                throw new BadInputException(in + k + ".eventType: " + r.eventType() + " is not a 32-bit event type");
-            }
-            present(in, k + ".digests", r.digests());
-            for (Map.Entry<String, String> d : r.digests().entrySet()) {
-                HashAlg a = alg(in, k + ".digests", d.getKey());
-                hex(in, k + ".digests." + d.getKey(), d.getValue(), a.size);
-            }
-            // the records extended carry every TPM bank, those logged every log bank (as the plan made them)
-            PlannedRecord.Disposition disp = name(in, k + ".disposition", r.disposition(), PlannedRecord.Disposition.class);
-            name(in, k + ".origin", r.origin(), Origin.class);
-            for (HashAlg a : disp == PlannedRecord.Disposition.EXTEND ? tpm : List.<HashAlg>of()) {
-                if (!r.digests().containsKey(a.tpmName)) throw new BadInputException(in + k + ".digests: no " + a.tpmName + " digest");
-            }
-            base64(in, k + ".eventData", r.eventData());
-        }
-        present(in, "handOff", handOff);
-        present(in, "handOff.cmdline", handOff.cmdline());
-        base64(in, "handOff.loadOptions", handOff.loadOptions());
-        hex(in, "handOff.kernelSha256", handOff.kernelSha256(), 32);
-        hex(in, "handOff.initrdSha256", handOff.initrdSha256(), 32);
-        if (sidecarExtraFiles != null) {
-            for (Map.Entry<String, String> e : sidecarExtraFiles.entrySet()) {
-                try {
-                    Sidecar.checkExtraName(e.getKey());
-                } catch (IllegalArgumentException x) {
-                    throw new BadInputException(in + "sidecarExtraFiles: " + x.getMessage());
-                }
-                base64(in, "sidecarExtraFiles." + e.getKey(), e.getValue());
-            }
-        }
-        if (log.isEmpty()) throw new BadInputException(in + "logBanks: empty");
-    }
-
-    private static <T> T present(String in, String key, T v) {
-        if (v == null) throw new BadInputException(in + key + ": missing");
-        return v;
-    }
-
-    private static void path(String in, String key, String v) {
-        present(in, key, v);
-        try {
-            if (!Path.of(v).isAbsolute()) throw new BadInputException(in + key + ": '" + v + "' is not an absolute path");
-        } catch (java.nio.file.InvalidPathException e) {
-            throw new BadInputException(in + key + ": not a path: " + e.getReason());
-        }
-    }
-
-    private static void hex(String in, String key, String v, int bytes) {
-        byte[] b;
-        try {
-            b = Hex.parse(present(in, key, v));
-        } catch (BadInputException e) {
-            throw new BadInputException(in + key + ": " + e.getMessage());
-        }
-        if (b.length != bytes) throw new BadInputException(in + key + ": " + b.length + " bytes, expected " + bytes);
-    }
-
-    private static void base64(String in, String key, String v) {
-        try {
-            Base64.getDecoder().decode(present(in, key, v));
-        } catch (IllegalArgumentException e) {
-            throw new BadInputException(in + key + ": not base64: " + e.getMessage());
-        }
-    }
-
-    private static void pcrs(String in, String key, List<Integer> v, boolean nonEmpty) {
-        present(in, key, v);
-        if (nonEmpty && v.isEmpty()) throw new BadInputException(in + key + ": empty");
-        for (Integer p : v) {
-            if (p == null || p < 0 || p > 23) throw new BadInputException(in + key + ": " + p + " is not a PCR index 0-23");
-        }
-    }
-
-    private static HashAlg alg(String in, String key, String name) {
-        try {
-            return HashAlg.fromName(present(in, key, name));
-        } catch (BadInputException e) {
-            throw new BadInputException(in + key + ": " + e.getMessage());
-        }
-    }
-
-    private static List<HashAlg> banks(String in, String key, List<String> v) {
-        present(in, key, v);
-        List<HashAlg> out = new ArrayList<>();
-        for (String n : v) {
-            HashAlg a = alg(in, key, n);
-            if (out.contains(a)) throw new BadInputException(in + key + ": " + n + " twice");
-            out.add(a);
-        }
-        if (out.isEmpty()) throw new BadInputException(in + key + ": empty");
-        return out;
-    }
-
-    private static <E extends Enum<E>> E name(String in, String key, String v, Class<E> type) {
-        try {
-            return Enum.valueOf(type, present(in, key, v));
-        } catch (IllegalArgumentException e) {
-            throw new BadInputException(in + key + ": '" + v + "' is not one of " + Arrays.toString(type.getEnumConstants()));
         }
     }
 
@@ -469,9 +391,6 @@ public record PendingBoot(String format, String created, String tool, String sta
         BootPolicy policy = new BootPolicy(new TreeSet<>(policy().extendSet()), new TreeSet<>(policy().boundarySet()), policy().id());
         BoundaryEvent b = new BoundaryEvent(boundary.toolVersion(), Instant.parse(boundary.time()), Hex.parse(boundary.nonce()),
                 Hex.parse(boundary.payload()), boundary.policy(), new TreeSet<>(boundary.pcrs()));
-        if (!Arrays.equals(b.data(), boundary.data().getBytes(StandardCharsets.UTF_8))) {
-            throw new BadInputException(dir.resolve(FILE) + ": the boundary fields do not rebuild its data");
-        }
         List<PlannedRecord> recs = new ArrayList<>();
         for (RecordInfo r : records) {
             Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);

@@ -27,15 +27,15 @@ import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -79,26 +79,11 @@ import java.util.concurrent.Callable;
                 "70:internal error"})
 public final class BootCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", paramLabel = "PAYLOAD", description = "UKI, EFI application (e.g. systemd-boot with --esp) or EFI-stub kernel")
-    Path payload;
+    @Mixin
+    PayloadOptions run;
 
     @Option(names = "--tpm", paramLabel = "TCTI", required = true, description = "TPM to extend (device:/dev/tpmrm0, swtpm:host=…,port=…)")
     String tcti;
-
-    @Option(names = "--esp", paramLabel = "DIR", description = "directory served as the ESP; PAYLOAD starts as \\EFI\\BOOT\\BOOTX64.EFI")
-    Path esp;
-
-    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
-            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it)")
-    Path disk;
-
-    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
-            + "names it, e.g. \\EFI\\debian\\shimx64.efi (default \\EFI\\BOOT\\BOOTX64.EFI)")
-    String bootPath;
-
-    @Option(names = "--firmware-log", paramLabel = "FILE", description = "event log to continue (default: "
-            + CurrentLog.CONTINUED + " when a measured kexec started this system, else " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
-    Path firmwareLog;
 
     @Option(names = "--eventlog-out", paramLabel = "FILE", description = "where to write the continued binary log (default: STATE/eventlog.bin)")
     Path eventlogOut;
@@ -109,10 +94,6 @@ public final class BootCommand implements Callable<Integer> {
 
     @Option(names = "--no-load", description = "measure and extend, but load nothing (no kexec system call)")
     boolean noLoad;
-
-    @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
-            description = "wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default: ${DEFAULT-VALUE})")
-    java.time.Duration timeBudget;
 
     @Option(names = "--lock-wait", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
             description = {"how long to wait for another run holding the state directory or the TPM (both are locked",
@@ -169,21 +150,16 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
                     + " (installed with the package): without it the kernel would start uncommitted");
         }
-        byte[] bytes = readPayload(payload, esp);
-        Path log = firmwareLog;
-        String logNote = null;
-        if (log == null) {
-            CurrentLog.Choice c = CurrentLog.choose();
-            log = c.path();
-            logNote = c.note();
-        }
+        byte[] bytes = run.read();
+        CurrentLog.Choice chosenLog = run.log();
+        Path log = chosenLog.path();
+        String logNote = chosenLog.note();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         // a progress line on the terminal while the boot works (nothing with --json or without a terminal)
         ProgressLine progress = ProgressLine.forSteps("boot", err, json);
-        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
-                stateDir, eventlogOut, policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy),
-                Main.version(), timeBudget.toMillis(), lockWait, disk, bootPath, OsLogs.SYSTEM)
+        MeasuredBoot.Request req = run.request(bytes, log, stateDir, eventlogOut,
+                        policy == null ? BootPolicy.BUILTIN_DEFAULT : PolicyDecider.bootPolicy(policy), lockWait, OsLogs.SYSTEM)
                 .withProgress(progress.enabled() ? progress : Progress.NONE);
         if (loadOptions != null) req = req.withLoadOptions(loadOptions);
         MeasuredBoot.Result committed;
@@ -231,24 +207,18 @@ public final class BootCommand implements Callable<Integer> {
                 }
                 committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : resume != null ? resume : loader);
             }
-            JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, payload.getFileName().toString());
+            JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, run.name());
             print(out, committed, loader, logNote);
         } catch (KexecException e) {
             // only the load throws it here, and the load comes before the commit (a failure after the
             // commit is a TpmChangedException): the TPM is as it was
             throw KexecCliErrors.of(e, " (nothing was loaded or extended)");
-        } catch (TpmChangedException e) {
-            if (loader != null && loader.unloaded() || resume != null && resume.unloaded()) {
-                throw new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
-                        e.journal(), e.partialLog(), e);
-            }
-            throw e;
         } catch (TpmException e) {
             throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
         } catch (ExtendPipeline.ExtendFailedException e) {
             throw new IOException(e.getMessage() + " (nothing was extended)", e);
         } catch (EmulationException | GuestMemoryException e) {
-            throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
+            throw new BadInputException("emulation of " + run.payload + " failed: " + e.getMessage() + " (nothing was extended)", e);
         } finally {
             progress.close(); // also when the TPM could not be opened
         }
@@ -283,8 +253,8 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("--tolerate-divergent applies to the built-in policy; with --policy the policy's "
                     + "measurement.tolerate-divergent decides");
         }
-        checkEventlogOut(eventlogOut, stateDir, firmwareLog);
-        checkDisk(disk, bootPath);
+        checkEventlogOut(eventlogOut, stateDir, run.firmwareLog);
+        run.checkDisk();
     }
 
     /** --disk and --boot-path, as boot and predict take them. */

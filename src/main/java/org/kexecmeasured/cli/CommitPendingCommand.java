@@ -4,13 +4,12 @@ import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.PendingCommit;
-import org.kexecmeasured.boot.TpmChangedException;
 import org.kexecmeasured.kexec.FileModeLoader;
 import org.kexecmeasured.policy.PolicyAtCommit;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -69,9 +68,6 @@ public final class CommitPendingCommand implements Callable<Integer> {
             r = PendingCommit.run(dir, tpm, PolicyAtCommit.decider(dir, PendingBoot.read(dir), tpm), loader);
         } catch (KexecException e) {
             throw KexecCliErrors.of(e);
-        } catch (TpmChangedException e) {
-            throw loader.unloaded() ? new TpmChangedException(e.getMessage() + "; the kernel loaded for kexec was unloaded again",
-                    e.journal(), e.partialLog(), e) : e;
         } catch (TpmException e) {
             throw new IOException("TPM " + tcti + ": " + e.getMessage() + " (nothing was extended)", e);
         }

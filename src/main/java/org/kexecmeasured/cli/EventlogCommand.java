@@ -13,6 +13,7 @@ import picocli.CommandLine.Command;
                 EventlogVerifyCommand.class,
                 EventlogFindingsCommand.class,
                 EventlogRecoverCommand.class,
+                EventlogMarkUncommittedCommand.class,
         })
 public final class EventlogCommand implements Runnable {
     @CommandLine.Spec

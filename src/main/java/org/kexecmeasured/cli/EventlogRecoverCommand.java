@@ -3,7 +3,7 @@ package org.kexecmeasured.cli;
 import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.boot.JournalRecovery;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.BadInputException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

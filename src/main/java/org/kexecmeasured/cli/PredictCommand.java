@@ -6,7 +6,6 @@ import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
-import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
 import org.kexecmeasured.boot.Progress;
@@ -18,7 +17,7 @@ import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.tpm.PcrSnapshot;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.util.BadInputException;
@@ -27,9 +26,9 @@ import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
@@ -64,8 +63,8 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--policy", paramLabel = "FILE", required = true, description = "policy file (YAML; see policy/ for the schema)")
     Path policyFile;
 
-    @Parameters(index = "0", paramLabel = "PAYLOAD", description = "UKI, EFI application (e.g. systemd-boot with --esp) or EFI-stub kernel")
-    Path payload;
+    @Mixin
+    PayloadOptions run;
 
     static final class PcrOrigin {
         @Option(names = "--tpm", paramLabel = "TCTI", description = "TPM to read (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)")
@@ -77,25 +76,6 @@ public final class PredictCommand implements Callable<Integer> {
 
     @ArgGroup(exclusive = true)
     PcrOrigin origin = new PcrOrigin();
-
-    @Option(names = "--esp", paramLabel = "DIR", description = "directory served as the ESP; PAYLOAD starts as \\EFI\\BOOT\\BOOTX64.EFI")
-    Path esp;
-
-    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
-            + "served through BlockIo/DiskIo (shim and GRUB read the ESP and /boot from it), as boot does")
-    Path disk;
-
-    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
-            + "names it, e.g. \\EFI\\debian\\shimx64.efi (default \\EFI\\BOOT\\BOOTX64.EFI)")
-    String bootPath;
-
-    @Option(names = "--firmware-log", paramLabel = "FILE", description = "event log to continue, as boot chooses it (default: "
-            + CurrentLog.CONTINUED + " when a measured kexec started this system, else " + MeasuredBoot.DEFAULT_FIRMWARE_LOG + ")")
-    Path firmwareLog;
-
-    @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
-            description = "wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default: ${DEFAULT-VALUE})")
-    java.time.Duration timeBudget;
 
     @Option(names = "--json", description = "JSON result")
     boolean json;
@@ -112,16 +92,15 @@ public final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PolicyFile policy = PolicyParser.read(policyFile);
-        BootCommand.checkDisk(disk, bootPath);
-        byte[] bytes = BootCommand.readPayload(payload, esp);
+        run.checkDisk();
+        byte[] bytes = run.read();
         // the same request boot makes: the log boot would continue, and with the live TPM the running OS's
         // records (IMA, systemd) boot would place before the boundary; a PCR snapshot may come from elsewhere
-        Path log = firmwareLog != null ? firmwareLog : CurrentLog.choose().path();
+        Path log = run.log().path();
         // a progress line on the terminal while the prediction works (nothing with --json or without a terminal)
         ProgressLine progress = ProgressLine.forSteps("predict", spec.commandLine().getErr(), json);
-        MeasuredBoot.Request req = new MeasuredBoot.Request(bytes, payload.getFileName().toString(), esp, log,
-                null, null, PolicyDecider.bootPolicy(policy), Main.version(), timeBudget.toMillis(), java.time.Duration.ZERO,
-                disk, bootPath, origin.pcrs != null ? OsLogs.NONE : OsLogs.SYSTEM)
+        MeasuredBoot.Request req = run.request(bytes, log, null, null, PolicyDecider.bootPolicy(policy), java.time.Duration.ZERO,
+                        origin.pcrs != null ? OsLogs.NONE : OsLogs.SYSTEM)
                 .withProgress(progress.enabled() ? progress : Progress.NONE);
         Report report;
         try (progress) {
@@ -154,7 +133,7 @@ public final class PredictCommand implements Callable<Integer> {
         try {
             plan = MeasuredBoot.plan(req, pcrs);
         } catch (EmulationException | GuestMemoryException e) {
-            throw new BadInputException("emulation of " + payload + " failed: " + e.getMessage(), e);
+            throw new BadInputException("emulation of " + run.payload + " failed: " + e.getMessage(), e);
         }
         long t2 = System.nanoTime();
         req.progress().step("evaluating the policy");

@@ -26,7 +26,7 @@ public final class TpmCommand implements Runnable {
     }
 
     /** TPM failures become one-line errors (exit 2), never stack traces. */
-    static java.io.IOException asIo(org.kexecmeasured.tpm.TpmException e) {
+    static java.io.IOException asIo(org.kexecmeasured.tpm.error.TpmException e) {
         return new java.io.IOException(e.getMessage(), e);
     }
 }

@@ -1,7 +1,7 @@
 package org.kexecmeasured.cli;
 
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.tpm.TpmInfo;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Json;

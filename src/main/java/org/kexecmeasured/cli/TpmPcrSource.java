@@ -5,7 +5,7 @@ import org.kexecmeasured.eventlog.PcrSource;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.tpm.TpmOpener;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;

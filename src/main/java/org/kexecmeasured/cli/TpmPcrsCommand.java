@@ -2,7 +2,7 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Json;

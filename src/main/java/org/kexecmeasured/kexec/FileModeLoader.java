@@ -82,11 +82,6 @@ public final class FileModeLoader implements Loader {
         return image;
     }
 
-    /** True when a load was undone (the commit after it failed). */
-    public boolean unloaded() {
-        return unloaded;
-    }
-
     public Target target() {
         return target;
     }

@@ -95,9 +95,4 @@ public final class ResumeLoader implements Loader {
     public ResumeImage image() {
         return image;
     }
-
-
-    public boolean unloaded() {
-        return unloaded;
-    }
 }

@@ -1,5 +1,6 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.tpm.policy.TpmlPcrSelection;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
@@ -18,7 +19,7 @@ import java.util.TreeSet;
  * is kept because it defines the order of PCR values in TPM2_PCR_Read responses and in the
  * PolicyPCR digest. Immutable.
  */
-public final class PcrSelection {
+public final class PcrSelection implements TpmlPcrSelection {
     /** PCR_SELECT_MIN for a PC-client TPM: 24 PCRs → 3 bytes. */
     public static final int MIN_SELECT_BYTES = 3;
     public static final int MAX_PCR = 255;

@@ -1,5 +1,7 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.tpm.error.TpmTransportException;
+
 import org.kexecmeasured.util.HashAlg;
 
 import java.io.ByteArrayOutputStream;

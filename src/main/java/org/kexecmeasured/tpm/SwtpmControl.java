@@ -1,5 +1,7 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.tpm.error.TpmTransportException;
+
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.OutputStream;

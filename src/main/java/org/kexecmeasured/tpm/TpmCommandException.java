@@ -1,5 +1,7 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.tpm.error.TpmException;
+
 /** The TPM answered a command with an error response code. */
 public class TpmCommandException extends TpmException {
     private final TpmRc rc;

@@ -1,5 +1,9 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.tpm.error.TpmTransportException;
+
+import org.kexecmeasured.tpm.error.TpmException;
+
 import org.kexecmeasured.tpm.policy.ApprovedPolicy;
 import org.kexecmeasured.tpm.policy.TpmNames;
 import org.kexecmeasured.tpm.transport.TpmTransport;

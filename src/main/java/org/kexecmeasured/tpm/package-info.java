@@ -15,7 +15,11 @@
  * </ul>
  * Every command is counted by its TPM_CC ({@link org.kexecmeasured.tpm.CommandCode}), so tests can show
  * which commands a step sent. TPM error responses become {@link org.kexecmeasured.tpm.TpmCommandException}
- * (decoded response code), transport failures {@link org.kexecmeasured.tpm.TpmTransportException}.
- * Policy digests computed without a TPM are in {@code policy}.
+ * (decoded response code), transport failures {@link org.kexecmeasured.tpm.error.TpmTransportException}.
+ * Policy digests computed without a TPM are in {@code policy}. The layers go one way: {@code tpm} uses
+ * {@code transport} and {@code policy}; those two use neither {@code tpm} nor each other, only {@code error} (the
+ * exceptions) and, for {@code policy}, its own {@code TpmlPcrSelection} view of a {@code PcrSelection}.
  */
 package org.kexecmeasured.tpm;
+
+import org.kexecmeasured.tpm.error.TpmTransportException;

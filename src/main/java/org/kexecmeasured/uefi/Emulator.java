@@ -58,6 +58,8 @@ public final class Emulator {
             }
             KernelEntryWatch.Entered entered = fw.kernelEntries().entered();
             if (entered != null) {
+                // the whole kernel image must be there, not only its entry code
+                KernelEntryWatch.checkImageInMemory(fw.mem(), entered);
                 // the payload called the entry of a kernel it placed itself, with its own image handle, whose
                 // LoadedImage it pointed at the kernel (FilePath, LoadOptions)
                 Long li = fw.protocols().get(entered.imageHandle(), LoadedImageProtocol.GUID);

@@ -3,6 +3,7 @@ package org.kexecmeasured.uefi;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
 import org.kexecmeasured.uefi.spi.Cpu;
+import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.util.BadInputException;
 
 import java.util.ArrayList;
@@ -23,6 +24,12 @@ import java.util.Set;
  * allocation (one address each: no other code pays). When it fires and the bytes there are the kernel's own
  * entry code, the payload has jumped into that kernel: the run stops there. Nothing is inferred from the
  * payload's identity or version.
+ *
+ * <p>The entry bytes only say where to stop; what makes it the kernel's hand-over is the whole image: before the
+ * hand-off names the candidate, {@link #checkImageInMemory} compares every section the stub copies (its raw data at
+ * base + VirtualAddress, and the zeros up to VirtualSize, as systemd's {@code linux_exec} lays it out; headers
+ * are not copied) with the candidate's bytes. A payload that placed only the entry code, or a kernel changed
+ * anywhere, is refused instead of being reported as the kernel it measured (review finding 13).
  */
 final class KernelEntryWatch {
 
@@ -32,7 +39,7 @@ final class KernelEntryWatch {
     static final int MAX_CANDIDATES = 16;
 
     /** A Linux kernel found inside a loaded image. */
-    record Candidate(byte[] file, long entryRva, long sizeOfImage, byte[] entryCode) {
+    record Candidate(byte[] file, long entryRva, long sizeOfImage, byte[] entryCode, List<Section> sections) {
     }
 
     /** The jump seen: which kernel, and the image handle it was called with (RCX). */
@@ -98,7 +105,7 @@ final class KernelEntryWatch {
                         return null;
                     }
                     byte[] code = Arrays.copyOfRange(kernel, (int) off, (int) off + PROBE);
-                    return new Candidate(kernel, entry, k.sizeOfImage(), code);
+                    return new Candidate(kernel, entry, k.sizeOfImage(), code, k.sections());
                 }
             }
         } catch (BadInputException e) {
@@ -143,5 +150,50 @@ final class KernelEntryWatch {
     /** The jump into a kernel, once seen; else null. */
     Entered entered() {
         return entered;
+    }
+
+    /** Bytes compared per read of guest memory. */
+    private static final int CHUNK = 1 << 20;
+
+    /**
+     * The image the payload entered must be the candidate, section by section: each section's raw data (clipped
+     * to VirtualSize) at base + VirtualAddress, then zeros up to VirtualSize, where base = entry - entry RVA.
+     * Sections without raw data are not copied by the stub and not compared. Throws {@link EmulationException}
+     * naming the section and offset of the first difference: the hand-off would not name the kernel that runs.
+     */
+    static void checkImageInMemory(GuestMemory m, Entered e) {
+        Candidate k = e.kernel();
+        long base = e.address() - k.entryRva();
+        byte[] buf = new byte[CHUNK];
+        byte[] zeros = new byte[CHUNK];
+        for (Section s : k.sections()) {
+            if (s.sizeOfRawData() == 0) {
+                continue;
+            }
+            long raw = Math.min(s.sizeOfRawData(), k.file().length - Math.min(s.pointerToRawData(), k.file().length));
+            if (s.virtualSize() > 0) raw = Math.min(raw, s.virtualSize());
+            long loaded = Math.max(raw, s.virtualSize());
+            long at = base + s.virtualAddress();
+            if (!m.isMapped(at, loaded)) {
+                throw new EmulationException("the payload entered a Linux kernel at 0x" + Long.toHexString(e.address())
+                        + " whose section " + s.name() + " (0x" + Long.toHexString(at) + ", " + loaded
+                        + " bytes) is not in guest RAM: no whole kernel image is there");
+            }
+            for (long off = 0; off < loaded; off += CHUNK) {
+                int n = (int) Math.min(CHUNK, loaded - off);
+                m.read(at + off, buf, 0, n);
+                // the part of this chunk that is raw data, then the part that must be zero
+                int nRaw = (int) Math.max(0, Math.min(n, raw - off));
+                int from = (int) (s.pointerToRawData() + off);
+                boolean same = (nRaw == 0 || Arrays.equals(buf, 0, nRaw, k.file(), from, from + nRaw))
+                        && Arrays.equals(buf, nRaw, n, zeros, 0, n - nRaw);
+                if (!same) {
+                    throw new EmulationException("the payload entered a Linux kernel at 0x" + Long.toHexString(e.address())
+                            + " whose image differs from the kernel it holds (" + s.name() + " within 0x"
+                            + Long.toHexString(off) + "..0x" + Long.toHexString(off + n) + "): the entry code is the kernel's, the image"
+                            + " is not, so the hand-off would not name the kernel that runs");
+                }
+            }
+        }
     }
 }

@@ -41,7 +41,8 @@
  *   <li>{@link org.kexecmeasured.uefi.Emulator}: runs a payload, started from a device (the ESP given, or
  *   {@link org.kexecmeasured.uefi.SynthesizedEsp} holding it), to the cut-over → {@link org.kexecmeasured.uefi.HandOff}
  *   (the initrd obtained by calling the payload's own LoadFile2): StartImage of a Linux EFI-stub kernel, or a
- *   jump into the entry of a kernel the payload copied into pages itself, as systemd-stub 258+ does
+ *   jump into the entry of a kernel the payload copied into pages itself, as systemd-stub 258+ does (accepted
+ *   only when the whole image there is the kernel's, section by section)
  *   ({@link org.kexecmeasured.uefi.KernelEntryWatch}); in full emulation, to the first jump after
  *   ExitBootServices ({@link org.kexecmeasured.uefi.PostEbsState}); in resume capture
  *   ({@link org.kexecmeasured.uefi.EmulatorOptions#stopAtExitBootServices()}), to the instruction ExitBootServices

@@ -3,22 +3,24 @@ package org.kexecmeasured.cli;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.kexecmeasured.cli.testing.TerminalRun.Run;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.uefi.TestPayloads;
 import org.kexecmeasured.util.HashAlg;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.kexecmeasured.cli.testing.TerminalRun.onTerminal;
+import static org.kexecmeasured.cli.testing.TerminalRun.run;
+import static org.kexecmeasured.cli.testing.TerminalRun.tool;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -66,13 +68,6 @@ class BootProgressTest {
         if (swtpm != null) swtpm.close();
     }
 
-    static List<String> tool(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
-
     static List<String> boot(String budget, String... more) {
         List<String> a = new ArrayList<>(List.of("boot", payload.toString(), "--tpm", swtpm.tcti(), "--firmware-log",
                 firmware.toString(), "--state-dir", dir.resolve("state").toString(), "--no-load", "--time-budget", budget));
@@ -85,25 +80,6 @@ class BootProgressTest {
                 payload.toString(), "--pcrs", pcrs.toString(), "--firmware-log", firmware.toString(), "--time-budget", budget));
         a.addAll(List.of(more));
         return tool(a.toArray(String[]::new));
-    }
-
-    record Run(int rc, String out) {
-    }
-
-    /** Under script(1): stdout and stderr are the same pseudo-terminal; its output is what the terminal showed. */
-    static Run onTerminal(List<String> cmd) throws Exception {
-        Path script = Path.of("/usr/bin/script");
-        assertTrue(Files.isExecutable(script), "script(1) missing: install the Debian package bsdutils");
-        String line = String.join(" ", cmd.stream().map(s -> "'" + s.replace("'", "'\\''") + "'").toList());
-        return run(List.of(script.toString(), "-qefc", line, "/dev/null"));
-    }
-
-    static Run run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(3, TimeUnit.MINUTES), "timed out: " + cmd);
-        return new Run(p.exitValue(), out);
     }
 
     /** The lines drawn while the payload ran: calls, seconds since the start, seconds left of the 4 s budget. */

@@ -5,7 +5,7 @@ import org.kexecmeasured.tpm.PolicySession;
 import org.kexecmeasured.tpm.SealedObject;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmInfo;
-import org.kexecmeasured.tpm.TpmTransportException;
+import org.kexecmeasured.tpm.error.TpmTransportException;
 import org.kexecmeasured.util.HashAlg;
 
 import java.util.List;

@@ -110,8 +110,9 @@ class PendingHardeningTest {
     /**
      * A pending file that does not hold what {@code boot --at-shutdown} writes — a PCR out of range, an unknown enum or
      * bank, bad hex, a PCR 0 record to extend before any boundary, the boundary record moved behind the payload's,
-     * a disposition the policy's sets do not give, the records or the hand-off missing — is bad input naming the field:
-     * exit 2, nothing loaded, no PCR changed (tpm2_pcrread before and after).
+     * a disposition the policy's sets do not give, the records or the hand-off missing; well-formed records dropped,
+     * swapped or repeated, which only planSha256 finds — is bad input naming the field: exit 2, nothing loaded, no PCR
+     * changed (tpm2_pcrread before and after).
      */
     @Test
     void commitPendingRejectsAnInconsistentPendingFile(@TempDir Path dir) throws Exception {
@@ -146,20 +147,24 @@ class PendingHardeningTest {
             });
             cases.put("handOff: missing", j -> j.remove("handOff"));
             cases.put("policy.extendSet: 24 is not a PCR index", j -> ((ArrayNode) j.get("policy").get("extendSet")).add(24));
+            // well-formed records in another order, or one fewer or more: each record alone is one the planner
+            // could make, only planSha256 (the plan as saved) says they are not the ones it made
+            int n = ((ArrayNode) Json.MAPPER.readTree(orig).get("records")).size();
+            assertTrue(n >= payloadRecord + 2, "the plan has payload records before and after records[7]: " + n);
+            Map<String, java.util.function.Consumer<ObjectNode>> planCases = new java.util.LinkedHashMap<>();
+            planCases.put("a payload record dropped from the middle", j -> ((ArrayNode) j.get("records")).remove(payloadRecord));
+            planCases.put("two payload records swapped", j -> {
+                ArrayNode recs = (ArrayNode) j.get("records");
+                recs.insert(payloadRecord + 1, recs.remove(payloadRecord));
+            });
+            planCases.put("a payload record inserted twice", j -> ((ArrayNode) j.get("records")).insert(payloadRecord, rec(j, payloadRecord).deepCopy()));
+            planCases.put("the last record dropped", j -> ((ArrayNode) j.get("records")).remove(n - 1));
+            planCases.put("planSha256 missing", j -> j.remove("planSha256"));
             for (Map.Entry<String, java.util.function.Consumer<ObjectNode>> cse : cases.entrySet()) {
-                Path p = Files.createDirectories(dir.resolve("p" + cse.getKey().hashCode()));
-                for (String f : List.of("kernel.bin", "initrd.bin", "tool")) Files.copy(good.resolve(f), p.resolve(f));
-                ObjectNode j = (ObjectNode) Json.MAPPER.readTree(orig);
-                j.put("stateDir", dir.resolve("state-" + cse.getKey().hashCode()).toString());
-                cse.getValue().accept(j);
-                Files.write(p.resolve(PendingBoot.FILE), Json.MAPPER.writeValueAsBytes(j));
-                RecordingKexec k = new RecordingKexec();
-                ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", p.toString(),
-                        "--tpm", swtpm.tcti());
-                assertEquals(2, c.rc(), cse.getKey() + ": " + c.out() + c.err());
-                assertTrue(c.err().contains(cse.getKey()), cse.getKey() + ": " + c.err());
-                assertEquals(1, c.err().strip().lines().count(), c.err());
-                assertEquals(List.of(), k.calls, cse.getKey() + ": nothing loaded");
+                refused(dir, swtpm, good, orig, cse.getKey(), cse.getKey(), cse.getValue());
+            }
+            for (Map.Entry<String, java.util.function.Consumer<ObjectNode>> cse : planCases.entrySet()) {
+                refused(dir, swtpm, good, orig, cse.getKey(), "planSha256: ", cse.getValue());
             }
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "nothing extended");
             // the untouched file still commits (the checks accept what boot --at-shutdown writes)
@@ -167,6 +172,24 @@ class PendingHardeningTest {
                     good.toString());
             assertEquals(0, ok.rc(), ok.err());
         }
+    }
+
+    /** commit-pending of the good pending directory with pending.json mutated: exit 2 naming {@code expected}, nothing loaded. */
+    private static void refused(Path dir, Swtpm swtpm, Path good, byte[] orig, String label, String expected,
+                                java.util.function.Consumer<ObjectNode> mutation) throws Exception {
+        Path p = Files.createDirectories(dir.resolve("p" + label.hashCode()));
+        for (String f : List.of("kernel.bin", "initrd.bin", "tool")) Files.copy(good.resolve(f), p.resolve(f));
+        ObjectNode j = (ObjectNode) Json.MAPPER.readTree(orig);
+        j.put("stateDir", dir.resolve("state-" + label.hashCode()).toString());
+        mutation.accept(j);
+        Files.write(p.resolve(PendingBoot.FILE), Json.MAPPER.writeValueAsBytes(j));
+        RecordingKexec k = new RecordingKexec();
+        ChainFixtures.Cli c = ChainFixtures.cli(Services.DEFAULT.withKexec(k::loader), "commit-pending", p.toString(),
+                "--tpm", swtpm.tcti());
+        assertEquals(2, c.rc(), label + ": " + c.out() + c.err());
+        assertTrue(c.err().contains(expected), label + ": " + c.err());
+        assertEquals(1, c.err().strip().lines().count(), c.err());
+        assertEquals(List.of(), k.calls, label + ": nothing loaded");
     }
 
     private static ObjectNode rec(ObjectNode pending, int i) {

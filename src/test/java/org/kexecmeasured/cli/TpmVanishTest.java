@@ -6,7 +6,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.TpmFactory;
-import org.kexecmeasured.tpm.TpmTransportException;
+import org.kexecmeasured.tpm.error.TpmTransportException;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.SwtpmExtension;
 import org.kexecmeasured.util.HashAlg;

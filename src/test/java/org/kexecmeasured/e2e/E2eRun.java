@@ -36,33 +36,42 @@ final class E2eRun {
     }
 
     /** Runs {@code tests/e2e/run SCENARIO}; returns the run directory. Fails (never skips) when the VM did not finish. */
-    static synchronized Path run(String scenario) {
-        if (FAILED.containsKey(scenario)) fail(FAILED.get(scenario));
-        Path done = DONE.get(scenario);
+    static Path run(String scenario) {
+        return run("run", scenario, 3600);
+    }
+
+    /**
+     * Runs {@code tests/e2e/SCRIPT SCENARIO} once per JVM ({@code run}, {@code run-resume}), waiting at most
+     * {@code limitSeconds} × {@code -De2e.timeoutScale}; returns the run directory, {@code target/e2e/SCENARIO}.
+     */
+    static synchronized Path run(String script, String scenario, long limitSeconds) {
+        String key = script + " " + scenario;
+        if (FAILED.containsKey(key)) fail(FAILED.get(key));
+        Path done = DONE.get(key);
         if (done != null) return done;
         Path root = RealParts.repoRoot();
         Path runDir = root.resolve("target/e2e").resolve(scenario);
         Path log = root.resolve("target/e2e").resolve(scenario + ".run.log");
         if (Boolean.getBoolean("e2e.reuse") && Files.isDirectory(runDir.resolve("out"))) {
-            DONE.put(scenario, runDir);
+            DONE.put(key, runDir);
             return runDir;
         }
         String scale = System.getProperty("e2e.timeoutScale", "1");
         try {
             Files.createDirectories(log.getParent());
-            ProcessBuilder pb = new ProcessBuilder(root.resolve("tests/e2e/run").toString(), scenario)
+            ProcessBuilder pb = new ProcessBuilder(root.resolve("tests/e2e").resolve(script).toString(), scenario)
                     .redirectErrorStream(true).redirectOutput(log.toFile());
             pb.environment().put("E2E_TIMEOUT_SCALE", scale);
             Process p = pb.start();
-            long limit = (long) (3600 * Double.parseDouble(scale));
+            long limit = (long) (limitSeconds * Double.parseDouble(scale));
             if (!p.waitFor(limit, TimeUnit.SECONDS)) {
                 p.descendants().forEach(ProcessHandle::destroy);
                 p.destroy();
                 p.waitFor(30, TimeUnit.SECONDS);
-                return failed(scenario, "tests/e2e/run " + scenario + " did not finish in " + limit + " s", runDir, log);
+                return failed(key, "tests/e2e/" + key + " did not finish in " + limit + " s", runDir, log);
             }
             if (p.exitValue() != 0) {
-                return failed(scenario, "tests/e2e/run " + scenario + " exited " + p.exitValue()
+                return failed(key, "tests/e2e/" + key + " exited " + p.exitValue()
                         + (p.exitValue() == 124 ? " (VM timeout)" : ""), runDir, log);
             }
         } catch (IOException e) {
@@ -71,14 +80,14 @@ final class E2eRun {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
-        DONE.put(scenario, runDir);
+        DONE.put(key, runDir);
         return runDir;
     }
 
-    private static Path failed(String scenario, String what, Path runDir, Path log) {
+    private static Path failed(String key, String what, Path runDir, Path log) {
         String msg = what + "; run log " + log + ":\n" + tail(log, 15) + "\nconsole " + runDir.resolve("console.log")
                 + ":\n" + tail(runDir.resolve("console.log"), 25);
-        FAILED.put(scenario, msg);
+        FAILED.put(key, msg);
         fail(msg);
         return null;
     }

@@ -2,24 +2,19 @@ package org.kexecmeasured.e2e;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.kexecmeasured.payload.RealParts;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Resume mode on a real (virtual) machine (tests/e2e/run-resume): QEMU + OVMF + swtpm, the guest's own kernel and
@@ -36,46 +31,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  */
 @Tag("e2e")
 class ResumeE2eTest {
-    private static final Map<String, Path> DONE = new HashMap<>();
-
-    /** Runs tests/e2e/run-resume SCENARIO once per JVM; fails (never skips) when it did not finish. */
-    static synchronized Path run(String scenario) {
-        Path done = DONE.get(scenario);
-        if (done != null) return done;
-        Path root = RealParts.repoRoot();
-        Path runDir = root.resolve("target/e2e").resolve(scenario);
-        Path log = root.resolve("target/e2e").resolve(scenario + ".run.log");
-        if (Boolean.getBoolean("e2e.reuse") && Files.isDirectory(runDir.resolve("out"))) {
-            DONE.put(scenario, runDir);
-            return runDir;
-        }
-        String scale = System.getProperty("e2e.timeoutScale", "1");
-        try {
-            Files.createDirectories(log.getParent());
-            ProcessBuilder pb = new ProcessBuilder(root.resolve("tests/e2e/run-resume").toString(), scenario)
-                    .redirectErrorStream(true).redirectOutput(log.toFile());
-            pb.environment().put("E2E_TIMEOUT_SCALE", scale);
-            Process p = pb.start();
-            long limit = (long) (2400 * Double.parseDouble(scale));
-            if (!p.waitFor(limit, TimeUnit.SECONDS)) {
-                p.descendants().forEach(ProcessHandle::destroy);
-                p.destroy();
-                p.waitFor(30, TimeUnit.SECONDS);
-                fail("tests/e2e/run-resume " + scenario + " did not finish in " + limit + " s; console:\n"
-                        + E2eRun.tail(runDir.resolve("console.log"), 25));
-            }
-            if (p.exitValue() != 0) {
-                fail("tests/e2e/run-resume " + scenario + " exited " + p.exitValue() + "; run log:\n" + E2eRun.tail(log, 15)
-                        + "\nconsole:\n" + E2eRun.tail(runDir.resolve("console.log"), 30));
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
-        DONE.put(scenario, runDir);
-        return runDir;
+    /** Runs tests/e2e/run-resume SCENARIO once per JVM ({@link E2eRun}); fails (never skips) when it did not finish. */
+    static Path run(String scenario) {
+        return E2eRun.run("run-resume", scenario, 2400);
     }
 
     @Test

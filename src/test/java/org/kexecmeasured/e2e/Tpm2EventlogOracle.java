@@ -17,11 +17,11 @@ import static org.junit.jupiter.api.Assertions.fail;
  * tpm2_eventlog (tpm2-tools) as the independent replay: its "pcrs:" section read with a regex. The same
  * regex reads tpm2_pcrread's output (the guest saved it), which prints banks and PCRs the same way.
  */
-final class Tpm2EventlogOracle {
+public final class Tpm2EventlogOracle {
     private Tpm2EventlogOracle() {
     }
 
-    static Map<HashAlg, byte[][]> replay(Path log) {
+    public static Map<HashAlg, byte[][]> replay(Path log) {
         String out = RealParts.run(List.of("tpm2_eventlog", log.toString()), "tpm2-tools");
         int i = out.startsWith("pcrs:") ? 0 : out.indexOf("\npcrs:");
         if (i < 0) fail("tpm2_eventlog printed no pcrs: section for " + log);

@@ -1,5 +1,9 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.tpm.error.TpmTransportException;
+
+import org.kexecmeasured.tpm.error.TpmException;
+
 import org.junit.jupiter.api.Test;
 import org.kexecmeasured.tpm.transport.TpmTransport;
 import org.kexecmeasured.util.BadInputException;

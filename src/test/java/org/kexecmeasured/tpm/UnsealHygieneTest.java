@@ -1,5 +1,7 @@
 package org.kexecmeasured.tpm;
 
+import org.kexecmeasured.tpm.error.TpmTransportException;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.kexecmeasured.tpm.policy.PolicyDigest;

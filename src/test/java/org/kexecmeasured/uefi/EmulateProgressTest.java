@@ -2,19 +2,20 @@ package org.kexecmeasured.uefi;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.kexecmeasured.cli.testing.TerminalRun.Run;
 import org.junit.jupiter.api.io.TempDir;
-import org.kexecmeasured.cli.Main;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.kexecmeasured.cli.testing.TerminalRun.onTerminal;
+import static org.kexecmeasured.cli.testing.TerminalRun.run;
+import static org.kexecmeasured.cli.testing.TerminalRun.tool;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,36 +41,6 @@ class EmulateProgressTest {
                 0xeb, 0xf3);                        // jmp loop
         payload = dir.resolve("count-loop.efi");
         Files.write(payload, TestPayloads.tinyEfiApp(code));
-    }
-
-    static List<String> tool(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
-
-    static String quote(String s) {
-        return "'" + s.replace("'", "'\\''") + "'";
-    }
-
-    record Run(int rc, String out) {
-    }
-
-    /** Under script(1): stdout and stderr are the same pseudo-terminal; its output is what the terminal showed. */
-    static Run onTerminal(List<String> cmd) throws Exception {
-        Path script = Path.of("/usr/bin/script");
-        assertTrue(Files.isExecutable(script), "script(1) missing: install the Debian package bsdutils");
-        String line = String.join(" ", cmd.stream().map(EmulateProgressTest::quote).toList());
-        return run(List.of(script.toString(), "-qefc", line, "/dev/null"));
-    }
-
-    static Run run(List<String> cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(3, TimeUnit.MINUTES), "timed out: " + cmd);
-        return new Run(p.exitValue(), out);
     }
 
     static final Pattern LINE = Pattern.compile(

@@ -45,14 +45,24 @@ public final class TestPayloads {
      * {@code code}, entry at its start, ImageBase 0 and no relocations (the code must be position independent).
      */
     public static byte[] tinyEfiApp(byte[] code) {
+        return efiApp(code, null, null);
+    }
+
+    /**
+     * As {@link #tinyEfiApp}, with a second section {@code name} holding {@code data} at RVA
+     * {@link #secondSectionRva}{@code (code.length)} (so the code can reach it RIP-relative).
+     */
+    public static byte[] efiApp(byte[] code, String name, byte[] data) {
         int raw = (code.length + 0x1ff) & ~0x1ff;
-        ByteBuffer b = ByteBuffer.allocate(0x200 + raw).order(ByteOrder.LITTLE_ENDIAN);
+        int raw2 = data == null ? 0 : (data.length + 0x1ff) & ~0x1ff;
+        int rva2 = secondSectionRva(code.length);
+        ByteBuffer b = ByteBuffer.allocate(0x200 + raw + raw2).order(ByteOrder.LITTLE_ENDIAN);
         b.put(0, (byte) 'M').put(1, (byte) 'Z');
         b.putInt(0x3c, 0x40);
         int pe = 0x40;
         b.putInt(pe, 0x00004550); // "PE\0\0"
         b.putShort(pe + 4, (short) 0x8664);
-        b.putShort(pe + 6, (short) 1);
+        b.putShort(pe + 6, (short) (data == null ? 1 : 2));
         b.putShort(pe + 20, (short) 0xF0);
         b.putShort(pe + 22, (short) 0x22);
         int opt = pe + 24;
@@ -63,7 +73,7 @@ public final class TestPayloads {
         b.putLong(opt + 24, 0); // ImageBase
         b.putInt(opt + 32, 0x1000); // SectionAlignment
         b.putInt(opt + 36, 0x200); // FileAlignment
-        b.putInt(opt + 56, 0x1000 + ((raw + 0xfff) & ~0xfff)); // SizeOfImage
+        b.putInt(opt + 56, data == null ? rva2 : rva2 + ((data.length + 0xfff) & ~0xfff)); // SizeOfImage
         b.putInt(opt + 60, 0x200); // SizeOfHeaders
         b.putShort(opt + 68, (short) 10); // Subsystem: EFI application
         b.putInt(opt + 108, 16); // NumberOfRvaAndSizes
@@ -74,9 +84,27 @@ public final class TestPayloads {
         b.putInt(sec + 16, raw);
         b.putInt(sec + 20, 0x200);
         b.putInt(sec + 36, 0x60000020); // code, execute, read
+        if (data != null) {
+            sec += 40;
+            b.put(sec, name.getBytes(StandardCharsets.US_ASCII));
+            b.putInt(sec + 8, data.length);
+            b.putInt(sec + 12, rva2);
+            b.putInt(sec + 16, raw2);
+            b.putInt(sec + 20, 0x200 + raw);
+            b.putInt(sec + 36, 0x40000040); // initialized data, read
+        }
         b.position(0x200);
         b.put(code);
+        if (data != null) {
+            b.position(0x200 + raw);
+            b.put(data);
+        }
         return b.array();
+    }
+
+    /** The RVA of {@link #efiApp}'s second section for code of {@code codeLength} bytes. */
+    public static int secondSectionRva(int codeLength) {
+        return 0x1000 + ((codeLength + 0xfff) & ~0xfff);
     }
 
     public static byte[] bytes(int... v) {

@@ -7,7 +7,7 @@ import org.kexecmeasured.policy.secret.UnlockRoute;
 import org.kexecmeasured.tpm.NvPublic;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.PublicAreaReader;
-import org.kexecmeasured.tpm.TpmException;
+import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.tpm.policy.PolicyDigest;
 import org.kexecmeasured.tpm.policy.TpmNames;
 import org.kexecmeasured.util.BadInputException;

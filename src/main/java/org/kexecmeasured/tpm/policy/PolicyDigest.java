@@ -1,6 +1,5 @@
 package org.kexecmeasured.tpm.policy;
 
-import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 
@@ -72,7 +71,7 @@ public final class PolicyDigest {
      *
      * @param values per bank, PCR values indexed by PCR number
      */
-    public static byte[] pcrDigest(HashAlg sessionAlg, PcrSelection sel, Map<HashAlg, byte[][]> values) {
+    public static byte[] pcrDigest(HashAlg sessionAlg, TpmlPcrSelection sel, Map<HashAlg, byte[][]> values) {
         MessageDigest md = sessionAlg.newDigest();
         for (HashAlg bank : sel.banks()) {
             byte[][] v = values.get(bank);
@@ -91,12 +90,12 @@ public final class PolicyDigest {
     }
 
     /** TPM2_PolicyPCR with the PCR values it must match. */
-    public PolicyDigest policyPcr(PcrSelection sel, Map<HashAlg, byte[][]> values) {
+    public PolicyDigest policyPcr(TpmlPcrSelection sel, Map<HashAlg, byte[][]> values) {
         return policyPcrDigest(sel, pcrDigest(alg, sel, values));
     }
 
     /** TPM2_PolicyPCR with a precomputed pcrDigest (see {@link #pcrDigest}). */
-    public PolicyDigest policyPcrDigest(PcrSelection sel, byte[] pcrDigest) {
+    public PolicyDigest policyPcrDigest(TpmlPcrSelection sel, byte[] pcrDigest) {
         if (pcrDigest.length != alg.size) {
             throw new BadInputException("pcrDigest has " + pcrDigest.length + " bytes, expected " + alg.size);
         }

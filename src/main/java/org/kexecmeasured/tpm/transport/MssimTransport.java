@@ -1,6 +1,6 @@
 package org.kexecmeasured.tpm.transport;
 
-import org.kexecmeasured.tpm.TpmTransportException;
+import org.kexecmeasured.tpm.error.TpmTransportException;
 
 import java.io.IOException;
 

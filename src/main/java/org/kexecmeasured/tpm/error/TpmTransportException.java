@@ -1,4 +1,4 @@
-package org.kexecmeasured.tpm;
+package org.kexecmeasured.tpm.error;
 
 /** The TPM could not be reached, stopped answering or sent a malformed response. */
 public class TpmTransportException extends TpmException {

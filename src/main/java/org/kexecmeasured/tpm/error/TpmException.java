@@ -1,4 +1,4 @@
-package org.kexecmeasured.tpm;
+package org.kexecmeasured.tpm.error;
 
 /** A TPM operation failed: the TPM returned an error, or it could not be reached. */
 public class TpmException extends RuntimeException {

@@ -1,0 +1,194 @@
+package org.kexecmeasured.boot;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.kexecmeasured.eventlog.Event;
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.Replay;
+import org.kexecmeasured.tpm.PcrSelection;
+import org.kexecmeasured.tpm.PcrTpm;
+import org.kexecmeasured.util.AtomicFiles;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
+import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.Json;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/**
+ * The next system's side of a pending boot that was never committed ({@code tcg2/uncommitted-handover.md}): a
+ * kernel loaded by {@code boot --at-shutdown} and started by other means ({@code kexec -e}, a reboot syscall
+ * without the system-shutdown hook) carries the sidecar of {@link UncommittedManifest} (mode {@code pending}) and
+ * runs with the previous system's PCRs. {@link #mark} extends the <em>uncommitted hand-over</em> event into every
+ * PCR of the plan's boundary set and appends it to the log the sidecar carried, so the TPM no longer holds values
+ * the previous system could unseal with and the log still replays to the TPM.
+ *
+ * <p>A crash kernel (mode {@code crash}) is left alone by design: see the document.
+ */
+public final class UncommittedHandOver {
+
+    /** taggedEventID of the event ("UMXK" little-endian: 55 4D 58 4B), distinct from the boundary's. */
+    public static final int TAG_ID = 0x4B584D55;
+    /** The written note beside the log: what was extended. */
+    public static final String NOTE_FILE = "uncommitted-handover.json";
+
+    /** What {@link #mark} found and did. */
+    public enum Outcome {
+        /** No sidecar manifest, or a committed one ({@code kexec-measured-manifest/1}): nothing to do. */
+        COMMITTED_OR_NONE,
+        /** A crash kernel's sidecar: nothing is extended for it, by design. */
+        CRASH_LEFT_ALONE,
+        /** The log already ends with this plan's uncommitted hand-over event: it was marked before. */
+        ALREADY_MARKED,
+        /** The event was extended and appended to the log. */
+        MARKED
+    }
+
+    /**
+     * @param agreedBefore whether the carried log replayed to the TPM's values before the extend (false: something
+     *                     else extended those PCRs after the log was saved — e.g. a commit cut short — and the log and
+     *                     the TPM disagree with or without this event)
+     */
+    public record Result(Outcome outcome, List<Integer> pcrs, String nonce, boolean agreedBefore, Path log) {
+    }
+
+    private UncommittedHandOver() {
+    }
+
+    /**
+     * Reads {@code runDir}'s manifest; for a pending, uncommitted sidecar checks the carried log against its manifest,
+     * then (all checks passed) extends the event into each boundary PCR in every TPM bank, ascending, and replaces the
+     * log with the log plus those records (atomically) and writes {@link #NOTE_FILE}. Bad input (a damaged manifest or
+     * log) is refused before any extend.
+     */
+    public static Result mark(Path runDir, PcrTpm tpm) {
+        Path manifestFile = runDir.resolve(Sidecar.MANIFEST_FILE);
+        if (!Files.isRegularFile(manifestFile)) {
+            return new Result(Outcome.COMMITTED_OR_NONE, List.of(), null, true, null);
+        }
+        JsonNode m;
+        try {
+            m = Json.MAPPER.readTree(BoundedFiles.read(manifestFile, BoundedFiles.TEXT));
+        } catch (IOException e) {
+            throw new BadInputException(manifestFile + ": not JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (m == null || !UncommittedManifest.FORMAT.equals(m.path("format").asText())) {
+            return new Result(Outcome.COMMITTED_OR_NONE, List.of(), null, true, null);
+        }
+        String mode = m.path("mode").asText();
+        if (mode.equals("crash")) {
+            return new Result(Outcome.CRASH_LEFT_ALONE, List.of(), null, true, null);
+        }
+        if (!mode.equals("pending")) {
+            throw new BadInputException(manifestFile + ": mode: '" + mode + "' is neither pending nor crash");
+        }
+        String boundary = m.path("plannedBoundary").asText(null);
+        if (boundary == null) throw new BadInputException(manifestFile + ": plannedBoundary: missing");
+        String nonce = field(manifestFile, boundary, "nonce");
+        TreeSet<Integer> pcrs = new TreeSet<>();
+        for (String p : field(manifestFile, boundary, "pcrs").split(",")) {
+            try {
+                int i = Integer.parseInt(p);
+                if (i < 0 || i > 23) throw new NumberFormatException();
+                pcrs.add(i);
+            } catch (NumberFormatException e) {
+                throw new BadInputException(manifestFile + ": plannedBoundary: pcrs: '" + p + "' is not a PCR index 0-23");
+            }
+        }
+        // the sidecar names its log by the one fixed name; anything else is not a sidecar this tool made
+        String logName = m.path("eventLog").path("tpm2EventLog").asText("");
+        if (!logName.equals(Sidecar.LOG_FILE)) {
+            throw new BadInputException(manifestFile + ": eventLog.tpm2EventLog: '" + logName + "', expected " + Sidecar.LOG_FILE);
+        }
+        Path logFile = runDir.resolve(Sidecar.LOG_FILE);
+        byte[] logBytes = BoundedFiles.read(logFile, BoundedFiles.PAYLOAD);
+        EventLog log = EventLog.parse(logBytes);
+        byte[] data = eventData(nonce, field(manifestFile, boundary, "payload"), pcrs);
+        byte[] tagged = BoundaryEvent.taggedEvent(TAG_ID, data);
+        if (!log.events().isEmpty() && alreadyMarked(log, tagged)) {
+            return new Result(Outcome.ALREADY_MARKED, List.copyOf(pcrs), nonce, true, logFile);
+        }
+        // the log as carried is the manifest's (a second mark after a crash between extend and write is not)
+        String want = m.path("eventLog").path("sha256").asText();
+        if (!Hex.of(HashAlg.SHA256.digest(logBytes)).equals(want)) {
+            throw new BadInputException(logFile + ": SHA-256 differs from the manifest's eventLog.sha256 " + want);
+        }
+        List<HashAlg> tpmBanks = tpm.banks();
+        boolean agreed = agrees(log, tpm, pcrs);
+
+        // every check passed: now the TPM, then the log beside it
+        List<HashAlg> banks = new ArrayList<>(tpmBanks);
+        for (HashAlg a : log.banks()) if (!banks.contains(a)) banks.add(a);
+        Measurement first = Measurement.of(pcrs.first(), BoundaryEvent.EV_EVENT_TAG, banks, data, tagged);
+        EventLog.Builder out = log.toBuilder();
+        List<Integer> extended = new ArrayList<>();
+        for (int pcr : pcrs) {
+            try {
+                tpm.extend(pcr, PlannedRecord.select(first.digests(), tpmBanks));
+            } catch (RuntimeException e) {
+                if (extended.isEmpty()) throw e; // nothing changed yet: the TPM's own error
+                throw new TpmChangedException("the uncommitted hand-over event reached PCRs " + extended + " and then PCR "
+                        + pcr + " failed: " + e.getMessage() + "; " + logFile + " was not rewritten", null, null, e);
+            }
+            extended.add(pcr);
+            out.append(pcr, BoundaryEvent.EV_EVENT_TAG, PlannedRecord.select(first.digests(), log.banks()), tagged);
+        }
+        try {
+            byte[] newLog = out.build().toBytes();
+            AtomicFiles.write(logFile, newLog);
+            AtomicFiles.write(runDir.resolve(NOTE_FILE), Json.PRETTY.writeValueAsBytes(Map.of(
+                    "format", "kexec-measured-uncommitted-handover/1",
+                    "pcrs", List.copyOf(pcrs), "nonce", nonce, "agreedBefore", agreed,
+                    "event", new String(data, StandardCharsets.UTF_8),
+                    "tpm2EventLog", logFile.getFileName().toString(), "sha256", Hex.of(HashAlg.SHA256.digest(newLog)))));
+        } catch (IOException e) {
+            throw new TpmChangedException("the uncommitted hand-over event was extended into PCRs " + pcrs
+                    + " but " + logFile + " could not be rewritten: " + e.getMessage(), null, null, e);
+        }
+        return new Result(Outcome.MARKED, List.copyOf(pcrs), nonce, agreed, logFile);
+    }
+
+    /** taggedEventData (tcg2/uncommitted-handover.md): UTF-8 lines {@code key=value\n} in this order. */
+    static byte[] eventData(String nonce, String payload, TreeSet<Integer> pcrs) {
+        StringBuilder sb = new StringBuilder();
+        sb.append("kexec-measured-uncommitted=1\n");
+        sb.append("mode=pending\n");
+        sb.append("nonce=").append(nonce).append('\n');
+        sb.append("payload=").append(payload).append('\n');
+        sb.append("pcrs=").append(String.join(",", pcrs.stream().map(String::valueOf).toList())).append('\n');
+        return sb.toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    private static boolean alreadyMarked(EventLog log, byte[] tagged) {
+        for (Event e : log.events()) {
+            if (e.eventType() == BoundaryEvent.EV_EVENT_TAG && Arrays.equals(e.data(), tagged)) return true;
+        }
+        return false;
+    }
+
+    private static boolean agrees(EventLog log, PcrTpm tpm, TreeSet<Integer> pcrs) {
+        List<HashAlg> common = tpm.banks().stream().filter(log.banks()::contains).toList();
+        if (common.isEmpty()) return false;
+        Map<HashAlg, byte[][]> live = tpm.readPcrs(PcrSelection.of(common, pcrs));
+        Map<HashAlg, byte[][]> replayed = Replay.replay(log, common);
+        for (HashAlg a : common) {
+            for (int p : pcrs) {
+                if (!Arrays.equals(live.get(a)[p], replayed.get(a)[p])) return false;
+            }
+        }
+        return true;
+    }
+
+    private static String field(Path f, String boundary, String key) {
+        for (String l : boundary.split("\n")) if (l.startsWith(key + "=")) return l.substring(key.length() + 1);
+        throw new BadInputException(f + ": plannedBoundary: no " + key + "= line");
+    }
+}

@@ -1,0 +1,82 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.boot.UncommittedHandOver;
+import org.kexecmeasured.tpm.Tpm;
+import org.kexecmeasured.tpm.error.TpmException;
+import org.kexecmeasured.util.BadInputException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * {@code eventlog mark-uncommitted}: run early in the next system (kexec-measured-uncommitted.service); when the
+ * sidecar copied to /run says a pending boot was started without its commit, extends the uncommitted hand-over
+ * event ({@link UncommittedHandOver}, tcg2/uncommitted-handover.md) and appends it to the carried log.
+ */
+@Command(name = "mark-uncommitted", mixinStandardHelpOptions = true,
+        description = {"In the system a kexec started: if its sidecar says the boot was prepared with",
+                "'boot --at-shutdown' and never committed, extend the uncommitted hand-over event into the",
+                "plan's boundary PCRs and append it to the carried log (tcg2/uncommitted-handover.md).",
+                "A committed sidecar, none, or a crash kernel's: nothing is done."},
+        exitCodeListHeading = "%nExit codes:%n",
+        exitCodeList = {"0:marked, marked before, or nothing to mark",
+                "2:bad input (a damaged manifest or log) or unusable TPM; nothing was extended",
+                "4:the TPM was extended but the log could not be rewritten",
+                "70:internal error"})
+public final class EventlogMarkUncommittedCommand implements Runnable {
+
+    @Option(names = "--run-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured",
+            description = "where the initrd copied the sidecar (default: ${DEFAULT-VALUE})")
+    Path runDir;
+
+    @Option(names = "--tpm", paramLabel = "TCTI", description = "the TPM (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)")
+    String tcti;
+
+    @Option(names = "--json", description = "JSON result")
+    boolean json;
+
+    @Spec
+    CommandSpec spec;
+
+    private final Services services;
+
+    EventlogMarkUncommittedCommand(Services services) {
+        this.services = services;
+    }
+
+    @Override
+    public void run() {
+        PrintWriter out = spec.commandLine().getOut();
+        UncommittedHandOver.Result r;
+        try (Tpm tpm = services.tpm().open(tcti)) {
+            r = UncommittedHandOver.mark(runDir, tpm);
+        } catch (TpmException e) {
+            throw new BadInputException("TPM " + (tcti == null ? "(default)" : tcti) + ": " + e.getMessage(), e);
+        }
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("outcome", r.outcome().name().toLowerCase(java.util.Locale.ROOT));
+            m.put("pcrs", r.pcrs());
+            m.put("nonce", r.nonce());
+            m.put("agreedBefore", r.agreedBefore());
+            m.put("log", r.log() == null ? null : r.log().toString());
+            out.println(EventlogCommand.json(m));
+        } else {
+            out.println(switch (r.outcome()) {
+                case COMMITTED_OR_NONE -> "no uncommitted sidecar in " + runDir + ": nothing to mark";
+                case CRASH_LEFT_ALONE -> "a crash kernel's sidecar: nothing is extended for it (tcg2/uncommitted-handover.md)";
+                case ALREADY_MARKED -> "already marked: " + r.log() + " holds the uncommitted hand-over event of nonce " + r.nonce();
+                case MARKED -> "kexec-measured: uncommitted hand-over of nonce " + r.nonce() + " extended into PCRs " + r.pcrs()
+                        + " and appended to " + r.log() + (r.agreedBefore() ? ""
+                        : "; the carried log did not replay to the TPM before it (something else extended those PCRs)");
+            });
+        }
+        out.flush();
+    }
+}
