@@ -221,6 +221,11 @@ public final class Planner implements ChainMeasurer.Sink {
                     + pcr + " with the kexec boundary tag 0x" + Integer.toHexString(BoundaryEvent.TAG_ID)
                     + "; only kexec-measured writes boundary records (nothing was extended)");
         }
+        if (carriesTag(m, UncommittedHandOver.TAG_ID)) {
+            throw new BadInputException("the " + origin.id().replace('_', ' ') + " tried to log an EV_EVENT_TAG event for PCR "
+                    + pcr + " with the uncommitted hand-over tag 0x" + Integer.toHexString(UncommittedHandOver.TAG_ID)
+                    + " (tcg2/uncommitted-handover.md); only the next system's kexec-measured writes it (nothing was extended)");
+        }
         if (carriesOsRecordTag(m)) {
             throw new BadInputException("the " + origin.id().replace('_', ' ') + " tried to log an EV_EVENT_TAG event for PCR "
                     + pcr + " with a tag reserved for the running OS's records (tcg2/os-records.md); nothing was extended");
@@ -262,8 +267,12 @@ public final class Planner implements ChainMeasurer.Sink {
     }
 
     static boolean carriesBoundaryTag(Measurement m) {
+        return carriesTag(m, BoundaryEvent.TAG_ID);
+    }
+
+    private static boolean carriesTag(Measurement m, int tagId) {
         byte[] d = m.eventData();
-        return m.eventType() == BoundaryEvent.EV_EVENT_TAG && d.length >= 4 && Le.i32(d, 0) == BoundaryEvent.TAG_ID;
+        return m.eventType() == BoundaryEvent.EV_EVENT_TAG && d.length >= 4 && Le.i32(d, 0) == tagId;
     }
 
     private void appendToLog(PlannedRecord r) {

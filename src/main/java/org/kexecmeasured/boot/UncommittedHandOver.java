@@ -60,6 +60,17 @@ public final class UncommittedHandOver {
     public record Result(Outcome outcome, List<Integer> pcrs, String nonce, boolean agreedBefore, Path log) {
     }
 
+    /** The format of {@link #NOTE_FILE}. */
+    public static final String NOTE_FORMAT = "kexec-measured-uncommitted-handover/1";
+
+    /**
+     * {@link #NOTE_FILE} (tcg2/uncommitted-handover.md): what was extended, into which PCRs, whether the carried log
+     * agreed with the TPM before, which PCRs an earlier run cut short had already extended, and the new log's digest.
+     */
+    public record Note(String format, List<Integer> pcrs, String nonce, boolean agreedBefore,
+                       List<Integer> extendedBefore, String event, String tpm2EventLog, String sha256) {
+    }
+
     private UncommittedHandOver() {
     }
 
@@ -122,17 +133,20 @@ public final class UncommittedHandOver {
             throw new BadInputException(logFile + ": SHA-256 differs from the manifest's eventLog.sha256 " + want);
         }
         List<HashAlg> tpmBanks = tpm.banks();
-        boolean agreed = agrees(log, tpm, pcrs);
-
-        // every check passed: now the TPM, then the log beside it
         List<HashAlg> banks = new ArrayList<>(tpmBanks);
         for (HashAlg a : log.banks()) if (!banks.contains(a)) banks.add(a);
         Measurement first = Measurement.of(pcrs.first(), BoundaryEvent.EV_EVENT_TAG, banks, data, tagged);
+        PcrState state = pcrState(log, tpm, pcrs, first);
+        boolean agreed = state.agreed();
+
+        // every check passed: now the TPM, then the log beside it. A PCR that already holds the replay plus this
+        // event got it from an earlier run cut short between its extends and the log's rewrite: it is not extended
+        // twice (the log then says once what the TPM holds once).
         EventLog.Builder out = log.toBuilder();
         List<Integer> extended = new ArrayList<>();
         for (int pcr : pcrs) {
             try {
-                tpm.extend(pcr, PlannedRecord.select(first.digests(), tpmBanks));
+                if (!state.alreadyExtended().contains(pcr)) tpm.extend(pcr, PlannedRecord.select(first.digests(), tpmBanks));
             } catch (RuntimeException e) {
                 if (extended.isEmpty()) throw e; // nothing changed yet: the TPM's own error
                 throw new TpmChangedException("the uncommitted hand-over event reached PCRs " + extended + " and then PCR "
@@ -144,11 +158,10 @@ public final class UncommittedHandOver {
         try {
             byte[] newLog = out.build().toBytes();
             AtomicFiles.write(logFile, newLog);
-            AtomicFiles.write(runDir.resolve(NOTE_FILE), Json.PRETTY.writeValueAsBytes(Map.of(
-                    "format", "kexec-measured-uncommitted-handover/1",
-                    "pcrs", List.copyOf(pcrs), "nonce", nonce, "agreedBefore", agreed,
-                    "event", new String(data, StandardCharsets.UTF_8),
-                    "tpm2EventLog", logFile.getFileName().toString(), "sha256", Hex.of(HashAlg.SHA256.digest(newLog)))));
+            AtomicFiles.write(runDir.resolve(NOTE_FILE), Json.PRETTY.writeValueAsBytes(new Note(
+                    NOTE_FORMAT, List.copyOf(pcrs), nonce, agreed, List.copyOf(state.alreadyExtended()),
+                    new String(data, StandardCharsets.UTF_8), logFile.getFileName().toString(),
+                    Hex.of(HashAlg.SHA256.digest(newLog)))));
         } catch (IOException e) {
             throw new TpmChangedException("the uncommitted hand-over event was extended into PCRs " + pcrs
                     + " but " + logFile + " could not be rewritten: " + e.getMessage(), null, null, e);
@@ -174,17 +187,36 @@ public final class UncommittedHandOver {
         return false;
     }
 
-    private static boolean agrees(EventLog log, PcrTpm tpm, TreeSet<Integer> pcrs) {
+    /**
+     * The TPM against the carried log, per boundary PCR, in the banks both have: {@code agreed} when every PCR equals
+     * the log's replay; {@code alreadyExtended} the PCRs that equal the replay extended with this very event (an
+     * earlier mark cut short after its extends).
+     */
+    private record PcrState(boolean agreed, TreeSet<Integer> alreadyExtended) {
+    }
+
+    private static PcrState pcrState(EventLog log, PcrTpm tpm, TreeSet<Integer> pcrs, Measurement event) {
         List<HashAlg> common = tpm.banks().stream().filter(log.banks()::contains).toList();
-        if (common.isEmpty()) return false;
+        if (common.isEmpty()) return new PcrState(false, new TreeSet<>());
         Map<HashAlg, byte[][]> live = tpm.readPcrs(PcrSelection.of(common, pcrs));
         Map<HashAlg, byte[][]> replayed = Replay.replay(log, common);
-        for (HashAlg a : common) {
-            for (int p : pcrs) {
-                if (!Arrays.equals(live.get(a)[p], replayed.get(a)[p])) return false;
+        boolean agreed = true;
+        TreeSet<Integer> already = new TreeSet<>();
+        for (int p : pcrs) {
+            boolean same = true;
+            boolean plusEvent = true;
+            for (HashAlg a : common) {
+                byte[] now = live.get(a)[p];
+                same &= Arrays.equals(now, replayed.get(a)[p]);
+                plusEvent &= Arrays.equals(now, a.extend(replayed.get(a)[p], event.digests().get(a)));
+            }
+            if (plusEvent) {
+                already.add(p);
+            } else if (!same) {
+                agreed = false;
             }
         }
-        return true;
+        return new PcrState(agreed, already);
     }
 
     private static String field(Path f, String boundary, String key) {

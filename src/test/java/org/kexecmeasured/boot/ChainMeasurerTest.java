@@ -134,6 +134,11 @@ class ChainMeasurerTest {
                     new Measurement(pcr, BoundaryEvent.EV_EVENT_TAG, h.digest(b.data()), forged), Origin.PAYLOAD));
             assertTrue(e.getMessage().contains("boundary tag"), e.getMessage());
         }
+        // nor one with the next system's uncommitted hand-over tag (a forged "this boot was never committed")
+        byte[] uncommitted = BoundaryEvent.taggedEvent(UncommittedHandOver.TAG_ID, b.data());
+        BadInputException u = assertThrows(BadInputException.class, () -> p.accept(
+                new Measurement(11, BoundaryEvent.EV_EVENT_TAG, h.digest(b.data()), uncommitted), Origin.PAYLOAD));
+        assertTrue(u.getMessage().contains("uncommitted hand-over tag"), u.getMessage());
         assertEquals(9, p.records().size());
         assertEquals(9, p.log().events().size());
     }

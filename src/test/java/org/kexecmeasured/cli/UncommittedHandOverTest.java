@@ -65,6 +65,7 @@ class UncommittedHandOverTest {
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "nothing extended for a crash kernel");
 
             // the pending one: marked
+            byte[] carriedLog = Files.readAllBytes(run.resolve("tpm2-event-log.bin"));
             c = ChainFixtures.cli(Services.DEFAULT, "eventlog", "mark-uncommitted", "--run-dir", run.toString(), "--tpm", swtpm.tcti(), "--json");
             assertEquals(0, c.rc(), c.err());
             JsonNode r = Json.MAPPER.readTree(c.out());
@@ -98,6 +99,25 @@ class UncommittedHandOverTest {
             assertTrue(c.out().contains("already marked"), c.out());
             assertEquals(after, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "marked once");
             assertNotEquals(before, after);
+
+            // a run cut short after its extends and before the log's rewrite (the carried log back in place, no
+            // note): the next run finds the event in the PCRs, extends nothing again, and writes the log
+            Files.write(run.resolve("tpm2-event-log.bin"), carriedLog);
+            Files.delete(run.resolve("uncommitted-handover.json"));
+            c = ChainFixtures.cli(Services.DEFAULT, "eventlog", "mark-uncommitted", "--run-dir", run.toString(), "--tpm", swtpm.tcti(), "--json");
+            assertEquals(0, c.rc(), c.err());
+            assertEquals(after, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "not extended a second time");
+            JsonNode note = Json.MAPPER.readTree(Files.readAllBytes(run.resolve("uncommitted-handover.json")));
+            List<Integer> extendedBefore = new ArrayList<>();
+            note.get("extendedBefore").forEach(n -> extendedBefore.add(n.asInt()));
+            assertEquals(pcrs, extendedBefore, note.toString());
+            replayed = Tpm2EventlogOracle.replay(run.resolve("tpm2-event-log.bin"));
+            for (String bank : after.keySet()) {
+                for (int p = 0; p < 16; p++) {
+                    assertEquals(after.get(bank).get(p), Hex.of(replayed.get(HashAlg.fromName(bank))[p]),
+                            "after the recovery, tpm2_eventlog's " + bank + " PCR " + p + " = the TPM's");
+                }
+            }
         }
     }
 
