@@ -495,7 +495,9 @@ public final class ImageServices {
         }
         Image caller = images.get(imageHandle);
         List<MemoryMap.Region> mapAtEbs = fw.memoryMap().regions();
-        boolean atReturn = fw.options().stopAtExitBootServices();
+        // resume capture stops where ExitBootServices returns, except in a Linux kernel's EFI stub: it fills
+        // boot_params after ExitBootServices (setup_e820), so its state is taken at its jump into the kernel
+        boolean atReturn = fw.options().stopAtExitBootServices() && (caller == null || !caller.linux);
         cpu.setBlockHandler((address, size) -> {
             if (!atReturn && caller != null && address >= caller.base && address < caller.base + caller.size) {
                 return;
@@ -530,7 +532,8 @@ public final class ImageServices {
                         }
                     }
                 }
-                postEbs = new PostEbsState(address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
+                postEbs = new PostEbsState(atReturn ? PostEbsState.Point.EXIT_BOOT_SERVICES_RETURN
+                        : PostEbsState.Point.KERNEL_ENTRY, address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
             } catch (Throwable e) {
                 fw.machine().fail("capturing the post-ExitBootServices state: " + e);
                 return;
