@@ -29,6 +29,9 @@ public final class LinuxAbi {
             BP_EFI_MEMMAP_HI = 0x1dc;
     /** boot_params.e820_entries (u8), .secure_boot (u8). */
     public static final int BP_E820_ENTRIES = 0x1e8, BP_SECURE_BOOT = 0x1ec;
+    /** boot_params.hdr.ramdisk_image, .ramdisk_size, .cmd_line_ptr (u32) and their high halves ext_* (u32). */
+    public static final int BP_HDR_RAMDISK_IMAGE = 0x218, BP_HDR_RAMDISK_SIZE = 0x21c, BP_HDR_CMD_LINE_PTR = 0x228,
+            BP_EXT_RAMDISK_IMAGE = 0x0c0, BP_EXT_RAMDISK_SIZE = 0x0c4, BP_EXT_CMD_LINE_PTR = 0x0c8;
     /** boot_params.hdr.setup_data (u64: physical address of the first setup_data node). */
     public static final int BP_HDR_SETUP_DATA = 0x250;
     /** boot_params.e820_table: E820_MAX_ENTRIES_ZEROPAGE entries of struct boot_e820_entry (packed, 20 bytes). */

@@ -86,7 +86,9 @@ public final class LinuxHandOver {
                     + sig.replace('\0', ' ').trim() + "', not EL64: not a 64-bit Linux EFI stub's hand-off");
         }
         long oldChain = Le.u64(data, at + LinuxAbi.BP_HDR_SETUP_DATA);
-        checkChain(segs, oldChain);
+        List<Long> chain = checkChain(segs, oldChain);
+        segs = needed(segs, state.entry(), bp, data, at, chain);
+        bpSeg = segmentHolding(segs, bp, LinuxAbi.BOOT_PARAMS_SIZE);
 
         long size = blobSize(efi, log);
         long base = ResumeImage.freeBase(merged(segs), ram, roundUp(size));
@@ -197,10 +199,50 @@ public final class LinuxHandOver {
         d[at + LinuxAbi.BP_E820_ENTRIES] = (byte) map.size();
     }
 
-    /** The stub's setup_data chain: every node inside captured memory, no SETUP_E820_EXT (the e820 table is replaced). */
-    static void checkChain(List<PostEbsState.Segment> segs, long head) {
+    /**
+     * The ranges the kernel reads at its entry: the one it starts in, boot_params, the command line, the initrd and
+     * the stub's setup_data nodes. The rest (the loaded PE images of the UKI and its kernel, the emulated firmware's
+     * runtime and ACPI memory, the emulated memory map) is not needed once boot_params point at the real firmware,
+     * and every byte left out is a byte the old kernel's relocate_kernel does not copy at the kexec.
+     */
+    static List<PostEbsState.Segment> needed(List<PostEbsState.Segment> segs, long entry, long bp, byte[] d, int at,
+                                              List<Long> chain) {
+        List<long[]> used = new ArrayList<>();
+        used.add(new long[]{entry, 1});
+        used.add(new long[]{bp, LinuxAbi.BOOT_PARAMS_SIZE});
+        long cmdline = Le.u32(d, at + LinuxAbi.BP_HDR_CMD_LINE_PTR) | Le.u32(d, at + LinuxAbi.BP_EXT_CMD_LINE_PTR) << 32;
+        if (cmdline != 0) used.add(new long[]{cmdline, 1});
+        long initrd = Le.u32(d, at + LinuxAbi.BP_HDR_RAMDISK_IMAGE) | Le.u32(d, at + LinuxAbi.BP_EXT_RAMDISK_IMAGE) << 32;
+        long initrdSize = Le.u32(d, at + LinuxAbi.BP_HDR_RAMDISK_SIZE) | Le.u32(d, at + LinuxAbi.BP_EXT_RAMDISK_SIZE) << 32;
+        if (initrdSize > 0) {
+            if (initrdSize > Integer.MAX_VALUE || segmentHolding(segs, initrd, (int) initrdSize) < 0) {
+                throw new BadInputException("the initrd boot_params name (0x" + Long.toHexString(initrd) + ", " + initrdSize
+                        + " bytes) is not in one range the payload allocated");
+            }
+            used.add(new long[]{initrd, initrdSize});
+        }
+        for (long node : chain) used.add(new long[]{node, LinuxAbi.SETUP_DATA_HEADER});
+        List<PostEbsState.Segment> out = new ArrayList<>();
+        for (PostEbsState.Segment s : segs) {
+            long end = s.start() + s.data().length;
+            if (used.stream().anyMatch(u -> u[0] >= s.start() && u[0] < end)) out.add(s);
+        }
+        if (segmentHolding(out, entry, 1) < 0) {
+            throw new BadInputException("the kernel entry 0x" + Long.toHexString(entry) + " is not in memory the payload "
+                    + "allocated");
+        }
+        return out;
+    }
+
+    /**
+     * The stub's setup_data chain (node addresses): every node inside captured memory, no SETUP_E820_EXT (the e820
+     * table is replaced).
+     */
+    static List<Long> checkChain(List<PostEbsState.Segment> segs, long head) {
+        List<Long> nodes = new ArrayList<>();
         long p = head;
         for (int n = 0; p != 0; n++) {
+            nodes.add(p);
             if (n >= 64) throw new BadInputException("the stub's setup_data chain has more than 64 nodes (a loop?)");
             int s = segmentHolding(segs, p, LinuxAbi.SETUP_DATA_HEADER);
             if (s < 0) {
@@ -215,6 +257,7 @@ public final class LinuxHandOver {
             }
             p = Le.u64(g.data(), off + LinuxAbi.SD_NEXT);
         }
+        return nodes;
     }
 
     /**

@@ -41,6 +41,8 @@ class LinuxAbiTest {
                   O(struct efi_info, efi_memmap_size); O(struct efi_info, efi_systab_hi); O(struct efi_info, efi_memmap_hi);
                   O(struct boot_params, e820_entries); O(struct boot_params, secure_boot); O(struct boot_params, hdr);
                   O(struct setup_header, setup_data); O(struct boot_params, e820_table); S(struct boot_e820_entry);
+                  O(struct setup_header, ramdisk_image); O(struct setup_header, ramdisk_size); O(struct setup_header, cmd_line_ptr);
+                  O(struct boot_params, ext_ramdisk_image); O(struct boot_params, ext_ramdisk_size); O(struct boot_params, ext_cmd_line_ptr);
                   O(struct boot_e820_entry, addr); O(struct boot_e820_entry, size); O(struct boot_e820_entry, type);
                   V(E820_MAX_ENTRIES_ZEROPAGE); S(struct boot_params);
                   S(struct setup_data); O(struct setup_data, next); O(struct setup_data, type); O(struct setup_data, len);
@@ -100,6 +102,13 @@ class LinuxAbiTest {
         assertEquals(v("struct boot_params.secure_boot"), LinuxAbi.BP_SECURE_BOOT);
         assertEquals(v("struct boot_params.hdr") + v("struct setup_header.setup_data"), LinuxAbi.BP_HDR_SETUP_DATA);
         assertEquals(v("struct boot_params.e820_table"), LinuxAbi.BP_E820_TABLE);
+        long hdr = v("struct boot_params.hdr");
+        assertEquals(hdr + v("struct setup_header.ramdisk_image"), LinuxAbi.BP_HDR_RAMDISK_IMAGE);
+        assertEquals(hdr + v("struct setup_header.ramdisk_size"), LinuxAbi.BP_HDR_RAMDISK_SIZE);
+        assertEquals(hdr + v("struct setup_header.cmd_line_ptr"), LinuxAbi.BP_HDR_CMD_LINE_PTR);
+        assertEquals(v("struct boot_params.ext_ramdisk_image"), LinuxAbi.BP_EXT_RAMDISK_IMAGE);
+        assertEquals(v("struct boot_params.ext_ramdisk_size"), LinuxAbi.BP_EXT_RAMDISK_SIZE);
+        assertEquals(v("struct boot_params.ext_cmd_line_ptr"), LinuxAbi.BP_EXT_CMD_LINE_PTR);
         assertEquals(v("sizeof.struct boot_e820_entry"), LinuxAbi.E820_ENTRY_SIZE);
         assertEquals(0, v("struct boot_e820_entry.addr"));
         assertEquals(8, v("struct boot_e820_entry.size"));

@@ -40,7 +40,8 @@ class LinuxHandOverTest {
     @TempDir
     Path dir;
 
-    static final long BP = 0x0100_0000L, OLD_NODE = BP + 0x1000, KERNEL = 0x0200_0000L;
+    static final long BP = 0x0100_0000L, OLD_NODE = BP + 0x1000, KERNEL = 0x0200_0000L, CMDLINE = 0x0300_0000L,
+            INITRD = 0x0310_0000L, UKI_IMAGE = 0x0400_0000L;
     static final Guid ACPI20 = Guid.parse("8868e871-e4f1-11d3-bc22-0080c73c8881");
     static final Guid SMBIOS = Guid.parse("eb9d2d31-2d88-11d3-9a16-0090273fc14d");
 
@@ -50,12 +51,19 @@ class LinuxHandOverTest {
         System.arraycopy("EL64".getBytes(), 0, page, LinuxAbi.BP_EFI_LOADER_SIGNATURE, 4);
         Arrays.fill(page, 0, 0x40, (byte) 0x5a); // the emulated GOP's screen_info
         ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN).putLong(LinuxAbi.BP_HDR_SETUP_DATA, OLD_NODE)
-                .putLong(0x1000, 0).putInt(0x1008, 9).putInt(0x100c, 32); // SETUP_RNG_SEED, 32 bytes
+                .putLong(0x1000, 0).putInt(0x1008, 9).putInt(0x100c, 32) // SETUP_RNG_SEED, 32 bytes
+                .putInt(LinuxAbi.BP_HDR_CMD_LINE_PTR, (int) CMDLINE + 0x10)
+                .putInt(LinuxAbi.BP_HDR_RAMDISK_IMAGE, (int) INITRD).putInt(LinuxAbi.BP_HDR_RAMDISK_SIZE, 0x1800);
         byte[] kernel = new byte[0x4000];
         Arrays.fill(kernel, (byte) 0x90);
-        return new PostEbsState(PostEbsState.Point.KERNEL_ENTRY, KERNEL, BP, Map.of("RSI", BP, "CS", 0x38L),
+        return new PostEbsState(PostEbsState.Point.KERNEL_ENTRY, KERNEL + 0x200, BP, Map.of("RSI", BP, "CS", 0x38L),
                 List.of(new PostEbsState.Segment(BP, MemoryType.LoaderData, page),
-                        new PostEbsState.Segment(KERNEL, MemoryType.LoaderCode, kernel)), List.of());
+                        new PostEbsState.Segment(KERNEL, MemoryType.LoaderCode, kernel),
+                        new PostEbsState.Segment(CMDLINE, MemoryType.LoaderData, new byte[0x1000]),
+                        new PostEbsState.Segment(INITRD, MemoryType.LoaderData, new byte[0x2000]),
+                        new PostEbsState.Segment(UKI_IMAGE, MemoryType.LoaderCode, new byte[0x8000]),
+                        new PostEbsState.Segment(0x3f00_0000L, MemoryType.RuntimeServicesData, new byte[0x1000])),
+                List.of());
     }
 
     static HostEfi efi(boolean withTpmLog) {
@@ -222,8 +230,11 @@ class LinuxHandOverTest {
         for (PostEbsState.Segment s : captured().segments()) {
             assertTrue(data.start() + data.data().length <= s.start() || s.start() + s.data().length <= data.start());
         }
-        // only boot_params changed in the captured ranges: the kernel is as it was
+        // only boot_params changed in the captured ranges: the kernel is as it was; what the kernel does not read
+        // (the UKI's loaded image, the emulated firmware's runtime data) is left out
         assertArrayEquals(captured().segments().get(1).data(), out.segments().get(1).data());
+        List<Long> starts = out.segments().stream().map(PostEbsState.Segment::start).toList();
+        assertEquals(List.of(BP, KERNEL, CMDLINE, INITRD, data.start()), starts);
         // and the whole image obeys the real memory map
         LinuxHandOver.checkInRealRam(ResumeImage.of(out, RAM).segments(), efi.e820());
     }
@@ -240,12 +251,16 @@ class LinuxHandOverTest {
         PostEbsState c = captured();
         byte[] page = c.segments().get(0).data().clone();
         ByteBuffer.wrap(page).order(ByteOrder.LITTLE_ENDIAN).putInt(0x1008, LinuxAbi.SETUP_E820_EXT);
-        PostEbsState ext = c.withSegments(List.of(new PostEbsState.Segment(BP, MemoryType.LoaderData, page), c.segments().get(1)));
+        List<PostEbsState.Segment> extSegs = new ArrayList<>(c.segments());
+        extSegs.set(0, new PostEbsState.Segment(BP, MemoryType.LoaderData, page));
+        PostEbsState ext = c.withSegments(extSegs);
         assertThrows(BadInputException.class, () -> LinuxHandOver.apply(ext, RAM, efi(true), new byte[64]));
 
         byte[] noSig = c.segments().get(0).data().clone();
         noSig[LinuxAbi.BP_EFI_LOADER_SIGNATURE + 2] = '3';
-        PostEbsState el32 = c.withSegments(List.of(new PostEbsState.Segment(BP, MemoryType.LoaderData, noSig), c.segments().get(1)));
+        List<PostEbsState.Segment> el32Segs = new ArrayList<>(c.segments());
+        el32Segs.set(0, new PostEbsState.Segment(BP, MemoryType.LoaderData, noSig));
+        PostEbsState el32 = c.withSegments(el32Segs);
         BadInputException e = assertThrows(BadInputException.class, () -> LinuxHandOver.apply(el32, RAM, efi(true), new byte[64]));
         assertTrue(e.getMessage().contains("EL64"), e.getMessage());
 
