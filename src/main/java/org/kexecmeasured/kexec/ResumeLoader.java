@@ -93,8 +93,11 @@ public final class ResumeLoader implements Loader {
             public String describe() {
                 return (unloaded ? "unloaded again: " : "") + "loaded for kexec with kexec_load (resume mode): "
                         + img.segments().size() + " segments, " + img.bytes() + " bytes, purgatory at 0x"
-                        + Long.toHexString(img.entry()) + " resuming the payload at 0x"
-                        + Long.toHexString(plan.resume().entry());
+                        + Long.toHexString(img.entry()) + (plan.resume().point() == PostEbsState.Point.KERNEL_ENTRY
+                        ? " entering the Linux kernel at 0x" + Long.toHexString(plan.resume().entry()) + " (boot_params: "
+                        + "the real firmware's system table and runtime map with SETUP_EFI, the continued log as its "
+                        + "LINUX_EFI_TPM_EVENT_LOG)"
+                        : " resuming the payload at 0x" + Long.toHexString(plan.resume().entry()));
             }
 
             @Override
