@@ -8,7 +8,8 @@ import java.util.Map;
 /**
  * The state at the first control transfer out of the payload after ExitBootServices (full emulation), or, in
  * resume capture ({@link EmulatorOptions#stopAtExitBootServices()}), at the instruction ExitBootServices returned to
- * &mdash; except when the image that called ExitBootServices is a Linux kernel (its EFI stub): then resume capture
+ * &mdash; except when the image that called ExitBootServices is a Linux kernel that supports EFI kexec (XLF_EFI_KEXEC,
+ * {@link ImageServices#acceptsEfiKexec}: its EFI stub): then resume capture
  * too stops at the stub's jump into the kernel ({@link Point#KERNEL_ENTRY}), because the stub fills boot_params
  * after ExitBootServices returns (the e820 table from the EFI memory map) and a resumed stub would overwrite what
  * the hand-over puts there (the real firmware's system table and memory map).
