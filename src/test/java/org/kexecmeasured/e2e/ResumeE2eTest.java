@@ -2,7 +2,6 @@ package org.kexecmeasured.e2e;
 
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.payload.RealParts;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
@@ -17,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,12 +30,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  *   emulator, and its own banner appears on the second serial port after the exec (memtest is the oracle: only
  *   its code, running natively, writes that banner to a UART). The load happened before the commit and the commit changed the boundary
  *   PCRs (sysfs before and after).</li>
- *   <li>"resume-linux": {@code boot rl2.efi --full-emulation} (a UKI with Debian's kernel) in a firmware-booted
- *   generation, then {@code exec}: the kernel its EFI stub decompressed in the emulator starts natively from the
- *   stub's jump, with boot_params pointed at the real firmware (SETUP_EFI), and generation 2 reaches its /init.
- *   Its {@code binary_bios_measurements} — what the kernel built from the LINUX_EFI_TPM_EVENT_LOG entry it found in
- *   its configuration table — is the continued log generation 1's boot wrote, byte for byte, and that log replays
- *   (ours and tpm2_eventlog) to generation 2's PCRs read from sysfs.</li>
+ *   <li>"resume-linux" (a Linux UKI resumed the same way): {@link ResumeLinuxE2eTest}, outside the default run.</li>
  *   <li>"resume-sb": under Secure Boot lockdown the same boot is refused (exit 2, "locked down") and no PCR of any
  *   bank changed, nothing was loaded.</li>
  * </ul>
@@ -119,56 +112,6 @@ class ResumeE2eTest {
         // memtest found the RAM the emulated firmware gave it (its EFI memory map): a few hundred MB, not the guest's 2 GiB
         assertTrue(com2.matches("(?s).*Memory  :\\s+\\d+MB.*"), com2.substring(0, Math.min(600, com2.length())));
         System.out.printf("resume e2e: exec -> memtest banner seen within %.1f s (host clock, TCG, 2 s polling)%n", seen - exec);
-    }
-
-    @Test
-    void linuxResumedThroughKexecLoadReachesInitWithTheContinuedLogAsItsFirmwareLog() {
-        Path run = run("resume-linux");
-        Path s1 = E2eRun.stage(run, "rl1");
-        String err = E2eRun.text(s1.resolve("resume-linux.err"));
-        assertEquals("0", E2eRun.text(s1.resolve("resume-linux.rc")).strip(), "boot --full-emulation: " + err);
-        assertEquals("1", E2eRun.text(s1.resolve("kexec_loaded-after")).strip(), "a kernel image is loaded for kexec");
-        byte[] continued = E2eRun.bytes(s1.resolve("resume-linux.state.eventlog.bin"));
-        // generation 2 is the resumed UKI's kernel (its command line came from the emulated stub's boot_params)
-        Path s2 = E2eRun.stage(run, "rl2");
-        assertTrue(E2eRun.text(s2.resolve("cmdline")).contains("km.stage=rl2"), E2eRun.text(s2.resolve("cmdline")));
-        assertFalse(Files.exists(s1.resolve("exec.rc")), () -> "exec returned: " + E2eRun.text(s1.resolve("exec.out")));
-        byte[] firmwareLog = E2eRun.bytes(s2.resolve("securityfs-log.bin"));
-        byte[] gen1Log = E2eRun.bytes(s1.resolve("securityfs-log.bin"));
-        assertTrue(continued.length > gen1Log.length, "the continued log extends generation 1's");
-        assertEquals(-1, java.util.Arrays.mismatch(firmwareLog, continued),
-                "generation 2's binary_bios_measurements (" + firmwareLog.length + " bytes) is the continued log ("
-                        + continued.length + " bytes) byte for byte; first difference at the offset shown");
-        // and it replays to generation 2's PCRs (PCR 10 with generation 2's own IMA list after it)
-        Path logFile = s2.resolve("securityfs-log.bin");
-        Map<HashAlg, byte[][]> tpm = E2eRun.pcrs(s2.resolve("pcrs.txt"));
-        Map<HashAlg, byte[][]> ours = Replay.replay(E2eRun.log(logFile));
-        Map<HashAlg, byte[][]> theirs = Tpm2EventlogOracle.replay(logFile);
-        for (HashAlg a : tpm.keySet()) {
-            for (int i = 0; i < 16; i++) {
-                byte[] expected = tpm.get(a)[i];
-                if (i == 10) {
-                    assertArrayEquals(expected, E2eRun.withIma(ours.get(a)[10], s2.resolve("ima.bin"), a),
-                            "rl2 " + a + " PCR 10 = the log + this generation's IMA list");
-                    continue;
-                }
-                assertEquals(Hex.of(expected), Hex.of(ours.get(a)[i]), "rl2 " + a + " PCR " + i + " (our replay)");
-                assertEquals(Hex.of(expected), Hex.of(theirs.get(a)[i]), "rl2 " + a + " PCR " + i + " (tpm2_eventlog)");
-            }
-        }
-        List<String> console;
-        try {
-            console = Files.readAllLines(run.resolve("console.log"), StandardCharsets.ISO_8859_1);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        double start = -1, exec = -1, init = -1;
-        for (String l : console) {
-            if (start < 0 && l.contains("KM-MARK tool-start resume-linux")) start = Double.parseDouble(l.split(" ")[0]);
-            if (exec < 0 && l.contains("KM-MARK exec rl1")) exec = Double.parseDouble(l.split(" ")[0]);
-            if (init < 0 && l.contains("KM-MARK stage rl2")) init = Double.parseDouble(l.split(" ")[0]);
-        }
-        System.out.printf("resume-linux e2e: tool %.1f s, exec -> rl2 stage %.1f s (host clock, TCG)%n", exec - start, init - exec);
     }
 
     @Test
