@@ -16,7 +16,8 @@
 # then boot --exec sb2.efi with the snakeoil-signed one), sb2 (report), bench1 (boot --exec bench2.efi),
 # bench2 (reboot through the firmware), sd1 (systemd as init: boot --at-shutdown sd2.efi, then
 # systemctl kexec; the system-shutdown hook commits after systemd's last PCR 11 phases), sd2 (report), rs1
-# (resume mode: boot memtest86+ --full-emulation, then exec), rs-sb1 (resume mode refused under lockdown).
+# (resume mode: boot memtest86+ --full-emulation, then exec), rs-sb1 (resume mode refused under lockdown),
+# rl1 (resume mode of a Linux UKI: boot rl2.efi --full-emulation, then exec), rl2 (report).
 # A stage seen twice (after that reboot) only marks the time and powers off.
 set -u
 stage=$1
@@ -234,6 +235,27 @@ case "$stage" in
     mark "exec rs1"
     "$km" exec > "$out/exec.out" 2>&1
     echo $? > "$out/exec.rc"
+    ;;
+  rl1)
+    # resume mode of a Linux kernel (run-resume resume-linux): rl2.efi's stub emulated to its jump into the kernel,
+    # loaded with kexec_load (the real firmware's tables, the continued log as LINUX_EFI_TPM_EVENT_LOG), committed,
+    # started; the continued log is resume-linux.state.eventlog.bin
+    report
+    pcrs "$out/pcrs-before.txt"
+    boot resume-linux "$RUN/rl2.efi" --full-emulation
+    cat /sys/kernel/kexec_loaded > "$out/kexec_loaded-after" 2>/dev/null
+    pcrs "$out/pcrs-after.txt"
+    finish
+    mark "exec rl1"
+    "$km" exec > "$out/exec.out" 2>&1
+    echo $? > "$out/exec.rc"
+    ;;
+  rl2)
+    report
+    dmesg > "$out/dmesg.txt" 2>/dev/null
+    ls /sys/firmware/efi/runtime-map > "$out/runtime-map.txt" 2>/dev/null
+    cat /sys/firmware/efi/config_table > "$out/config_table" 2>/dev/null
+    finish
     ;;
   rs-sb1)
     # resume mode under Secure Boot lockdown (run-resume resume-sb): refused before anything runs

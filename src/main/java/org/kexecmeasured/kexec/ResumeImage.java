@@ -4,7 +4,6 @@ import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RamRange;
 import org.kexecmeasured.util.BadInputException;
 
-import java.io.ByteArrayOutputStream;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -43,54 +42,75 @@ public record ResumeImage(long entry, List<KexecSegment> segments) {
         return new ResumeImage(base, all);
     }
 
-    /** Page-aligned segments of the captured ranges, neighbours closer than {@link #MERGE_GAP} merged. */
+    /**
+     * Page-aligned segments of the captured ranges, neighbours closer than {@link #MERGE_GAP} merged. A range that
+     * stays alone keeps its array (no copy: a Linux kernel's range is tens of MiB and the heap may be small); a
+     * merged group is copied once into an array of its exact size.
+     */
     static List<KexecSegment> merge(List<PostEbsState.Segment> ranges) {
         List<PostEbsState.Segment> sorted = new ArrayList<>(ranges);
         sorted.sort(Comparator.comparingLong(PostEbsState.Segment::start));
         List<KexecSegment> out = new ArrayList<>();
-        ByteArrayOutputStream cur = null;
-        long curStart = 0, curEnd = 0;
+        List<PostEbsState.Segment> group = new ArrayList<>();
+        long groupEnd = 0;
         for (PostEbsState.Segment s : sorted) {
             long start = s.start(), end = s.start() + s.data().length;
             if (start % KexecSegment.PAGE != 0 || end % KexecSegment.PAGE != 0) {
                 throw new IllegalArgumentException("captured range 0x" + Long.toHexString(start) + " is not page aligned");
             }
-            if (cur != null && start >= curEnd && start - curEnd < MERGE_GAP) {
-                cur.write(new byte[(int) (start - curEnd)], 0, (int) (start - curEnd));
-                cur.write(s.data(), 0, s.data().length);
-                curEnd = end;
-                continue;
+            if (!group.isEmpty() && start < groupEnd) {
+                throw new IllegalArgumentException("captured ranges overlap at 0x" + Long.toHexString(start));
             }
-            if (cur != null) {
-                if (start < curEnd) throw new IllegalArgumentException("captured ranges overlap at 0x" + Long.toHexString(start));
-                out.add(new KexecSegment(cur.toByteArray(), curStart, curEnd - curStart));
+            if (!group.isEmpty() && start - groupEnd >= MERGE_GAP) {
+                out.add(join(group));
+                group.clear();
             }
-            cur = new ByteArrayOutputStream((int) Math.min(Integer.MAX_VALUE - 16, end - start));
-            cur.write(s.data(), 0, s.data().length);
-            curStart = start;
-            curEnd = end;
+            group.add(s);
+            groupEnd = end;
         }
-        if (cur != null) out.add(new KexecSegment(cur.toByteArray(), curStart, curEnd - curStart));
+        if (!group.isEmpty()) out.add(join(group));
         return out;
+    }
+
+    /** One segment for ranges in address order (the holes between them zero). */
+    private static KexecSegment join(List<PostEbsState.Segment> group) {
+        PostEbsState.Segment first = group.get(0), last = group.get(group.size() - 1);
+        long start = first.start(), size = last.start() + last.data().length - start;
+        if (group.size() == 1) return new KexecSegment(first.data(), start, size);
+        if (size > Integer.MAX_VALUE - 16) {
+            throw new BadInputException("captured ranges from 0x" + Long.toHexString(start) + " span " + size
+                    + " bytes: too large for one kexec segment");
+        }
+        byte[] d = new byte[(int) size];
+        for (PostEbsState.Segment s : group) System.arraycopy(s.data(), 0, d, (int) (s.start() - start), s.data().length);
+        return new KexecSegment(d, start, size);
     }
 
     /** The highest page-aligned place for the purgatory inside RAM, below 4 GiB, clear of every captured segment. */
     static long purgatoryBase(List<KexecSegment> captured, List<RamRange> ram) {
+        return freeBase(captured, ram, Purgatory.SIZE);
+    }
+
+    /**
+     * The highest page-aligned place for {@code size} bytes (a multiple of the page size) inside one RAM range, below
+     * 4 GiB and above the first MiB, clear of every segment in {@code taken}.
+     */
+    static long freeBase(List<KexecSegment> taken, List<RamRange> ram, long size) {
         for (int i = ram.size() - 1; i >= 0; i--) {
             RamRange r = ram.get(i);
             long top = Math.min(r.end(), 1L << 32);
             long lowest = Math.max(r.start(), 0x100000); // not in the first MiB (legacy BIOS areas, real-mode trampolines)
-            long at = top - Purgatory.SIZE;
+            long at = (top - size) & ~(KexecSegment.PAGE - 1);
             while (at >= lowest) {
                 long clash = -1;
-                for (KexecSegment s : captured) {
-                    if (at < s.end() && s.mem() < at + Purgatory.SIZE) clash = Math.max(clash, s.mem());
+                for (KexecSegment s : taken) {
+                    if (at < s.end() && s.mem() < at + size) clash = Math.max(clash, s.mem());
                 }
                 if (clash < 0) return at;
-                at = clash - Purgatory.SIZE;
+                at = (clash - size) & ~(KexecSegment.PAGE - 1);
             }
         }
-        throw new BadInputException("no free place for the resume purgatory (" + Purgatory.SIZE + " bytes) in the "
+        throw new BadInputException("no free place for " + size + " bytes (resume purgatory or hand-over data) in the "
                 + "emulated RAM below 4 GiB");
     }
 

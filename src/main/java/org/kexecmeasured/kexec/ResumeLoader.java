@@ -5,6 +5,7 @@ import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.Sidecar;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.kexec.KexecSyscalls.SyscallException;
+import org.kexecmeasured.uefi.PostEbsState;
 import org.kexecmeasured.uefi.RamRange;
 
 import java.util.List;
@@ -17,24 +18,35 @@ import java.util.function.Supplier;
  * leaves the TPM untouched. {@code kexec_load} is refused under lockdown; {@link #checkAllowed()} says so before the
  * payload even runs, and an EPERM from the kernel is reported the same way.
  *
- * <p>What this loader does not do (yet): repoint a Linux kernel's boot_params at the real firmware's system table
- * with SETUP_EFI and a config-table copy whose LINUX_EFI_TPM_EVENT_LOG is the continued log. A payload that
- * reads the emulator's system table after the resume finds the emulated one, copied as a segment.
+ * <p>A Linux kernel (the capture is at its EFI stub's jump into the kernel) gets its boot_params pointed at the real
+ * firmware with SETUP_EFI, the real runtime map and e820 table, and a configuration-table copy whose
+ * LINUX_EFI_TPM_EVENT_LOG entry is the sidecar's continued log ({@link LinuxHandOver}); the real firmware's facts are
+ * read ({@link HostEfi}) and every segment is checked against the real memory map before {@code kexec_load}. Any
+ * other payload (memtest86+) resumes where its ExitBootServices returned and finds the emulator's system table,
+ * copied as a segment.
  */
 public final class ResumeLoader implements Loader {
     private final KexecSyscalls sys;
     private final Supplier<KernelState> state;
     private final Supplier<Boolean> canBoot;
     private final List<RamRange> ram;
+    private final Supplier<HostEfi> efi;
     private ResumeImage image;
     private boolean unloaded;
 
     /** @param ram the emulated RAM layout the plan ran in ({@link HostMemory#read()} on a real machine) */
     public ResumeLoader(KexecSyscalls sys, Supplier<KernelState> state, Supplier<Boolean> canBoot, List<RamRange> ram) {
+        this(sys, state, canBoot, ram, HostEfi::read);
+    }
+
+    /** @param efi the real firmware's facts, read only when the payload is a Linux kernel */
+    public ResumeLoader(KexecSyscalls sys, Supplier<KernelState> state, Supplier<Boolean> canBoot, List<RamRange> ram,
+                        Supplier<HostEfi> efi) {
         this.sys = sys;
         this.state = state;
         this.canBoot = canBoot;
         this.ram = List.copyOf(ram);
+        this.efi = efi;
     }
 
     /** The running system (JNA syscalls, sysfs) with RAM laid out as {@code ram}. */
@@ -55,7 +67,7 @@ public final class ResumeLoader implements Loader {
             throw new IllegalStateException("resume mode needs a plan made with the resume capture");
         }
         checkAllowed();
-        ResumeImage img = ResumeImage.of(plan.resume(), ram);
+        ResumeImage img = image(plan.resume(), sidecar.eventLog());
         long t0 = System.nanoTime();
         try {
             sys.kexecLoad(img.entry(), img.segments(), 0);
@@ -81,8 +93,11 @@ public final class ResumeLoader implements Loader {
             public String describe() {
                 return (unloaded ? "unloaded again: " : "") + "loaded for kexec with kexec_load (resume mode): "
                         + img.segments().size() + " segments, " + img.bytes() + " bytes, purgatory at 0x"
-                        + Long.toHexString(img.entry()) + " resuming the payload at 0x"
-                        + Long.toHexString(plan.resume().entry());
+                        + Long.toHexString(img.entry()) + (plan.resume().point() == PostEbsState.Point.KERNEL_ENTRY
+                        ? " entering the Linux kernel at 0x" + Long.toHexString(plan.resume().entry()) + " (boot_params: "
+                        + "the real firmware's system table and runtime map with SETUP_EFI, the continued log as its "
+                        + "LINUX_EFI_TPM_EVENT_LOG)"
+                        : " resuming the payload at 0x" + Long.toHexString(plan.resume().entry()));
             }
 
             @Override
@@ -90,6 +105,15 @@ public final class ResumeLoader implements Loader {
                 return !unloaded;
             }
         };
+    }
+
+    /** The image: for a Linux kernel with the real firmware's hand-over and the continued log ({@link LinuxHandOver}). */
+    ResumeImage image(PostEbsState captured, byte[] continuedLog) {
+        if (captured.point() != PostEbsState.Point.KERNEL_ENTRY) return ResumeImage.of(captured, ram);
+        HostEfi real = efi.get();
+        ResumeImage img = ResumeImage.of(LinuxHandOver.apply(captured, ram, real, continuedLog), ram);
+        LinuxHandOver.checkInRealRam(img.segments(), real.e820());
+        return img;
     }
 
     public ResumeImage image() {

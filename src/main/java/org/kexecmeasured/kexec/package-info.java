@@ -41,8 +41,14 @@
  * <p>Lockdown: {@code kexec_load} is refused under lockdown (LOCKDOWN_KEXEC); the loader checks the lockdown mode
  * before the payload runs and maps an EPERM from the kernel to the same refusal: nothing is extended or loaded.
  *
- * <p>Not done yet: for a Linux kernel resumed this way, boot_params still point at the emulator's system table
- * (copied as a segment); SETUP_EFI with the real firmware's system table, runtime map and a config-table copy whose
- * LINUX_EFI_TPM_EVENT_LOG entry is the continued log is the next step (reference: uefi-subset §5.3, §7).
+ * <p>A Linux kernel (a UKI's or a plain bzImage's EFI stub) is captured at the stub's jump into the decompressed
+ * kernel instead (the stub fills boot_params after ExitBootServices returns), and {@link
+ * org.kexecmeasured.kexec.LinuxHandOver} points its boot_params at the real machine as kexec-tools does for
+ * {@code kexec_load}: efi_systab = the real system table, efi_memmap = the real runtime map, e820_table = the firmware
+ * memory map, and a SETUP_EFI node whose {@code tables} is a copy of the real configuration table with the
+ * LINUX_EFI_TPM_EVENT_LOG entry pointing at the continued log (and the final events table entry at an empty table,
+ * so the next kernel appends nothing): the next kernel's {@code binary_bios_measurements} is the continued log. The
+ * real firmware's facts come from sysfs and {@code /dev/mem} ({@link org.kexecmeasured.kexec.HostEfi}); the
+ * structure layouts ({@link org.kexecmeasured.kexec.LinuxAbi}) are checked against the kernel's headers.
   */
 package org.kexecmeasured.kexec;

@@ -15,6 +15,7 @@ import org.kexecmeasured.uefi.spi.HandleDatabase;
 import org.kexecmeasured.uefi.spi.HostFileSystem;
 import org.kexecmeasured.uefi.spi.MemoryType;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.Le;
 
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -165,6 +166,16 @@ public final class ImageServices {
     }
 
     /** True for a bzImage with an EFI stub: "MZ" and the "HdrS" setup header magic at 0x202. */
+    /**
+     * A Linux kernel whose setup header (boot protocol 2.12 or later) sets XLF_EFI_KEXEC in xloadflags: "supports
+     * kexec EFI boot with EFI runtime support" (Documentation/arch/x86/boot.rst; arch/x86/boot/header.S sets it for
+     * x86_64 kernels with the EFI stub and kexec). Such a kernel is resumed at its stub's jump into the kernel, with
+     * SETUP_EFI. memtest86+ also carries a "HdrS" header (for legacy loaders) but not this flag.
+     */
+    public static boolean acceptsEfiKexec(byte[] b) {
+        return isLinuxKernel(b) && b.length > 0x238 && (Le.u16(b, 0x206) >= 0x20c) && (Le.u16(b, 0x236) & 0x10) != 0;
+    }
+
     public static boolean isLinuxKernel(byte[] b) {
         return b.length > 0x206 && b[0] == 'M' && b[1] == 'Z' && b[0x202] == 'H' && b[0x203] == 'd'
                 && b[0x204] == 'r' && b[0x205] == 'S';
@@ -495,7 +506,9 @@ public final class ImageServices {
         }
         Image caller = images.get(imageHandle);
         List<MemoryMap.Region> mapAtEbs = fw.memoryMap().regions();
-        boolean atReturn = fw.options().stopAtExitBootServices();
+        // resume capture stops where ExitBootServices returns, except in a Linux kernel's EFI stub: it fills
+        // boot_params after ExitBootServices (setup_e820), so its state is taken at its jump into the kernel
+        boolean atReturn = fw.options().stopAtExitBootServices() && (caller == null || !acceptsEfiKexec(caller.file));
         cpu.setBlockHandler((address, size) -> {
             if (!atReturn && caller != null && address >= caller.base && address < caller.base + caller.size) {
                 return;
@@ -530,7 +543,8 @@ public final class ImageServices {
                         }
                     }
                 }
-                postEbs = new PostEbsState(address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
+                postEbs = new PostEbsState(atReturn ? PostEbsState.Point.EXIT_BOOT_SERVICES_RETURN
+                        : PostEbsState.Point.KERNEL_ENTRY, address, cpu.reg(Cpu.Reg.RSI), regs, segs, mapAtEbs);
             } catch (Throwable e) {
                 fw.machine().fail("capturing the post-ExitBootServices state: " + e);
                 return;

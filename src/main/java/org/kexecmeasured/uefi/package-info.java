@@ -47,7 +47,8 @@
  *   ExitBootServices ({@link org.kexecmeasured.uefi.PostEbsState}); in resume capture
  *   ({@link org.kexecmeasured.uefi.EmulatorOptions#stopAtExitBootServices()}), to the instruction ExitBootServices
  *   returns to, with every non-free range captured (the kexec package resumes the payload there on the real
- *   machine).</li>
+ *   machine) — for a Linux kernel that supports EFI kexec (XLF_EFI_KEXEC) to its stub's jump into the kernel instead,
+ *   because the stub still fills boot_params after ExitBootServices returns.</li>
  *   <li>{@link org.kexecmeasured.uefi.IdleWatch}: a payload that only waits (Stall, WaitForEvent, key polling)
  *   for 10 virtual minutes or 200,000 calls in a row is stuck (systemd's freeze() after an assertion): the run
  *   ends at once with its console's last lines.</li>

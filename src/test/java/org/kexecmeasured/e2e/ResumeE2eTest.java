@@ -25,6 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *   emulator, and its own banner appears on the second serial port after the exec (memtest is the oracle: only
  *   its code, running natively, writes that banner to a UART). The load happened before the commit and the commit changed the boundary
  *   PCRs (sysfs before and after).</li>
+ *   <li>"resume-linux" (a Linux UKI resumed the same way): {@link ResumeLinuxE2eTest}, outside the default run.</li>
  *   <li>"resume-sb": under Secure Boot lockdown the same boot is refused (exit 2, "locked down") and no PCR of any
  *   bank changed, nothing was loaded.</li>
  * </ul>

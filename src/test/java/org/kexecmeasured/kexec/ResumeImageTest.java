@@ -30,7 +30,7 @@ class ResumeImageTest {
     }
 
     static PostEbsState state(List<PostEbsState.Segment> segs) {
-        return new PostEbsState(0x200000, 0, Map.of("CS", 0x38L, "DS", 0x30L, "RSP", 0x3fff_0000L), segs, List.of());
+        return new PostEbsState(PostEbsState.Point.EXIT_BOOT_SERVICES_RETURN, 0x200000, 0, Map.of("CS", 0x38L, "DS", 0x30L, "RSP", 0x3fff_0000L), segs, List.of());
     }
 
     @Test

@@ -1,0 +1,202 @@
+package org.kexecmeasured.kexec;
+
+import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
+import org.kexecmeasured.util.Le;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+
+/**
+ * The real firmware's EFI hand-over facts a Linux kernel resumed by kexec needs, read as kexec-tools reads them for
+ * {@code kexec_load} (kexec/arch/i386/x86-linux-setup.c: setup_efi_info, setup_efi_data, get_efi_runtime_map,
+ * and the e820 map from the firmware memory map):
+ * <ul>
+ *   <li>the system table's physical address from the running kernel's own boot_params
+ *   ({@code /sys/kernel/boot_params/data}, efi_info.efi_systab/_hi: sysfs has no other place for it), and its
+ *   secure_boot byte;</li>
+ *   <li>{@code /sys/firmware/efi/{fw_vendor,runtime,config_table}} and SMBIOS from {@code /sys/firmware/efi/systab}:
+ *   the physical addresses the first kernel saved before SetVirtualAddressMap converted the system table's
+ *   pointers (the content of SETUP_EFI);</li>
+ *   <li>the system table's nr_tables and the configuration table itself, through {@code /dev/mem} (both live in
+ *   EFI runtime-services data, which Linux reports as reserved, so STRICT_DEVMEM allows the read): the copy the
+ *   next kernel gets must have the same entries, the TPM log one replaced;</li>
+ *   <li>the runtime map ({@code /sys/firmware/efi/runtime-map/N/}: the regions and the virtual addresses the first
+ *   kernel gave them with SetVirtualAddressMap, which the next kernel maps again without calling it);</li>
+ *   <li>the firmware memory map ({@code /sys/firmware/memmap/N/}) as the next kernel's e820 table.</li>
+ * </ul>
+ * Anything missing or malformed is bad input naming the file: resume of a Linux kernel is refused before anything
+ * is loaded or extended.
+ */
+public record HostEfi(long systab, int secureBoot, long fwVendor, long runtime, long configTableAddress, long smbios,
+                      List<ConfigEntry> configTable, List<RuntimeRegion> runtimeMap, List<E820Entry> e820) {
+
+    /** At most this many configuration-table entries, runtime regions or memmap entries are read. */
+    static final int MAX_ENTRIES = 4096;
+
+    public HostEfi {
+        configTable = List.copyOf(configTable);
+        runtimeMap = List.copyOf(runtimeMap);
+        e820 = List.copyOf(e820);
+    }
+
+    /** One entry of the EFI configuration table. */
+    public record ConfigEntry(Guid guid, long table) {
+    }
+
+    /** One region of the runtime map (efi_memory_desc_t). */
+    public record RuntimeRegion(int type, long physAddr, long virtAddr, long numPages, long attribute) {
+    }
+
+    /** One range of the firmware memory map: [start, end) and its e820 type. */
+    public record E820Entry(long start, long end, int type) {
+    }
+
+    /** Reads physical memory (the system: {@code /dev/mem}). */
+    @FunctionalInterface
+    public interface PhysicalMemory {
+        byte[] read(long address, int length);
+    }
+
+    /** The running system. */
+    public static HostEfi read() {
+        return read(Path.of("/"), HostEfi::devMem);
+    }
+
+    /** Reads below {@code root} (tests give a tree shaped like /) and physical memory through {@code mem}. */
+    public static HostEfi read(Path root, PhysicalMemory mem) {
+        Path bp = root.resolve("sys/kernel/boot_params/data");
+        byte[] params = readFile(bp, "the running kernel's boot_params (root only)");
+        if (params.length < LinuxAbi.BOOT_PARAMS_SIZE) {
+            throw new BadInputException(bp + ": " + params.length + " bytes, a boot_params page has "
+                    + LinuxAbi.BOOT_PARAMS_SIZE);
+        }
+        String sig = new String(params, LinuxAbi.BP_EFI_LOADER_SIGNATURE, 4, StandardCharsets.US_ASCII);
+        if (!LinuxAbi.EFI64_LOADER_SIGNATURE.equals(sig)) {
+            throw new BadInputException(bp + ": efi_loader_signature is '" + sig.replace('\0', ' ').trim()
+                    + "', not EL64: the running kernel was not started by a 64-bit EFI firmware, so there is no "
+                    + "firmware system table to hand to the next kernel");
+        }
+        long systab = Le.u32(params, LinuxAbi.BP_EFI_SYSTAB) | Le.u32(params, LinuxAbi.BP_EFI_SYSTAB_HI) << 32;
+        int secureBoot = Le.u8(params, LinuxAbi.BP_SECURE_BOOT);
+        Path efi = root.resolve("sys/firmware/efi");
+        long fwVendor = hexFile(efi.resolve("fw_vendor"));
+        long runtime = hexFile(efi.resolve("runtime"));
+        long tables = hexFile(efi.resolve("config_table"));
+        long smbios = smbios(efi.resolve("systab"));
+
+        byte[] st = mem.read(systab, LinuxAbi.SYSTAB_64_SIZE);
+        if (Le.u64(st, LinuxAbi.SYSTAB_SIGNATURE) != LinuxAbi.EFI_SYSTEM_TABLE_SIGNATURE) {
+            throw new BadInputException("physical memory at 0x" + Long.toHexString(systab) + " (efi_systab of " + bp
+                    + ") holds no EFI system table signature");
+        }
+        long nr = Le.u32(st, LinuxAbi.SYSTAB_NR_TABLES); // efi_system_table_64_t: u32 nr_tables, u32 __pad2 (as the kernel reads it)
+        if (nr < 1 || nr > MAX_ENTRIES) {
+            throw new BadInputException("the firmware system table at 0x" + Long.toHexString(systab) + " claims "
+                    + Long.toUnsignedString(nr) + " configuration tables (1 to " + MAX_ENTRIES + " expected)");
+        }
+        byte[] ct = mem.read(tables, (int) nr * LinuxAbi.CONFIG_TABLE_64_SIZE);
+        List<ConfigEntry> config = new ArrayList<>();
+        for (int i = 0; i < nr; i++) {
+            int off = i * LinuxAbi.CONFIG_TABLE_64_SIZE;
+            config.add(new ConfigEntry(Guid.read(ct, off), Le.u64(ct, off + LinuxAbi.CT_TABLE)));
+        }
+        return new HostEfi(systab, secureBoot, fwVendor, runtime, tables, smbios, config,
+                runtimeMap(efi.resolve("runtime-map")), e820(root.resolve("sys/firmware/memmap")));
+    }
+
+    /** /sys/firmware/efi/runtime-map/N/, in the order of N. */
+    static List<RuntimeRegion> runtimeMap(Path dir) {
+        List<RuntimeRegion> out = new ArrayList<>();
+        for (Path e : numbered(dir, "the EFI runtime map (CONFIG_EFI_RUNTIME_MAP)")) {
+            out.add(new RuntimeRegion((int) hexFile(e.resolve("type")), hexFile(e.resolve("phys_addr")),
+                    hexFile(e.resolve("virt_addr")), hexFile(e.resolve("num_pages")), hexFile(e.resolve("attribute"))));
+        }
+        if (out.isEmpty()) {
+            throw new BadInputException(dir + " is empty: the running kernel has no EFI runtime regions to hand on");
+        }
+        return out;
+    }
+
+    /** /sys/firmware/memmap/N/ as e820 entries, sorted by start. */
+    static List<E820Entry> e820(Path dir) {
+        List<E820Entry> out = new ArrayList<>();
+        for (Path e : numbered(dir, "the firmware memory map (CONFIG_FIRMWARE_MEMMAP)")) {
+            long start = hexFile(e.resolve("start")), end = hexFile(e.resolve("end")) + 1; // end is inclusive
+            if (end <= start) throw new BadInputException(e + ": end below start");
+            out.add(new E820Entry(start, end, LinuxAbi.e820Type(text(e.resolve("type")))));
+        }
+        out.sort(Comparator.comparingLong(E820Entry::start));
+        return out;
+    }
+
+    /** The entries N of a sysfs directory in numeric order; at most {@link #MAX_ENTRIES}. */
+    private static List<Path> numbered(Path dir, String what) {
+        List<Path> out = new ArrayList<>();
+        try (DirectoryStream<Path> d = Files.newDirectoryStream(dir)) {
+            for (Path e : d) {
+                if (!e.getFileName().toString().matches("[0-9]{1,6}")) continue;
+                if (out.size() >= MAX_ENTRIES) throw new BadInputException(dir + ": more than " + MAX_ENTRIES + " entries");
+                out.add(e);
+            }
+        } catch (IOException e) {
+            throw new BadInputException(dir + " is not readable (" + e.getMessage() + "): resume of a Linux kernel needs "
+                    + what);
+        }
+        out.sort(Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString())));
+        return out;
+    }
+
+    /** SMBIOS=0x… of /sys/firmware/efi/systab (0: none; kexec-tools takes the same line). */
+    static long smbios(Path systab) {
+        for (String l : text(systab).lines().toList()) {
+            if (l.startsWith("SMBIOS=")) return hex(systab, l.substring("SMBIOS=".length()).trim());
+        }
+        return 0;
+    }
+
+    private static byte[] readFile(Path p, String what) {
+        if (!Files.isReadable(p)) {
+            throw new BadInputException(p + " is not readable: resume of a Linux kernel needs " + what);
+        }
+        return BoundedFiles.read(p, BoundedFiles.TEXT);
+    }
+
+    private static String text(Path p) {
+        return new String(readFile(p, "the EFI facts sysfs gives"), StandardCharsets.US_ASCII).trim();
+    }
+
+    private static long hexFile(Path p) {
+        return hex(p, text(p));
+    }
+
+    private static long hex(Path where, String t) {
+        try {
+            return Long.parseUnsignedLong(t.startsWith("0x") ? t.substring(2) : t, 16);
+        } catch (NumberFormatException e) {
+            throw new BadInputException(where + ": '" + t + "' is not a hexadecimal number");
+        }
+    }
+
+    /** Physical memory through /dev/mem (not under lockdown: resume mode is refused there before this runs). */
+    static byte[] devMem(long address, int length) {
+        byte[] b = new byte[length];
+        try (RandomAccessFile f = new RandomAccessFile("/dev/mem", "r")) {
+            f.seek(address);
+            f.readFully(b);
+        } catch (IOException e) {
+            throw new BadInputException("/dev/mem: cannot read " + length + " bytes at 0x" + Long.toHexString(address)
+                    + " (" + e.getMessage() + "): resume of a Linux kernel copies the firmware's configuration table "
+                    + "from there");
+        }
+        return b;
+    }
+}

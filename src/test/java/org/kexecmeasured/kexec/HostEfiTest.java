@@ -1,0 +1,127 @@
+package org.kexecmeasured.kexec;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.kexecmeasured.efi.Guid;
+import org.kexecmeasured.util.BadInputException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The real firmware's facts from a tree shaped like / (sysfs as Linux 6.1 writes it: hex values with 0x and a
+ * newline, boot_params/data binary, systab lines "NAME=0x…") and a physical memory holding a system table and its
+ * configuration table.
+ */
+class HostEfiTest {
+
+    @TempDir
+    Path root;
+
+    static final long SYSTAB = 0x7f9ee018L, TABLES = 0x7f9ee718L;
+    static final Guid ACPI20 = Guid.parse("8868e871-e4f1-11d3-bc22-0080c73c8881");
+
+    void write(String path, String text) throws IOException {
+        Path p = root.resolve(path);
+        Files.createDirectories(p.getParent());
+        Files.writeString(p, text);
+    }
+
+    void tree(String signature) throws IOException {
+        byte[] bp = new byte[4096];
+        ByteBuffer b = ByteBuffer.wrap(bp).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(0x1c0, signature.getBytes()[0]).put(0x1c1, signature.getBytes()[1]).put(0x1c2, signature.getBytes()[2])
+                .put(0x1c3, signature.getBytes()[3]);
+        b.putInt(0x1c4, (int) SYSTAB).putInt(0x1d8, 0).put(0x1ec, (byte) 1);
+        Files.createDirectories(root.resolve("sys/kernel/boot_params"));
+        Files.write(root.resolve("sys/kernel/boot_params/data"), bp);
+        write("sys/firmware/efi/fw_vendor", "0x7f9ee098\n");
+        write("sys/firmware/efi/runtime", "0x7f9efb98\n");
+        write("sys/firmware/efi/config_table", "0x7f9ee718\n");
+        write("sys/firmware/efi/systab", "ACPI20=0x7fb7e014\nACPI=0x7fb7e000\nSMBIOS=0x7f9a1000\nSMBIOS3=0x7f9a0000\n");
+        for (int i = 0; i < 11; i++) { // 11 entries: numeric order 0,1,2,…,10 (not 0,1,10,2)
+            String d = "sys/firmware/efi/runtime-map/" + i + "/";
+            write(d + "type", "0x" + (i % 2 == 0 ? 5 : 6) + "\n");
+            write(d + "phys_addr", "0x" + Long.toHexString(0x7f000000L + i * 0x10000L) + "\n");
+            write(d + "virt_addr", "0x" + Long.toHexString(0xfffffffeff400000L + i * 0x10000L) + "\n");
+            write(d + "num_pages", "0x10\n");
+            write(d + "attribute", "0x800000000000000f\n");
+        }
+        String[][] mm = {{"0x0", "0x9efff", "System RAM"}, {"0x100000", "0x7effffff", "System RAM"},
+                {"0x9f000", "0xfffff", "Reserved"}, {"0x7f000000", "0x7fffffff", "ACPI Non-volatile Storage"}};
+        for (int i = 0; i < mm.length; i++) {
+            write("sys/firmware/memmap/" + i + "/start", mm[i][0] + "\n");
+            write("sys/firmware/memmap/" + i + "/end", mm[i][1] + "\n");
+            write("sys/firmware/memmap/" + i + "/type", mm[i][2] + "\n");
+        }
+    }
+
+    static byte[] physical(long address, int length) {
+        byte[] out = new byte[length];
+        if (address == SYSTAB) {
+            ByteBuffer b = ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN);
+            b.putLong(0, 0x5453595320494249L).putInt(104, 2).putInt(108, 0xdead); // u32 nr_tables, then padding
+            return out;
+        }
+        if (address == TABLES && length == 48) {
+            ACPI20.write(out, 0);
+            ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).putLong(16, 0x7fb7e014L);
+            LinuxAbi.LINUX_EFI_TPM_EVENT_LOG_GUID.write(out, 24);
+            ByteBuffer.wrap(out).order(ByteOrder.LITTLE_ENDIAN).putLong(40, 0x7d5e0018L);
+            return out;
+        }
+        throw new AssertionError("unexpected read at 0x" + Long.toHexString(address) + " of " + length);
+    }
+
+    @Test
+    void readsWhatKexecToolsReadsAndTheConfigurationTableThroughPhysicalMemory() throws IOException {
+        tree("EL64");
+        HostEfi e = HostEfi.read(root, HostEfiTest::physical);
+        assertEquals(SYSTAB, e.systab());
+        assertEquals(1, e.secureBoot());
+        assertEquals(0x7f9ee098L, e.fwVendor());
+        assertEquals(0x7f9efb98L, e.runtime());
+        assertEquals(TABLES, e.configTableAddress());
+        assertEquals(0x7f9a1000L, e.smbios(), "SMBIOS=, not SMBIOS3=");
+        assertEquals(List.of(new HostEfi.ConfigEntry(ACPI20, 0x7fb7e014L),
+                new HostEfi.ConfigEntry(LinuxAbi.LINUX_EFI_TPM_EVENT_LOG_GUID, 0x7d5e0018L)), e.configTable(),
+                "nr_tables is the u32 the kernel reads, not the padding above it");
+        assertEquals(11, e.runtimeMap().size());
+        for (int i = 0; i < 11; i++) {
+            assertEquals(0x7f000000L + i * 0x10000L, e.runtimeMap().get(i).physAddr(), "entry " + i + " in numeric order");
+        }
+        assertEquals(0xfffffffeff400000L, e.runtimeMap().get(0).virtAddr());
+        assertEquals(0x800000000000000fL, e.runtimeMap().get(0).attribute());
+        assertEquals(List.of(new HostEfi.E820Entry(0, 0x9f000, 1), new HostEfi.E820Entry(0x9f000, 0x100000, 2),
+                new HostEfi.E820Entry(0x100000, 0x7f000000L, 1), new HostEfi.E820Entry(0x7f000000L, 0x80000000L, 4)),
+                e.e820(), "sorted by start, end exclusive, e820 types");
+    }
+
+    @Test
+    void aKernelNotStartedBy64BitEfiOrAMissingRuntimeMapIsBadInputNamingWhat() throws IOException {
+        tree("EL32");
+        BadInputException e = assertThrows(BadInputException.class, () -> HostEfi.read(root, HostEfiTest::physical));
+        assertTrue(e.getMessage().contains("EL64"), e.getMessage());
+        tree("EL64");
+        try (var s = Files.walk(root.resolve("sys/firmware/efi/runtime-map"))) {
+            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+        e = assertThrows(BadInputException.class, () -> HostEfi.read(root, HostEfiTest::physical));
+        assertTrue(e.getMessage().contains("runtime-map"), e.getMessage());
+    }
+
+    @Test
+    void aSystemTableWithoutItsSignatureIsRefused() throws IOException {
+        tree("EL64");
+        BadInputException e = assertThrows(BadInputException.class, () -> HostEfi.read(root, (a, n) -> new byte[n]));
+        assertTrue(e.getMessage().contains("system table signature"), e.getMessage());
+    }
+}
