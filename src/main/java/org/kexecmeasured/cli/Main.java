@@ -54,6 +54,9 @@ public final class Main implements Runnable {
             System.out.println(versionLine());
             System.exit(0);
         }
+        // the commands that run a payload load TSS.Java, JNA, libcrypto, Unicorn and Jackson's writers on a second
+        // core while picocli builds the command's model and the command reads its payload
+        if (args.length > 0 && (args[0].equals("boot") || args[0].equals("predict"))) Warmup.start();
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
