@@ -70,7 +70,7 @@ run() {
 
 engines=${ENGINES:-ours debian}
 echo "machine load: $(cut -d' ' -f1-3 /proc/loadavg) (timings on a shared machine are noisy: compare within a size; CPU seconds are steadier)"
-echo "per run: process wall and CPU (user+sys) s; from --json stats: JVM start (exec to main), payload read, plan (of which"
+echo "per run: process wall and CPU (user+sys) s; from --json stats: JVM start (exec until the command runs: JVM, picocli), payload read, plan (of which"
 echo "emulation and hashing), commit (TPM extends, journal, outputs), minor page faults, MiB hashed (each byte once for all banks)"
 printf '%-9s %-8s %7s %6s | %6s %6s %6s %6s %6s %6s %7s %6s\n' UKI build wall cpu jvm read plan emul hash commit faults MiB
 for s in $sizes; do

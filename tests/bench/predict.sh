@@ -8,7 +8,9 @@
 # so the hashing cost shows per bank (one pass over each byte for all banks).
 # Prints per bank set the median of RUNS runs: process wall, predict's own plan / emulation / hashing
 # time (from --json), its TPM commands (reads only), then the baseline and the ratio.
-# Usage: tests/bench/predict.sh [RUNS] [SIZE_MIB]   (after `mvn -B -ntp -q package -DskipTests`)
+# BEFORE=LAUNCHER adds another build's launcher (e.g. main's target/kexec-measured in a second worktree), run
+# against the same TPM and policy in the same run, as a "(before)" row above each bank set.
+# Usage: [BEFORE=LAUNCHER] tests/bench/predict.sh [RUNS] [SIZE_MIB]   (after `mvn -B -ntp -q package -DskipTests`)
 set -eu
 cd "$(dirname "$0")/../.."
 km=target/kexec-measured
@@ -92,20 +94,24 @@ secrets:
   - {name: disk, must-remain: any, source: {luks2: disk.img}}
 reauthorize: {signing-key: $tmp/sign.pem, secrets: [disk]}
 EOF
-  walls=""
-  i=0
-  while [ "$i" -lt "$runs" ]; do
-    t0=$(now)
-    "$km" predict --policy "$d/policy.yaml" "$uki" --tpm "$tcti" --firmware-log "$d/fw.bin" --json > "$d/out.json"
-    t1=$(now)
-    walls="$walls $(sub "$t1" "$t0")"
-    i=$((i + 1))
+  for launcher in ${BEFORE:+"$BEFORE"} "$km"; do
+    walls=""
+    i=0
+    while [ "$i" -lt "$runs" ]; do
+      t0=$(now)
+      "$launcher" predict --policy "$d/policy.yaml" "$uki" --tpm "$tcti" --firmware-log "$d/fw.bin" --json > "$d/out.json"
+      t1=$(now)
+      walls="$walls $(sub "$t1" "$t0")"
+      i=$((i + 1))
+    done
+    wall=$(echo "$walls" | tr ' ' '\n' | grep . | median)
+    stats=$(jq -r '.stats | def s(x): x / 1e6 * 1000 | floor / 1000; "\(s(.prepareMicros)) + \(s(.planMicros)) (\(s(.emulationMicros)), \(s(.hashMicros)) for \(.hashBytes / 1048576 | floor) MiB) + \(s(.evaluateMicros))"' "$d/out.json")
+    cmds=$(jq -r '.tpmCommands | to_entries | map("\(.value) \(.key | sub("^TPM2_"; ""))") | join(", ")' "$d/out.json")
+    ratio=$(awk -v a="$wall" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
+    label=$banks
+    [ "$launcher" = "$km" ] || label="$banks (before)"
+    printf '%-22s | %6s s | %-46s | %7s | %s\n' "$label" "$wall" "$stats" "$ratio" "$cmds"
   done
-  wall=$(echo "$walls" | tr ' ' '\n' | grep . | median)
-  stats=$(jq -r '.stats | def s(x): x / 1e6 * 1000 | floor / 1000; "\(s(.prepareMicros)) + \(s(.planMicros)) (\(s(.emulationMicros)), \(s(.hashMicros)) for \(.hashBytes / 1048576 | floor) MiB) + \(s(.evaluateMicros))"' "$d/out.json")
-  cmds=$(jq -r '.tpmCommands | to_entries | map("\(.value) \(.key | sub("^TPM2_"; ""))") | join(", ")' "$d/out.json")
-  ratio=$(awk -v a="$wall" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-22s | %6s s | %-46s | %7s | %s\n' "$banks" "$wall" "$stats" "$ratio" "$cmds"
   swtpm-fixtures/stop.sh "$d" >/dev/null 2>&1 || true
   port=$((port + 2))
 done

@@ -3,7 +3,7 @@
 # side with a JVM hello-world under the launcher's flags, with and without the build's class-data-sharing
 # archive (target/kexec-measured.jsa), and tpm2_eventlog as the native reference for `eventlog show`.
 # Median of RUNS runs each, wall and CPU (user+sys) seconds: on a shared machine CPU time is the steadier one.
-# The event log is this machine's firmware log when readable, else a synthesized 60-record log.
+# The event log is this machine's firmware log when readable, else a real firmware log from the test fixtures.
 # BEFORE=LAUNCHER adds another build's launcher (e.g. main's target/kexec-measured in a second worktree) side by side.
 # Usage: [BEFORE=LAUNCHER] tests/bench/startup.sh [RUNS]   (after `mvn -B -ntp -q package -DskipTests`)
 set -eu
@@ -15,7 +15,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 log=/sys/kernel/security/tpm0/binary_bios_measurements
 if [ -r "$log" ]; then cp "$log" "$tmp/log.bin"; what="this machine's firmware log"
-else tests/bin/synth-eventlog --events 60 -o "$tmp/log.bin" >/dev/null; what="a synthesized 60-record log"; fi
+else cp src/test/resources/eventlogs/gce-v2-sevsnp-ebs-failure.bin "$tmp/log.bin"; what="a real firmware log (GCE, 117 records: test fixture)"; fi
 mkdir "$tmp/hello"
 printf 'public class Hello { public static void main(String[] a) { System.out.println("hello"); } }\n' \
   > "$tmp/hello/Hello.java"

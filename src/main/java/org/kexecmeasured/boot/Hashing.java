@@ -13,6 +13,9 @@ import java.util.EnumMap;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -20,6 +23,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * loads): a 10 MB kernel section is read once, and each bank's hash runs once. No byte range is hashed
  * twice in one run: the payload's Authenticode digest is kept for its PCR 4 event, and large data seen
  * again (the initrd) reuses its digests. Counts bytes and time for the bench.
+ *
+ * <p>Large sections of the payload can be {@linkplain #precompute hashed ahead} on a second thread while the
+ * emulator runs the payload on the first: when the guest then measures its own copy of such a section, its bytes
+ * are compared with the host bytes that were hashed (content identity, byte for byte) and the digests taken
+ * from there; guest data that differs is hashed as it is.
  */
 public final class Hashing {
     private final EnumSet<HashAlg> banks;
@@ -55,6 +63,7 @@ public final class Hashing {
         ByteBuffer view = data.slice().asReadOnlyBuffer();
         int n = view.remaining();
         if (n >= LARGE) {
+            awaitPrecomputed(n);
             Map<HashAlg, byte[]> known = seen(view);
             if (known != null) {
                 reusedBytes.addAndGet(n);
@@ -85,6 +94,7 @@ public final class Hashing {
         if (n < LARGE) {
             return digest(data.toArray());
         }
+        awaitPrecomputed(n);
         List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> remembered = rememberedOfLength(n);
         if (!remembered.isEmpty()) {
             Map<HashAlg, byte[]> same = sameAs(data, remembered);
@@ -107,6 +117,78 @@ public final class Hashing {
         count(n, System.nanoTime() - t0);
         if (!candidates.isEmpty()) remember(candidates.get(0).rewind(), d);
         return d;
+    }
+
+    /**
+     * Starts hashing immutable host bytes (a large section of the payload) in every bank on a background thread,
+     * so that the guest's measurement of the same bytes later finds the digests ready (after a byte comparison).
+     * Only inputs of at least {@link #LARGE} bytes are taken. Not copied: the caller must never change them.
+     * The work runs on one daemon thread per instance, in the order given, and counts in the statistics like
+     * any other hashing; a guest measurement of the same length waits for it instead of hashing in parallel.
+     */
+    public synchronized void precompute(ByteBuffer data) {
+        if (data.remaining() < LARGE || pending.size() >= MAX_REMEMBERED) return;
+        ByteBuffer view = data.slice().asReadOnlyBuffer();
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        pending.add(Map.entry(view, f));
+        if (background == null) {
+            background = new Thread(this::runPrecomputations, "hashing-ahead");
+            background.setDaemon(true);
+            background.start();
+        }
+        notifyAll();
+    }
+
+    /** Precomputations asked for, in order, with their completion (the digests land in {@link #large}). */
+    private final List<Map.Entry<ByteBuffer, CompletableFuture<Void>>> pending = new ArrayList<>();
+    private int nextPending;
+    private Thread background;
+
+    private void runPrecomputations() {
+        while (true) {
+            Map.Entry<ByteBuffer, CompletableFuture<Void>> next;
+            synchronized (this) {
+                if (nextPending == pending.size()) {
+                    background = null; // a later precompute starts a new thread
+                    return;
+                }
+                next = pending.get(nextPending++);
+            }
+            try {
+                ByteBuffer view = next.getKey();
+                long t0 = System.nanoTime();
+                Map<HashAlg, byte[]> d;
+                try (MultiHasher h = MultiHasher.create(banks)) {
+                    h.update(view.duplicate());
+                    d = h.finish();
+                }
+                count(view.remaining(), System.nanoTime() - t0);
+                remember(view, d);
+                next.getValue().complete(null);
+            } catch (Throwable t) {
+                next.getValue().completeExceptionally(t); // the measurement then hashes the guest's bytes itself
+            }
+        }
+    }
+
+    /** Waits for the precomputations of inputs of {@code n} bytes; a failed one only leaves its digests out. */
+    private void awaitPrecomputed(long n) {
+        List<Future<Void>> wait = new ArrayList<>();
+        synchronized (this) {
+            for (Map.Entry<ByteBuffer, CompletableFuture<Void>> e : pending) {
+                if (e.getKey().remaining() == n) wait.add(e.getValue());
+            }
+        }
+        for (Future<Void> f : wait) {
+            try {
+                f.get();
+            } catch (ExecutionException e) {
+                // hashed here instead
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /** Host bytes the run holds anyway and never changes (the payload's large sections), for {@link #digest(GuestBytes)}. */
@@ -170,8 +252,8 @@ public final class Hashing {
         large.add(Map.entry(data, new EnumMap<>(d)));
     }
 
-    /** Large inputs remembered for reuse (each holds its array alive until the run ends). */
-    static final int MAX_REMEMBERED = 4;
+    /** Large inputs remembered for reuse (views: each holds its array alive until the run ends). */
+    static final int MAX_REMEMBERED = 8;
 
     /** The PE/COFF Authenticode digest in every bank (what firmware logs for LoadImage). */
     public Map<HashAlg, byte[]> authenticode(byte[] image) {

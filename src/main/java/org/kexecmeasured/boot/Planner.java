@@ -7,6 +7,7 @@ import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.eventlog.Verification;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.payload.pe.Section;
+import org.kexecmeasured.payload.uki.Uki;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.uefi.EmulationException;
@@ -94,8 +95,8 @@ public final class Planner implements ChainMeasurer.Sink {
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
         req.progress().step("hashing the payload");
+        knownSections(hashing, req.payload()); // starts hashing a UKI's large sections on the second core
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
-        knownSections(hashing, req.payload());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
@@ -153,6 +154,11 @@ public final class Planner implements ChainMeasurer.Sink {
      * {@code .initrd} and {@code .linux} from the loaded image): guest data equal to one of them is remembered
      * by that host copy, so the same bytes served again (the initrd by LoadFile2) are compared, not hashed again.
      * Both lengths a measurer may use: VirtualSize (within the raw data) and SizeOfRawData.
+     *
+     * <p>The sections systemd-stub measures ({@link Uki#KNOWN_SECTIONS}) are also hashed ahead, at the length
+     * it measures (VirtualSize, within the raw data), on a second thread while this one hashes the whole payload
+     * and then runs it: the stub's measurement of its own copy then costs a byte comparison (wall time on a
+     * multi-core machine; the same CPU time).
      */
     static void knownSections(Hashing hashing, byte[] payload) {
         for (Section s : PeFile.parse(payload).sections()) {
@@ -160,8 +166,12 @@ public final class Planner implements ChainMeasurer.Sink {
             long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
             if (start >= payload.length || raw < Hashing.LARGE) continue;
             hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) raw));
-            if (s.virtualSize() > 0 && s.virtualSize() < raw) {
+            boolean shorter = s.virtualSize() > 0 && s.virtualSize() < raw;
+            if (shorter) {
                 hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) s.virtualSize()));
+            }
+            if (Uki.KNOWN_SECTIONS.contains(s.name())) {
+                hashing.precompute(ByteBuffer.wrap(payload, (int) start, (int) (shorter ? s.virtualSize() : raw)));
             }
         }
     }

@@ -19,6 +19,11 @@ public final class CdsTraining {
     }
 
     public static void main(String[] args) {
+        try {
+            Warmup.run(); // what boot and predict load on their second thread (TSS.Java, JNA, Jackson's writers)
+        } catch (Exception e) {
+            // the archive is only smaller
+        }
         PrintWriter nowhere = new PrintWriter(OutputStream.nullOutputStream());
         List<String> command = new ArrayList<>();
         for (String a : Arrays.asList(args)) {

@@ -54,6 +54,9 @@ public final class Main implements Runnable {
             System.out.println(versionLine());
             System.exit(0);
         }
+        // the commands that run a payload load TSS.Java, JNA, libcrypto, Unicorn and Jackson's writers on a second
+        // core while picocli builds the command's model and the command reads its payload
+        if (args.length > 0 && (args[0].equals("boot") || args[0].equals("predict"))) Warmup.start();
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 
@@ -123,15 +126,26 @@ public final class Main implements Runnable {
         // the completion script and the man pages describe the whole tree
         boolean wholeTree = args.length > 0 && (args[0].equals("generate-completion") || args[0].equals("gen-manpage"));
         if (args.length > 0 && subcommandClass(args[0]) != null && !wholeTree) {
-            return commandLine(services, List.of(args[0]));
+            // eventlog's own subcommands likewise: only the named one
+            boolean oneEventlog = args[0].equals("eventlog") && args.length > 1
+                    && EventlogCommand.subcommandClass(args[1]) != null;
+            return commandLine(services, List.of(args[0]), oneEventlog ? List.of(args[1]) : EventlogCommand.SUBCOMMANDS);
         }
         return commandLine(services, SUBCOMMANDS);
     }
 
     private static CommandLine commandLine(Services services, List<String> subcommands) {
+        return commandLine(services, subcommands, EventlogCommand.SUBCOMMANDS);
+    }
+
+    private static CommandLine commandLine(Services services, List<String> subcommands, List<String> eventlogSubcommands) {
         CommandLine cl = new CommandLine(new Main(), services.factory());
         for (String name : subcommands) {
             cl.addSubcommand(name, subcommandClass(name));
+        }
+        CommandLine eventlog = cl.getSubcommands().get("eventlog");
+        if (eventlog != null) {
+            for (String name : eventlogSubcommands) eventlog.addSubcommand(name, EventlogCommand.subcommandClass(name));
         }
         for (String hidden : new String[]{"generate-completion", "gen-manpage"}) {
             if (cl.getSubcommands().containsKey(hidden)) {

@@ -56,6 +56,21 @@ public record Guid(long msb, long lsb) {
         ByteBuffer.wrap(out, off + 8, 8).order(ByteOrder.BIG_ENDIAN).putLong(lsb);
     }
 
+    /*
+     * equals and hashCode written out: a record's generated ones bootstrap through java.lang.runtime.ObjectMethods
+     * (method handles spun at the first call, ~20 classes that class-data sharing does not keep), and a GUID is
+     * compared and hashed in the first moments of every command that decodes an event log (variable names).
+     */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Guid g && g.msb == msb && g.lsb == lsb;
+    }
+
+    @Override
+    public int hashCode() {
+        return Long.hashCode(msb) * 31 + Long.hashCode(lsb);
+    }
+
     @Override
     public String toString() {
         String h = String.format(Locale.ROOT, "%016x%016x", msb, lsb);

@@ -157,4 +157,41 @@ class HashingTest {
         assertEquals(a.length, h.reusedBytes());
         for (HashAlg alg : BANKS) assertArrayEquals(alg.newDigest().digest(a), d.get(alg), alg.name());
     }
+
+    @Test
+    void aSectionHashedAheadServesTheGuestsEqualCopyAndOnlyThat() {
+        byte[] payload = new byte[3 * GuestMemory.PIECE + 4321];
+        new Random(8).nextBytes(payload);
+        int off = 513, len = 2 * GuestMemory.PIECE + 77;
+        byte[] section = java.util.Arrays.copyOfRange(payload, off, off + len);
+
+        Hashing h = new Hashing(BANKS);
+        h.precompute(ByteBuffer.wrap(payload, off, len));
+        Map<HashAlg, byte[]> measured = h.digest(guest(section.clone()));
+        assertEquals(len, h.bytes(), "hashed once, ahead; the guest's equal copy was compared");
+        assertEquals(len, h.reusedBytes());
+        for (HashAlg alg : BANKS) assertArrayEquals(alg.newDigest().digest(section), measured.get(alg), alg.name());
+
+        // a guest copy of the same length that differs in one byte is hashed as it is
+        byte[] changed = section.clone();
+        changed[len - 3] ^= 0x10;
+        Map<HashAlg, byte[]> other = h.digest(guest(changed));
+        assertEquals(2L * len, h.bytes());
+        assertEquals(len, h.reusedBytes());
+        for (HashAlg alg : BANKS) assertArrayEquals(alg.newDigest().digest(changed), other.get(alg), alg.name());
+
+        // host bytes equal to the section (the initrd served again) reuse the digests as well
+        Map<HashAlg, byte[]> again = h.digest(ByteBuffer.wrap(section.clone()).asReadOnlyBuffer());
+        assertEquals(2L * len, h.bytes());
+        for (HashAlg alg : BANKS) assertArrayEquals(alg.newDigest().digest(section), again.get(alg), alg.name());
+    }
+
+    @Test
+    void smallDataIsNotHashedAhead() {
+        Hashing h = new Hashing(BANKS);
+        h.precompute(ByteBuffer.wrap(new byte[Hashing.LARGE - 1]));
+        h.digest(new byte[Hashing.LARGE - 1]);
+        assertEquals(Hashing.LARGE - 1, h.bytes());
+        assertEquals(0, h.reusedBytes());
+    }
 }

@@ -1,0 +1,62 @@
+package org.kexecmeasured.cli;
+
+import org.kexecmeasured.boot.Journal;
+import org.kexecmeasured.boot.Manifest;
+import org.kexecmeasured.payload.hash.MultiHasher;
+import org.kexecmeasured.uefi.unicorn.EngineLibrary;
+import org.kexecmeasured.util.Json;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Start-up work of the commands that run a payload ({@code boot}, {@code predict}), moved onto a second thread
+ * so that it overlaps with what the command does first (reading the payload, opening the TPM, hashing): TSS.Java's
+ * command classes (loading {@code tss.Tpm} verifies and loads ~230 of them), OpenSSL's libcrypto and the Unicorn
+ * engine through JNA, and Jackson's serializers for what the run writes at its end (the journal, the manifest,
+ * {@code --json}). Nothing here has an effect besides loading code and filling caches, so the command does not
+ * wait for it: whatever the command reaches first it loads itself, and the JVM's class loading locks make the
+ * other thread wait for that class instead of loading it twice. A failure here is ignored: the command then meets
+ * the same failure where it is reported properly. The build's class-data-sharing training runs the same steps
+ * ({@link #run}), so the archive holds these classes already parsed and verified.
+ */
+final class Warmup {
+
+    private Warmup() {
+    }
+
+    /** Starts the warm-up on a daemon thread (it never keeps the JVM alive). */
+    static void start() {
+        Thread t = new Thread(Warmup::runQuietly, "warmup");
+        t.setDaemon(true);
+        t.setPriority(Thread.NORM_PRIORITY - 1);
+        t.start();
+    }
+
+    private static void runQuietly() {
+        try {
+            run();
+        } catch (Throwable e) {
+            // only a head start was lost
+        }
+    }
+
+    /** The steps, in the order the command needs them. */
+    static void run() throws Exception {
+        ClassLoader cl = Warmup.class.getClassLoader();
+        // the TPM is opened right after the payload is read
+        Class.forName("tss.Tpm", true, cl);
+        Class.forName("org.kexecmeasured.tpm.TssTpm", true, cl);
+        // then the payload is hashed (libcrypto) and run (Unicorn)
+        MultiHasher.create(List.of(org.kexecmeasured.util.HashAlg.SHA256)).close();
+        EngineLibrary.get();
+        // at the end the journal, the manifest and the result are written
+        Json.MAPPER.writerFor(Journal.Header.class);
+        Json.MAPPER.writerFor(Journal.Line.class);
+        Json.PRETTY.forType(Manifest.class);
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("warm", List.of(1L, "x", Map.of("k", true)));
+        Json.PRETTY.writeValueAsString(m);
+    }
+}
