@@ -203,6 +203,9 @@ public record PendingBoot(String format, String created, String tool, String sta
                 base64(f, "sidecarExtraFiles." + e.getKey(), e.getValue());
             }
         }
+        if (notes != null) {
+            for (int i = 0; i < notes.size(); i++) require(f, "notes[" + i + "]", notes.get(i));
+        }
         require(f, "records", records);
 
         // what they say together

@@ -146,6 +146,7 @@ class PendingHardeningTest {
                 while (recs.size() > 6) recs.remove(6);
             });
             cases.put("handOff: missing", j -> j.remove("handOff"));
+            cases.put("notes[0]: missing", j -> ((ArrayNode) j.putArray("notes")).addNull()); // review-s4: was an internal error
             cases.put("policy.extendSet: 24 is not a PCR index", j -> ((ArrayNode) j.get("policy").get("extendSet")).add(24));
             // well-formed records in another order, or one fewer or more: each record alone is one the planner
             // could make, only planSha256 (the plan as saved) says they are not the ones it made
