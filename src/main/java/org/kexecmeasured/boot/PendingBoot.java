@@ -141,6 +141,7 @@ public record PendingBoot(String format, String created, String tool, String sta
         } catch (IOException e) {
             throw new BadInputException(f + ": not a pending boot: " + e.getMessage().lines().findFirst().orElse(""));
         }
+        if (p == null) throw new BadInputException(f + ": not a pending boot: JSON null");
         if (!FORMAT.equals(p.format())) throw new BadInputException(f + ": format " + p.format() + ", expected " + FORMAT);
         p.validate(f);
         return p;
