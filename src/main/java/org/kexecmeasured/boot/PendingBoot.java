@@ -141,6 +141,7 @@ public record PendingBoot(String format, String created, String tool, String sta
         } catch (IOException e) {
             throw new BadInputException(f + ": not a pending boot: " + e.getMessage().lines().findFirst().orElse(""));
         }
+        if (p == null) throw new BadInputException(f + ": not a pending boot: JSON null");
         if (!FORMAT.equals(p.format())) throw new BadInputException(f + ": format " + p.format() + ", expected " + FORMAT);
         p.validate(f);
         return p;
@@ -153,7 +154,7 @@ public record PendingBoot(String format, String created, String tool, String sta
      * digests of their bank's size, strict hex and base64, known banks, origins and dispositions, absolute
      * paths, sidecar file names that stay in the sidecar directory), then what the values say together (an
      * extend set within the boundary set; the boundary's fields rebuild its data and its records come first,
-     * one per boundary PCR; no later record tagged as a boundary or an OS record; every disposition the one
+     * one per boundary PCR; no later record tagged as a boundary, an OS record or an uncommitted hand-over; every disposition the one
      * the policy's sets give; a payload record after the boundary), and last {@code planSha256}: the records
      * in this order with this boundary, so a record removed, inserted, moved or changed is refused too.
      */
@@ -202,6 +203,9 @@ public record PendingBoot(String format, String created, String tool, String sta
                 }
                 base64(f, "sidecarExtraFiles." + e.getKey(), e.getValue());
             }
+        }
+        if (notes != null) {
+            for (int i = 0; i < notes.size(); i++) require(f, "notes[" + i + "]", notes.get(i));
         }
         require(f, "records", records);
 
@@ -264,6 +268,10 @@ public record PendingBoot(String format, String created, String tool, String sta
                 throw bad(f, at, "a boundary record after the boundary records");
             } else if (Planner.carriesOsRecordTag(m)) {
                 throw bad(f, at, "an event with a tag reserved for the OS's records");
+            } else if (Planner.carriesUncommittedTag(m)) {
+                // the planner refuses it from the chain: a plan never holds it (mark-uncommitted would take a log
+                // holding it for one already marked)
+                throw bad(f, at, "an event with the uncommitted hand-over tag, which only the next system writes");
             }
             PlannedRecord.Disposition expected = !bp.extendsPcr(m.pcr()) ? PlannedRecord.Disposition.SIDE_RECORD
                     : m.eventType() == PlannedRecord.EV_NO_ACTION ? PlannedRecord.Disposition.LOG_ONLY : PlannedRecord.Disposition.EXTEND;

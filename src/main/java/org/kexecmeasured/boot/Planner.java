@@ -231,7 +231,7 @@ public final class Planner implements ChainMeasurer.Sink {
                     + pcr + " with the kexec boundary tag 0x" + Integer.toHexString(BoundaryEvent.TAG_ID)
                     + "; only kexec-measured writes boundary records (nothing was extended)");
         }
-        if (carriesTag(m, UncommittedHandOver.TAG_ID)) {
+        if (carriesUncommittedTag(m)) {
             throw new BadInputException("the " + origin.id().replace('_', ' ') + " tried to log an EV_EVENT_TAG event for PCR "
                     + pcr + " with the uncommitted hand-over tag 0x" + Integer.toHexString(UncommittedHandOver.TAG_ID)
                     + " (tcg2/uncommitted-handover.md); only the next system's kexec-measured writes it (nothing was extended)");
@@ -278,6 +278,11 @@ public final class Planner implements ChainMeasurer.Sink {
 
     static boolean carriesBoundaryTag(Measurement m) {
         return carriesTag(m, BoundaryEvent.TAG_ID);
+    }
+
+    /** The next system's uncommitted hand-over tag ({@link UncommittedHandOver}): never a record of a plan. */
+    static boolean carriesUncommittedTag(Measurement m) {
+        return carriesTag(m, UncommittedHandOver.TAG_ID);
     }
 
     private static boolean carriesTag(Measurement m, int tagId) {

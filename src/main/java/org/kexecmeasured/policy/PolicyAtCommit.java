@@ -114,8 +114,13 @@ public record PolicyAtCommit(String format, String policyFile, String policyId, 
         } catch (IOException e) {
             throw new BadInputException(f + ": not a policy-at-commit file: " + e.getMessage().lines().findFirst().orElse(""));
         }
+        if (p == null) throw new BadInputException(f + ": not a policy-at-commit file: JSON null");
         if (!FORMAT.equals(p.format())) throw new BadInputException(f + ": format '" + p.format() + "', expected " + FORMAT);
-        if (p.policyFile() == null || !Path.of(p.policyFile()).isAbsolute()) throw new BadInputException(f + ": policyFile must be an absolute path");
+        try {
+            if (p.policyFile() == null || !Path.of(p.policyFile()).isAbsolute()) throw new BadInputException(f + ": policyFile must be an absolute path");
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new BadInputException(f + ": policyFile: not a path: " + e.getReason());
+        }
         if (p.policyId() == null || !p.policyId().matches("[0-9a-f]{64}")) throw new BadInputException(f + ": policyId is not a SHA-256");
         return p;
     }

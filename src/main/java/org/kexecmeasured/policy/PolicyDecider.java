@@ -160,7 +160,7 @@ public final class PolicyDecider implements Decider {
 
     /**
      * The payload's PE, its Authenticode SHA-256, every image the run starts ({@link Plan#images}: the payload,
-     * each LoadImage, each PE image the chain loads itself, the kernel handed over) and its .pcrsig. A plan
+     * each LoadImage, each PE image the chain loads itself and measures, the kernel handed over) and its .pcrsig. A plan
      * without images (restored from a pending boot) is the payload alone.
      */
     PolicyEngine.Payload payloadFacts(Plan plan) {

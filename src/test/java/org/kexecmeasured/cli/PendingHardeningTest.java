@@ -146,6 +146,7 @@ class PendingHardeningTest {
                 while (recs.size() > 6) recs.remove(6);
             });
             cases.put("handOff: missing", j -> j.remove("handOff"));
+            cases.put("notes[0]: missing", j -> ((ArrayNode) j.putArray("notes")).addNull()); // review-s4: was an internal error
             cases.put("policy.extendSet: 24 is not a PCR index", j -> ((ArrayNode) j.get("policy").get("extendSet")).add(24));
             // well-formed records in another order, or one fewer or more: each record alone is one the planner
             // could make, only planSha256 (the plan as saved) says they are not the ones it made
@@ -160,6 +161,18 @@ class PendingHardeningTest {
             planCases.put("a payload record inserted twice", j -> ((ArrayNode) j.get("records")).insert(payloadRecord, rec(j, payloadRecord).deepCopy()));
             planCases.put("the last record dropped", j -> ((ArrayNode) j.get("records")).remove(n - 1));
             planCases.put("planSha256 missing", j -> j.remove("planSha256"));
+            // a record carrying the next system's uncommitted hand-over tag (tcg2/uncommitted-handover.md), with
+            // planSha256 recomputed by tcg2/pending.md's formula: the digest finds no fault, the record check must
+            // (review-s4: the planner refuses the tag from the chain, the pending file's check did not)
+            cases.put("records[7]: an event with the uncommitted hand-over tag", j -> {
+                ObjectNode r = rec(j, payloadRecord);
+                byte[] data = "kexec-measured-uncommitted=1\nmode=pending\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                java.nio.ByteBuffer tagged = java.nio.ByteBuffer.allocate(8 + data.length).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                tagged.putInt(0x4B584D55).putInt(data.length).put(data); // "UMXK"
+                r.put("eventType", 6); // EV_EVENT_TAG
+                r.put("eventData", java.util.Base64.getEncoder().encodeToString(tagged.array()));
+                j.put("planSha256", planSha256(j));
+            });
             for (Map.Entry<String, java.util.function.Consumer<ObjectNode>> cse : cases.entrySet()) {
                 refused(dir, swtpm, good, orig, cse.getKey(), cse.getKey(), cse.getValue());
             }
@@ -190,6 +203,26 @@ class PendingHardeningTest {
         assertTrue(c.err().contains(expected), label + ": " + c.err());
         assertEquals(1, c.err().strip().lines().count(), c.err());
         assertEquals(List.of(), k.calls, label + ": nothing loaded");
+    }
+
+    /** planSha256 as tcg2/pending.md defines it, computed here from the file's own fields. */
+    static String planSha256(ObjectNode j) {
+        StringBuilder sb = new StringBuilder("kexec-measured-plan/1\n").append(j.get("boundary").get("data").asText());
+        for (com.fasterxml.jackson.databind.JsonNode r : j.get("records")) {
+            sb.append(r.get("pcr").asInt()).append(' ').append(r.get("eventType").asLong()).append(' ')
+                    .append(r.get("origin").asText()).append(' ').append(r.get("disposition").asText()).append(' ')
+                    .append(r.get("eventData").asText());
+            java.util.TreeMap<String, String> d = new java.util.TreeMap<>();
+            r.get("digests").fields().forEachRemaining(e -> d.put(e.getKey(), e.getValue().asText()));
+            d.forEach((bank, hex) -> sb.append(' ').append(bank).append(':').append(hex));
+            sb.append('\n');
+        }
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(sb.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new AssertionError(e);
+        }
     }
 
     private static ObjectNode rec(ObjectNode pending, int i) {
