@@ -58,6 +58,23 @@ public final class LoadOnly {
     public static Result prepareForShutdown(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader loader,
                                             Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent,
                                             String tcti, boolean commitDecidesAgain) {
+        return prepareForShutdown(req, tpm, decider, loader, pendingDir, tool, tolerateDivergent, tcti, commitDecidesAgain,
+                () -> { });
+    }
+
+    /** What the caller saves beside the pending boot (e.g. the policy the commit decides under again). */
+    @FunctionalInterface
+    public interface SaveAlso {
+        void save() throws IOException;
+    }
+
+    /**
+     * As above; {@code saveAlso} runs right before the pending boot is saved — after the plan, the decision and the
+     * load have passed — so a refused or failed preparation leaves an earlier pending boot's files as they were.
+     */
+    public static Result prepareForShutdown(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader loader,
+                                            Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent,
+                                            String tcti, boolean commitDecidesAgain, SaveAlso saveAlso) {
         MeasuredBoot.checkStateDir(req.stateDir());
         Plan plan = MeasuredBoot.plan(req, tpm);
         Decision decision = MeasuredBoot.decide(plan, decider);
@@ -73,6 +90,7 @@ public final class LoadOnly {
                 // a re-authorization's copy beside the manifest is made again by the commit's decision
                 java.util.SortedMap<String, byte[]> saved = new java.util.TreeMap<>(decision.sidecarFiles());
                 saved.keySet().removeAll(decision.extraFiles().keySet());
+                saveAlso.save();
                 PendingBoot.save(plan, saved, tolerateDivergent, req.stateDir(), pendingDir, tool, tcti);
                 return null;
             } catch (IOException e) {

@@ -22,6 +22,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 
 /**
  * The next system's side of a pending boot that was never committed ({@code tcg2/uncommitted-handover.md}): a
@@ -78,9 +79,10 @@ public final class UncommittedHandOver {
      * Reads {@code runDir}'s manifest; for a pending, uncommitted sidecar checks the carried log against its manifest,
      * then (all checks passed) extends the event into each boundary PCR in every TPM bank, ascending, and replaces the
      * log with the log plus those records (atomically) and writes {@link #NOTE_FILE}. Bad input (a damaged manifest or
-     * log) is refused before any extend.
+     * log) is refused before any extend. The TPM is opened (through {@code tpmOnDemand}) only for a pending sidecar
+     * whose manifest and log passed their checks.
      */
-    public static Result mark(Path runDir, PcrTpm tpm) {
+    public static Result mark(Path runDir, Supplier<? extends PcrTpm> tpmOnDemand) {
         Path manifestFile = runDir.resolve(Sidecar.MANIFEST_FILE);
         if (!Files.isRegularFile(manifestFile)) {
             return new Result(Outcome.COMMITTED_OR_NONE, List.of(), null, true, null);
@@ -132,6 +134,9 @@ public final class UncommittedHandOver {
         if (!Hex.of(HashAlg.SHA256.digest(logBytes)).equals(want)) {
             throw new BadInputException(logFile + ": SHA-256 differs from the manifest's eventLog.sha256 " + want);
         }
+        // only a pending sidecar that passed every check opens the TPM: a committed boot, none, or a crash
+        // kernel's needs no TPM (the service runs at every boot with a sidecar)
+        PcrTpm tpm = tpmOnDemand.get();
         List<HashAlg> tpmBanks = tpm.banks();
         List<HashAlg> banks = new ArrayList<>(tpmBanks);
         for (HashAlg a : log.banks()) if (!banks.contains(a)) banks.add(a);

@@ -191,16 +191,15 @@ public final class BootCommand implements Callable<Integer> {
                     progress.print(() -> warnDivergent(err, plan));
                     return chosen.decide(plan);
                 };
-                if (atShutdown) {
-                    // the commit decides again under the same policy file, on the PCRs it reads after systemd's last
-                    // phases (a re-authorization is signed then, into the sidecar of the commit's second load)
-                    PolicyAtCommit.prepare(PendingBoot.DEFAULT_DIR, policy, bytes);
-                }
                 if (crash || atShutdown) {
                     LoadOnly.Result r = crash ? LoadOnly.crash(req, tpm, decider, loader)
                             : LoadOnly.prepareForShutdown(req, tpm, decider, loader, PendingBoot.DEFAULT_DIR, launcher(),
                             policy == null ? new java.util.HashSet<>(tolerateDivergent) : policy.measurement().tolerateDivergent(), tcti,
-                            policy != null);
+                            policy != null,
+                            // the commit decides again under the same policy file, on the PCRs it reads after systemd's
+                            // last phases (a re-authorization is signed then, into the sidecar of the commit's second
+                            // load); written only once plan, decision and load have passed, beside the pending boot
+                            () -> PolicyAtCommit.prepare(PendingBoot.DEFAULT_DIR, policy, bytes));
                     progress.close();
                     printLoadOnly(out, r, loader, logNote);
                     return 0;

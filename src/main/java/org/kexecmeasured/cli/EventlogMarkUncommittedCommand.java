@@ -54,10 +54,14 @@ public final class EventlogMarkUncommittedCommand implements Runnable {
     public void run() {
         PrintWriter out = spec.commandLine().getOut();
         UncommittedHandOver.Result r;
-        try (Tpm tpm = services.tpm().open(tcti)) {
-            r = UncommittedHandOver.mark(runDir, tpm);
+        Tpm[] opened = new Tpm[1];
+        try {
+            // the TPM is opened only when there is something to mark (a committed boot's sidecar needs none)
+            r = UncommittedHandOver.mark(runDir, () -> opened[0] = services.tpm().open(tcti));
         } catch (TpmException e) {
             throw new BadInputException("TPM " + (tcti == null ? "(default)" : tcti) + ": " + e.getMessage(), e);
+        } finally {
+            if (opened[0] != null) opened[0].close();
         }
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();

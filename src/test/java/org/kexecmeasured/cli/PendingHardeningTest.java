@@ -108,6 +108,34 @@ class PendingHardeningTest {
     }
 
     /**
+     * What the caller saves beside a pending boot (the policy the commit decides under again) is written only once
+     * plan, decision and load have passed: a refused preparation leaves an earlier pending boot's files alone.
+     */
+    @Test
+    void filesBesideThePendingBootAreWrittenOnlyByAPreparationThatPassed(@TempDir Path dir) throws Exception {
+        ChainFixtures.makeUki(dir.resolve("uki"));
+        RecordingKexec k = new RecordingKexec();
+        Path pending = dir.resolve("pending");
+        try (Swtpm swtpm = HandOverTest.firmwareState(FW); Tpm tpm = swtpm.open()) {
+            MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(dir.resolve("uki/demo.efi")), "demo.efi", null, FW,
+                    dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+            List<String> saved = new java.util.ArrayList<>();
+            Decider refusing = plan -> { throw new org.kexecmeasured.boot.RefusedException(List.of("refused by policy: test")); };
+            assertThrows(org.kexecmeasured.boot.RefusedException.class, () -> LoadOnly.prepareForShutdown(req, tpm, refusing,
+                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of(),
+                    swtpm.tcti(), true, () -> saved.add("policy")));
+            assertEquals(List.of(), saved, "a refused preparation saves nothing beside the pending boot");
+            assertEquals(List.of(), k.calls, "nothing loaded");
+
+            LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
+                    new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of(),
+                    swtpm.tcti(), true, () -> saved.add(Files.exists(pending.resolve(PendingBoot.FILE)) ? "after" : "before"));
+            assertEquals(List.of("before"), saved, "saved once, with the pending boot, after the load");
+            assertTrue(k.loaded, "loaded");
+        }
+    }
+
+    /**
      * A pending file that does not hold what {@code boot --at-shutdown} writes — a PCR out of range, an unknown enum or
      * bank, bad hex, a PCR 0 record to extend before any boundary, the boundary record moved behind the payload's,
      * a disposition the policy's sets do not give, the records or the hand-off missing; well-formed records dropped,

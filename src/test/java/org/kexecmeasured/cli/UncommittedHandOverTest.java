@@ -62,6 +62,15 @@ class UncommittedHandOverTest {
                     "--tpm", swtpm.tcti());
             assertEquals(0, c.rc(), c.err());
             assertTrue(c.out().contains("crash kernel"), c.out());
+            // nothing to mark needs no TPM: a crash kernel's sidecar, or none, with a TPM that does not answer
+            String deadTpm = "swtpm:host=127.0.0.1,port=1";
+            c = ChainFixtures.cli(Services.DEFAULT, "eventlog", "mark-uncommitted", "--run-dir", crash.toString(), "--tpm", deadTpm);
+            assertEquals(0, c.rc(), c.err());
+            assertTrue(c.out().contains("crash kernel"), c.out());
+            c = ChainFixtures.cli(Services.DEFAULT, "eventlog", "mark-uncommitted", "--run-dir", dir.resolve("none").toString(),
+                    "--tpm", deadTpm);
+            assertEquals(0, c.rc(), c.err());
+            assertTrue(c.out().contains("nothing to mark"), c.out());
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "nothing extended for a crash kernel");
 
             // the pending one: marked
