@@ -27,9 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * built from the LINUX_EFI_TPM_EVENT_LOG entry it found in its configuration table — is the continued log generation
  * 1's boot wrote, byte for byte, and that log replays (ours and tpm2_eventlog) to generation 2's PCRs read from sysfs.
  *
- * <p>Outside the default e2e run (pom.xml e2e.slow; {@code -Pslow} or {@code -Pe2e-all} runs it): the Linux stub's
- * emulation under TCG makes the scenario 9–12.5 minutes on the shared 2-core machine (tests/e2e/README.md), which
- * with the default scenarios (≈ 9 min) does not fit CI's 20-minute e2e budget.
+ * <p>In the default e2e run: 177 s on a quiet machine (the Linux stub's emulation under TCG is most of it; 9–12.5
+ * minutes on the shared machine under load — tests/e2e/README.md).
  */
 @Tag("e2e")
 class ResumeLinuxE2eTest {
