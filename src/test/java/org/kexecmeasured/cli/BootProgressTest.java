@@ -43,14 +43,8 @@ class BootProgressTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        byte[] code = TestPayloads.bytes(
-                0x48, 0x8b, 0x5a, 0x60,             // mov rbx, [rdx+0x60]   ; SystemTable->BootServices
-                0x48, 0x83, 0xec, 0x28,             // sub rsp, 0x28          ; shadow space
-                0x48, 0x8d, 0x4c, 0x24, 0x20,       // loop: lea rcx, [rsp+0x20]
-                0xff, 0x93, 0xf0, 0x00, 0x00, 0x00, // call [rbx+0xf0]        ; BootServices->GetNextMonotonicCount
-                0xeb, 0xf3);                        // jmp loop
         payload = dir.resolve("count-loop.efi");
-        Files.write(payload, TestPayloads.tinyEfiApp(code));
+        Files.write(payload, TestPayloads.countLoop());
         firmware = dir.resolve("firmware.bin");
         Files.write(firmware, EventLog.newCryptoAgile(List.of(HashAlg.SHA256)).build().toBytes());
         // a PCR snapshot in tpm2_pcrread's format: a fresh TPM's sha256 bank

@@ -44,12 +44,16 @@ class PendingHardeningTest {
     static LoadOnly.Result prepare(Path dir, Swtpm swtpm, RecordingKexec k, Path pending, String tcti) throws Exception {
         Path uki = dir.resolve("uki");
         if (!Files.exists(uki.resolve("demo.efi"))) ChainFixtures.makeUki(uki);
-        MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi", null, FW,
-                dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
         try (Tpm tpm = swtpm.open()) {
-            return LoadOnly.prepareForShutdown(req, tpm, Decider.BUILTIN,
+            return LoadOnly.prepareForShutdown(request(dir), tpm, Decider.BUILTIN,
                     new FileModeLoader(k.loader(), KexecFileLoader.Target.REBOOT), pending, "/usr/bin/kexec-measured", Set.of(), tcti);
         }
+    }
+
+    /** The request {@code boot --at-shutdown} makes for {@code dir/uki/demo.efi} under the built-in policy. */
+    static MeasuredBoot.Request request(Path dir) throws java.io.IOException {
+        return new MeasuredBoot.Request(Files.readAllBytes(dir.resolve("uki/demo.efi")), "demo.efi", null, FW,
+                dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
     }
 
     /**
@@ -93,8 +97,7 @@ class PendingHardeningTest {
         RecordingKexec k = new RecordingKexec();
         Path pending = dir.resolve("pending");
         try (Swtpm swtpm = HandOverTest.firmwareState(FW); Tpm tpm = swtpm.open()) {
-            MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(dir.resolve("uki/demo.efi")), "demo.efi", null, FW,
-                    dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+            MeasuredBoot.Request req = request(dir);
             java.util.TreeMap<String, byte[]> root = new java.util.TreeMap<>();
             root.put("tpm2-pcr-signature.json", "{\"sha256\":[]}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
             Decider reauthorizing = plan -> new Decision(true, List.of("re-authorized"), new java.util.TreeMap<>(), root, null);
@@ -117,8 +120,7 @@ class PendingHardeningTest {
         RecordingKexec k = new RecordingKexec();
         Path pending = dir.resolve("pending");
         try (Swtpm swtpm = HandOverTest.firmwareState(FW); Tpm tpm = swtpm.open()) {
-            MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(dir.resolve("uki/demo.efi")), "demo.efi", null, FW,
-                    dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
+            MeasuredBoot.Request req = request(dir);
             List<String> saved = new java.util.ArrayList<>();
             Decider refusing = plan -> { throw new org.kexecmeasured.boot.RefusedException(List.of("refused by policy: test")); };
             assertThrows(org.kexecmeasured.boot.RefusedException.class, () -> LoadOnly.prepareForShutdown(req, tpm, refusing,

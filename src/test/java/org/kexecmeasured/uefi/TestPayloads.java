@@ -107,6 +107,19 @@ public final class TestPayloads {
         return 0x1000 + ((codeLength + 0xfff) & ~0xfff);
     }
 
+    /**
+     * An application that calls GetNextMonotonicCount forever: progress (a service call per loop) that never ends,
+     * for the progress line and the time budget; it assumes nothing about the machine's speed.
+     */
+    public static byte[] countLoop() {
+        return tinyEfiApp(bytes(
+                0x48, 0x8b, 0x5a, 0x60,             // mov rbx, [rdx+0x60]   ; SystemTable->BootServices
+                0x48, 0x83, 0xec, 0x28,             // sub rsp, 0x28          ; shadow space
+                0x48, 0x8d, 0x4c, 0x24, 0x20,       // loop: lea rcx, [rsp+0x20]
+                0xff, 0x93, 0xf0, 0x00, 0x00, 0x00, // call [rbx+0xf0]        ; BootServices->GetNextMonotonicCount
+                0xeb, 0xf3));                       // jmp loop
+    }
+
     public static byte[] bytes(int... v) {
         byte[] b = new byte[v.length];
         for (int i = 0; i < v.length; i++) {
