@@ -94,7 +94,7 @@ final class SignatureLists {
             while (p < tbs[1]) p = Der.element(der, p, tbs[1], -1)[1]; // issuerUniqueID, subjectUniqueID, extensions
             return new javax.security.auth.x500.X500Principal(Arrays.copyOfRange(der, subject[2], subject[1]))
                     .getName(javax.security.auth.x500.X500Principal.RFC2253);
-        } catch (IllegalArgumentException e) { // hostile or truncated DER: show the hex instead
+        } catch (RuntimeException e) { // hostile or truncated DER (X500Principal: IllegalArgumentException): show the hex instead
             return null;
         }
     }
