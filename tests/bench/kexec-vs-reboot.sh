@@ -19,8 +19,9 @@
 # how many classes the tool loads and how many come from its CDS archives.
 # Prints numbers; it is not a test. Timings taken while other work runs on the machine are noisy: compare the
 # rows of one run, not runs with each other.
-# Usage: tests/bench/kexec-vs-reboot.sh [RUNDIR]   (after mvn -B -ntp -q package -DskipTests; with RUNDIR, the
-#        results of an earlier `tests/e2e/run bench` are read instead of booting the VM again)
+# Usage: [E2E_BENCH_JAVA_OPTS=OPTIONS] tests/bench/kexec-vs-reboot.sh [RUNDIR]   (after mvn -B -ntp -q package
+#        -DskipTests; with RUNDIR, the results of an earlier `tests/e2e/run bench` are read instead of booting the VM
+#        again; E2E_BENCH_JAVA_OPTS: JVM options for every tool run of the bench but the facts, e.g. -Xint)
 set -eu
 cd "$(dirname "$0")/../.."
 command -v jq >/dev/null || { echo "jq missing (Debian package jq)" >&2; exit 2; }
@@ -43,15 +44,27 @@ a=$(span "$t_a" "$i_a") && b=$(span "$t_b" "$i_b") && c=$(span "$t_c" "$i_c") &&
   exit 1
 }
 hook=$(span "$t_b" "$t_bx")
-row() { awk -v n="$1" -v s="$2" -v r="$e" 'BEGIN { printf "%-64s %6.1f s   reboot / this %5.2f x\n", n, s, r / s }'; }
-row "(a) tool start -> next /init (boot --exec, files cold)" "$a"
-row "(b) prepared --at-shutdown: hook (commit) + kexec -e -> /init" "$b"
-printf '%-64s %6s s\n' "      of which the shutdown hook (JVM + commit-pending)" "$hook"
-row "(c) prepared, committed: kexec-measured exec -> /init" "$c"
-row "(d) plain kexec-tools: kexec -e -> /init (the floor)" "$d"
-printf '%-64s %6.1f s   (goal: (a) >= 2x faster than this)\n' "(e) reboot through OVMF -> /init" "$e"
+# QEMU's CPU seconds at a mark (tests/e2e/vm writes them to console-cpu.log): a loaded host stretches wall time
+# more than the work the guest did
+cpu_at() { [ ! -r "$run/console-cpu.log" ] || awk -v t="$1" '$1 == t { print $2; exit }' "$run/console-cpu.log"; }
+cspan() { x=$(cpu_at "$1"); y=$(cpu_at "$2"); case "$x$y" in *-*|"") echo "-" ;; *) span "$x" "$y" ;; esac; }
+ca=$(cspan "$t_a" "$i_a"); cb=$(cspan "$t_b" "$i_b"); cc=$(cspan "$t_c" "$i_c"); cd_=$(cspan "$t_d" "$i_d")
+ce=$(cspan "$t_e" "$i_e")
+opts=$(awk '/KM-MARK bench-java-opts/ { sub(/.*KM-MARK bench-java-opts /, ""); print; exit }' "$log")
+[ -z "$opts" ] || echo "JVM options of the tool runs (E2E_BENCH_JAVA_OPTS): $opts"
+printf '%-62s %8s %9s %16s\n' "interval (host time stamps of the guest's console)" "wall" "QEMU CPU" "reboot / this"
+row() { awk -v n="$1" -v s="$2" -v c="$3" -v r="$e" -v rc="$ce" 'BEGIN {
+  printf "%-62s %6.1f s %7s s %6.2f x", n, s, c, r / s
+  if (c != "-" && rc != "-" && c > 0) printf " (CPU %.2f x)", rc / c
+  printf "\n" }'; }
+row "(a) tool start -> next /init (boot --exec, files cold)" "$a" "$ca"
+row "(b) prepared --at-shutdown: hook (commit) + kexec -e -> /init" "$b" "$cb"
+printf '%-62s %6s s %7s s\n' "      of which the shutdown hook (JVM + commit-pending)" "$hook" "$(cspan "$t_b" "$t_bx")"
+row "(c) prepared, committed: kexec-measured exec -> /init" "$c" "$cc"
+row "(d) plain kexec-tools: kexec -e -> /init (the floor)" "$d" "$cd_"
+printf '%-62s %6.1f s %7s s   (goal: (a) >= 2x faster than this)\n' "(e) reboot through OVMF -> /init" "$e" "$ce"
 kl=$(span "$(ts "KM-MARK kexec-load-start")" "$(ts "KM-MARK kexec-load-end")") || kl="-"
-printf '%-64s %6s s   (the same kernel, the initrd without the sidecar)\n' "plain kexec -s -l before (d), untimed in (d)" "$kl"
+printf '%-62s %6s s   (the same kernel; the initrd without the sidecar)\n' "plain kexec -s -l before (d), not in (d)" "$kl"
 # boot --json's stats (cli/BootCommand): no separate TPM clock exists; the TPM's share is the commit (the
 # extends, with the journal's fsyncs around each) and the PCR reads inside the plan
 # shellcheck disable=SC2016 # jq's own $variables
@@ -72,7 +85,17 @@ for j in "bench1/boot:(a) boot --exec, cold" "bench2/prepare:(b) boot --at-shutd
   f=$run/out/${j%%:*}.json
   printf 'tool %-28s %s\n' "${j#*:}" "$(jq -r "$split" "$f" 2>/dev/null || echo "no stats ($f)")"
 done
-echo "guest facts (wall seconds in the TCG guest; cold = first read over 9p after a kexec):"
-sed 's/^/  /' "$run/out/bench2/facts.txt" "$run/out/bench3/classes.txt" 2>/dev/null || true
+echo "guest facts (bench2; cold = the first read over 9p after a kexec; warm = read before, in the page cache):"
+grep -s '^cpu-flags' "$run/out/bench2/facts.txt" | sed 's/^/  /' || true
+if [ -r "$run/console-cpu.log" ]; then
+  awk 'NR == FNR { cpu[$1] = $2; next }
+    /KM-MARK fact-start/ { s = $1 }
+    /KM-MARK fact-end/ { printf "  %-42s %6.2f s wall %6.2f s QEMU CPU\n", $4, $1 - s, cpu[$1] - cpu[s] }' \
+    "$run/console-cpu.log" "$log"
+else
+  grep -sv '^cpu-flags' "$run/out/bench2/facts.txt" | sed 's/^/  /' || true
+fi
+echo "classes the tool's boot loads (bench3's preparation, -Xlog:class+load) and how its archives mapped:"
+sed 's/^/  /' "$run/out/bench3/classes.txt" 2>/dev/null || true
 echo "baseline (reference machine, quiet, tests/e2e README): reboot through OVMF -> /init 11.1 s; kexec -e -> /init 6.2 s"
 uptime | sed 's/^/load while measuring: /'

@@ -35,7 +35,7 @@ mark() { echo "KM-MARK $*"; }
 [ -e "$out/.done" ] && { mark "reboot-init $stage"; sync; exit 0; }
 mkdir -p "$out"
 mark "stage $stage"
-. "$RUN/scenario"     # QUICK=0|1, TOOL_BUDGET (boot --time-budget)
+. "$RUN/scenario"     # QUICK=0|1, TOOL_BUDGET (boot --time-budget), BENCH_JAVA_OPTS
 
 pcrs() {  # pcrs FILE: every PCR of both banks, as "bank pcr hex" lines
   for bank in sha1 sha256; do
@@ -137,15 +137,25 @@ policy_pcr11() {  # policy_pcr11 FILE: PolicyPCR(sha256:11) over the TPM's curre
 
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 now() { cut -d' ' -f1 /proc/uptime; }
-timed() {  # timed LABEL CMD...: the wall time of CMD (guest clock) as "LABEL SECONDS rc=RC" on stdout
+timed() {  # timed LABEL CMD...: the wall time of CMD (guest clock) as "LABEL SECONDS rc=RC" on stdout; marks on the
+  # console around it, where the host notes QEMU's CPU time too
   label=$1; shift
+  mark "fact-start $label" > /dev/console
   t0=$(now); "$@" > /dev/null 2>&1; rc=$?; t1=$(now)
+  mark "fact-end $label" > /dev/console
   echo "$label $(secs "$t0" "$t1") rc=$rc"
 }
 classes_report() {  # classes_report LOG: classes the JVM loaded, from the CDS archives and not; whether they mapped
   echo "classes-loaded $(grep -c 'class,load' "$1")"
   echo "classes-from-cds $(grep -c 'source: shared objects file' "$1")"
-  grep -m 4 -i 'mapped\|dynamic archive\|unable\|disabl\|mismatch' "$1" | sed 's/^/cds-log /'
+  echo "archive-regions-mapped static $(grep -c 'Mapped static' "$1") dynamic $(grep -c 'Mapped dynamic' "$1")"
+  grep -m 4 -i 'RelocationMode\|unable\|mismatch\|fail' "$1" | sed 's/^/cds-log /'
+}
+bench_java_opts() {  # JVM options for the bench's tool runs (tests/e2e/run bench with E2E_BENCH_JAVA_OPTS)
+  if [ -n "${BENCH_JAVA_OPTS:-}" ]; then
+    KEXEC_MEASURED_JAVA_OPTS=$BENCH_JAVA_OPTS; export KEXEC_MEASURED_JAVA_OPTS
+    mark "bench-java-opts $BENCH_JAVA_OPTS"
+  fi
 }
 bench_facts() {  # the guest's CPU and what a JVM start costs in it (out/bench2/facts.txt; the bench prints it)
   f="$out/facts.txt"
@@ -162,14 +172,18 @@ bench_facts() {  # the guest's CPU and what a JVM start costs in it (out/bench2/
   timed tool-version-warm "$km" --version >> "$f"
   log=/sys/kernel/security/tpm0/binary_bios_measurements
   timed tool-eventlog-show-cold "$km" eventlog show "$log" >> "$f"
-  timed tool-eventlog-show-warm "$km" eventlog show "$log" >> "$f"
-  # JVM options that might suit a slow CPU (each after the launcher's own): the archives mapped where they were
-  # dumped (JDK 17.0.15 maps them elsewhere and relocates every pointer at each start), fewer JIT compiles, none
-  KEXEC_MEASURED_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0" \
-    timed tool-eventlog-show-warm-no-relocation "$km" eventlog show "$log" >> "$f"
-  KEXEC_MEASURED_JAVA_OPTS=-XX:CompileThresholdScaling=10 timed tool-eventlog-show-warm-fewer-compiles "$km" eventlog show "$log" >> "$f"
-  KEXEC_MEASURED_JAVA_OPTS=-Xint timed tool-eventlog-show-warm-xint "$km" eventlog show "$log" >> "$f"
-  timed tool-eventlog-show-warm-again "$km" eventlog show "$log" >> "$f"
+  # JVM options that might suit a slow CPU (each after the launcher's own), taken in turns so that a change of the
+  # host's load spreads over all of them: none; no JIT at all; fewer JIT compiles; the archives mapped where they
+  # were dumped (JDK 17.0.15 maps them elsewhere and relocates every pointer at each start)
+  for round in 1 2; do
+    timed "tool-eventlog-show-warm" "$km" eventlog show "$log" >> "$f"
+    KEXEC_MEASURED_JAVA_OPTS=-Xint timed "tool-eventlog-show-warm-xint" "$km" eventlog show "$log" >> "$f"
+    KEXEC_MEASURED_JAVA_OPTS=-XX:CompileThresholdScaling=10 \
+      timed "tool-eventlog-show-warm-fewer-compiles" "$km" eventlog show "$log" >> "$f"
+    KEXEC_MEASURED_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0" \
+      timed "tool-eventlog-show-warm-no-relocation" "$km" eventlog show "$log" >> "$f"
+  done
+  KEXEC_MEASURED_JAVA_OPTS=-Xshare:off timed tool-eventlog-show-warm-xshare-off "$km" eventlog show "$log" >> "$f"
   sed 's/^/KM-FACT /' "$f"
 }
 
@@ -222,11 +236,13 @@ case "$stage" in
   bench1)
     # (a) the issue's measure: tool start -> next /init, the tool's files cold
     finish
+    bench_java_opts
     boot boot "$RUN/bench2.efi" --exec
     ;;
   bench2)
     finish
     bench_facts
+    bench_java_opts
     # (b) prepared ahead as systemd does it: plan, decision, load now (nothing extended); the timed hand-over is
     # the package's system-shutdown hook (commit-pending: the boundary and the payload's extends) and reboot(KEXEC)
     # the package's hook where it installs it (boot --at-shutdown refuses without): an overlay on the read-only root
@@ -246,7 +262,8 @@ case "$stage" in
   bench3)
     # (c) prepared ahead, committed at once (boot without --exec); the timed hand-over is 'kexec-measured exec'
     finish
-    KEXEC_MEASURED_JAVA_OPTS="-Xlog:cds=info,class+load=info:file=/tmp/classload.txt" \
+    bench_java_opts
+    KEXEC_MEASURED_JAVA_OPTS="${KEXEC_MEASURED_JAVA_OPTS:-} -Xlog:cds=info,class+load=info:file=/tmp/classload.txt" \
       boot prepare "$RUN/bench4.efi" || { mark "bench-failed prepare"; exit 1; }
     classes_report /tmp/classload.txt > "$out/classes.txt"
     sync
