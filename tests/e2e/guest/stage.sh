@@ -149,7 +149,7 @@ classes_report() {  # classes_report LOG: classes the JVM loaded, from the CDS a
   echo "classes-loaded $(grep -c 'class,load' "$1")"
   echo "classes-from-cds $(grep -c 'source: shared objects file' "$1")"
   echo "archive-regions-mapped static $(grep -c 'Mapped static' "$1") dynamic $(grep -c 'Mapped dynamic' "$1")"
-  grep -m 4 -i 'RelocationMode\|unable\|mismatch\|fail' "$1" | sed 's/^/cds-log /'
+  grep '\[cds\]' "$1" | grep -m 4 -i 'RelocationMode\|unable\|mismatch\|fail' | sed 's/^/cds-log /'
 }
 bench_java_opts() {  # JVM options for the bench's tool runs (tests/e2e/run bench with E2E_BENCH_JAVA_OPTS)
   if [ -n "${BENCH_JAVA_OPTS:-}" ]; then
