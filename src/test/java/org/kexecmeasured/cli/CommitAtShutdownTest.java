@@ -64,6 +64,14 @@ class CommitAtShutdownTest {
             }
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "preparing extends nothing");
             assertTrue(k.loaded && Files.isRegularFile(pending.resolve(PendingBoot.FILE)));
+            // the saved kernel and initrd are named by their SHA-256 (checked again by the commit): coreutils' digests
+            com.fasterxml.jackson.databind.JsonNode handOff = org.kexecmeasured.util.Json.MAPPER
+                    .readTree(pending.resolve(PendingBoot.FILE).toFile()).path("handOff");
+            for (String f : List.of("kernel", "initrd")) {
+                String sha = org.kexecmeasured.payload.RealParts.run(
+                        List.of("sha256sum", pending.resolve(f + ".bin").toString()), "coreutils").split(" ")[0];
+                assertEquals(sha, handOff.path(f + "Sha256").asText(), f);
+            }
 
             // systemd on the way down: systemd-pcrphase measures "shutdown", then "final" into PCR 11
             for (String word : List.of("shutdown", "final")) {

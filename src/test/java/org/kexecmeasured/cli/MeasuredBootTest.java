@@ -203,6 +203,19 @@ class MeasuredBootTest {
                     JSON.convertValue(s.path("tpmCommandsByName"), Map.class), s.toString());
             assertEquals(added, s.path("extendCommands").asInt());
             assertEquals(added + 15 + 2, s.path("tpmCommands").asInt(), s.toString());
+            // the run's steps, timed in their order (the guest bench splits the tool's time with them): together
+            // within the run's wall time, and the process's time so far covers the JVM start and the run
+            List<String> steps = new java.util.ArrayList<>();
+            long stepSum = 0;
+            for (var e : (Iterable<Map.Entry<String, JsonNode>>) () -> s.path("stepMicros").fields()) {
+                steps.add(e.getKey());
+                assertTrue(e.getValue().asLong(-1) >= 0, s.toString());
+                stepSum += e.getValue().asLong();
+            }
+            assertEquals(List.of("plan", "decide", "sidecar", "checkOutputs", "load", "commit", "writeOutputs", "archive"),
+                    steps, s.toString());
+            assertTrue(stepSum <= s.path("wallMicros").asLong(), s.toString());
+            assertTrue(s.path("sinceProcessStartMicros").asLong() >= s.path("wallMicros").asLong(), s.toString());
 
             // outputs: the sidecar carries the same log; the manifest's expected values are the TPM's
             Path sidecar = state.resolve("initrd-extra/.extra/kexec-measured");
