@@ -95,8 +95,8 @@ public final class Planner implements ChainMeasurer.Sink {
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
         req.progress().step("hashing the payload");
-        knownSections(hashing, req.payload()); // starts hashing a UKI's large sections on the second core
-        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
+        knownSections(hashing, req.payload().buffer()); // starts hashing a UKI's large sections on the second core
+        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
@@ -160,18 +160,19 @@ public final class Planner implements ChainMeasurer.Sink {
      * and then runs it: the stub's measurement of its own copy then costs a byte comparison (wall time on a
      * multi-core machine; the same CPU time).
      */
-    static void knownSections(Hashing hashing, byte[] payload) {
+    static void knownSections(Hashing hashing, ByteBuffer payload) {
+        int size = payload.capacity();
         for (Section s : PeFile.parse(payload).sections()) {
             long start = s.pointerToRawData();
-            long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
-            if (start >= payload.length || raw < Hashing.LARGE) continue;
-            hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) raw));
+            long raw = Math.min(s.sizeOfRawData(), Math.max(0, size - start));
+            if (start >= size || raw < Hashing.LARGE) continue;
+            hashing.knownContent(payload.slice((int) start, (int) raw));
             boolean shorter = s.virtualSize() > 0 && s.virtualSize() < raw;
             if (shorter) {
-                hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) s.virtualSize()));
+                hashing.knownContent(payload.slice((int) start, (int) s.virtualSize()));
             }
             if (Uki.KNOWN_SECTIONS.contains(s.name())) {
-                hashing.precompute(ByteBuffer.wrap(payload, (int) start, (int) (shorter ? s.virtualSize() : raw)));
+                hashing.precompute(payload.slice((int) start, (int) (shorter ? s.virtualSize() : raw)));
             }
         }
     }
@@ -203,7 +204,8 @@ public final class Planner implements ChainMeasurer.Sink {
         progress.emulationStarted(req.timeBudgetMillis());
         EmulationResult r;
         try {
-            r = Emulator.run(req.payload(), b.build());
+            // the emulator takes an array until it takes a buffer (guest-memory): a mapped payload is copied once here
+            r = Emulator.run(req.payload().array(), b.build());
         } catch (RuntimeException e) {
             throw measurer.failure() != null ? measurer.failure() : e;
         } finally {
