@@ -332,10 +332,22 @@ public final class Hashing {
         return a.size >= 48 ? 2 : 1;
     }
 
+    /** An array holding the bytes the payload's digests were computed over (its heap copy for the emulator). */
+    private byte[] payloadArray;
+
+    /**
+     * Names {@code copy} as a copy of the payload whose digests {@link #payloadAuthenticodeSha256} computed (the
+     * {@code PayloadFile}'s array): its LoadImage then reuses them without comparing 60 MB again.
+     */
+    public synchronized void payloadArray(byte[] copy) {
+        payloadArray = copy;
+    }
+
     /** The digests remembered for the payload when {@code image} is the payload (the same array, or equal bytes). */
     private synchronized Map<HashAlg, byte[]> remembered(byte[] image) {
         if (rememberedImage == null || image.length != rememberedImage.capacity()) return null;
-        boolean same = rememberedImage.hasArray() && rememberedImage.array() == image && rememberedImage.arrayOffset() == 0;
+        boolean same = image == payloadArray
+                || rememberedImage.hasArray() && rememberedImage.array() == image && rememberedImage.arrayOffset() == 0;
         if (!same && !ByteBuffer.wrap(image).equals(rememberedImage.duplicate().clear())) return null;
         return new EnumMap<>(rememberedDigests);
     }

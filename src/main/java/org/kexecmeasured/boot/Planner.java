@@ -95,13 +95,18 @@ public final class Planner implements ChainMeasurer.Sink {
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
         req.progress().step("hashing the payload");
-        knownSections(hashing, req.payload().buffer()); // starts hashing a UKI's large sections on the second core
+        // The payload's Authenticode digest first, its banks on both cores: the boundary event carries it and the
+        // payload's own LoadImage measurement (the emulation's first) needs every bank, so no payload code runs
+        // before it. Then a UKI's large sections are hashed ahead on the second core while the emulation (one
+        // thread) runs on the first: the stub measures them only later.
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer());
+        knownSections(hashing, req.payload().buffer());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
         planner.planBoundary(boundary, hashing);
         ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
+        hashing.payloadArray(req.payload().array()); // the emulator's copy (see runPayload): the digests by identity
         EmulationResult emulation = runPayload(req, measurer);
         if (emulation.handOff() != null) {
             measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
@@ -204,7 +209,9 @@ public final class Planner implements ChainMeasurer.Sink {
         progress.emulationStarted(req.timeBudgetMillis());
         EmulationResult r;
         try {
-            // the emulator takes an array until it takes a buffer (guest-memory): a mapped payload is copied once here
+            // the emulator takes an array until it takes a buffer (guest-memory): a mapped payload is copied once here;
+            // its LoadImage then finds the digests by identity (the copy is of the bytes hashed, and a changed file
+            // breaks the lease, which the boot checks before anything irreversible)
             r = Emulator.run(req.payload().array(), b.build());
         } catch (RuntimeException e) {
             throw measurer.failure() != null ? measurer.failure() : e;
