@@ -166,10 +166,13 @@ public final class Emulator {
         if (size < 0 || size > Math.min(fw.memoryMap().freeBytes(), 1L << 30)) {
             throw new BadInputException("the payload's initrd LoadFile2 reports an impossible size " + size);
         }
-        long buf = fw.allocator().allocatePages(MemoryType.LoaderData, Math.max(1, (size + 4095) / 4096));
+        long pages = Math.max(1, (size + 4095) / 4096);
+        long buf = fw.allocator().allocatePages(MemoryType.LoaderData, pages);
         if (buf < 0) {
             throw new EmulationException("out of memory for the initrd (" + size + " bytes)");
         }
+        // the guest fills it: a copy of a payload section it still holds deferred then touches no memory
+        m.zeroPages(buf, pages * 4096);
         st = fw.images().hostCall(fn, iface, endNode, 0, sizePtr, buf);
         if (st != EfiStatus.SUCCESS) {
             throw new EmulationException("the payload's initrd LoadFile2 returned " + EfiStatus.name(st));

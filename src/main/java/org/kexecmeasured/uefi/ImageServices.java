@@ -283,7 +283,9 @@ public final class ImageServices {
             for (int i = 0; i < pieces.size(); i++) {
                 long[] p = pieces.get(i);
                 if (contents.get(i) == null) {
-                    mem.write(base + p[0], file, (int) p[2], (int) p[1]);
+                    // the file's own bytes, unchanged for the run: the memory may defer copying large sections
+                    // until the guest touches them (the host reads them from the file)
+                    mem.place(base + p[0], java.nio.ByteBuffer.wrap(file, (int) p[2], (int) p[1]));
                 } else {
                     mem.write(base + p[0], contents.get(i));
                 }
