@@ -49,9 +49,13 @@ final class SynthesizedEsp implements AutoCloseable {
             Path dir = Files.createDirectories(root.resolve("EFI").resolve("Linux"));
             try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(dir.resolve(file),
                     java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+                // in slices: the channel copies a heap buffer through a temporary direct one of the size written
                 java.nio.ByteBuffer b = payload.duplicate().position(0);
-                while (b.hasRemaining()) {
-                    out.write(b);
+                for (int at = 0; at < b.limit(); ) {
+                    java.nio.ByteBuffer part = b.slice(at, Math.min(1 << 20, b.limit() - at));
+                    while (part.hasRemaining()) {
+                        at += out.write(part);
+                    }
                 }
             }
             DevicePath dp = DevicePath.of(DISK).append(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024,
