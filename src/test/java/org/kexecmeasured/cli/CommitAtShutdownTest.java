@@ -50,7 +50,7 @@ class CommitAtShutdownTest {
         Path pending = dir.resolve("pending");
         Path state = dir.resolve("state");
         RecordingKexec k = new RecordingKexec();
-        try (Swtpm swtpm = HandOverTest.firmwareState(fw)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fw)) {
             MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi", null, fw,
                     state, null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
