@@ -144,6 +144,26 @@ public final class ChainMeasurer implements Measurer {
                 firstImage ? LoadedImage.Kind.PAYLOAD : LoadedImage.Kind.LOAD_IMAGE, d.get(HashAlg.SHA256), file));
     }
 
+    /**
+     * As {@link #imageLoaded(byte[], long, long, long, byte[], boolean)} for an image held as a buffer (the payload's
+     * file mapping, which the emulator passes through): no array of it is made; the payload's digests computed
+     * before the emulation are reused when the bytes are the same.
+     */
+    @Override
+    public void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
+                            boolean firstImage) {
+        if (firstImage && !calledBootOption) {
+            calledBootOption = true;
+            emit(action(Pcr.BOOT_LOADER_CODE, CALLING_EFI_APPLICATION), Origin.FIRMWARE);
+        }
+        java.nio.ByteBuffer view = file.duplicate().clear();
+        Map<HashAlg, byte[]> d = hashing.authenticode(view);
+        emit(new Measurement(Pcr.BOOT_LOADER_CODE, EV_EFI_BOOT_SERVICES_APPLICATION, d,
+                imageLoadEvent(address, size, linkTimeAddress, devicePath)), Origin.FIRMWARE);
+        sink.image(new LoadedImage(devicePathText(devicePath, firstImage ? "the first image" : "an image at 0x" + Long.toHexString(address)),
+                firstImage ? LoadedImage.Kind.PAYLOAD : LoadedImage.Kind.LOAD_IMAGE, d.get(HashAlg.SHA256), view));
+    }
+
     /** The device path as UEFI text (the ESP path of a file), or {@code otherwise} when there is none or it does not parse. */
     static String devicePathText(byte[] devicePath, String otherwise) {
         if (devicePath == null || devicePath.length == 0) return otherwise;

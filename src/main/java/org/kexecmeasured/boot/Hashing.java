@@ -332,24 +332,31 @@ public final class Hashing {
         return a.size >= 48 ? 2 : 1;
     }
 
-    /** An array holding the bytes the payload's digests were computed over (its heap copy for the emulator). */
-    private byte[] payloadArray;
-
-    /**
-     * Names {@code copy} as a copy of the payload whose digests {@link #payloadAuthenticodeSha256} computed (the
-     * {@code PayloadFile}'s array): its LoadImage then reuses them without comparing 60 MB again.
-     */
-    public synchronized void payloadArray(byte[] copy) {
-        payloadArray = copy;
-    }
-
-    /** The digests remembered for the payload when {@code image} is the payload (the same array, or equal bytes). */
+    /** The digests remembered for the payload when {@code image} holds the payload's bytes (the same array, or equal bytes). */
     private synchronized Map<HashAlg, byte[]> remembered(byte[] image) {
         if (rememberedImage == null || image.length != rememberedImage.capacity()) return null;
-        boolean same = image == payloadArray
-                || rememberedImage.hasArray() && rememberedImage.array() == image && rememberedImage.arrayOffset() == 0;
+        boolean same = rememberedImage.hasArray() && rememberedImage.array() == image && rememberedImage.arrayOffset() == 0;
         if (!same && !ByteBuffer.wrap(image).equals(rememberedImage.duplicate().clear())) return null;
         return new EnumMap<>(rememberedDigests);
+    }
+
+    /**
+     * The PE/COFF Authenticode digest in every bank of an image held as a buffer (the payload's file mapping the
+     * emulator passes through): the payload's digests when the bytes are the payload's (compared, never assumed:
+     * two views of one mapping compare at memory speed, hashing them again would cost a pass per bank).
+     */
+    public Map<HashAlg, byte[]> authenticode(ByteBuffer image) {
+        ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
+        synchronized (this) {
+            if (rememberedImage != null && view.capacity() == rememberedImage.capacity()
+                    && view.equals(rememberedImage.duplicate().clear())) {
+                return new EnumMap<>(rememberedDigests);
+            }
+        }
+        long t0 = System.nanoTime();
+        Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(view), banks);
+        count(view.capacity(), System.nanoTime() - t0);
+        return d;
     }
 
     private void count(long n, long t) {

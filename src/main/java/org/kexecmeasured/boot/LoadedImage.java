@@ -8,9 +8,15 @@ package org.kexecmeasured.boot;
  * @param name               where it came from: the device path as text (the ESP path), or a description
  * @param kind               how it was started
  * @param authenticodeSha256 its SHA-256 Authenticode digest when the run computed one (the PCR 4 digest), else null
- * @param bytes              the image file exactly as loaded; not copied (it may be 100 MiB): callers must not change it
+ * @param bytes              the image file exactly as loaded, a view at position 0 (an array's wrap, or the payload's
+ *                           file mapping); not copied (it may be 100 MiB): callers must not change it
  */
-public record LoadedImage(String name, Kind kind, byte[] authenticodeSha256, byte[] bytes) {
+public record LoadedImage(String name, Kind kind, byte[] authenticodeSha256, java.nio.ByteBuffer bytes) {
+
+    /** An image held as an array. */
+    public LoadedImage(String name, Kind kind, byte[] authenticodeSha256, byte[] bytes) {
+        this(name, kind, authenticodeSha256, bytes == null ? null : java.nio.ByteBuffer.wrap(bytes));
+    }
 
     /** How an image came to run. */
     public enum Kind {

@@ -106,7 +106,6 @@ public final class Planner implements ChainMeasurer.Sink {
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
         planner.planBoundary(boundary, hashing);
         ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
-        hashing.payloadArray(req.payload().array()); // the emulator's copy (see runPayload): the digests by identity
         EmulationResult emulation = runPayload(req, measurer);
         if (emulation.handOff() != null) {
             measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
@@ -209,10 +208,10 @@ public final class Planner implements ChainMeasurer.Sink {
         progress.emulationStarted(req.timeBudgetMillis());
         EmulationResult r;
         try {
-            // the emulator takes an array until it takes a buffer (guest-memory): a mapped payload is copied once here;
-            // its LoadImage then finds the digests by identity (the copy is of the bytes hashed, and a changed file
-            // breaks the lease, which the boot checks before anything irreversible)
-            r = Emulator.run(req.payload().array(), b.build());
+            // the payload's buffer (a file mapping under a read lease, or a private copy) passes straight through: the
+            // emulator places large sections without copying them, and its LoadImage finds the digests computed above
+            // (the same bytes; a changed file breaks the lease, which the boot checks before anything irreversible)
+            r = Emulator.run(req.payload().buffer(), b.build());
         } catch (RuntimeException e) {
             throw measurer.failure() != null ? measurer.failure() : e;
         } finally {

@@ -184,7 +184,7 @@ public final class PolicyDecider implements Decider {
             String name = i.kind() == LoadedImage.Kind.PAYLOAD ? "the payload " + plan.payloadName() : i.describe();
             images.add(new PayloadCheck.Image(name, i.authenticodeSha256(), i.bytes()));
         }
-        if (images.isEmpty()) images.add(new PayloadCheck.Image("the payload " + plan.payloadName(), plan.payloadAuthenticodeSha256(), pe.bytes()));
+        if (images.isEmpty()) images.add(new PayloadCheck.Image("the payload " + plan.payloadName(), plan.payloadAuthenticodeSha256(), pe.data()));
         return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images,
                 Uki.isUki(pe) ? pcrsig(Uki.of(pe).pcrSignature()) : null, chain);
     }

@@ -156,7 +156,7 @@ public final class PolicyEngine {
             trust = new PayloadCheck.Result(List.of(), List.of("payload trust: decided when the boot was prepared"));
         } else {
             List<PayloadCheck.Image> images = payload.images().isEmpty()
-                    ? List.of(new PayloadCheck.Image("the payload", payload.authenticodeSha256(), payload.pe().bytes()))
+                    ? List.of(new PayloadCheck.Image("the payload", payload.authenticodeSha256(), payload.pe().data()))
                     : payload.images();
             trust = PayloadCheck.check(policy.payload(), p.anchors(), images);
         }

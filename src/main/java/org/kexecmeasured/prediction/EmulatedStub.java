@@ -110,6 +110,14 @@ public final class EmulatedStub implements StubMeasurements.Runner {
             events.add(new StubMeasurements.Event(4, EV_EFI_BOOT_SERVICES_APPLICATION,
                     "image loaded by the stub (" + file.length + " bytes)", Authenticode.digests(PeFile.parse(file), algs)));
         }
+
+        @Override
+        public void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
+                                boolean firstImage) {
+            if (firstImage) return; // as above, without making an array of the (mapped, often 60 MB) UKI first
+            events.add(new StubMeasurements.Event(4, EV_EFI_BOOT_SERVICES_APPLICATION,
+                    "image loaded by the stub (" + file.capacity() + " bytes)", Authenticode.digests(PeFile.parse(file.duplicate()), algs)));
+        }
     }
 
     /** Event data as text: UCS-2 (the stub's descriptions) or ASCII, else its length. */

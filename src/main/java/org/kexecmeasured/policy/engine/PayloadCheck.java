@@ -48,9 +48,19 @@ public final class PayloadCheck {
      * @param authenticodeSha256 its SHA-256 Authenticode digest, or null (then computed here)
      * @param bytes              the image file; null when only the digest is known (then only denied digests apply)
      */
-    public record Image(String name, byte[] authenticodeSha256, byte[] bytes) {
+    public record Image(String name, byte[] authenticodeSha256, java.nio.ByteBuffer bytes) {
         public Image(String name, byte[] authenticodeSha256) {
-            this(name, authenticodeSha256, null);
+            this(name, authenticodeSha256, (java.nio.ByteBuffer) null);
+        }
+
+        /** An image held as an array. */
+        public Image(String name, byte[] authenticodeSha256, byte[] bytes) {
+            this(name, authenticodeSha256, bytes == null ? null : java.nio.ByteBuffer.wrap(bytes));
+        }
+
+        /** The image's bytes as a view at position 0 (the record's buffer is shared: never move its position). */
+        java.nio.ByteBuffer view() {
+            return bytes == null ? null : bytes.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
         }
     }
 
@@ -87,17 +97,18 @@ public final class PayloadCheck {
             return new Result(fail, checked); // nothing to check: no image is parsed or hashed for it
         }
         List<byte[]> trustedSections = new ArrayList<>();
-        List<byte[]> seen = new ArrayList<>();
+        List<java.nio.ByteBuffer> seen = new ArrayList<>();
         int n = 0;
         for (Image i : images) {
-            if (i.bytes() != null && seen.stream().anyMatch(b -> Arrays.equals(b, i.bytes()))) continue;
-            if (i.bytes() != null) seen.add(i.bytes());
+            java.nio.ByteBuffer bytes = i.view();
+            if (bytes != null && seen.stream().anyMatch(b -> b.equals(bytes))) continue;
+            if (bytes != null) seen.add(bytes);
             n++;
             PeFile pe = null;
             String notPe = null;
-            if (i.bytes() != null) {
+            if (bytes != null) {
                 try {
-                    if (PeFile.looksLikePe(i.bytes())) pe = PeFile.parse(i.bytes());
+                    if (PeFile.looksLikePe(bytes.duplicate())) pe = PeFile.parse(bytes.duplicate());
                     else notPe = "not a PE image";
                 } catch (BadInputException e) {
                     notPe = "not a well-formed PE image (" + e.getMessage() + ")";
@@ -112,8 +123,8 @@ public final class PayloadCheck {
                     if (Arrays.equals(d, digest)) fail.add(i.name() + " is denied by the policy (Authenticode SHA-256 " + Hex.of(d) + ")");
                 }
             }
-            if (trust.requireSignature() && i.bytes() != null) {
-                if (trustedSections.stream().anyMatch(b -> Arrays.equals(b, i.bytes()))) {
+            if (trust.requireSignature() && bytes != null) {
+                if (trustedSections.stream().anyMatch(b -> java.nio.ByteBuffer.wrap(b).equals(bytes))) {
                     checked.add(i.name() + ": covered by the signature of an image that contains it");
                 } else if (pe == null) {
                     fail.add(i.name() + " is " + notPe + ": it cannot carry the signature the policy requires");
