@@ -124,4 +124,50 @@ class HostEfiTest {
         BadInputException e = assertThrows(BadInputException.class, () -> HostEfi.read(root, (a, n) -> new byte[n]));
         assertTrue(e.getMessage().contains("system table signature"), e.getMessage());
     }
+
+    /**
+     * A kernel this tool resumed: its configuration table is the copy in the SETUP_EFI node it was handed (System RAM:
+     * /dev/mem refuses it, here a physical memory that throws for it). The node comes from LinuxHandOver.blob (whose
+     * layout LinuxHandOverTest checks with a C reader built on the kernel's own structs), laid out as sysfs shows it:
+     * setup_data/0/type "0x4", data = the payload after the 16-byte header, boot_params' hdr.setup_data = its address.
+     */
+    @Test
+    void aResumedKernelsTableIsReadFromItsSetupEfiNodeNotPhysicalMemory() throws IOException {
+        tree("EL64");
+        HostEfi first = HostEfi.read(root, HostEfiTest::physical);
+        long base = 0x3e000000L;
+        byte[] log = new byte[100];
+        LinuxHandOver.Blob blob = LinuxHandOver.blob(base, first, log, 0);
+        long copy = base + blob.tablesOffset();
+        // the resumed kernel's view: config_table = the copy, setup_data node 0 = the blob, hdr.setup_data = base
+        write("sys/firmware/efi/config_table", "0x" + Long.toHexString(copy) + "\n");
+        byte[] bp = Files.readAllBytes(root.resolve("sys/kernel/boot_params/data"));
+        ByteBuffer.wrap(bp).order(ByteOrder.LITTLE_ENDIAN).putLong(LinuxAbi.BP_HDR_SETUP_DATA, base);
+        Files.write(root.resolve("sys/kernel/boot_params/data"), bp);
+        write("sys/kernel/boot_params/setup_data/0/type", "0x4\n");
+        Files.write(root.resolve("sys/kernel/boot_params/setup_data/0/data"),
+                java.util.Arrays.copyOfRange(blob.data(), LinuxAbi.SETUP_DATA_HEADER, blob.data().length));
+        HostEfi.PhysicalMemory devMemOfAResumedKernel = (a, n) -> {
+            if (a == SYSTAB) return physical(a, n);
+            throw new BadInputException("/dev/mem: cannot read " + n + " bytes at 0x" + Long.toHexString(a) + " (Operation not permitted)");
+        };
+        HostEfi resumed = HostEfi.read(root, devMemOfAResumedKernel);
+        assertEquals(copy, resumed.configTableAddress());
+        assertEquals(List.of(new HostEfi.ConfigEntry(ACPI20, 0x7fb7e014L),
+                new HostEfi.ConfigEntry(LinuxAbi.LINUX_EFI_TPM_EVENT_LOG_GUID, base + blob.logOffset())), resumed.configTable(),
+                "the copy's entries: ACPI as the firmware's, the TPM log the one the previous generation handed on");
+
+        // a node whose tables field is not the table the kernel reports: refused, naming the file
+        byte[] forged = Files.readAllBytes(root.resolve("sys/kernel/boot_params/setup_data/0/data"));
+        ByteBuffer.wrap(forged).order(ByteOrder.LITTLE_ENDIAN).putLong(LinuxAbi.ESD_TABLES, copy + 8);
+        Files.write(root.resolve("sys/kernel/boot_params/setup_data/0/data"), forged);
+        BadInputException e = assertThrows(BadInputException.class, () -> HostEfi.read(root, devMemOfAResumedKernel));
+        assertTrue(e.getMessage().contains("setup_data/0/data") && e.getMessage().contains("efi_setup_data.tables"), e.getMessage());
+
+        // a kernel-made SETUP_EFI (kexec_file_load: efi_setup_data alone) holds no table: physical memory, as before
+        write("sys/firmware/efi/config_table", "0x" + Long.toHexString(TABLES) + "\n");
+        Files.write(root.resolve("sys/kernel/boot_params/setup_data/0/data"),
+                java.util.Arrays.copyOfRange(blob.data(), LinuxAbi.SETUP_DATA_HEADER, LinuxAbi.SETUP_DATA_HEADER + LinuxAbi.EFI_SETUP_DATA_SIZE));
+        assertEquals(first.configTable(), HostEfi.read(root, HostEfiTest::physical).configTable());
+    }
 }
