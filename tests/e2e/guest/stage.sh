@@ -267,6 +267,20 @@ case "$stage" in
     dmesg > "$out/dmesg.txt" 2>/dev/null
     ls /sys/firmware/efi/runtime-map > "$out/runtime-map.txt" 2>/dev/null
     cat /sys/firmware/efi/config_table > "$out/config_table" 2>/dev/null
+    # what kexec.HostEfi reads for a further resume from here (HostEfiTest reads this tree): the sysfs files, and the
+    # firmware's system table through /dev/mem (EFI runtime data: allowed); the configuration table copy through
+    # /dev/mem too, which this kernel refuses (System RAM: the copy lives in the SETUP_EFI node it was handed)
+    h="$out/host-efi"
+    for f in /sys/firmware/efi/fw_vendor /sys/firmware/efi/runtime /sys/firmware/efi/config_table /sys/firmware/efi/systab \
+        /sys/firmware/efi/runtime-map/*/* /sys/firmware/memmap/*/*; do
+      mkdir -p "$h${f%/*}" && cat "$f" > "$h$f"
+    done
+    lo=$(od -An -tx4 -j 452 -N4 /sys/kernel/boot_params/data | tr -d ' ')     # efi_info.efi_systab (0x1c4)
+    hi=$(od -An -tx4 -j 472 -N4 /sys/kernel/boot_params/data | tr -d ' ')     # efi_info.efi_systab_hi (0x1d8)
+    dd if=/dev/mem of="$h/systab.bin" bs=120 count=1 iflag=skip_bytes skip=$(( (0x$hi << 32) | 0x$lo )) \
+        > "$h/systab.err" 2>&1; echo $? > "$h/systab.rc"
+    dd if=/dev/mem of=/dev/null bs=24 count=1 iflag=skip_bytes skip=$(( $(cat /sys/firmware/efi/config_table) )) \
+        > "$h/config-table.err" 2>&1; echo $? > "$h/config-table.rc"
     finish
     ;;
   pd1)

@@ -170,4 +170,46 @@ class HostEfiTest {
                 java.util.Arrays.copyOfRange(blob.data(), LinuxAbi.SETUP_DATA_HEADER, LinuxAbi.SETUP_DATA_HEADER + LinuxAbi.EFI_SETUP_DATA_SIZE));
         assertEquals(first.configTable(), HostEfi.read(root, HostEfiTest::physical).configTable());
     }
+
+    /**
+     * Real bytes: the tree a Linux kernel resumed by this tool (tests/e2e resume-linux, generation rl2) showed — sysfs
+     * files, boot_params, its setup_data nodes, and the firmware's system table it read through /dev/mem (provenance in
+     * the fixture's PROVENANCE.md). Its /dev/mem refused the configuration table copy (here a memory that serves only
+     * the system table); HostEfi reads the table from setup_data node 0. The oracle is the kernel's own parse of that
+     * table, printed at boot ("efi: TPMFinalLog=0x… SMBIOS=0x… …", dmesg-efi.txt): every entry it names is in ours with
+     * the same address.
+     */
+    @Test
+    void aResumedKernelsRealTreeGivesTheTableTheKernelParsed() throws Exception {
+        Path fixture = Path.of(HostEfiTest.class.getResource("resumed-rl2/PROVENANCE.md").toURI()).getParent();
+        byte[] systab = Files.readAllBytes(fixture.resolve("systab.bin"));
+        long systabAddress = Long.parseLong(Files.readString(fixture.resolve("systab-address")).strip().substring(2), 16);
+        HostEfi e = HostEfi.read(fixture.resolve("root"), (a, n) -> {
+            if (a == systabAddress && n <= systab.length) return java.util.Arrays.copyOf(systab, n);
+            throw new BadInputException("/dev/mem: cannot read " + n + " bytes at 0x" + Long.toHexString(a) + " (Operation not permitted)");
+        });
+        java.util.Map<String, Guid> names = java.util.Map.of(
+                "ACPI 2.0", Guid.parse("8868e871-e4f1-11d3-bc22-0080c73c8881"),
+                "ACPI", Guid.parse("eb9d2d30-2d88-11d3-9a16-0090273fc14d"),
+                "SMBIOS", Guid.parse("eb9d2d31-2d88-11d3-9a16-0090273fc14d"),
+                "SMBIOS 3.0", Guid.parse("f2fd1544-9794-4a2c-992e-e5bbcf20e394"),
+                "MEMATTR", Guid.parse("dcfa911d-26eb-469f-a220-38b7dc461220"),
+                "INITRD", Guid.parse("5568e427-68fc-4f3d-ac74-ca555231cc68"),
+                "TPMEventLog", LinuxAbi.LINUX_EFI_TPM_EVENT_LOG_GUID,
+                "TPMFinalLog", LinuxAbi.LINUX_EFI_TPM_FINAL_LOG_GUID,
+                "RNG", Guid.parse("1ce1e5bc-7ceb-42f2-81e5-8aadf180f57b"));
+        String line = Files.readString(fixture.resolve("dmesg-efi.txt"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([A-Za-z][A-Za-z0-9. ]*?)=0x([0-9a-f]+)").matcher(line);
+        int named = 0;
+        while (m.find()) {
+            String name = m.group(1).strip();
+            Guid g = names.get(name);
+            if (g == null) continue;
+            named++;
+            long address = Long.parseLong(m.group(2), 16);
+            assertTrue(e.configTable().contains(new HostEfi.ConfigEntry(g, address)),
+                    name + "=0x" + m.group(2) + " (the kernel's parse) is in HostEfi's table " + e.configTable());
+        }
+        assertTrue(named >= 4, "the kernel named " + named + " entries: " + line);
+    }
 }
