@@ -13,8 +13,9 @@
 # phase enter-initrd with and without the re-authorized signature the sidecar carries; then
 # boot --exec gen3.efi, or stop in quick mode), gen3 (load crash.efi with --crash, then
 # crash the kernel), crash (report), sb1 (Secure Boot + lockdown: an unsigned inner kernel is refused,
-# then boot --exec sb2.efi with the snakeoil-signed one), sb2 (report), bench1 (boot --exec bench2.efi),
-# bench2 (reboot through the firmware), sd1 (systemd as init: boot --at-shutdown sd2.efi, then
+# then boot --exec sb2.efi with the snakeoil-signed one), sb2 (report), bench1 … bench5 (the kexec-vs-reboot
+# bench: boot --exec; the guest's JVM facts and boot --at-shutdown, the shutdown hook, kexec -e; boot, exec; plain
+# kexec-tools; a reboot through the firmware), sd1 (systemd as init: boot --at-shutdown sd2.efi, then
 # systemctl kexec; the system-shutdown hook commits after systemd's last PCR 11 phases), sd2 (report), rs1
 # (resume mode: boot memtest86+ --full-emulation, then exec), rs-sb1 (resume mode refused under lockdown),
 # rl1 (resume mode of a Linux UKI: boot rl2.efi --full-emulation, then exec), rl2 (report), pd1 (seal two
@@ -36,7 +37,7 @@ mark() { echo "KM-MARK $*"; }
 [ -e "$out/.done" ] && { mark "reboot-init $stage"; sync; exit 0; }
 mkdir -p "$out"
 mark "stage $stage"
-. "$RUN/scenario"     # QUICK=0|1, TOOL_BUDGET (boot --time-budget)
+. "$RUN/scenario"     # QUICK=0|1, TOOL_BUDGET (boot --time-budget), BENCH_JAVA_OPTS
 
 pcrs() {  # pcrs FILE: every PCR of both banks, as "bank pcr hex" lines
   for bank in sha1 sha256; do
@@ -146,6 +147,58 @@ policy_pcr11() {  # policy_pcr11 FILE: PolicyPCR(sha256:11) over the TPM's curre
   rm -f /tmp/trial.ctx
 }
 
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+now() { cut -d' ' -f1 /proc/uptime; }
+timed() {  # timed LABEL CMD...: the wall time of CMD (guest clock) as "LABEL SECONDS rc=RC" on stdout; marks on the
+  # console around it, where the host notes QEMU's CPU time too
+  label=$1; shift
+  mark "fact-start $label" > /dev/console
+  t0=$(now); "$@" > /dev/null 2>&1; rc=$?; t1=$(now)
+  mark "fact-end $label" > /dev/console
+  echo "$label $(secs "$t0" "$t1") rc=$rc"
+}
+classes_report() {  # classes_report LOG: classes the JVM loaded, from the CDS archives and not; whether they mapped
+  echo "classes-loaded $(grep -c 'class,load' "$1")"
+  echo "classes-from-cds $(grep -c 'source: shared objects file' "$1")"
+  echo "archive-regions-mapped static $(grep -c 'Mapped static' "$1") dynamic $(grep -c 'Mapped dynamic' "$1")"
+  grep '\[cds\]' "$1" | grep -m 4 -i 'RelocationMode\|unable\|mismatch\|fail' | sed 's/^/cds-log /'
+}
+bench_java_opts() {  # JVM options for the bench's tool runs (tests/e2e/run bench with E2E_BENCH_JAVA_OPTS)
+  if [ -n "${BENCH_JAVA_OPTS:-}" ]; then
+    KEXEC_MEASURED_JAVA_OPTS=$BENCH_JAVA_OPTS; export KEXEC_MEASURED_JAVA_OPTS
+    mark "bench-java-opts $BENCH_JAVA_OPTS"
+  fi
+}
+bench_facts() {  # the guest's CPU and what a JVM start costs in it (out/bench2/facts.txt; the bench prints it)
+  f="$out/facts.txt"
+  flags=$(grep -m1 '^flags' /proc/cpuinfo | tr ' ' '\n' | grep -x -E 'ssse3|sse4_2|avx|avx2|bmi2|sha_ni|aes' | tr '\n' ' ')
+  echo "cpu-flags (of ssse3 sse4_2 avx avx2 bmi2 sha_ni aes): ${flags:-none}" > "$f"
+  java=$(readlink -f "$(command -v java)")
+  # cold: the first JVM of this kernel reads libjvm.so, the modules image and the JDK's CDS archive over 9p
+  timed java-version-cold "$java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -version >> "$f"
+  timed java-version-warm "$java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -version >> "$f"
+  timed java-version-warm-xshare-off "$java" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:off -version >> "$f"
+  timed java-version-warm-xint "$java" -XX:+UseSerialGC -Xint -Xshare:auto -version >> "$f"
+  # the tool's launcher, jar and libraries: first read (cold), then again
+  timed tool-version-cold "$km" --version >> "$f"
+  timed tool-version-warm "$km" --version >> "$f"
+  log=/sys/kernel/security/tpm0/binary_bios_measurements
+  timed tool-eventlog-show-cold "$km" eventlog show "$log" >> "$f"
+  # JVM options that might suit a slow CPU (each after the launcher's own), taken in turns so that a change of the
+  # host's load spreads over all of them: none; no JIT at all; fewer JIT compiles; the archives mapped where they
+  # were dumped (JDK 17.0.15 maps them elsewhere and relocates every pointer at each start)
+  for round in 1 2; do
+    timed "tool-eventlog-show-warm" "$km" eventlog show "$log" >> "$f"
+    KEXEC_MEASURED_JAVA_OPTS=-Xint timed "tool-eventlog-show-warm-xint" "$km" eventlog show "$log" >> "$f"
+    KEXEC_MEASURED_JAVA_OPTS=-XX:CompileThresholdScaling=10 \
+      timed "tool-eventlog-show-warm-fewer-compiles" "$km" eventlog show "$log" >> "$f"
+    KEXEC_MEASURED_JAVA_OPTS="-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0" \
+      timed "tool-eventlog-show-warm-no-relocation" "$km" eventlog show "$log" >> "$f"
+  done
+  KEXEC_MEASURED_JAVA_OPTS=-Xshare:off timed tool-eventlog-show-warm-xshare-off "$km" eventlog show "$log" >> "$f"
+  sed 's/^/KM-FACT /' "$f"
+}
+
 case "$stage" in
   gen1)
     report
@@ -188,11 +241,62 @@ case "$stage" in
     report
     finish
     ;;
+  # the bench (tests/bench/kexec-vs-reboot.sh reads the marks): one hand-over per generation, each timed from its
+  # start mark to the next generation's "KM-MARK init"; every generation starts with a cold page cache (a new kernel
+  # mounts the 9p shares afresh), so bench1's tool reads the JDK and the jar over 9p and bench2's and bench3's
+  # preparations have read them before their timed hand-over, as an installed tool's files would be in memory
   bench1)
+    # (a) the issue's measure: tool start -> next /init, the tool's files cold
     finish
+    bench_java_opts
     boot boot "$RUN/bench2.efi" --exec
     ;;
   bench2)
+    finish
+    bench_facts
+    bench_java_opts
+    # (b) prepared ahead as systemd does it: plan, decision, load now (nothing extended); the timed hand-over is
+    # the package's system-shutdown hook (commit-pending: the boundary and the payload's extends) and reboot(KEXEC)
+    # the package's hook where it installs it (boot --at-shutdown refuses without): an overlay on the read-only root
+    hook=/usr/lib/systemd/system-shutdown/kexec-measured.shutdown
+    mkdir -p /tmp/hook-overlay/upper/system-shutdown /tmp/hook-overlay/work
+    cp "$RUN/pkg$hook" /tmp/hook-overlay/upper/system-shutdown/
+    mount -t overlay hook -o lowerdir=/usr/lib/systemd,upperdir=/tmp/hook-overlay/upper,workdir=/tmp/hook-overlay/work \
+      /usr/lib/systemd || { mark "bench-failed hook overlay"; exit 1; }
+    boot prepare "$RUN/bench3.efi" --at-shutdown || { mark "bench-failed prepare"; exit 1; }
+    sync
+    mark "handover-start at-shutdown"
+    sh "$hook" kexec || { mark "bench-failed commit-pending"; exit 1; }
+    mark "handover-exec at-shutdown"
+    kexec -e
+    mark "bench-failed kexec -e"
+    ;;
+  bench3)
+    # (c) prepared ahead, committed at once (boot without --exec); the timed hand-over is 'kexec-measured exec'
+    finish
+    bench_java_opts
+    KEXEC_MEASURED_JAVA_OPTS="${KEXEC_MEASURED_JAVA_OPTS:-} -Xlog:cds=info,class+load=info:file=/tmp/classload.txt" \
+      boot prepare "$RUN/bench4.efi" || { mark "bench-failed prepare"; exit 1; }
+    classes_report /tmp/classload.txt > "$out/classes.txt"
+    sync
+    mark "handover-start exec"
+    "$km" exec > "$out/exec.out" 2>&1
+    mark "bench-failed exec rc=$?"
+    ;;
+  bench4)
+    # (d) the floor: plain kexec-tools, the same kernel and busybox initrd (kexec_file_load before the timer)
+    finish
+    mark "kexec-load-start"
+    kexec -s -l "$RUN/bench5.vmlinuz" --initrd="$RUN/bench5.initrd" --command-line="$(cat "$RUN/bench5.cmdline")" \
+      > "$out/kexec-load.out" 2>&1 || { mark "bench-failed kexec -l"; exit 1; }
+    mark "kexec-load-end"
+    sync
+    mark "handover-start kexec-e"
+    kexec -e
+    mark "bench-failed kexec -e"
+    ;;
+  bench5)
+    # (e) a reboot through the firmware back to bench1 (which, seen twice, only marks its /init and powers off)
     finish
     mark "reboot-start"
     sync

@@ -8,6 +8,7 @@ import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.uefi.HandOff;
 import org.kexecmeasured.util.AtomicFiles;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
@@ -112,7 +113,7 @@ public record PendingBoot(String format, String created, String tool, String sta
                         field(data, "nonce"), field(data, "payload"), field(data, "policy"),
                         List.copyOf(plan.policy().boundarySet()), data),
                 records, planSha256(data, records), new HandOffInfo(h.cmdline(), h.devicePath(), Base64.getEncoder().encodeToString(h.loadOptions()),
-                        Hex.of(HashAlg.SHA256.digest(h.kernel())), Hex.of(HashAlg.SHA256.digest(h.initrd()))),
+                        sha256Hex(h.kernel()), sha256Hex(h.initrd())),
                 extra, plan.notes());
         AtomicFiles.write(dir.resolve(FILE), Json.PRETTY.writeValueAsBytes(p));
     }
@@ -432,8 +433,21 @@ public record PendingBoot(String format, String created, String tool, String sta
     private static byte[] readChecked(Path f, String sha256) {
         // the saved plan, log and sidecar files: payload-sized at most (the plan holds event data of a whole chain)
         byte[] b = BoundedFiles.read(f, BoundedFiles.PAYLOAD);
-        if (!Hex.of(HashAlg.SHA256.digest(b)).equals(sha256)) throw new BadInputException(f + ": SHA-256 differs from the pending boot's");
+        if (!sha256Hex(b).equals(sha256)) throw new BadInputException(f + ": SHA-256 differs from the pending boot's");
         return b;
+    }
+
+    /**
+     * SHA-256 of the kernel, the initrd (tens of MiB) and the saved files, through {@link MultiHasher} (OpenSSL where
+     * it loads): the JDK's own SHA-256 runs as C1-compiled Java under the launcher's flags (its SHA intrinsics are
+     * C2's), ~1 s for a 31 MiB kernel + initrd on the development machine and ~20 s in the TCG guest of
+     * tests/bench/kexec-vs-reboot.sh, once when the boot is prepared and again in the shutdown hook's commit.
+     */
+    private static String sha256Hex(byte[] b) {
+        try (MultiHasher h = MultiHasher.create(List.of(HashAlg.SHA256))) {
+            h.update(b, 0, b.length);
+            return Hex.of(h.finish().get(HashAlg.SHA256));
+        }
     }
 
     private static List<String> names(List<HashAlg> banks) {

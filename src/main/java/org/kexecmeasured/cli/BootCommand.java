@@ -385,6 +385,7 @@ public final class BootCommand implements Callable<Integer> {
             s.put("hashMicros", p.stats().hashMicros());
             s.put("loadMicros", r.loaded().loadMicros());
             s.put("planTpmCommandsByName", byName(p.stats().tpmCommands()));
+            s.put("sinceProcessStartMicros", sinceProcessStartMicros());
             m.put("stats", s);
             if (logNote != null) m.put("logSource", logNote);
             m.put("notes", p.notes());
@@ -510,9 +511,13 @@ public final class BootCommand implements Callable<Integer> {
         s.put("hashBytes", p.stats().hashBytes());
         s.put("largeHashMicros", p.stats().largeHashMicros());
         s.put("largeHashBytes", p.stats().largeHashBytes());
+        s.put("stepMicros", r.stats().stepMicros());
         long[] cpu = cpuMicrosAndFaults();
         s.put("processCpuMicros", cpu[0]);
         s.put("processMinorFaults", cpu[1]);
+        // the process so far (launcher, JVM start, arguments, TPM opened, payload read, the run): what lies outside
+        // jvmStartMicros + wallMicros is the command's own set-up before the run
+        s.put("sinceProcessStartMicros", sinceProcessStartMicros());
         m.put("stats", s);
         MeasuredBoot.Outputs o = r.outputs();
         Map<String, Object> files = new LinkedHashMap<>();

@@ -1,19 +1,37 @@
 package org.kexecmeasured.cli;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
- * Build step only (the pom's class-data-sharing training): runs several commands in one JVM, so that
- * {@code -XX:ArchiveClassesAtExit} archives the classes of each — JDK 17 dumps one run's classes, and a run of
- * one command leaves the others' (the emulator, JNA, PE/COFF, Jackson's writers) to be parsed and verified at
- * every start. Commands are separated by {@code --then}; their output is discarded and their exit codes do not
- * matter (a training input that is missing on the build machine only makes the archive smaller).
+ * Build step only (the pom's class-data-sharing training, and the package's build-cds): runs several commands in one
+ * JVM, so that {@code -XX:ArchiveClassesAtExit} archives the classes of each — JDK 17 dumps one run's classes, and a
+ * run of one command leaves the others' (the emulator, JNA, PE/COFF, the policy engine, Jackson's writers) to be
+ * parsed and verified at every start. Commands are separated by {@code --then}; their output is discarded and their
+ * exit codes do not matter (a training input that is missing on the build machine only makes the archive smaller).
+ *
+ * <p>Two steps of its own, after the commands: {@code predict}'s path ({@link #trainPredict}: a policy file, a PCR
+ * snapshot, the newest kernel of {@code /boot} planned in the emulator and judged — the emulator's service tables,
+ * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), and the classes a measured
+ * {@code boot --no-load} and a {@code predict} with sealed secrets and re-authorization load beyond that
+ * ({@code cds-classes.txt} beside this class: loaded by name, unrun; made by {@code tests/bin/cds-classlist}).
  */
 public final class CdsTraining {
+
+    /** The class list resource (one binary class name a line, # comments). */
+    static final String CLASS_LIST = "cds-classes.txt";
 
     private CdsTraining() {
     }
@@ -26,15 +44,88 @@ public final class CdsTraining {
         }
         PrintWriter nowhere = new PrintWriter(OutputStream.nullOutputStream());
         List<String> command = new ArrayList<>();
+        String log = null;
         for (String a : Arrays.asList(args)) {
             if (a.equals("--then")) {
-                Main.execute(command.toArray(String[]::new), nowhere, nowhere);
+                log = run(command, nowhere, log);
                 command.clear();
             } else {
                 command.add(a);
             }
         }
-        if (!command.isEmpty()) Main.execute(command.toArray(String[]::new), nowhere, nowhere);
+        log = run(command, nowhere, log);
+        if (log != null) trainPredict(Path.of(log), nowhere);
+        loadClassList();
         System.exit(0);
+    }
+
+    /** Runs one command; returns the event log it showed (the predict step's firmware log) or the one before. */
+    private static String run(List<String> command, PrintWriter nowhere, String log) {
+        if (command.isEmpty()) return log;
+        Main.execute(command.toArray(String[]::new), nowhere, nowhere);
+        if (command.size() >= 3 && command.get(0).equals("eventlog") && command.get(1).equals("show")) {
+            return command.get(command.size() - 1);
+        }
+        return log;
+    }
+
+    /**
+     * {@code predict} of the newest kernel in /boot (an EFI-stub kernel: the emulator runs its stub) against a
+     * snapshot of zero PCRs, with the training firmware log and a policy that tolerates every divergence: every step
+     * of a prediction runs (policy file, plan, evaluation, report), and nothing outside a temporary directory is read
+     * or written. Without a readable kernel the step is skipped.
+     */
+    static void trainPredict(Path firmwareLog, PrintWriter nowhere) {
+        Path kernel;
+        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
+            kernel = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
+                    .max(Comparator.comparing(p -> p.getFileName().toString())).orElse(null);
+        } catch (IOException | RuntimeException e) {
+            return;
+        }
+        if (kernel == null) return;
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("kexec-measured-cds");
+            StringBuilder pcrs = new StringBuilder("{\"banks\": {\"sha256\": {");
+            for (int i = 0; i < 24; i++) pcrs.append(i == 0 ? "" : ", ").append('"').append(i).append("\": \"").append("00".repeat(32)).append('"');
+            pcrs.append("}}}\n");
+            Path snapshot = Files.writeString(dir.resolve("pcrs.json"), pcrs);
+            Path policy = Files.writeString(dir.resolve("policy.yaml"), "version: 1\nmeasurement:\n  tolerate-divergent: ["
+                    + String.join(", ", java.util.stream.IntStream.range(0, 24).mapToObj(Integer::toString).toList()) + "]\n");
+            Main.execute(new String[]{"predict", "--policy", policy.toString(), "--pcrs", snapshot.toString(), "--firmware-log",
+                    firmwareLog.toString(), "--json", kernel.toString()}, nowhere, nowhere);
+        } catch (IOException | RuntimeException e) {
+            // the archive is only smaller
+        } finally {
+            if (dir != null) {
+                try (Stream<Path> s = Files.list(dir)) {
+                    for (Path p : s.toList()) Files.deleteIfExists(p);
+                    Files.deleteIfExists(dir);
+                } catch (IOException e) {
+                    // a temporary directory left behind
+                }
+            }
+        }
+    }
+
+    /** Loads (without initializing) every class of {@link #CLASS_LIST} that exists here; others are skipped. */
+    static void loadClassList() {
+        ClassLoader cl = CdsTraining.class.getClassLoader();
+        try (InputStream in = CdsTraining.class.getResourceAsStream(CLASS_LIST)) {
+            if (in == null) return;
+            BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+            for (String line; (line = r.readLine()) != null; ) {
+                line = line.strip();
+                if (line.isEmpty() || line.startsWith("#")) continue;
+                try {
+                    Class.forName(line, false, cl);
+                } catch (ClassNotFoundException | LinkageError e) {
+                    // a class of another version of a library or the JDK: only not archived
+                }
+            }
+        } catch (IOException e) {
+            // the archive is only smaller
+        }
     }
 }

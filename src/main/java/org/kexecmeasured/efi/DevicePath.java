@@ -242,7 +242,8 @@ public final class DevicePath {
                                 int sigType = d[37] & 0xff;
                                 String sig = sigType == 2 ? "GPT," + Guid.read(d, 20)
                                         : sigType == 1 ? "MBR,0x" + Integer.toHexString(bb.getInt(20)) : "0x" + hx(d[37]) + ",0";
-                                return String.format(Locale.ROOT, "HD(%d,%s,0x%x,0x%x)", part, sig, start, size);
+                                // concatenated, not formatted: a %d would load the locale data (start-up of eventlog show)
+                                return "HD(" + part + "," + sig + ",0x" + Long.toHexString(start) + ",0x" + Long.toHexString(size) + ")";
                             }
                             break;
                         case 0x02: if (d.length >= 20) return String.format(Locale.ROOT, "CDROM(0x%x,0x%x,0x%x)",

@@ -1,12 +1,12 @@
 package org.kexecmeasured.cli;
 
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.kexecmeasured.cli.testing.TerminalRun.Run;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.eventlog.EventLog;
-import org.kexecmeasured.tpm.testing.Swtpm;
+import org.kexecmeasured.tpm.testing.SwtpmExtension;
 import org.kexecmeasured.uefi.TestPayloads;
 import org.kexecmeasured.util.HashAlg;
 
@@ -39,7 +39,8 @@ class BootProgressTest {
     static Path payload;
     static Path firmware;
     static Path pcrs;
-    static Swtpm swtpm;
+    @RegisterExtension
+    static final SwtpmExtension SWTPM = SwtpmExtension.withBanks("sha256");
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -54,16 +55,10 @@ class BootProgressTest {
         }
         pcrs = dir.resolve("pcrs.yaml");
         Files.writeString(pcrs, s.toString());
-        swtpm = Swtpm.start(List.of("sha256"));
-    }
-
-    @AfterAll
-    static void tearDown() {
-        if (swtpm != null) swtpm.close();
     }
 
     static List<String> boot(String budget, String... more) {
-        List<String> a = new ArrayList<>(List.of("boot", payload.toString(), "--tpm", swtpm.tcti(), "--firmware-log",
+        List<String> a = new ArrayList<>(List.of("boot", payload.toString(), "--tpm", SWTPM.swtpm().tcti(), "--firmware-log",
                 firmware.toString(), "--state-dir", dir.resolve("state").toString(), "--no-load", "--time-budget", budget));
         a.addAll(List.of(more));
         return tool(a.toArray(String[]::new));

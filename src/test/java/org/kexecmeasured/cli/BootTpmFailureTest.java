@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.tpm.PcrSelection;
@@ -50,12 +49,6 @@ class BootTpmFailureTest {
         fwFile = Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin");
     }
 
-    private static Swtpm firmwareState() {
-        Swtpm s = Swtpm.start(List.of("sha256"));
-        ChainFixtures.replayIntoTpm(s, EventLog.parse(Fixtures.read(fwFile)));
-        return s;
-    }
-
     private static ChainFixtures.Cli boot(Swtpm swtpm, Path state) {
         return boot(swtpm, state, TpmOpener.DEFAULT);
     }
@@ -70,7 +63,7 @@ class BootTpmFailureTest {
     void killedTpmStopsTheRunAndTheJournalNamesWhatReachedIt() throws Exception {
         Path state = dir.resolve("state-kill");
         Path snapshot = dir.resolve("pcrs-at-death.json");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fwFile)) {
             TpmOpener killing = tcti -> {
                 Tpm real = TpmFactory.open(tcti);
                 return new FaultyTpm(real, K, FaultyTpm.Fault.ACTION_THEN_SEND, () -> {
@@ -127,7 +120,7 @@ class BootTpmFailureTest {
     @Test
     void killedMidCommitThenRecoverCompletesThroughTheSamePipeline() throws Exception {
         Path state = dir.resolve("state-kill-recover");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fwFile)) {
             ChainFixtures.Cli c = boot(swtpm, state, tcti -> new FaultyTpm(TpmFactory.open(tcti), K,
                     FaultyTpm.Fault.ACTION_THEN_SEND, () -> {
                         swtpm.storeVolatileState();
@@ -165,7 +158,7 @@ class BootTpmFailureTest {
     @Test
     void droppedExtendIsFoundAndCompletedByRecover() throws Exception {
         Path state = dir.resolve("state-drop");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fwFile)) {
             ChainFixtures.Cli c = boot(swtpm, state,
                     tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.DROP_BEFORE_SEND, null));
             assertEquals(Main.EXIT_TPM_CHANGED, c.rc(), c.out() + c.err());
@@ -210,7 +203,7 @@ class BootTpmFailureTest {
     @Test
     void lostAnswerIsRecognisedFromThePcrs() throws Exception {
         Path state = dir.resolve("state-lost");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fwFile)) {
             assertEquals(Main.EXIT_TPM_CHANGED, boot(swtpm, state,
                     tcti -> new FaultyTpm(TpmFactory.open(tcti), K, FaultyTpm.Fault.LOSE_ANSWER, null)).rc());
             Path journal = state.resolve("journal.jsonl");

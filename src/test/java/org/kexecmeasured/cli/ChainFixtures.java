@@ -2,6 +2,7 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.eventlog.Event;
 import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.util.HashAlg;
@@ -11,6 +12,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -27,6 +29,8 @@ final class ChainFixtures {
     static final Path STUB = Path.of("/usr/lib/systemd/boot/efi/linuxx64.efi.stub");
     static final Path SD_BOOT = Path.of("/usr/lib/systemd/boot/efi/systemd-bootx64.efi");
     static final Path SYSTEMD_MEASURE = Path.of("/lib/systemd/systemd-measure");
+    /** The three PCR banks most boot tests give their swtpm. */
+    static final List<String> THREE_BANKS = List.of("sha1", "sha256", "sha384");
 
     static Path require(Path p, String pkg) {
         assertTrue(Files.isRegularFile(p), p + " is missing: install the Debian package " + pkg + " (tests/bin/install-deps)");
@@ -57,6 +61,26 @@ final class ChainFixtures {
                 tpm.extend((int) e.pcrIndex(), d);
             }
         }
+    }
+
+    /**
+     * A fresh swtpm with these PCR banks, brought to the firmware state of {@code log} (see
+     * {@link #replayIntoTpm}); the caller closes it. Stopped again (state deleted) when the replay fails.
+     */
+    static Swtpm firmwareState(List<String> banks, EventLog log) {
+        Swtpm s = Swtpm.start(banks);
+        try {
+            replayIntoTpm(s, log);
+            return s;
+        } catch (RuntimeException | Error e) {
+            s.close();
+            throw e;
+        }
+    }
+
+    /** The same for the event-log file {@code fwFile}. */
+    static Swtpm firmwareState(List<String> banks, Path fwFile) {
+        return firmwareState(banks, EventLog.parse(Fixtures.read(fwFile)));
     }
 
     record Cli(int rc, String out, String err) {

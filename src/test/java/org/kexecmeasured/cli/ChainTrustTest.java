@@ -3,7 +3,6 @@ package org.kexecmeasured.cli;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.kexec.testing.RecordingKexec;
 import org.kexecmeasured.payload.RealParts;
@@ -127,8 +126,7 @@ class ChainTrustTest {
         assertFalse(sbverify(ukiOther, db), "sbverify: the UKI signed by another key does not chain to the test key");
 
         Path strict = policy("strict", "  require-signature: true\n  trusted-certificates: [db.pem]\n");
-        try (Swtpm swtpm = Swtpm.start(List.of("sha256"))) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(fwFile)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fwFile)) {
 
             // signed systemd-boot + unsigned UKI: refused, the UKI named by its ESP path and what failed
             Path unsigned = esp("esp-unsigned", sdBoot, uki);
@@ -188,8 +186,7 @@ class ChainTrustTest {
     void shimMayExtendRestrictsWhereTheChainMeasures() throws Exception {
         Path esp = esp("esp-pcrs", ChainFixtures.SD_BOOT, uki);
         String payload = esp.resolve("EFI/BOOT/BOOTX64.EFI").toString();
-        try (Swtpm swtpm = Swtpm.start(List.of("sha256"))) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(fwFile)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fwFile)) {
             Path without11 = dir.resolve("without11.yaml");
             Files.writeString(without11, "version: 1\nmeasurement: {shim-may-extend: [4, 5, 12, 13]}\n");
             for (ChainFixtures.Cli c : predictAndBoot(swtpm, esp, without11, Main.EXIT_POLICY_DENIED, "pcr 11 not allowed")) {

@@ -15,13 +15,31 @@ import static org.junit.jupiter.api.Assertions.fail;
 /**
  * Runs the CLI in a child JVM started as the launcher starts it (serial GC, C1 only), with the
  * test's class path, JVM options of the test's choosing (a small -Xmx), its own environment and
- * standard input. For what an in-process run cannot show: heap limits, JVM Errors, stdin, env.
+ * standard input. For what an in-process run cannot show: heap limits, JVM Errors, stdin, env; or
+ * started without waiting ({@link #start}) for runs a test races or kills.
  */
 final class ChildCli {
     record Result(int rc, String out, String err) {
     }
 
     private ChildCli() {
+    }
+
+    /**
+     * Starts {@code mainClass ARGS} in a child JVM (-Xmx1g, CDS where it can, the test's class path and JNA
+     * library path) with {@code env} added to the environment, standard output and error into {@code out}, and
+     * returns at once: for the runs a test races or kills (ConcurrentBootsTest, KillNineTest).
+     */
+    static Process start(String mainClass, Map<String, String> env, Path out, List<String> args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx1g", "-Xshare:auto"));
+        String jna = System.getProperty("jna.library.path");
+        if (jna != null) cmd.add("-Djna.library.path=" + jna);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(args);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
+        pb.environment().putAll(env);
+        return pb.start();
     }
 
     /** Runs {@code kexec-measured ARGS}; {@code stdin} null = empty input. Fails the test after 300 s. */

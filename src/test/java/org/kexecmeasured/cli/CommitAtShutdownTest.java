@@ -50,7 +50,7 @@ class CommitAtShutdownTest {
         Path pending = dir.resolve("pending");
         Path state = dir.resolve("state");
         RecordingKexec k = new RecordingKexec();
-        try (Swtpm swtpm = HandOverTest.firmwareState(fw)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fw)) {
             MeasuredBoot.Request req = new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi", null, fw,
                     state, null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000, OsLogs.NONE);
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
@@ -64,6 +64,14 @@ class CommitAtShutdownTest {
             }
             assertEquals(before, Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL), "preparing extends nothing");
             assertTrue(k.loaded && Files.isRegularFile(pending.resolve(PendingBoot.FILE)));
+            // the saved kernel and initrd are named by their SHA-256 (checked again by the commit): coreutils' digests
+            com.fasterxml.jackson.databind.JsonNode handOff = org.kexecmeasured.util.Json.MAPPER
+                    .readTree(pending.resolve(PendingBoot.FILE).toFile()).path("handOff");
+            for (String f : List.of("kernel", "initrd")) {
+                String sha = org.kexecmeasured.payload.RealParts.run(
+                        List.of("sha256sum", pending.resolve(f + ".bin").toString()), "coreutils").split(" ")[0];
+                assertEquals(sha, handOff.path(f + "Sha256").asText(), f);
+            }
 
             // systemd on the way down: systemd-pcrphase measures "shutdown", then "final" into PCR 11
             for (String word : List.of("shutdown", "final")) {

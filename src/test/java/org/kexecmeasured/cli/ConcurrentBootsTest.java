@@ -3,7 +3,6 @@ package org.kexecmeasured.cli;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.tpm.testing.Swtpm;
 
@@ -11,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -39,22 +39,13 @@ class ConcurrentBootsTest {
     }
 
     private static Process boot(String tcti, Path state, Path out) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> cmd = new ArrayList<>(List.of(java, "-Xmx1g", "-Xshare:auto"));
-        String jna = System.getProperty("jna.library.path");
-        if (jna != null) cmd.add("-Djna.library.path=" + jna);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.kexecmeasured.cli.Main", "boot",
-                uki.resolve("demo.efi").toString(), "--tpm", tcti, "--firmware-log", fwFile.toString(),
-                "--state-dir", state.toString(), "--no-load"));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile());
-        pb.environment().put("KEXEC_MEASURED_LOCK_DIR", dir.resolve("locks").toString());
-        return pb.start();
+        return ChildCli.start(Main.class.getName(), Map.of("KEXEC_MEASURED_LOCK_DIR", dir.resolve("locks").toString()), out,
+                List.of("boot", uki.resolve("demo.efi").toString(), "--tpm", tcti, "--firmware-log", fwFile.toString(),
+                        "--state-dir", state.toString(), "--no-load"));
     }
 
     private void twoAtOnce(String name, boolean oneStateDir) throws Exception {
-        Swtpm swtpm = Swtpm.start(List.of("sha256"));
-        try (swtpm) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(fwFile)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fwFile)) {
             Path[] states = {dir.resolve(name + "-a"), dir.resolve(oneStateDir ? name + "-a" : name + "-b")};
             Path[] outs = {dir.resolve(name + "-a.out"), dir.resolve(name + "-b.out")};
             Process a = boot(swtpm.tcti(), states[0], outs[0]);
@@ -81,9 +72,7 @@ class ConcurrentBootsTest {
             }
             System.out.println("ConcurrentBootsTest " + name + ": " + seen);
             assertEquals(1, winners, name + ": exactly one run extends: " + seen);
-            MeasuredBootTest.assertTpmEqualsReplays(swtpm, winnerLog, EventLog.parse(Files.readAllBytes(winnerLog)), List.of("sha256"));
-            ChainFixtures.Cli v = ChainFixtures.cli(0, "eventlog", "verify", winnerLog.toString(), "--tpm", swtpm.tcti());
-            assertTrue(v.out().contains("ok: 24 PCR value(s)"), name + ": " + v.out());
+            MeasuredBootTest.assertLogIsTheTpm(swtpm, winnerLog, name);
         }
     }
 

@@ -28,7 +28,7 @@ class EventlogOutTest {
         Path uki = ChainFixtures.makeUki(dir.resolve("uki"));
         Path fw = Files.copy(Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin"), dir.resolve("firmware.bin"));
         Path state = dir.resolve("state");
-        try (Swtpm swtpm = HandOverTest.firmwareState(fw)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fw)) {
             List<String> base = List.of("boot", uki.resolve("demo.efi").toString(), "--tpm", swtpm.tcti(),
                     "--firmware-log", fw.toString(), "--state-dir", state.toString(), "--no-load", "--tolerate-divergent", "4,5,7,9,11,12,13,14");
             ChainFixtures.Cli first = ChainFixtures.cli(Services.DEFAULT, base.toArray(String[]::new));

@@ -2,7 +2,6 @@ package org.kexecmeasured.cli;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.systemd.SystemdVersions;
 import org.kexecmeasured.systemd.UkiVariants;
@@ -61,8 +60,7 @@ class FailedPlanTest {
     /** {@code boot PAYLOAD --no-load} on a firmware-state swtpm; asserts that it failed having changed nothing. */
     Failed bootFails(Path payload, String... extra) throws Exception {
         Path state = dir.resolve("state");
-        try (Swtpm swtpm = Swtpm.start(List.of("sha1", "sha256", "sha384"))) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(FW)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, FW)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             List<Tpm> opened = new ArrayList<>();
             List<String> args = new ArrayList<>(List.of("boot", payload.toString(), "--tpm", swtpm.tcti(),
@@ -99,8 +97,7 @@ class FailedPlanTest {
                 "the stub's assertion is in the message: " + err);
 
         // the control: the same UKI started as firmware starts it (from a device: the synthesized ESP) plans fine
-        try (Swtpm swtpm = Swtpm.start(List.of("sha1", "sha256", "sha384"))) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(FW)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, FW)) {
             ChainFixtures.cli(0, "boot", uki.uki().toString(), "--tpm", swtpm.tcti(), "--firmware-log", FW.toString(),
                     "--state-dir", dir.resolve("state-control").toString(), "--no-load");
         }

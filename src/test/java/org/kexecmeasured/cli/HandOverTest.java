@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.kexec.KernelState;
 import org.kexecmeasured.kexec.KexecErrors;
@@ -47,12 +46,6 @@ class HandOverTest {
         fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
     }
 
-    static Swtpm firmwareState(Path fwFile) {
-        Swtpm s = Swtpm.start(List.of("sha1", "sha256", "sha384"));
-        ChainFixtures.replayIntoTpm(s, EventLog.parse(Fixtures.read(fwFile)));
-        return s;
-    }
-
     static ChainFixtures.Cli boot(Swtpm swtpm, RecordingKexec k, Path state, String... more) {
         List<String> args = new java.util.ArrayList<>(List.of("boot", uki.resolve("demo.efi").toString(), "--tpm", swtpm.tcti(),
                 "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--json"));
@@ -74,7 +67,7 @@ class HandOverTest {
     void loadsThePayloadsKernelInitrdAndCmdlineThenCommitsAsPredicted() throws Exception {
         Path state = dir.resolve("state-load");
         RecordingKexec k = new RecordingKexec();
-        try (Swtpm swtpm = firmwareState(fwFile)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
             ChainFixtures.Cli c = boot(swtpm, k, state);
             assertEquals(0, c.rc(), c.out() + c.err());
             assertEquals(List.of("memfd kexec-measured-kernel", "memfd kexec-measured-initrd", "load"), k.calls);
@@ -111,7 +104,7 @@ class HandOverTest {
             RecordingKexec k = new RecordingKexec();
             k.failLoadWith = cs.errno();
             k.lockdown = cs.lockdown();
-            try (Swtpm swtpm = firmwareState(fwFile)) {
+            try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
                 Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
                 ChainFixtures.Cli c = boot(swtpm, k, state);
                 assertEquals(cs.exit(), c.rc(), c.err());
@@ -127,7 +120,7 @@ class HandOverTest {
     void aCommitThatFailsUnloadsTheKernelAndNamesTheJournal() throws Exception {
         Path state = dir.resolve("state-commit-fails");
         RecordingKexec k = new RecordingKexec();
-        try (Swtpm swtpm = firmwareState(fwFile)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
             Services s = Services.DEFAULT.withKexec(k::loader)
                     .withTpm(tcti -> new FaultyTpm(TpmFactory.open(tcti), 3, FaultyTpm.Fault.ACTION_THEN_SEND, swtpm::kill));
             ChainFixtures.Cli c = ChainFixtures.cli(s, "boot", uki.resolve("demo.efi").toString(), "--tpm", swtpm.tcti(),
@@ -143,7 +136,7 @@ class HandOverTest {
     void execStartsTheKernelOnlyAfterTheCommit() throws Exception {
         Path state = dir.resolve("state-exec");
         RecordingKexec k = new RecordingKexec();
-        try (Swtpm swtpm = firmwareState(fwFile)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             ChainFixtures.Cli c = boot(swtpm, k, state, "--exec");
             // the seam refuses the reboot as an unprivileged kernel would: the TPM had changed by then
@@ -159,7 +152,7 @@ class HandOverTest {
     void aCrashLoadExtendsNothingAndCarriesTheLogAsItStood() throws Exception {
         Path state = dir.resolve("state-crash");
         RecordingKexec k = new RecordingKexec();
-        try (Swtpm swtpm = firmwareState(fwFile)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             ChainFixtures.Cli c = boot(swtpm, k, state, "--crash");
             assertEquals(0, c.rc(), c.err());
@@ -178,7 +171,7 @@ class HandOverTest {
         // no crash reservation: refused before any syscall, exit 2
         RecordingKexec none = new RecordingKexec();
         none.crashSize = 0;
-        try (Swtpm swtpm = firmwareState(fwFile)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
             ChainFixtures.Cli c = boot(swtpm, none, dir.resolve("state-crash-none"), "--crash");
             assertEquals(2, c.rc());
             assertTrue(c.err().contains("crashkernel="), c.err());

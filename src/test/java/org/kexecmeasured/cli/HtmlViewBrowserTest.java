@@ -267,8 +267,7 @@ class HtmlViewBrowserTest {
     static synchronized void startChain() throws Exception {
         if (swtpm != null) return;
         Path uki = ChainFixtures.makeUki(dir.resolve("uki"));
-        swtpm = Swtpm.start(List.of("sha256"));
-        ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Files.readAllBytes(firmwareFile)));
+        swtpm = ChainFixtures.firmwareState(List.of("sha256"), firmwareFile);
         state1 = dir.resolve("state1");
         ChainFixtures.cli(0, "boot", uki.resolve("demo.efi").toString(), "--tpm", swtpm.tcti(), "--firmware-log",
                 firmwareFile.toString(), "--state-dir", state1.toString(), "--no-load");

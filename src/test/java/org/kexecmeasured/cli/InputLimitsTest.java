@@ -10,9 +10,7 @@ import org.kexecmeasured.util.HashAlg;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.PrintWriter;
 import java.io.RandomAccessFile;
-import java.io.StringWriter;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -35,16 +33,6 @@ class InputLimitsTest {
 
     @TempDir
     static Path tmp;
-
-    record Cli(int rc, String out, String err) {
-    }
-
-    static Cli cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int rc = Main.execute(args, new PrintWriter(out), new PrintWriter(err));
-        return new Cli(rc, out.toString(), err.toString());
-    }
 
     /** Exit code 2, exactly one line on stderr, no Java in it. */
     static void assertOneLineBadInput(int rc, String err, String... fragments) {
@@ -132,8 +120,8 @@ class InputLimitsTest {
             f.write(new byte[]{'M', 'Z'});
             f.setLength(3L << 29); // 1.5 GiB, sparse
         }
-        Cli r = cli("inspect", huge.toString());
-        assertOneLineBadInput(r.rc, r.err, huge.toString(), "1.5 GiB", "the 1 GiB payload limit", "KEXEC_MEASURED_MAX_PAYLOAD=SIZE");
+        ChainFixtures.Cli r = ChainFixtures.cli("inspect", huge.toString());
+        assertOneLineBadInput(r.rc(), r.err(), huge.toString(), "1.5 GiB", "the 1 GiB payload limit", "KEXEC_MEASURED_MAX_PAYLOAD=SIZE");
         Files.delete(huge);
         // the variable moves the limit
         Path two = tmp.resolve("two-mib.efi");
@@ -146,10 +134,10 @@ class InputLimitsTest {
 
     @Test
     void inspectOfDevZeroSaysWhatItIs() {
-        Cli r = cli("inspect", "/dev/zero");
-        assertOneLineBadInput(r.rc, r.err, "/dev/zero: not a regular file (character device)", "no PE/COFF, bzImage or arm64 Image header");
-        Cli n = cli("inspect", "/dev/null");
-        assertOneLineBadInput(n.rc, n.err, "/dev/null: not a regular file (character device)", "empty");
+        ChainFixtures.Cli r = ChainFixtures.cli("inspect", "/dev/zero");
+        assertOneLineBadInput(r.rc(), r.err(), "/dev/zero: not a regular file (character device)", "no PE/COFF, bzImage or arm64 Image header");
+        ChainFixtures.Cli n = ChainFixtures.cli("inspect", "/dev/null");
+        assertOneLineBadInput(n.rc(), n.err(), "/dev/null: not a regular file (character device)", "empty");
     }
 
     /**
@@ -170,8 +158,8 @@ class InputLimitsTest {
         }, "endless-writer");
         writer.setDaemon(true);
         writer.start();
-        Cli r = cli("inspect", fifo.toString());
-        assertOneLineBadInput(r.rc, r.err, "not a regular file (FIFO)", "in the first 65536 bytes");
+        ChainFixtures.Cli r = ChainFixtures.cli("inspect", fifo.toString());
+        assertOneLineBadInput(r.rc(), r.err(), "not a regular file (FIFO)", "in the first 65536 bytes");
         writer.join(10_000);
         assertFalse(writer.isAlive(), "the writer saw the reader close");
     }
@@ -179,28 +167,29 @@ class InputLimitsTest {
     @Test
     void emulateWithAnInitrdDirectorySaysItIsADirectory() throws IOException {
         Path dir = Files.createDirectories(tmp.resolve("initrd-dir"));
-        Cli r = cli("emulate", RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi").toString(), "--initrd", dir.toString());
-        assertOneLineBadInput(r.rc, r.err, dir + ": is a directory");
+        ChainFixtures.Cli r = ChainFixtures.cli("emulate", RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi").toString(),
+                "--initrd", dir.toString());
+        assertOneLineBadInput(r.rc(), r.err(), dir + ": is a directory");
     }
 
     @Test
     void aTctiHostThatDoesNotResolveIsBadInput() {
         // .invalid never resolves (RFC 6761)
-        Cli r = cli("tpm", "info", "--tpm", "swtpm:host=no-such-tpm.invalid,port=2321");
-        assertOneLineBadInput(r.rc, r.err, "host 'no-such-tpm.invalid' does not resolve");
-        Cli m = cli("tpm", "pcrs", "--tpm", "mssim:host=no-such-tpm.invalid,port=2321");
-        assertOneLineBadInput(m.rc, m.err, "does not resolve");
+        ChainFixtures.Cli r = ChainFixtures.cli("tpm", "info", "--tpm", "swtpm:host=no-such-tpm.invalid,port=2321");
+        assertOneLineBadInput(r.rc(), r.err(), "host 'no-such-tpm.invalid' does not resolve");
+        ChainFixtures.Cli m = ChainFixtures.cli("tpm", "pcrs", "--tpm", "mssim:host=no-such-tpm.invalid,port=2321");
+        assertOneLineBadInput(m.rc(), m.err(), "does not resolve");
     }
 
     @Test
     void helpNamesTheLimitsAndTheirVariables() {
         for (String[] cmd : new String[][]{{"inspect", "--help"}, {"eventlog", "replay", "--help"}, {"eventlog", "show", "--help"},
                 {"eventlog", "findings", "--help"}}) {
-            Cli r = cli(cmd);
-            assertEquals(0, r.rc);
-            String help = r.out.replaceAll("\\s+", " ");
+            ChainFixtures.Cli r = ChainFixtures.cli(cmd);
+            assertEquals(0, r.rc());
+            String help = r.out().replaceAll("\\s+", " ");
             assertTrue(help.contains("KEXEC_MEASURED_MAX_PAYLOAD (default 1G)") && help.contains("KEXEC_MEASURED_MAX_EVENTLOG (default 32M)")
-                    && help.contains("KEXEC_MEASURED_JAVA_OPTS"), String.join(" ", cmd) + ": " + r.out);
+                    && help.contains("KEXEC_MEASURED_JAVA_OPTS"), String.join(" ", cmd) + ": " + r.out());
         }
     }
 

@@ -7,8 +7,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.payload.RealParts;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -27,21 +25,11 @@ class InspectCommandTest {
         uki = RealParts.makeUki(tmp);
     }
 
-    record Run(int rc, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int rc = Main.execute(args, new PrintWriter(out), new PrintWriter(err));
-        return new Run(rc, out.toString(), err.toString());
-    }
-
     @Test
     void jsonReportOfTheTestUki() throws Exception {
-        Run r = run("inspect", "--json", uki.toString());
-        assertEquals(0, r.rc, r.err);
-        JsonNode j = new ObjectMapper().readTree(r.out);
+        ChainFixtures.Cli r = ChainFixtures.cli("inspect", "--json", uki.toString());
+        assertEquals(0, r.rc(), r.err());
+        JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals("UKI", j.get("type").asText());
         assertEquals(RealParts.pesignHash(uki), j.get("authenticode").get("sha256").asText());
         assertEquals("x86_64", j.get("pe").get("machine").asText());
@@ -68,24 +56,24 @@ class InspectCommandTest {
 
     @Test
     void textReport() {
-        Run r = run("inspect", uki.toString());
-        assertEquals(0, r.rc, r.err);
-        assertTrue(r.out.contains("type: UKI"), r.out);
-        assertTrue(r.out.contains("sha256: " + RealParts.pesignHash(uki)));
-        assertTrue(r.out.matches("(?s).*\\n\\s+\\.linux\\s+0x2000000\\s+\\d+.*"), "section table row for .linux");
-        assertTrue(r.out.contains("payloadCompression: xz"), "nested bzImage header");
-        assertTrue(r.out.contains("prettyName: "));
+        ChainFixtures.Cli r = ChainFixtures.cli("inspect", uki.toString());
+        assertEquals(0, r.rc(), r.err());
+        assertTrue(r.out().contains("type: UKI"), r.out());
+        assertTrue(r.out().contains("sha256: " + RealParts.pesignHash(uki)));
+        assertTrue(r.out().matches("(?s).*\\n\\s+\\.linux\\s+0x2000000\\s+\\d+.*"), "section table row for .linux");
+        assertTrue(r.out().contains("payloadCompression: xz"), "nested bzImage header");
+        assertTrue(r.out().contains("prettyName: "));
     }
 
     @Test
     void plainFiles() {
-        Run r = run("inspect", tmp.resolve("initrd.cpio").toString());
-        assertEquals(0, r.rc, r.err);
-        assertTrue(r.out.contains("format: cpio (newc) archive"), r.out);
+        ChainFixtures.Cli r = ChainFixtures.cli("inspect", tmp.resolve("initrd.cpio").toString());
+        assertEquals(0, r.rc(), r.err());
+        assertTrue(r.out().contains("format: cpio (newc) archive"), r.out());
         String sha = RealParts.run(List.of("sha256sum", tmp.resolve("initrd.cpio").toString()), "coreutils").split(" ")[0];
-        assertTrue(r.out.contains("sha256: " + sha));
-        Run t = run("inspect", "--json", tmp.resolve("os-release").toString());
-        assertEquals(0, t.rc);
-        assertTrue(t.out.contains("\"format\" : \"text\""), t.out);
+        assertTrue(r.out().contains("sha256: " + sha));
+        ChainFixtures.Cli t = ChainFixtures.cli("inspect", "--json", tmp.resolve("os-release").toString());
+        assertEquals(0, t.rc());
+        assertTrue(t.out().contains("\"format\" : \"text\""), t.out());
     }
 }

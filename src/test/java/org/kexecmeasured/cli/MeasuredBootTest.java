@@ -17,6 +17,7 @@ import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -83,6 +84,21 @@ class MeasuredBootTest {
         assertTpmEqualsReplays(swtpm, logFile, log, banks, List.of(0, 4, 5, 7, 9, 11, 12, 13));
     }
 
+    /**
+     * The sha256 log {@code logFile} is what the swtpm holds: {@link #assertTpmEqualsReplays} and {@code eventlog
+     * verify --tpm} says ok for all 24 PCRs. {@code mustHave} as there; {@code what} names the run in failures.
+     */
+    static void assertLogIsTheTpm(Swtpm swtpm, Path logFile, List<Integer> mustHave, String what) throws IOException {
+        assertTpmEqualsReplays(swtpm, logFile, EventLog.parse(Files.readAllBytes(logFile)), List.of("sha256"), mustHave);
+        ChainFixtures.Cli v = ChainFixtures.cli(0, "eventlog", "verify", logFile.toString(), "--tpm", swtpm.tcti());
+        assertTrue(v.out().contains("ok: 24 PCR value(s)"), what + ": " + v.out());
+    }
+
+    /** The same for a log of a whole boot (tpm2_eventlog replays the boot's PCRs too). */
+    static void assertLogIsTheTpm(Swtpm swtpm, Path logFile, String what) throws IOException {
+        assertLogIsTheTpm(swtpm, logFile, List.of(0, 4, 5, 7, 9, 11, 12, 13), what);
+    }
+
     /** As above; {@code mustHave}: the PCRs tpm2_eventlog must replay (a firmware log alone has no PCR 9–13). */
     static void assertTpmEqualsReplays(Swtpm swtpm, Path logFile, EventLog log, List<String> banks, List<Integer> mustHave) {
         String sel = String.join("+", banks.stream().map(b -> b + ":all").toList());
@@ -123,8 +139,7 @@ class MeasuredBootTest {
         Path fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
         EventLog fw = EventLog.parse(Fixtures.read(fwFile));
         List<String> banks = List.of("sha1", "sha256", "sha384");
-        try (Swtpm swtpm = Swtpm.start(banks)) {
-            ChainFixtures.replayIntoTpm(swtpm, fw);
+        try (Swtpm swtpm = ChainFixtures.firmwareState(banks, fw)) {
             Path state = dir.resolve("state-gce");
             ChainFixtures.Cli c = ChainFixtures.cli(0, "boot", uki.resolve("demo.efi").toString(), "--tpm", swtpm.tcti(),
                     "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json");
@@ -188,6 +203,19 @@ class MeasuredBootTest {
                     JSON.convertValue(s.path("tpmCommandsByName"), Map.class), s.toString());
             assertEquals(added, s.path("extendCommands").asInt());
             assertEquals(added + 15 + 2, s.path("tpmCommands").asInt(), s.toString());
+            // the run's steps, timed in their order (the guest bench splits the tool's time with them): together
+            // within the run's wall time, and the process's time so far covers the JVM start and the run
+            List<String> steps = new java.util.ArrayList<>();
+            long stepSum = 0;
+            for (var e : (Iterable<Map.Entry<String, JsonNode>>) () -> s.path("stepMicros").fields()) {
+                steps.add(e.getKey());
+                assertTrue(e.getValue().asLong(-1) >= 0, s.toString());
+                stepSum += e.getValue().asLong();
+            }
+            assertEquals(List.of("plan", "decide", "sidecar", "checkOutputs", "load", "commit", "writeOutputs", "archive"),
+                    steps, s.toString());
+            assertTrue(stepSum <= s.path("wallMicros").asLong(), s.toString());
+            assertTrue(s.path("sinceProcessStartMicros").asLong() >= s.path("wallMicros").asLong(), s.toString());
 
             // outputs: the sidecar carries the same log; the manifest's expected values are the TPM's
             Path sidecar = state.resolve("initrd-extra/.extra/kexec-measured");
@@ -224,8 +252,7 @@ class MeasuredBootTest {
         Files.writeString(esp.resolve("loader/loader.conf"), "timeout 0\ndefault debian-uki.efi\n");
         Path fwFile = Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin");
         EventLog fw = EventLog.parse(Fixtures.read(fwFile));
-        try (Swtpm swtpm = Swtpm.start(List.of("sha256"))) {
-            ChainFixtures.replayIntoTpm(swtpm, fw);
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fw)) {
             Path state = dir.resolve("state-sdboot");
             Path out = dir.resolve("sdboot-eventlog.bin");
             ChainFixtures.cli(0, "boot", esp.resolve("EFI/BOOT/BOOTX64.EFI").toString(), "--esp", esp.toString(),

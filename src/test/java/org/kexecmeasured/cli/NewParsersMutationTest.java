@@ -9,7 +9,6 @@ import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.Sidecar;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.eventlog.runtime.ImaLog;
 import org.kexecmeasured.eventlog.runtime.OsRecords;
@@ -66,8 +65,7 @@ class NewParsersMutationTest {
     static void prepare() throws Exception {
         Path uki = ChainFixtures.makeUki(dir.resolve("uki"));
         Path fw = Fixtures.eventlogs().resolve("ovmf-sdboot-fedora37.bin");
-        try (Swtpm swtpm = Swtpm.start(List.of("sha256"))) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(fw)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(List.of("sha256"), fw)) {
             try (Tpm tpm = swtpm.open()) {
                 plan = MeasuredBoot.plan(new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi",
                         null, fw, dir.resolve("state"), null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000), tpm);

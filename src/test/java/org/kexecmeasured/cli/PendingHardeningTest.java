@@ -65,7 +65,7 @@ class PendingHardeningTest {
     void execRefusesAnUncommittedPendingBoot(@TempDir Path dir) throws Exception {
         RecordingKexec k = new RecordingKexec();
         Path pending = dir.resolve("pending");
-        try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, FW)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), HandOverTest.ALL);
             prepare(dir, swtpm, k, pending, swtpm.tcti());
             assertTrue(Files.readString(pending.resolve(PendingBoot.FILE)).contains(swtpm.tcti()), "the TCTI is saved");
@@ -96,7 +96,7 @@ class PendingHardeningTest {
         ChainFixtures.makeUki(dir.resolve("uki"));
         RecordingKexec k = new RecordingKexec();
         Path pending = dir.resolve("pending");
-        try (Swtpm swtpm = HandOverTest.firmwareState(FW); Tpm tpm = swtpm.open()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, FW); Tpm tpm = swtpm.open()) {
             MeasuredBoot.Request req = request(dir);
             java.util.TreeMap<String, byte[]> root = new java.util.TreeMap<>();
             root.put("tpm2-pcr-signature.json", "{\"sha256\":[]}".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
@@ -119,7 +119,7 @@ class PendingHardeningTest {
         ChainFixtures.makeUki(dir.resolve("uki"));
         RecordingKexec k = new RecordingKexec();
         Path pending = dir.resolve("pending");
-        try (Swtpm swtpm = HandOverTest.firmwareState(FW); Tpm tpm = swtpm.open()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, FW); Tpm tpm = swtpm.open()) {
             MeasuredBoot.Request req = request(dir);
             List<String> saved = new java.util.ArrayList<>();
             Decider refusing = plan -> { throw new org.kexecmeasured.boot.RefusedException(List.of("refused by policy: test")); };
@@ -146,7 +146,7 @@ class PendingHardeningTest {
      */
     @Test
     void commitPendingRejectsAnInconsistentPendingFile(@TempDir Path dir) throws Exception {
-        try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, FW)) {
             Path good = dir.resolve("pending-good");
             prepare(dir, swtpm, new RecordingKexec(), good, swtpm.tcti());
             byte[] orig = Files.readAllBytes(good.resolve(PendingBoot.FILE));

@@ -13,7 +13,6 @@ import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.RefusedException;
 import org.kexecmeasured.boot.Sidecar;
 import org.kexecmeasured.boot.StalePlanException;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.tpm.PcrSnapshot;
 import org.kexecmeasured.tpm.Tpm;
@@ -65,12 +64,6 @@ class PlanCommitTest {
         fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
     }
 
-    private static Swtpm firmwareState() {
-        Swtpm s = Swtpm.start(BANKS);
-        ChainFixtures.replayIntoTpm(s, EventLog.parse(Fixtures.read(fwFile)));
-        return s;
-    }
-
     private static MeasuredBoot.Request request(Path state) throws Exception {
         return new MeasuredBoot.Request(Files.readAllBytes(uki.resolve("demo.efi")), "demo.efi", null, fwFile, state,
                 null, BootPolicy.BUILTIN_DEFAULT, "test", 120_000);
@@ -87,7 +80,7 @@ class PlanCommitTest {
 
     @Test
     void aPlanSendsOnlyReadsAndLeavesEveryPcrAsItWas() throws Exception {
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             Plan plan;
             SortedMap<Integer, Long> sent;
@@ -117,7 +110,7 @@ class PlanCommitTest {
     @Test
     void aCommitGivesThePredictedPcrsInEveryBankAndThePredictedLogByteForByte() throws Exception {
         Path state = dir.resolve("state-commit");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
             Plan plan;
             Sidecar sidecar;
             Commit.Result committed;
@@ -155,7 +148,7 @@ class PlanCommitTest {
     @Test
     void aPlanFromAPcrSnapshotFileNeedsNoTpmAndCommitsAsPredicted() throws Exception {
         Path state = dir.resolve("state-snapshot");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
             Path pcrs = dir.resolve("pcrs.yaml");
             Files.writeString(pcrs, Tpm2Tools.run(swtpm.tcti(), "tpm2_pcrread", ALL));
             Plan plan = MeasuredBoot.plan(request(state), PcrSnapshot.read(pcrs));
@@ -179,7 +172,7 @@ class PlanCommitTest {
         Path state = dir.resolve("state-stale");
         byte[][] intruder = {new byte[20], new byte[32], new byte[48]};
         for (byte[] d : intruder) d[0] = 0x42;
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             try (Tpm tpm = swtpm.open()) {
                 Plan plan = MeasuredBoot.plan(request(state), tpm);
@@ -211,7 +204,7 @@ class PlanCommitTest {
     /** The seams run in their documented order; a denial stops before anything else; a failed commit unloads. */
     @Test
     void decideThenLoadThenCommitAndAFailedCommitUnloads() throws Exception {
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             List<String> calls = new ArrayList<>();
             Loader recording = (plan, sidecar) -> {

@@ -103,28 +103,17 @@ class PolicyAcceptanceTest {
         Path uki = ChainFixtures.makeUki(dir.resolve("uki")).resolve("demo.efi");
         Path fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
         List<HashAlg> banks = List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
-        try (Swtpm swtpm = Swtpm.start(List.of("sha1", "sha256", "sha384"))) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(fwFile)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
             // the running host: systemd-pcrphase extended PCR 11 without a firmware-log entry
             try (TssTpm tpm = swtpm.open()) {
                 for (String w : List.of("enter-initrd", "leave-initrd", "sysinit", "ready")) tpm.extend(11, digests(banks, w));
             }
             SecretClients c = new SecretClients(swtpm, dir);
             byte[] secretA = "secret a".getBytes(StandardCharsets.UTF_8);
-            Path[] a = c.tpm2Seal("a", "sha256:7", secretA);
-            Path[] b = c.tpm2Seal("b", "sha256:7,11", "secret b".getBytes(StandardCharsets.UTF_8));
-            Path imgC = c.luksImage("c");
-            c.cryptenroll(imgC, "--tpm2-pcrs=7+11");
-            Path key = dir.resolve("pcr-signing.pem");
-            Path pub = dir.resolve("pcr-signing.pub.pem");
-            c.ok("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key.toString());
-            c.ok("openssl", "pkey", "-in", key.toString(), "-pubout", "-out", pub.toString());
-            Path imgD = c.luksImage("d");
-            c.cryptenroll(imgD, "--tpm2-public-key=" + pub, "--tpm2-public-key-pcrs=11");
-            Path imgE = c.luksImage("e");
-            c.clevisBind(imgE, "{\"pcr_bank\":\"sha256\",\"pcr_ids\":\"7\"}");
-            Path jweF = dir.resolve("f.jwe");
-            Files.writeString(jweF, c.clevisEncrypt("{\"pcr_bank\":\"sha1\",\"pcr_ids\":\"7,11\"}", "secret f".getBytes(StandardCharsets.UTF_8)));
+            SecretClients.SixSecrets six = c.sealSix(secretA, "secret b".getBytes(StandardCharsets.UTF_8),
+                    "secret f".getBytes(StandardCharsets.UTF_8));
+            Path[] a = six.a(), b = six.b();
+            Path imgC = six.imgC(), imgD = six.imgD(), imgE = six.imgE(), jweF = six.jweF();
 
             String secrets = String.join("\n",
                     "secrets:",
@@ -269,8 +258,7 @@ class PolicyAcceptanceTest {
         Path uki = ChainFixtures.makeUki(dir.resolve("uki")).resolve("demo.efi");
         Path fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
         List<HashAlg> banks = List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
-        try (Swtpm swtpm = Swtpm.start(List.of("sha1", "sha256", "sha384"))) {
-            ChainFixtures.replayIntoTpm(swtpm, EventLog.parse(Fixtures.read(fwFile)));
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, fwFile)) {
             try (TssTpm tpm = swtpm.open()) {
                 tpm.extend(11, digests(banks, "enter-initrd"));
             }

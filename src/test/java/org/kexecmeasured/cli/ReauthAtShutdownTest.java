@@ -18,7 +18,6 @@ import org.kexecmeasured.policy.file.PolicyParser;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
 import org.kexecmeasured.policy.testing.SecretClients;
 import org.kexecmeasured.tpm.Tpm;
-import org.kexecmeasured.tpm.TssTpm;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;
@@ -67,16 +66,13 @@ class ReauthAtShutdownTest {
         Path pending = dir.resolve("pending");
         Path state = dir.resolve("state");
         RecordingKexec k = new RecordingKexec();
-        try (Swtpm swtpm = HandOverTest.firmwareState(FW)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, FW)) {
             // the running host: systemd-pcrphase's boot phases in PCR 11, no log entry (systemd 252)
             for (String w : List.of("enter-initrd", "leave-initrd", "sysinit", "ready")) pcrphase(swtpm, w);
             SecretClients c = new SecretClients(swtpm, dir);
-            Path key = dir.resolve("pcr-signing.pem");
-            Path pub = dir.resolve("pcr-signing.pub.pem");
-            c.ok("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key.toString());
-            c.ok("openssl", "pkey", "-in", key.toString(), "-pubout", "-out", pub.toString());
+            SecretClients.SigningKey signing = c.pcrSigningKey();
             Path img = c.luksImage("d");
-            c.cryptenroll(img, "--tpm2-public-key=" + pub, "--tpm2-public-key-pcrs=11");
+            c.cryptenroll(img, "--tpm2-public-key=" + signing.pub(), "--tpm2-public-key-pcrs=11");
             Path policyFile = dir.resolve("policy.yaml");
             String policyText = "version: 1\nmeasurement: {tolerate-divergent: [11]}\n"
                     + "secrets:\n  - {name: d, must-remain: reachable, source: {luks2: d.img}}\n"

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.MeasuredBoot;
-import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Fixtures;
 import org.kexecmeasured.kexec.KexecErrors;
 import org.kexecmeasured.kexec.KexecException;
@@ -68,12 +67,6 @@ class ResumeModeBootTest {
         fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
     }
 
-    private static Swtpm firmwareState() {
-        Swtpm s = Swtpm.start(BANKS);
-        ChainFixtures.replayIntoTpm(s, EventLog.parse(Fixtures.read(fwFile)));
-        return s;
-    }
-
     private static MeasuredBoot.Request request(Path state) {
         return new MeasuredBoot.Request(memtest, "memtest86+x64.efi", null, fwFile, state, null,
                 BootPolicy.BUILTIN_DEFAULT, "test", 120_000).resume(RAM);
@@ -91,7 +84,7 @@ class ResumeModeBootTest {
     void memtestIsCapturedWhereItsExitBootServicesReturnsAndTheImageResumesThere() throws Exception {
         RecordingKexec k = new RecordingKexec();
         MeasuredBoot.Result r;
-        try (Swtpm swtpm = firmwareState(); Tpm tpm = swtpm.open()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile); Tpm tpm = swtpm.open()) {
             r = MeasuredBoot.run(request(dir.resolve("state-ok")), tpm, Decider.builtin(Set.of()), loader(k));
         }
         PostEbsState s = r.plan().resume();
@@ -145,7 +138,7 @@ class ResumeModeBootTest {
         RecordingKexec k = new RecordingKexec();
         k.lockdown = KernelState.Lockdown.INTEGRITY;
         Path state = dir.resolve("state-lockdown");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             KexecException e;
             try (Tpm tpm = swtpm.open()) {
@@ -165,7 +158,7 @@ class ResumeModeBootTest {
         RecordingKexec k = new RecordingKexec();
         k.failLoadWith = KexecErrors.EPERM; // lockdown not visible (no securityfs) but the kernel refuses
         Path state = dir.resolve("state-eperm");
-        try (Swtpm swtpm = firmwareState()) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
             Map<String, Map<Integer, String>> before = Tpm2Tools.pcrread(swtpm.tcti(), ALL);
             KexecException e;
             try (Tpm tpm = swtpm.open()) {

@@ -86,8 +86,7 @@ class ShimGrubBootTest {
         Path shim = esp.resolve("EFI/debian/shimx64.efi");
         Path fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
         fw = EventLog.parse(Fixtures.read(fwFile));
-        try (Swtpm swtpm = Swtpm.start(BANKS)) {
-            ChainFixtures.replayIntoTpm(swtpm, fw);
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fw)) {
             state = dir.resolve("state");
             // predict first, with the same disk and a policy that keeps the built-in PCR sets: the oracle is the
             // TPM after the real boot
@@ -196,8 +195,7 @@ class ShimGrubBootTest {
         Path policy = dir.resolve("debian-only.yaml");
         Files.writeString(policy, "version: 1\npayload: {require-signature: true, trusted-certificates: [debian-ca.pem]}\n");
         Path fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
-        try (Swtpm swtpm = Swtpm.start(BANKS)) {
-            ChainFixtures.replayIntoTpm(swtpm, fw);
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fw)) {
             ChainFixtures.Cli p = ChainFixtures.cli("predict", "--policy", policy.toString(), shim.toString(), "--disk",
                     disk.toString(), "--boot-path", "\\EFI\\debian\\shimx64.efi", "--tpm", swtpm.tcti(), "--firmware-log",
                     fwFile.toString(), "--json", "--time-budget", "240s");

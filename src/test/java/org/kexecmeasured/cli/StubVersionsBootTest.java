@@ -22,7 +22,6 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The third column of issue 13's table: {@code boot --no-load} of every Debian systemd-stub (252 → newest) ×
@@ -62,8 +61,7 @@ class StubVersionsBootTest {
         Path fwFile = Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin");
         EventLog fw = EventLog.parse(Fixtures.read(fwFile));
         List<String> banks = List.of("sha1", "sha256", "sha384");
-        try (Swtpm swtpm = Swtpm.start(banks)) {
-            ChainFixtures.replayIntoTpm(swtpm, fw);
+        try (Swtpm swtpm = ChainFixtures.firmwareState(banks, fw)) {
             Path state = dir.resolve("state");
             ChainFixtures.Cli booted = ChainFixtures.cli(0, "boot", b.uki().toString(), "--esp", b.esp().toString(), "--tpm", swtpm.tcti(),
                     "--firmware-log", fwFile.toString(), "--state-dir", state.toString(), "--no-load", "--json",

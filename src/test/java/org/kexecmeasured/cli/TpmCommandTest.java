@@ -9,8 +9,6 @@ import org.kexecmeasured.tpm.testing.SwtpmExtension;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,26 +22,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @ExtendWith(SwtpmExtension.class)
 @SwtpmExtension.Banks({"sha1", "sha256"})
 class TpmCommandTest {
-    record Result(int rc, String out, String err) {
-    }
-
-    static Result cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int rc = Main.execute(args, new PrintWriter(out), new PrintWriter(err));
-        return new Result(rc, out.toString(), err.toString());
-    }
-
     @Test
     void infoJson(Swtpm swtpm) throws Exception {
-        Result r = cli("tpm", "info", "--tpm", swtpm.tcti(), "--json");
+        ChainFixtures.Cli r = ChainFixtures.cli("tpm", "info", "--tpm", swtpm.tcti(), "--json");
         assertEquals(0, r.rc(), r.err());
         JsonNode j = new ObjectMapper().readTree(r.out());
         assertEquals("IBM", j.get("manufacturer").asText());
         assertEquals("[\"sha1\",\"sha256\"]", j.get("activeBanks").toString());
         assertTrue(j.get("maxCommandSize").asInt() >= 1024);
         assertEquals(swtpm.tcti(), j.get("tcti").asText());
-        Result text = cli("tpm", "info", "--tpm", swtpm.tcti());
+        ChainFixtures.Cli text = ChainFixtures.cli("tpm", "info", "--tpm", swtpm.tcti());
         assertEquals(0, text.rc(), text.err());
         assertTrue(text.out().contains("Active PCR banks:  sha1, sha256"), text.out());
     }
@@ -56,7 +44,7 @@ class TpmCommandTest {
                         HashAlg.SHA256, HashAlg.SHA256.digest(new byte[]{(byte) pcr})));
             }
         }
-        Result r = cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "--json", "0-3,16");
+        ChainFixtures.Cli r = ChainFixtures.cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "--json", "0-3,16");
         assertEquals(0, r.rc(), r.err());
         JsonNode banks = new ObjectMapper().readTree(r.out()).get("banks");
         Map<String, Map<Integer, String>> oracle = Tpm2Tools.pcrread(swtpm.tcti(), "sha1:0,1,2,3,16+sha256:0,1,2,3,16");
@@ -66,24 +54,24 @@ class TpmCommandTest {
             }
         }
         // text form: tpm2_pcrread's layout, one bank
-        Result t = cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "--bank", "sha256", "3");
+        ChainFixtures.Cli t = ChainFixtures.cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "--bank", "sha256", "3");
         assertEquals(0, t.rc(), t.err());
         assertEquals("  sha256:\n    3 : 0x" + oracle.get("sha256").get(3).toUpperCase() + "\n", t.out());
     }
 
     @Test
     void badInputExitsTwoWithOneLine(Swtpm swtpm) {
-        Result r = cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "--bank", "sha512");
+        ChainFixtures.Cli r = ChainFixtures.cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "--bank", "sha512");
         assertEquals(2, r.rc());
         assertTrue(r.err().contains("sha512 is not active"), r.err());
         assertEquals(1, r.err().strip().lines().count(), r.err());
-        Result r2 = cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "0-30");
+        ChainFixtures.Cli r2 = ChainFixtures.cli("tpm", "pcrs", "--tpm", swtpm.tcti(), "0-30");
         assertEquals(2, r2.rc());
         assertTrue(r2.err().contains("PCR 24"), r2.err());
-        Result r3 = cli("tpm", "info", "--tpm", "tabrmd:");
+        ChainFixtures.Cli r3 = ChainFixtures.cli("tpm", "info", "--tpm", "tabrmd:");
         assertEquals(2, r3.rc());
         assertTrue(r3.err().contains("not supported"), r3.err());
-        Result r4 = cli("tpm", "info", "--tpm", "device:/nonexistent/tpmrm7");
+        ChainFixtures.Cli r4 = ChainFixtures.cli("tpm", "info", "--tpm", "device:/nonexistent/tpmrm7");
         assertEquals(2, r4.rc());
         assertTrue(r4.err().contains("/nonexistent/tpmrm7 does not exist"), r4.err());
     }

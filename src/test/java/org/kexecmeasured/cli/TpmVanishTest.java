@@ -54,13 +54,13 @@ class TpmVanishTest {
     @Test
     void cliExitsNonZeroWhenSwtpmIsKilledDuringItsCommand(Swtpm swtpm) throws Exception {
         swtpm.freeze();
-        CompletableFuture<TpmCommandTest.Result> f = CompletableFuture.supplyAsync(
-                () -> TpmCommandTest.cli("tpm", "pcrs", "--tpm", swtpm.tcti(20_000)));
+        CompletableFuture<ChainFixtures.Cli> f = CompletableFuture.supplyAsync(
+                () -> ChainFixtures.cli("tpm", "pcrs", "--tpm", swtpm.tcti(20_000)));
         Thread.sleep(500);
         assertFalse(f.isDone(), "the CLI waits for the stopped swtpm");
         long t0 = System.nanoTime();
         swtpm.kill();
-        TpmCommandTest.Result r = f.get(5, TimeUnit.SECONDS);
+        ChainFixtures.Cli r = f.get(5, TimeUnit.SECONDS);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(Main.EXIT_BAD_INPUT, r.rc(), r.err());
         assertTrue(r.err().startsWith("kexec-measured: error: ") && r.err().contains(swtpm.tcti(20_000)), r.err());
@@ -72,8 +72,8 @@ class TpmVanishTest {
     void hungTpmTimesOut(Swtpm swtpm) throws Exception {
         swtpm.freeze();
         long t0 = System.nanoTime();
-        TpmCommandTest.Result r = CompletableFuture.supplyAsync(
-                () -> TpmCommandTest.cli("tpm", "info", "--tpm", swtpm.tcti(1000))).get(10, TimeUnit.SECONDS);
+        ChainFixtures.Cli r = CompletableFuture.supplyAsync(
+                () -> ChainFixtures.cli("tpm", "info", "--tpm", swtpm.tcti(1000))).get(10, TimeUnit.SECONDS);
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(Main.EXIT_BAD_INPUT, r.rc(), r.err());
         assertTrue(r.err().contains("no answer from the TPM at " + swtpm.tcti(1000) + " within 1000 ms to TPM2_GetCapability"), r.err());
@@ -90,7 +90,7 @@ class TpmVanishTest {
     @Test
     void noTpmListening(Swtpm swtpm) {
         swtpm.kill();
-        TpmCommandTest.Result r = TpmCommandTest.cli("tpm", "info", "--tpm", swtpm.tcti());
+        ChainFixtures.Cli r = ChainFixtures.cli("tpm", "info", "--tpm", swtpm.tcti());
         assertEquals(Main.EXIT_BAD_INPUT, r.rc());
         assertTrue(r.err().contains("cannot connect to the TPM at " + swtpm.tcti()), r.err());
     }

@@ -37,7 +37,7 @@ class UncommittedHandOverTest {
 
     @Test
     void anUncommittedPendingKernelIsMarkedOnceAndACrashKernelNever(@TempDir Path dir) throws Exception {
-        try (Swtpm swtpm = HandOverTest.firmwareState(PendingHardeningTest.FW)) {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(ChainFixtures.THREE_BANKS, PendingHardeningTest.FW)) {
             RecordingKexec k = new RecordingKexec();
             LoadOnly.Result prepared = PendingHardeningTest.prepare(dir, swtpm, k, dir.resolve("pending"), swtpm.tcti());
             // the next system: its initrd copied the sidecar the load carried to /run/kexec-measured

@@ -4,8 +4,6 @@ import org.junit.jupiter.api.Test;
 import org.kexecmeasured.cli.Main;
 import org.kexecmeasured.util.BadInputException;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -129,34 +127,25 @@ class CorruptionTest {
 
     // ---- the CLI: one line on stderr, exit 2; with --lenient the records read so far ----
 
-    record Cli(int rc, String out, String err) {
-    }
-
-    static Cli cli(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int rc = Main.execute(args, new PrintWriter(out), new PrintWriter(err));
-        return new Cli(rc, out.toString(), err.toString());
-    }
-
-    private static void assertOneLineError(Cli c, String what) {
-        assertEquals(Main.EXIT_BAD_INPUT, c.rc, what + ": " + c.err);
-        assertEquals(1, c.err.lines().count(), what + ": " + c.err);
-        assertTrue(c.err.startsWith("kexec-measured: error: "), c.err);
-        assertFalse(c.err.contains("\tat ") || c.err.contains("Exception"), c.err);
+    private static void assertOneLineError(VerifyTest.Cli c, String what) {
+        assertEquals(Main.EXIT_BAD_INPUT, c.rc(), what + ": " + c.err());
+        assertEquals(1, c.err().lines().count(), what + ": " + c.err());
+        assertTrue(c.err().startsWith("kexec-measured: error: "), c.err());
+        assertFalse(c.err().contains("\tat ") || c.err().contains("Exception"), c.err());
     }
 
     @Test
     void cliReportsCorruptLogsOnOneLineAndLenientShowsTheRecordsSoFar() throws Exception {
         Path dir = Files.createTempDirectory("eventlog-corrupt");
         try {
-            Cli bad = cli("eventlog", "show", Fixtures.eventlogs().resolve(Fixtures.BAD).toString());
+            VerifyTest.Cli bad = VerifyTest.cli("eventlog", "show", Fixtures.eventlogs().resolve(Fixtures.BAD).toString());
             assertOneLineError(bad, "garbage");
-            assertTrue(bad.err.contains("record 0 at byte offset 0"), bad.err);
-            assertEquals("", bad.out);
-            Cli badLenient = cli("eventlog", "show", "--lenient", Fixtures.eventlogs().resolve(Fixtures.BAD).toString());
+            assertTrue(bad.err().contains("record 0 at byte offset 0"), bad.err());
+            assertEquals("", bad.out());
+            VerifyTest.Cli badLenient = VerifyTest.cli("eventlog", "show", "--lenient",
+                    Fixtures.eventlogs().resolve(Fixtures.BAD).toString());
             assertOneLineError(badLenient, "garbage lenient");
-            assertTrue(badLenient.out.contains("0 records"), badLenient.out);
+            assertTrue(badLenient.out().contains("0 records"), badLenient.out());
 
             byte[] b = Fixtures.read("ovmf-sdboot-fedora37.bin");
             List<Event> ev = EventLog.parse(b).events();
@@ -166,21 +155,21 @@ class CorruptionTest {
                     Path f = dir.resolve("cut-" + cut + ".bin");
                     Files.write(f, Arrays.copyOf(b, (int) cut));
                     for (String sub : new String[]{"show", "replay", "findings"}) {
-                        Cli c = cli("eventlog", sub, f.toString());
+                        VerifyTest.Cli c = VerifyTest.cli("eventlog", sub, f.toString());
                         assertOneLineError(c, sub + " " + f);
-                        assertTrue(c.err.contains("record " + e.index() + " at byte offset " + e.offset()), c.err);
+                        assertTrue(c.err().contains("record " + e.index() + " at byte offset " + e.offset()), c.err());
                     }
-                    Cli l = cli("eventlog", "show", "--lenient", f.toString());
+                    VerifyTest.Cli l = VerifyTest.cli("eventlog", "show", "--lenient", f.toString());
                     assertOneLineError(l, "lenient " + f);
-                    assertTrue(l.out.contains(", " + e.index() + " records"), l.out);
-                    assertEquals(e.index(), l.out.lines().filter(s -> s.startsWith("#")).count(), l.out);
-                    Cli j = cli("eventlog", "show", "--lenient", "--json", f.toString());
-                    assertTrue(j.out.contains("\"complete\" : false"), j.out);
+                    assertTrue(l.out().contains(", " + e.index() + " records"), l.out());
+                    assertEquals(e.index(), l.out().lines().filter(s -> s.startsWith("#")).count(), l.out());
+                    VerifyTest.Cli j = VerifyTest.cli("eventlog", "show", "--lenient", "--json", f.toString());
+                    assertTrue(j.out().contains("\"complete\" : false"), j.out());
                     n++;
                 }
             }
             assertEquals(2 * ev.size(), n);
-            Cli missing = cli("eventlog", "show", dir.resolve("nope.bin").toString());
+            VerifyTest.Cli missing = VerifyTest.cli("eventlog", "show", dir.resolve("nope.bin").toString());
             assertOneLineError(missing, "missing file");
         } finally {
             try (var s = Files.list(dir)) {

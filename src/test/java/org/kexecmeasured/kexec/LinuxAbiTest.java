@@ -7,7 +7,9 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertAll;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
@@ -85,92 +87,90 @@ class LinuxAbiTest {
         return x;
     }
 
+    /** One value the compiled program printed (by its key, or a field's name in {@link #assertFields}) and ours. */
+    record Same(String key, long ours) {
+    }
+
+    static Same same(String key, long ours) {
+        return new Same(key, ours);
+    }
+
+    /** Every key's printed value (an offsetof "struct.field", a size "sizeof.struct", a constant) against ours; all are checked. */
+    static void assertPrinted(Same... rows) {
+        assertAll(Stream.of(rows).map(r -> () -> assertEquals(v(r.key()), r.ours(), r.key())));
+    }
+
+    /** The fields of {@code struct} against our offsets, which count from {@code base} (where the struct sits in an outer one). */
+    static void assertFields(String struct, long base, Same... fields) {
+        assertAll(Stream.of(fields).map(f -> () -> assertEquals(base + v(struct + "." + f.key()), f.ours(), struct + "." + f.key())));
+    }
+
     @Test
     void bootParamsFieldsAreWhereTheUapiHeaderPutsThem() {
-        assertEquals(v("struct boot_params.screen_info"), LinuxAbi.BP_SCREEN_INFO);
-        assertEquals(v("sizeof.struct screen_info"), LinuxAbi.SCREEN_INFO_SIZE);
-        long efiInfo = v("struct boot_params.efi_info");
-        assertEquals(efiInfo + v("struct efi_info.efi_loader_signature"), LinuxAbi.BP_EFI_LOADER_SIGNATURE);
-        assertEquals(efiInfo + v("struct efi_info.efi_systab"), LinuxAbi.BP_EFI_SYSTAB);
-        assertEquals(efiInfo + v("struct efi_info.efi_memdesc_size"), LinuxAbi.BP_EFI_MEMDESC_SIZE);
-        assertEquals(efiInfo + v("struct efi_info.efi_memdesc_version"), LinuxAbi.BP_EFI_MEMDESC_VERSION);
-        assertEquals(efiInfo + v("struct efi_info.efi_memmap"), LinuxAbi.BP_EFI_MEMMAP);
-        assertEquals(efiInfo + v("struct efi_info.efi_memmap_size"), LinuxAbi.BP_EFI_MEMMAP_SIZE);
-        assertEquals(efiInfo + v("struct efi_info.efi_systab_hi"), LinuxAbi.BP_EFI_SYSTAB_HI);
-        assertEquals(efiInfo + v("struct efi_info.efi_memmap_hi"), LinuxAbi.BP_EFI_MEMMAP_HI);
-        assertEquals(v("struct boot_params.e820_entries"), LinuxAbi.BP_E820_ENTRIES);
-        assertEquals(v("struct boot_params.secure_boot"), LinuxAbi.BP_SECURE_BOOT);
-        assertEquals(v("struct boot_params.hdr") + v("struct setup_header.setup_data"), LinuxAbi.BP_HDR_SETUP_DATA);
-        assertEquals(v("struct boot_params.e820_table"), LinuxAbi.BP_E820_TABLE);
-        long hdr = v("struct boot_params.hdr");
-        assertEquals(hdr + v("struct setup_header.ramdisk_image"), LinuxAbi.BP_HDR_RAMDISK_IMAGE);
-        assertEquals(hdr + v("struct setup_header.ramdisk_size"), LinuxAbi.BP_HDR_RAMDISK_SIZE);
-        assertEquals(hdr + v("struct setup_header.cmd_line_ptr"), LinuxAbi.BP_HDR_CMD_LINE_PTR);
-        assertEquals(v("struct boot_params.ext_ramdisk_image"), LinuxAbi.BP_EXT_RAMDISK_IMAGE);
-        assertEquals(v("struct boot_params.ext_ramdisk_size"), LinuxAbi.BP_EXT_RAMDISK_SIZE);
-        assertEquals(v("struct boot_params.ext_cmd_line_ptr"), LinuxAbi.BP_EXT_CMD_LINE_PTR);
-        assertEquals(v("sizeof.struct boot_e820_entry"), LinuxAbi.E820_ENTRY_SIZE);
-        assertEquals(0, v("struct boot_e820_entry.addr"));
-        assertEquals(8, v("struct boot_e820_entry.size"));
-        assertEquals(16, v("struct boot_e820_entry.type"));
-        assertEquals(v("E820_MAX_ENTRIES_ZEROPAGE"), LinuxAbi.E820_MAX_ENTRIES_ZEROPAGE);
-        assertEquals(v("sizeof.struct boot_params"), LinuxAbi.BOOT_PARAMS_SIZE);
+        assertFields("struct boot_params", 0, same("screen_info", LinuxAbi.BP_SCREEN_INFO),
+                same("e820_entries", LinuxAbi.BP_E820_ENTRIES), same("secure_boot", LinuxAbi.BP_SECURE_BOOT),
+                same("e820_table", LinuxAbi.BP_E820_TABLE), same("ext_ramdisk_image", LinuxAbi.BP_EXT_RAMDISK_IMAGE),
+                same("ext_ramdisk_size", LinuxAbi.BP_EXT_RAMDISK_SIZE), same("ext_cmd_line_ptr", LinuxAbi.BP_EXT_CMD_LINE_PTR));
+        assertFields("struct efi_info", v("struct boot_params.efi_info"),
+                same("efi_loader_signature", LinuxAbi.BP_EFI_LOADER_SIGNATURE), same("efi_systab", LinuxAbi.BP_EFI_SYSTAB),
+                same("efi_memdesc_size", LinuxAbi.BP_EFI_MEMDESC_SIZE), same("efi_memdesc_version", LinuxAbi.BP_EFI_MEMDESC_VERSION),
+                same("efi_memmap", LinuxAbi.BP_EFI_MEMMAP), same("efi_memmap_size", LinuxAbi.BP_EFI_MEMMAP_SIZE),
+                same("efi_systab_hi", LinuxAbi.BP_EFI_SYSTAB_HI), same("efi_memmap_hi", LinuxAbi.BP_EFI_MEMMAP_HI));
+        assertFields("struct setup_header", v("struct boot_params.hdr"), same("setup_data", LinuxAbi.BP_HDR_SETUP_DATA),
+                same("ramdisk_image", LinuxAbi.BP_HDR_RAMDISK_IMAGE), same("ramdisk_size", LinuxAbi.BP_HDR_RAMDISK_SIZE),
+                same("cmd_line_ptr", LinuxAbi.BP_HDR_CMD_LINE_PTR));
+        assertFields("struct boot_e820_entry", 0, same("addr", 0), same("size", 8), same("type", 16));
+        assertPrinted(same("sizeof.struct screen_info", LinuxAbi.SCREEN_INFO_SIZE),
+                same("sizeof.struct boot_e820_entry", LinuxAbi.E820_ENTRY_SIZE),
+                same("E820_MAX_ENTRIES_ZEROPAGE", LinuxAbi.E820_MAX_ENTRIES_ZEROPAGE),
+                same("sizeof.struct boot_params", LinuxAbi.BOOT_PARAMS_SIZE));
     }
 
     @Test
     void setupDataAndSetupEfiAreLaidOutAsTheKernelDeclaresThem() {
-        assertEquals(v("sizeof.struct setup_data"), LinuxAbi.SETUP_DATA_HEADER);
-        assertEquals(v("struct setup_data.next"), LinuxAbi.SD_NEXT);
-        assertEquals(v("struct setup_data.type"), LinuxAbi.SD_TYPE);
-        assertEquals(v("struct setup_data.len"), LinuxAbi.SD_LEN);
-        assertEquals(v("SETUP_E820_EXT"), LinuxAbi.SETUP_E820_EXT);
-        assertEquals(v("SETUP_EFI"), LinuxAbi.SETUP_EFI);
-        assertEquals((int) v("SETUP_INDIRECT"), LinuxAbi.SETUP_INDIRECT);
-        assertEquals(v("sizeof.struct efi_setup_data"), LinuxAbi.EFI_SETUP_DATA_SIZE);
-        assertEquals(v("struct efi_setup_data.fw_vendor"), LinuxAbi.ESD_FW_VENDOR);
-        assertEquals(v("struct efi_setup_data.__unused"), LinuxAbi.ESD_RUNTIME);
-        assertEquals(v("struct efi_setup_data.tables"), LinuxAbi.ESD_TABLES);
-        assertEquals(v("struct efi_setup_data.smbios"), LinuxAbi.ESD_SMBIOS);
+        assertFields("struct setup_data", 0, same("next", LinuxAbi.SD_NEXT), same("type", LinuxAbi.SD_TYPE), same("len", LinuxAbi.SD_LEN));
+        assertFields("struct efi_setup_data", 0, same("fw_vendor", LinuxAbi.ESD_FW_VENDOR), same("__unused", LinuxAbi.ESD_RUNTIME),
+                same("tables", LinuxAbi.ESD_TABLES), same("smbios", LinuxAbi.ESD_SMBIOS));
+        // (1 << 31) is a negative int in the header and ours alike: the 64-bit values agree
+        assertPrinted(same("sizeof.struct setup_data", LinuxAbi.SETUP_DATA_HEADER), same("SETUP_E820_EXT", LinuxAbi.SETUP_E820_EXT),
+                same("SETUP_EFI", LinuxAbi.SETUP_EFI), same("SETUP_INDIRECT", LinuxAbi.SETUP_INDIRECT),
+                same("sizeof.struct efi_setup_data", LinuxAbi.EFI_SETUP_DATA_SIZE));
     }
 
     @Test
     void efiTablesMemoryDescriptorsAndTheTpmLogTablesMatchIncludeLinuxEfiH() {
-        assertEquals(v("efi_system_table_64_t.hdr.signature"), LinuxAbi.SYSTAB_SIGNATURE);
-        assertEquals(v("efi_system_table_64_t.nr_tables"), LinuxAbi.SYSTAB_NR_TABLES);
-        assertEquals(v("efi_system_table_64_t.tables"), LinuxAbi.SYSTAB_TABLES);
-        assertEquals(v("sizeof.efi_system_table_64_t"), LinuxAbi.SYSTAB_64_SIZE);
-        assertEquals(v("EFI_SYSTEM_TABLE_SIGNATURE"), LinuxAbi.EFI_SYSTEM_TABLE_SIGNATURE);
-        assertEquals(v("sizeof.efi_config_table_64_t"), LinuxAbi.CONFIG_TABLE_64_SIZE);
-        assertEquals(v("efi_config_table_64_t.table"), LinuxAbi.CT_TABLE);
-        assertEquals(v("sizeof.efi_memory_desc_t"), LinuxAbi.EFI_MEMORY_DESC_SIZE);
-        assertEquals(v("efi_memory_desc_t.type"), LinuxAbi.MD_TYPE);
-        assertEquals(v("efi_memory_desc_t.phys_addr"), LinuxAbi.MD_PHYS_ADDR);
-        assertEquals(v("efi_memory_desc_t.virt_addr"), LinuxAbi.MD_VIRT_ADDR);
-        assertEquals(v("efi_memory_desc_t.num_pages"), LinuxAbi.MD_NUM_PAGES);
-        assertEquals(v("efi_memory_desc_t.attribute"), LinuxAbi.MD_ATTRIBUTE);
-        assertEquals(v("EFI_MEMORY_DESCRIPTOR_VERSION"), LinuxAbi.EFI_MEMORY_DESCRIPTOR_VERSION);
-        assertEquals(v("struct linux_efi_tpm_eventlog.size"), LinuxAbi.TPM_LOG_SIZE);
-        assertEquals(v("struct linux_efi_tpm_eventlog.final_events_preboot_size"), LinuxAbi.TPM_LOG_FINAL_EVENTS_PREBOOT_SIZE);
-        assertEquals(v("struct linux_efi_tpm_eventlog.version"), LinuxAbi.TPM_LOG_VERSION);
-        assertEquals(v("struct linux_efi_tpm_eventlog.log"), LinuxAbi.TPM_LOG_LOG);
-        assertEquals(v("EFI_TCG2_EVENT_LOG_FORMAT_TCG_2"), LinuxAbi.EFI_TCG2_EVENT_LOG_FORMAT_TCG_2);
-        assertEquals(v("sizeof.struct efi_tcg2_final_events_table"), LinuxAbi.FINAL_EVENTS_TABLE_HEADER);
-        assertEquals(8, v("struct efi_tcg2_final_events_table.nr_events"));
+        assertFields("efi_system_table_64_t", 0, same("hdr.signature", LinuxAbi.SYSTAB_SIGNATURE),
+                same("nr_tables", LinuxAbi.SYSTAB_NR_TABLES), same("tables", LinuxAbi.SYSTAB_TABLES));
+        assertFields("efi_config_table_64_t", 0, same("table", LinuxAbi.CT_TABLE));
+        assertFields("efi_memory_desc_t", 0, same("type", LinuxAbi.MD_TYPE), same("phys_addr", LinuxAbi.MD_PHYS_ADDR),
+                same("virt_addr", LinuxAbi.MD_VIRT_ADDR), same("num_pages", LinuxAbi.MD_NUM_PAGES),
+                same("attribute", LinuxAbi.MD_ATTRIBUTE));
+        assertFields("struct linux_efi_tpm_eventlog", 0, same("size", LinuxAbi.TPM_LOG_SIZE),
+                same("final_events_preboot_size", LinuxAbi.TPM_LOG_FINAL_EVENTS_PREBOOT_SIZE),
+                same("version", LinuxAbi.TPM_LOG_VERSION), same("log", LinuxAbi.TPM_LOG_LOG));
+        // nr_events follows the table's u64 version
+        assertFields("struct efi_tcg2_final_events_table", 0, same("nr_events", 8));
+        assertPrinted(same("sizeof.efi_system_table_64_t", LinuxAbi.SYSTAB_64_SIZE),
+                same("EFI_SYSTEM_TABLE_SIGNATURE", LinuxAbi.EFI_SYSTEM_TABLE_SIGNATURE),
+                same("sizeof.efi_config_table_64_t", LinuxAbi.CONFIG_TABLE_64_SIZE),
+                same("sizeof.efi_memory_desc_t", LinuxAbi.EFI_MEMORY_DESC_SIZE),
+                same("EFI_MEMORY_DESCRIPTOR_VERSION", LinuxAbi.EFI_MEMORY_DESCRIPTOR_VERSION),
+                same("EFI_TCG2_EVENT_LOG_FORMAT_TCG_2", LinuxAbi.EFI_TCG2_EVENT_LOG_FORMAT_TCG_2),
+                same("sizeof.struct efi_tcg2_final_events_table", LinuxAbi.FINAL_EVENTS_TABLE_HEADER));
         assertEquals(guids.get("guid.tpm_log"), LinuxAbi.LINUX_EFI_TPM_EVENT_LOG_GUID.toString().toLowerCase());
         assertEquals(guids.get("guid.final_log"), LinuxAbi.LINUX_EFI_TPM_FINAL_LOG_GUID.toString().toLowerCase());
     }
 
     @Test
     void firmwareMemmapTypeNamesGiveTheKernelsE820Types() {
-        assertEquals(v("E820_TYPE_RAM"), LinuxAbi.e820Type("System RAM"));
-        assertEquals(v("E820_TYPE_RAM"), LinuxAbi.E820_TYPE_RAM);
-        assertEquals(v("E820_TYPE_RESERVED"), LinuxAbi.e820Type("Reserved"));
-        assertEquals(v("E820_TYPE_ACPI"), LinuxAbi.e820Type("ACPI Tables"));
-        assertEquals(v("E820_TYPE_NVS"), LinuxAbi.e820Type("ACPI Non-volatile Storage"));
-        assertEquals(v("E820_TYPE_UNUSABLE"), LinuxAbi.e820Type("Unusable memory"));
-        assertEquals(v("E820_TYPE_PMEM"), LinuxAbi.e820Type("Persistent Memory"));
-        assertEquals(v("E820_TYPE_PRAM"), LinuxAbi.e820Type("Persistent Memory (legacy)"));
-        assertEquals(v("E820_TYPE_SOFT_RESERVED"), LinuxAbi.e820Type("Soft Reserved") & 0xffffffffL);
-        assertEquals(v("E820_TYPE_RESERVED"), LinuxAbi.e820Type("something new"));
+        assertPrinted(same("E820_TYPE_RAM", LinuxAbi.e820Type("System RAM")), same("E820_TYPE_RAM", LinuxAbi.E820_TYPE_RAM),
+                same("E820_TYPE_RESERVED", LinuxAbi.e820Type("Reserved")), same("E820_TYPE_ACPI", LinuxAbi.e820Type("ACPI Tables")),
+                same("E820_TYPE_NVS", LinuxAbi.e820Type("ACPI Non-volatile Storage")),
+                same("E820_TYPE_UNUSABLE", LinuxAbi.e820Type("Unusable memory")),
+                same("E820_TYPE_PMEM", LinuxAbi.e820Type("Persistent Memory")),
+                same("E820_TYPE_PRAM", LinuxAbi.e820Type("Persistent Memory (legacy)")),
+                // 0xefffffff: a negative int of ours, an unsigned one of the kernel's
+                same("E820_TYPE_SOFT_RESERVED", Integer.toUnsignedLong(LinuxAbi.e820Type("Soft Reserved"))),
+                same("E820_TYPE_RESERVED", LinuxAbi.e820Type("something new")));
     }
 }

@@ -1,18 +1,15 @@
 package org.kexecmeasured.policy;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.kexecmeasured.payload.RealParts;
 import org.kexecmeasured.payload.pe.PeFile;
-import org.kexecmeasured.policy.engine.PayloadCheck;
 import org.kexecmeasured.policy.engine.Prediction;
 import org.kexecmeasured.policy.engine.SecretVerdict;
 import org.kexecmeasured.policy.engine.Verdict;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.file.PolicyParser;
-import org.kexecmeasured.policy.reauth.Reauthorizer;
 import org.kexecmeasured.policy.testing.SecretClients;
 import org.kexecmeasured.tpm.PcrSelection;
 import org.kexecmeasured.tpm.TssTpm;
@@ -20,14 +17,12 @@ import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.SwtpmExtension;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;
-import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +32,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
-import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -70,21 +64,11 @@ class SecretVerdictOracleTest {
         }
         byte[] secretA = "secret a: sealed to PCR 7".getBytes(StandardCharsets.UTF_8);
         byte[] secretB = "secret b: sealed to PCR 7+11".getBytes(StandardCharsets.UTF_8);
-        Path[] a = c.tpm2Seal("a", "sha256:7", secretA);
-        Path[] b = c.tpm2Seal("b", "sha256:7,11", secretB);
-        Path imgC = c.luksImage("c");
-        c.cryptenroll(imgC, "--tpm2-pcrs=7+11");
-        Path key = dir.resolve("pcr-signing.pem");
-        Path pub = dir.resolve("pcr-signing.pub.pem");
-        c.ok("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key.toString());
-        c.ok("openssl", "pkey", "-in", key.toString(), "-pubout", "-out", pub.toString());
-        Path imgD = c.luksImage("d");
-        c.cryptenroll(imgD, "--tpm2-public-key=" + pub, "--tpm2-public-key-pcrs=11");
-        Path imgE = c.luksImage("e");
-        c.clevisBind(imgE, "{\"pcr_bank\":\"sha256\",\"pcr_ids\":\"7\"}");
-        Path jweF = dir.resolve("f.jwe");
         byte[] secretF = "secret f: clevis sha1 7,11".getBytes(StandardCharsets.UTF_8);
-        Files.writeString(jweF, c.clevisEncrypt("{\"pcr_bank\":\"sha1\",\"pcr_ids\":\"7,11\"}", secretF));
+        SecretClients.SixSecrets six = c.sealSix(secretA, secretB, secretF);
+        Path[] a = six.a(), b = six.b();
+        Path imgC = six.imgC(), imgD = six.imgD(), imgE = six.imgE(), jweF = six.jweF();
+        Path key = six.signing().key(), pub = six.signing().pub();
 
         Path policyFile = dir.resolve("policy.yaml");
         Files.writeString(policyFile, String.join("\n",

@@ -52,6 +52,6 @@ public record ImageLoad(long imageLocationInMemory, long imageLengthInMemory, lo
     @Override
     public String summary() {
         String dp = devicePath != null ? Text.escape(devicePath) : "(unparsable device path " + Text.hexPreview(devicePathBytes) + ")";
-        return dp + String.format(" @0x%x len %d", imageLocationInMemory, imageLengthInMemory);
+        return dp + " @0x" + Long.toHexString(imageLocationInMemory) + " len " + imageLengthInMemory; // no %d: see DevicePath
     }
 }

@@ -4,10 +4,8 @@ import org.kexecmeasured.efi.Guid;
 import org.kexecmeasured.util.Le;
 import org.kexecmeasured.util.Hex;
 
-import java.io.ByteArrayInputStream;
-import java.security.cert.CertificateFactory;
-import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -70,13 +68,63 @@ final class SignatureLists {
         return s == null ? null : new Entry(X509, Guid.read(d, 0), s, der);
     }
 
-    private static String subject(byte[] der) {
+    /**
+     * The subject of an X.509 certificate (RFC 2253, as {@link javax.security.auth.x500.X500Principal} writes it),
+     * or null when the DER is not a certificate. The certificate's structure is walked here (every element of
+     * Certificate and TBSCertificate present, in order, each length inside its parent: RFC 5280 4.1) and only the
+     * subject Name is parsed, by the JDK: a {@code CertificateFactory} would also set up the security providers and
+     * decode the public key and every extension, the largest cost of {@code eventlog show} on a log with Secure Boot
+     * databases (a display summary, never a trust decision: nothing here is verified).
+     */
+    static String subject(byte[] der) {
         try {
-            X509Certificate c = (X509Certificate) CertificateFactory.getInstance("X.509")
-                    .generateCertificate(new ByteArrayInputStream(der));
-            return c.getSubjectX500Principal().getName(javax.security.auth.x500.X500Principal.RFC2253);
-        } catch (Exception e) { // hostile or truncated DER: show the hex instead
+            int[] cert = Der.element(der, 0, der.length, Der.SEQUENCE);
+            int[] tbs = Der.element(der, cert[0], cert[1], Der.SEQUENCE);
+            int[] sigAlg = Der.element(der, tbs[1], cert[1], Der.SEQUENCE);
+            int[] sig = Der.element(der, sigAlg[1], cert[1], Der.BIT_STRING);
+            if (sig[1] != cert[1]) return null;
+            int p = tbs[0];
+            if (p < tbs[1] && (der[p] & 0xff) == Der.VERSION) p = Der.element(der, p, tbs[1], Der.VERSION)[1];
+            p = Der.element(der, p, tbs[1], Der.INTEGER)[1]; // serialNumber
+            p = Der.element(der, p, tbs[1], Der.SEQUENCE)[1]; // signature
+            p = Der.element(der, p, tbs[1], Der.SEQUENCE)[1]; // issuer
+            p = Der.element(der, p, tbs[1], Der.SEQUENCE)[1]; // validity
+            int[] subject = Der.element(der, p, tbs[1], Der.SEQUENCE);
+            p = Der.element(der, subject[1], tbs[1], Der.SEQUENCE)[1]; // subjectPublicKeyInfo
+            while (p < tbs[1]) p = Der.element(der, p, tbs[1], -1)[1]; // issuerUniqueID, subjectUniqueID, extensions
+            return new javax.security.auth.x500.X500Principal(Arrays.copyOfRange(der, subject[2], subject[1]))
+                    .getName(javax.security.auth.x500.X500Principal.RFC2253);
+        } catch (RuntimeException e) { // hostile or truncated DER (X500Principal: IllegalArgumentException): show the hex instead
             return null;
+        }
+    }
+
+    /** Just enough DER (X.690 8.1, 10.1: definite lengths, minimal) to find the elements of a certificate. */
+    private static final class Der {
+        static final int INTEGER = 0x02;
+        static final int BIT_STRING = 0x03;
+        static final int SEQUENCE = 0x30;
+        static final int VERSION = 0xa0; // [0] EXPLICIT Version
+
+        /**
+         * The element at {@code p}, which must end by {@code limit} and have tag {@code tag} (any tag when -1; only
+         * single-byte tags): {content start, end, element start}.
+         */
+        static int[] element(byte[] d, int p, int limit, int tag) {
+            if (p + 2 > limit) throw new IllegalArgumentException("truncated at " + p);
+            int t = d[p] & 0xff;
+            if ((t & 0x1f) == 0x1f || (tag >= 0 && t != tag)) throw new IllegalArgumentException("tag " + t + " at " + p);
+            int len = d[p + 1] & 0xff;
+            int q = p + 2;
+            if (len >= 0x80) {
+                int n = len & 0x7f;
+                if (n == 0 || n > 3 || q + n > limit || d[q] == 0) throw new IllegalArgumentException("length at " + p);
+                len = 0;
+                for (int i = 0; i < n; i++) len = len << 8 | (d[q++] & 0xff);
+                if (len < 0x80) throw new IllegalArgumentException("length not minimal at " + p);
+            }
+            if (len > limit - q) throw new IllegalArgumentException("element at " + p + " overruns its parent");
+            return new int[]{q, q + len, p};
         }
     }
 

@@ -328,4 +328,43 @@ public final class SecretClients {
         flush();
         return r.exit() == 0 ? r.out().getBytes(StandardCharsets.UTF_8) : null;
     }
+
+    /** An RSA key pair for signed PCR policies, made by openssl: {@code pcr-signing.pem} and {@code pcr-signing.pub.pem}. */
+    public record SigningKey(Path key, Path pub) {
+    }
+
+    /** Makes the {@link SigningKey} in the directory with openssl genpkey (RSA 2048) and openssl pkey -pubout. */
+    public SigningKey pcrSigningKey() {
+        Path key = dir.resolve("pcr-signing.pem");
+        Path pub = dir.resolve("pcr-signing.pub.pem");
+        ok("openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", key.toString());
+        ok("openssl", "pkey", "-in", key.toString(), "-pubout", "-out", pub.toString());
+        return new SigningKey(key, pub);
+    }
+
+    /**
+     * The six secrets of the policy acceptance tests, each sealed by its own client, in this order: (a) tpm2-tools
+     * to sha256 PCR 7 and (b) to sha256 PCR 7+11 ({@code a.pub}/{@code a.priv}, …), (c) a LUKS2 image with
+     * systemd-cryptenroll --tpm2-pcrs=7+11 ({@code c.img}), (d) one with --tpm2-public-key (the {@link SigningKey}),
+     * signed PCR 11 ({@code d.img}), (e) a clevis luks bind tpm2 pin on sha256 PCR 7 ({@code e.img}), (f) a clevis
+     * encrypt tpm2 JWE on sha1 PCR 7+11 ({@code f.jwe}).
+     */
+    public record SixSecrets(Path[] a, Path[] b, Path imgC, SigningKey signing, Path imgD, Path imgE, Path jweF) {
+    }
+
+    /** Seals {@link SixSecrets} against the swtpm's PCRs as they are now; a, b and f hold these plaintexts. */
+    public SixSecrets sealSix(byte[] secretA, byte[] secretB, byte[] secretF) throws IOException {
+        Path[] a = tpm2Seal("a", "sha256:7", secretA);
+        Path[] b = tpm2Seal("b", "sha256:7,11", secretB);
+        Path imgC = luksImage("c");
+        cryptenroll(imgC, "--tpm2-pcrs=7+11");
+        SigningKey signing = pcrSigningKey();
+        Path imgD = luksImage("d");
+        cryptenroll(imgD, "--tpm2-public-key=" + signing.pub(), "--tpm2-public-key-pcrs=11");
+        Path imgE = luksImage("e");
+        clevisBind(imgE, "{\"pcr_bank\":\"sha256\",\"pcr_ids\":\"7\"}");
+        Path jweF = dir.resolve("f.jwe");
+        Files.writeString(jweF, clevisEncrypt("{\"pcr_bank\":\"sha1\",\"pcr_ids\":\"7,11\"}", secretF));
+        return new SixSecrets(a, b, imgC, signing, imgD, imgE, jweF);
+    }
 }
