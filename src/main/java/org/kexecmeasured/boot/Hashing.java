@@ -10,7 +10,6 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.EnumMap;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -267,30 +266,89 @@ public final class Hashing {
         return d;
     }
 
-    private byte[] rememberedImage;
+    private ByteBuffer rememberedImage;
     private Map<HashAlg, byte[]> rememberedDigests;
 
     /**
      * The payload's SHA-256 Authenticode digest (for the boundary event), computed together with
      * every bank's and remembered, so that the PCR 4 event of the payload's own LoadImage does not
-     * hash the (often 50 MB) image a second time.
+     * hash the (often 50 MB) image a second time. The banks are split in two groups hashed at the same
+     * time, one on this thread and one on another (each group in one pass over the image): on two cores
+     * the wall time is the slower group's, not the sum.
      */
-    public synchronized byte[] payloadAuthenticodeSha256(byte[] image) {
+    public synchronized byte[] payloadAuthenticodeSha256(ByteBuffer image) {
         EnumSet<HashAlg> algs = EnumSet.copyOf(banks);
         algs.add(HashAlg.SHA256);
+        ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
         long t0 = System.nanoTime();
-        Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(image), algs);
-        count(image.length, System.nanoTime() - t0);
-        rememberedImage = image;
+        PeFile pe = PeFile.parse(view);
+        List<EnumSet<HashAlg>> groups = splitByCost(algs);
+        Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+        CompletableFuture<Map<HashAlg, byte[]>> other = groups.size() < 2 ? null
+                : CompletableFuture.supplyAsync(() -> Authenticode.digests(pe, groups.get(1)), Hashing::onNewThread);
+        d.putAll(Authenticode.digests(pe, groups.get(0)));
+        if (other != null) d.putAll(other.join());
+        count(view.capacity(), System.nanoTime() - t0);
+        rememberedImage = view;
         rememberedDigests = new EnumMap<>(HashAlg.class);
         for (HashAlg a : banks) rememberedDigests.put(a, d.get(a));
         return d.get(HashAlg.SHA256);
     }
 
-    private synchronized Map<HashAlg, byte[]> remembered(byte[] image) {
-        if (rememberedImage == null || (image != rememberedImage && !Arrays.equals(image, rememberedImage))) {
-            return null;
+    /** One daemon thread per task: the split runs once per plan, a pool would outlive it for nothing. */
+    private static void onNewThread(Runnable r) {
+        Thread t = new Thread(r, "hashing-banks");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /**
+     * The banks in two groups of about equal cost (SHA-384/512 cost about twice SHA-1/256 per byte with SHA-NI or
+     * without): the costliest bank alone when it weighs at least the rest, else the greedy split. One group when
+     * there is one bank or only one core.
+     */
+    static List<EnumSet<HashAlg>> splitByCost(EnumSet<HashAlg> algs) {
+        if (algs.size() < 2 || Runtime.getRuntime().availableProcessors() < 2) return List.of(EnumSet.copyOf(algs));
+        List<HashAlg> sorted = new ArrayList<>(algs);
+        sorted.sort(java.util.Comparator.comparingInt(Hashing::cost).reversed());
+        EnumSet<HashAlg> a = EnumSet.noneOf(HashAlg.class);
+        EnumSet<HashAlg> b = EnumSet.noneOf(HashAlg.class);
+        int ca = 0;
+        int cb = 0;
+        for (HashAlg h : sorted) {
+            if (ca <= cb) {
+                a.add(h);
+                ca += cost(h);
+            } else {
+                b.add(h);
+                cb += cost(h);
+            }
         }
+        return List.of(a, b);
+    }
+
+    /** Relative cost per byte. */
+    private static int cost(HashAlg a) {
+        return a.size >= 48 ? 2 : 1;
+    }
+
+    /** An array holding the bytes the payload's digests were computed over (its heap copy for the emulator). */
+    private byte[] payloadArray;
+
+    /**
+     * Names {@code copy} as a copy of the payload whose digests {@link #payloadAuthenticodeSha256} computed (the
+     * {@code PayloadFile}'s array): its LoadImage then reuses them without comparing 60 MB again.
+     */
+    public synchronized void payloadArray(byte[] copy) {
+        payloadArray = copy;
+    }
+
+    /** The digests remembered for the payload when {@code image} is the payload (the same array, or equal bytes). */
+    private synchronized Map<HashAlg, byte[]> remembered(byte[] image) {
+        if (rememberedImage == null || image.length != rememberedImage.capacity()) return null;
+        boolean same = image == payloadArray
+                || rememberedImage.hasArray() && rememberedImage.array() == image && rememberedImage.arrayOffset() == 0;
+        if (!same && !ByteBuffer.wrap(image).equals(rememberedImage.duplicate().clear())) return null;
         return new EnumMap<>(rememberedDigests);
     }
 

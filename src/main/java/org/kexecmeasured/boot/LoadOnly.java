@@ -28,7 +28,12 @@ public final class LoadOnly {
     public static Result crash(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader crashLoader) {
         Plan plan = MeasuredBoot.plan(req, tpm);
         Decision decision = MeasuredBoot.decide(plan, decider);
+        req.payload().checkUnchanged("before the crash kernel was loaded");
         Loader.Loaded loaded = crashLoader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.CRASH));
+        MeasuredBoot.unloadOnFailure(loaded, () -> {
+            req.payload().checkUnchanged("after the crash kernel was loaded");
+            return null;
+        });
         return new Result(plan, decision, loaded, null);
     }
 
@@ -84,8 +89,11 @@ public final class LoadOnly {
                     + " system-shutdown hook commits and the commit does not re-authorize, so the signature would not"
                     + " match: a decider that decides again at the commit is needed (nothing was loaded or extended)");
         }
+        req.payload().checkUnchanged("before the kernel was loaded");
         Loader.Loaded loaded = loader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.PENDING));
         MeasuredBoot.unloadOnFailure(loaded, () -> {
+            // the last read of the payload's bytes was the load: the pending boot is saved only for the bytes checked
+            req.payload().checkUnchanged("before the pending boot was saved");
             try {
                 // a re-authorization's copy beside the manifest is made again by the commit's decision
                 java.util.SortedMap<String, byte[]> saved = new java.util.TreeMap<>(decision.sidecarFiles());

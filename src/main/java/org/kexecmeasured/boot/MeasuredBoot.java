@@ -6,6 +6,7 @@ import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.Replay;
+import org.kexecmeasured.payload.PayloadFile;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.tpm.CommandCode;
 import org.kexecmeasured.tpm.PcrReader;
@@ -72,7 +73,7 @@ public final class MeasuredBoot {
      * @param bootPath    null, or the payload's path on the ESP as a boot option names it ({@code \EFI\debian\shimx64.efi})
      * @param progress    told each step and the emulation's service calls ({@link Progress#NONE}: nobody listens)
      */
-    public record Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
+    public record Request(PayloadFile payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                           Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
                           Duration lockWait, Path disk, String bootPath, OsLogs osLogs, Progress progress,
                           List<org.kexecmeasured.uefi.RamRange> resumeRam, String loadOptions) {
@@ -85,10 +86,18 @@ public final class MeasuredBoot {
         }
 
         /** A request nobody watches ({@link Progress#NONE}), in file mode (no resume capture). */
-        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
+        public Request(PayloadFile payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
                        Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
                        Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
             this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+                    lockWait, disk, bootPath, osLogs, Progress.NONE, null, null);
+        }
+
+        /** As above, the payload's bytes in memory ({@link PayloadFile#of}). */
+        public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir,
+                       Path eventlogOut, BootPolicy policy, String toolVersion, long timeBudgetMillis,
+                       Duration lockWait, Path disk, String bootPath, OsLogs osLogs) {
+            this(PayloadFile.of(payload), payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
                     lockWait, disk, bootPath, osLogs, Progress.NONE, null, null);
         }
 
@@ -113,14 +122,14 @@ public final class MeasuredBoot {
          */
         public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
                        BootPolicy policy, String toolVersion, long timeBudgetMillis) {
-            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+            this(PayloadFile.of(payload), payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
                     Duration.ZERO, null, null, OsLogs.NONE);
         }
 
         /** As the short form, reading the running OS's logs as {@code osLogs} says. */
         public Request(byte[] payload, String payloadName, Path esp, Path firmwareLog, Path stateDir, Path eventlogOut,
                        BootPolicy policy, String toolVersion, long timeBudgetMillis, OsLogs osLogs) {
-            this(payload, payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
+            this(PayloadFile.of(payload), payloadName, esp, firmwareLog, stateDir, eventlogOut, policy, toolVersion, timeBudgetMillis,
                     Duration.ZERO, null, null, osLogs);
         }
 
@@ -205,7 +214,14 @@ public final class MeasuredBoot {
                 return null;
             });
             if (loader != Loader.NONE) req.progress().step("loading the kernel");
+            // the bytes planned and decided on are the file's still (a mapped payload's read lease holds)
+            req.payload().checkUnchanged("before the kernel was loaded");
             Loader.Loaded loaded = clock.time("load", () -> load(loader, plan, sidecar));
+            // and after the load, the last read of the payload's bytes, before the first TPM write
+            unloadOnFailure(loaded, () -> {
+                req.payload().checkUnchanged("before the TPM was extended");
+                return null;
+            });
             req.progress().step("extending the PCRs");
             Commit.Result committed = clock.time("commit", () -> unloadOnFailure(loaded,
                     () -> Commit.commit(plan, tpm, req.stateDir(), req.eventlogFile())));
@@ -224,7 +240,7 @@ public final class MeasuredBoot {
     public static Plan plan(Request req, PcrReader pcrs) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = pcrs.commandCounts();
-        checkPayloadIsPe(req.payload());
+        checkPayloadIsPe(req.payload().buffer());
         req.progress().step("reading the firmware log and the PCRs");
         EventLog firmware = readFirmwareLog(req.firmwareLog());
         PcrSet before = readPcrs(pcrs);
@@ -359,7 +375,7 @@ public final class MeasuredBoot {
     }
 
     /** Refuses a payload that is not a well-formed PE before anything else. */
-    static void checkPayloadIsPe(byte[] payload) {
+    static void checkPayloadIsPe(java.nio.ByteBuffer payload) {
         if (!PeFile.looksLikePe(payload)) {
             throw new BadInputException("the payload is not a PE/COFF image (UKI, EFI application or EFI-stub kernel)");
         }

@@ -95,13 +95,18 @@ public final class Planner implements ChainMeasurer.Sink {
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
         req.progress().step("hashing the payload");
-        knownSections(hashing, req.payload()); // starts hashing a UKI's large sections on the second core
-        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload());
+        // The payload's Authenticode digest first, its banks on both cores: the boundary event carries it and the
+        // payload's own LoadImage measurement (the emulation's first) needs every bank, so no payload code runs
+        // before it. Then a UKI's large sections are hashed ahead on the second core while the emulation (one
+        // thread) runs on the first: the stub measures them only later.
+        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer());
+        knownSections(hashing, req.payload().buffer());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
         planner.planBoundary(boundary, hashing);
         ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
+        hashing.payloadArray(req.payload().array()); // the emulator's copy (see runPayload): the digests by identity
         EmulationResult emulation = runPayload(req, measurer);
         if (emulation.handOff() != null) {
             measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
@@ -160,18 +165,19 @@ public final class Planner implements ChainMeasurer.Sink {
      * and then runs it: the stub's measurement of its own copy then costs a byte comparison (wall time on a
      * multi-core machine; the same CPU time).
      */
-    static void knownSections(Hashing hashing, byte[] payload) {
+    static void knownSections(Hashing hashing, ByteBuffer payload) {
+        int size = payload.capacity();
         for (Section s : PeFile.parse(payload).sections()) {
             long start = s.pointerToRawData();
-            long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
-            if (start >= payload.length || raw < Hashing.LARGE) continue;
-            hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) raw));
+            long raw = Math.min(s.sizeOfRawData(), Math.max(0, size - start));
+            if (start >= size || raw < Hashing.LARGE) continue;
+            hashing.knownContent(payload.slice((int) start, (int) raw));
             boolean shorter = s.virtualSize() > 0 && s.virtualSize() < raw;
             if (shorter) {
-                hashing.knownContent(ByteBuffer.wrap(payload, (int) start, (int) s.virtualSize()));
+                hashing.knownContent(payload.slice((int) start, (int) s.virtualSize()));
             }
             if (Uki.KNOWN_SECTIONS.contains(s.name())) {
-                hashing.precompute(ByteBuffer.wrap(payload, (int) start, (int) (shorter ? s.virtualSize() : raw)));
+                hashing.precompute(payload.slice((int) start, (int) (shorter ? s.virtualSize() : raw)));
             }
         }
     }
@@ -203,7 +209,10 @@ public final class Planner implements ChainMeasurer.Sink {
         progress.emulationStarted(req.timeBudgetMillis());
         EmulationResult r;
         try {
-            r = Emulator.run(req.payload(), b.build());
+            // the emulator takes an array until it takes a buffer (guest-memory): a mapped payload is copied once here;
+            // its LoadImage then finds the digests by identity (the copy is of the bytes hashed, and a changed file
+            // breaks the lease, which the boot checks before anything irreversible)
+            r = Emulator.run(req.payload().array(), b.build());
         } catch (RuntimeException e) {
             throw measurer.failure() != null ? measurer.failure() : e;
         } finally {

@@ -2,6 +2,7 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.util.BoundedFiles;
 
+import org.kexecmeasured.payload.PayloadFile;
 import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.Decider;
 import org.kexecmeasured.boot.Divergence;
@@ -150,7 +151,12 @@ public final class BootCommand implements Callable<Integer> {
             throw new BadInputException("--at-shutdown needs the system-shutdown hook " + SHUTDOWN_HOOK
                     + " (installed with the package): without it the kernel would start uncommitted");
         }
-        byte[] bytes = run.read();
+        try (PayloadFile bytes = run.open()) {
+            return call(policy, bytes);
+        }
+    }
+
+    private Integer call(PolicyFile policy, PayloadFile bytes) throws IOException {
         CurrentLog.Choice chosenLog = run.log();
         Path log = chosenLog.path();
         String logNote = chosenLog.note();
@@ -186,7 +192,7 @@ public final class BootCommand implements Callable<Integer> {
             try (progress) {
                 if (policy != null) progress.step("reading the policy's secrets");
                 chosen = policy == null ? Decider.builtin(new java.util.HashSet<>(tolerateDivergent))
-                        : PolicyDecider.prepare(policy, bytes, tpm);
+                        : PolicyDecider.prepare(policy, bytes.buffer(), tpm);
                 Decider decider = plan -> {
                     progress.print(() -> warnDivergent(err, plan));
                     return chosen.decide(plan);
@@ -199,7 +205,7 @@ public final class BootCommand implements Callable<Integer> {
                             // the commit decides again under the same policy file, on the PCRs it reads after systemd's
                             // last phases (a re-authorization is signed then, into the sidecar of the commit's second
                             // load); written only once plan, decision and load have passed, beside the pending boot
-                            () -> PolicyAtCommit.prepare(PendingBoot.DEFAULT_DIR, policy, bytes));
+                            () -> PolicyAtCommit.prepare(PendingBoot.DEFAULT_DIR, policy, bytes.buffer()));
                     progress.close();
                     printLoadOnly(out, r, loader, logNote);
                     return 0;
@@ -311,16 +317,20 @@ public final class BootCommand implements Callable<Integer> {
     }
 
     /** The payload's bytes, after the checks every command that runs a payload makes. */
-    static byte[] readPayload(Path payload, Path esp) throws IOException {
+    static PayloadFile readPayload(Path payload, Path esp) throws IOException {
         if (esp != null && !Files.isDirectory(esp)) {
             throw new BadInputException("--esp " + esp + " is not a directory");
         }
         // names a directory, a missing file and one over KEXEC_MEASURED_MAX_PAYLOAD before reading
         long t0 = System.nanoTime();
-        byte[] b = BoundedFiles.read(payload, BoundedFiles.PAYLOAD);
+        PayloadFile b = PayloadFile.open(payload);
         readMicros = (System.nanoTime() - t0) / 1000;
+        payloadSource = b.describeSource();
         return b;
     }
+
+    /** How this process's last payload is held ("mapped", "copy: why"): for the stats. */
+    private static volatile String payloadSource;
 
     /** How long this process's last payload read took (a one-shot process reads one payload): for the stats. */
     private static volatile long readMicros;
@@ -380,6 +390,7 @@ public final class BootCommand implements Callable<Integer> {
             if (r.pendingDir() != null) m.put("pending", r.pendingDir().toString());
             Map<String, Object> s = new LinkedHashMap<>();
             s.put("jvmStartMicros", jvmStartMicros());
+            s.put("payloadSource", payloadSource);
             s.put("planMicros", p.stats().planMicros());
             s.put("emulationMicros", p.stats().emulationMicros());
             s.put("hashMicros", p.stats().hashMicros());
@@ -503,6 +514,7 @@ public final class BootCommand implements Callable<Integer> {
         s.put("wallMicros", r.stats().wallMicros());
         s.put("jvmStartMicros", jvmStartMicros());
         s.put("readMicros", readMicros);
+        s.put("payloadSource", payloadSource);
         s.put("loadMicros", r.loaded().loadMicros()); // kexec_file_load or, in resume mode, kexec_load
         s.put("planMicros", p.stats().planMicros());
         s.put("commitMicros", r.commit().micros());

@@ -4,6 +4,7 @@ import org.kexecmeasured.boot.BootPolicy;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
 import org.kexecmeasured.eventlog.CurrentLog;
+import org.kexecmeasured.payload.PayloadFile;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -45,8 +46,12 @@ final class PayloadOptions {
         BootCommand.checkDisk(disk, bootPath);
     }
 
-    /** The payload's bytes, after the checks every command that runs a payload makes. */
-    byte[] read() throws IOException {
+    /**
+     * The payload's bytes, after the checks every command that runs a payload makes: the file mapped under a read
+     * lease, else a private copy ({@link PayloadFile}). The caller closes it after its last
+     * {@link PayloadFile#checkUnchanged}.
+     */
+    PayloadFile open() throws IOException {
         return BootCommand.readPayload(payload, esp);
     }
 
@@ -61,7 +66,7 @@ final class PayloadOptions {
     }
 
     /** The request both commands make: this payload, run as these options say, continuing {@code log}. */
-    MeasuredBoot.Request request(byte[] bytes, Path log, Path stateDir, Path eventlogOut, BootPolicy policy,
+    MeasuredBoot.Request request(PayloadFile bytes, Path log, Path stateDir, Path eventlogOut, BootPolicy policy,
                                  Duration lockWait, OsLogs osLogs) {
         return new MeasuredBoot.Request(bytes, name(), esp, log, stateDir, eventlogOut, policy, Main.version(),
                 timeBudget.toMillis(), lockWait, disk, bootPath, osLogs);

@@ -2,6 +2,7 @@ package org.kexecmeasured.cli;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import org.kexecmeasured.payload.PayloadFile;
 import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.MeasuredBoot;
@@ -93,7 +94,12 @@ public final class PredictCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PolicyFile policy = PolicyParser.read(policyFile);
         run.checkDisk();
-        byte[] bytes = run.read();
+        try (PayloadFile bytes = run.open()) {
+            return call(policy, bytes);
+        }
+    }
+
+    private Integer call(PolicyFile policy, PayloadFile bytes) throws IOException {
         // the same request boot makes: the log boot would continue, and with the live TPM the running OS's
         // records (IMA, systemd) boot would place before the boundary; a PCR snapshot may come from elsewhere
         Path log = run.log().path();
@@ -124,10 +130,10 @@ public final class PredictCommand implements Callable<Integer> {
         return report.decision().allowed() ? 0 : Main.EXIT_POLICY_DENIED;
     }
 
-    private Report predict(PolicyFile policy, byte[] bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm) {
+    private Report predict(PolicyFile policy, PayloadFile bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm) {
         long t0 = System.nanoTime();
         req.progress().step("reading the policy's secrets");
-        PolicyDecider decider = PolicyDecider.prepare(policy, bytes, tpm);
+        PolicyDecider decider = PolicyDecider.prepare(policy, bytes.buffer(), tpm);
         long t1 = System.nanoTime();
         Plan plan;
         try {
@@ -139,7 +145,9 @@ public final class PredictCommand implements Callable<Integer> {
         req.progress().step("evaluating the policy");
         Decision d = decider.decide(plan);
         long t3 = System.nanoTime();
-        Report r = Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000);
+        // the prediction is of the bytes the file holds (a mapped payload's read lease held through the last read)
+        bytes.checkUnchanged("before the prediction was reported");
+        Report r = Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000, bytes.describeSource());
         JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).predicted(plan, r.decision(), policyFile.toString());
         return r;
     }
@@ -174,16 +182,21 @@ public final class PredictCommand implements Callable<Integer> {
         record Divergent(String bank, int pcr, String tpm, String logReplay, String explanation) {
         }
 
-        /** Microseconds: reading the policy's sources, the plan (of it emulation, hashing), the evaluation. */
-        @JsonPropertyOrder({"prepareMicros", "planMicros", "emulationMicros", "hashMicros", "hashBytes", "evaluateMicros"})
-        record Stats(long prepareMicros, long planMicros, long emulationMicros, long hashMicros, long hashBytes, long evaluateMicros) {
+        /**
+         * Microseconds: reading the policy's sources, the plan (of it emulation, hashing), the evaluation; how the
+         * payload was held ("mapped" under a read lease, or "copy: why").
+         */
+        @JsonPropertyOrder({"prepareMicros", "planMicros", "emulationMicros", "hashMicros", "hashBytes", "evaluateMicros", "payloadSource"})
+        record Stats(long prepareMicros, long planMicros, long emulationMicros, long hashMicros, long hashBytes, long evaluateMicros,
+                     String payloadSource) {
         }
 
         Report withCommands(Map<String, Long> commands) {
             return new Report(policy, payload, pcrSource, banks, events, predictedPcrs, divergences, decision, commands, stats);
         }
 
-        static Report of(PolicyFile policy, Plan plan, PolicyDecider decider, Decision d, long prepareMicros, long evaluateMicros) {
+        static Report of(PolicyFile policy, Plan plan, PolicyDecider decider, Decision d, long prepareMicros, long evaluateMicros,
+                         String payloadSource) {
             List<Event> events = new ArrayList<>();
             int seq = 0;
             for (PlannedRecord r : plan.records()) {
@@ -211,7 +224,7 @@ public final class PredictCommand implements Callable<Integer> {
                     plan.tpmBanks().stream().map(a -> a.tpmName).toList(), events, pcrs, div,
                     PolicyRecord.of(decider.evaluation()), null,
                     new Stats(prepareMicros, plan.stats().planMicros(), plan.stats().emulationMicros(), plan.stats().hashMicros(),
-                            plan.stats().hashBytes(), evaluateMicros));
+                            plan.stats().hashBytes(), evaluateMicros, payloadSource));
         }
     }
 

@@ -49,6 +49,11 @@ public record PolicyAtCommit(String format, String policyFile, String policyId, 
      * here, and with a policy writes this file (the directory created mode 0700, as the pending boot's).
      */
     public static void prepare(Path pendingDir, PolicyFile policy, byte[] payload) throws IOException {
+        prepare(pendingDir, policy, java.nio.ByteBuffer.wrap(payload));
+    }
+
+    /** As {@link #prepare(Path, PolicyFile, byte[])}, the payload read-only (a mapped file). */
+    public static void prepare(Path pendingDir, PolicyFile policy, java.nio.ByteBuffer payload) throws IOException {
         Files.deleteIfExists(pendingDir.resolve(FILE));
         if (policy == null) return;
         Files.createDirectories(pendingDir);
@@ -58,7 +63,7 @@ public record PolicyAtCommit(String format, String policyFile, String policyId, 
             // not a POSIX file system: nothing to tighten
         }
         JsonNode pcrsig = null;
-        PeFile pe = PeFile.parse(payload);
+        PeFile pe = PeFile.parse(payload.duplicate());
         if (Uki.isUki(pe)) {
             try {
                 pcrsig = Uki.of(pe).pcrSignature();

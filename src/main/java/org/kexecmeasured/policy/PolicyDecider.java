@@ -42,14 +42,14 @@ public final class PolicyDecider implements Decider {
 
     private final PolicyEngine.Prepared prepared;
     /** The payload; null at a commit at shutdown (its trust was decided at preparation). */
-    private final byte[] payload;
+    private final java.nio.ByteBuffer payload;
     /** At a commit at shutdown: the payload's .pcrsig as saved at preparation (null: none). */
     private final JsonNode savedPcrsig;
     private final PublicAreaReader tpm;
     private PolicyEngine.Evaluation last;
     private Prediction lastPrediction;
 
-    private PolicyDecider(PolicyEngine.Prepared prepared, byte[] payload, JsonNode savedPcrsig, PublicAreaReader tpm) {
+    private PolicyDecider(PolicyEngine.Prepared prepared, java.nio.ByteBuffer payload, JsonNode savedPcrsig, PublicAreaReader tpm) {
         this.prepared = prepared;
         this.payload = payload;
         this.savedPcrsig = savedPcrsig;
@@ -62,6 +62,11 @@ public final class PolicyDecider implements Decider {
      * @param tpm the TPM for persistent objects and NV indexes (read-only); null offline
      */
     public static PolicyDecider prepare(PolicyFile policy, byte[] payload, PublicAreaReader tpm) {
+        return prepare(policy, java.nio.ByteBuffer.wrap(payload), tpm);
+    }
+
+    /** As {@link #prepare(PolicyFile, byte[], PublicAreaReader)}, the payload read-only (a mapped file). */
+    public static PolicyDecider prepare(PolicyFile policy, java.nio.ByteBuffer payload, PublicAreaReader tpm) {
         return new PolicyDecider(PolicyEngine.prepare(policy, tpm), payload, null, tpm);
     }
 
@@ -173,13 +178,13 @@ public final class PolicyDecider implements Decider {
         if (payload == null) {
             return new PolicyEngine.Payload(null, plan.payloadAuthenticodeSha256(), List.of(), pcrsig(savedPcrsig), chain);
         }
-        PeFile pe = PeFile.parse(payload);
+        PeFile pe = PeFile.parse(payload.duplicate());
         List<PayloadCheck.Image> images = new ArrayList<>();
         for (LoadedImage i : plan.images()) {
             String name = i.kind() == LoadedImage.Kind.PAYLOAD ? "the payload " + plan.payloadName() : i.describe();
             images.add(new PayloadCheck.Image(name, i.authenticodeSha256(), i.bytes()));
         }
-        if (images.isEmpty()) images.add(new PayloadCheck.Image("the payload " + plan.payloadName(), plan.payloadAuthenticodeSha256(), payload));
+        if (images.isEmpty()) images.add(new PayloadCheck.Image("the payload " + plan.payloadName(), plan.payloadAuthenticodeSha256(), pe.bytes()));
         return new PolicyEngine.Payload(pe, plan.payloadAuthenticodeSha256(), images,
                 Uki.isUki(pe) ? pcrsig(Uki.of(pe).pcrSignature()) : null, chain);
     }

@@ -30,15 +30,27 @@ public final class Emulator {
 
     /** Runs {@code payload} on the production CPU (Unicorn). */
     public static EmulationResult run(byte[] payload, EmulatorOptions options) {
+        return run(ByteBuffer.wrap(payload), options);
+    }
+
+    /** Runs {@code payload} (bytes 0 to its limit; a mapped file) on the production CPU (Unicorn). */
+    public static EmulationResult run(ByteBuffer payload, EmulatorOptions options) {
         UnicornCpu.lib(); // loading libunicorn and JNA is process start-up, not emulation
         return run(payload, options, Platform.UNICORN);
     }
 
-    /**
-     * Runs {@code payload} on a CPU from {@code cpus}. The array is not copied, and the hand-off may share its
-     * bytes (the initrd section): the caller never changes it.
-     */
+    /** As {@link #run(ByteBuffer, EmulatorOptions, Cpu.Factory)} for an array. */
     public static EmulationResult run(byte[] payload, EmulatorOptions options, Cpu.Factory cpus) {
+        return run(ByteBuffer.wrap(payload), options, cpus);
+    }
+
+    /**
+     * Runs {@code payload} (bytes 0 to its limit) on a CPU from {@code cpus}. The bytes are not copied: the image's
+     * large sections reach guest memory as slices of it (deferred until the guest touches them), and the hand-off
+     * may share them (the initrd section). The caller never changes them while the result is in use.
+     */
+    public static EmulationResult run(ByteBuffer payloadBuffer, EmulatorOptions options, Cpu.Factory cpus) {
+        ByteBuffer payload = payloadBuffer.duplicate().position(0).slice();
         long t0 = System.nanoTime();
         try (Platform platform = Platform.create(options, cpus)) {
             Firmware fw = platform.firmware();
@@ -46,14 +58,14 @@ public final class Emulator {
             if (first.linux && !options.fullEmulation()) {
                 // a bare kernel: nothing runs before the cut-over
                 LoadFile2Protocol initrd = platform.hostInitrd();
-                HandOff h = new HandOff(payload, options.append() == null ? "" : options.append(),
+                HandOff h = new HandOff(ImageServices.array(payload), options.append() == null ? "" : options.append(),
                         initrd == null ? new byte[0] : initrd.data(), fw.images().devicePathText(first), "", List.of());
                 return result(fw, h, null, t0);
             }
             fw.run(fw.images().startFirst(first));
             ImageServices.Image started = fw.images().cutover();
             if (started != null) {
-                return result(fw, handOff(fw, started.file, started.loadedImage, fw.images().devicePathText(started),
+                return result(fw, handOff(fw, started.file(), started.loadedImage, fw.images().devicePathText(started),
                         platform.hostInitrd(), payload), null, t0);
             }
             KernelEntryWatch.Entered entered = fw.kernelEntries().entered();
@@ -96,7 +108,7 @@ public final class Emulator {
      * Loads the payload as the boot manager would, from a device: \EFI\BOOT\BOOTX64.EFI of the ESP given, or
      * \EFI\Linux\<name> of an ESP synthesized to hold it.
      */
-    private static ImageServices.Image loadFirst(Firmware fw, Platform platform, byte[] payload) {
+    private static ImageServices.Image loadFirst(Firmware fw, Platform platform, ByteBuffer payload) {
         EmulatorOptions options = fw.options();
         Platform.BootDevice device = platform.bootDevice(payload);
         byte[] filePath = DevicePath.of(List.of(DevicePath.filePath(device.filePath()))).toBytes();
@@ -119,7 +131,7 @@ public final class Emulator {
      * from the LoadFile2 in place.
      */
     private static HandOff handOff(Firmware fw, byte[] kernel, long loadedImage, String devicePath,
-                                   LoadFile2Protocol hostInitrd, byte[] payload) {
+                                   LoadFile2Protocol hostInitrd, ByteBuffer payload) {
         String cmdline = fw.images().loadOptions(loadedImage);
         ByteBuffer initrd = ByteBuffer.allocate(0);
         byte[] initrdPath = DevicePath.of(List.of(DevicePath.vendorMedia(LoadFile2Protocol.LINUX_EFI_INITRD_MEDIA))).toBytes();
@@ -144,7 +156,7 @@ public final class Emulator {
      * {@code .initrd} section unchanged, and then the hand-off shares the payload's bytes instead of a 50 MiB
      * copy out of guest memory. Anything else (initrds joined with generated ones) is copied out.
      */
-    private static ByteBuffer callLoadFile2(Firmware fw, long iface, byte[] payload) {
+    private static ByteBuffer callLoadFile2(Firmware fw, long iface, ByteBuffer payload) {
         GuestMemory m = fw.mem();
         long fn = m.u64(iface);
         long scratch = fw.allocator().allocatePages(MemoryType.BootServicesData, 1);
@@ -166,10 +178,13 @@ public final class Emulator {
         if (size < 0 || size > Math.min(fw.memoryMap().freeBytes(), 1L << 30)) {
             throw new BadInputException("the payload's initrd LoadFile2 reports an impossible size " + size);
         }
-        long buf = fw.allocator().allocatePages(MemoryType.LoaderData, Math.max(1, (size + 4095) / 4096));
+        long pages = Math.max(1, (size + 4095) / 4096);
+        long buf = fw.allocator().allocatePages(MemoryType.LoaderData, pages);
         if (buf < 0) {
             throw new EmulationException("out of memory for the initrd (" + size + " bytes)");
         }
+        // the guest fills it: a copy of a payload section it still holds deferred then touches no memory
+        m.zeroPages(buf, pages * 4096);
         st = fw.images().hostCall(fn, iface, endNode, 0, sizePtr, buf);
         if (st != EfiStatus.SUCCESS) {
             throw new EmulationException("the payload's initrd LoadFile2 returned " + EfiStatus.name(st));
@@ -190,15 +205,21 @@ public final class Emulator {
      * as a read-only view of the payload array, or null. The payload array is never changed once the run starts.
      */
     static ByteBuffer payloadSectionEqualTo(GuestBytes guest, byte[] payload) {
+        return payloadSectionEqualTo(guest, ByteBuffer.wrap(payload));
+    }
+
+    /** As {@link #payloadSectionEqualTo(GuestBytes, byte[])} for a payload held as a buffer (0 to its limit). */
+    static ByteBuffer payloadSectionEqualTo(GuestBytes guest, ByteBuffer payload) {
         if (guest.length() < SHARE_AT_LEAST) return null;
         List<ByteBuffer> candidates = new ArrayList<>();
+        int size = payload.limit();
         try {
             for (Section s : PeFile.parse(payload).sections()) {
                 long start = s.pointerToRawData();
-                long raw = Math.min(s.sizeOfRawData(), Math.max(0, payload.length - start));
+                long raw = Math.min(s.sizeOfRawData(), Math.max(0, size - start));
                 long len = s.virtualSize() > 0 && s.virtualSize() < raw ? s.virtualSize() : raw;
-                if (start < payload.length && len == guest.length()) {
-                    candidates.add(ByteBuffer.wrap(payload, (int) start, (int) len).slice());
+                if (start < size && len == guest.length()) {
+                    candidates.add(payload.slice((int) start, (int) len));
                 }
             }
         } catch (BadInputException e) {

@@ -17,6 +17,7 @@ import org.kexecmeasured.uefi.spi.MemoryType;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Le;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -53,7 +54,9 @@ public final class ImageServices {
     public static final class Image {
         public final long handle;
         public final String name;
-        public final byte[] file;
+        /** The image file (read-only; a mapped payload for the first image). */
+        public final ByteBuffer data;
+        private byte[] file;
         public final long base;
         public final long size;
         public final long entry;
@@ -62,11 +65,11 @@ public final class ImageServices {
         public final long devicePathAddress;
         boolean started;
 
-        Image(long handle, String name, byte[] file, long base, long size, long entry, boolean linux,
+        Image(long handle, String name, ByteBuffer data, long base, long size, long entry, boolean linux,
               long loadedImage, long devicePathAddress) {
             this.handle = handle;
             this.name = name;
-            this.file = file;
+            this.data = data;
             this.base = base;
             this.size = size;
             this.entry = entry;
@@ -74,6 +77,24 @@ public final class ImageServices {
             this.loadedImage = loadedImage;
             this.devicePathAddress = devicePathAddress;
         }
+
+        /** The image file as an array: its own when the image came as one (LoadImage), else a copy made once. */
+        public synchronized byte[] file() {
+            if (file == null) {
+                file = array(data);
+            }
+            return file;
+        }
+    }
+
+    /** The bytes of {@code b} (all of it, from 0): its backing array when it wraps one whole, else a copy. */
+    static byte[] array(ByteBuffer b) {
+        if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.limit() == b.array().length) {
+            return b.array();
+        }
+        byte[] a = new byte[b.limit()];
+        b.duplicate().position(0).get(a);
+        return a;
     }
 
     /** Caller state saved by StartImage, restored when the image returns or calls Exit. */
@@ -176,6 +197,18 @@ public final class ImageServices {
         return isLinuxKernel(b) && b.length > 0x238 && (Le.u16(b, 0x206) >= 0x20c) && (Le.u16(b, 0x236) & 0x10) != 0;
     }
 
+    /** {@link #acceptsEfiKexec(byte[])} on the header of an image file held as a buffer. */
+    static boolean acceptsEfiKexec(ByteBuffer b) {
+        return acceptsEfiKexec(head(b, 0x240));
+    }
+
+    /** The first {@code n} bytes of {@code b} (fewer when it is shorter). */
+    private static byte[] head(ByteBuffer b, int n) {
+        byte[] h = new byte[Math.min(n, b.limit())];
+        b.duplicate().position(0).get(h);
+        return h;
+    }
+
     public static boolean isLinuxKernel(byte[] b) {
         return b.length > 0x206 && b[0] == 'M' && b[1] == 'Z' && b[0x202] == 'H' && b[0x203] == 'd'
                 && b[0x204] == 'r' && b[0x205] == 'S';
@@ -187,8 +220,19 @@ public final class ImageServices {
      * @throws BadInputException if the image is not a loadable x86_64 EFI image
      */
     public Image load(byte[] file, String name, long parent, long deviceHandle, byte[] filePath) {
-        if (file.length > MAX_IMAGE) {
-            throw new BadInputException(name + ": image of " + file.length + " bytes is too large");
+        return load(ByteBuffer.wrap(file), name, parent, deviceHandle, filePath);
+    }
+
+    /**
+     * As {@link #load(byte[], String, long, long, byte[])} for an image file held as a buffer (position 0 to its
+     * limit; a mapped payload): its sections reach guest memory as slices of it, so it must not change while the
+     * emulator runs.
+     */
+    public Image load(ByteBuffer image, String name, long parent, long deviceHandle, byte[] filePath) {
+        ByteBuffer file = image.duplicate().position(0).slice(); // never written: a byte[] stays reachable as itself
+        int length = file.limit();
+        if (length > MAX_IMAGE) {
+            throw new BadInputException(name + ": image of " + length + " bytes is too large");
         }
         PeFile pe = PeFile.parse(file);
         // the file must be hashable as Authenticode (what PCR 4 records) before anything of it is loaded:
@@ -232,13 +276,13 @@ public final class ImageServices {
             // patches it (contents null until then): a UKI's 100 MiB .initrd goes from the file to guest RAM
             List<long[]> pieces = new ArrayList<>();
             List<byte[]> contents = new ArrayList<>();
-            int hdr = (int) Math.min(pe.sizeOfHeaders(), file.length);
+            int hdr = (int) Math.min(pe.sizeOfHeaders(), length);
             pieces.add(new long[]{0, hdr, 0});
             contents.add(null);
             for (Section s : pe.sections()) {
                 // the raw data clipped to the file, as PeFile.sectionData
-                long start = Math.min(s.pointerToRawData(), file.length);
-                long raw = s.sizeOfRawData() == 0 ? 0 : Math.min(start + s.sizeOfRawData(), file.length) - start;
+                long start = Math.min(s.pointerToRawData(), length);
+                long raw = s.sizeOfRawData() == 0 ? 0 : Math.min(start + s.sizeOfRawData(), length) - start;
                 long n = s.virtualSize() == 0 ? raw : Math.min(raw, s.virtualSize());
                 if (s.virtualAddress() + n > size || s.virtualAddress() < 0) {
                     throw new BadInputException(name + ": section " + s.name() + " lies outside SizeOfImage");
@@ -283,7 +327,9 @@ public final class ImageServices {
             for (int i = 0; i < pieces.size(); i++) {
                 long[] p = pieces.get(i);
                 if (contents.get(i) == null) {
-                    mem.write(base + p[0], file, (int) p[2], (int) p[1]);
+                    // the file's own bytes, unchanged for the run: the memory may defer copying large sections
+                    // until the guest touches them (the host reads them from the file)
+                    mem.place(base + p[0], file.slice((int) p[2], (int) p[1]));
                 } else {
                     mem.write(base + p[0], contents.get(i));
                 }
@@ -298,9 +344,10 @@ public final class ImageServices {
                 dpa = fw.machine().fwCopy(full);
                 fw.protocols().install(handle, LoadedImageProtocol.DEVICE_PATH_GUID, dpa);
             }
-            Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(), isLinuxKernel(file), li, dpa);
+            Image im = new Image(handle, name, file, base, size, base + pe.addressOfEntryPoint(),
+                    isLinuxKernel(head(file, 0x240)), li, dpa);
             images.put(handle, im);
-            imageBytesHeld += file.length;
+            imageBytesHeld += length;
             registered = true;
             fw.kernelEntries().imageLoaded(pe); // a kernel inside it may be started without StartImage
             return im;
@@ -315,13 +362,14 @@ public final class ImageServices {
     }
 
     /** Adds {@code delta} to the {@code width}-byte field at {@code rva}, in the piece holding it. */
-    private static void relocate(byte[] file, List<long[]> pieces, List<byte[]> data, long rva, int width, long delta) {
+    private static void relocate(ByteBuffer file, List<long[]> pieces, List<byte[]> data, long rva, int width, long delta) {
         for (int i = pieces.size() - 1; i >= 0; i--) {
             long[] p = pieces.get(i);
             if (rva >= p[0] && rva + width <= p[0] + p[1]) {
                 byte[] b = data.get(i);
                 if (b == null) { // first relocation in this piece: from now on it is a patched copy
-                    b = java.util.Arrays.copyOfRange(file, (int) p[2], (int) (p[2] + p[1]));
+                    b = new byte[(int) p[1]];
+                    file.get((int) p[2], b);
                     data.set(i, b);
                 }
                 int o = (int) (rva - p[0]);
@@ -508,7 +556,7 @@ public final class ImageServices {
         List<MemoryMap.Region> mapAtEbs = fw.memoryMap().regions();
         // resume capture stops where ExitBootServices returns, except in a Linux kernel's EFI stub: it fills
         // boot_params after ExitBootServices (setup_e820), so its state is taken at its jump into the kernel
-        boolean atReturn = fw.options().stopAtExitBootServices() && (caller == null || !acceptsEfiKexec(caller.file));
+        boolean atReturn = fw.options().stopAtExitBootServices() && (caller == null || !acceptsEfiKexec(caller.data));
         cpu.setBlockHandler((address, size) -> {
             if (!atReturn && caller != null && address >= caller.base && address < caller.base + caller.size) {
                 return;
@@ -726,7 +774,7 @@ public final class ImageServices {
 
     private void unload(Image im) {
         if (images.remove(im.handle) != null) {
-            imageBytesHeld -= im.file.length;
+            imageBytesHeld -= im.data.limit();
         }
         fw.memoryMap().free(im.base, (im.size + MemoryMap.PAGE - 1) / MemoryMap.PAGE);
         fw.protocols().removeHandle(im.handle);

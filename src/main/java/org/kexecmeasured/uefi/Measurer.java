@@ -25,6 +25,16 @@ public interface Measurer extends Tcg2Measurer {
     }
 
     /**
+     * {@link #imageLoaded(byte[], long, long, long, byte[], boolean)} for an image file held as a buffer (the
+     * first payload may be a file mapping): what the emulator calls. The default passes the buffer's own array
+     * when it wraps one whole, else a copy; measurers that hash a buffer override this one.
+     */
+    default void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
+                             boolean firstImage) {
+        imageLoaded(ImageServices.array(file), address, size, linkTimeAddress, devicePath, firstImage);
+    }
+
+    /**
      * ExitBootServices was called (the point where firmware measures the PCR 5 EV_EFI_ACTION events):
      * {@code success} false for a stale map key ("Returned with Failure"). The default does nothing.
      */

@@ -18,8 +18,6 @@ final class MiscServices {
     static final long MAX_COPY = 1L << 30;
     /** Largest CalculateCrc32 DataSize. */
     static final long MAX_CRC_DATA = 64L << 20;
-    /** Host buffer for one step of CopyMem. */
-    private static final int COPY_CHUNK = 16 << 20;
 
     private final GuestMemory mem;
     private final EventServices events;
@@ -56,13 +54,7 @@ final class MiscServices {
             throw new EmulationException("Length 0x" + Long.toHexString(len) + " is more than the emulator copies in"
                     + " one call (" + (MAX_COPY >> 20) + " MiB)");
         }
-        for (long off = 0; off < len; ) {
-            int n = (int) Math.min(len - off, COPY_CHUNK);
-            // whole-chunk copy through the host buffer is memmove-safe for a chunk; go backwards on overlap
-            long o = dst > src && dst < src + len ? len - off - n : off;
-            mem.write(dst + o, mem.read(src + o, n));
-            off += n;
-        }
+        mem.copy(dst, src, len); // memmove; a deferred source (a payload section) is copied without touching RAM
         return 0;
     }
 

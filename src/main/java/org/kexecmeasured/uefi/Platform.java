@@ -19,6 +19,7 @@ import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -205,6 +206,11 @@ public final class Platform implements AutoCloseable {
      * {@code \EFI\Linux\<name>} (once per platform).
      */
     public BootDevice bootDevice(byte[] payload) {
+        return bootDevice(ByteBuffer.wrap(payload));
+    }
+
+    /** As {@link #bootDevice(byte[])} for a payload held as a buffer (0 to its limit). */
+    public BootDevice bootDevice(ByteBuffer payload) {
         if (espHandle != 0) {
             String path = fw.options().bootPath();
             return new BootDevice(espHandle, path != null ? path : "\\EFI\\BOOT\\BOOTX64.EFI");

@@ -40,6 +40,13 @@ public final class RecordingMeasurer implements Measurer {
         images.add(new ImageLoad(file.length, address, size, linkTimeAddress, devicePath.clone(), firstImage));
     }
 
+    /** Only the file's length is kept: a mapped payload is not copied. */
+    @Override
+    public synchronized void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress,
+                                         byte[] devicePath, boolean firstImage) {
+        images.add(new ImageLoad(file.limit(), address, size, linkTimeAddress, devicePath.clone(), firstImage));
+    }
+
     public synchronized List<ImageLoad> imageLoads() {
         return Collections.unmodifiableList(new ArrayList<>(images));
     }

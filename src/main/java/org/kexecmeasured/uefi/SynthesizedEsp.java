@@ -37,7 +37,7 @@ final class SynthesizedEsp implements AutoCloseable {
     private final String filePath;
 
     /** Writes {@code payload} as {@code \EFI\Linux\<name>} and serves the tree on a new device handle. */
-    SynthesizedEsp(ProtocolContext ctx, ImageServices images, String name, byte[] payload) {
+    SynthesizedEsp(ProtocolContext ctx, ImageServices images, String name, java.nio.ByteBuffer payload) {
         String file = fileName(name);
         try {
             root = Files.createTempDirectory("kexec-measured-esp-",
@@ -47,7 +47,17 @@ final class SynthesizedEsp implements AutoCloseable {
         }
         try {
             Path dir = Files.createDirectories(root.resolve("EFI").resolve("Linux"));
-            Files.write(dir.resolve(file), payload);
+            try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(dir.resolve(file),
+                    java.nio.file.StandardOpenOption.CREATE_NEW, java.nio.file.StandardOpenOption.WRITE)) {
+                // in slices: the channel copies a heap buffer through a temporary direct one of the size written
+                java.nio.ByteBuffer b = payload.duplicate().position(0);
+                for (int at = 0; at < b.limit(); ) {
+                    java.nio.ByteBuffer part = b.slice(at, Math.min(1 << 20, b.limit() - at));
+                    while (part.hasRemaining()) {
+                        at += out.write(part);
+                    }
+                }
+            }
             DevicePath dp = DevicePath.of(DISK).append(DevicePath.hardDriveGpt(1, 2048, 1024 * 1024,
                     SimpleFileSystemProtocol.PARTITION_GUID));
             SimpleFileSystemProtocol sfs = new SimpleFileSystemProtocol(ctx, root, dp);

@@ -194,4 +194,71 @@ class HashingTest {
         assertEquals(Hashing.LARGE - 1, h.bytes());
         assertEquals(0, h.reusedBytes());
     }
+
+    /**
+     * The payload's Authenticode digests, the banks split over two threads, over a mapped file: equal to pesign's
+     * (sha1 and sha256: pesign knows no sha384) and, for sha384, to one pass of the JDK's digest over the ranges the
+     * spec names; the payload's own LoadImage (equal bytes in another array) reuses them without hashing again.
+     */
+    @Test
+    void thePayloadsDigestsSplitOverTwoThreadsAreEveryBanksAndAreReused() throws Exception {
+        java.nio.file.Path efi = org.kexecmeasured.payload.RealParts.require(org.kexecmeasured.payload.RealParts.SYSTEMD_BOOT,
+                "systemd-boot-efi");
+        java.nio.file.Path copy = java.nio.file.Files.createTempFile("hashing-test", ".efi");
+        try {
+            java.nio.file.Files.copy(efi, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            try (org.kexecmeasured.payload.PayloadFile pf = org.kexecmeasured.payload.PayloadFile.open(copy)) {
+                Hashing h = new Hashing(BANKS);
+                byte[] sha256 = h.payloadAuthenticodeSha256(pf.buffer());
+                long hashed = h.bytes();
+                assertEquals(pesign(copy, "sha256"), org.kexecmeasured.util.Hex.of(sha256));
+                Map<HashAlg, byte[]> all = h.authenticode(java.nio.file.Files.readAllBytes(copy));
+                assertEquals(hashed, h.bytes(), "the LoadImage of the same bytes was not hashed again");
+                assertEquals(pesign(copy, "sha1"), org.kexecmeasured.util.Hex.of(all.get(HashAlg.SHA1)));
+                assertArrayEquals(sha256, all.get(HashAlg.SHA256));
+                java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-384");
+                byte[] file = java.nio.file.Files.readAllBytes(copy);
+                for (org.kexecmeasured.payload.pe.Authenticode.Range r
+                        : org.kexecmeasured.payload.pe.Authenticode.hashedRanges(org.kexecmeasured.payload.pe.PeFile.parse(file))) {
+                    md.update(file, (int) r.offset(), (int) r.length());
+                }
+                assertArrayEquals(md.digest(), all.get(HashAlg.SHA384));
+            }
+        } finally {
+            java.nio.file.Files.deleteIfExists(copy);
+        }
+    }
+
+    @Test
+    void theBanksSplitIntoTwoDisjointGroupsCoveringAll() {
+        java.util.EnumSet<HashAlg> algs = java.util.EnumSet.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
+        List<java.util.EnumSet<HashAlg>> g = Hashing.splitByCost(algs);
+        java.util.EnumSet<HashAlg> union = java.util.EnumSet.noneOf(HashAlg.class);
+        int total = 0;
+        for (java.util.EnumSet<HashAlg> x : g) {
+            union.addAll(x);
+            total += x.size();
+        }
+        assertEquals(algs, union);
+        assertEquals(algs.size(), total, "each bank in one group");
+        if (Runtime.getRuntime().availableProcessors() >= 2) {
+            assertEquals(2, g.size());
+            assertEquals(java.util.EnumSet.of(HashAlg.SHA384), g.get(0), "SHA-384 weighs as much as SHA-1 and SHA-256 together");
+        }
+        assertEquals(1, Hashing.splitByCost(java.util.EnumSet.of(HashAlg.SHA256)).size());
+    }
+
+    private static String pesign(java.nio.file.Path f, String alg) throws Exception {
+        Process p;
+        try {
+            p = new ProcessBuilder("pesign", "-h", "-d", alg, "-i", f.toString()).redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+            throw new AssertionError("pesign is missing (Debian package pesign)", e);
+        }
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "pesign: " + out);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("hash: ([0-9a-f]+)").matcher(out);
+        if (!m.find()) throw new AssertionError("pesign printed no hash: " + out);
+        return m.group(1);
+    }
 }

@@ -15,6 +15,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 /**
@@ -51,10 +52,10 @@ class PayloadOptionsTest {
                 "--firmware-log", "/log.bin", "--time-budget", "7s"};
         PayloadOptions b = parse("boot", shared, "--tpm", "swtpm:");
         PayloadOptions p = parse("predict", shared, "--policy", "/p.yaml", "--pcrs", "/pcrs.yaml");
-        byte[] bytes = {1, 2, 3};
+        org.kexecmeasured.payload.PayloadFile bytes = org.kexecmeasured.payload.PayloadFile.of(new byte[]{1, 2, 3});
         MeasuredBoot.Request rb = b.request(bytes, b.log().path(), null, null, BootPolicy.BUILTIN_DEFAULT, Duration.ZERO, OsLogs.NONE);
         MeasuredBoot.Request rp = p.request(bytes, p.log().path(), null, null, BootPolicy.BUILTIN_DEFAULT, Duration.ZERO, OsLogs.NONE);
-        assertArrayEquals(rb.payload(), rp.payload());
+        assertSame(rb.payload(), rp.payload());
         assertEquals(List.of(rb.payloadName(), rb.esp(), rb.firmwareLog(), rb.timeBudgetMillis(), rb.disk(), rb.bootPath(), rb.toolVersion()),
                 List.of(rp.payloadName(), rp.esp(), rp.firmwareLog(), rp.timeBudgetMillis(), rp.disk(), rp.bootPath(), rp.toolVersion()));
         assertEquals(List.of("uki.efi", Path.of("/esp"), Path.of("/log.bin"), 7000L, Path.of("/disk.img"), "\\EFI\\debian\\shimx64.efi"),

@@ -194,4 +194,42 @@ class UkiEmulationTest {
         org.junit.jupiter.api.Assertions.assertNull(Emulator.payloadSectionEqualTo(
                 org.kexecmeasured.uefi.spi.GuestBytes.of(java.util.Arrays.copyOf(big, big.length - 1)), payload));
     }
+
+    /**
+     * The payload as a buffer outside the heap and read-only (what a file mapping is): the emulator takes it without
+     * a copy — the hand-off's initrd is a view of that very buffer (direct) — and the run is the same as from an
+     * array: kernel and initrd equal the files objcopy put in, and every measurement equals the array run's (which
+     * the tests above check against the inputs and systemd-measure).
+     */
+    @Test
+    void aPayloadBufferOutsideTheHeapRunsAsTheArrayDoes() throws Exception {
+        byte[] big = new byte[(5 << 20) + 1234];
+        new java.util.Random(15).nextBytes(big);
+        Path initrd = dir.resolve("direct.initrd.in");
+        Files.write(initrd, big);
+        Path out = dir.resolve("uki-direct");
+        Process p = new ProcessBuilder("sh", Path.of("tests/bin/make-uki").toAbsolutePath().toString(), out.toString(),
+                "--name", "direct", "--initrd", initrd.toString()).redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), "make-uki: " + log);
+        byte[] payload = Files.readAllBytes(out.resolve("direct.efi"));
+        java.nio.ByteBuffer direct = java.nio.ByteBuffer.allocateDirect(payload.length).put(payload).flip().asReadOnlyBuffer();
+        // options per run: each has its own recording measurer
+        EmulationResult fromArray = Emulator.run(payload,
+                EmulatorOptions.builder().payloadName("direct.efi").timeBudgetMillis(60_000).build());
+        EmulationResult fromBuffer = Emulator.run(direct,
+                EmulatorOptions.builder().payloadName("direct.efi").timeBudgetMillis(60_000).build());
+        assertArrayEquals(big, fromBuffer.handOff().initrd(), "initrd from the stub's LoadFile2");
+        assertTrue(fromBuffer.handOff().initrdView().isDirect(), "the initrd is a view of the payload buffer, not a copy");
+        assertArrayEquals(Files.readAllBytes(out.resolve("direct.vmlinuz")), fromBuffer.handOff().kernel(), "kernel");
+        assertEquals(fromArray.handOff().cmdline(), fromBuffer.handOff().cmdline());
+        assertEquals(fromArray.measurements().size(), fromBuffer.measurements().size());
+        for (int i = 0; i < fromArray.measurements().size(); i++) {
+            RecordingMeasurer.Measurement a = fromArray.measurements().get(i);
+            RecordingMeasurer.Measurement b = fromBuffer.measurements().get(i);
+            assertEquals(a.pcr(), b.pcr());
+            assertArrayEquals(a.eventData(), b.eventData(), "event " + i);
+            assertArrayEquals(a.dataSha256(), b.dataSha256(), "event " + i);
+        }
+    }
 }

@@ -159,7 +159,7 @@ public final class Pcr11 {
                     s.name(), vs, s.sizeOfRawData(), MAX_ZERO_FILL >> 20));
         }
         try (MultiHasher h = MultiHasher.create(algs)) {
-            if (raw > 0) h.update(pe.bytes(), (int) s.pointerToRawData(), (int) raw);
+            if (raw > 0) pe.update(h, s.pointerToRawData(), raw); // no heap copy of a mapped file
             h.updateZeros(vs - raw);
             return h.finish();
         }

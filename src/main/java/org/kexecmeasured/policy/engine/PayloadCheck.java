@@ -183,7 +183,7 @@ public final class PayloadCheck {
             return;
         }
         long n = Math.min(s.sizeOfRawData(), s.virtualSize());
-        byte[] b = Arrays.copyOfRange(pe.bytes(), (int) s.pointerToRawData(), (int) (s.pointerToRawData() + n));
+        byte[] b = pe.read(s.pointerToRawData(), Math.max(0, Math.min(n, pe.fileSize() - s.pointerToRawData()))); // no copy of the whole file
         int end = 0;
         while (end < b.length && b[end] != 0) end++;
         String text = new String(b, 0, end, StandardCharsets.UTF_8);

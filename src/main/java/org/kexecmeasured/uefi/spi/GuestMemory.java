@@ -102,6 +102,56 @@ public interface GuestMemory {
         write(address, src, 0, src.length);
     }
 
+    /**
+     * Puts {@code content}'s remaining bytes at {@code address}, as {@link #write} does for the guest and the host
+     * alike, where the bytes stay unchanged for the rest of the run (an image's sections from the payload). An
+     * implementation may defer the copy until the guest touches the pages (UnicornCpu does, for large content:
+     * a UKI's initrd then reaches guest RAM only if the guest reads it); {@code content} must then not change.
+     */
+    default void place(long address, java.nio.ByteBuffer content) {
+        java.nio.ByteBuffer b = content.duplicate();
+        if (b.hasArray()) {
+            write(address, b.array(), b.arrayOffset() + b.position(), b.remaining());
+            return;
+        }
+        byte[] chunk = new byte[Math.min(b.remaining(), PIECE)];
+        for (long at = address; b.hasRemaining(); ) {
+            int n = Math.min(chunk.length, b.remaining());
+            b.get(chunk, 0, n);
+            write(at, chunk, 0, n);
+            at += n;
+        }
+    }
+
+    /**
+     * Copies {@code len} bytes from {@code src} to {@code dst} with memmove semantics (overlap allowed). Both ranges
+     * must be guest RAM: checked before anything is written. An implementation may copy without touching the
+     * destination's pages when the source is content it still holds deferred ({@link #place}).
+     */
+    default void copy(long dst, long src, long len) {
+        if (len < 0 || !isMapped(src, len) || !isMapped(dst, len)) {
+            throw new GuestMemoryException("copy of 0x" + Long.toHexString(len) + " bytes from 0x"
+                    + Long.toHexString(src) + " to 0x" + Long.toHexString(dst) + " outside guest RAM", src);
+        }
+        byte[] step = new byte[(int) Math.min(len, 4 * PIECE)];
+        for (long off = 0; off < len; ) {
+            int n = (int) Math.min(len - off, step.length);
+            // a whole step through a host buffer is memmove-safe; on overlap with dst above src go backwards
+            long o = dst > src && dst < src + len ? len - off - n : off;
+            read(src + o, step, 0, n);
+            write(dst + o, step, 0, n);
+            off += n;
+        }
+    }
+
+    /**
+     * Sets the whole pages [address, address + len) to zero, for a buffer the guest is about to fill: an
+     * implementation may leave them out of host memory until they are used. Default: {@link #fill}.
+     */
+    default void zeroPages(long address, long len) {
+        fill(address, len, (byte) 0);
+    }
+
     default int u8(long a) {
         return read(a, 1)[0] & 0xff;
     }

@@ -16,8 +16,9 @@ import java.util.Map;
 /**
  * {@link Cpu} on Unicorn 2.0.1 (UC_ARCH_X86, UC_MODE_64), on the library {@link EngineLibrary} chose. Hooks:
  * a code hook limited to the trap range, the CPUID instruction hook, interrupts and invalid memory accesses
- * (each ends the run and is reported), and a translation hook for the {@link TranslationGuard}, which runs
- * when a block is translated, not when it runs. No hook runs on ordinary guest code.
+ * (each ends the run and is reported, but an access to {@link DeferredRam deferred RAM}, which maps it and goes
+ * on), a translation hook for the {@link TranslationGuard}, which runs when a block is translated, not when it
+ * runs, and a code hook on the head of each {@link CopyLoop} found there. No hook runs on ordinary guest code.
  *
  * <p>How a run ended: Unicorn's {@code uc_emu_start} returns OK both for {@code uc_emu_stop} (from
  * {@link #stop()}, the translation guard, or its timeout thread) and for {@code hlt} (QEMU's EXCP_HLT ends its
@@ -80,7 +81,9 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private final UnicornLib.EventMemHook memHook;
     private final UnicornLib.EdgeGeneratedHook translationHook;
     private final TranslationGuard guard = new TranslationGuard();
-    private final Memory probe = new Memory(TranslationGuard.ZERO_PROBE);
+    private final Memory probe = new Memory(Math.max(TranslationGuard.ZERO_PROBE, CopyLoop.MAX_LENGTH));
+    /** Heads of the byte-copy loops hooked so far (see {@link CopyLoop}). */
+    private final java.util.Set<Long> copyLoopHeads = new java.util.HashSet<>();
     /** Why the translation guard ended the current run, or null. */
     private String guardStop;
 
@@ -114,7 +117,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             addHook(UnicornLib.UC_HOOK_INTR, intrHook, 1, 0);
             memHook = (p, type, address, size, value, user) -> {
                 try {
-                    return onInvalidMemory(type, address);
+                    return onInvalidMemory(type, address, size);
                 } catch (Throwable t) {
                     hookFailed(t);
                     return false;
@@ -156,7 +159,18 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         }
     }
 
-    private boolean onInvalidMemory(int type, long address) {
+    private boolean onInvalidMemory(int type, long address, int size) {
+        if ((type == UnicornLib.UC_MEM_READ_UNMAPPED || type == UnicornLib.UC_MEM_WRITE_UNMAPPED
+                || type == UnicornLib.UC_MEM_FETCH_UNMAPPED) && deferred.at(address) != null) {
+            // a deferred page: its chunk becomes ordinary RAM and the engine retries the access (which may end in
+            // the next chunk, or in another deferred range)
+            materializeChunk(address);
+            long last = address + Math.max(size, 1) - 1;
+            if (deferred.at(last) != null) {
+                materializeChunk(last);
+            }
+            return true;
+        }
         faultKind = switch (type) {
             case UnicornLib.UC_MEM_READ_UNMAPPED -> "read of unmapped memory";
             case UnicornLib.UC_MEM_WRITE_UNMAPPED -> "write to unmapped memory";
@@ -177,13 +191,79 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         int icount = tb.getShort(8) & 0xffff;
         // With a block handler installed (the post-ExitBootServices capture) the handler sees the block
         // first and decides, whatever it holds: no zeroed-memory verdict then.
-        byte[] head = blockHook == null && uc.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0
-                ? probe.getByteArray(0, TranslationGuard.ZERO_PROBE) : null;
+        byte[] head = null;
+        if (blockHook == null) {
+            if (uc.uc_mem_read(h, pc, probe, CopyLoop.MAX_LENGTH) == 0) {
+                byte[] code = probe.getByteArray(0, CopyLoop.MAX_LENGTH);
+                head = java.util.Arrays.copyOf(code, TranslationGuard.ZERO_PROBE);
+                CopyLoop loop = copyLoopHeads.contains(pc) ? null : CopyLoop.match(pc, code);
+                if (loop != null) {
+                    hookCopyLoop(loop);
+                }
+            } else if (uc.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0) {
+                head = probe.getByteArray(0, TranslationGuard.ZERO_PROBE);
+            }
+        }
         String why = guard.onTranslated(pc, icount, head, System.nanoTime());
         if (why != null && guardStop == null) {
             guardStop = why;
             uc.uc_emu_stop(h);
         }
+    }
+
+    /**
+     * From the next time the loop starts, the host does its copy in one step ({@link #onCopyLoop}). The block
+     * just translated has no hook yet: it is dropped, so that the engine translates the head again with the hook.
+     */
+    private void hookCopyLoop(CopyLoop loop) {
+        copyLoopHeads.add(loop.head());
+        UnicornLib.CodeHook hook = (p, a, size, user) -> {
+            try {
+                onCopyLoop(loop);
+            } catch (Throwable t) {
+                hookFailed(t);
+            }
+        };
+        addressHooks.add(hook);
+        addHook(UnicornLib.UC_HOOK_CODE, hook, loop.head(), loop.head());
+        uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
+    }
+
+    /** Copy loops the host ran (for tests: the engine would give the same bytes, only slower). */
+    long loopCopies;
+
+    /** Largest copy a loop hands to the host at once (larger ones run in the engine, as before). */
+    static final long MAX_LOOP_COPY = 1L << 30;
+
+    /**
+     * At the head of a {@link CopyLoop}: the host copies what the loop would and leaves the registers as the loop
+     * leaves them. Copies the host cannot do the same way (a destination inside the source above it, ranges not
+     * all RAM, a count that wraps) run in the engine.
+     */
+    private void onCopyLoop(CopyLoop l) {
+        long i = reg(CopyLoop.reg(l.i()));
+        long n = reg(CopyLoop.reg(l.n()));
+        long count = n - i;
+        if (count <= 0 || count > MAX_LOOP_COPY) {
+            return;
+        }
+        long src = reg(CopyLoop.reg(l.s())) + i;
+        long dst = reg(CopyLoop.reg(l.d())) + i;
+        if (Long.compareUnsigned(dst, src) > 0 && Long.compareUnsigned(dst, src + count) < 0) {
+            return;
+        }
+        if (!isMapped(src, count) || !isMapped(dst, count)) {
+            return; // the engine faults where the loop would
+        }
+        byte[] last = new byte[1];
+        read(src + count - 1, last, 0, 1); // what the last iteration reads: the source's own byte (writes land below)
+        copy(dst, src, count);
+        loopCopies++;
+        setReg(CopyLoop.reg(l.t()), last[0] & 0xffL);
+        setReg(CopyLoop.reg(l.i()), n);
+        // cmp of equal values: ZF and PF set; CF, AF, SF, OF clear
+        setReg(Reg.RFLAGS, (reg(Reg.RFLAGS) & ~0x8D5L) | 0x44L);
+        setReg(Reg.RIP, l.exit());
     }
 
     private int onCpuid() {
@@ -334,7 +414,124 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         }
         check(err, "uc_mem_map_ptr 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
         hostRam.add(ram);
+        ramMaps.add(new RamMap(address, address + size, ram));
         recordMapping(address, size);
+    }
+
+    /** Guest RAM [start, end) on {@code ram} (from its base). */
+    private record RamMap(long start, long end, HostRam ram) {
+        Pointer at(long address) {
+            return ram.base.share(address - start);
+        }
+    }
+
+    private final java.util.List<RamMap> ramMaps = new java.util.ArrayList<>();
+
+    private RamMap ramMapOf(long address, long len) {
+        for (RamMap m : ramMaps) {
+            if (address >= m.start() && len <= m.end() - address) {
+                return m;
+            }
+        }
+        return null;
+    }
+
+    /** Guest RAM pages whose content is still only in a host buffer: see {@link #place}. */
+    private final DeferredRam deferred = new DeferredRam();
+
+    /** Content of at least this many bytes is deferred by {@link #place}; less is written at once. */
+    static final long DEFER_AT_LEAST = 1L << 20;
+
+    /**
+     * Deferred: the whole pages of the range stay unmapped in the engine and hold {@code content}'s bytes for
+     * the host ({@link #read}, {@link #readPieces}) until the guest touches them or the host writes to them; then
+     * the chunk around the access is copied into host RAM and mapped. The parts before the first and after the
+     * last whole page are written at once. {@code content} must not change while the engine lives.
+     */
+    @Override
+    public void place(long address, java.nio.ByteBuffer content) {
+        long len = content.remaining();
+        long ps = (address + DeferredRam.PAGE - 1) & -DeferredRam.PAGE;
+        long pe = (address + len) & -DeferredRam.PAGE;
+        if (len < DEFER_AT_LEAST || pe - ps < DEFER_AT_LEAST || ramMapOf(address, len) == null) {
+            GuestMemory.super.place(address, content);
+            return;
+        }
+        java.nio.ByteBuffer c = content.slice();
+        GuestMemory.super.place(address, c.slice(0, (int) (ps - address)));
+        GuestMemory.super.place(pe, c.slice((int) (pe - address), (int) (address + len - pe)));
+        defer(ps, pe, c.slice((int) (ps - address), (int) (pe - ps)).asReadOnlyBuffer());
+    }
+
+    /** Large page-aligned buffers become deferred zeros: host memory only for the pages the guest then uses. */
+    @Override
+    public void zeroPages(long address, long len) {
+        if (len < DEFER_AT_LEAST || address % DeferredRam.PAGE != 0 || len % DeferredRam.PAGE != 0
+                || ramMapOf(address, len) == null) {
+            GuestMemory.super.zeroPages(address, len);
+            return;
+        }
+        defer(address, address + len, java.nio.ByteBuffer.allocate(0));
+    }
+
+    /**
+     * A copy of deferred content (a payload section) into deferred zeros (a buffer from {@link #zeroPages}) is
+     * bookkeeping only: the destination's pages are deferred with the same bytes, nothing is read or written (but
+     * a last partial page of the source, which is RAM). A
+     * systemd-stub serving its {@code .initrd} through LoadFile2 copies 50 MiB and more that way at the cut-over.
+     * Any other copy goes through host memory.
+     */
+    @Override
+    public void copy(long dst, long src, long len) {
+        if (len >= DEFER_AT_LEAST && dst % DeferredRam.PAGE == 0) {
+            DeferredRam.Range s = deferred.at(src);
+            long end = (dst + len + DeferredRam.PAGE - 1) & -DeferredRam.PAGE;
+            // the deferred part of the source (a section's whole pages; its last partial page is RAM)
+            long k = s == null ? 0 : Math.min(len, s.start() + s.content().remaining() - src);
+            if (k >= DEFER_AT_LEAST && deferred.zerosThroughout(dst, end)) {
+                deferred.take(dst, end);
+                deferred.add(new DeferredRam.Range(dst, end, s.content().slice((int) (src - s.start()), (int) k)));
+                if (k < len) {
+                    GuestMemory.super.copy(dst + k, src + k, len - k); // the rest through RAM
+                }
+                return;
+            }
+        }
+        GuestMemory.super.copy(dst, src, len);
+    }
+
+    /** Unmaps the whole pages [ps, pe) from the engine and defers them with {@code content}. */
+    private void defer(long ps, long pe, java.nio.ByteBuffer content) {
+        materialize(ps, pe); // what was deferred there before is replaced: take it out first
+        uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, ps, pe); // code translated from the old bytes
+        check(uc.uc_mem_unmap(h, ps, pe - ps), "uc_mem_unmap 0x" + Long.toHexString(ps) + "+0x"
+                + Long.toHexString(pe - ps));
+        deferred.add(new DeferredRam.Range(ps, pe, content));
+    }
+
+    private static final java.nio.ByteBuffer ZEROS = java.nio.ByteBuffer.allocateDirect(64 << 10).asReadOnlyBuffer();
+
+    /** Makes the deferred chunk around {@code address} ordinary RAM. */
+    private void materializeChunk(long address) {
+        long[] c = DeferredRam.chunkAround(deferred.at(address), address);
+        materialize(c[0], c[1]);
+    }
+
+    /** Copies the deferred pages of [from, to) into host RAM and maps them (nothing for pages not deferred). */
+    private void materialize(long from, long to) {
+        long ps = from & -DeferredRam.PAGE;
+        long pe = (to + DeferredRam.PAGE - 1) & -DeferredRam.PAGE;
+        for (DeferredRam.Range r : deferred.take(ps, pe)) {
+            long len = r.end() - r.start();
+            RamMap m = ramMapOf(r.start(), len);
+            java.nio.ByteBuffer host = m.at(r.start()).getByteBuffer(0, len);
+            host.put(r.content().duplicate());
+            while (host.hasRemaining()) { // the zeros after the content (host pages may hold older bytes)
+                host.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), host.remaining())));
+            }
+            check(uc.uc_mem_map_ptr(h, r.start(), len, UnicornLib.UC_PROT_ALL, m.at(r.start())),
+                    "uc_mem_map_ptr 0x" + Long.toHexString(r.start()) + "+0x" + Long.toHexString(len));
+        }
     }
 
     @Override
@@ -351,6 +548,53 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     @Override
     public void read(long address, byte[] dst, int off, int len) {
+        if (deferred.overlaps(address, len)) {
+            readAround(address, len, (a, n) -> engineRead(a, dst, off + (int) (a - address), (int) n),
+                    (a, b) -> b.get(dst, off + (int) (a - address), b.remaining()),
+                    (a, n) -> java.util.Arrays.fill(dst, off + (int) (a - address), off + (int) (a - address + n), (byte) 0));
+            return;
+        }
+        engineRead(address, dst, off, len);
+    }
+
+    private interface Part {
+        void at(long address, long len);
+    }
+
+    private interface Content {
+        void at(long address, java.nio.ByteBuffer bytes);
+    }
+
+    /**
+     * Walks [address, address + len) in order: parts in the engine, deferred content (a duplicate of the host
+     * buffer's slice), and the zeros after a deferred range's content. Throws when the range is not all RAM.
+     */
+    private void readAround(long address, long len, Part engine, Content content, Part zeros) {
+        if (len < 0 || !isMapped(address, len)) {
+            throw new GuestMemoryException("read of 0x" + Long.toHexString(len) + " bytes at 0x"
+                    + Long.toHexString(address) + " outside guest RAM", address);
+        }
+        long at = address;
+        for (DeferredRam.Range r : deferred.within(address, len)) {
+            if (r.start() > at) {
+                engine.at(at, r.start() - at);
+            }
+            java.nio.ByteBuffer b = r.content().duplicate();
+            if (b.hasRemaining()) {
+                content.at(r.start(), b);
+            }
+            long z = r.start() + r.content().remaining();
+            if (z < r.end()) {
+                zeros.at(z, r.end() - z);
+            }
+            at = r.end();
+        }
+        if (at < address + len) {
+            engine.at(at, address + len - at);
+        }
+    }
+
+    private void engineRead(long address, byte[] dst, int off, int len) {
         int done = 0;
         while (done < len) {
             int n = (int) Math.min(ioBuf.size(), len - done);
@@ -377,6 +621,23 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         if (pieceBuf == null) {
             pieceBuf = new Memory(PIECE);
         }
+        if (deferred.overlaps(address, len)) {
+            // deferred content goes to the consumer as the host buffer's own bytes: nothing copied
+            readAround(address, len, (a, n) -> enginePieces(a, n, piece), (a, b) -> {
+                for (int o = 0; o < b.remaining(); o += PIECE) {
+                    piece.accept(b.slice(o, Math.min(PIECE, b.remaining() - o)).asReadOnlyBuffer());
+                }
+            }, (a, n) -> {
+                for (long o = 0; o < n; o += PIECE) {
+                    piece.accept(java.nio.ByteBuffer.allocate((int) Math.min(PIECE, n - o)).asReadOnlyBuffer());
+                }
+            });
+            return;
+        }
+        enginePieces(address, len, piece);
+    }
+
+    private void enginePieces(long address, long len, java.util.function.Consumer<java.nio.ByteBuffer> piece) {
         for (long done = 0; done < len; ) {
             int n = (int) Math.min(PIECE, len - done);
             if (uc.uc_mem_read(h, address + done, pieceBuf, n) != 0) {
@@ -390,6 +651,9 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     @Override
     public void write(long address, byte[] src, int off, int len) {
+        if (deferred.overlaps(address, len)) {
+            materialize(address, address + len); // the host writes into deferred pages: they become RAM first
+        }
         int done = 0;
         while (done < len) {
             int n = (int) Math.min(ioBuf.size(), len - done);

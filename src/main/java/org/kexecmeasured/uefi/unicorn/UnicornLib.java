@@ -110,6 +110,9 @@ public interface UnicornLib extends Library {
     /** Maps guest memory backed by host memory the caller owns (and frees after uc_close). */
     int uc_mem_map_ptr(Pointer uc, long address, long size, int perms, Pointer ptr);
 
+    /** Unmaps [address, address + size) (page-aligned; may cut a mapped region in parts). */
+    int uc_mem_unmap(Pointer uc, long address, long size);
+
     int uc_mem_read(Pointer uc, long address, Pointer bytes, long size);
 
     int uc_mem_write(Pointer uc, long address, Pointer bytes, long size);

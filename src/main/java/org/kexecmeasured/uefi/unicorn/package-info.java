@@ -9,7 +9,17 @@
  *   <li>{@link org.kexecmeasured.uefi.unicorn.UnicornLib}: the part of the C API used, constants from the
  *   2.0.1 headers.</li>
  *   <li>{@link org.kexecmeasured.uefi.unicorn.UnicornCpu}: the engine with its hooks — trap range, CPUID,
- *   interrupts, invalid memory, and block translation (nothing runs on ordinary guest code).</li>
+ *   interrupts, invalid memory (which also materializes deferred RAM), block translation, and the heads of
+ *   recognized copy loops (nothing runs on ordinary guest code).</li>
+ *   <li>{@code DeferredRam}: guest RAM whose content is still only in a host buffer — large sections an image
+ *   {@code place}s (a UKI's {@code .linux} and {@code .initrd}) and large buffers the host zeroes for the guest to
+ *   fill. The engine has those pages unmapped: the guest's first access maps the 2 MiB chunk around it (copied
+ *   from the buffer), host reads take the buffer's bytes, host writes map first. Fresh memory is the largest
+ *   per-MiB cost of a run on a virtual machine (~2 ms/MiB for the kernel to zero each new page).</li>
+ *   <li>{@code CopyLoop}: a compiled byte-by-byte copy loop (systemd-stub 252's {@code memcpy}), recognized when
+ *   the engine translates its head and from then on done by the host in one step, with the loop's registers and
+ *   flags; a copy of deferred content into deferred zeros (the stub's LoadFile2 serving its {@code .initrd} at
+ *   the cut-over) is then bookkeeping only.</li>
  *   <li>{@code TranslationGuard}: ends runs of code the engine would translate without end (zeroed memory,
  *   self-modifying loops, runaway code) as {@code RunResult.End.RUNAWAY_CODE}, with a message naming it.</li>
  * </ul>

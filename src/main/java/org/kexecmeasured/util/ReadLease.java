@@ -1,0 +1,128 @@
+package org.kexecmeasured.util;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Library;
+import com.sun.jna.Native;
+
+import java.nio.file.Path;
+
+/**
+ * A Linux read lease on a file (fcntl(2) F_SETLEASE with F_RDLCK, fs/locks.c): the kernel grants it only while
+ * nobody has the file open for writing (a shared writable mapping keeps its file open for writing too: EAGAIN),
+ * and any later open for writing or truncate(2) breaks it. A broken lease stays visible: F_GETLEASE then returns
+ * F_UNLCK (the target of the break) instead of F_RDLCK, until this descriptor is closed; the breaker waits for
+ * that close or for {@code /proc/sys/fs/lease-break-time} (45 s by default). So "the lease is still held" after a
+ * run of reads means: nobody could have written the file during those reads.
+ *
+ * <p>The kernel signals a break with SIGIO to the descriptor's owner, whose default action ends the process (the JVM
+ * does not handle SIGIO): the owner is cleared right after the lease is taken (F_SETOWN 0, so send_sigio finds no
+ * one), and the break is only ever observed through {@link #held}.
+ *
+ * <p>Taking a lease needs the file's owner or CAP_LEASE and a file system that supports leases; the caller falls back
+ * to a private copy when {@link #take} throws {@link Unavailable}.
+ */
+public final class ReadLease implements AutoCloseable {
+
+    // include/uapi/asm-generic/fcntl.h and linux/fcntl.h (x86_64 and arm64 alike)
+    private static final int O_RDONLY = 0;
+    private static final int O_CLOEXEC = 0x80000;
+    private static final int F_SETOWN = 8;
+    private static final int F_SETLEASE = 1024;
+    private static final int F_GETLEASE = 1025;
+    private static final int F_RDLCK = 0;
+    private static final int EAGAIN = 11;
+    private static final int EACCES = 13;
+    private static final int EINVAL = 22;
+
+    private interface LibC extends Library {
+        int open(String path, int flags) throws LastErrorException;
+
+        int fcntl(int fd, int cmd, long arg) throws LastErrorException;
+
+        int close(int fd) throws LastErrorException;
+    }
+
+    private static final class Holder {
+        static final LibC LIBC = Native.load("c", LibC.class);
+    }
+
+    /** Why no lease was granted: the caller's fallback says it in its stats. */
+    public static final class Unavailable extends Exception {
+        Unavailable(String reason) {
+            super(reason, null, false, false);
+        }
+    }
+
+    private final Path file;
+    private int fd;
+
+    private ReadLease(Path file, int fd) {
+        this.file = file;
+        this.fd = fd;
+    }
+
+    /** Opens {@code file} read-only and takes a read lease on that open file. */
+    public static ReadLease take(Path file) throws Unavailable {
+        LibC c;
+        try {
+            c = Holder.LIBC;
+        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+            throw new Unavailable("libc not loadable: " + e.getMessage());
+        }
+        int fd;
+        try {
+            fd = c.open(file.toString(), O_RDONLY | O_CLOEXEC);
+        } catch (LastErrorException e) {
+            throw new Unavailable("open failed (errno " + e.getErrorCode() + ")");
+        }
+        try {
+            c.fcntl(fd, F_SETLEASE, F_RDLCK);
+            c.fcntl(fd, F_SETOWN, 0);
+            return new ReadLease(file, fd);
+        } catch (LastErrorException e) {
+            closeQuietly(c, fd);
+            throw new Unavailable(switch (e.getErrorCode()) {
+                case EAGAIN -> "the file is open for writing (no read lease: EAGAIN)";
+                case EACCES -> "not the file's owner and no CAP_LEASE (EACCES)";
+                case EINVAL -> "the file system does not support leases (EINVAL)";
+                default -> "no read lease (errno " + e.getErrorCode() + ")";
+            });
+        }
+    }
+
+    /** The leased file descriptor (read-only); {@code /proc/self/fd/<fd>} opens the same file again. */
+    public int fd() {
+        return fd;
+    }
+
+    /** The file the lease was taken on, as named. */
+    public Path file() {
+        return file;
+    }
+
+    /** Whether the lease is still F_RDLCK: no open for writing and no truncate since {@link #take}. */
+    public synchronized boolean held() {
+        if (fd < 0) return false;
+        try {
+            return Holder.LIBC.fcntl(fd, F_GETLEASE, 0) == F_RDLCK;
+        } catch (LastErrorException e) {
+            return false;
+        }
+    }
+
+    /** Releases the lease (closing the descriptor ends it; a waiting writer goes on). */
+    @Override
+    public synchronized void close() {
+        if (fd < 0) return;
+        closeQuietly(Holder.LIBC, fd);
+        fd = -1;
+    }
+
+    private static void closeQuietly(LibC c, int fd) {
+        try {
+            c.close(fd);
+        } catch (LastErrorException e) {
+            // nothing left to release
+        }
+    }
+}
