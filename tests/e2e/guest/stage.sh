@@ -18,7 +18,9 @@
 # kexec-tools; a reboot through the firmware), sd1 (systemd as init: boot --at-shutdown sd2.efi, then
 # systemctl kexec; the system-shutdown hook commits after systemd's last PCR 11 phases), sd2 (report), rs1
 # (resume mode: boot memtest86+ --full-emulation, then exec), rs-sb1 (resume mode refused under lockdown),
-# rl1 (resume mode of a Linux UKI: boot rl2.efi --full-emulation, then exec), rl2 (report).
+# rl1 (resume mode of a Linux UKI: boot rl2.efi --full-emulation, then exec), rl2 (report), pd1 (seal two
+# secrets, boot --at-shutdown pd2.efi, then reboot(LINUX_REBOOT_CMD_KEXEC) directly: no hook, no commit), pd2
+# (systemd as init; the package's kexec-measured-uncommitted.service marked before the stage: report, unseal).
 # A stage seen twice (after that reboot) only marks the time and powers off.
 set -u
 stage=$1
@@ -53,6 +55,16 @@ report() {  # what every generation reports
   cat /sys/kernel/security/ima/binary_runtime_measurements > "$out/ima.bin" 2>/dev/null
   cat /sys/kernel/security/lockdown > "$out/lockdown" 2>/dev/null
   for f in kexec_loaded kexec_crash_loaded kexec_crash_size; do cat /sys/kernel/$f > "$out/$f" 2>/dev/null; done
+  # what a kexec'd kernel was handed (HostEfi reads a resumed kernel's configuration table from setup_data node 0):
+  # boot_params, its setup_data nodes (type, payload) and the configuration table's address
+  cat /sys/kernel/boot_params/data > "$out/boot_params.bin" 2>/dev/null
+  cat /sys/firmware/efi/config_table > "$out/efi-config-table" 2>/dev/null
+  for d in /sys/kernel/boot_params/setup_data/*; do
+    [ -d "$d" ] || continue
+    mkdir -p "$out/setup_data/${d##*/}"
+    cat "$d/type" > "$out/setup_data/${d##*/}/type" 2>/dev/null
+    cat "$d/data" > "$out/setup_data/${d##*/}/data" 2>/dev/null
+  done
   if [ -d /run/kexec-measured ]; then
     mkdir -p "$out/sidecar"
     for f in /run/kexec-measured/*; do [ -f "$f" ] && cat "$f" > "$out/sidecar/${f##*/}"; done
@@ -359,6 +371,57 @@ case "$stage" in
     dmesg > "$out/dmesg.txt" 2>/dev/null
     ls /sys/firmware/efi/runtime-map > "$out/runtime-map.txt" 2>/dev/null
     cat /sys/firmware/efi/config_table > "$out/config_table" 2>/dev/null
+    # what kexec.HostEfi reads for a further resume from here (HostEfiTest reads this tree): the sysfs files, and the
+    # firmware's system table through /dev/mem (EFI runtime data: allowed); the configuration table copy through
+    # /dev/mem too, which this kernel refuses (System RAM: the copy lives in the SETUP_EFI node it was handed)
+    h="$out/host-efi"
+    for f in /sys/firmware/efi/fw_vendor /sys/firmware/efi/runtime /sys/firmware/efi/config_table /sys/firmware/efi/systab \
+        /sys/firmware/efi/runtime-map/*/* /sys/firmware/memmap/*/*; do
+      mkdir -p "$h${f%/*}" && cat "$f" > "$h$f"
+    done
+    lo=$(od -An -tx4 -j 452 -N4 /sys/kernel/boot_params/data | tr -d ' ')     # efi_info.efi_systab (0x1c4)
+    hi=$(od -An -tx4 -j 472 -N4 /sys/kernel/boot_params/data | tr -d ' ')     # efi_info.efi_systab_hi (0x1d8)
+    dd if=/dev/mem of="$h/systab.bin" bs=120 count=1 iflag=skip_bytes skip=$(( (0x$hi << 32) | 0x$lo )) \
+        > "$h/systab.err" 2>&1; echo $? > "$h/systab.rc"
+    dd if=/dev/mem of=/dev/null bs=24 count=1 iflag=skip_bytes skip=$(( $(cat /sys/firmware/efi/config_table) )) \
+        > "$h/config-table.err" 2>&1; echo $? > "$h/config-table.rc"
+    finish
+    ;;
+  pd1)
+    # a pending boot started without its commit (tcg2/uncommitted-handover.md): what root gets with `kexec -e`
+    # after `boot --at-shutdown`. --at-shutdown wants the package's system-shutdown hook in place; this
+    # generation's root is the host's, read-only: an overlay on /usr/lib/systemd adds the hook (tmpfs upper layer).
+    # Nothing here runs it (no systemd-shutdown): that is the case under test
+    report
+    seal pcr4 4; echo $? > "$out/seal.rc"     # PCR 4: a boundary PCR (the mark changes it)
+    seal pcr0 0; echo $? >> "$out/seal.rc"    # PCR 0: outside the boundary set (the mark leaves it)
+    mkdir -p /tmp/hook/upper/system-shutdown /tmp/hook/work
+    cp "$RUN/pkg/usr/lib/systemd/system-shutdown/kexec-measured.shutdown" /tmp/hook/upper/system-shutdown/
+    mount -t overlay -o lowerdir=/usr/lib/systemd,upperdir=/tmp/hook/upper,workdir=/tmp/hook/work hook /usr/lib/systemd
+    echo $? > "$out/hook-mount.rc"
+    boot boot "$RUN/pd2.efi" --at-shutdown
+    pcrs "$out/pcrs-after-load.txt"
+    cat /sys/kernel/kexec_loaded > "$out/kexec_loaded-after" 2>/dev/null
+    finish
+    # `kexec -e`: sync, then reboot(LINUX_REBOOT_CMD_KEXEC) — the tool's own `exec` refuses a pending boot
+    mark "reboot-kexec pd1"
+    python3 -c 'import ctypes, os
+os.sync()
+libc = ctypes.CDLL(None, use_errno=True)
+libc.reboot(0x45584543)
+print("reboot(LINUX_REBOOT_CMD_KEXEC) returned: errno", ctypes.get_errno())' > "$out/reboot.out" 2>&1
+    ;;
+  pd2)
+    # kexec-measured-uncommitted.service ran before sysinit.target (before this stage and systemd-pcrphase-sysinit)
+    report
+    tpm2_pcrread sha1:all+sha256:all > "$out/tpm2_pcrread.txt" 2> "$out/tpm2_pcrread.err"
+    systemctl show -p ActiveState -p Result -p ExecMainStatus kexec-measured-uncommitted.service > "$out/unit.txt" 2>&1
+    journalctl -b -o cat -u kexec-measured-uncommitted.service > "$out/unit-journal.txt" 2>&1
+    for u in systemd-pcrphase-sysinit.service systemd-pcrphase.service; do
+      echo "$u $(systemctl is-active "$u")"
+    done > "$out/pcrphase.txt"
+    unseal pcr4 4 pd1
+    unseal pcr0 0 pd1
     finish
     ;;
   rs-sb1)

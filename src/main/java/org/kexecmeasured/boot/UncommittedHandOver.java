@@ -1,6 +1,5 @@
 package org.kexecmeasured.boot;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import org.kexecmeasured.eventlog.Event;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.Replay;
@@ -21,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 import java.util.function.Supplier;
 
@@ -87,24 +87,18 @@ public final class UncommittedHandOver {
         if (!Files.isRegularFile(manifestFile)) {
             return new Result(Outcome.COMMITTED_OR_NONE, List.of(), null, true, null);
         }
-        JsonNode m;
-        try {
-            m = Json.MAPPER.readTree(BoundedFiles.read(manifestFile, BoundedFiles.TEXT));
-        } catch (IOException e) {
-            throw new BadInputException(manifestFile + ": not JSON: " + e.getMessage().lines().findFirst().orElse(""));
-        }
-        if (m == null || !UncommittedManifest.FORMAT.equals(m.path("format").asText())) {
+        UncommittedManifest m = UncommittedManifest.read(manifestFile).orElse(null);
+        if (m == null) {
             return new Result(Outcome.COMMITTED_OR_NONE, List.of(), null, true, null);
         }
-        String mode = m.path("mode").asText();
+        String mode = m.mode();
         if (mode.equals("crash")) {
             return new Result(Outcome.CRASH_LEFT_ALONE, List.of(), null, true, null);
         }
         if (!mode.equals("pending")) {
             throw new BadInputException(manifestFile + ": mode: '" + mode + "' is neither pending nor crash");
         }
-        String boundary = m.path("plannedBoundary").asText(null);
-        if (boundary == null) throw new BadInputException(manifestFile + ": plannedBoundary: missing");
+        String boundary = m.plannedBoundary();
         String nonce = field(manifestFile, boundary, "nonce");
         TreeSet<Integer> pcrs = new TreeSet<>();
         for (String p : field(manifestFile, boundary, "pcrs").split(",")) {
@@ -117,7 +111,7 @@ public final class UncommittedHandOver {
             }
         }
         // the sidecar names its log by the one fixed name; anything else is not a sidecar this tool made
-        String logName = m.path("eventLog").path("tpm2EventLog").asText("");
+        String logName = m.eventLog().tpm2EventLog();
         if (!logName.equals(Sidecar.LOG_FILE)) {
             throw new BadInputException(manifestFile + ": eventLog.tpm2EventLog: '" + logName + "', expected " + Sidecar.LOG_FILE);
         }
@@ -130,7 +124,7 @@ public final class UncommittedHandOver {
             return new Result(Outcome.ALREADY_MARKED, List.copyOf(pcrs), nonce, true, logFile);
         }
         // the log as carried is the manifest's (a second mark after a crash between extend and write is not)
-        String want = m.path("eventLog").path("sha256").asText();
+        String want = m.eventLog().sha256();
         if (!Hex.of(HashAlg.SHA256.digest(logBytes)).equals(want)) {
             throw new BadInputException(logFile + ": SHA-256 differs from the manifest's eventLog.sha256 " + want);
         }
@@ -172,6 +166,36 @@ public final class UncommittedHandOver {
                     + " but " + logFile + " could not be rewritten: " + e.getMessage(), null, null, e);
         }
         return new Result(Outcome.MARKED, List.copyOf(pcrs), nonce, agreed, logFile);
+    }
+
+    /**
+     * One sentence for {@code eventlog show|verify} when they read the continued log of {@code runDir}: what an
+     * uncommitted sidecar says about this boot (prepared with {@code boot --at-shutdown} and started without its
+     * commit, marked or not yet; or a crash kernel's); empty for a committed sidecar or none. A manifest that
+     * cannot be read is said as such (the log is still read: it is what the reader asked for).
+     */
+    public static Optional<String> describe(Path runDir) {
+        Path manifestFile = runDir.resolve(Sidecar.MANIFEST_FILE);
+        if (!Files.isRegularFile(manifestFile)) return Optional.empty();
+        UncommittedManifest m;
+        try {
+            m = UncommittedManifest.read(manifestFile).orElse(null);
+        } catch (BadInputException e) {
+            return Optional.of("the sidecar's manifest cannot be read (" + e.getMessage() + "): whether this boot was committed is not known");
+        }
+        if (m == null) return Optional.empty();
+        if (m.mode().equals("crash")) {
+            return Optional.of("the sidecar is a crash kernel's (" + UncommittedManifest.FORMAT + ", mode crash): nothing was"
+                    + " extended for this kernel; the PCRs are the crashed system's, which this log explains");
+        }
+        String prefix = "this boot was prepared with 'boot --at-shutdown' and never committed (" + UncommittedManifest.FORMAT
+                + ", mode " + m.mode() + "): nothing of its payload was measured; ";
+        if (Files.isRegularFile(runDir.resolve(NOTE_FILE))) {
+            return Optional.of(prefix + "the log ends with the uncommitted hand-over event in every boundary PCR (" + NOTE_FILE
+                    + ", tcg2/uncommitted-handover.md), after which those PCRs describe an unknown kernel");
+        }
+        return Optional.of(prefix + "not marked yet ('eventlog mark-uncommitted' has not run): the PCRs are the previous"
+                + " system's");
     }
 
     /** taggedEventData (tcg2/uncommitted-handover.md): UTF-8 lines {@code key=value\n} in this order. */

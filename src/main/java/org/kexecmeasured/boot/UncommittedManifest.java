@@ -2,13 +2,20 @@ package org.kexecmeasured.boot;
 
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.BoundedFiles;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
 
+import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
 
@@ -42,6 +49,47 @@ public record UncommittedManifest(String format, String mode, boolean committed,
         Mode(String explanation) {
             this.explanation = explanation;
         }
+    }
+
+    /**
+     * Reads a sidecar's {@code manifest.json}: this record when its {@code format} is {@value #FORMAT}, empty for
+     * any other format (the committed {@code kexec-measured-manifest/1}). Bad input names the file and the key: not
+     * JSON, a key this version does not know, a value of the wrong type, or a key the next system needs missing
+     * ({@code mode}, {@code plannedBoundary}, {@code eventLog} with its {@code tpm2EventLog} and {@code sha256}).
+     */
+    public static Optional<UncommittedManifest> read(Path file) {
+        JsonNode tree;
+        UncommittedManifest m;
+        try {
+            tree = Json.MAPPER.readTree(BoundedFiles.read(file, BoundedFiles.TEXT));
+            if (tree == null || !tree.isObject() || !FORMAT.equals(tree.path("format").asText())) return Optional.empty();
+            m = Json.MAPPER.treeToValue(tree, UncommittedManifest.class);
+        } catch (JsonMappingException e) {
+            String at = e.getPath().isEmpty() ? "" : " at " + key(e.getPath());
+            throw new BadInputException(file + ": not a " + FORMAT + " manifest" + at + ": "
+                    + e.getOriginalMessage().lines().findFirst().orElse(""));
+        } catch (IOException e) {
+            throw new BadInputException(file + ": not JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (m.mode() == null) throw new BadInputException(file + ": mode: missing");
+        if (m.plannedBoundary() == null) throw new BadInputException(file + ": plannedBoundary: missing");
+        if (m.eventLog() == null) throw new BadInputException(file + ": eventLog: missing");
+        if (m.eventLog().tpm2EventLog() == null) throw new BadInputException(file + ": eventLog.tpm2EventLog: missing");
+        if (m.eventLog().sha256() == null) throw new BadInputException(file + ": eventLog.sha256: missing");
+        return Optional.of(m);
+    }
+
+    private static String key(List<JsonMappingException.Reference> path) {
+        StringBuilder sb = new StringBuilder();
+        for (JsonMappingException.Reference r : path) {
+            if (r.getFieldName() != null) {
+                if (sb.length() > 0) sb.append('.');
+                sb.append(r.getFieldName());
+            } else {
+                sb.append('[').append(r.getIndex()).append(']');
+            }
+        }
+        return sb.toString();
     }
 
     /** The files of {@code /.extra/kexec-measured/} for such a load: the log as it stood, and this manifest. */

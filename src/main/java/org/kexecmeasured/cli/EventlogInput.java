@@ -1,5 +1,6 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.boot.UncommittedHandOver;
 import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.util.BadInputException;
@@ -33,6 +34,11 @@ public final class EventlogInput {
             file = c.path();
             if (mixee != null) {
                 mixee.commandLine().getErr().println("kexec-measured: " + c.note());
+                // an uncommitted sidecar beside the continued log: say what kind of boot that log describes
+                if (c.continued()) {
+                    UncommittedHandOver.describe(file.getParent())
+                            .ifPresent(d -> mixee.commandLine().getErr().println("kexec-measured: " + d));
+                }
                 mixee.commandLine().getErr().flush();
             }
         }

@@ -1,5 +1,6 @@
 package org.kexecmeasured.cli;
 
+import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.kexecmeasured.boot.UncommittedHandOver;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.error.TpmException;
@@ -11,8 +12,8 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
-import java.util.Map;
+import java.util.List;
+import java.util.Locale;
 
 /**
  * {@code eventlog mark-uncommitted}: run early in the next system (kexec-measured-uncommitted.service); when the
@@ -44,6 +45,19 @@ public final class EventlogMarkUncommittedCommand implements Runnable {
     @Spec
     CommandSpec spec;
 
+    /**
+     * What {@code --json} prints (tcg2/uncommitted-handover.md): {@code outcome} ({@code committed_or_none},
+     * {@code crash_left_alone}, {@code already_marked}, {@code marked}), the boundary {@code pcrs} and {@code nonce}
+     * (empty and null when nothing was to mark), {@code agreedBefore}, and the {@code log} marked (or null).
+     */
+    @JsonPropertyOrder({"outcome", "pcrs", "nonce", "agreedBefore", "log"})
+    public record JsonResult(String outcome, List<Integer> pcrs, String nonce, boolean agreedBefore, String log) {
+        static JsonResult of(UncommittedHandOver.Result r) {
+            return new JsonResult(r.outcome().name().toLowerCase(Locale.ROOT), r.pcrs(), r.nonce(), r.agreedBefore(),
+                    r.log() == null ? null : r.log().toString());
+        }
+    }
+
     private final Services services;
 
     EventlogMarkUncommittedCommand(Services services) {
@@ -64,13 +78,7 @@ public final class EventlogMarkUncommittedCommand implements Runnable {
             if (opened[0] != null) opened[0].close();
         }
         if (json) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("outcome", r.outcome().name().toLowerCase(java.util.Locale.ROOT));
-            m.put("pcrs", r.pcrs());
-            m.put("nonce", r.nonce());
-            m.put("agreedBefore", r.agreedBefore());
-            m.put("log", r.log() == null ? null : r.log().toString());
-            out.println(EventlogCommand.json(m));
+            out.println(EventlogCommand.json(JsonResult.of(r)));
         } else {
             out.println(switch (r.outcome()) {
                 case COMMITTED_OR_NONE -> "no uncommitted sidecar in " + runDir + ": nothing to mark";

@@ -28,7 +28,11 @@ import java.util.List;
  *   pointers (the content of SETUP_EFI);</li>
  *   <li>the system table's nr_tables and the configuration table itself, through {@code /dev/mem} (both live in
  *   EFI runtime-services data, which Linux reports as reserved, so STRICT_DEVMEM allows the read): the copy the
- *   next kernel gets must have the same entries, the TPM log one replaced;</li>
+ *   next kernel gets must have the same entries, the TPM log one replaced. In a kernel this tool resumed, the table
+ *   is the copy inside the SETUP_EFI node it was handed (System RAM, which STRICT_DEVMEM refuses): that copy is read
+ *   from the node's payload in {@code /sys/kernel/boot_params/setup_data/0/data} instead ({@link #fromSetupData}).
+ *   kexec-tools never reads the table's content (it hands on the firmware's table address), so it has no such
+ *   step;</li>
  *   <li>the runtime map ({@code /sys/firmware/efi/runtime-map/N/}: the regions and the virtual addresses the first
  *   kernel gave them with SetVirtualAddressMap, which the next kernel maps again without calling it);</li>
  *   <li>the firmware memory map ({@code /sys/firmware/memmap/N/}) as the next kernel's e820 table.</li>
@@ -103,7 +107,10 @@ public record HostEfi(long systab, int secureBoot, long fwVendor, long runtime, 
             throw new BadInputException("the firmware system table at 0x" + Long.toHexString(systab) + " claims "
                     + Long.toUnsignedString(nr) + " configuration tables (1 to " + MAX_ENTRIES + " expected)");
         }
-        byte[] ct = mem.read(tables, (int) nr * LinuxAbi.CONFIG_TABLE_64_SIZE);
+        int ctSize = (int) nr * LinuxAbi.CONFIG_TABLE_64_SIZE;
+        byte[] ct = fromSetupData(root.resolve("sys/kernel/boot_params/setup_data"),
+                Le.u64(params, LinuxAbi.BP_HDR_SETUP_DATA), tables, ctSize);
+        if (ct == null) ct = mem.read(tables, ctSize);
         List<ConfigEntry> config = new ArrayList<>();
         for (int i = 0; i < nr; i++) {
             int off = i * LinuxAbi.CONFIG_TABLE_64_SIZE;
@@ -111,6 +118,37 @@ public record HostEfi(long systab, int secureBoot, long fwVendor, long runtime, 
         }
         return new HostEfi(systab, secureBoot, fwVendor, runtime, tables, smbios, config,
                 runtimeMap(efi.resolve("runtime-map")), e820(root.resolve("sys/firmware/memmap")));
+    }
+
+    /**
+     * {@code length} bytes at physical {@code address} when they lie in the payload of the first setup_data node and
+     * that node is SETUP_EFI — a kernel resumed by this tool, whose configuration table copy is there — else null.
+     * Linux (arch/x86/kernel/ksysfs.c) numbers {@code setup_data/N} in chain order from boot_params' hdr.setup_data,
+     * {@code type} as {@code 0x%x}, {@code data} the payload (after the 16-byte header); only the first node's
+     * physical address ({@code firstNode}, hdr.setup_data) is known without reading physical memory. A kernel-made
+     * SETUP_EFI node (kexec_file_load: efi_setup_data alone, 96 bytes) does not hold the table: null.
+     */
+    static byte[] fromSetupData(Path dir, long firstNode, long address, int length) {
+        Path node = dir.resolve("0");
+        if (firstNode == 0 || !Files.isDirectory(node)) return null;
+        long type = hexFile(node.resolve("type"));
+        if (type != LinuxAbi.SETUP_EFI) return null;
+        long payload = firstNode + LinuxAbi.SETUP_DATA_HEADER;
+        if (Long.compareUnsigned(address, payload) < 0) return null;
+        long off = address - payload;
+        Path data = node.resolve("data");
+        byte[] b = BoundedFiles.read(data, BoundedFiles.PAYLOAD);
+        if (b.length < LinuxAbi.EFI_SETUP_DATA_SIZE) {
+            throw new BadInputException(data + ": " + b.length + " bytes, a SETUP_EFI payload (efi_setup_data) has at least "
+                    + LinuxAbi.EFI_SETUP_DATA_SIZE);
+        }
+        if (off < LinuxAbi.EFI_SETUP_DATA_SIZE || off > b.length - (long) length) return null;
+        // the node must be the one this kernel took its table from: its efi_setup_data.tables is that address
+        if (Le.u64(b, LinuxAbi.ESD_TABLES) != address) {
+            throw new BadInputException(data + ": efi_setup_data.tables 0x" + Long.toHexString(Le.u64(b, LinuxAbi.ESD_TABLES))
+                    + " is not the configuration table 0x" + Long.toHexString(address) + " this kernel reports");
+        }
+        return java.util.Arrays.copyOfRange(b, (int) off, (int) off + length);
     }
 
     /** /sys/firmware/efi/runtime-map/N/, in the order of N. */

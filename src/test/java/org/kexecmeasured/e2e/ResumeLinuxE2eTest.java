@@ -83,4 +83,28 @@ class ResumeLinuxE2eTest {
         System.out.printf("resume-linux e2e: tool %.1f s, exec -> rl2 stage %.1f s (host clock, TCG)%n", exec - start, init - exec);
     }
 
+    /**
+     * What a further resume from rl2 would read (kexec.HostEfi): rl2's configuration table is the copy in the SETUP_EFI
+     * node rl1's boot handed it — the first setup_data node, where /sys/kernel/boot_params/setup_data/0 shows it — and
+     * the kernel refuses that System RAM through /dev/mem (HostEfi reads it from setup_data), while the firmware's system
+     * table (EFI runtime data) stays readable there. HostEfiTest reads the tree rl2 saved (a copy of one run's, with
+     * provenance) as the parser's real-bytes fixture.
+     */
+    @Test
+    void rl2sConfigurationTableIsInItsFirstSetupDataNodeWhichDevMemRefuses() {
+        Path s2 = E2eRun.stage(ResumeE2eTest.run("resume-linux"), "rl2");
+        Path h = s2.resolve("host-efi");
+        assertEquals("0x4", E2eRun.text(s2.resolve("setup_data/0/type")).strip(), "SETUP_EFI first in the chain");
+        byte[] bp = E2eRun.bytes(s2.resolve("boot_params.bin"));
+        byte[] node = E2eRun.bytes(s2.resolve("setup_data/0/data"));
+        long first = java.nio.ByteBuffer.wrap(bp).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(0x250); // hdr.setup_data
+        long tables = Long.decode(E2eRun.text(s2.resolve("config_table")).strip());
+        long esdTables = java.nio.ByteBuffer.wrap(node).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong(16); // efi_setup_data.tables
+        assertEquals(tables, esdTables, "the kernel's config_table is SETUP_EFI's tables");
+        assertTrue(tables > first + 16 && tables < first + 16 + node.length, "the table lies in node 0's payload");
+        assertEquals("0", E2eRun.text(h.resolve("systab.rc")).strip(), () -> E2eRun.text(h.resolve("systab.err")));
+        assertFalse(E2eRun.text(h.resolve("config-table.rc")).strip().equals("0"),
+                "a resumed kernel's /dev/mem refuses the table copy (System RAM): " + E2eRun.text(h.resolve("config-table.err")));
+    }
+
 }

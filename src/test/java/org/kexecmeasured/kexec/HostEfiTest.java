@@ -124,4 +124,92 @@ class HostEfiTest {
         BadInputException e = assertThrows(BadInputException.class, () -> HostEfi.read(root, (a, n) -> new byte[n]));
         assertTrue(e.getMessage().contains("system table signature"), e.getMessage());
     }
+
+    /**
+     * A kernel this tool resumed: its configuration table is the copy in the SETUP_EFI node it was handed (System RAM:
+     * /dev/mem refuses it, here a physical memory that throws for it). The node comes from LinuxHandOver.blob (whose
+     * layout LinuxHandOverTest checks with a C reader built on the kernel's own structs), laid out as sysfs shows it:
+     * setup_data/0/type "0x4", data = the payload after the 16-byte header, boot_params' hdr.setup_data = its address.
+     */
+    @Test
+    void aResumedKernelsTableIsReadFromItsSetupEfiNodeNotPhysicalMemory() throws IOException {
+        tree("EL64");
+        HostEfi first = HostEfi.read(root, HostEfiTest::physical);
+        long base = 0x3e000000L;
+        byte[] log = new byte[100];
+        LinuxHandOver.Blob blob = LinuxHandOver.blob(base, first, log, 0);
+        long copy = base + blob.tablesOffset();
+        // the resumed kernel's view: config_table = the copy, setup_data node 0 = the blob, hdr.setup_data = base
+        write("sys/firmware/efi/config_table", "0x" + Long.toHexString(copy) + "\n");
+        byte[] bp = Files.readAllBytes(root.resolve("sys/kernel/boot_params/data"));
+        ByteBuffer.wrap(bp).order(ByteOrder.LITTLE_ENDIAN).putLong(LinuxAbi.BP_HDR_SETUP_DATA, base);
+        Files.write(root.resolve("sys/kernel/boot_params/data"), bp);
+        write("sys/kernel/boot_params/setup_data/0/type", "0x4\n");
+        Files.write(root.resolve("sys/kernel/boot_params/setup_data/0/data"),
+                java.util.Arrays.copyOfRange(blob.data(), LinuxAbi.SETUP_DATA_HEADER, blob.data().length));
+        HostEfi.PhysicalMemory devMemOfAResumedKernel = (a, n) -> {
+            if (a == SYSTAB) return physical(a, n);
+            throw new BadInputException("/dev/mem: cannot read " + n + " bytes at 0x" + Long.toHexString(a) + " (Operation not permitted)");
+        };
+        HostEfi resumed = HostEfi.read(root, devMemOfAResumedKernel);
+        assertEquals(copy, resumed.configTableAddress());
+        assertEquals(List.of(new HostEfi.ConfigEntry(ACPI20, 0x7fb7e014L),
+                new HostEfi.ConfigEntry(LinuxAbi.LINUX_EFI_TPM_EVENT_LOG_GUID, base + blob.logOffset())), resumed.configTable(),
+                "the copy's entries: ACPI as the firmware's, the TPM log the one the previous generation handed on");
+
+        // a node whose tables field is not the table the kernel reports: refused, naming the file
+        byte[] forged = Files.readAllBytes(root.resolve("sys/kernel/boot_params/setup_data/0/data"));
+        ByteBuffer.wrap(forged).order(ByteOrder.LITTLE_ENDIAN).putLong(LinuxAbi.ESD_TABLES, copy + 8);
+        Files.write(root.resolve("sys/kernel/boot_params/setup_data/0/data"), forged);
+        BadInputException e = assertThrows(BadInputException.class, () -> HostEfi.read(root, devMemOfAResumedKernel));
+        assertTrue(e.getMessage().contains("setup_data/0/data") && e.getMessage().contains("efi_setup_data.tables"), e.getMessage());
+
+        // a kernel-made SETUP_EFI (kexec_file_load: efi_setup_data alone) holds no table: physical memory, as before
+        write("sys/firmware/efi/config_table", "0x" + Long.toHexString(TABLES) + "\n");
+        Files.write(root.resolve("sys/kernel/boot_params/setup_data/0/data"),
+                java.util.Arrays.copyOfRange(blob.data(), LinuxAbi.SETUP_DATA_HEADER, LinuxAbi.SETUP_DATA_HEADER + LinuxAbi.EFI_SETUP_DATA_SIZE));
+        assertEquals(first.configTable(), HostEfi.read(root, HostEfiTest::physical).configTable());
+    }
+
+    /**
+     * Real bytes: the tree a Linux kernel resumed by this tool (tests/e2e resume-linux, generation rl2) showed — sysfs
+     * files, boot_params, its setup_data nodes, and the firmware's system table it read through /dev/mem (provenance in
+     * the fixture's PROVENANCE.md). Its /dev/mem refused the configuration table copy (here a memory that serves only
+     * the system table); HostEfi reads the table from setup_data node 0. The oracle is the kernel's own parse of that
+     * table, printed at boot ("efi: TPMFinalLog=0x… SMBIOS=0x… …", dmesg-efi.txt): every entry it names is in ours with
+     * the same address.
+     */
+    @Test
+    void aResumedKernelsRealTreeGivesTheTableTheKernelParsed() throws Exception {
+        Path fixture = Path.of(HostEfiTest.class.getResource("resumed-rl2/PROVENANCE.md").toURI()).getParent();
+        byte[] systab = Files.readAllBytes(fixture.resolve("systab.bin"));
+        long systabAddress = Long.parseLong(Files.readString(fixture.resolve("systab-address")).strip().substring(2), 16);
+        HostEfi e = HostEfi.read(fixture.resolve("root"), (a, n) -> {
+            if (a == systabAddress && n <= systab.length) return java.util.Arrays.copyOf(systab, n);
+            throw new BadInputException("/dev/mem: cannot read " + n + " bytes at 0x" + Long.toHexString(a) + " (Operation not permitted)");
+        });
+        java.util.Map<String, Guid> names = java.util.Map.of(
+                "ACPI 2.0", Guid.parse("8868e871-e4f1-11d3-bc22-0080c73c8881"),
+                "ACPI", Guid.parse("eb9d2d30-2d88-11d3-9a16-0090273fc14d"),
+                "SMBIOS", Guid.parse("eb9d2d31-2d88-11d3-9a16-0090273fc14d"),
+                "SMBIOS 3.0", Guid.parse("f2fd1544-9794-4a2c-992e-e5bbcf20e394"),
+                "MEMATTR", Guid.parse("dcfa911d-26eb-469f-a220-38b7dc461220"),
+                "INITRD", Guid.parse("5568e427-68fc-4f3d-ac74-ca555231cc68"),
+                "TPMEventLog", LinuxAbi.LINUX_EFI_TPM_EVENT_LOG_GUID,
+                "TPMFinalLog", LinuxAbi.LINUX_EFI_TPM_FINAL_LOG_GUID,
+                "RNG", Guid.parse("1ce1e5bc-7ceb-42f2-81e5-8aadf180f57b"));
+        String line = Files.readString(fixture.resolve("dmesg-efi.txt"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("([A-Za-z][A-Za-z0-9. ]*?)=0x([0-9a-f]+)").matcher(line);
+        int named = 0;
+        while (m.find()) {
+            String name = m.group(1).strip();
+            Guid g = names.get(name);
+            if (g == null) continue;
+            named++;
+            long address = Long.parseLong(m.group(2), 16);
+            assertTrue(e.configTable().contains(new HostEfi.ConfigEntry(g, address)),
+                    name + "=0x" + m.group(2) + " (the kernel's parse) is in HostEfi's table " + e.configTable());
+        }
+        assertTrue(named >= 4, "the kernel named " + named + " entries: " + line);
+    }
 }
