@@ -261,4 +261,38 @@ class HashingTest {
         if (!m.find()) throw new AssertionError("pesign printed no hash: " + out);
         return m.group(1);
     }
+
+    /**
+     * A broken read lease stops large hashing before OpenSSL reads the mapping: a writer may truncate the file once
+     * the lease-break time has passed, and a native read of a truncated mapping is SIGBUS, which kills the JVM (shown
+     * by hand: PayloadFile.open, truncate(2) from a second process, 47 s later MultiHasher.update: SIGBUS in
+     * libcrypto, exit 134). The writer here opens with O_NONBLOCK: EAGAIN at once, and the lease is broken.
+     */
+    @Test
+    void aBrokenPayloadLeaseStopsLargeHashingWithBadInput(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path f = dir.resolve("payload.bin");
+        byte[] content = new byte[3 << 20];
+        new Random(7).nextBytes(content);
+        java.nio.file.Files.write(f, content);
+        try (org.kexecmeasured.payload.PayloadFile p = org.kexecmeasured.payload.PayloadFile.open(f)) {
+            assertEquals(org.kexecmeasured.payload.PayloadFile.Source.MAPPED, p.source(), p.describeSource());
+            Hashing h = new Hashing(List.of(HashAlg.SHA256));
+            h.beforeLargeRead(() -> p.checkUnchanged("before its bytes were hashed"));
+            // while the lease holds: hashed (sha256 of the same bytes through the JDK as the oracle)
+            assertArrayEquals(java.security.MessageDigest.getInstance("SHA-256").digest(content),
+                    h.digest(p.buffer()).get(HashAlg.SHA256));
+            Process w = new ProcessBuilder("python3", "-c",
+                    "import os,sys\ntry:\n os.open(sys.argv[1], os.O_WRONLY|os.O_NONBLOCK)\nexcept BlockingIOError:\n print('EAGAIN')",
+                    f.toString()).redirectErrorStream(true).start();
+            assertEquals("EAGAIN", new String(w.getInputStream().readAllBytes()).trim(), "the writer met the lease");
+            assertEquals(0, w.waitFor());
+            Hashing fresh = new Hashing(List.of(HashAlg.SHA256));
+            fresh.beforeLargeRead(() -> p.checkUnchanged("before its bytes were hashed"));
+            org.kexecmeasured.util.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    org.kexecmeasured.util.BadInputException.class, () -> fresh.digest(p.buffer()));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("read lease was broken"), e.getMessage());
+            // small inputs (headers, event data) are not guarded: they are never the mapping's bulk
+            assertEquals(32, fresh.digest(new byte[16]).get(HashAlg.SHA256).length);
+        }
+    }
 }
