@@ -15,8 +15,9 @@ import java.nio.file.Path;
  * run of reads means: nobody could have written the file during those reads.
  *
  * <p>The kernel signals a break with SIGIO to the descriptor's owner, whose default action ends the process (the JVM
- * does not handle SIGIO): the owner is cleared right after the lease is taken (F_SETOWN 0, so send_sigio finds no
- * one), and the break is only ever observed through {@link #held}.
+ * does not handle SIGIO): the break's signal is set to SIGWINCH (ignored) before the lease is taken, the owner is
+ * cleared right after (F_SETOWN 0, so send_sigio finds no one), and the break is only ever observed through
+ * {@link #held}.
  *
  * <p>Only on local file systems ({@link #leaseCoversEveryWriter}): on overlayfs the lease is on the overlay inode while a
  * mapping shows the layer file's pages, which a write through the layer's own path changes with the lease still
@@ -31,6 +32,9 @@ public final class ReadLease implements AutoCloseable {
     private static final int O_RDONLY = 0;
     private static final int O_CLOEXEC = 0x80000;
     private static final int F_SETOWN = 8;
+    private static final int F_SETSIG = 10;
+    /** SIGWINCH (x86_64 and arm64): its default action is to ignore it, and the JVM does not handle it. */
+    private static final int SIGWINCH = 28;
     private static final int F_SETLEASE = 1024;
     private static final int F_GETLEASE = 1025;
     private static final int F_RDLCK = 0;
@@ -46,6 +50,8 @@ public final class ReadLease implements AutoCloseable {
         int close(int fd) throws LastErrorException;
 
         int fstatfs(int fd, byte[] statfs) throws LastErrorException;
+
+        int getpid();
     }
 
     private static final class Holder {
@@ -88,6 +94,10 @@ public final class ReadLease implements AutoCloseable {
                 throw new Unavailable("a read lease on this file system (statfs f_type 0x" + Long.toHexString(fsType)
                         + ") does not see every writer (overlay, FUSE, network file systems change bytes without an open here)");
             }
+            // F_SETLEASE makes this process the owner (fs/locks.c lease_setup): a break before the F_SETOWN 0 below
+            // signals it, and SIGIO's default action ends the JVM (exit 157, shown with python's fcntl); the break's
+            // signal is made SIGWINCH first, which is ignored
+            c.fcntl(fd, F_SETSIG, SIGWINCH);
             c.fcntl(fd, F_SETLEASE, F_RDLCK);
             c.fcntl(fd, F_SETOWN, 0);
             return new ReadLease(file, fd);
@@ -137,6 +147,11 @@ public final class ReadLease implements AutoCloseable {
             throw new Unavailable("fstatfs failed (errno " + e.getErrorCode() + ")");
         }
         return Le.u64(st, 0);
+    }
+
+    /** For a test: makes this process the owner again, as it is between F_SETLEASE and F_SETOWN 0 in {@link #take}. */
+    synchronized void ownBreakSignalForTest() {
+        Holder.LIBC.fcntl(fd, F_SETOWN, Holder.LIBC.getpid());
     }
 
     /** The leased file descriptor (read-only); {@code /proc/self/fd/<fd>} opens the same file again. */

@@ -49,4 +49,25 @@ class ReadLeaseTest {
             assertTrue(p.fallbackReason().contains("f_type 0x" + type), p.fallbackReason());
         }
     }
+
+    /**
+     * Between F_SETLEASE and F_SETOWN 0 the process owns the lease's break signal: a writer breaking it then sent
+     * SIGIO, whose default action ended the process (python's fcntl on this kernel: exit 157, "I/O possible"). With
+     * the break signal set to SIGWINCH this JVM survives a break in that state, and the break shows in held().
+     */
+    @Test
+    void aBreakWhileThisProcessOwnsTheLeaseDoesNotEndIt(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path f = dir.resolve("leased.bin");
+        java.nio.file.Files.write(f, new byte[4096]);
+        try (ReadLease l = ReadLease.take(f)) {
+            l.ownBreakSignalForTest();
+            Process w = new ProcessBuilder("python3", "-c",
+                    "import os,sys\ntry:\n os.open(sys.argv[1], os.O_WRONLY|os.O_NONBLOCK)\nexcept BlockingIOError:\n print('EAGAIN')",
+                    f.toString()).redirectErrorStream(true).start();
+            assertEquals("EAGAIN", new String(w.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).trim());
+            assertEquals(0, w.waitFor());
+            Thread.sleep(200); // a SIGIO would have ended this JVM by now
+            assertFalse(l.held(), "the break is seen");
+        }
+    }
 }
