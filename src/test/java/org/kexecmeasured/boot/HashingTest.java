@@ -229,6 +229,42 @@ class HashingTest {
         }
     }
 
+    /**
+     * The buffer path of a LoadImage (61279cb: the emulator passes the payload's mapping): the mapping itself reuses
+     * the payload's digests, and an image of the very same length whose bytes differ (one byte of a section changed)
+     * is hashed afresh, equal to pesign's digest of that changed file: the reuse is by content, never by length.
+     */
+    @Test
+    void aBufferImageReusesThePayloadsDigestsOnlyForEqualBytes() throws Exception {
+        java.nio.file.Path efi = org.kexecmeasured.payload.RealParts.require(org.kexecmeasured.payload.RealParts.SYSTEMD_BOOT,
+                "systemd-boot-efi");
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("hashing-buffer");
+        java.nio.file.Path copy = dir.resolve("payload.efi");
+        java.nio.file.Path other = dir.resolve("other.efi");
+        try {
+            java.nio.file.Files.copy(efi, copy);
+            byte[] changed = java.nio.file.Files.readAllBytes(efi);
+            org.kexecmeasured.payload.pe.PeFile pe = org.kexecmeasured.payload.pe.PeFile.parse(changed);
+            org.kexecmeasured.payload.pe.Section text = pe.sections().get(0);
+            changed[(int) text.pointerToRawData() + 16] ^= 0x5a; // inside the first section's raw data: hashed
+            java.nio.file.Files.write(other, changed);
+            try (org.kexecmeasured.payload.PayloadFile pf = org.kexecmeasured.payload.PayloadFile.open(copy)) {
+                Hashing h = new Hashing(List.of(HashAlg.SHA256));
+                byte[] sha256 = h.payloadAuthenticodeSha256(pf.buffer());
+                long hashed = h.bytes();
+                assertArrayEquals(sha256, h.authenticode(pf.buffer()).get(HashAlg.SHA256));
+                assertEquals(hashed, h.bytes(), "the payload's own mapping was not hashed again");
+                byte[] fresh = h.authenticode(ByteBuffer.wrap(changed)).get(HashAlg.SHA256);
+                assertEquals(pesign(other, "sha256"), org.kexecmeasured.util.Hex.of(fresh));
+                assertEquals(hashed + changed.length, h.bytes(), "the image of equal length and other bytes was hashed");
+            }
+        } finally {
+            java.nio.file.Files.deleteIfExists(copy);
+            java.nio.file.Files.deleteIfExists(other);
+            java.nio.file.Files.deleteIfExists(dir);
+        }
+    }
+
     @Test
     void theBanksSplitIntoTwoDisjointGroupsCoveringAll() {
         java.util.EnumSet<HashAlg> algs = java.util.EnumSet.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
