@@ -130,9 +130,9 @@ public final class PayloadFile implements AutoCloseable {
     }
 
     /**
-     * The bytes as an array, for the APIs that still take one (the emulator until it takes a buffer): a copy made
-     * here once for a mapping (its bytes are the mapping's, so {@link #checkUnchanged} covers them too), the array
-     * itself otherwise. Never changed by anyone.
+     * The bytes as an array, for an API that takes one (none on the boot or predict path: the emulator takes the
+     * buffer since 61279cb): a copy made here once for a mapping (its bytes are the mapping's, so {@link
+     * #checkUnchanged} covers them too), the array itself otherwise. Never changed by anyone.
      */
     public byte[] array() {
         byte[] a = array;
