@@ -43,6 +43,21 @@ public final class Hashing {
         this.banks = EnumSet.copyOf(banks);
     }
 
+    /** Run before each large input is read natively (nothing by default); see {@link #beforeLargeRead(Runnable)}. */
+    private volatile Runnable beforeLargeRead = () -> { };
+
+    /**
+     * {@code check} runs before every large input is hashed (at least {@link #LARGE} bytes: the payload's mapping or
+     * guest data that may be deferred payload pages) and throws to stop it. The payload's check that its read lease
+     * still holds goes here: once a lease is broken, a writer waits at most {@code /proc/sys/fs/lease-break-time}
+     * (45 s) and may then truncate the file, and OpenSSL reading a truncated mapping dies of SIGBUS (the JVM with it,
+     * no exit code); a check just before each read refuses instead (exit 2), since a read that starts while the lease
+     * holds ends long before a writer could truncate.
+     */
+    public void beforeLargeRead(Runnable check) {
+        beforeLargeRead = check;
+    }
+
     public EnumSet<HashAlg> banks() {
         return EnumSet.copyOf(banks);
     }
@@ -69,6 +84,7 @@ public final class Hashing {
                 return known;
             }
         }
+        if (n >= LARGE) beforeLargeRead.run();
         long t0 = System.nanoTime();
         Map<HashAlg, byte[]> d;
         try (MultiHasher h = MultiHasher.create(banks)) {
@@ -104,6 +120,7 @@ public final class Hashing {
         }
         List<ByteBuffer> candidates = new ArrayList<>();
         for (ByteBuffer k : known) if (k.remaining() == n) candidates.add(k.duplicate());
+        beforeLargeRead.run();
         long t0 = System.nanoTime();
         Map<HashAlg, byte[]> d;
         try (MultiHasher h = MultiHasher.create(banks)) {
@@ -155,6 +172,7 @@ public final class Hashing {
             }
             try {
                 ByteBuffer view = next.getKey();
+                beforeLargeRead.run();
                 long t0 = System.nanoTime();
                 Map<HashAlg, byte[]> d;
                 try (MultiHasher h = MultiHasher.create(banks)) {
@@ -280,6 +298,7 @@ public final class Hashing {
         EnumSet<HashAlg> algs = EnumSet.copyOf(banks);
         algs.add(HashAlg.SHA256);
         ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
+        beforeLargeRead.run();
         long t0 = System.nanoTime();
         PeFile pe = PeFile.parse(view);
         List<EnumSet<HashAlg>> groups = splitByCost(algs);
@@ -353,6 +372,7 @@ public final class Hashing {
                 return new EnumMap<>(rememberedDigests);
             }
         }
+        beforeLargeRead.run();
         long t0 = System.nanoTime();
         Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(view), banks);
         count(view.capacity(), System.nanoTime() - t0);

@@ -204,6 +204,9 @@ public final class MeasuredBoot {
         try (Locks.Held state = Locks.stateDir(req.stateDir(), req.lockWait());
              Locks.Held tpmLock = Locks.tpm(tpm.tcti(), req.lockWait())) {
             checkStateDir(req.stateDir());
+            // the payload was opened before the locks: a lease broken while the run waited for them (--lock-wait)
+            // lets its writer truncate the file 45 s later, and reading the mapping then is SIGBUS
+            req.payload().checkUnchanged("before the plan (the run waited for its locks)");
             StepClock clock = new StepClock();
             Plan plan = clock.time("plan", () -> plan(req, tpm));
             req.progress().step("deciding");

@@ -94,6 +94,8 @@ public final class Planner implements ChainMeasurer.Sink {
         List<String> notes = new ArrayList<>(initialNotes);
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
         Hashing hashing = new Hashing(hashBanks(tpmBanks, firmware, notes));
+        // a broken read lease stops the run before OpenSSL reads a mapping a writer may truncate (SIGBUS)
+        hashing.beforeLargeRead(() -> req.payload().checkUnchanged("before its bytes were hashed"));
         req.progress().step("hashing the payload");
         // The payload's Authenticode digest first, its banks on both cores: the boundary event carries it and the
         // payload's own LoadImage measurement (the emulation's first) needs every bank, so no payload code runs

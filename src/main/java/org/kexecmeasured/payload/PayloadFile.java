@@ -15,7 +15,8 @@ import java.nio.file.StandardOpenOption;
  * The payload's bytes, as every step after the read sees them: a read-only, little-endian {@link ByteBuffer}
  * (position 0). Where it can, the file is mapped (page-cache pages: no fresh heap for a 60 MiB UKI) under a Linux
  * read lease ({@link ReadLease}); where no lease is granted (someone has the file open for writing, not its owner
- * and no CAP_LEASE, a file system without leases) it is read into a private heap copy, as before.
+ * and no CAP_LEASE, a file system without leases, or one where a lease does not see every writer: overlayfs, FUSE,
+ * network file systems, see {@link ReadLease}) it is read into a private heap copy, as before.
  *
  * <p>Security: the bytes checked (Authenticode, policy, digests) must be the bytes emulated, measured and handed
  * over. A private copy cannot change. A mapping could, if someone wrote the file: the lease makes any open for
@@ -129,9 +130,9 @@ public final class PayloadFile implements AutoCloseable {
     }
 
     /**
-     * The bytes as an array, for the APIs that still take one (the emulator until it takes a buffer): a copy made
-     * here once for a mapping (its bytes are the mapping's, so {@link #checkUnchanged} covers them too), the array
-     * itself otherwise. Never changed by anyone.
+     * The bytes as an array, for an API that takes one (none on the boot or predict path: the emulator takes the
+     * buffer since 61279cb): a copy made here once for a mapping (its bytes are the mapping's, so {@link
+     * #checkUnchanged} covers them too), the array itself otherwise. Never changed by anyone.
      */
     public byte[] array() {
         byte[] a = array;

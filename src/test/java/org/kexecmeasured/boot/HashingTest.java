@@ -229,6 +229,42 @@ class HashingTest {
         }
     }
 
+    /**
+     * The buffer path of a LoadImage (61279cb: the emulator passes the payload's mapping): the mapping itself reuses
+     * the payload's digests, and an image of the very same length whose bytes differ (one byte of a section changed)
+     * is hashed afresh, equal to pesign's digest of that changed file: the reuse is by content, never by length.
+     */
+    @Test
+    void aBufferImageReusesThePayloadsDigestsOnlyForEqualBytes() throws Exception {
+        java.nio.file.Path efi = org.kexecmeasured.payload.RealParts.require(org.kexecmeasured.payload.RealParts.SYSTEMD_BOOT,
+                "systemd-boot-efi");
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("hashing-buffer");
+        java.nio.file.Path copy = dir.resolve("payload.efi");
+        java.nio.file.Path other = dir.resolve("other.efi");
+        try {
+            java.nio.file.Files.copy(efi, copy);
+            byte[] changed = java.nio.file.Files.readAllBytes(efi);
+            org.kexecmeasured.payload.pe.PeFile pe = org.kexecmeasured.payload.pe.PeFile.parse(changed);
+            org.kexecmeasured.payload.pe.Section text = pe.sections().get(0);
+            changed[(int) text.pointerToRawData() + 16] ^= 0x5a; // inside the first section's raw data: hashed
+            java.nio.file.Files.write(other, changed);
+            try (org.kexecmeasured.payload.PayloadFile pf = org.kexecmeasured.payload.PayloadFile.open(copy)) {
+                Hashing h = new Hashing(List.of(HashAlg.SHA256));
+                byte[] sha256 = h.payloadAuthenticodeSha256(pf.buffer());
+                long hashed = h.bytes();
+                assertArrayEquals(sha256, h.authenticode(pf.buffer()).get(HashAlg.SHA256));
+                assertEquals(hashed, h.bytes(), "the payload's own mapping was not hashed again");
+                byte[] fresh = h.authenticode(ByteBuffer.wrap(changed)).get(HashAlg.SHA256);
+                assertEquals(pesign(other, "sha256"), org.kexecmeasured.util.Hex.of(fresh));
+                assertEquals(hashed + changed.length, h.bytes(), "the image of equal length and other bytes was hashed");
+            }
+        } finally {
+            java.nio.file.Files.deleteIfExists(copy);
+            java.nio.file.Files.deleteIfExists(other);
+            java.nio.file.Files.deleteIfExists(dir);
+        }
+    }
+
     @Test
     void theBanksSplitIntoTwoDisjointGroupsCoveringAll() {
         java.util.EnumSet<HashAlg> algs = java.util.EnumSet.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
@@ -260,5 +296,39 @@ class HashingTest {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("hash: ([0-9a-f]+)").matcher(out);
         if (!m.find()) throw new AssertionError("pesign printed no hash: " + out);
         return m.group(1);
+    }
+
+    /**
+     * A broken read lease stops large hashing before OpenSSL reads the mapping: a writer may truncate the file once
+     * the lease-break time has passed, and a native read of a truncated mapping is SIGBUS, which kills the JVM (shown
+     * by hand: PayloadFile.open, truncate(2) from a second process, 47 s later MultiHasher.update: SIGBUS in
+     * libcrypto, exit 134). The writer here opens with O_NONBLOCK: EAGAIN at once, and the lease is broken.
+     */
+    @Test
+    void aBrokenPayloadLeaseStopsLargeHashingWithBadInput(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path f = dir.resolve("payload.bin");
+        byte[] content = new byte[3 << 20];
+        new Random(7).nextBytes(content);
+        java.nio.file.Files.write(f, content);
+        try (org.kexecmeasured.payload.PayloadFile p = org.kexecmeasured.payload.PayloadFile.open(f)) {
+            assertEquals(org.kexecmeasured.payload.PayloadFile.Source.MAPPED, p.source(), p.describeSource());
+            Hashing h = new Hashing(List.of(HashAlg.SHA256));
+            h.beforeLargeRead(() -> p.checkUnchanged("before its bytes were hashed"));
+            // while the lease holds: hashed (sha256 of the same bytes through the JDK as the oracle)
+            assertArrayEquals(java.security.MessageDigest.getInstance("SHA-256").digest(content),
+                    h.digest(p.buffer()).get(HashAlg.SHA256));
+            Process w = new ProcessBuilder("python3", "-c",
+                    "import os,sys\ntry:\n os.open(sys.argv[1], os.O_WRONLY|os.O_NONBLOCK)\nexcept BlockingIOError:\n print('EAGAIN')",
+                    f.toString()).redirectErrorStream(true).start();
+            assertEquals("EAGAIN", new String(w.getInputStream().readAllBytes()).trim(), "the writer met the lease");
+            assertEquals(0, w.waitFor());
+            Hashing fresh = new Hashing(List.of(HashAlg.SHA256));
+            fresh.beforeLargeRead(() -> p.checkUnchanged("before its bytes were hashed"));
+            org.kexecmeasured.util.BadInputException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    org.kexecmeasured.util.BadInputException.class, () -> fresh.digest(p.buffer()));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("read lease was broken"), e.getMessage());
+            // small inputs (headers, event data) are not guarded: they are never the mapping's bulk
+            assertEquals(32, fresh.digest(new byte[16]).get(HashAlg.SHA256).length);
+        }
     }
 }

@@ -252,8 +252,10 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         if (Long.compareUnsigned(dst, src) > 0 && Long.compareUnsigned(dst, src + count) < 0) {
             return;
         }
-        if (!isMapped(src, count) || !isMapped(dst, count)) {
-            return; // the engine faults where the loop would
+        if (!isMapped(src, count) || ramMapOf(dst, count) == null) {
+            // the engine faults where the loop would: unmapped memory, and the read-execute trap page, which the
+            // host's write would change (uc_mem_write does not check protections: guest code could patch the stubs)
+            return;
         }
         byte[] last = new byte[1];
         read(src + count - 1, last, 0, 1); // what the last iteration reads: the source's own byte (writes land below)

@@ -149,6 +149,32 @@ class CopyLoopTest {
         assertEquals(0, guestByte(d + section.length));
     }
 
+    /**
+     * The trap page is read-execute so that guest code cannot patch the service stubs (Machine): a copy loop whose
+     * destination is there must fault in the engine as the loop itself does, not be done by the host's write, which
+     * Unicorn does not check against the page's protection.
+     */
+    @Test
+    void aCopyIntoReadExecuteMemoryFaultsAsTheLoopDoes() {
+        long rx = 0x400_0000;
+        cpu.mapReadExecute(rx, 0x1000);
+        byte[] stubs = new byte[64];
+        Arrays.fill(stubs, (byte) 0xF4);
+        mem.write(rx, stubs); // the host may write there (it places the stubs)
+        byte[] evil = new byte[64];
+        new Random(3).nextBytes(evil);
+        long s = 0x40_0000;
+        mem.write(s, evil);
+        run(0x80_0000, s, evil.length); // the loop is hooked now
+        assertTrue(cpu.loopCopies >= 1, "the host ran the first copy: " + cpu.loopCopies);
+        cpu.setReg(Reg.RDI, rx);
+        cpu.setReg(Reg.RSI, s);
+        cpu.setReg(Reg.RDX, evil.length);
+        RunResult r = cpu.run(CODE, 60_000_000);
+        assertTrue(r.end() != RunResult.End.HALTED, "the write to read-execute memory faulted: " + r);
+        assertArrayEquals(stubs, mem.read(rx, stubs.length), "the stubs are unchanged");
+    }
+
     private void run(long dst, long src, long len) {
         cpu.setReg(Reg.RDI, dst);
         cpu.setReg(Reg.RSI, src);
