@@ -7,6 +7,12 @@ project_dir=$(CDPATH= cd -- "$e2e_dir/../.." && pwd)
 
 die() { echo "e2e: $*" >&2; exit 1; }
 
+# The guest sees the host's / read-only over 9p but mounts its own file systems on /tmp, /run, /dev and /proc
+# (guest/init): a project there is invisible to it (the stage fails with "cannot open …/stage.sh").
+case "$(readlink -f "$project_dir")/" in
+  /tmp/*|/run/*|/dev/*|/proc/*) die "the project is under /$(readlink -f "$project_dir" | cut -d/ -f2), which the guest replaces with its own file system: clone it elsewhere (e.g. under /work or /home)" ;;
+esac
+
 # need COMMAND PACKAGE: fail naming the Debian package when COMMAND is missing
 need() {
   command -v "$1" >/dev/null 2>&1 || [ -x "$1" ] || die "$1 not found (install the Debian package $2; tests/bin/install-deps does)"

@@ -128,6 +128,22 @@ public record HostEfi(long systab, int secureBoot, long fwVendor, long runtime, 
      * physical address ({@code firstNode}, hdr.setup_data) is known without reading physical memory. A kernel-made
      * SETUP_EFI node (kexec_file_load: efi_setup_data alone, 96 bytes) does not hold the table: null.
      */
+    /** The most of a setup_data node {@link #fromSetupData} reads: the table copy sits right after efi_setup_data. */
+    static final int MAX_SETUP_DATA_READ = 16 << 20;
+
+    /** Up to {@code n} bytes from the start of {@code file} (fewer when it is shorter). */
+    private static byte[] readPrefix(Path file, int n) {
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file)) {
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(n);
+            while (buf.hasRemaining() && ch.read(buf) > 0) {
+                // sysfs binary attributes may return less than asked per read
+            }
+            return java.util.Arrays.copyOf(buf.array(), buf.position());
+        } catch (java.io.IOException e) {
+            throw new BadInputException(file + ": cannot read: " + e.getMessage());
+        }
+    }
+
     static byte[] fromSetupData(Path dir, long firstNode, long address, int length) {
         Path node = dir.resolve("0");
         if (firstNode == 0 || !Files.isDirectory(node)) return null;
@@ -137,7 +153,11 @@ public record HostEfi(long systab, int secureBoot, long fwVendor, long runtime, 
         if (Long.compareUnsigned(address, payload) < 0) return null;
         long off = address - payload;
         Path data = node.resolve("data");
-        byte[] b = BoundedFiles.read(data, BoundedFiles.PAYLOAD);
+        // only the bytes the check and the table need: efi_setup_data, then the table at its offset (a node is read
+        // from sysfs; one naming a table beyond MAX_SETUP_DATA_READ is not where this tool put it)
+        long need = Math.max(LinuxAbi.EFI_SETUP_DATA_SIZE, off + (long) length);
+        if (off > MAX_SETUP_DATA_READ || need > MAX_SETUP_DATA_READ) return null;
+        byte[] b = readPrefix(data, (int) need);
         if (b.length < LinuxAbi.EFI_SETUP_DATA_SIZE) {
             throw new BadInputException(data + ": " + b.length + " bytes, a SETUP_EFI payload (efi_setup_data) has at least "
                     + LinuxAbi.EFI_SETUP_DATA_SIZE);
