@@ -132,27 +132,20 @@ public final class ChainMeasurer implements Measurer {
     @Override
     public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
                             boolean firstImage) {
-        if (firstImage && !calledBootOption) {
-            // EDK2 BDS signals ReadyToBoot (Tcg2Dxe: this action, once) before it loads the boot option
-            calledBootOption = true;
-            emit(action(Pcr.BOOT_LOADER_CODE, CALLING_EFI_APPLICATION), Origin.FIRMWARE);
-        }
-        Map<HashAlg, byte[]> d = hashing.authenticode(file);
-        emit(new Measurement(Pcr.BOOT_LOADER_CODE, EV_EFI_BOOT_SERVICES_APPLICATION, d,
-                imageLoadEvent(address, size, linkTimeAddress, devicePath)), Origin.FIRMWARE);
-        sink.image(new LoadedImage(devicePathText(devicePath, firstImage ? "the first image" : "an image at 0x" + Long.toHexString(address)),
-                firstImage ? LoadedImage.Kind.PAYLOAD : LoadedImage.Kind.LOAD_IMAGE, d.get(HashAlg.SHA256), file));
+        imageLoaded(java.nio.ByteBuffer.wrap(file), address, size, linkTimeAddress, devicePath, firstImage);
     }
 
     /**
-     * As {@link #imageLoaded(byte[], long, long, long, byte[], boolean)} for an image held as a buffer (the payload's
-     * file mapping, which the emulator passes through): no array of it is made; the payload's digests computed
-     * before the emulation are reused when the bytes are the same.
+     * An image loaded through LoadImage (or the payload itself, the first image): its PE/COFF digest into PCR 4 as
+     * firmware logs it, and the image for the policy's payload trust. The image may be the payload's file mapping,
+     * which the emulator passes through: no array of it is made; the payload's digests computed before the emulation
+     * are reused when the bytes are the same.
      */
     @Override
     public void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
                             boolean firstImage) {
         if (firstImage && !calledBootOption) {
+            // EDK2 BDS signals ReadyToBoot (Tcg2Dxe: this action, once) before it loads the boot option
             calledBootOption = true;
             emit(action(Pcr.BOOT_LOADER_CODE, CALLING_EFI_APPLICATION), Origin.FIRMWARE);
         }

@@ -274,14 +274,7 @@ public final class Hashing {
 
     /** The PE/COFF Authenticode digest in every bank (what firmware logs for LoadImage). */
     public Map<HashAlg, byte[]> authenticode(byte[] image) {
-        Map<HashAlg, byte[]> known = remembered(image);
-        if (known != null) {
-            return known;
-        }
-        long t0 = System.nanoTime();
-        Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(image), banks);
-        count(image.length, System.nanoTime() - t0);
-        return d;
+        return authenticode(ByteBuffer.wrap(image));
     }
 
     private ByteBuffer rememberedImage;
@@ -351,14 +344,6 @@ public final class Hashing {
         return a.size >= 48 ? 2 : 1;
     }
 
-    /** The digests remembered for the payload when {@code image} holds the payload's bytes (the same array, or equal bytes). */
-    private synchronized Map<HashAlg, byte[]> remembered(byte[] image) {
-        if (rememberedImage == null || image.length != rememberedImage.capacity()) return null;
-        boolean same = rememberedImage.hasArray() && rememberedImage.array() == image && rememberedImage.arrayOffset() == 0;
-        if (!same && !ByteBuffer.wrap(image).equals(rememberedImage.duplicate().clear())) return null;
-        return new EnumMap<>(rememberedDigests);
-    }
-
     /**
      * The PE/COFF Authenticode digest in every bank of an image held as a buffer (the payload's file mapping the
      * emulator passes through): the payload's digests when the bytes are the payload's (compared, never assumed:
@@ -368,7 +353,7 @@ public final class Hashing {
         ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
         synchronized (this) {
             if (rememberedImage != null && view.capacity() == rememberedImage.capacity()
-                    && view.equals(rememberedImage.duplicate().clear())) {
+                    && (sameArray(view, rememberedImage) || view.equals(rememberedImage.duplicate().clear()))) {
                 return new EnumMap<>(rememberedDigests);
             }
         }
@@ -377,6 +362,11 @@ public final class Hashing {
         Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(view), banks);
         count(view.capacity(), System.nanoTime() - t0);
         return d;
+    }
+
+    /** Two views of one whole array (no comparison needed). */
+    private static boolean sameArray(ByteBuffer a, ByteBuffer b) {
+        return a.hasArray() && b.hasArray() && a.array() == b.array() && a.arrayOffset() == 0 && b.arrayOffset() == 0;
     }
 
     private void count(long n, long t) {

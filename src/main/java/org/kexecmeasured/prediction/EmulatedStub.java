@@ -106,15 +106,13 @@ public final class EmulatedStub implements StubMeasurements.Runner {
         @Override
         public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
                                 boolean firstImage) {
-            if (firstImage) return; // the UKI itself: firmware measured it before the stub ran
-            events.add(new StubMeasurements.Event(4, EV_EFI_BOOT_SERVICES_APPLICATION,
-                    "image loaded by the stub (" + file.length + " bytes)", Authenticode.digests(PeFile.parse(file), algs)));
+            imageLoaded(java.nio.ByteBuffer.wrap(file), address, size, linkTimeAddress, devicePath, firstImage);
         }
 
         @Override
         public void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
                                 boolean firstImage) {
-            if (firstImage) return; // as above, without making an array of the (mapped, often 60 MB) UKI first
+            if (firstImage) return; // the UKI itself (a mapping, often 60 MB): firmware measured it before the stub ran
             events.add(new StubMeasurements.Event(4, EV_EFI_BOOT_SERVICES_APPLICATION,
                     "image loaded by the stub (" + file.capacity() + " bytes)", Authenticode.digests(PeFile.parse(file.duplicate()), algs)));
         }
