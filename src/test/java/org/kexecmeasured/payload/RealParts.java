@@ -159,12 +159,17 @@ public final class RealParts {
 
     /** sha256 Authenticode hash as printed by `pesign -h -i FILE` ("hash: <hex>"). */
     public static String pesignHash(Path file) {
-        String out = run(List.of("pesign", "-h", "-i", file.toString()), "pesign");
+        return pesignHash(file, "sha256");
+    }
+
+    /** The Authenticode hash with {@code digest} (sha1, sha256, …) as printed by `pesign -h -d DIGEST -i FILE`, lower-case hex. */
+    public static String pesignHash(Path file, String digest) {
+        String out = run(List.of("pesign", "-h", "-d", digest, "-i", file.toString()), "pesign");
         for (String line : out.split("\n")) {
             String l = line.strip();
             if (l.startsWith("hash:")) return l.substring(5).strip().toLowerCase();
         }
-        fail("pesign -h printed no hash line: " + out);
+        fail("pesign -h -d " + digest + " printed no hash line: " + out);
         return null;
     }
 
