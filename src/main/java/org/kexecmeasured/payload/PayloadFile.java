@@ -47,15 +47,13 @@ public final class PayloadFile implements AutoCloseable {
     private final Source source;
     private final String fallbackReason;
     private final ReadLease lease;
-    private volatile byte[] array;
 
-    private PayloadFile(String name, ByteBuffer data, Source source, String fallbackReason, ReadLease lease, byte[] array) {
+    private PayloadFile(String name, ByteBuffer data, Source source, String fallbackReason, ReadLease lease) {
         this.name = name;
         this.data = data.asReadOnlyBuffer().order(ByteOrder.LITTLE_ENDIAN);
         this.source = source;
         this.fallbackReason = fallbackReason;
         this.lease = lease;
-        this.array = array;
     }
 
     /**
@@ -70,7 +68,7 @@ public final class PayloadFile implements AutoCloseable {
             if (!in.isRegularFile()) {
                 // a FIFO or standard input can be read once only: from this very input
                 byte[] b = in.readAll();
-                return new PayloadFile(name, ByteBuffer.wrap(b), Source.COPY, "not a regular file", null, b);
+                return new PayloadFile(name, ByteBuffer.wrap(b), Source.COPY, "not a regular file", null);
             }
         }
         ReadLease lease;
@@ -92,12 +90,12 @@ public final class PayloadFile implements AutoCloseable {
 
     /** Bytes in memory (not copied: the caller never changes them). */
     public static PayloadFile of(byte[] bytes) {
-        return new PayloadFile("(memory)", ByteBuffer.wrap(bytes), Source.MEMORY, null, null, bytes);
+        return new PayloadFile("(memory)", ByteBuffer.wrap(bytes), Source.MEMORY, null, null);
     }
 
     private static PayloadFile copy(Path file, String reason) {
         byte[] b = BoundedFiles.read(file, BoundedFiles.PAYLOAD);
-        return new PayloadFile(file.toString(), ByteBuffer.wrap(b), Source.COPY, reason, null, b);
+        return new PayloadFile(file.toString(), ByteBuffer.wrap(b), Source.COPY, reason, null);
     }
 
     /**
@@ -113,7 +111,7 @@ public final class PayloadFile implements AutoCloseable {
                         + " bytes (KEXEC_MEASURED_MAX_PAYLOAD=SIZE raises it, up to 2047M)");
             }
             ByteBuffer m = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
-            return new PayloadFile(name, m, Source.MAPPED, null, lease, null);
+            return new PayloadFile(name, m, Source.MAPPED, null, lease);
         } catch (IOException e) {
             throw new BadInputException(name + ": cannot map: " + e.getMessage());
         }
@@ -127,26 +125,6 @@ public final class PayloadFile implements AutoCloseable {
     /** The payload's size in bytes. */
     public int size() {
         return data.capacity();
-    }
-
-    /**
-     * The bytes as an array, for an API that takes one (none on the boot or predict path: the emulator takes the
-     * buffer since 61279cb): a copy made here once for a mapping (its bytes are the mapping's, so {@link
-     * #checkUnchanged} covers them too), the array itself otherwise. Never changed by anyone.
-     */
-    public byte[] array() {
-        byte[] a = array;
-        if (a == null) {
-            synchronized (this) {
-                a = array;
-                if (a == null) {
-                    a = new byte[data.capacity()];
-                    data.get(0, a);
-                    array = a;
-                }
-            }
-        }
-        return a;
     }
 
     /** How the bytes are held. */
