@@ -129,12 +129,6 @@ public final class ChainMeasurer implements Measurer {
         emit(new Measurement(pcr, eventType, hashing.digest(dataToHash), eventData), Origin.PAYLOAD);
     }
 
-    @Override
-    public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
-                            boolean firstImage) {
-        imageLoaded(java.nio.ByteBuffer.wrap(file), address, size, linkTimeAddress, devicePath, firstImage);
-    }
-
     /**
      * An image loaded through LoadImage (or the payload itself, the first image): its PE/COFF digest into PCR 4 as
      * firmware logs it, and the image for the policy's payload trust. The image may be the payload's file mapping,

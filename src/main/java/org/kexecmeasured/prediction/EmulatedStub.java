@@ -104,12 +104,6 @@ public final class EmulatedStub implements StubMeasurements.Runner {
         }
 
         @Override
-        public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
-                                boolean firstImage) {
-            imageLoaded(java.nio.ByteBuffer.wrap(file), address, size, linkTimeAddress, devicePath, firstImage);
-        }
-
-        @Override
         public void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
                                 boolean firstImage) {
             if (firstImage) return; // the UKI itself (a mapping, often 60 MB): firmware measured it before the stub ran

@@ -13,25 +13,16 @@ public interface Measurer extends Tcg2Measurer {
      * An image was loaded into guest memory (the point where firmware measures EV_EFI_BOOT_SERVICES_APPLICATION
      * into PCR 4, with the data of a UEFI_IMAGE_LOAD_EVENT). The default does nothing.
      *
-     * @param file             the image file as given to LoadImage (or the first payload)
+     * @param file             the image file as given to LoadImage (or the first payload, possibly its file mapping), a
+     *                         view at position 0 that must not be changed
      * @param address          ImageLocationInMemory
      * @param size             ImageLengthInMemory (SizeOfImage)
      * @param linkTimeAddress  ImageLinkTimeAddress (the PE ImageBase)
      * @param devicePath       the image's full device path bytes (may be empty)
      * @param firstImage       true for the payload the emulator started itself
      */
-    default void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
-                             boolean firstImage) {
-    }
-
-    /**
-     * {@link #imageLoaded(byte[], long, long, long, byte[], boolean)} for an image file held as a buffer (the
-     * first payload may be a file mapping): what the emulator calls. The default passes the buffer's own array
-     * when it wraps one whole, else a copy; measurers that hash a buffer override this one.
-     */
     default void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
                              boolean firstImage) {
-        imageLoaded(ImageServices.array(file), address, size, linkTimeAddress, devicePath, firstImage);
     }
 
     /**

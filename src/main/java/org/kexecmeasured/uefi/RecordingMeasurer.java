@@ -34,12 +34,6 @@ public final class RecordingMeasurer implements Measurer {
     private final List<ImageLoad> images = new ArrayList<>();
     private long kept;
 
-    @Override
-    public synchronized void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
-                                         boolean firstImage) {
-        images.add(new ImageLoad(file.length, address, size, linkTimeAddress, devicePath.clone(), firstImage));
-    }
-
     /** Only the file's length is kept: a mapped payload is not copied. */
     @Override
     public synchronized void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress,

@@ -53,8 +53,8 @@ class ChainMeasurerTest {
         ChainMeasurer cm = new ChainMeasurer(new Hashing(List.of(HashAlg.SHA256)), (m, o) -> recs.add(new Rec(m, o)));
         byte[] sdboot = java.nio.file.Files.readAllBytes(Path.of("/usr/lib/systemd/boot/efi/systemd-bootx64.efi"));
         byte[] dp = {4, 4, 8, 0, 'a', 0, 0, 0, 0x7f, (byte) 0xff, 4, 0};
-        cm.imageLoaded(sdboot, 0x1000000, 0x20000, 0x10000000L, dp, true);
-        cm.imageLoaded(sdboot, 0x2000000, 0x20000, 0x10000000L, dp, false);
+        cm.imageLoaded(java.nio.ByteBuffer.wrap(sdboot), 0x1000000, 0x20000, 0x10000000L, dp, true);
+        cm.imageLoaded(java.nio.ByteBuffer.wrap(sdboot), 0x2000000, 0x20000, 0x10000000L, dp, false);
         assertEquals(3, recs.size());
         assertEquals(ChainMeasurer.CALLING_EFI_APPLICATION, text(recs.get(0).m()));
         assertEquals("3d6772b4f84ed47595d72a2c4c5ffd15f5bb72c7507fe26f2aaee2c69d5633ba",

@@ -81,7 +81,7 @@ class ImageLifecycleTest {
             }
 
             @Override
-            public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
+            public void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
                                     boolean firstImage) {
                 throw new org.kexecmeasured.util.BadInputException("cannot measure this image");
             }

@@ -34,7 +34,7 @@ class SynthesizedEspTest {
             }
 
             @Override
-            public void imageLoaded(byte[] file, long address, long size, long linkTimeAddress, byte[] devicePath,
+            public void imageLoaded(java.nio.ByteBuffer file, long address, long size, long linkTimeAddress, byte[] devicePath,
                                     boolean firstImage) {
                 paths.add(devicePath);
             }
