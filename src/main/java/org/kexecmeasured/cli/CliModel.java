@@ -6,6 +6,8 @@ import picocli.CommandLine.Model.ISetter;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Model.PositionalParamSpec;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
@@ -50,6 +52,19 @@ final class CliModel {
                 .description("Print version information and exit.").build());
         command.addMixin(STANDARD_HELP, m);
         return command;
+    }
+
+    /**
+     * The "Exit codes" list of {@code command}'s help, each entry {@code "CODE:meaning"} (as
+     * {@code @Command(exitCodeList)} takes them), in this order.
+     */
+    static void exitCodes(CommandSpec command, String... codes) {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String c : codes) {
+            int colon = c.indexOf(':');
+            m.put(c.substring(0, colon), c.substring(colon + 1));
+        }
+        command.usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(m);
     }
 
     /** A mixin: a group of options declared once and added to each command that takes them (as {@code @Mixin}). */

@@ -8,9 +8,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Entry point. Subcommands follow the pipeline: inspect (payload), eventlog, tpm, emulate (uefi),
@@ -34,12 +32,6 @@ public final class Main implements Runnable {
     public static final int EXIT_TPM_CHANGED = 4;
     public static final int EXIT_INTERNAL = 70;
 
-    /** What {@code --help} lists under "Exit codes". */
-    private static final String[][] EXIT_CODES = {{"0", "success"}, {"1", "a requested check failed (signature, PCR, verdict)"},
-            {"2", "bad input or usage; nothing changed"}, {"3", "refused by policy; nothing changed"},
-            {"4", "stopped after the TPM was changed (some extends happened; the message names the journal)"},
-            {"70", "internal error"}};
-
     CommandSpec spec;
 
     /** The root command's model, without subcommands. */
@@ -48,9 +40,10 @@ public final class Main implements Runnable {
         CommandSpec s = CliModel.command(m, "kexec-measured",
                 "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.");
         s.versionProvider(new Version());
-        Map<String, String> codes = new LinkedHashMap<>();
-        for (String[] c : EXIT_CODES) codes.put(c[0], c[1]);
-        s.usageMessage().exitCodeListHeading("%nExit codes:%n").exitCodeList(codes);
+        CliModel.exitCodes(s, "0:success", "1:a requested check failed (signature, PCR, verdict)",
+                "2:bad input or usage; nothing changed", "3:refused by policy; nothing changed",
+                "4:stopped after the TPM was changed (some extends happened; the message names the journal)",
+                "70:internal error");
         m.spec = s;
         return CliModel.withStandardHelp(s);
     }
@@ -114,8 +107,8 @@ public final class Main implements Runnable {
             case "eventlog" -> EventlogCommand.model();
             case "tpm" -> TpmCommand.class;
             case "emulate" -> EmulateCommand.class;
-            case "predict" -> PredictCommand.class;
-            case "boot" -> BootCommand.class;
+            case "predict" -> PredictCommand.model(services);
+            case "boot" -> BootCommand.model(services);
             case "commit-pending" -> CommitPendingCommand.class;
             case "exec" -> ExecCommand.class;
             case "unload" -> UnloadCommand.class;
