@@ -30,8 +30,8 @@ public final class EventlogCommand implements Runnable {
             case "replay" -> EventlogReplayCommand.model();
             case "verify" -> EventlogVerifyCommand.model(services);
             case "findings" -> EventlogFindingsCommand.model();
-            case "recover" -> EventlogRecoverCommand.class;
-            case "mark-uncommitted" -> EventlogMarkUncommittedCommand.class;
+            case "recover" -> EventlogRecoverCommand.model(services);
+            case "mark-uncommitted" -> EventlogMarkUncommittedCommand.model(services);
             default -> null;
         };
     }

@@ -103,15 +103,15 @@ public final class Main implements Runnable {
         return switch (name) {
             case "generate-completion" -> AutoComplete.GenerateCompletion.class;
             case "gen-manpage" -> picocli.codegen.docgen.manpage.ManPageGenerator.class;
-            case "inspect" -> InspectCommand.class;
+            case "inspect" -> InspectCommand.model();
             case "eventlog" -> EventlogCommand.model();
-            case "tpm" -> TpmCommand.class;
-            case "emulate" -> EmulateCommand.class;
+            case "tpm" -> TpmCommand.model(services);
+            case "emulate" -> EmulateCommand.model();
             case "predict" -> PredictCommand.model(services);
             case "boot" -> BootCommand.model(services);
-            case "commit-pending" -> CommitPendingCommand.class;
-            case "exec" -> ExecCommand.class;
-            case "unload" -> UnloadCommand.class;
+            case "commit-pending" -> CommitPendingCommand.model(services);
+            case "exec" -> ExecCommand.model(services);
+            case "unload" -> UnloadCommand.model(services);
             case "report" -> ReportCommand.model(services);
             default -> null;
         };
