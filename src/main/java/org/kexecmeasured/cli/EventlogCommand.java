@@ -18,12 +18,12 @@ public final class EventlogCommand implements Runnable {
     }
 
     /**
-     * The subcommands in help order, registered by {@link Main} (not in the annotation): a run of one of them
+     * The subcommands in help order, registered by {@link Main} (not in {@link #model()}): a run of one of them
      * builds only that one's model, as for the top-level commands.
      */
     static final List<String> SUBCOMMANDS = List.of("show", "replay", "verify", "findings", "recover", "mark-uncommitted");
 
-    /** A subcommand's model (or its annotated class); a switch, so that only the chosen class is loaded. */
+    /** A subcommand's model; a switch, so that only the chosen command's class is loaded. */
     static Object subcommand(String name, Services services) {
         return switch (name) {
             case "show" -> EventlogShowCommand.model(services);

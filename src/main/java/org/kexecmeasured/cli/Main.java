@@ -152,7 +152,7 @@ public final class Main implements Runnable {
     }
 
     private static CommandLine commandLine(Services services, List<String> subcommands, List<String> eventlogSubcommands) {
-        CommandLine cl = new CommandLine(model(), services.factory());
+        CommandLine cl = new CommandLine(model());
         for (String name : subcommands) {
             cl.addSubcommand(name, subcommand(name, services));
         }

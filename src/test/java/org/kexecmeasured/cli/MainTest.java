@@ -40,7 +40,7 @@ class MainTest {
         }
         // every listed name is the name its model gives
         for (String name : Main.SUBCOMMANDS) {
-            assertEquals(name, new picocli.CommandLine(Main.subcommand(name, Services.DEFAULT), Services.DEFAULT.factory()).getCommandName());
+            assertEquals(name, new picocli.CommandLine(Main.subcommand(name, Services.DEFAULT)).getCommandName());
         }
         StringWriter out = new StringWriter();
         assertEquals(0, Main.execute(new String[]{"--version"}, new PrintWriter(out), new PrintWriter(new StringWriter())));
