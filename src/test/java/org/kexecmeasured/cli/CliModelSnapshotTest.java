@@ -169,6 +169,41 @@ class CliModelSnapshotTest {
         check("parse.txt", all.toString());
     }
 
+    /**
+     * Models are built without inspecting the classes ({@link CliModel}), so a picocli annotation added to a command
+     * would be ignored without a word: none may be there, on a command of the tree or on a shared option group.
+     */
+    @Test
+    void noCommandCarriesPicocliAnnotations() {
+        List<Class<?>> classes = new ArrayList<>(List.of(PayloadOptions.class, EventlogInput.class, ExpectedPcrs.class,
+                ExpectedPcrs.Source.class, TpmCommand.TctiOption.class, PredictCommand.PcrOrigin.class,
+                EventlogVerifyCommand.Source.class));
+        List<CommandLine> todo = new ArrayList<>(List.of(Main.commandLine(Services.DEFAULT)));
+        while (!todo.isEmpty()) {
+            CommandLine c = todo.remove(0);
+            todo.addAll(c.getSubcommands().values());
+            Object o = c.getCommandSpec().userObject();
+            if (o != null && o.getClass().getPackageName().equals(CliModelSnapshotTest.class.getPackageName())) {
+                classes.add(o.getClass());
+            }
+        }
+        // the root, its commands but picocli's two generators, eventlog's six and tpm's two
+        int commands = 1 + Main.SUBCOMMANDS.size() - 2 + EventlogCommand.SUBCOMMANDS.size() + 2;
+        assertEquals(7 + commands, classes.size(), "our commands: " + classes);
+        List<String> annotated = new ArrayList<>();
+        for (Class<?> k : classes) {
+            List<java.lang.reflect.AnnotatedElement> elements = new ArrayList<>(List.of(k));
+            elements.addAll(List.of(k.getDeclaredFields()));
+            elements.addAll(List.of(k.getDeclaredMethods()));
+            for (java.lang.reflect.AnnotatedElement e : elements) {
+                for (java.lang.annotation.Annotation a : e.getAnnotations()) {
+                    if (a.annotationType().getName().startsWith("picocli.")) annotated.add(e + ": " + a);
+                }
+            }
+        }
+        assertEquals(List.of(), annotated);
+    }
+
     /** The leaf command's field values after a successful parse, else the exit code and the error output of a run. */
     static String parse(String[] args) throws IllegalAccessException {
         CommandLine cl = Main.commandLine(Services.DEFAULT, args);
