@@ -34,10 +34,6 @@ import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
@@ -59,8 +55,28 @@ import java.util.concurrent.Callable;
  * {@code --at-shutdown} loads now and leaves the commit to the system-shutdown hook
  * ({@link LoadOnly#prepareForShutdown}, {@code commit-pending}).
  */
-@Command(name = "boot", mixinStandardHelpOptions = true,
-        description = {"Measured boot of PAYLOAD: plan the run in the emulator (the TPM is only",
+public final class BootCommand implements Callable<Integer> {
+
+    final PayloadOptions run = new PayloadOptions();
+    String tcti;
+    Path eventlogOut;
+    Path stateDir;
+    boolean noLoad;
+    java.time.Duration lockWait;
+    java.util.List<Integer> tolerateDivergent = new java.util.ArrayList<>();
+    boolean exec;
+    boolean crash;
+    boolean atShutdown;
+    boolean fullEmulation;
+    String loadOptions;
+    boolean json;
+    Path policyFile;
+    CommandSpec spec;
+
+    static CommandSpec model(Services services) {
+        BootCommand c = new BootCommand(services);
+        CommandSpec s = CliModel.command(c, "boot",
+                "Measured boot of PAYLOAD: plan the run in the emulator (the TPM is only",
                 "read), decide (--policy, else the built-in policy), load the kernel the payload",
                 "would start with kexec_file_load (its initrd carries the continued event log",
                 "under /.extra/kexec-measured/), then commit: extend a kexec boundary and every",
@@ -69,72 +85,57 @@ import java.util.concurrent.Callable;
                 "PCRs 4, 5, 9, 11, 12, 13 and refuses PCRs the firmware log does not explain.",
                 "--no-load: measure and extend, load nothing. --crash: load a crash kernel, extend",
                 "nothing. --at-shutdown: load now, commit in the system-shutdown hook right before",
-                "'systemctl kexec' reboots (after systemd's own last measurements)."},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:done", "1:the running kernel rejected the kernel image's signature; nothing was extended",
+                "'systemctl kexec' reboots (after systemd's own last measurements).");
+        CliModel.exitCodes(s, "0:done", "1:the running kernel rejected the kernel image's signature; nothing was extended",
                 "2:bad input, unusable TPM, an output that cannot be written, another run holds the state directory or "
-                + "the TPM, or the kernel refused the load (not root, no crash reservation, not a bzImage, …); nothing was extended",
+                        + "the TPM, or the kernel refused the load (not root, no crash reservation, not a bzImage, …); nothing was extended",
                 "3:refused by the policy (the built-in one refuses PCRs the firmware log does not explain); nothing was loaded or extended",
                 "4:stopped after the TPM was changed (the journal and 'eventlog recover --complete' rebuild the whole log); "
-                + "the kernel was unloaded again",
-                "70:internal error"})
-public final class BootCommand implements Callable<Integer> {
-
-    @Mixin
-    PayloadOptions run;
-
-    @Option(names = "--tpm", paramLabel = "TCTI", required = true, description = "TPM to extend (device:/dev/tpmrm0, swtpm:host=…,port=…)")
-    String tcti;
-
-    @Option(names = "--eventlog-out", paramLabel = "FILE", description = "where to write the continued binary log (default: STATE/eventlog.bin)")
-    Path eventlogOut;
-
-    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured/state",
-            description = "journal, CEL-JSON, side record and sidecar (default: ${DEFAULT-VALUE})")
-    Path stateDir;
-
-    @Option(names = "--no-load", description = "measure and extend, but load nothing (no kexec system call)")
-    boolean noLoad;
-
-    @Option(names = "--lock-wait", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
-            description = {"how long to wait for another run holding the state directory or the TPM (both are locked",
-                    "from the PCR read to the end of the commit); then refuse, exit 2 (default: ${DEFAULT-VALUE}: refuse at once)"})
-    java.time.Duration lockWait;
-
-    @Option(names = "--tolerate-divergent", paramLabel = "PCRS", split = ",",
-            description = {"PCRs (0-23, comma-separated) whose TPM value the firmware log may fail to explain;",
-                    "any other divergent PCR is refused by the built-in policy (exit 3, nothing extended)"})
-    java.util.List<Integer> tolerateDivergent = new java.util.ArrayList<>();
-
-    @Option(names = "--exec", description = "after the commit, sync and start the loaded kernel at once (reboot(LINUX_REBOOT_CMD_KEXEC); services are not stopped)")
-    boolean exec;
-
-    @Option(names = "--crash", description = "load as the crash kernel (KEXEC_FILE_ON_CRASH) and extend nothing: kdump loads must have no side effect")
-    boolean crash;
-
-    @Option(names = "--at-shutdown", description = "load now, extend nothing now: the system-shutdown hook commits right before 'systemctl kexec' reboots")
-    boolean atShutdown;
-
-    @Option(names = "--full-emulation", description = {"resume mode: run the payload (its kernel's EFI stub included) to the",
-            "return of its ExitBootServices in an emulated RAM laid out as this machine's, then load that state",
-            "with kexec_load and a purgatory that lets the payload go on natively (any EFI payload, e.g. memtest86+);",
-            "refused under lockdown (kexec_load is), before anything runs"})
-    boolean fullEmulation;
-
-    @Option(names = "--load-options", paramLabel = "TEXT", description = "the payload's LoadOptions, as a boot entry's "
-            + "optional data gives them (e.g. memtest86+'s 'console=ttyS0,115200'); a UKI ignores them under Secure Boot")
-    String loadOptions;
-
-    @Option(names = "--json", description = "JSON result")
-    boolean json;
-
-    @Option(names = "--policy", paramLabel = "FILE", description = {"policy file (YAML; schema in policy/): payload trust, PCR sets, sealed",
-            "secrets and their intents, re-authorization; the boot is refused (exit 3) before",
-            "any TPM write when the policy denies it (default: the built-in policy)"})
-    Path policyFile;
-
-    @Spec
-    CommandSpec spec;
+                        + "the kernel was unloaded again",
+                "70:internal error");
+        c.run.addTo(s);
+        s.addOption(CliModel.option("--tpm", String.class, () -> c.tcti, v -> c.tcti = v).paramLabel("TCTI").required(true)
+                .description("TPM to extend (device:/dev/tpmrm0, swtpm:host=…,port=…)").build());
+        s.addOption(CliModel.option("--eventlog-out", Path.class, () -> c.eventlogOut, v -> c.eventlogOut = v).paramLabel("FILE")
+                .description("where to write the continued binary log (default: STATE/eventlog.bin)").build());
+        s.addOption(CliModel.option("--state-dir", Path.class, () -> c.stateDir, v -> c.stateDir = v).paramLabel("DIR")
+                .defaultValue("/run/kexec-measured/state")
+                .description("journal, CEL-JSON, side record and sidecar (default: ${DEFAULT-VALUE})").build());
+        s.addOption(CliModel.option("--no-load", boolean.class, () -> c.noLoad, v -> c.noLoad = v)
+                .description("measure and extend, but load nothing (no kexec system call)").build());
+        s.addOption(CliModel.option("--lock-wait", java.time.Duration.class, () -> c.lockWait, v -> c.lockWait = v)
+                .paramLabel("DURATION").defaultValue("0s").converters(new DurationConverter())
+                .description("how long to wait for another run holding the state directory or the TPM (both are locked",
+                        "from the PCR read to the end of the commit); then refuse, exit 2 (default: ${DEFAULT-VALUE}: refuse at once)").build());
+        s.addOption(CliModel.option("--tolerate-divergent", java.util.List.class, () -> c.tolerateDivergent,
+                        v -> c.tolerateDivergent = v).auxiliaryTypes(Integer.class).paramLabel("PCRS").splitRegex(",")
+                .description("PCRs (0-23, comma-separated) whose TPM value the firmware log may fail to explain;",
+                        "any other divergent PCR is refused by the built-in policy (exit 3, nothing extended)").build());
+        s.addOption(CliModel.option("--exec", boolean.class, () -> c.exec, v -> c.exec = v)
+                .description("after the commit, sync and start the loaded kernel at once (reboot(LINUX_REBOOT_CMD_KEXEC); "
+                        + "services are not stopped)").build());
+        s.addOption(CliModel.option("--crash", boolean.class, () -> c.crash, v -> c.crash = v)
+                .description("load as the crash kernel (KEXEC_FILE_ON_CRASH) and extend nothing: kdump loads must have no "
+                        + "side effect").build());
+        s.addOption(CliModel.option("--at-shutdown", boolean.class, () -> c.atShutdown, v -> c.atShutdown = v)
+                .description("load now, extend nothing now: the system-shutdown hook commits right before 'systemctl kexec' "
+                        + "reboots").build());
+        s.addOption(CliModel.option("--full-emulation", boolean.class, () -> c.fullEmulation, v -> c.fullEmulation = v)
+                .description("resume mode: run the payload (its kernel's EFI stub included) to the",
+                        "return of its ExitBootServices in an emulated RAM laid out as this machine's, then load that state",
+                        "with kexec_load and a purgatory that lets the payload go on natively (any EFI payload, e.g. memtest86+);",
+                        "refused under lockdown (kexec_load is), before anything runs").build());
+        s.addOption(CliModel.option("--load-options", String.class, () -> c.loadOptions, v -> c.loadOptions = v)
+                .paramLabel("TEXT").description("the payload's LoadOptions, as a boot entry's optional data gives them "
+                        + "(e.g. memtest86+'s 'console=ttyS0,115200'); a UKI ignores them under Secure Boot").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON result").build());
+        s.addOption(CliModel.option("--policy", Path.class, () -> c.policyFile, v -> c.policyFile = v).paramLabel("FILE")
+                .description("policy file (YAML; schema in policy/): payload trust, PCR sets, sealed",
+                        "secrets and their intents, re-authorization; the boot is refused (exit 3) before",
+                        "any TPM write when the policy denies it (default: the built-in policy)").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     private final Services services;
 

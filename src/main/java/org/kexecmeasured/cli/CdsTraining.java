@@ -22,9 +22,10 @@ import java.util.stream.Stream;
  * parsed and verified at every start. Commands are separated by {@code --then}; their output is discarded and their
  * exit codes do not matter (a training input that is missing on the build machine only makes the archive smaller).
  *
- * <p>Two steps of its own, after the commands: {@code predict}'s path ({@link #trainPredict}: a policy file, a PCR
+ * <p>Three steps of its own, after the commands: {@code predict}'s path ({@link #trainPredict}: a policy file, a PCR
  * snapshot, the newest kernel of {@code /boot} planned in the emulator and judged — the emulator's service tables,
- * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), and the classes a measured
+ * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), every command's model (the
+ * lambdas that bind its options to its fields), and the classes a measured
  * {@code boot --no-load} and a {@code predict} with sealed secrets and re-authorization load beyond that
  * ({@code cds-classes.txt} beside this class: loaded by name, unrun; made by {@code tests/bin/cds-classlist}).
  */
@@ -55,6 +56,9 @@ public final class CdsTraining {
         }
         log = run(command, nowhere, log);
         if (log != null) trainPredict(Path.of(log), nowhere);
+        // every command's model: its options' getter and setter lambdas are classes the JVM spins at run time unless
+        // they are archived, and no training run builds boot's (~30 of them)
+        Main.commandLine(Services.DEFAULT);
         loadClassList();
         System.exit(0);
     }

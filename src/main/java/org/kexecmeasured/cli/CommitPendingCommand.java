@@ -11,10 +11,6 @@ import org.kexecmeasured.kexec.KexecFileLoader.Target;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
@@ -27,29 +23,31 @@ import java.util.concurrent.Callable;
  * {@code boot --at-shutdown} prepared, after reading the PCRs and the OS's logs again, and loads the
  * kernel again with the committed sidecar. Does not start it: systemd-shutdown does, right after.
  */
-@Command(name = "commit-pending", mixinStandardHelpOptions = true,
-        description = {"Commit the boot that 'boot --at-shutdown' prepared: read the PCRs and the",
-                "OS's logs now, load the kernel again with the final sidecar, extend. Run by the",
-                "system-shutdown hook right before the kexec reboot; a failure unloads the kernel."},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:committed; the kernel is loaded", "1:the running kernel rejected the image's signature; nothing was extended",
-                "2:no or bad pending boot, unusable TPM, or the kernel refused the load; nothing was extended",
-                "3:refused by the policy", "4:stopped after the TPM was changed; the kernel was unloaded again",
-                "70:internal error"})
 public final class CommitPendingCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", description = "the pending boot (default: ${DEFAULT-VALUE})")
     Path dir = PendingBoot.DEFAULT_DIR;
-
-    @Option(names = "--tpm", paramLabel = "TCTI",
-            description = "TPM to extend (default: the one 'boot --at-shutdown' read, saved in pending.json)")
     String tcti;
-
-    @Option(names = "--json", description = "JSON result")
     boolean json;
-
-    @Spec
     CommandSpec spec;
+
+    static CommandSpec model(Services services) {
+        CommitPendingCommand c = new CommitPendingCommand(services);
+        CommandSpec s = CliModel.command(c, "commit-pending",
+                "Commit the boot that 'boot --at-shutdown' prepared: read the PCRs and the",
+                "OS's logs now, load the kernel again with the final sidecar, extend. Run by the",
+                "system-shutdown hook right before the kexec reboot; a failure unloads the kernel.");
+        CliModel.exitCodes(s, "0:committed; the kernel is loaded", "1:the running kernel rejected the image's signature; nothing was extended",
+                "2:no or bad pending boot, unusable TPM, or the kernel refused the load; nothing was extended",
+                "3:refused by the policy", "4:stopped after the TPM was changed; the kernel was unloaded again",
+                "70:internal error");
+        s.addPositional(CliModel.positional("DIR", Path.class, () -> c.dir, v -> c.dir = v).index("0").arity("0..1")
+                .description("the pending boot (default: ${DEFAULT-VALUE})").build());
+        s.addOption(CliModel.option("--tpm", String.class, () -> c.tcti, v -> c.tcti = v).paramLabel("TCTI")
+                .description("TPM to extend (default: the one 'boot --at-shutdown' read, saved in pending.json)").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON result").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     private final Services services;
 

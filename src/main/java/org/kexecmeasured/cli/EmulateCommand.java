@@ -21,10 +21,7 @@ import org.kexecmeasured.uefi.VariableStore;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -38,72 +35,75 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code kexec-measured emulate}: runs a UEFI payload in the emulator and prints what it hands to Linux. */
-@Command(name = "emulate", mixinStandardHelpOptions = true,
-        description = {"Run a UEFI payload (UKI, systemd-boot, Linux EFI stub) in the user-space UEFI emulator "
-                + "and print the hand-off: kernel, command line, initrd, measurements.",
-            "Stops at StartImage of the Linux kernel, or with --full-emulation runs the kernel's EFI stub to "
-                + "ExitBootServices and prints the post-ExitBootServices jump."})
 public final class EmulateCommand implements Callable<Integer> {
 
-    @Spec
-    picocli.CommandLine.Model.CommandSpec spec;
-
-    @Parameters(index = "0", paramLabel = "PAYLOAD", description = "EFI image to run (with --esp: the first image, "
-            + "usually ESP/EFI/BOOT/BOOTX64.EFI)")
+    CommandSpec spec;
     Path payload;
-
-    @Option(names = "--esp", paramLabel = "DIR", description = "directory served read-only as the ESP (SimpleFileSystem)")
     Path esp;
-
-    @Option(names = "--disk", paramLabel = "IMAGE", description = "GPT disk image or block device, opened read-only, "
-            + "served through BlockIo/DiskIo with a handle per partition (GRUB reads /boot from it)")
     Path disk;
-
-    @Option(names = "--boot-path", paramLabel = "PATH", description = "PAYLOAD's path on the ESP as a boot option "
-            + "names it, e.g. \\EFI\\debian\\shimx64.efi (shim starts grubx64.efi beside itself); default: its "
-            + "place under --esp, else \\EFI\\BOOT\\BOOTX64.EFI")
     String bootPath;
-
-    @Option(names = "--secure-boot", description = "the payload sees Secure Boot on (SecureBoot = 1, SetupMode = 0): shim "
-            + "verifies GRUB, GRUB has shim verify the kernel and enters its EFI handover entry")
     boolean secureBoot;
-
-    @Option(names = "--initrd", paramLabel = "FILE", description = "initrd served through LoadFile2 (LINUX_EFI_INITRD_MEDIA)")
     Path initrd;
-
-    @Option(names = "--append", paramLabel = "CMDLINE", description = "LoadOptions of the first image")
     String append;
-
-    @Option(names = "--full-emulation", description = "run the Linux EFI stub to ExitBootServices")
     boolean fullEmulation;
-
-    @Option(names = "--rng", paramLabel = "host|SEED", description = "offer EFI_RNG_PROTOCOL: the host's SecureRandom, "
-            + "or a reproducible stream from a numeric seed (default: no RNG protocol)")
     String rng;
-
-    @Option(names = "--trace", description = "print every firmware service call")
     boolean trace;
-
-    @Option(names = "--verbose", description = "show the payload's console output live on stderr")
     boolean verbose;
-
-    @Option(names = "--json", description = "JSON output")
     boolean json;
-
-    @Option(names = "--out", paramLabel = "DIR", description = "write kernel, initrd and cmdline of the hand-off to DIR")
     Path out;
-
-    @Option(names = "--time-budget", paramLabel = "DURATION", defaultValue = "120s", converter = DurationConverter.Positive.class,
-            description = "wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default ${DEFAULT-VALUE})")
     java.time.Duration timeBudget;
-
-    @Option(names = "--ram", paramLabel = "MIB", defaultValue = "1024", description = "emulated RAM in MiB (default ${DEFAULT-VALUE})")
     long ramMiB;
-
-    @Option(names = "--ram-layout", paramLabel = "START-END[,START-END...]",
-            description = "emulated RAM as ranges (hex 0x… or decimal, page aligned, below 0xffe00000), e.g. a copy "
-                    + "of the host's e820 RAM ranges; overrides --ram")
     String ramLayout;
+
+    static CommandSpec model() {
+        EmulateCommand c = new EmulateCommand();
+        CommandSpec s = CliModel.command(c, "emulate",
+                "Run a UEFI payload (UKI, systemd-boot, Linux EFI stub) in the user-space UEFI emulator "
+                        + "and print the hand-off: kernel, command line, initrd, measurements.",
+                "Stops at StartImage of the Linux kernel, or with --full-emulation runs the kernel's EFI stub to "
+                        + "ExitBootServices and prints the post-ExitBootServices jump.");
+        s.addPositional(CliModel.positional("PAYLOAD", Path.class, () -> c.payload, v -> c.payload = v).index("0").required(true)
+                .description("EFI image to run (with --esp: the first image, usually ESP/EFI/BOOT/BOOTX64.EFI)").build());
+        s.addOption(CliModel.option("--esp", Path.class, () -> c.esp, v -> c.esp = v).paramLabel("DIR")
+                .description("directory served read-only as the ESP (SimpleFileSystem)").build());
+        s.addOption(CliModel.option("--disk", Path.class, () -> c.disk, v -> c.disk = v).paramLabel("IMAGE")
+                .description("GPT disk image or block device, opened read-only, "
+                        + "served through BlockIo/DiskIo with a handle per partition (GRUB reads /boot from it)").build());
+        s.addOption(CliModel.option("--boot-path", String.class, () -> c.bootPath, v -> c.bootPath = v).paramLabel("PATH")
+                .description("PAYLOAD's path on the ESP as a boot option "
+                        + "names it, e.g. \\EFI\\debian\\shimx64.efi (shim starts grubx64.efi beside itself); default: its "
+                        + "place under --esp, else \\EFI\\BOOT\\BOOTX64.EFI").build());
+        s.addOption(CliModel.option("--secure-boot", boolean.class, () -> c.secureBoot, v -> c.secureBoot = v)
+                .description("the payload sees Secure Boot on (SecureBoot = 1, SetupMode = 0): shim "
+                        + "verifies GRUB, GRUB has shim verify the kernel and enters its EFI handover entry").build());
+        s.addOption(CliModel.option("--initrd", Path.class, () -> c.initrd, v -> c.initrd = v).paramLabel("FILE")
+                .description("initrd served through LoadFile2 (LINUX_EFI_INITRD_MEDIA)").build());
+        s.addOption(CliModel.option("--append", String.class, () -> c.append, v -> c.append = v).paramLabel("CMDLINE")
+                .description("LoadOptions of the first image").build());
+        s.addOption(CliModel.option("--full-emulation", boolean.class, () -> c.fullEmulation, v -> c.fullEmulation = v)
+                .description("run the Linux EFI stub to ExitBootServices").build());
+        s.addOption(CliModel.option("--rng", String.class, () -> c.rng, v -> c.rng = v).paramLabel("host|SEED")
+                .description("offer EFI_RNG_PROTOCOL: the host's SecureRandom, "
+                        + "or a reproducible stream from a numeric seed (default: no RNG protocol)").build());
+        s.addOption(CliModel.option("--trace", boolean.class, () -> c.trace, v -> c.trace = v)
+                .description("print every firmware service call").build());
+        s.addOption(CliModel.option("--verbose", boolean.class, () -> c.verbose, v -> c.verbose = v)
+                .description("show the payload's console output live on stderr").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON output").build());
+        s.addOption(CliModel.option("--out", Path.class, () -> c.out, v -> c.out = v).paramLabel("DIR")
+                .description("write kernel, initrd and cmdline of the hand-off to DIR").build());
+        s.addOption(CliModel.option("--time-budget", java.time.Duration.class, () -> c.timeBudget, v -> c.timeBudget = v)
+                .paramLabel("DURATION").defaultValue("120s").converters(new DurationConverter.Positive())
+                .description("wall-time budget of the emulation, with a unit: 500ms, 30s, 2m (default ${DEFAULT-VALUE})").build());
+        s.addOption(CliModel.option("--ram", long.class, () -> c.ramMiB, v -> c.ramMiB = v).paramLabel("MIB")
+                .defaultValue("1024").description("emulated RAM in MiB (default ${DEFAULT-VALUE})").build());
+        s.addOption(CliModel.option("--ram-layout", String.class, () -> c.ramLayout, v -> c.ramLayout = v)
+                .paramLabel("START-END[,START-END...]")
+                .description("emulated RAM as ranges (hex 0x… or decimal, page aligned, below 0xffe00000), e.g. a copy "
+                        + "of the host's e820 RAM ranges; overrides --ram").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     static List<RamRange> parseRamLayout(String s) {
         List<RamRange> l = new ArrayList<>();

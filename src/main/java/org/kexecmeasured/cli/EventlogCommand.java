@@ -1,37 +1,40 @@
 package org.kexecmeasured.cli;
 
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.util.List;
 
 /** {@code kexec-measured eventlog …}: read, replay and check TCG firmware event logs. */
-@Command(name = "eventlog",
-        mixinStandardHelpOptions = true,
-        description = "Parse, show, replay and verify TCG (TPM 2.0 or SHA-1) firmware event logs.")
 public final class EventlogCommand implements Runnable {
 
+    CommandSpec spec;
+
+    /** This command's model, without subcommands ({@link Main} registers them). */
+    static CommandSpec model() {
+        EventlogCommand c = new EventlogCommand();
+        c.spec = CliModel.command(c, "eventlog", "Parse, show, replay and verify TCG (TPM 2.0 or SHA-1) firmware event logs.");
+        return CliModel.withStandardHelp(c.spec);
+    }
+
     /**
-     * The subcommands in help order, registered by {@link Main} (not in the annotation): a run of one of them
+     * The subcommands in help order, registered by {@link Main} (not in {@link #model()}): a run of one of them
      * builds only that one's model, as for the top-level commands.
      */
     static final List<String> SUBCOMMANDS = List.of("show", "replay", "verify", "findings", "recover", "mark-uncommitted");
 
-    /** The class of a subcommand; a switch, so that only the chosen class is loaded. */
-    static Class<?> subcommandClass(String name) {
+    /** A subcommand's model; a switch, so that only the chosen command's class is loaded. */
+    static Object subcommand(String name, Services services) {
         return switch (name) {
-            case "show" -> EventlogShowCommand.class;
-            case "replay" -> EventlogReplayCommand.class;
-            case "verify" -> EventlogVerifyCommand.class;
-            case "findings" -> EventlogFindingsCommand.class;
-            case "recover" -> EventlogRecoverCommand.class;
-            case "mark-uncommitted" -> EventlogMarkUncommittedCommand.class;
+            case "show" -> EventlogShowCommand.model(services);
+            case "replay" -> EventlogReplayCommand.model();
+            case "verify" -> EventlogVerifyCommand.model(services);
+            case "findings" -> EventlogFindingsCommand.model();
+            case "recover" -> EventlogRecoverCommand.model(services);
+            case "mark-uncommitted" -> EventlogMarkUncommittedCommand.model(services);
             default -> null;
         };
     }
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
 
     @Override
     public void run() {

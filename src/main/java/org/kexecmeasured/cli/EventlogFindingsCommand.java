@@ -5,27 +5,28 @@ import org.kexecmeasured.eventlog.Finding;
 import org.kexecmeasured.eventlog.Quirks;
 import org.kexecmeasured.eventlog.export.JsonView;
 import org.kexecmeasured.util.BoundedFiles;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.util.List;
 
 /** {@code eventlog findings}: named firmware quirks and inconsistencies. */
-@Command(name = "findings", mixinStandardHelpOptions = true, footer = {"", BoundedFiles.HELP_LIMITS},
-        description = "List named firmware quirks and inconsistencies found in the log (nothing is corrected).")
 public final class EventlogFindingsCommand implements Runnable {
-    @Mixin
-    EventlogInput input;
-
-    @Option(names = "--json", description = "JSON array of {id, severity, message, records}")
+    final EventlogInput input = new EventlogInput();
     boolean json;
-
-    @Spec
     CommandSpec spec;
+
+    static CommandSpec model() {
+        EventlogFindingsCommand c = new EventlogFindingsCommand();
+        CommandSpec s = CliModel.command(c, "findings",
+                "List named firmware quirks and inconsistencies found in the log (nothing is corrected).");
+        s.usageMessage().footer("", BoundedFiles.HELP_LIMITS);
+        c.input.addTo(s);
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v)
+                .description("JSON array of {id, severity, message, records}").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     @Override
     public void run() {

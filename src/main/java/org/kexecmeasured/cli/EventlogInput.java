@@ -5,9 +5,6 @@ import org.kexecmeasured.eventlog.CurrentLog;
 import org.kexecmeasured.eventlog.EventLogParser;
 import org.kexecmeasured.util.BadInputException;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,16 +13,22 @@ import java.nio.file.Path;
 public final class EventlogInput {
     public static final String DEFAULT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements";
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "FILE",
-            description = {"binary event log, - for standard input (default: " + CurrentLog.CONTINUED
-                    + " when a measured kexec left it, else " + DEFAULT_LOG + "; which one is said on stderr)"})
     Path file;
-
-    @Spec(Spec.Target.MIXEE)
+    boolean lenient;
+    /** The command these options were added to (where the chosen log is said). */
     CommandSpec mixee;
 
-    @Option(names = "--lenient", description = "on a parse error, still use the records read before it (exit code stays 2)")
-    boolean lenient;
+    /** Adds FILE and --lenient to {@code command} (as the mixin "input"). */
+    void addTo(CommandSpec command) {
+        CommandSpec m = CliModel.mixin();
+        m.addPositional(CliModel.positional("FILE", Path.class, () -> file, v -> file = v).index("0").arity("0..1")
+                .description("binary event log, - for standard input (default: " + CurrentLog.CONTINUED
+                        + " when a measured kexec left it, else " + DEFAULT_LOG + "; which one is said on stderr)").build());
+        m.addOption(CliModel.option("--lenient", boolean.class, () -> lenient, v -> lenient = v)
+                .description("on a parse error, still use the records read before it (exit code stays 2)").build());
+        command.addMixin("input", m);
+        mixee = command;
+    }
 
     /** The parsed log; in lenient mode with the error kept in the result. */
     EventLogParser.Result read() {

@@ -5,10 +5,7 @@ import org.kexecmeasured.boot.UncommittedHandOver;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.BadInputException;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -20,30 +17,32 @@ import java.util.Locale;
  * sidecar copied to /run says a pending boot was started without its commit, extends the uncommitted hand-over
  * event ({@link UncommittedHandOver}, tcg2/uncommitted-handover.md) and appends it to the carried log.
  */
-@Command(name = "mark-uncommitted", mixinStandardHelpOptions = true,
-        description = {"In the system a kexec started: if its sidecar says the boot was prepared with",
-                "'boot --at-shutdown' and never committed, extend the uncommitted hand-over event into the",
-                "plan's boundary PCRs and append it to the carried log (tcg2/uncommitted-handover.md).",
-                "A committed sidecar, none, or a crash kernel's: nothing is done."},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:marked, marked before, or nothing to mark",
-                "2:bad input (a damaged manifest or log) or unusable TPM; nothing was extended",
-                "4:the TPM was extended but the log could not be rewritten",
-                "70:internal error"})
 public final class EventlogMarkUncommittedCommand implements Runnable {
 
-    @Option(names = "--run-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured",
-            description = "where the initrd copied the sidecar (default: ${DEFAULT-VALUE})")
     Path runDir;
-
-    @Option(names = "--tpm", paramLabel = "TCTI", description = "the TPM (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)")
     String tcti;
-
-    @Option(names = "--json", description = "JSON result")
     boolean json;
-
-    @Spec
     CommandSpec spec;
+
+    static CommandSpec model(Services services) {
+        EventlogMarkUncommittedCommand c = new EventlogMarkUncommittedCommand(services);
+        CommandSpec s = CliModel.command(c, "mark-uncommitted",
+                "In the system a kexec started: if its sidecar says the boot was prepared with",
+                "'boot --at-shutdown' and never committed, extend the uncommitted hand-over event into the",
+                "plan's boundary PCRs and append it to the carried log (tcg2/uncommitted-handover.md).",
+                "A committed sidecar, none, or a crash kernel's: nothing is done.");
+        CliModel.exitCodes(s, "0:marked, marked before, or nothing to mark",
+                "2:bad input (a damaged manifest or log) or unusable TPM; nothing was extended",
+                "4:the TPM was extended but the log could not be rewritten",
+                "70:internal error");
+        s.addOption(CliModel.option("--run-dir", Path.class, () -> c.runDir, v -> c.runDir = v).paramLabel("DIR")
+                .defaultValue("/run/kexec-measured").description("where the initrd copied the sidecar (default: ${DEFAULT-VALUE})").build());
+        s.addOption(CliModel.option("--tpm", String.class, () -> c.tcti, v -> c.tcti = v).paramLabel("TCTI")
+                .description("the TPM (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON result").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     /**
      * What {@code --json} prints (tcg2/uncommitted-handover.md): {@code outcome} ({@code committed_or_none},

@@ -5,9 +5,6 @@ import org.kexecmeasured.boot.JournalRecovery;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.util.BadInputException;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
@@ -21,43 +18,46 @@ import java.util.Map;
  * the firmware log's copy beside it, and marks the journal finished ({@link JournalRecovery#recover}).
  * This class parses options and prints.
  */
-@Command(name = "recover", mixinStandardHelpOptions = true,
-        description = {"Explain an interrupted 'boot' from its journal and the live PCRs.",
+public final class EventlogRecoverCommand implements Runnable {
+
+    Path journal;
+    String tcti;
+    boolean complete;
+    Path eventlog;
+    java.time.Duration lockWait;
+    boolean json;
+    CommandSpec spec;
+
+    static CommandSpec model(Services services) {
+        EventlogRecoverCommand c = new EventlogRecoverCommand(services);
+        CommandSpec s = CliModel.command(c, "recover",
+                "Explain an interrupted 'boot' from its journal and the live PCRs.",
                 "--complete extends the journaled events that did not reach the TPM, rebuilds the",
                 "whole continued log (firmware log + every journaled record) and marks the journal",
-                "finished, so the next 'boot' with this state directory archives it and goes on."},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:every PCR is explained (and, with --complete, completed and the log rebuilt)",
+                "finished, so the next 'boot' with this state directory archives it and goes on.");
+        CliModel.exitCodes(s, "0:every PCR is explained (and, with --complete, completed and the log rebuilt)",
                 "1:a PCR fits no replay of the journal; nothing was extended",
                 "2:bad input (a damaged journal: the line is named), unusable TPM, or another run holds the "
                         + "state directory or the TPM; nothing was extended",
                 "4:--complete stopped after it had extended something (run it again once the TPM answers)",
-                "70:internal error"})
-public final class EventlogRecoverCommand implements Runnable {
-
-    @Option(names = "--journal", paramLabel = "FILE", required = true, description = "journal written by 'boot' (STATE/journal.jsonl)")
-    Path journal;
-
-    @Option(names = "--tpm", paramLabel = "TCTI", required = true, description = "the TPM the run extended")
-    String tcti;
-
-    @Option(names = "--complete", description = "extend the journaled events that did not reach the TPM (in journal order), "
-            + "rebuild the whole log and mark the journal finished")
-    boolean complete;
-
-    @Option(names = "--eventlog", paramLabel = "FILE",
-            description = "with --complete: where to write the rebuilt log (default: where the boot meant to write it)")
-    Path eventlog;
-
-    @Option(names = "--lock-wait", paramLabel = "DURATION", defaultValue = "0s", converter = DurationConverter.class,
-            description = "with --complete: how long to wait for another run holding the state directory or the TPM (default: ${DEFAULT-VALUE})")
-    java.time.Duration lockWait;
-
-    @Option(names = "--json", description = "JSON result")
-    boolean json;
-
-    @Spec
-    CommandSpec spec;
+                "70:internal error");
+        s.addOption(CliModel.option("--journal", Path.class, () -> c.journal, v -> c.journal = v).paramLabel("FILE")
+                .required(true).description("journal written by 'boot' (STATE/journal.jsonl)").build());
+        s.addOption(CliModel.option("--tpm", String.class, () -> c.tcti, v -> c.tcti = v).paramLabel("TCTI")
+                .required(true).description("the TPM the run extended").build());
+        s.addOption(CliModel.option("--complete", boolean.class, () -> c.complete, v -> c.complete = v)
+                .description("extend the journaled events that did not reach the TPM (in journal order), "
+                        + "rebuild the whole log and mark the journal finished").build());
+        s.addOption(CliModel.option("--eventlog", Path.class, () -> c.eventlog, v -> c.eventlog = v).paramLabel("FILE")
+                .description("with --complete: where to write the rebuilt log (default: where the boot meant to write it)").build());
+        s.addOption(CliModel.option("--lock-wait", java.time.Duration.class, () -> c.lockWait, v -> c.lockWait = v)
+                .paramLabel("DURATION").defaultValue("0s").converters(new DurationConverter())
+                .description("with --complete: how long to wait for another run holding the state directory or the TPM "
+                        + "(default: ${DEFAULT-VALUE})").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON result").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     private final Services services;
 

@@ -8,10 +8,6 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.BoundedFiles;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
@@ -21,24 +17,29 @@ import java.util.List;
 import java.util.Map;
 
 /** {@code eventlog replay}: PCR values the log predicts, per bank, in tpm2_pcrread's layout. */
-@Command(name = "replay", mixinStandardHelpOptions = true, footer = {"", BoundedFiles.HELP_LIMITS},
-        description = {"Replay the log into PCR values per bank (EV_NO_ACTION never extended; StartupLocality honoured).",
-                "Output has tpm2_pcrread's layout, which `eventlog verify --pcrs` reads back."})
 public final class EventlogReplayCommand implements Runnable {
-    @Mixin
-    EventlogInput input;
-
-    @Option(names = "--bank", split = ",", paramLabel = "ALG", description = "banks to print (default: all banks of the log)")
+    final EventlogInput input = new EventlogInput();
     List<String> banks;
-
-    @Option(names = "--all", description = "print all 24 PCRs, not only those the log extends")
     boolean all;
-
-    @Option(names = "--json", description = "JSON {\"sha256\": {\"0\": \"hex\", …}}")
     boolean json;
-
-    @Spec
     CommandSpec spec;
+
+    static CommandSpec model() {
+        EventlogReplayCommand c = new EventlogReplayCommand();
+        CommandSpec s = CliModel.command(c, "replay",
+                "Replay the log into PCR values per bank (EV_NO_ACTION never extended; StartupLocality honoured).",
+                "Output has tpm2_pcrread's layout, which `eventlog verify --pcrs` reads back.");
+        s.usageMessage().footer("", BoundedFiles.HELP_LIMITS);
+        c.input.addTo(s);
+        s.addOption(CliModel.option("--bank", List.class, () -> c.banks, v -> c.banks = v).auxiliaryTypes(String.class)
+                .splitRegex(",").paramLabel("ALG").description("banks to print (default: all banks of the log)").build());
+        s.addOption(CliModel.option("--all", boolean.class, () -> c.all, v -> c.all = v)
+                .description("print all 24 PCRs, not only those the log extends").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v)
+                .description("JSON {\"sha256\": {\"0\": \"hex\", …}}").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     @Override
     public void run() {

@@ -13,34 +13,38 @@ import org.kexecmeasured.eventlog.export.TpmEventlogYaml;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
 import org.kexecmeasured.util.BoundedFiles;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 
 /** {@code eventlog show}: the records with decoded event data. */
-@Command(name = "show", mixinStandardHelpOptions = true, footer = {"", BoundedFiles.HELP_LIMITS},
-        description = "Print every record of an event log with its decoded event data.")
 public final class EventlogShowCommand implements Runnable {
     enum Format { text, yaml, json, cel, html }
 
-    @Mixin
-    EventlogInput input;
-
-    @Option(names = "--format", defaultValue = "text", description = "text, yaml (like tpm2_eventlog), json, cel (TCG CEL-JSON), html (one self-contained page: a lane per PCR; with --tpm/--pcrs each PCR marked); default ${DEFAULT-VALUE}")
+    final EventlogInput input = new EventlogInput();
     Format format;
-
-    @Mixin
-    ExpectedPcrs expected;
-
-    @Option(names = "--json", description = "same as --format json")
+    final ExpectedPcrs expected;
     boolean json;
-
-    @Spec
     CommandSpec spec;
+
+    private EventlogShowCommand(Services services) {
+        expected = new ExpectedPcrs(services);
+    }
+
+    static CommandSpec model(Services services) {
+        EventlogShowCommand c = new EventlogShowCommand(services);
+        CommandSpec s = CliModel.command(c, "show", "Print every record of an event log with its decoded event data.");
+        s.usageMessage().footer("", BoundedFiles.HELP_LIMITS);
+        c.input.addTo(s);
+        s.addOption(CliModel.option("--format", Format.class, () -> c.format, v -> c.format = v).paramLabel("<format>").defaultValue("text")
+                .description("text, yaml (like tpm2_eventlog), json, cel (TCG CEL-JSON), html (one self-contained page: "
+                        + "a lane per PCR; with --tpm/--pcrs each PCR marked); default ${DEFAULT-VALUE}").build());
+        c.expected.addTo(s);
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v)
+                .description("same as --format json").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     @Override
     public void run() {

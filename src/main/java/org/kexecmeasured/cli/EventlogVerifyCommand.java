@@ -10,11 +10,7 @@ import org.kexecmeasured.eventlog.Verification;
 import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.boot.JournalRecovery;
 import org.kexecmeasured.util.Hex;
-import picocli.CommandLine.ArgGroup;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.ArgGroupSpec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
@@ -29,40 +25,53 @@ import java.util.Map;
  * {@code eventlog verify}: replays the log and compares it with expected PCR values. Exit 1 when a
  * PCR differs; each mismatch lists the records feeding that PCR.
  */
-@Command(name = "verify", mixinStandardHelpOptions = true,
-        description = {"Replay the log and compare it with PCR values; exit 1 on any mismatch.",
-                "PCR files: tpm2_pcrread / tpm2_eventlog YAML, or JSON {\"sha256\": {\"0\": \"hex\"}}; --tpm reads the live PCRs.",
-                "--journal: which extends of an interrupted 'boot' reached the TPM, per PCR."})
 public final class EventlogVerifyCommand implements Runnable {
-    @Mixin
-    EventlogInput input;
+    final EventlogInput input = new EventlogInput();
 
     /** Where the expected values come from: exactly one source. */
     static final class Source {
-        @Option(names = "--pcrs", paramLabel = "FILE", required = true, description = "expected PCR values (YAML or JSON)")
         Path pcrsFile;
-
-        @Option(names = "--tpm", paramLabel = "TCTI", required = true, description = "read the live PCRs from this TPM")
         String tcti;
     }
 
-    @Option(names = "--journal", paramLabel = "FILE",
-            description = "a kexec-measured boot journal: name which journaled extends reached the TPM (explains a divergence after a crash)")
     Path journal;
-
-    @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
-
-    @Option(names = "--json", description = "JSON result")
     boolean json;
-
-    @Spec
     CommandSpec spec;
 
     private final Services services;
 
     EventlogVerifyCommand(Services services) {
         this.services = services;
+    }
+
+    static CommandSpec model(Services services) {
+        EventlogVerifyCommand c = new EventlogVerifyCommand(services);
+        CommandSpec s = CliModel.command(c, "verify",
+                "Replay the log and compare it with PCR values; exit 1 on any mismatch.",
+                "PCR files: tpm2_pcrread / tpm2_eventlog YAML, or JSON {\"sha256\": {\"0\": \"hex\"}}; --tpm reads the live PCRs.",
+                "--journal: which extends of an interrupted 'boot' reached the TPM, per PCR.");
+        c.input.addTo(s);
+        s.addOption(CliModel.option("--journal", Path.class, () -> c.journal, v -> c.journal = v).paramLabel("FILE")
+                .description("a kexec-measured boot journal: name which journaled extends reached the TPM (explains a "
+                        + "divergence after a crash)").build());
+        s.addArgGroup(ArgGroupSpec.builder().exclusive(true).multiplicity("1")
+                .addArg(CliModel.option("--pcrs", Path.class, () -> c.source == null ? null : c.source.pcrsFile,
+                        v -> c.source().pcrsFile = v).paramLabel("FILE").required(true)
+                        .description("expected PCR values (YAML or JSON)").build())
+                .addArg(CliModel.option("--tpm", String.class, () -> c.source == null ? null : c.source.tcti,
+                        v -> c.source().tcti = v).paramLabel("TCTI").required(true)
+                        .description("read the live PCRs from this TPM").build())
+                .build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON result").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
+
+    /** The group's values, made when one of its options is given. */
+    private Source source() {
+        if (source == null) source = new Source();
+        return source;
     }
 
     /** The PCR source chosen on the command line. */

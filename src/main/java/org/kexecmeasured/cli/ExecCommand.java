@@ -3,10 +3,7 @@ package org.kexecmeasured.cli;
 import org.kexecmeasured.boot.PendingBoot;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.util.BadInputException;
-import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,24 +18,29 @@ import java.util.concurrent.Callable;
  * boot is committed only by the system-shutdown hook ({@code commit-pending}); started directly it would
  * run with the PCRs of this system unchanged, so it could unseal what this system could.
  */
-@Command(name = "exec", mixinStandardHelpOptions = true,
-        description = {"Start the loaded kernel now: sync, then reboot(LINUX_REBOOT_CMD_KEXEC).",
-                "Services are not stopped: for an orderly shutdown use 'systemctl kexec'.",
-                "Refused while a boot prepared with 'boot --at-shutdown' waits for its commit.",
-                "Exit 2 when no kernel is loaded, a boot is pending, or the kernel refuses (not root)."})
 public final class ExecCommand implements Callable<Integer> {
 
-    /** Where {@code boot --at-shutdown} saves the pending boot; tests point it elsewhere. */
-    @Option(names = "--pending-dir", hidden = true, paramLabel = "DIR")
+    /** Where {@code boot --at-shutdown} saves the pending boot; tests point it elsewhere (--pending-dir, hidden). */
     Path pendingDir = PendingBoot.DEFAULT_DIR;
-
-    @Option(names = "--state-dir", paramLabel = "DIR", defaultValue = "/run/kexec-measured/state",
-            description = "the state directory of the boot that loaded the kernel: run as a service, the journal "
-                    + "entry names that boot (generation, boundary nonce, payload digest) (default: ${DEFAULT-VALUE})")
     Path stateDir;
-
-    @Spec
     CommandSpec spec;
+
+    static CommandSpec model(Services services) {
+        ExecCommand c = new ExecCommand(services);
+        CommandSpec s = CliModel.command(c, "exec",
+                "Start the loaded kernel now: sync, then reboot(LINUX_REBOOT_CMD_KEXEC).",
+                "Services are not stopped: for an orderly shutdown use 'systemctl kexec'.",
+                "Refused while a boot prepared with 'boot --at-shutdown' waits for its commit.",
+                "Exit 2 when no kernel is loaded, a boot is pending, or the kernel refuses (not root).");
+        s.addOption(CliModel.option("--pending-dir", Path.class, () -> c.pendingDir, v -> c.pendingDir = v).hidden(true)
+                .paramLabel("DIR").build());
+        s.addOption(CliModel.option("--state-dir", Path.class, () -> c.stateDir, v -> c.stateDir = v).paramLabel("DIR")
+                .defaultValue("/run/kexec-measured/state")
+                .description("the state directory of the boot that loaded the kernel: run as a service, the journal "
+                        + "entry names that boot (generation, boundary nonce, payload digest) (default: ${DEFAULT-VALUE})").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     private final Services services;
 

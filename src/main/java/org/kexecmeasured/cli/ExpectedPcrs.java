@@ -3,8 +3,8 @@ package org.kexecmeasured.cli;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.eventlog.PcrSource;
 import org.kexecmeasured.util.HashAlg;
-import picocli.CommandLine.ArgGroup;
-import picocli.CommandLine.Option;
+import picocli.CommandLine.Model.ArgGroupSpec;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -17,27 +17,38 @@ import java.util.List;
  */
 public final class ExpectedPcrs {
 
+    /** The option given; null when neither was. */
     static final class Source {
-        @Option(names = "--pcrs", paramLabel = "FILE", required = true,
-                description = "mark each PCR against these values (tpm2_pcrread YAML or JSON, as eventlog verify reads)")
         Path pcrsFile;
-
-        @Option(names = "--tpm", paramLabel = "TCTI", required = true, description = "mark each PCR against this TPM's live values")
         String tcti;
     }
 
-    @ArgGroup(exclusive = true, multiplicity = "0..1")
     Source source;
 
     private final Services services;
 
-    /** picocli creates the mixin through {@link Services#factory()}, which passes the command's services. */
     ExpectedPcrs(Services services) {
         this.services = services;
     }
 
-    ExpectedPcrs() {
-        this(Services.DEFAULT);
+    /** Adds {@code [--pcrs=FILE | --tpm=TCTI]} to {@code command} (as the mixin "expected"). */
+    void addTo(CommandSpec command) {
+        CommandSpec m = CliModel.mixin();
+        m.addArgGroup(ArgGroupSpec.builder().exclusive(true).multiplicity("0..1")
+                .addArg(CliModel.option("--pcrs", Path.class, () -> source == null ? null : source.pcrsFile,
+                                v -> source().pcrsFile = v).paramLabel("FILE").required(true)
+                        .description("mark each PCR against these values (tpm2_pcrread YAML or JSON, as eventlog verify reads)").build())
+                .addArg(CliModel.option("--tpm", String.class, () -> source == null ? null : source.tcti,
+                                v -> source().tcti = v).paramLabel("TCTI").required(true)
+                        .description("mark each PCR against this TPM's live values").build())
+                .build());
+        command.addMixin("expected", m);
+    }
+
+    /** The group's values, made when one of its options is given. */
+    private Source source() {
+        if (source == null) source = new Source();
+        return source;
     }
 
     /** The chosen source, or null when neither option was given. */

@@ -8,10 +8,6 @@ import org.kexecmeasured.prediction.EmulatedStub;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.BoundedFiles;
 import org.kexecmeasured.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
@@ -24,38 +20,41 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code kexec-measured inspect FILE [--json] [--trust CERT]...}: what a payload is and what it measures. */
-@Command(name = "inspect",
-        description = {
+public final class InspectCommand implements Callable<Integer> {
+
+    CommandSpec spec;
+    Path file;
+    boolean json;
+    Integer profile;
+    boolean noEmulation;
+    List<Path> trust = new ArrayList<>();
+
+    static CommandSpec model() {
+        InspectCommand c = new InspectCommand();
+        CommandSpec s = CliModel.command(c, "inspect",
                 "Describe a UEFI payload: PE/COFF headers, sections, relocations, Authenticode digests (sha1, sha256, "
                         + "sha384, sha512), embedded signatures, UKI sections and their content, the nested .linux kernel, "
                         + "bzImage/arm64/zboot headers.",
                 "For a UKI: its stub's version, its profiles, and PCR 11 (per profile) with the stub's other measurements, "
                         + "from running the UKI's own stub in the emulator; a static model of the known stub versions is "
                         + "shown beside it as a cross-check.",
-                "With --trust, exits 1 unless some embedded signature verifies against one of the given certificates."},
-        footer = {"", BoundedFiles.HELP_LIMITS},
-        mixinStandardHelpOptions = true)
-public final class InspectCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
-
-    @Parameters(index = "0", paramLabel = "FILE", description = "payload to inspect (PE, UKI, bzImage, arm64 Image, zboot, plain file); - for standard input")
-    Path file;
-
-    @Option(names = "--json", description = "print the report as JSON")
-    boolean json;
-
-    @Option(names = "--profile", paramLabel = "N", description = "the profile of a multi-profile UKI (systemd-stub 257+) "
-            + "whose measurements to show in full (default 0, as the stub boots without an @N first word on its command line)")
-    Integer profile;
-
-    @Option(names = "--no-emulation", description = "predict PCR 11 with the static model only (no emulator run)")
-    boolean noEmulation;
-
-    @Option(names = "--trust", paramLabel = "CERT", description = "trusted CA certificate (PEM or DER); repeatable. "
-            + "Signatures must chain to one of them (any certificate on the chain may be the anchor, validity dates ignored, as UEFI does).")
-    List<Path> trust = new ArrayList<>();
+                "With --trust, exits 1 unless some embedded signature verifies against one of the given certificates.");
+        s.usageMessage().footer("", BoundedFiles.HELP_LIMITS);
+        s.addPositional(CliModel.positional("FILE", Path.class, () -> c.file, v -> c.file = v).index("0").required(true)
+                .description("payload to inspect (PE, UKI, bzImage, arm64 Image, zboot, plain file); - for standard input").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v)
+                .description("print the report as JSON").build());
+        s.addOption(CliModel.option("--profile", Integer.class, () -> c.profile, v -> c.profile = v).paramLabel("N")
+                .description("the profile of a multi-profile UKI (systemd-stub 257+) whose measurements to show in full "
+                        + "(default 0, as the stub boots without an @N first word on its command line)").build());
+        s.addOption(CliModel.option("--no-emulation", boolean.class, () -> c.noEmulation, v -> c.noEmulation = v)
+                .description("predict PCR 11 with the static model only (no emulator run)").build());
+        s.addOption(CliModel.option("--trust", List.class, () -> c.trust, v -> c.trust = v).auxiliaryTypes(Path.class)
+                .paramLabel("CERT").description("trusted CA certificate (PEM or DER); repeatable. Signatures must chain to "
+                        + "one of them (any certificate on the chain may be the anchor, validity dates ignored, as UEFI does).").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     /**
      * Wall-time budget of one stub run. Each known stub reaches the kernel in well under a second on a quiet

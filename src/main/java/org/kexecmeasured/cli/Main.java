@@ -5,7 +5,7 @@ import org.kexecmeasured.boot.TpmChangedException;
 import org.kexecmeasured.util.BadInputException;
 import picocli.AutoComplete;
 import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.util.List;
@@ -20,18 +20,10 @@ import java.util.List;
  * after it had changed the TPM (some extends happened: the journal names them); 70 internal error
  * (also a JVM Error such as running out of memory, on one line).
  *
- * <p>Subcommands are not in the {@code @Command} annotation: {@link #SUBCOMMANDS} lists them and a run
- * registers only those it can reach (start-up: {@code --version} builds no subcommand model).
+ * <p>The command model is built through picocli's programmatic API ({@link #model()}, each command's own
+ * {@code model(…)}; {@link CliModel} says why). {@link #SUBCOMMANDS} lists the subcommands and a run registers only
+ * those it can reach (start-up: {@code --version} builds no subcommand model).
  */
-@Command(name = "kexec-measured",
-        mixinStandardHelpOptions = true,
-        versionProvider = Main.Version.class,
-        description = "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.",
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:success", "1:a requested check failed (signature, PCR, verdict)",
-                "2:bad input or usage; nothing changed", "3:refused by policy; nothing changed",
-                "4:stopped after the TPM was changed (some extends happened; the message names the journal)",
-                "70:internal error"})
 public final class Main implements Runnable {
 
     public static final int EXIT_CHECK_FAILED = 1;
@@ -40,8 +32,21 @@ public final class Main implements Runnable {
     public static final int EXIT_TPM_CHANGED = 4;
     public static final int EXIT_INTERNAL = 70;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    CommandSpec spec;
+
+    /** The root command's model, without subcommands. */
+    static CommandSpec model() {
+        Main m = new Main();
+        CommandSpec s = CliModel.command(m, "kexec-measured",
+                "TPM-aware, measured-boot kexec: inspect, emulate and measure UEFI payloads.");
+        s.versionProvider(new Version());
+        CliModel.exitCodes(s, "0:success", "1:a requested check failed (signature, PCR, verdict)",
+                "2:bad input or usage; nothing changed", "3:refused by policy; nothing changed",
+                "4:stopped after the TPM was changed (some extends happened; the message names the journal)",
+                "70:internal error");
+        m.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     @Override
     public void run() {
@@ -83,30 +88,38 @@ public final class Main implements Runnable {
     }
 
     /**
-     * The subcommands in help order. A new subcommand goes here and into {@link #subcommandClass}; picocli
-     * builds a command's model (every option, by reflection) only when it is registered, so a run
-     * registers only what it can reach (see {@link #commandLine(Services, String[])}).
+     * The subcommands in help order. A new subcommand goes here and into {@link #subcommand}; a command's model is
+     * built only when it is registered, so a run registers only what it can reach (see
+     * {@link #commandLine(Services, String[])}).
      */
     static final List<String> SUBCOMMANDS = List.of("generate-completion", "gen-manpage", "inspect", "eventlog", "tpm",
             "emulate", "predict", "boot", "commit-pending", "exec", "unload", "report");
 
-    /** The class of a subcommand; a switch, so that only the chosen class is loaded. */
-    static Class<?> subcommandClass(String name) {
+    /**
+     * A subcommand's model (picocli's own generators: their annotated class); a switch, so that only the chosen
+     * command's class is loaded. Null for a name that is none.
+     */
+    static Object subcommand(String name, Services services) {
         return switch (name) {
             case "generate-completion" -> AutoComplete.GenerateCompletion.class;
             case "gen-manpage" -> picocli.codegen.docgen.manpage.ManPageGenerator.class;
-            case "inspect" -> InspectCommand.class;
-            case "eventlog" -> EventlogCommand.class;
-            case "tpm" -> TpmCommand.class;
-            case "emulate" -> EmulateCommand.class;
-            case "predict" -> PredictCommand.class;
-            case "boot" -> BootCommand.class;
-            case "commit-pending" -> CommitPendingCommand.class;
-            case "exec" -> ExecCommand.class;
-            case "unload" -> UnloadCommand.class;
-            case "report" -> ReportCommand.class;
+            case "inspect" -> InspectCommand.model();
+            case "eventlog" -> EventlogCommand.model();
+            case "tpm" -> TpmCommand.model(services);
+            case "emulate" -> EmulateCommand.model();
+            case "predict" -> PredictCommand.model(services);
+            case "boot" -> BootCommand.model(services);
+            case "commit-pending" -> CommitPendingCommand.model(services);
+            case "exec" -> ExecCommand.model(services);
+            case "unload" -> UnloadCommand.model(services);
+            case "report" -> ReportCommand.model(services);
             default -> null;
         };
+    }
+
+    /** Whether {@code name} is a subcommand (nothing is built or loaded for the answer). */
+    static boolean isSubcommand(String name) {
+        return SUBCOMMANDS.contains(name);
     }
 
     /** The full command line with every subcommand (help, completion script, man pages, tests). */
@@ -125,10 +138,10 @@ public final class Main implements Runnable {
         }
         // the completion script and the man pages describe the whole tree
         boolean wholeTree = args.length > 0 && (args[0].equals("generate-completion") || args[0].equals("gen-manpage"));
-        if (args.length > 0 && subcommandClass(args[0]) != null && !wholeTree) {
+        if (args.length > 0 && isSubcommand(args[0]) && !wholeTree) {
             // eventlog's own subcommands likewise: only the named one
             boolean oneEventlog = args[0].equals("eventlog") && args.length > 1
-                    && EventlogCommand.subcommandClass(args[1]) != null;
+                    && EventlogCommand.SUBCOMMANDS.contains(args[1]);
             return commandLine(services, List.of(args[0]), oneEventlog ? List.of(args[1]) : EventlogCommand.SUBCOMMANDS);
         }
         return commandLine(services, SUBCOMMANDS);
@@ -139,13 +152,13 @@ public final class Main implements Runnable {
     }
 
     private static CommandLine commandLine(Services services, List<String> subcommands, List<String> eventlogSubcommands) {
-        CommandLine cl = new CommandLine(new Main(), services.factory());
+        CommandLine cl = new CommandLine(model());
         for (String name : subcommands) {
-            cl.addSubcommand(name, subcommandClass(name));
+            cl.addSubcommand(name, subcommand(name, services));
         }
         CommandLine eventlog = cl.getSubcommands().get("eventlog");
         if (eventlog != null) {
-            for (String name : eventlogSubcommands) eventlog.addSubcommand(name, EventlogCommand.subcommandClass(name));
+            for (String name : eventlogSubcommands) eventlog.addSubcommand(name, EventlogCommand.subcommand(name, services));
         }
         for (String hidden : new String[]{"generate-completion", "gen-manpage"}) {
             if (cl.getSubcommands().containsKey(hidden)) {

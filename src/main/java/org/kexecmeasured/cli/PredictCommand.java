@@ -25,12 +25,8 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
-import picocli.CommandLine.ArgGroup;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.ArgGroupSpec;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -51,43 +47,48 @@ import java.util.concurrent.Callable;
  * reads (GetCapability, PCR_Read, GetRandom, ReadPublic, NV_ReadPublic, NV_Read), which the JSON
  * output lists by command code.
  */
-@Command(name = "predict", mixinStandardHelpOptions = true,
-        description = {"Predict a measured kexec of PAYLOAD under a policy: the planned events and",
-                "PCR values, a verdict for each sealed secret (reachable, unreachable, unknown,",
-                "with the reason) and the policy's decision. Reads the TPM, never writes to it;",
-                "with --pcrs it needs no TPM at all."},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {"0:the policy allows the boot", "2:bad input (policy file, payload, secret source, TPM)",
-                "3:the policy would refuse the boot", "70:internal error"})
 public final class PredictCommand implements Callable<Integer> {
 
-    @Option(names = "--policy", paramLabel = "FILE", required = true, description = "policy file (YAML; see policy/ for the schema)")
     Path policyFile;
+    final PayloadOptions run = new PayloadOptions();
 
-    @Mixin
-    PayloadOptions run;
-
+    /** Where the PCRs come from: at most one of the two. */
     static final class PcrOrigin {
-        @Option(names = "--tpm", paramLabel = "TCTI", description = "TPM to read (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)")
         String tcti;
-
-        @Option(names = "--pcrs", paramLabel = "FILE", description = "PCR snapshot (YAML/JSON: banks → PCR → hex), for an offline prediction")
         Path pcrs;
     }
 
-    @ArgGroup(exclusive = true)
-    PcrOrigin origin = new PcrOrigin();
-
-    @Option(names = "--json", description = "JSON result")
+    final PcrOrigin origin = new PcrOrigin();
     boolean json;
-
-    @Spec
     CommandSpec spec;
 
     private final Services services;
 
     PredictCommand(Services services) {
         this.services = services;
+    }
+
+    static CommandSpec model(Services services) {
+        PredictCommand c = new PredictCommand(services);
+        CommandSpec s = CliModel.command(c, "predict",
+                "Predict a measured kexec of PAYLOAD under a policy: the planned events and",
+                "PCR values, a verdict for each sealed secret (reachable, unreachable, unknown,",
+                "with the reason) and the policy's decision. Reads the TPM, never writes to it;",
+                "with --pcrs it needs no TPM at all.");
+        CliModel.exitCodes(s, "0:the policy allows the boot", "2:bad input (policy file, payload, secret source, TPM)",
+                "3:the policy would refuse the boot", "70:internal error");
+        s.addOption(CliModel.option("--policy", Path.class, () -> c.policyFile, v -> c.policyFile = v).paramLabel("FILE")
+                .required(true).description("policy file (YAML; see policy/ for the schema)").build());
+        c.run.addTo(s);
+        s.addArgGroup(ArgGroupSpec.builder().exclusive(true)
+                .addArg(CliModel.option("--tpm", String.class, () -> c.origin.tcti, v -> c.origin.tcti = v).paramLabel("TCTI")
+                        .description("TPM to read (default: $TPM2TOOLS_TCTI, else device:/dev/tpmrm0)").build())
+                .addArg(CliModel.option("--pcrs", Path.class, () -> c.origin.pcrs, v -> c.origin.pcrs = v).paramLabel("FILE")
+                        .description("PCR snapshot (YAML/JSON: banks → PCR → hex), for an offline prediction").build())
+                .build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON result").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
     }
 
     @Override

@@ -9,11 +9,6 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
@@ -36,25 +31,32 @@ import java.util.concurrent.Callable;
  * <p>DIR is a {@code boot --state-dir} (eventlog.bin + initrd-extra/.extra/kexec-measured/manifest.json)
  * or the sidecar the next system finds ({@code /run/kexec-measured}: tpm2-event-log.bin + manifest.json).
  */
-@Command(name = "report", mixinStandardHelpOptions = true,
-        description = {"Write a boot's state (continued event log, manifest, verdicts) as one self-contained HTML page.",
-                "DIR: a boot state directory or the sidecar the next system finds (default: ${DEFAULT-VALUE})."})
 public final class ReportCommand implements Callable<Integer> {
     static final String MANIFEST = "manifest.json";
     static final String SIDECAR = "initrd-extra/.extra/kexec-measured";
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "DIR", defaultValue = "/run/kexec-measured",
-            description = "state directory of a boot, or a sidecar directory")
     Path dir;
-
-    @Option(names = {"-o", "--output"}, paramLabel = "FILE", description = "write the page here (atomically) instead of standard output")
     Path output;
-
-    @Mixin
-    ExpectedPcrs expected;
-
-    @Spec
+    final ExpectedPcrs expected;
     CommandSpec spec;
+
+    private ReportCommand(Services services) {
+        expected = new ExpectedPcrs(services);
+    }
+
+    static CommandSpec model(Services services) {
+        ReportCommand c = new ReportCommand(services);
+        CommandSpec s = CliModel.command(c, "report",
+                "Write a boot's state (continued event log, manifest, verdicts) as one self-contained HTML page.",
+                "DIR: a boot state directory or the sidecar the next system finds (default: ${DEFAULT-VALUE}).");
+        s.addPositional(CliModel.positional("DIR", Path.class, () -> c.dir, v -> c.dir = v).index("0").arity("0..1")
+                .defaultValue("/run/kexec-measured").description("state directory of a boot, or a sidecar directory").build());
+        s.addOption(CliModel.option("--output", Path.class, () -> c.output, v -> c.output = v).names("-o", "--output")
+                .paramLabel("FILE").description("write the page here (atomically) instead of standard output").build());
+        c.expected.addTo(s);
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     /** The files of one boot, found in DIR. */
     record BootFiles(Path log, Path manifest) {

@@ -5,8 +5,7 @@ import org.kexecmeasured.tpm.error.TpmException;
 import org.kexecmeasured.tpm.TpmInfo;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Json;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.util.LinkedHashMap;
@@ -15,17 +14,20 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code kexec-measured tpm info}: manufacturer, firmware, PCR banks, buffer sizes. */
-@Command(name = "info", mixinStandardHelpOptions = true,
-        description = "Show TPM manufacturer, firmware version, active PCR banks and maximum command size.")
 public final class TpmInfoCommand implements Callable<Integer> {
-    @CommandLine.Mixin
-    TpmCommand.TctiOption tpmOption;
-
-    @CommandLine.Option(names = "--json", description = "JSON output.")
+    final TpmCommand.TctiOption tpmOption = new TpmCommand.TctiOption();
     boolean json;
+    CommandSpec spec;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    static CommandSpec model(Services services) {
+        TpmInfoCommand c = new TpmInfoCommand(services);
+        CommandSpec s = CliModel.command(c, "info",
+                "Show TPM manufacturer, firmware version, active PCR banks and maximum command size.");
+        c.tpmOption.addTo(s);
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v).description("JSON output.").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     private final Services services;
 

@@ -7,8 +7,7 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Json;
 import org.kexecmeasured.util.Hex;
-import picocli.CommandLine;
-import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;
@@ -19,28 +18,30 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code kexec-measured tpm pcrs}: PCR values, like tpm2_pcrread. */
-@Command(name = "pcrs", mixinStandardHelpOptions = true,
-        description = "Print PCR values of the active banks (fewest TPM2_PCR_Read commands).")
 public final class TpmPcrsCommand implements Callable<Integer> {
-    @CommandLine.Mixin
-    TpmCommand.TctiOption tpmOption;
-
-    @CommandLine.Option(names = "--bank", paramLabel = "BANK", split = ",",
-            description = "PCR bank(s), e.g. sha256 (repeatable or comma-separated). Default: all active banks.")
+    final TpmCommand.TctiOption tpmOption = new TpmCommand.TctiOption();
     List<String> banks = new ArrayList<>();
-
-    @CommandLine.Parameters(index = "0", arity = "0..1", paramLabel = "PCRS",
-            description = "PCRs, e.g. 0-7,11 or all (default: all = 0-23).")
     String pcrs = "all";
-
-    @CommandLine.Option(names = "--json", description = "JSON output: {\"tcti\":…, \"banks\":{\"sha256\":{\"0\":\"hex\",…}}}.")
     boolean json;
-
-    @CommandLine.Option(names = "--stats", description = "Print the number of TPM commands and the time spent to stderr.")
     boolean stats;
+    CommandSpec spec;
 
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+    static CommandSpec model(Services services) {
+        TpmPcrsCommand c = new TpmPcrsCommand(services);
+        CommandSpec s = CliModel.command(c, "pcrs", "Print PCR values of the active banks (fewest TPM2_PCR_Read commands).");
+        c.tpmOption.addTo(s);
+        s.addOption(CliModel.option("--bank", List.class, () -> c.banks, v -> c.banks = v).auxiliaryTypes(String.class)
+                .paramLabel("BANK").splitRegex(",")
+                .description("PCR bank(s), e.g. sha256 (repeatable or comma-separated). Default: all active banks.").build());
+        s.addPositional(CliModel.positional("PCRS", String.class, () -> c.pcrs, v -> c.pcrs = v).index("0").arity("0..1")
+                .description("PCRs, e.g. 0-7,11 or all (default: all = 0-23).").build());
+        s.addOption(CliModel.option("--json", boolean.class, () -> c.json, v -> c.json = v)
+                .description("JSON output: {\"tcti\":…, \"banks\":{\"sha256\":{\"0\":\"hex\",…}}}.").build());
+        s.addOption(CliModel.option("--stats", boolean.class, () -> c.stats, v -> c.stats = v)
+                .description("Print the number of TPM commands and the time spent to stderr.").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     private final Services services;
 

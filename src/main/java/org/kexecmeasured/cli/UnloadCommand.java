@@ -5,26 +5,28 @@ import org.kexecmeasured.kexec.KernelState;
 import org.kexecmeasured.kexec.KexecException;
 import org.kexecmeasured.kexec.KexecFileLoader;
 import org.kexecmeasured.kexec.KexecFileLoader.Target;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.util.concurrent.Callable;
 
 /** {@code unload}: drop the kernel loaded for kexec (or, with {@code --crash}, the crash kernel). */
-@Command(name = "unload", mixinStandardHelpOptions = true,
-        description = {"Unload the kernel loaded for kexec (kexec_file_load with KEXEC_FILE_UNLOAD),",
-                "or with --crash the crash kernel. Nothing loaded is not an error.",
-                "A boot prepared with 'boot --at-shutdown' is cancelled with it.",
-                "Unloading does not undo TPM extends a committed boot made: the journal names them."})
 public final class UnloadCommand implements Callable<Integer> {
 
-    @Option(names = "--crash", description = "unload the crash kernel instead")
     boolean crash;
-
-    @Spec
     CommandSpec spec;
+
+    static CommandSpec model(Services services) {
+        UnloadCommand c = new UnloadCommand(services);
+        CommandSpec s = CliModel.command(c, "unload",
+                "Unload the kernel loaded for kexec (kexec_file_load with KEXEC_FILE_UNLOAD),",
+                "or with --crash the crash kernel. Nothing loaded is not an error.",
+                "A boot prepared with 'boot --at-shutdown' is cancelled with it.",
+                "Unloading does not undo TPM extends a committed boot made: the journal names them.");
+        s.addOption(CliModel.option("--crash", boolean.class, () -> c.crash, v -> c.crash = v)
+                .description("unload the crash kernel instead").build());
+        c.spec = s;
+        return CliModel.withStandardHelp(s);
+    }
 
     private final Services services;
 

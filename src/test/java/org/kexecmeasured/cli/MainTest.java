@@ -38,9 +38,9 @@ class MainTest {
             assertEquals(java.util.Set.copyOf(Main.SUBCOMMANDS),
                     Main.commandLine(Services.DEFAULT, args).getSubcommands().keySet(), String.join(" ", args));
         }
-        // every listed name is the @Command name of its class
+        // every listed name is the name its model gives
         for (String name : Main.SUBCOMMANDS) {
-            assertEquals(name, new picocli.CommandLine(Main.subcommandClass(name), Services.DEFAULT.factory()).getCommandName());
+            assertEquals(name, new picocli.CommandLine(Main.subcommand(name, Services.DEFAULT)).getCommandName());
         }
         StringWriter out = new StringWriter();
         assertEquals(0, Main.execute(new String[]{"--version"}, new PrintWriter(out), new PrintWriter(new StringWriter())));
