@@ -462,7 +462,10 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         java.nio.ByteBuffer c = content.slice();
         GuestMemory.super.place(address, c.slice(0, (int) (ps - address)));
         GuestMemory.super.place(pe, c.slice((int) (pe - address), (int) (address + len - pe)));
-        defer(ps, pe, c.slice((int) (ps - address), (int) (pe - ps)).asReadOnlyBuffer());
+        // not wrapped read-only (nothing here writes to it): a heap array stays visible, so a view of it is known
+        // to be the same memory as the placement's (placedContent)
+        defer(ps, pe, c.slice((int) (ps - address), (int) (pe - ps)));
+        placedByEnd.put(pe, new Placed(address, c));
     }
 
     /** Large page-aligned buffers become deferred zeros: host memory only for the pages the guest then uses. */
@@ -534,6 +537,50 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             check(uc.uc_mem_map_ptr(h, r.start(), len, UnicornLib.UC_PROT_ALL, m.at(r.start())),
                     "uc_mem_map_ptr 0x" + Long.toHexString(r.start()) + "+0x" + Long.toHexString(len));
         }
+    }
+
+    /**
+     * What {@link #place} deferred, by the guest address where its deferred pages end: the whole content placed and
+     * the guest address of its first byte. The content's last partial page is ordinary RAM (written at once), so a
+     * view of a whole section ({@link #placedContent}) compares that page (< 4 KiB) with the content instead.
+     */
+    private record Placed(long address, java.nio.ByteBuffer content) {
+    }
+
+    private final Map<Long, Placed> placedByEnd = new java.util.HashMap<>();
+
+    /**
+     * A view of placed content when [address, address + len) is deferred content the guest has not touched (a
+     * touched chunk is no longer deferred; the content never changes while the engine lives), possibly followed by
+     * the content's last partial page, which is RAM: that part is compared with the content (it is only a view when
+     * guest memory holds exactly the placed bytes there now).
+     */
+    @Override
+    public java.nio.ByteBuffer placedContent(long address, long len) {
+        DeferredRam.Range r = len <= 0 ? null : deferred.at(address);
+        if (r == null) {
+            return null;
+        }
+        long contentEnd = r.start() + r.content().remaining();
+        if (len <= contentEnd - address) {
+            return r.content().slice((int) (address - r.start()), (int) len).asReadOnlyBuffer();
+        }
+        // past the deferred pages: only into the placed content's last partial page, right after them
+        Placed p = contentEnd == r.end() ? placedByEnd.get(r.end()) : null;
+        if (p == null || address < p.address() || r.start() < p.address()
+                || len > p.address() + p.content().remaining() - address) {
+            return null;
+        }
+        // the range's bytes must be that placement's (a later place or copy may have replaced them)
+        java.nio.ByteBuffer deferredPart = p.content().slice((int) (r.start() - p.address()), (int) (r.end() - r.start()));
+        if (!org.kexecmeasured.util.ByteViews.sameMemory(deferredPart, r.content())) {
+            return null;
+        }
+        int tail = (int) (address + len - r.end());
+        byte[] now = new byte[tail];
+        engineRead(r.end(), now, 0, tail);
+        java.nio.ByteBuffer view = p.content().slice((int) (address - p.address()), (int) len).asReadOnlyBuffer();
+        return java.nio.ByteBuffer.wrap(now).equals(view.slice((int) (r.end() - address), tail)) ? view : null;
     }
 
     @Override
