@@ -33,7 +33,7 @@ class LoadImageFromSectionTest {
     @Test
     void anUntouchedSectionIsLoadedAndHandedOverAsItIs() throws Exception {
         byte[] kernel = RealParts.read(RealParts.kernel());
-        Run r = run(kernel, -1);
+        Run r = run(kernel, -1, false);
         assertTrue(r.fromPayload, "the image is the payload's section itself, not a copy out of guest memory");
         assertArrayEquals(kernel, r.loaded, "LoadImage measured the section's bytes");
         assertArrayEquals(kernel, r.result.handOff().kernel(), "the hand-off is the section");
@@ -43,7 +43,7 @@ class LoadImageFromSectionTest {
     void aSectionTheGuestChangedFirstIsLoadedAsGuestMemoryHoldsIt() throws Exception {
         byte[] kernel = RealParts.read(RealParts.kernel());
         int flip = flipOffset(kernel);
-        Run r = run(kernel, flip);
+        Run r = run(kernel, flip, true);
         assertTrue(!r.fromPayload, "the changed bytes come out of guest memory");
         byte[] changed = kernel.clone();
         changed[flip] ^= 1;
@@ -63,6 +63,16 @@ class LoadImageFromSectionTest {
         }
     }
 
+    /** A section the guest read first (as systemd-stub 252 reads the kernel's header) is still the payload's. */
+    @Test
+    void aSectionTheGuestOnlyReadIsStillThePayloads() throws Exception {
+        byte[] kernel = RealParts.read(RealParts.kernel());
+        Run r = run(kernel, flipOffset(kernel), false);
+        assertTrue(r.fromPayload, "read, not changed: the payload's section");
+        assertArrayEquals(kernel, r.loaded);
+        assertArrayEquals(kernel, r.result.handOff().kernel());
+    }
+
     /** A byte in the middle of the kernel's largest section (its compressed payload, hashed by Authenticode). */
     private static int flipOffset(byte[] kernel) {
         Section big = null;
@@ -75,10 +85,10 @@ class LoadImageFromSectionTest {
     private record Run(EmulationResult result, byte[] loaded, boolean fromPayload) {
     }
 
-    private static Run run(byte[] kernel, int flip) {
+    private static Run run(byte[] kernel, int touch, boolean write) {
         List<byte[]> loads = new ArrayList<>();
         boolean[] fromPayload = new boolean[1];
-        byte[] payload = loader(kernel, flip);
+        byte[] payload = loader(kernel, touch, write);
         PeFile pe = PeFile.parse(payload);
         Section linux = pe.section(".linux").orElseThrow();
         // held as a direct buffer, as the payload's file mapping is
@@ -110,24 +120,27 @@ class LoadImageFromSectionTest {
     }
 
     /**
-     * A PE32+ app with {@code kernel} as its {@code .linux} section that (when {@code flip} >= 0) flips one byte of
-     * that section in guest memory, then calls LoadImage(FALSE, self, NULL, .linux, size) and StartImage, as a
-     * stub loading its own section does.
+     * A PE32+ app with {@code kernel} as its {@code .linux} section that (when {@code touch} >= 0) flips ({@code
+     * write}) or reads the byte at {@code touch} of that section in guest memory, then calls LoadImage(FALSE, self,
+     * NULL, .linux, size) and StartImage, as a stub loading its own section does.
      */
-    private static byte[] loader(byte[] kernel, int flip) {
-        int len = code(0, kernel.length, flip).length;
-        return TestPayloads.efiApp(code(TestPayloads.secondSectionRva(len), kernel.length, flip), ".linux", kernel);
+    private static byte[] loader(byte[] kernel, int touch, boolean write) {
+        int len = code(0, kernel.length, touch, write).length;
+        return TestPayloads.efiApp(code(TestPayloads.secondSectionRva(len), kernel.length, touch, write), ".linux", kernel);
     }
 
-    private static byte[] code(int linuxRva, int size, int flip) {
+    private static byte[] code(int linuxRva, int size, int touch, boolean write) {
         byte[] prologue = concat(bytes(0x53, 0x56, 0x57), // push rbx; push rsi; push rdi
                 bytes(0x48, 0x83, 0xEC, 0x40), // sub rsp, 0x40
                 bytes(0x48, 0x89, 0xCE), // mov rsi, rcx  ImageHandle
                 bytes(0x48, 0x89, 0xD3)); // mov rbx, rdx  SystemTable
         byte[] change = new byte[0];
-        if (flip >= 0) { // xor byte [rip+.linux+flip], 1 (7 bytes; RIP-relative to its end)
+        if (touch >= 0 && write) { // xor byte [rip+.linux+touch], 1 (7 bytes; RIP-relative to its end)
             int end = 0x1000 + prologue.length + 7;
-            change = concat(bytes(0x80, 0x35), le32(linuxRva + flip - end), bytes(0x01));
+            change = concat(bytes(0x80, 0x35), le32(linuxRva + touch - end), bytes(0x01));
+        } else if (touch >= 0) { // mov al, [rip+.linux+touch] (6 bytes)
+            int end = 0x1000 + prologue.length + 6;
+            change = concat(bytes(0x8A, 0x05), le32(linuxRva + touch - end));
         }
         byte[] args = concat(bytes(0x48, 0x8B, 0x43, 0x60), // mov rax, [rbx+0x60]  BootServices
                 bytes(0x31, 0xC9), // xor ecx, ecx  BootPolicy FALSE

@@ -465,7 +465,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         // not wrapped read-only (nothing here writes to it): a heap array stays visible, so a view of it is known
         // to be the same memory as the placement's (placedContent)
         defer(ps, pe, c.slice((int) (ps - address), (int) (pe - ps)));
-        placedByEnd.put(pe, new Placed(address, c));
+        placements.put(address, new Placed(address, c));
     }
 
     /** Large page-aligned buffers become deferred zeros: host memory only for the pages the guest then uses. */
@@ -540,47 +540,66 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     }
 
     /**
-     * What {@link #place} deferred, by the guest address where its deferred pages end: the whole content placed and
-     * the guest address of its first byte. The content's last partial page is ordinary RAM (written at once), so a
-     * view of a whole section ({@link #placedContent}) compares that page (< 4 KiB) with the content instead.
+     * What {@link #place} deferred: the guest address of the content's first byte and the whole content, by that
+     * address. Its deferred pages are the content itself; its partial first and last pages, and every chunk the
+     * guest touched since, are ordinary RAM, which {@link #placedContent} compares with the content.
      */
     private record Placed(long address, java.nio.ByteBuffer content) {
     }
 
-    private final Map<Long, Placed> placedByEnd = new java.util.HashMap<>();
+    private final java.util.TreeMap<Long, Placed> placements = new java.util.TreeMap<>();
 
     /**
-     * A view of placed content when [address, address + len) is deferred content the guest has not touched (a
-     * touched chunk is no longer deferred; the content never changes while the engine lives), possibly followed by
-     * the content's last partial page, which is RAM: that part is compared with the content (it is only a view when
-     * guest memory holds exactly the placed bytes there now).
+     * A view of placed content when every byte of [address, address + len) is that content's now: its deferred
+     * parts by memory identity (pages the guest has not touched; the content never changes while the engine lives),
+     * the rest — the content's partial first and last pages, chunks the guest touched — by comparing guest RAM with
+     * the content. A guest that read its section (a stub looking at the kernel's header) still gets the view; one
+     * that changed a byte does not.
      */
     @Override
     public java.nio.ByteBuffer placedContent(long address, long len) {
-        DeferredRam.Range r = len <= 0 ? null : deferred.at(address);
-        if (r == null) {
+        Map.Entry<Long, Placed> e = len <= 0 ? null : placements.floorEntry(address);
+        if (e == null || len > e.getValue().address() + e.getValue().content().remaining() - address
+                || !isMapped(address, len)) {
             return null;
         }
-        long contentEnd = r.start() + r.content().remaining();
-        if (len <= contentEnd - address) {
-            return r.content().slice((int) (address - r.start()), (int) len).asReadOnlyBuffer();
+        Placed p = e.getValue();
+        java.nio.ByteBuffer view = p.content().slice((int) (address - p.address()), (int) len);
+        long at = address;
+        for (DeferredRam.Range r : deferred.within(address, len)) {
+            if (r.start() > at && !ramHolds(at, view, at - address, r.start() - at)) {
+                return null;
+            }
+            long n = r.end() - r.start();
+            // deferred: the placement's own bytes only if the range's content is that very memory (no zeros after it)
+            if (r.content().remaining() != n || !org.kexecmeasured.util.ByteViews.sameMemory(r.content(),
+                    view.slice((int) (r.start() - address), (int) n))) {
+                return null;
+            }
+            at = r.end();
         }
-        // past the deferred pages: only into the placed content's last partial page, right after them
-        Placed p = contentEnd == r.end() ? placedByEnd.get(r.end()) : null;
-        if (p == null || address < p.address() || r.start() < p.address()
-                || len > p.address() + p.content().remaining() - address) {
+        if (at < address + len && !ramHolds(at, view, at - address, address + len - at)) {
             return null;
         }
-        // the range's bytes must be that placement's (a later place or copy may have replaced them)
-        java.nio.ByteBuffer deferredPart = p.content().slice((int) (r.start() - p.address()), (int) (r.end() - r.start()));
-        if (!org.kexecmeasured.util.ByteViews.sameMemory(deferredPart, r.content())) {
-            return null;
+        return view.asReadOnlyBuffer();
+    }
+
+    /** Buffer of {@link #ramHolds}. */
+    private byte[] compareBuf;
+
+    /** Whether guest RAM [at, at + n) holds the bytes of {@code view} from {@code off}. */
+    private boolean ramHolds(long at, java.nio.ByteBuffer view, long off, long n) {
+        if (compareBuf == null) {
+            compareBuf = new byte[64 << 10];
         }
-        int tail = (int) (address + len - r.end());
-        byte[] now = new byte[tail];
-        engineRead(r.end(), now, 0, tail);
-        java.nio.ByteBuffer view = p.content().slice((int) (address - p.address()), (int) len).asReadOnlyBuffer();
-        return java.nio.ByteBuffer.wrap(now).equals(view.slice((int) (r.end() - address), tail)) ? view : null;
+        for (long d = 0; d < n; d += compareBuf.length) {
+            int k = (int) Math.min(compareBuf.length, n - d);
+            engineRead(at + d, compareBuf, 0, k);
+            if (!java.nio.ByteBuffer.wrap(compareBuf, 0, k).equals(view.slice((int) (off + d), k))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

@@ -129,7 +129,11 @@ class DeferredRamTest {
         assertTrue(org.kexecmeasured.util.ByteViews.sameMemory(view, direct.slice((int) (page - at), len)),
                 "the view is the placed buffer's memory, not a copy");
         assertEquals(ByteBuffer.wrap(content, (int) (page - at), len), view, "the view holds the placed bytes");
-        assertEquals(null, mem.placedContent(at, len), "the partial first page was written at once: RAM, no view");
+        // the partial first page was written at once (RAM): compared, so a view while it holds the placed bytes
+        assertEquals(ByteBuffer.wrap(content, 0, len), mem.placedContent(at, len));
+        mem.write(at + 5, new byte[]{(byte) ~content[5]});
+        assertEquals(null, mem.placedContent(at, len), "its first page changed: no view");
+        assertEquals(null, mem.placedContent(at - 8, len), "a range starting before the content: no view");
         assertEquals(null, mem.placedContent(page, n), "past the content's end: no view");
         // up to the content's end: its last partial page is RAM, compared with the content (a whole section)
         int toEnd = (int) (at + n - page);
@@ -140,6 +144,8 @@ class DeferredRamTest {
         assertEquals(ByteBuffer.wrap(content, (int) (page - at), toEnd), mem.placedContent(page, toEnd),
                 "the placed bytes there again: a view again");
 
+        assertEquals(le64(content, (int) (page + 0x18_0000 - at)), guestLoad(page + 0x18_0000));
+        assertTrue(mem.placedContent(page, len) != null, "a range the guest only read (its chunk now RAM) is a view");
         ByteBuffer before = mem.bytes(page, len).snapshot();
         guestStore(page + 0x18_0000, 0x0102030405060708L); // the guest changes one word in the middle
         assertEquals(null, mem.placedContent(page, len), "a range the guest wrote to is no view");
