@@ -56,7 +56,7 @@ public final class ImageServices {
         public final String name;
         /**
          * The image file (read-only, never changed while the emulator runs: the mapped payload for the first image,
-         * a view of the payload's section when LoadImage's source was one the guest had not touched, else the
+         * a view of the payload's section when guest memory still held it as placed at LoadImage, else the
          * loader's own copy of the source).
          */
         public final ByteBuffer data;
@@ -644,8 +644,10 @@ public final class ImageServices {
             if (srcSize > MAX_IMAGE_BYTES_HELD - imageBytesHeld) {
                 return EfiStatus.OUT_OF_RESOURCES;
             }
-            // a source the guest has not touched since its image was loaded (systemd-stub 252 loads its .linux
-            // section in place) is the payload's own bytes: loaded from them, not from a copy out of guest memory
+            // a source whose every byte guest memory still holds as placed from the payload (systemd-stub 252 loads
+            // its .linux section in place, after reading its header) is loaded from the payload's own bytes, not
+            // from a copy out of guest memory; a source the guest changed is copied out of guest memory
+            // (GuestMemory.placedContent compares: it never assumes)
             ByteBuffer placed = mem.placedContent(src, srcSize);
             file = placed != null ? placed : ByteBuffer.wrap(mem.read(src, srcSize));
             if (dp != null) {
