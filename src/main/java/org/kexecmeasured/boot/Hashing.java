@@ -4,6 +4,7 @@ import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.payload.pe.Authenticode;
 import org.kexecmeasured.payload.pe.PeFile;
 import org.kexecmeasured.uefi.spi.GuestBytes;
+import org.kexecmeasured.util.ByteViews;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.ByteBuffer;
@@ -229,7 +230,7 @@ public final class Hashing {
         candidates.removeIf(c -> {
             ByteBuffer part = c.slice(c.position(), len);
             c.position(c.position() + len);
-            return !part.equals(piece);
+            return !ByteViews.sameContent(part, piece);
         });
     }
 
@@ -257,7 +258,7 @@ public final class Hashing {
 
     private synchronized Map<HashAlg, byte[]> seen(ByteBuffer data) {
         for (Map.Entry<ByteBuffer, Map<HashAlg, byte[]>> e : large) {
-            if (e.getKey().remaining() == data.remaining() && e.getKey().equals(data)) {
+            if (e.getKey().remaining() == data.remaining() && ByteViews.sameContent(e.getKey(), data)) {
                 return new EnumMap<>(e.getValue());
             }
         }
@@ -346,14 +347,14 @@ public final class Hashing {
 
     /**
      * The PE/COFF Authenticode digest in every bank of an image held as a buffer (the payload's file mapping the
-     * emulator passes through): the payload's digests when the bytes are the payload's (compared, never assumed:
-     * two views of one mapping compare at memory speed, hashing them again would cost a pass per bank).
+     * emulator passes through): the payload's digests when the bytes are the payload's (never assumed: a view of
+     * the same memory is the same bytes, {@link ByteViews#sameMemory}; any other buffer of the size is compared).
      */
     public Map<HashAlg, byte[]> authenticode(ByteBuffer image) {
         ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
         synchronized (this) {
             if (rememberedImage != null && view.capacity() == rememberedImage.capacity()
-                    && (sameArray(view, rememberedImage) || view.equals(rememberedImage.duplicate().clear()))) {
+                    && ByteViews.sameContent(view, rememberedImage.duplicate().clear())) {
                 return new EnumMap<>(rememberedDigests);
             }
         }
@@ -362,11 +363,6 @@ public final class Hashing {
         Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(view), banks);
         count(view.capacity(), System.nanoTime() - t0);
         return d;
-    }
-
-    /** Two views of one whole array (no comparison needed). */
-    private static boolean sameArray(ByteBuffer a, ByteBuffer b) {
-        return a.hasArray() && b.hasArray() && a.array() == b.array() && a.arrayOffset() == 0 && b.arrayOffset() == 0;
     }
 
     private void count(long n, long t) {

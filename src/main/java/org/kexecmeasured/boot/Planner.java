@@ -113,7 +113,7 @@ public final class Planner implements ChainMeasurer.Sink {
             measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
             // the kernel kexec will load: whatever loaded it (LoadImage, GRUB's own loader, a UKI section)
             planner.images.add(new LoadedImage(emulation.handOff().devicePath() == null || emulation.handOff().devicePath().isBlank()
-                    ? "(no device path)" : emulation.handOff().devicePath(), LoadedImage.Kind.KERNEL, null, emulation.handOff().kernel()));
+                    ? "(no device path)" : emulation.handOff().devicePath(), LoadedImage.Kind.KERNEL, null, emulation.handOff().kernelView()));
         }
 
         Plan.Stats stats = new Plan.Stats((System.nanoTime() - t0) / 1000, emulation.emulationMicros(),

@@ -8,6 +8,7 @@ import org.kexecmeasured.uefi.spi.Tcg2Measurer;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Le;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -54,12 +55,14 @@ final class BootProtocolWatch {
 
     /**
      * A measured bzImage: its file, where its protected-mode code starts, its two boot-protocol entries' code, and
-     * its EFI handover entry (offset in the protected-mode code, -1 without one) and that entry's code.
+     * its EFI handover entry (offset in the protected-mode code, -1 without one) and that entry's code. The file is
+     * read-only and keeps the bytes that were measured: a view of the payload's section when the guest measured
+     * bytes it had not touched ({@link GuestBytes#snapshot}), else a copy.
      */
-    record Candidate(byte[] file, int protectedModeOffset, byte[] entry32, byte[] entry64, long handoverEntry,
+    record Candidate(ByteBuffer file, int protectedModeOffset, byte[] entry32, byte[] entry64, long handoverEntry,
                      byte[] handoverCode) {
         int protectedModeLength() {
-            return file.length - protectedModeOffset;
+            return file.limit() - protectedModeOffset;
         }
     }
 
@@ -101,19 +104,20 @@ final class BootProtocolWatch {
             @Override
             public void measure(int pcr, int eventType, byte[] eventData, byte[] dataToHash, long flags) {
                 m.measure(pcr, eventType, eventData, dataToHash, flags);
-                measured(dataToHash);
+                measured(ByteBuffer.wrap(dataToHash));
             }
 
             /**
              * Guest data goes on to {@code m} as it is (hashed piece by piece, no host copy); only a bzImage (its
-             * header read first) is copied whole to be kept as a candidate, not the 50 MiB initrd beside it.
+             * header read first) is kept whole as a candidate, not the 50 MiB initrd beside it: as a view of the
+             * payload's section when the guest had not touched it (systemd-stub measuring its .linux), else a copy.
              */
             @Override
             public void measure(int pcr, int eventType, byte[] eventData, GuestBytes dataToHash, long flags) {
                 m.measure(pcr, eventType, eventData, dataToHash, flags);
                 if (candidates.size() < MAX_CANDIDATES && dataToHash.length() >= BZIMAGE_HEADER
                         && BzImage.looksLikeBzImage(dataToHash.head(BZIMAGE_HEADER))) {
-                    measured(dataToHash.toArray());
+                    measured(dataToHash.snapshot());
                 }
             }
 
@@ -134,8 +138,11 @@ final class BootProtocolWatch {
         };
     }
 
-    /** Keeps {@code data} as a candidate when it is a bzImage with a readable header and entry code. */
-    void measured(byte[] data) {
+    /**
+     * Keeps {@code data} (bytes 0 to its limit, never changed afterwards: the caller's own or a view of unchanging
+     * host bytes) as a candidate when it is a bzImage with a readable header and entry code.
+     */
+    void measured(ByteBuffer data) {
         if (candidates.size() >= MAX_CANDIDATES || !BzImage.looksLikeBzImage(data)) {
             return;
         }
@@ -146,26 +153,33 @@ final class BootProtocolWatch {
             return; // a file no loader could boot
         }
         long pm = h.protectedModeOffset();
-        if (pm + 0x200 + PROBE > data.length) {
+        if (pm + 0x200 + PROBE > data.limit()) {
             return;
         }
         int p = (int) pm;
-        byte[] e32 = Arrays.copyOfRange(data, p, p + PROBE);
-        byte[] e64 = (h.xloadFlags() & BzImage.XLF_KERNEL_64) != 0
-                ? Arrays.copyOfRange(data, p + 0x200, p + 0x200 + PROBE) : null;
+        byte[] e32 = probe(data, p);
+        byte[] e64 = (h.xloadFlags() & BzImage.XLF_KERNEL_64) != 0 ? probe(data, p + 0x200) : null;
         long handover = -1;
         byte[] handoverCode = null;
         if ((h.xloadFlags() & BzImage.XLF_EFI_HANDOVER_64) != 0 && h.handoverOffset() > 0
-                && pm + h.handoverOffset() + 0x200 + PROBE <= data.length) {
+                && pm + h.handoverOffset() + 0x200 + PROBE <= data.limit()) {
             handover = h.handoverOffset() + 0x200; // the 64-bit handover entry (boot.rst: handover_offset + 0x200)
-            handoverCode = Arrays.copyOfRange(data, (int) (pm + handover), (int) (pm + handover) + PROBE);
+            handoverCode = probe(data, (int) (pm + handover));
         }
+        ByteBuffer file = data.duplicate().clear().asReadOnlyBuffer();
         for (Candidate c : candidates) {
-            if (Arrays.equals(c.file(), data)) {
+            if (c.file().equals(file)) {
                 return; // the same file measured twice
             }
         }
-        candidates.add(new Candidate(data, p, e32, e64, handover, handoverCode));
+        candidates.add(new Candidate(file, p, e32, e64, handover, handoverCode));
+    }
+
+    /** The {@link #PROBE} bytes at {@code at}. */
+    private static byte[] probe(ByteBuffer b, int at) {
+        byte[] code = new byte[PROBE];
+        b.get(at, code);
+        return code;
     }
 
     /**
@@ -291,7 +305,7 @@ final class BootProtocolWatch {
         for (int off = 0; off < length; off += chunk) {
             int n = Math.min(chunk, length - off);
             m.read(base + off, buf, 0, n);
-            if (!Arrays.equals(buf, 0, n, k.file(), k.protectedModeOffset() + off, k.protectedModeOffset() + off + n)) {
+            if (!ByteBuffer.wrap(buf, 0, n).equals(k.file().slice(k.protectedModeOffset() + off, n))) {
                 throw new EmulationException("the kernel entered at 0x" + Long.toHexString(base)
                         + " differs from the measured bzImage within its protected-mode code at offset 0x"
                         + Integer.toHexString(off) + "; the hand-off would not name the kernel that runs");

@@ -12,6 +12,7 @@ import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.uefi.spi.MemoryType;
 import org.kexecmeasured.uefi.unicorn.UnicornCpu;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.ByteViews;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -65,7 +66,7 @@ public final class Emulator {
             fw.run(fw.images().startFirst(first));
             ImageServices.Image started = fw.images().cutover();
             if (started != null) {
-                return result(fw, handOff(fw, started.file(), started.loadedImage, fw.images().devicePathText(started),
+                return result(fw, handOff(fw, started.data, started.loadedImage, fw.images().devicePathText(started),
                         platform.hostInitrd(), payload), null, t0);
             }
             KernelEntryWatch.Entered entered = fw.kernelEntries().entered();
@@ -91,7 +92,7 @@ public final class Emulator {
                 BootProtocolWatch.BootParams bp = BootProtocolWatch.read(fw.mem(), viaBootParams);
                 HandOff.Entry entry = viaBootParams.via() == BootProtocolWatch.Via.EFI_HANDOVER
                         ? HandOff.Entry.EFI_HANDOVER : HandOff.Entry.BOOT_PROTOCOL;
-                return result(fw, new HandOff(viaBootParams.kernel().file(), bp.cmdline(), bp.initrd(), "",
+                return result(fw, HandOff.adopt(viaBootParams.kernel().file(), bp.cmdline(), ByteBuffer.wrap(bp.initrd()), "",
                         fw.consoleText(), fw.machine().trace(), new byte[0], entry), null, t0);
             }
             if (fw.images().postEbs() != null) {
@@ -130,7 +131,7 @@ public final class Emulator {
      * Builds the hand-off at the cut-over: the kernel file, the LoadOptions of its LoadedImage, and the initrd
      * from the LoadFile2 in place.
      */
-    private static HandOff handOff(Firmware fw, byte[] kernel, long loadedImage, String devicePath,
+    private static HandOff handOff(Firmware fw, ByteBuffer kernel, long loadedImage, String devicePath,
                                    LoadFile2Protocol hostInitrd, ByteBuffer payload) {
         String cmdline = fw.images().loadOptions(loadedImage);
         ByteBuffer initrd = ByteBuffer.allocate(0);
@@ -144,8 +145,9 @@ public final class Emulator {
                 initrd = callLoadFile2(fw, iface, payload);
             }
         }
-        // the kernel file and the initrd are this hand-off's own arrays (read from guest memory or the host
-        // initrd's): adopted, not copied again
+        // the kernel file (the loaded image's bytes, which never change: an array read from guest memory, or a view
+        // of the payload's section it was loaded from) and the initrd (its own array, or the payload's section):
+        // adopted, not copied again
         return HandOff.adopt(kernel, cmdline, initrd, devicePath, fw.consoleText(),
                 fw.machine().trace(), fw.images().loadOptionsBytes(loadedImage));
     }
@@ -229,7 +231,7 @@ public final class Emulator {
         List<ByteBuffer> all = List.copyOf(candidates);
         guest.forEachPiece(p -> candidates.removeIf(c -> {
             int n = p.remaining();
-            boolean same = c.slice(c.position(), n).equals(p);
+            boolean same = ByteViews.sameContent(c.slice(c.position(), n), p); // a deferred section: the same memory
             c.position(c.position() + n);
             return !same;
         }));

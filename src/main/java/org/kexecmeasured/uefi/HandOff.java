@@ -8,14 +8,16 @@ import java.util.Objects;
  * What the payload handed to the Linux kernel at the cut-over: StartImage of a Linux EFI-stub image (or a jump
  * into one), or the jump into the kernel through the x86 boot protocol after the payload's own
  * ExitBootServices ({@link Entry#BOOT_PROTOCOL}: GRUB's legacy linux loader). Immutable: arrays are copied in
- * and out, except that the emulator hands over arrays it made for this hand-off alone without copying them
- * ({@link #adopt}: the initrd may be 100 MiB and more), and {@link #initrdView()} gives a read-only view.
+ * and out, except that the emulator hands over bytes it made for this hand-off alone or bytes nobody changes (the
+ * payload's sections) without copying them ({@link #adopt}: the initrd may be 100 MiB and more), and
+ * {@link #kernelView()} and {@link #initrdView()} give read-only views.
  *
  * <p>A class, not a record, only for that: a record's canonical constructor would copy every array.
  * Accessors and the public constructors are those the record had; equality is by content.
  */
 public final class HandOff {
-    private final byte[] kernel;
+    /** Read-only; a view of bytes nobody changes (the hand-off's own copy, or the payload's section it equals). */
+    private final java.nio.ByteBuffer kernel;
     private final String cmdline;
     /** Read-only; a view of bytes nobody changes (the hand-off's own copy, or the payload's section it equals). */
     private final java.nio.ByteBuffer initrd;
@@ -60,7 +62,7 @@ public final class HandOff {
      */
     public HandOff(byte[] kernel, String cmdline, byte[] initrd, String devicePath, String console,
                    List<TraceEntry> trace, byte[] loadOptions, Entry entry) {
-        this(kernel.clone(), cmdline, java.nio.ByteBuffer.wrap(initrd.clone()), devicePath, console, trace, loadOptions.clone(),
+        this(java.nio.ByteBuffer.wrap(kernel.clone()), cmdline, java.nio.ByteBuffer.wrap(initrd.clone()), devicePath, console, trace, loadOptions.clone(),
                 entry, true);
     }
 
@@ -77,9 +79,9 @@ public final class HandOff {
     }
 
     /** Takes the arrays as they are (the public constructors pass copies, {@link #adopt} the emulator's own). */
-    private HandOff(byte[] kernel, String cmdline, java.nio.ByteBuffer initrd, String devicePath, String console,
+    private HandOff(java.nio.ByteBuffer kernel, String cmdline, java.nio.ByteBuffer initrd, String devicePath, String console,
                     List<TraceEntry> trace, byte[] loadOptions, Entry entry, boolean owned) {
-        this.kernel = Objects.requireNonNull(kernel, "kernel");
+        this.kernel = Objects.requireNonNull(kernel, "kernel").slice().asReadOnlyBuffer();
         this.cmdline = cmdline;
         this.initrd = initrd.slice().asReadOnlyBuffer();
         this.devicePath = devicePath;
@@ -90,13 +92,20 @@ public final class HandOff {
     }
 
     /**
-     * A hand-off through the EFI stub that takes {@code kernel} and {@code initrd} (its remaining bytes) as they
+     * A hand-off through the EFI stub that takes {@code kernel} and {@code initrd} (their remaining bytes) as they
      * are, without copying them: the caller made them for this hand-off, or they are bytes nobody changes (the
-     * payload's own {@code .initrd} section, which systemd-stub's LoadFile2 served unchanged).
+     * payload's own {@code .linux} and {@code .initrd} sections: the kernel a stub loaded from its untouched
+     * section, the initrd systemd-stub's LoadFile2 served unchanged).
      */
-    static HandOff adopt(byte[] kernel, String cmdline, java.nio.ByteBuffer initrd, String devicePath, String console,
+    static HandOff adopt(java.nio.ByteBuffer kernel, String cmdline, java.nio.ByteBuffer initrd, String devicePath, String console,
                          List<TraceEntry> trace, byte[] loadOptions) {
-        return new HandOff(kernel, cmdline, initrd, devicePath, console, trace, loadOptions.clone(), Entry.EFI_STUB, true);
+        return adopt(kernel, cmdline, initrd, devicePath, console, trace, loadOptions, Entry.EFI_STUB);
+    }
+
+    /** As {@link #adopt(java.nio.ByteBuffer, String, java.nio.ByteBuffer, String, String, List, byte[])} entered as {@code entry} says. */
+    static HandOff adopt(java.nio.ByteBuffer kernel, String cmdline, java.nio.ByteBuffer initrd, String devicePath, String console,
+                         List<TraceEntry> trace, byte[] loadOptions, Entry entry) {
+        return new HandOff(kernel, cmdline, initrd, devicePath, console, trace, loadOptions.clone(), entry, true);
     }
 
     static byte[] defaultLoadOptions(String cmdline) {
@@ -104,12 +113,19 @@ public final class HandOff {
     }
 
     public byte[] kernel() {
-        return kernel.clone();
+        byte[] b = new byte[kernel.remaining()];
+        kernel.get(0, b);
+        return b;
     }
 
     /** Bytes of the kernel image, without copying it. */
     public int kernelSize() {
-        return kernel.length;
+        return kernel.remaining();
+    }
+
+    /** The kernel, read-only and not copied: what hashing and the plan's image list use instead of {@link #kernel()}. */
+    public java.nio.ByteBuffer kernelView() {
+        return kernel.duplicate();
     }
 
     public String cmdline() {
@@ -155,7 +171,7 @@ public final class HandOff {
     /** By content, arrays too. */
     @Override
     public boolean equals(Object o) {
-        return o instanceof HandOff h && Arrays.equals(kernel, h.kernel) && Objects.equals(cmdline, h.cmdline)
+        return o instanceof HandOff h && kernel.equals(h.kernel) && Objects.equals(cmdline, h.cmdline)
                 && initrd.equals(h.initrd) && Objects.equals(devicePath, h.devicePath)
                 && Objects.equals(console, h.console) && trace.equals(h.trace)
                 && Arrays.equals(loadOptions, h.loadOptions) && entry == h.entry;
@@ -163,13 +179,13 @@ public final class HandOff {
 
     @Override
     public int hashCode() {
-        return Objects.hash(kernel.length, cmdline, initrd.remaining(), devicePath, console, trace.size(),
+        return Objects.hash(kernel.remaining(), cmdline, initrd.remaining(), devicePath, console, trace.size(),
                 Arrays.hashCode(loadOptions), entry); // lengths, not contents: the arrays may be 100 MiB
     }
 
     @Override
     public String toString() {
-        return "HandOff[kernel=" + kernel.length + " bytes, cmdline=" + cmdline + ", initrd=" + initrd.remaining()
+        return "HandOff[kernel=" + kernel.remaining() + " bytes, cmdline=" + cmdline + ", initrd=" + initrd.remaining()
                 + " bytes, devicePath=" + devicePath + ", entry=" + entry + "]";
     }
 }

@@ -54,9 +54,12 @@ public final class ImageServices {
     public static final class Image {
         public final long handle;
         public final String name;
-        /** The image file (read-only; a mapped payload for the first image). */
+        /**
+         * The image file (read-only, never changed while the emulator runs: the mapped payload for the first image,
+         * a view of the payload's section when guest memory still held it as placed at LoadImage, else the
+         * loader's own copy of the source).
+         */
         public final ByteBuffer data;
-        private byte[] file;
         public final long base;
         public final long size;
         public final long entry;
@@ -76,14 +79,6 @@ public final class ImageServices {
             this.linux = linux;
             this.loadedImage = loadedImage;
             this.devicePathAddress = devicePathAddress;
-        }
-
-        /** The image file as an array: its own when the image came as one (LoadImage), else a copy made once. */
-        public synchronized byte[] file() {
-            if (file == null) {
-                file = array(data);
-            }
-            return file;
         }
     }
 
@@ -203,7 +198,7 @@ public final class ImageServices {
     }
 
     /** The first {@code n} bytes of {@code b} (fewer when it is shorter). */
-    private static byte[] head(ByteBuffer b, int n) {
+    static byte[] head(ByteBuffer b, int n) {
         byte[] h = new byte[Math.min(n, b.limit())];
         b.duplicate().position(0).get(h);
         return h;
@@ -638,7 +633,7 @@ public final class ImageServices {
             return EfiStatus.INVALID_PARAMETER;
         }
         byte[] dp = dpPtr == 0 ? null : mem.devicePath(dpPtr);
-        byte[] file;
+        ByteBuffer file;
         long deviceHandle = 0;
         byte[] filePath = dp;
         String name;
@@ -649,7 +644,12 @@ public final class ImageServices {
             if (srcSize > MAX_IMAGE_BYTES_HELD - imageBytesHeld) {
                 return EfiStatus.OUT_OF_RESOURCES;
             }
-            file = mem.read(src, srcSize);
+            // a source whose every byte guest memory still holds as placed from the payload (systemd-stub 252 loads
+            // its .linux section in place, after reading its header) is loaded from the payload's own bytes, not
+            // from a copy out of guest memory; a source the guest changed is copied out of guest memory
+            // (GuestMemory.placedContent compares: it never assumes)
+            ByteBuffer placed = mem.placedContent(src, srcSize);
+            file = placed != null ? placed : ByteBuffer.wrap(mem.read(src, srcSize));
             if (dp != null) {
                 long[] r = fw.protocols().locateDevicePath(HandleDatabase.DEVICE_PATH, dp);
                 if (r != null) {
@@ -672,14 +672,16 @@ public final class ImageServices {
             if (path == null) {
                 return EfiStatus.NOT_FOUND;
             }
+            byte[] read;
             try {
-                file = fileSystems.get(r[0]).readFile(path, Math.min(MAX_IMAGE, MAX_IMAGE_BYTES_HELD - imageBytesHeld));
+                read = fileSystems.get(r[0]).readFile(path, Math.min(MAX_IMAGE, MAX_IMAGE_BYTES_HELD - imageBytesHeld));
             } catch (BadInputException e) {
                 return EfiStatus.OUT_OF_RESOURCES; // larger than an image may be, or than the budget left
             }
-            if (file == null) {
+            if (read == null) {
                 return EfiStatus.NOT_FOUND;
             }
+            file = ByteBuffer.wrap(read);
             name = path;
         }
         Image im;

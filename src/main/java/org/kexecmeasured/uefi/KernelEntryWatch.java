@@ -6,6 +6,7 @@ import org.kexecmeasured.uefi.spi.Cpu;
 import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.util.BadInputException;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -38,8 +39,13 @@ final class KernelEntryWatch {
     /** Kernels remembered (a payload embeds one, a few with profiles). */
     static final int MAX_CANDIDATES = 16;
 
-    /** A Linux kernel found inside a loaded image. */
-    record Candidate(byte[] file, long entryRva, long sizeOfImage, byte[] entryCode, List<Section> sections) {
+    /**
+     * A Linux kernel found inside a loaded image: {@code file} is a read-only view of that image's own bytes (the
+     * section's raw data, clipped to VirtualSize), not a copy. An image's bytes never change while the emulator
+     * runs (the payload's mapping under its read lease, or a LoadImage source the loader took), so the view is the
+     * kernel as it was when the image was loaded.
+     */
+    record Candidate(ByteBuffer file, long entryRva, long sizeOfImage, byte[] entryCode, List<Section> sections) {
     }
 
     /** The jump seen: which kernel, and the image handle it was called with (RCX). */
@@ -58,23 +64,25 @@ final class KernelEntryWatch {
         this.enabled = enabled;
     }
 
-    /** Remembers every Linux kernel embedded as a section of a just loaded image. */
+    /**
+     * Remembers every Linux kernel embedded as a section of a just loaded image. Nothing is copied: a section is
+     * looked at through a view of the image's bytes (a UKI's {@code .initrd} may be 100 MiB and more; only its
+     * first page's header is read).
+     */
     void imageLoaded(PeFile pe) {
         if (!enabled) {
             return;
         }
         for (Section s : pe.sections()) {
-            // the Linux header is in the first page: only a section that has it is copied (a UKI's
-            // .initrd may be 100 MiB and more)
-            if (candidates.size() >= MAX_CANDIDATES || !ImageServices.isLinuxKernel(sectionHead(pe, s))) {
-                continue;
+            if (candidates.size() >= MAX_CANDIDATES) {
+                return;
             }
-            // one copy, clipped to VirtualSize: the file alignment's padding is not the kernel's
-            long start = Math.min(s.pointerToRawData(), pe.bytes().length);
-            long n = Math.min(s.sizeOfRawData(), pe.bytes().length - start);
+            // the raw data clipped to the file and to VirtualSize: the file alignment's padding is not the kernel's
+            long start = Math.min(s.pointerToRawData(), pe.fileSize());
+            long n = Math.min(s.sizeOfRawData(), pe.fileSize() - start);
             if (s.virtualSize() > 0) n = Math.min(n, s.virtualSize());
-            byte[] d = Arrays.copyOfRange(pe.bytes(), (int) start, (int) (start + n));
-            if (!ImageServices.isLinuxKernel(d)) {
+            ByteBuffer d = pe.slice(start, n).asReadOnlyBuffer();
+            if (!ImageServices.isLinuxKernel(ImageServices.head(d, 0x240))) {
                 continue;
             }
             Candidate c = candidate(d);
@@ -84,27 +92,19 @@ final class KernelEntryWatch {
         }
     }
 
-    /** The first bytes of a section's raw data (up to one page, within VirtualSize): enough for the Linux header. */
-    private static byte[] sectionHead(PeFile pe, Section s) {
-        long n = Math.min(s.sizeOfRawData(), 4096);
-        if (s.virtualSize() > 0) n = Math.min(n, s.virtualSize());
-        long start = Math.min(s.pointerToRawData(), pe.bytes().length);
-        long end = Math.min(start + n, pe.bytes().length);
-        return Arrays.copyOfRange(pe.bytes(), (int) start, (int) end);
-    }
-
     /** The kernel's entry RVA, SizeOfImage and entry code, or null when it is no loadable PE. */
-    private static Candidate candidate(byte[] kernel) {
+    private static Candidate candidate(ByteBuffer kernel) {
         try {
             PeFile k = PeFile.parse(kernel);
             long entry = k.addressOfEntryPoint();
             for (Section s : k.sections()) {
                 if (entry >= s.virtualAddress() && entry - s.virtualAddress() + PROBE <= s.sizeOfRawData()) {
                     long off = s.pointerToRawData() + entry - s.virtualAddress();
-                    if (off + PROBE > kernel.length) {
+                    if (off + PROBE > kernel.limit()) {
                         return null;
                     }
-                    byte[] code = Arrays.copyOfRange(kernel, (int) off, (int) off + PROBE);
+                    byte[] code = new byte[PROBE];
+                    kernel.get((int) off, code);
                     return new Candidate(kernel, entry, k.sizeOfImage(), code, k.sections());
                 }
             }
@@ -170,7 +170,8 @@ final class KernelEntryWatch {
             if (s.sizeOfRawData() == 0) {
                 continue;
             }
-            long raw = Math.min(s.sizeOfRawData(), k.file().length - Math.min(s.pointerToRawData(), k.file().length));
+            int fileSize = k.file().limit();
+            long raw = Math.min(s.sizeOfRawData(), fileSize - Math.min(s.pointerToRawData(), fileSize));
             if (s.virtualSize() > 0) raw = Math.min(raw, s.virtualSize());
             long loaded = Math.max(raw, s.virtualSize());
             long at = base + s.virtualAddress();
@@ -185,7 +186,7 @@ final class KernelEntryWatch {
                 // the part of this chunk that is raw data, then the part that must be zero
                 int nRaw = (int) Math.max(0, Math.min(n, raw - off));
                 int from = (int) (s.pointerToRawData() + off);
-                boolean same = (nRaw == 0 || Arrays.equals(buf, 0, nRaw, k.file(), from, from + nRaw))
+                boolean same = (nRaw == 0 || ByteBuffer.wrap(buf, 0, nRaw).equals(k.file().slice(from, nRaw)))
                         && Arrays.equals(buf, nRaw, n, zeros, 0, n - nRaw);
                 if (!same) {
                     throw new EmulationException("the payload entered a Linux kernel at 0x" + Long.toHexString(e.address())

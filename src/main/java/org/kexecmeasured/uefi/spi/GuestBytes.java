@@ -26,6 +26,15 @@ public interface GuestBytes {
     /** The bytes as one host array (for consumers that need them whole, such as an Authenticode digest). */
     byte[] toArray();
 
+    /**
+     * The bytes as a read-only buffer that keeps what they are now after the call (the guest may change its memory
+     * later): a view of the unchanging host bytes guest memory was placed from when the guest has not touched them
+     * ({@link GuestMemory#placedContent}: a payload section, nothing copied), else a copy ({@link #toArray}).
+     */
+    default ByteBuffer snapshot() {
+        return ByteBuffer.wrap(toArray()).asReadOnlyBuffer();
+    }
+
     /** Host bytes as a GuestBytes (tests, and callers that already hold a copy). */
     static GuestBytes of(byte[] b) {
         return new GuestBytes() {

@@ -68,6 +68,17 @@ public interface GuestMemory {
         }
     }
 
+    /**
+     * The bytes of [address, address + len) as a read-only view of the unchanging host bytes they were placed from
+     * ({@link #place}: a payload section), when the guest has not touched any of them since; else null, and the
+     * caller reads them. The view is what guest memory holds at the call and stays that (the host bytes never
+     * change), even when the guest writes there later: a consumer keeps it instead of a copy. A read path: it
+     * changes nothing. By default null (memory that defers nothing).
+     */
+    default java.nio.ByteBuffer placedContent(long address, long len) {
+        return null;
+    }
+
     /** [address, address + len) as {@link GuestBytes}: read when used, in pieces or whole. */
     default GuestBytes bytes(long address, long len) {
         if (len < 0 || len > MAX_READ || !isMapped(address, len)) {
@@ -94,6 +105,12 @@ public interface GuestMemory {
             @Override
             public byte[] toArray() {
                 return m.read(address, len);
+            }
+
+            @Override
+            public java.nio.ByteBuffer snapshot() {
+                java.nio.ByteBuffer v = m.placedContent(address, len);
+                return v != null ? v : GuestBytes.super.snapshot();
             }
         };
     }

@@ -8,7 +8,7 @@ import java.util.TreeMap;
 
 /**
  * Guest RAM pages whose content is defined but not yet in the engine: page-aligned ranges, each the bytes of a
- * read-only host buffer (a payload section) followed by zeros. The engine has these pages unmapped; the guest's
+ * host buffer that nothing writes to (a payload section) followed by zeros. The engine has these pages unmapped; the guest's
  * first access to one maps it ({@link UnicornCpu} materializes the {@link #CHUNK} holding it), while host reads
  * take the bytes straight from the buffer. A UKI's 50 MiB {@code .initrd} that only the host reads (the TCG2
  * measurement, the hand-off's initrd) then never costs fresh memory, which on a virtual machine is the largest
@@ -26,7 +26,7 @@ final class DeferredRam {
 
     /**
      * [start, end) of guest RAM holding {@code content} (position 0 at {@code start}), zeros after it. The buffer
-     * is read-only and never changes while the engine lives.
+     * is never written here (not necessarily a read-only view) and never changes while the engine lives.
      */
     record Range(long start, long end, ByteBuffer content) {
         Range {

@@ -462,7 +462,10 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         java.nio.ByteBuffer c = content.slice();
         GuestMemory.super.place(address, c.slice(0, (int) (ps - address)));
         GuestMemory.super.place(pe, c.slice((int) (pe - address), (int) (address + len - pe)));
-        defer(ps, pe, c.slice((int) (ps - address), (int) (pe - ps)).asReadOnlyBuffer());
+        // not wrapped read-only (nothing here writes to it): a heap array stays visible, so a view of it is known
+        // to be the same memory as the placement's (placedContent)
+        defer(ps, pe, c.slice((int) (ps - address), (int) (pe - ps)));
+        placements.put(address, new Placed(address, c));
     }
 
     /** Large page-aligned buffers become deferred zeros: host memory only for the pages the guest then uses. */
@@ -534,6 +537,69 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             check(uc.uc_mem_map_ptr(h, r.start(), len, UnicornLib.UC_PROT_ALL, m.at(r.start())),
                     "uc_mem_map_ptr 0x" + Long.toHexString(r.start()) + "+0x" + Long.toHexString(len));
         }
+    }
+
+    /**
+     * What {@link #place} deferred: the guest address of the content's first byte and the whole content, by that
+     * address. Its deferred pages are the content itself; its partial first and last pages, and every chunk the
+     * guest touched since, are ordinary RAM, which {@link #placedContent} compares with the content.
+     */
+    private record Placed(long address, java.nio.ByteBuffer content) {
+    }
+
+    private final java.util.TreeMap<Long, Placed> placements = new java.util.TreeMap<>();
+
+    /**
+     * A view of placed content when every byte of [address, address + len) is that content's now: its deferred
+     * parts by memory identity (pages the guest has not touched; the content never changes while the engine lives),
+     * the rest — the content's partial first and last pages, chunks the guest touched — by comparing guest RAM with
+     * the content. A guest that read its section (a stub looking at the kernel's header) still gets the view; one
+     * that changed a byte does not.
+     */
+    @Override
+    public java.nio.ByteBuffer placedContent(long address, long len) {
+        Map.Entry<Long, Placed> e = len <= 0 ? null : placements.floorEntry(address);
+        if (e == null || len > e.getValue().address() + e.getValue().content().remaining() - address
+                || !isMapped(address, len)) {
+            return null;
+        }
+        Placed p = e.getValue();
+        java.nio.ByteBuffer view = p.content().slice((int) (address - p.address()), (int) len);
+        long at = address;
+        for (DeferredRam.Range r : deferred.within(address, len)) {
+            if (r.start() > at && !ramHolds(at, view, at - address, r.start() - at)) {
+                return null;
+            }
+            long n = r.end() - r.start();
+            // deferred: the placement's own bytes only if the range's content is that very memory (no zeros after it)
+            if (r.content().remaining() != n || !org.kexecmeasured.util.ByteViews.sameMemory(r.content(),
+                    view.slice((int) (r.start() - address), (int) n))) {
+                return null;
+            }
+            at = r.end();
+        }
+        if (at < address + len && !ramHolds(at, view, at - address, address + len - at)) {
+            return null;
+        }
+        return view.asReadOnlyBuffer();
+    }
+
+    /** Buffer of {@link #ramHolds}. */
+    private byte[] compareBuf;
+
+    /** Whether guest RAM [at, at + n) holds the bytes of {@code view} from {@code off}. */
+    private boolean ramHolds(long at, java.nio.ByteBuffer view, long off, long n) {
+        if (compareBuf == null) {
+            compareBuf = new byte[64 << 10];
+        }
+        for (long d = 0; d < n; d += compareBuf.length) {
+            int k = (int) Math.min(compareBuf.length, n - d);
+            engineRead(at + d, compareBuf, 0, k);
+            if (!java.nio.ByteBuffer.wrap(compareBuf, 0, k).equals(view.slice((int) (off + d), k))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     @Override

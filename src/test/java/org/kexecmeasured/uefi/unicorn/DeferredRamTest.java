@@ -109,6 +109,56 @@ class DeferredRamTest {
         assertEquals(le64(want, (int) (0x50_0000 - AT)), guestLoad(0x50_0000));
     }
 
+    /**
+     * {@link GuestMemory#placedContent}: untouched deferred pages are the placed bytes themselves (the view shares
+     * the content's memory: nothing copied; here a direct buffer, as a mapped payload is); once the guest or the
+     * host writes into the range it is no view any more, and {@code snapshot} then copies what guest memory holds,
+     * the write included. A snapshot taken before the write keeps the bytes of its moment. The content's last
+     * partial page is RAM: a range into it is a view only while it holds the placed bytes.
+     */
+    @Test
+    void placedContentIsAViewOnlyWhileTheGuestHasNotTouchedTheRange() {
+        long at = 0xA0_0800;
+        int n = (5 << 20) + 123;
+        ByteBuffer direct = ByteBuffer.allocateDirect(n).put(0, content, 0, n);
+        mem.place(at, direct.asReadOnlyBuffer());
+        long page = (at + 0xfff) & ~0xfffL; // the content's first whole page: deferred from there on
+        int len = 3 << 20;
+        ByteBuffer view = mem.placedContent(page, len);
+        assertTrue(view != null && view.isReadOnly(), "an untouched range of deferred content is a view");
+        assertTrue(org.kexecmeasured.util.ByteViews.sameMemory(view, direct.slice((int) (page - at), len)),
+                "the view is the placed buffer's memory, not a copy");
+        assertEquals(ByteBuffer.wrap(content, (int) (page - at), len), view, "the view holds the placed bytes");
+        // the partial first page was written at once (RAM): compared, so a view while it holds the placed bytes
+        assertEquals(ByteBuffer.wrap(content, 0, len), mem.placedContent(at, len));
+        mem.write(at + 5, new byte[]{(byte) ~content[5]});
+        assertEquals(null, mem.placedContent(at, len), "its first page changed: no view");
+        assertEquals(null, mem.placedContent(at - 8, len), "a range starting before the content: no view");
+        assertEquals(null, mem.placedContent(page, n), "past the content's end: no view");
+        // up to the content's end: its last partial page is RAM, compared with the content (a whole section)
+        int toEnd = (int) (at + n - page);
+        assertEquals(ByteBuffer.wrap(content, (int) (page - at), toEnd), mem.placedContent(page, toEnd));
+        mem.write(at + n - 1, new byte[]{(byte) ~content[n - 1]}); // its last byte changed (a host write)
+        assertEquals(null, mem.placedContent(page, toEnd), "the changed last page is no view");
+        mem.write(at + n - 1, new byte[]{content[n - 1]}); // the placed byte again
+        assertEquals(ByteBuffer.wrap(content, (int) (page - at), toEnd), mem.placedContent(page, toEnd),
+                "the placed bytes there again: a view again");
+
+        assertEquals(le64(content, (int) (page + 0x18_0000 - at)), guestLoad(page + 0x18_0000));
+        assertTrue(mem.placedContent(page, len) != null, "a range the guest only read (its chunk now RAM) is a view");
+        ByteBuffer before = mem.bytes(page, len).snapshot();
+        guestStore(page + 0x18_0000, 0x0102030405060708L); // the guest changes one word in the middle
+        assertEquals(null, mem.placedContent(page, len), "a range the guest wrote to is no view");
+        byte[] want = Arrays.copyOfRange(content, (int) (page - at), (int) (page - at) + len);
+        ByteBuffer.wrap(want).order(ByteOrder.LITTLE_ENDIAN).putLong(0x18_0000, 0x0102030405060708L);
+        assertEquals(ByteBuffer.wrap(want), mem.bytes(page, len).snapshot(),
+                "the snapshot after the write is guest memory's, the write included");
+        assertEquals(ByteBuffer.wrap(content, (int) (page - at), len), before, "the earlier snapshot keeps its bytes");
+        // the store materialized its 2 MiB chunk only: a page of the next chunk is still a view of the content
+        long next = (page + 0x18_0000 + (2 << 20)) & -(2L << 20);
+        assertEquals(ByteBuffer.wrap(content, (int) (next - at), 0x1000), mem.placedContent(next, 0x1000));
+    }
+
     @Test
     void smallContentIsWrittenAtOnce() {
         byte[] small = new byte[(int) UnicornCpu.DEFER_AT_LEAST - 1];
