@@ -47,7 +47,8 @@ public final class Generations {
      * As above, for the journal whose header holds {@code origin} (the boot that wrote it knows it without
      * reading it again). Durability: the log's copy is forced before its rename; the firmware log's copy
      * and the journal were forced when written and are only renamed; one fsync of the generation's
-     * directory after all three, then one of the state directory, make the moves durable — the journal
+     * directory after all three (and of {@code generations/} when the generation is new), then one of the
+     * state directory, make the moves durable — the journal
      * moves last, so a crash before the state directory's fsync leaves it (finished) in {@code STATE},
      * and the next boot archives it again into the same generation.
      */
@@ -56,7 +57,8 @@ public final class Generations {
         Path gens = stateDir.resolve(DIR);
         Files.createDirectories(gens);
         Path target = existing(gens, nonce);
-        if (target == null) target = gens.resolve((highest(gens) + 1) + "-" + nonce);
+        boolean created = target == null;
+        if (created) target = gens.resolve((highest(gens) + 1) + "-" + nonce);
         Files.createDirectories(target);
         if (log != null && Files.isRegularFile(log)) {
             // its directory entry is made durable by the generation's fsync below
@@ -70,6 +72,9 @@ public final class Generations {
         Files.move(stateDir.resolve(Journal.FILE_NAME), target.resolve(Journal.FILE_NAME),
                 StandardCopyOption.REPLACE_EXISTING);
         AtomicFiles.syncDirectory(target);
+        // a new generation's own entry is in generations/: durable before the state directory's fsync makes the
+        // journal's leaving STATE durable, or a power cut could keep the move and lose the directory it went to
+        if (created) AtomicFiles.syncDirectory(gens);
         AtomicFiles.syncDirectory(stateDir);
         return target;
     }
