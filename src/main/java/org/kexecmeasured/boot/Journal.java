@@ -358,17 +358,30 @@ public final class Journal implements Closeable {
     }
 
     private void writeHeader(Header h) throws IOException {
-        byte[] body = Json.MAPPER.writeValueAsBytes(h);
-        byte[] check = check(lastCheck, body);
-        append(Json.MAPPER.writeValueAsBytes(h.withCheck(Hex.of(check))), false);
-        lastCheck = check;
+        writeBody(Json.MAPPER.writeValueAsBytes(h), false);
     }
 
     private void writeLine(Line line, boolean force) throws IOException {
-        byte[] body = Json.MAPPER.writeValueAsBytes(line);
+        writeBody(Json.MAPPER.writeValueAsBytes(line), force);
+    }
+
+    /** The line is its canonical body (serialized once) with its check spliced in as the last member. */
+    private void writeBody(byte[] body, boolean force) throws IOException {
         byte[] check = check(lastCheck, body);
-        append(Json.MAPPER.writeValueAsBytes(line.withCheck(Hex.of(check))), force);
+        append(withCheck(body, Hex.of(check)), force);
         lastCheck = check;
+    }
+
+    /**
+     * A line as written: the body's canonical serialization with {@code ,"check":"…"} before its closing
+     * brace — what serializing the record with its check gives ({@code check} is the last property), and
+     * what reading requires.
+     */
+    static byte[] withCheck(byte[] body, String check) {
+        byte[] tail = (",\"check\":\"" + check + "\"}").getBytes(StandardCharsets.US_ASCII);
+        byte[] line = java.util.Arrays.copyOf(body, body.length - 1 + tail.length);
+        System.arraycopy(tail, 0, line, body.length - 1, tail.length);
+        return line;
     }
 
     private void append(byte[] json, boolean force) throws IOException {
@@ -579,9 +592,7 @@ public final class Journal implements Closeable {
 
         /** The line as written is the body with {@code ,"check":"…"} before its closing brace. */
         private static boolean canonicalMatches(byte[] raw, byte[] body, String check) {
-            String b = new String(body, StandardCharsets.UTF_8);
-            String expect = b.substring(0, b.length() - 1) + ",\"check\":\"" + check + "\"}";
-            return java.util.Arrays.equals(raw, expect.getBytes(StandardCharsets.UTF_8));
+            return java.util.Arrays.equals(raw, withCheck(body, check));
         }
 
         private <T> T parse(byte[] raw, int lineNo, Class<T> type) {

@@ -244,6 +244,23 @@ class JournalTest {
         assertEquals(b.length, Files.size(g), "nothing appended to a changed journal");
     }
 
+    /** The writer splices the check into the body it serialized once; Jackson serializing the record with its check is the oracle. */
+    @Test
+    void splicedCheckIsWhatSerializingTheRecordWithItsCheckGives() throws Exception {
+        Measurement a = m(11, "a");
+        String check = "00".repeat(32);
+        for (Journal.Line l : List.of(Journal.Line.intent(1, a), Journal.Line.logged(2, a), Journal.Line.done(1),
+                Journal.Line.failed(1, "TPM_RC_LOCALITY \"quoted\" ü"), Journal.Line.finished())) {
+            byte[] body = org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(l);
+            assertEquals(new String(org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(l.withCheck(check)), StandardCharsets.UTF_8),
+                    new String(Journal.withCheck(body, check), StandardCharsets.UTF_8));
+        }
+        Journal.Header h = new Journal.Header(Journal.FORMAT, "ab", new Journal.FirmwareLogRef("f", "cd", 3), "/x",
+                Map.of("sha256", Map.of("4", "ef")), null);
+        assertEquals(new String(org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(h.withCheck(check)), StandardCharsets.UTF_8),
+                new String(Journal.withCheck(org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(h), check), StandardCharsets.UTF_8));
+    }
+
     @Test
     void existingJournalIsNeverOverwritten(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("journal");
