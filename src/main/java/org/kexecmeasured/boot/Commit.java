@@ -42,9 +42,11 @@ public final class Commit {
      * @param log         the log as committed (equal to the plan's predicted log)
      * @param journal     the journal file, kept as evidence
      * @param tpmCommands the TPM commands of the commit by TPM_CC (the stale-plan read and the extends)
+     * @param journalTail where the journal ends (every line forced to disk): the archive appends
+     *                    {@code finished} after it without parsing the journal again ({@link Journal#finish(Path, Journal.Tail)})
      */
     public record Result(List<ExtendPipeline.Extended> extended, EventLog log, Path journal,
-                         SortedMap<Integer, Long> tpmCommands, long micros) {
+                         SortedMap<Integer, Long> tpmCommands, long micros, Journal.Tail journalTail) {
         public Result {
             extended = List.copyOf(extended);
         }
@@ -73,8 +75,12 @@ public final class Commit {
         Journal journal = createJournal(journalFile, plan, origin);
         ExtendPipeline pipeline = new ExtendPipeline(tpm, plan.tpmBanks(), journal, journalFile,
                 plan.firmwareLog().toBuilder(), plan.logBanks());
+        Journal.Tail tail;
         try {
             for (PlannedRecord r : plan.records()) pipeline.run(r);
+            // the last done/logged lines are forced here (each intent forced the lines before it: Journal)
+            syncJournal(journal, journalFile);
+            tail = journal.tail();
             checkLogAsPredicted(plan, pipeline.log());
             checkPcrsAsPredicted(plan, tpm);
         } catch (RuntimeException e) {
@@ -83,7 +89,7 @@ public final class Commit {
             closeQuietly(journal);
         }
         return new Result(pipeline.extended(), pipeline.log(), journalFile,
-                CommandCode.sentSince(c0, tpm.commandCounts()), (System.nanoTime() - t0) / 1000);
+                CommandCode.sentSince(c0, tpm.commandCounts()), (System.nanoTime() - t0) / 1000, tail);
     }
 
     // ------------------------------------------------------------------ steps
@@ -203,7 +209,16 @@ public final class Commit {
         return new TpmChangedException(msg + logNote, journal, partial, e);
     }
 
-    /** Every journal line was forced to disk when written: a failing close loses nothing. */
+    private static void syncJournal(Journal j, Path file) {
+        try {
+            j.sync();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("journal " + file + ": its last lines could not be forced to disk: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Every journal line was forced to disk (by syncJournal, or by a failed line's own force): a failing close loses nothing. */
     private static void closeQuietly(Journal j) {
         try {
             j.close();

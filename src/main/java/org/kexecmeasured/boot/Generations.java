@@ -40,16 +40,31 @@ public final class Generations {
      * of {@code log} (may be null) beside it; returns that directory.
      */
     public static Path archive(Path stateDir, Journal.Contents journal, Path log) throws IOException {
-        String nonce = journal.origin().nonce() == null ? "" : Hex.of(journal.origin().nonce());
+        return archive(stateDir, journal.origin(), log);
+    }
+
+    /**
+     * As above, for the journal whose header holds {@code origin} (the boot that wrote it knows it without
+     * reading it again). Durability: the log's copy is forced before its rename; the firmware log's copy
+     * and the journal were forced when written and are only renamed; one fsync of the generation's
+     * directory after all three (and of {@code generations/} when the generation is new), then one of the
+     * state directory, make the moves durable — the journal
+     * moves last, so a crash before the state directory's fsync leaves it (finished) in {@code STATE},
+     * and the next boot archives it again into the same generation.
+     */
+    public static Path archive(Path stateDir, Journal.Origin origin, Path log) throws IOException {
+        String nonce = origin.nonce() == null ? "" : Hex.of(origin.nonce());
         Path gens = stateDir.resolve(DIR);
         Files.createDirectories(gens);
         Path target = existing(gens, nonce);
-        if (target == null) target = gens.resolve((highest(gens) + 1) + "-" + nonce);
+        boolean created = target == null;
+        if (created) target = gens.resolve((highest(gens) + 1) + "-" + nonce);
         Files.createDirectories(target);
         if (log != null && Files.isRegularFile(log)) {
-            AtomicFiles.write(target.resolve(LOG_FILE), BoundedFiles.read(log, BoundedFiles.EVENTLOG));
+            // its directory entry is made durable by the generation's fsync below
+            AtomicFiles.writeDirectoryUnsynced(target.resolve(LOG_FILE), BoundedFiles.read(log, BoundedFiles.EVENTLOG));
         }
-        String fw = journal.origin().firmwareLogFile();
+        String fw = origin.firmwareLogFile();
         if (fw != null && Files.exists(stateDir.resolve(fw))) {
             Files.move(stateDir.resolve(fw), target.resolve(fw), StandardCopyOption.REPLACE_EXISTING);
         }
@@ -57,6 +72,9 @@ public final class Generations {
         Files.move(stateDir.resolve(Journal.FILE_NAME), target.resolve(Journal.FILE_NAME),
                 StandardCopyOption.REPLACE_EXISTING);
         AtomicFiles.syncDirectory(target);
+        // a new generation's own entry is in generations/: durable before the state directory's fsync makes the
+        // journal's leaving STATE durable, or a power cut could keep the move and lose the directory it went to
+        if (created) AtomicFiles.syncDirectory(gens);
         AtomicFiles.syncDirectory(stateDir);
         return target;
     }

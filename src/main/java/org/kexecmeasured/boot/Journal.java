@@ -69,7 +69,8 @@ public final class Journal implements Closeable {
 
     /**
      * The journal has no complete line: the run died while creating it (the header is forced to disk
-     * before the first intent, and every later line is appended after it), so nothing was extended.
+     * with the first intent, before its extend is sent, and every later line is appended after it), so
+     * nothing was extended.
      */
     public static final class UnstartedException extends BadInputException {
         UnstartedException(String name) {
@@ -166,9 +167,25 @@ public final class Journal implements Closeable {
         }
     }
 
+    /**
+     * Where a journal this process wrote ends: its size and the SHA-256 of every byte it holds, the last
+     * line's check, and its header's origin. With it {@link #finish(Path, Tail)} appends {@code finished}
+     * without reading and parsing the journal again: the file is compared byte for byte (size and
+     * SHA-256) with what was written instead, a check at least as strict as re-reading it.
+     */
+    public record Tail(Origin origin, long size, byte[] sha256, byte[] lastCheck) {
+    }
+
     private final FileChannel ch;
     private long nextSeq = 1;
     private byte[] lastCheck = new byte[0];
+    /** The header's origin (null: a resumed journal, whose header was not written here). */
+    private Origin origin;
+    /** Bytes in the file; and the SHA-256 of all of them (null: a resumed journal, not hashed here). */
+    private long size;
+    private MessageDigest content;
+    /** Lines written but not yet forced to disk ({@code done}, {@code logged}, the header): the next forced line forces them. */
+    private boolean unforced;
 
     private Journal(FileChannel ch) {
         this.ch = ch;
@@ -187,6 +204,8 @@ public final class Journal implements Closeable {
             throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         Journal j = new Journal(ch);
+        j.origin = origin;
+        j.content = sha256();
         Map<String, Map<String, String>> start = new LinkedHashMap<>();
         for (Map.Entry<HashAlg, Map<Integer, byte[]>> bank : new TreeMap<>(startPcrs).entrySet()) {
             Map<String, String> b = new LinkedHashMap<>();
@@ -204,7 +223,9 @@ public final class Journal implements Closeable {
             j.close();
             throw e;
         }
-        // the new file's directory entry must be durable too, or a crash could lose the whole journal
+        // the new file's directory entry must be durable too, or a crash could lose the whole journal; the
+        // header's bytes are forced with the first intent, before the first extend is sent (a crash before
+        // that leaves a journal without a complete header: unstarted, nothing was extended)
         AtomicFiles.syncDirectory(file.toAbsolutePath().getParent());
         return j;
     }
@@ -224,6 +245,7 @@ public final class Journal implements Closeable {
         j.nextSeq = max + 1;
         j.lastCheck = c.lastCheck();
         long size = ch.size();
+        j.size = size;
         byte[] tail = new byte[(int) Math.min(size, 1)];
         if (size > 0) {
             try (FileChannel r = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -237,59 +259,149 @@ public final class Journal implements Closeable {
             while (cut > 0 && all[cut - 1] != '\n') cut--;
             ch.truncate(cut);
             ch.force(false);
+            j.size = cut;
         }
         return j;
     }
 
-    /** Records the intent to extend; durable when this returns. */
+    /*
+     * Which lines are forced to disk when written, and why the others need not be. One file, appended
+     * to in order: fdatasync of it makes every byte written before durable, so a line forced makes every
+     * earlier line durable too. What must be durable, and when:
+     *  - an intent, before its extend is sent (recovery must know of every extend that may have reached
+     *    the TPM): forced, and with it the header and the previous record's done/logged line;
+     *  - failed: forced, because recovery's supersede (new intent, then the old one failed, then the
+     *    extend) must never leave two open intents for one event on disk;
+     *  - finished: forced before the journal is archived (it is what lets the next boot start);
+     *  - done and logged: NOT forced on their own. A done lost to a power cut leaves its intent open, which
+     *    recovery settles from the PCRs ("reached but not acknowledged", the same state as a crash between
+     *    the extend and the done line); a logged line lost is a log-only record the run had not reached
+     *    (no later intent was durable, so no later extend was sent). A process kill loses neither (the
+     *    page cache outlives the process). The commit forces the last of them with sync() after its last
+     *    record, and close() forces what is left.
+     */
+
+    /** Records the intent to extend; durable (with every earlier line) when this returns. */
     public long intent(Measurement m) throws IOException {
         long seq = nextSeq;
-        writeLine(Line.intent(seq, m));
+        writeLine(Line.intent(seq, m), true);
         nextSeq++;
         return seq;
     }
 
-    /** Records a log-only record (never extended) in its place among the extends. */
+    /** Records a log-only record (never extended) in its place among the extends; durable with the next forced line. */
     public long logged(Measurement m) throws IOException {
         long seq = nextSeq;
-        writeLine(Line.logged(seq, m));
+        writeLine(Line.logged(seq, m), false);
         nextSeq++;
         return seq;
     }
 
-    /** Records that the TPM acknowledged the extend. */
+    /** Records that the TPM acknowledged the extend; durable with the next forced line (see above). */
     public void done(long seq) throws IOException {
-        writeLine(Line.done(seq));
+        writeLine(Line.done(seq), false);
     }
 
-    /** Records that the TPM returned an error (the extend did not happen) or did not answer. */
+    /** Records that the TPM returned an error (the extend did not happen) or did not answer; durable when this returns. */
     public void failed(long seq, String reason) throws IOException {
-        writeLine(Line.failed(seq, reason));
+        writeLine(Line.failed(seq, reason), true);
     }
 
-    /** The run ended with every record where it belongs: the journal no longer blocks a next boot. */
+    /** The run ended with every record where it belongs: the journal no longer blocks a next boot. Durable when this returns. */
     public void finish() throws IOException {
-        writeLine(Line.finished());
+        writeLine(Line.finished(), true);
+    }
+
+    /** Forces every line written so far to disk (a no-op when nothing is pending). */
+    public void sync() throws IOException {
+        if (unforced) {
+            ch.force(false);
+            unforced = false;
+        }
+    }
+
+    /** True while a written line is not yet forced to disk (tests of the forcing rule above). */
+    boolean hasUnforcedLines() {
+        return unforced;
+    }
+
+    /** Where this journal ends now (only for a journal this process created: {@link #create}). */
+    public Tail tail() {
+        if (content == null) throw new IllegalStateException("not a journal created by this run");
+        try {
+            return new Tail(origin, size, ((MessageDigest) content.clone()).digest(), lastCheck.clone());
+        } catch (CloneNotSupportedException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Appends {@code finished} to the journal this run created and ended at {@code tail}. The file must
+     * still be exactly what was written (size and SHA-256, read back); otherwise it is read strictly
+     * like any journal ({@link #resume}: a damaged line is named, a finished one refused) and
+     * {@code finished} follows its last line.
+     */
+    public static void finish(Path file, Tail tail) throws IOException {
+        byte[] now = BoundedFiles.read(file, BoundedFiles.JOURNAL);
+        boolean asWritten = now.length == tail.size() && MessageDigest.isEqual(sha256().digest(now), tail.sha256());
+        Journal j;
+        if (asWritten) {
+            j = new Journal(FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND));
+            j.lastCheck = tail.lastCheck().clone();
+            j.size = tail.size();
+        } else {
+            j = resume(file);
+        }
+        try (j) {
+            j.finish();
+        }
     }
 
     private void writeHeader(Header h) throws IOException {
-        byte[] body = Json.MAPPER.writeValueAsBytes(h);
+        writeBody(Json.MAPPER.writeValueAsBytes(h), false);
+    }
+
+    private void writeLine(Line line, boolean force) throws IOException {
+        writeBody(Json.MAPPER.writeValueAsBytes(line), force);
+    }
+
+    /** The line is its canonical body (serialized once) with its check spliced in as the last member. */
+    private void writeBody(byte[] body, boolean force) throws IOException {
         byte[] check = check(lastCheck, body);
-        append(Json.MAPPER.writeValueAsBytes(h.withCheck(Hex.of(check))));
+        append(withCheck(body, Hex.of(check)), force);
         lastCheck = check;
     }
 
-    private void writeLine(Line line) throws IOException {
-        byte[] body = Json.MAPPER.writeValueAsBytes(line);
-        byte[] check = check(lastCheck, body);
-        append(Json.MAPPER.writeValueAsBytes(line.withCheck(Hex.of(check))));
-        lastCheck = check;
+    /**
+     * A line as written: the body's canonical serialization with {@code ,"check":"…"} before its closing
+     * brace — what serializing the record with its check gives ({@code check} is the last property), and
+     * what reading requires.
+     */
+    static byte[] withCheck(byte[] body, String check) {
+        byte[] tail = (",\"check\":\"" + check + "\"}").getBytes(StandardCharsets.US_ASCII);
+        byte[] line = java.util.Arrays.copyOf(body, body.length - 1 + tail.length);
+        System.arraycopy(tail, 0, line, body.length - 1, tail.length);
+        return line;
     }
 
-    private void append(byte[] json) throws IOException {
+    private void append(byte[] json, boolean force) throws IOException {
         ByteBuffer buf = ByteBuffer.allocate(json.length + 1).put(json).put((byte) '\n').flip();
+        unforced = true;
         while (buf.hasRemaining()) ch.write(buf);
-        ch.force(false);
+        size += json.length + 1;
+        if (content != null) {
+            content.update(json);
+            content.update((byte) '\n');
+        }
+        if (force) sync();
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** SHA-256(previous check ‖ this line's canonical bytes without its check). */
@@ -304,9 +416,14 @@ public final class Journal implements Closeable {
         }
     }
 
+    /** Forces the lines not yet forced, then closes (the file is closed even when forcing fails). */
     @Override
     public void close() throws IOException {
-        ch.close();
+        try {
+            sync();
+        } finally {
+            ch.close();
+        }
     }
 
     // ------------------------------------------------------------------ reading
@@ -475,9 +592,7 @@ public final class Journal implements Closeable {
 
         /** The line as written is the body with {@code ,"check":"…"} before its closing brace. */
         private static boolean canonicalMatches(byte[] raw, byte[] body, String check) {
-            String b = new String(body, StandardCharsets.UTF_8);
-            String expect = b.substring(0, b.length() - 1) + ",\"check\":\"" + check + "\"}";
-            return java.util.Arrays.equals(raw, expect.getBytes(StandardCharsets.UTF_8));
+            return java.util.Arrays.equals(raw, withCheck(body, check));
         }
 
         private <T> T parse(byte[] raw, int lineNo, Class<T> type) {

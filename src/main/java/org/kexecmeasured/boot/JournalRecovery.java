@@ -289,7 +289,7 @@ public final class JournalRecovery {
             try {
                 journal.close();
             } catch (IOException ignored) {
-                // every line was forced to disk when written
+                // close() forces what is left; should that fail, finishing the journal forces it again
             }
         }
         return steps;

@@ -230,7 +230,7 @@ public final class MeasuredBoot {
                     () -> Commit.commit(plan, tpm, req.stateDir(), req.eventlogFile())));
             req.progress().step("writing the outputs");
             Outputs written = clock.time("writeOutputs", () -> unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed)));
-            Outputs outputs = clock.time("archive", () -> unloadOnFailure(loaded, () -> archive(req, written)));
+            Outputs outputs = clock.time("archive", () -> unloadOnFailure(loaded, () -> archive(req, written, committed)));
             return new Result(plan, decision, loaded, committed, outputs,
                     new Stats((System.nanoTime() - t0) / 1000, CommandCode.sentSince(c0, tpm.commandCounts()), clock.micros));
         }
@@ -328,7 +328,9 @@ public final class MeasuredBoot {
         for (Map.Entry<String, byte[]> f : sidecar.initrdFiles().entrySet()) need.put(tree.resolve(f.getKey()), (long) f.getValue().length);
         need.put(dir.resolve(Generations.DIR).resolve("next").resolve(Generations.LOG_FILE), (long) log);
         Map<java.nio.file.FileStore, Long> perStore = new java.util.HashMap<>();
-        Map<Path, Boolean> probed = new java.util.HashMap<>();
+        // per existing directory: probed once, its file store looked up once (each look-up reads /proc/mounts)
+        Map<Path, java.nio.file.FileStore> storeOf = new java.util.HashMap<>();
+        Map<java.nio.file.FileStore, Long> freeOf = new java.util.HashMap<>();
         for (Map.Entry<Path, Long> e : need.entrySet()) {
             Path file = e.getKey().toAbsolutePath();
             Path parent = file.getParent();
@@ -338,12 +340,18 @@ public final class MeasuredBoot {
             if (existing == null || !Files.isDirectory(existing)) {
                 throw new BadInputException(file + ": " + existing + " is not a directory (nothing was extended)");
             }
-            if (probed.putIfAbsent(existing, true) == null) probeWritable(existing, file);
             long bytes = e.getValue() + 4096;
             try {
-                java.nio.file.FileStore store = Files.getFileStore(existing);
+                java.nio.file.FileStore store = storeOf.get(existing);
+                if (store == null) {
+                    probeWritable(existing, file);
+                    store = Files.getFileStore(existing);
+                    storeOf.put(existing, store);
+                }
                 long total = perStore.merge(store, bytes, Long::sum);
-                long free = store.getUsableSpace();
+                Long known = freeOf.get(store);
+                long free = known != null ? known : store.getUsableSpace();
+                freeOf.put(store, free);
                 if (total > free) {
                     throw new BadInputException(file + ": no space left for it on " + store + " (" + existing + "): the "
                             + "outputs there need " + total + " bytes, " + free + " are free (nothing was extended)");
@@ -464,16 +472,16 @@ public final class MeasuredBoot {
         Path cel = dir.resolve("eventlog.cel.json");
         Path side = dir.resolve("not-extended.json");
         Path tree = dir.resolve(SIDECAR_DIR).resolve(SIDECAR_SUBDIR);
+        // each file replaced atomically and forced before its rename; each directory fsync'ed once after its
+        // files, not per file: the outputs are promised durable when this step returns, not one by one
+        Map<Path, byte[]> files = new java.util.LinkedHashMap<>();
+        files.put(logFile, sidecar.eventLog());
+        files.put(cel, sidecar.celJson());
+        files.put(side, sidecar.sideRecordJson());
+        for (Map.Entry<String, byte[]> f : new TreeMap<>(sidecar.initrdFiles()).entrySet()) files.put(tree.resolve(f.getKey()), f.getValue());
+        for (Map.Entry<String, byte[]> f : sidecar.extraFiles().entrySet()) files.put(tree.getParent().resolve(f.getKey()), f.getValue());
         try {
-            AtomicFiles.write(logFile, sidecar.eventLog());
-            AtomicFiles.write(cel, sidecar.celJson());
-            AtomicFiles.write(side, sidecar.sideRecordJson());
-            for (Map.Entry<String, byte[]> f : new TreeMap<>(sidecar.initrdFiles()).entrySet()) {
-                AtomicFiles.write(tree.resolve(f.getKey()), f.getValue());
-            }
-            for (Map.Entry<String, byte[]> f : sidecar.extraFiles().entrySet()) {
-                AtomicFiles.write(tree.getParent().resolve(f.getKey()), f.getValue());
-            }
+            AtomicFiles.writeAll(files);
         } catch (IOException e) {
             throw new TpmChangedException("the commit is done (" + committed.extended().size() + " extend(s), journal "
                     + committed.journal() + ") but writing the outputs failed: " + e.getMessage(), committed.journal(),
@@ -483,11 +491,15 @@ public final class MeasuredBoot {
                 tree.resolve(Sidecar.MANIFEST_FILE), null);
     }
 
-    /** The boot is done: the journal is marked finished and archived with a copy of the log as a generation. */
-    static Outputs archive(Request req, Outputs out) {
+    /**
+     * The boot is done: the journal is marked finished and archived with a copy of the log as a generation.
+     * The commit knows where its journal ends ({@link Commit.Result#journalTail()}): {@code finished} is
+     * appended after checking the file is still byte for byte what it wrote, without parsing it again.
+     */
+    static Outputs archive(Request req, Outputs out, Commit.Result committed) {
         try {
-            JournalRecovery.finish(out.journal());
-            Path gen = Generations.archive(req.stateDir(), Journal.load(out.journal()), out.eventlog());
+            Journal.finish(out.journal(), committed.journalTail());
+            Path gen = Generations.archive(req.stateDir(), committed.journalTail().origin(), out.eventlog());
             return new Outputs(out.eventlog(), out.celJson(), out.notExtended(), gen.resolve(Journal.FILE_NAME),
                     out.sidecarLog(), out.manifest(), gen);
         } catch (IOException | BadInputException e) {

@@ -70,7 +70,7 @@ public final class PendingCommit {
             Commit.Result committed = MeasuredBoot.unloadOnFailure(loaded,
                     () -> Commit.commit(plan, tpm, stateDir, req.eventlogFile()));
             MeasuredBoot.Outputs written = MeasuredBoot.unloadOnFailure(loaded, () -> MeasuredBoot.writeOutputs(req, sidecar, committed));
-            MeasuredBoot.Outputs outputs = MeasuredBoot.unloadOnFailure(loaded, () -> MeasuredBoot.archive(req, written));
+            MeasuredBoot.Outputs outputs = MeasuredBoot.unloadOnFailure(loaded, () -> MeasuredBoot.archive(req, written, committed));
             try {
                 Files.delete(pendingDir.resolve(PendingBoot.FILE));
             } catch (IOException e) {

@@ -33,6 +33,9 @@ public final class Sidecar {
     private final Manifest manifest;
     private final SortedMap<String, byte[]> extraFiles;
     private final SortedMap<String, byte[]> rootFiles;
+    /** Serialized once here: the space check and the outputs both need the bytes (and Jackson's first use is not free). */
+    private final byte[] sideRecordJson;
+    private final byte[] manifestJson;
 
     private Sidecar(byte[] eventLog, byte[] celJson, SideRecord sideRecord, Manifest manifest,
                     SortedMap<String, byte[]> extraFiles, SortedMap<String, byte[]> rootFiles) {
@@ -42,6 +45,8 @@ public final class Sidecar {
         this.manifest = manifest;
         this.extraFiles = extraFiles;
         this.rootFiles = rootFiles;
+        this.sideRecordJson = pretty(sideRecord);
+        this.manifestJson = pretty(manifest);
     }
 
     /** The sidecar of a plan; {@code extraFiles} go beside the manifest. */
@@ -109,7 +114,7 @@ public final class Sidecar {
     }
 
     public byte[] sideRecordJson() {
-        return pretty(sideRecord);
+        return sideRecordJson.clone();
     }
 
     public Manifest manifest() {
@@ -117,7 +122,7 @@ public final class Sidecar {
     }
 
     public byte[] manifestJson() {
-        return pretty(manifest);
+        return manifestJson.clone();
     }
 
     /** The files of {@code /.extra/kexec-measured/}: the log, the manifest, then any extra files. */

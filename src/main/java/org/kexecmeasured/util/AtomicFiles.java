@@ -19,6 +19,31 @@ public final class AtomicFiles {
     }
 
     public static void write(Path file, byte[] data) throws IOException {
+        syncDirectory(writeDirectoryUnsynced(file, data));
+    }
+
+    /**
+     * Several files, each replaced atomically as by {@link #write}, in the map's order; every directory
+     * that got one is fsync'ed once at the end (also when a later file fails: what was renamed is made
+     * durable), instead of once per file. When this returns, all of them are on disk.
+     */
+    public static void writeAll(java.util.Map<Path, byte[]> files) throws IOException {
+        java.util.Set<Path> dirs = new java.util.LinkedHashSet<>();
+        try {
+            for (java.util.Map.Entry<Path, byte[]> f : files.entrySet()) {
+                dirs.add(writeDirectoryUnsynced(f.getKey(), f.getValue()));
+            }
+        } finally {
+            for (Path d : dirs) syncDirectory(d);
+        }
+    }
+
+    /**
+     * {@link #write} but for its directory's fsync: the content is on disk before the rename (a reader, and
+     * a crash, see the old content or the new, never a torn one), but the rename itself is durable only
+     * once the caller fsyncs the returned directory ({@link #syncDirectory}), e.g. once after several files.
+     */
+    public static Path writeDirectoryUnsynced(Path file, byte[] data) throws IOException {
         Path abs = file.toAbsolutePath();
         Path dir = abs.getParent();
         if (dir != null) Files.createDirectories(dir);
@@ -36,10 +61,10 @@ public final class AtomicFiles {
             } catch (AtomicMoveNotSupportedException e) {
                 throw new IOException(abs + ": the file system cannot replace it atomically: " + e.getMessage(), e);
             }
-            syncDirectory(dir);
         } finally {
             Files.deleteIfExists(tmp);
         }
+        return dir;
     }
 
     /** fsync of a directory, so a rename or a new file in it survives a crash. Best effort where unsupported. */

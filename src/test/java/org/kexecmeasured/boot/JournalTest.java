@@ -165,6 +165,102 @@ class JournalTest {
         assertTrue(Files.readString(f).lines().allMatch(l -> l.startsWith("{") && l.endsWith("}")));
     }
 
+    /**
+     * done and logged lines are not forced on their own (Journal's forcing rule): what a power cut can leave
+     * on disk is every byte up to the last forced line and, of the rest, a prefix (torn). Each such state
+     * must be one recovery explains: a lost or torn done leaves its intent open, and the PCRs (a model
+     * replayed independently) say it reached the TPM; an intent, once it returns, has forced the done
+     * before it.
+     */
+    @Test
+    void aDoneLostToAPowerCutLeavesAnIntentRecoveryExplains(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a"), b = m(11, "b");
+        Path f = dir.resolve("journal");
+        long forcedAfterA, forcedAfterB;
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            assertTrue(j.hasUnforcedLines(), "the header is forced with the first intent, not on its own");
+            long sa = j.intent(a);
+            assertFalse(j.hasUnforcedLines(), "an intent is forced, with the header before it");
+            forcedAfterA = Files.size(f);
+            j.done(sa);
+            assertTrue(j.hasUnforcedLines(), "done waits for the next forced line");
+            j.logged(m(11, "log only"));
+            assertTrue(j.hasUnforcedLines());
+            long sb = j.intent(b);
+            assertFalse(j.hasUnforcedLines(), "the next intent forces the done and logged lines before it");
+            forcedAfterB = Files.size(f);
+            j.done(sb);
+            assertTrue(j.hasUnforcedLines());
+            j.sync();
+            assertFalse(j.hasUnforcedLines());
+        }
+        byte[] whole = Files.readAllBytes(f);
+        // every cut between the last forced point (after a's intent) and the next one (after b's intent)
+        for (long cut = forcedAfterA; cut < forcedAfterB; cut += 7) {
+            Files.write(f, java.util.Arrays.copyOf(whole, (int) cut));
+            Journal.Contents c = Journal.read(f);
+            Journal.Entry first = c.entries().get(0);
+            List<JournalRecovery.PcrResult> r = JournalRecovery.analyse(c, pcrs(Map.of(11, List.of(a))));
+            assertTrue(r.get(0).consistent(), "cut at " + cut);
+            JournalRecovery.Outcome expected = first.state() == Journal.State.DONE
+                    ? JournalRecovery.Outcome.REACHED : JournalRecovery.Outcome.REACHED_UNACKNOWLEDGED;
+            assertEquals(expected, r.get(0).verdicts().get(0).outcome(), "cut at " + cut);
+            // b's intent is not durable at any of these cuts, so b was never sent: nothing names it
+            assertTrue(c.entries().stream().noneMatch(e -> e.measurement() != null
+                    && java.util.Arrays.equals(e.measurement().eventData(), b.eventData())), "cut at " + cut);
+        }
+    }
+
+    /**
+     * The boot appends finished after the tail it knows (no re-parse) only when the file is byte for byte
+     * what it wrote; a journal changed meanwhile, even in place with its size kept, is read strictly
+     * (the changed line is named) and nothing is appended.
+     */
+    @Test
+    void finishAfterTheTailChecksTheBytesItWrote(@TempDir Path dir) throws Exception {
+        Measurement a = m(11, "a");
+        Path f = dir.resolve("journal");
+        Journal.Tail tail;
+        try (Journal j = Journal.create(f, pcrs(Map.of()))) {
+            j.done(j.intent(a));
+            tail = j.tail();
+        }
+        assertEquals(Files.size(f), tail.size());
+        Path g = dir.resolve("changed");
+        Files.copy(f, g);
+        Journal.finish(f, tail);
+        Journal.Contents c = Journal.read(f);
+        assertTrue(c.finished());
+        assertEquals(4, c.lines());
+
+        byte[] b = Files.readAllBytes(g);
+        String text = new String(b, StandardCharsets.UTF_8);
+        int at = text.indexOf("\"state\":\"done\"");
+        b[at + 10] = (byte) 'x'; // "done" -> "xone", same size
+        Files.write(g, b);
+        org.kexecmeasured.util.BadInputException e = assertThrows(org.kexecmeasured.util.BadInputException.class,
+                () -> Journal.finish(g, tail));
+        assertTrue(e.getMessage().contains("line 3"), e.getMessage());
+        assertEquals(b.length, Files.size(g), "nothing appended to a changed journal");
+    }
+
+    /** The writer splices the check into the body it serialized once; Jackson serializing the record with its check is the oracle. */
+    @Test
+    void splicedCheckIsWhatSerializingTheRecordWithItsCheckGives() throws Exception {
+        Measurement a = m(11, "a");
+        String check = "00".repeat(32);
+        for (Journal.Line l : List.of(Journal.Line.intent(1, a), Journal.Line.logged(2, a), Journal.Line.done(1),
+                Journal.Line.failed(1, "TPM_RC_LOCALITY \"quoted\" ü"), Journal.Line.finished())) {
+            byte[] body = org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(l);
+            assertEquals(new String(org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(l.withCheck(check)), StandardCharsets.UTF_8),
+                    new String(Journal.withCheck(body, check), StandardCharsets.UTF_8));
+        }
+        Journal.Header h = new Journal.Header(Journal.FORMAT, "ab", new Journal.FirmwareLogRef("f", "cd", 3), "/x",
+                Map.of("sha256", Map.of("4", "ef")), null);
+        assertEquals(new String(org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(h.withCheck(check)), StandardCharsets.UTF_8),
+                new String(Journal.withCheck(org.kexecmeasured.util.Json.MAPPER.writeValueAsBytes(h), check), StandardCharsets.UTF_8));
+    }
+
     @Test
     void existingJournalIsNeverOverwritten(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("journal");
