@@ -253,8 +253,8 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             return;
         }
         if (!isMapped(src, count) || !isGuestWritable(dst, count)) {
-            // the engine faults where the loop would: unmapped memory, and the read-execute trap page, which the
-            // host's write would change (uc_mem_write does not check protections: guest code could patch the stubs)
+            // the engine faults where the loop would: unmapped memory, and the read-execute trap page (the host's
+            // write refuses it too, but as a host error: the guest's own store is a fault at the loop's address)
             return;
         }
         byte[] last = new byte[1];
