@@ -2,6 +2,7 @@ package org.kexecmeasured.cli;
 
 import org.kexecmeasured.boot.RefusedException;
 import org.kexecmeasured.boot.TpmChangedException;
+import org.kexecmeasured.payload.PayloadFile;
 import org.kexecmeasured.util.BadInputException;
 import picocli.AutoComplete;
 import picocli.CommandLine;
@@ -72,14 +73,16 @@ public final class Main implements Runnable {
 
     /** As {@link #execute(String[], PrintWriter, PrintWriter)}, with the services commands get (tests wrap the TPM). */
     public static int execute(String[] args, PrintWriter out, PrintWriter err, Services services) {
-        CommandLine cl = commandLine(services, args);
+        // the TPMs the command opens, so that an Error can be told apart from one after a PCR was extended
+        OpenedTpms tpms = new OpenedTpms(services.tpm());
+        CommandLine cl = commandLine(services.withTpm(tpms), args);
         cl.setOut(out);
         cl.setErr(err);
         try {
             return cl.execute(args);
         } catch (Error e) {
             // picocli hands only Exceptions to handleException; an Error unwinds through execute
-            return handleError(e, cl, args);
+            return handleError(e, cl, args, tpms);
         }
     }
 
@@ -211,10 +214,22 @@ public final class Main implements Runnable {
     /**
      * A JVM Error that escaped a command (out of memory, stack overflow): one line and exit 70, never
      * a stack trace or exit 1. The command's large objects are unreachable by now, so printing works.
+     *
+     * <p>But a read of the mapped payload after someone truncated it ({@link PayloadFile#isTruncatedMappingFault})
+     * is bad input, exit 2 — only while no TPM the command opened was sent a PCR-changing command
+     * ({@link OpenedTpms#pcrChangeSent}): exit 2 says nothing changed, so after an extend it stays exit 70 and never
+     * stands for an exit 4. (The boot reads the payload only before its commit, whose first step is the last lease
+     * check; the count makes that a fact here, not an assumption.)
      */
-    static int handleError(Error e, CommandLine cl, String[] args) {
+    static int handleError(Error e, CommandLine cl, String[] args, OpenedTpms tpms) {
         PrintWriter err = cl.getErr();
         String what = commandName(cl, args);
+        if (PayloadFile.isTruncatedMappingFault(e) && !tpms.pcrChangeSent()) {
+            err.println("kexec-measured: error: " + PayloadFile.CHANGED_WHILE_READ);
+            if (System.getenv("KEXEC_MEASURED_DEBUG") != null) e.printStackTrace(err);
+            err.flush();
+            return EXIT_BAD_INPUT;
+        }
         if (e instanceof OutOfMemoryError) {
             err.println("kexec-measured: internal error: out of memory while running '" + what + "' (maximum heap "
                     + (Runtime.getRuntime().maxMemory() >> 20) + " MiB) — raise -Xmx via KEXEC_MEASURED_JAVA_OPTS, e.g. "

@@ -22,7 +22,9 @@ import java.nio.file.StandardOpenOption;
  * over. A private copy cannot change. A mapping could, if someone wrote the file: the lease makes any open for
  * writing or truncate visible, so {@link #checkUnchanged} is called before every irreversible step (the kexec load,
  * the commit's first TPM write) and after the last read of the mapping, and refuses (exit 2, nothing changed) when
- * the lease was broken.
+ * the lease was broken. A Java read that comes after the break and the writer's truncate (a run longer than the
+ * lease's 45 s) ends as an {@link InternalError} instead ({@link #isTruncatedMappingFault}), which {@code cli.Main}
+ * also turns into exit 2 when no PCR was extended.
  */
 public final class PayloadFile implements AutoCloseable {
 
@@ -155,6 +157,27 @@ public final class PayloadFile implements AutoCloseable {
                     + " be the bytes measured and loaded (nothing was extended)");
         }
     }
+
+    /**
+     * Whether {@code t} is the JVM's report of a Java read of a mapped file whose pages are gone: the file was
+     * truncated under the mapping (here: after its read lease was broken and the writer's 45 s wait ran out, during
+     * a long run), so the read got SIGBUS, which HotSpot turns into an {@link InternalError} "a fault occurred in an
+     * unsafe memory access operation", or "… in a recent unsafe memory access operation in compiled Java code",
+     * raised in the reading thread at the read or shortly after it. A read from native code (libcrypto) would end the
+     * process instead: {@link #checkUnchanged} runs before every large hash for that.
+     */
+    public static boolean isTruncatedMappingFault(Throwable t) {
+        return t instanceof InternalError && t.getMessage() != null
+                && t.getMessage().contains("unsafe memory access operation");
+    }
+
+    /**
+     * The one-line refusal for {@link #isTruncatedMappingFault} (exit 2), for a caller that has made sure no PCR was
+     * extended yet ({@code cli.Main}).
+     */
+    public static final String CHANGED_WHILE_READ = "the payload changed while it was read: a file mapped for reading"
+            + " was truncated under the mapping (someone opened it for writing, which broke its read lease, and truncated it"
+            + " once the lease's 45 s had passed); refused, no PCR was extended";
 
     /** Ends the lease (the mapping stays readable; call {@link #checkUnchanged} before, not after). */
     @Override

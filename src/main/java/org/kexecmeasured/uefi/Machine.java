@@ -90,10 +90,10 @@ public final class Machine implements ServiceSlots, AutoCloseable {
                 cpu.map(s, r.end() - s);
             }
         }
-        cpu.mapReadExecute(TRAP_BASE, TRAP_SIZE); // guest code cannot patch the service stubs
         byte[] rets = new byte[(int) TRAP_SIZE];
         java.util.Arrays.fill(rets, (byte) 0xC3);
-        mem.write(TRAP_BASE, rets);
+        // neither guest code nor a service writing for the guest (SetMem, an output pointer) can patch the stubs
+        cpu.mapReadExecute(TRAP_BASE, rets);
         cpu.setTrapRange(TRAP_BASE, TRAP_BASE + TRAP_SIZE - 1, this::onTrap);
         cpu.setCpuidHandler(model::answer);
         setupLongMode();

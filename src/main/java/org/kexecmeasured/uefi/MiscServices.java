@@ -9,8 +9,9 @@ import org.kexecmeasured.uefi.spi.GuestMemory;
  * GetNextMonotonicCount, InstallConfigurationTable, CalculateCrc32.
  *
  * <p>Guest lengths are UINTN: compared unsigned, so a length of 2^63 or more is as large as it looks.
- * CopyMem and SetMem return VOID; a range that is not guest RAM stops the run (real firmware would fault
- * in the middle of the copy), naming the service and its arguments.
+ * CopyMem and SetMem return VOID; a range that is not guest RAM, or a destination the guest cannot write (the
+ * read-execute trap page), stops the run before anything is written (real firmware would fault in the middle
+ * of the copy: a page fault on a write-protected page), naming the service and its arguments.
  */
 final class MiscServices {
 
@@ -50,6 +51,9 @@ final class MiscServices {
             throw new EmulationException("Length 0x" + Long.toHexString(len) + " from 0x" + Long.toHexString(src)
                     + " to 0x" + Long.toHexString(dst) + " is not within guest RAM");
         }
+        if (!mem.isGuestWritable(dst, len)) {
+            throw mem.notWritable("copy", dst, len);
+        }
         if (Long.compareUnsigned(len, MAX_COPY) > 0) {
             throw new EmulationException("Length 0x" + Long.toHexString(len) + " is more than the emulator copies in"
                     + " one call (" + (MAX_COPY >> 20) + " MiB)");
@@ -66,6 +70,9 @@ final class MiscServices {
         if (!mem.isMapped(buffer, size)) {
             throw new EmulationException("Size 0x" + Long.toHexString(size) + " at 0x" + Long.toHexString(buffer)
                     + " is not within guest RAM");
+        }
+        if (!mem.isGuestWritable(buffer, size)) {
+            throw mem.notWritable("fill", buffer, size);
         }
         if (Long.compareUnsigned(size, MAX_COPY) > 0) {
             throw new EmulationException("Size 0x" + Long.toHexString(size) + " is more than the emulator sets in"

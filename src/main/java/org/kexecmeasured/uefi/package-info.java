@@ -26,8 +26,10 @@
  * <ul>
  *   <li>{@link org.kexecmeasured.uefi.Machine}: long mode (2 MiB identity pages 0-4 GiB, GDT CS 0x38/DS 0x30),
  *   RAM with page 0 unmapped, a 16 MiB firmware area at the top, and the trap page: every firmware function
- *   pointer is an 8-byte {@code ret} slot, reached through one code hook limited to that page. Guest code
- *   elsewhere runs without host callbacks; the time budget is {@code uc_emu_start}'s timeout.</li>
+ *   pointer is an 8-byte {@code ret} slot, reached through one code hook limited to that page. The trap page is
+ *   read-execute: neither guest code nor a service writing for the guest (SetMem, CopyMem, an output pointer:
+ *   {@code GuestMemory.isGuestWritable}) can patch the slots; such a write ends the run naming the service. Guest
+ *   code elsewhere runs without host callbacks; the time budget is {@code uc_emu_start}'s timeout.</li>
  *   <li>{@link org.kexecmeasured.uefi.Firmware}: builds the core and maps every slot of EFI_BOOT_SERVICES
  *   ({@link org.kexecmeasured.uefi.BootService}, spec order) to its implementation or UNSUPPORTED in one
  *   exhaustive switch; runs guest code and turns how a run ended (stop, halt, fault, exception, time budget)

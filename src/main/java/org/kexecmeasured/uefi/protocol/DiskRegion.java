@@ -2,7 +2,6 @@ package org.kexecmeasured.uefi.protocol;
 
 import org.kexecmeasured.efi.disk.BlockDevice;
 import org.kexecmeasured.uefi.spi.GuestMemory;
-import org.kexecmeasured.uefi.spi.GuestMemoryException;
 
 import java.nio.ByteBuffer;
 
@@ -30,9 +29,8 @@ final class DiskRegion {
 
     /** Copies [offset, offset + len) of this region to guest {@code dst}; the caller checked the range. */
     void copyToGuest(GuestMemory m, long offset, long len, long dst) {
-        if (!m.isMapped(dst, len)) {
-            throw new GuestMemoryException("disk read of " + len + " bytes into 0x" + Long.toHexString(dst)
-                    + " outside guest RAM", dst);
+        if (!m.isGuestWritable(dst, len)) { // before the first chunk: a refused read changes nothing
+            throw m.notWritable("disk read", dst, len);
         }
         ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(len, CHUNK));
         long base = firstLba * BlockDevice.BLOCK_SIZE + offset;

@@ -6,7 +6,6 @@ import org.kexecmeasured.uefi.spi.Call;
 import org.kexecmeasured.uefi.spi.EfiStatus;
 import org.kexecmeasured.uefi.spi.EfiTime;
 import org.kexecmeasured.uefi.spi.GuestMemory;
-import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.uefi.spi.HandleDatabase;
 import org.kexecmeasured.uefi.spi.HostFileSystem;
 import org.kexecmeasured.uefi.spi.ProtocolContext;
@@ -306,9 +305,8 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
                 if (n > 0 && c.arg(2) == 0) {
                     return EfiStatus.INVALID_PARAMETER;
                 }
-                if (n > 0 && !m.isMapped(c.arg(2), n)) {
-                    throw new GuestMemoryException("File.Read of " + n + " bytes into 0x"
-                            + Long.toHexString(c.arg(2)) + " outside guest RAM", c.arg(2));
+                if (n > 0 && !m.isGuestWritable(c.arg(2), n)) { // before the first chunk: nothing written
+                    throw m.notWritable("File.Read", c.arg(2), n);
                 }
                 ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(n, READ_CHUNK));
                 while (done < n) {

@@ -55,8 +55,12 @@ public interface Cpu extends AutoCloseable {
     /** Maps {@code size} bytes read/write/execute at {@code address} (both page aligned); lazily backed. */
     void map(long address, long size);
 
-    /** Maps {@code size} bytes at {@code address} readable and executable but not writable by guest code. */
-    void mapReadExecute(long address, long size);
+    /**
+     * Maps {@code content} (a whole number of pages) at {@code address} readable and executable: neither guest code
+     * nor host writes for the guest ({@link GuestMemory#write} and what is built on it) can change it afterwards,
+     * so its bytes are given here, once.
+     */
+    void mapReadExecute(long address, byte[] content);
 
     GuestMemory memory();
 

@@ -5,11 +5,21 @@ import org.kexecmeasured.efi.Guid;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
-/** Guest physical memory with typed little-endian helpers. Unmapped accesses throw {@link GuestMemoryException}. */
+/**
+ * Guest physical memory with typed little-endian helpers. Unmapped accesses throw {@link GuestMemoryException}.
+ *
+ * <p>Every write through this interface is a host write done for the guest (a service's output, CopyMem, SetMem,
+ * a loaded image, a protocol's buffer): it goes only into {@linkplain #isGuestWritable guest-writable} RAM and
+ * is refused, before anything is written, elsewhere, including memory that is mapped but read-only to the guest
+ * (the firmware's trap page). The engine's own write ignores page protections, so this check is what keeps a
+ * payload from making the host patch what the payload itself may not. Memory the firmware fills once and the
+ * guest must not change gets its content when it is mapped ({@code Cpu.mapReadExecute}).
+ */
 public interface GuestMemory {
 
     void read(long address, byte[] dst, int off, int len);
 
+    /** Writes for the guest: all of the range must be {@link #isGuestWritable}, checked before anything is written. */
     void write(long address, byte[] src, int off, int len);
 
     /**
@@ -18,6 +28,24 @@ public interface GuestMemory {
      */
     default boolean isMapped(long address, long len) {
         return true;
+    }
+
+    /**
+     * True if all of [address, address + len) is RAM the guest may write (len unsigned; a range that wraps is
+     * not): what every write through this interface requires. RAM whose pages are still deferred
+     * ({@link #place}, {@link #zeroPages}) counts; mapped memory the guest cannot write (the read-execute trap
+     * page) does not. Default: {@link #isMapped}, for an implementation without protections.
+     */
+    default boolean isGuestWritable(long address, long len) {
+        return isMapped(address, len);
+    }
+
+    /** The refusal of a write of {@code len} bytes at {@code address} that is not {@link #isGuestWritable}. */
+    default GuestMemoryException notWritable(String what, long address, long len) {
+        boolean mapped = len >= 0 && isMapped(address, len);
+        return new GuestMemoryException(what + " of 0x" + Long.toHexString(len) + " bytes at 0x"
+                + Long.toHexString(address) + (mapped ? " into read-only memory (the guest cannot write there)"
+                : " outside guest RAM"), address);
     }
 
     /**
@@ -141,14 +169,18 @@ public interface GuestMemory {
     }
 
     /**
-     * Copies {@code len} bytes from {@code src} to {@code dst} with memmove semantics (overlap allowed). Both ranges
-     * must be guest RAM: checked before anything is written. An implementation may copy without touching the
+     * Copies {@code len} bytes from {@code src} to {@code dst} with memmove semantics (overlap allowed). The source
+     * must be guest RAM and the destination {@link #isGuestWritable}: checked before anything is written. An
+     * implementation may copy without touching the
      * destination's pages when the source is content it still holds deferred ({@link #place}).
      */
     default void copy(long dst, long src, long len) {
-        if (len < 0 || !isMapped(src, len) || !isMapped(dst, len)) {
+        if (len < 0 || !isMapped(src, len)) {
             throw new GuestMemoryException("copy of 0x" + Long.toHexString(len) + " bytes from 0x"
                     + Long.toHexString(src) + " to 0x" + Long.toHexString(dst) + " outside guest RAM", src);
+        }
+        if (!isGuestWritable(dst, len)) {
+            throw notWritable("copy", dst, len);
         }
         byte[] step = new byte[(int) Math.min(len, 4 * PIECE)];
         for (long off = 0; off < len; ) {
@@ -269,13 +301,12 @@ public interface GuestMemory {
     }
 
     /**
-     * Sets {@code len} bytes (an unsigned guest length) at {@code a} to {@code v}. The whole range must be guest
-     * RAM: it is checked before anything is written, so a bad length changes nothing.
+     * Sets {@code len} bytes (an unsigned guest length) at {@code a} to {@code v}. The whole range must be
+     * {@link #isGuestWritable}: it is checked before anything is written, so a bad length changes nothing.
      */
     default void fill(long a, long len, byte v) {
-        if (len < 0 || !isMapped(a, len)) { // a UINTN of 2^63 or more is never RAM
-            throw new GuestMemoryException("fill of 0x" + Long.toHexString(len) + " bytes at 0x" + Long.toHexString(a)
-                    + " outside guest RAM", a);
+        if (len < 0 || !isGuestWritable(a, len)) { // a UINTN of 2^63 or more is never RAM
+            throw notWritable("fill", a, len);
         }
         byte[] chunk = new byte[(int) Math.min(len, 1 << 20)];
         if (v != 0) {

@@ -6,7 +6,8 @@
  *
  * <ul>
  *   <li>The guest ABI: {@link org.kexecmeasured.uefi.spi.GuestMemory} (typed little-endian reads and writes,
- *   device paths, ranges checked against mapped RAM before the host allocates),
+ *   device paths, ranges checked against mapped RAM before the host allocates, writes only into guest-writable
+ *   RAM),
  *   {@link org.kexecmeasured.uefi.spi.Call} (MS x64 arguments) and
  *   {@link org.kexecmeasured.uefi.spi.Service} (a firmware function), spec types
  *   {@link org.kexecmeasured.uefi.spi.EfiStatus}, {@link org.kexecmeasured.uefi.spi.MemoryType},
@@ -19,7 +20,8 @@
  *   {@link org.kexecmeasured.uefi.spi.Console}, {@link org.kexecmeasured.uefi.spi.Events},
  *   {@link org.kexecmeasured.uefi.spi.ConfigurationTables}, {@link org.kexecmeasured.uefi.spi.Tcg2Measurer},
  *   {@link org.kexecmeasured.uefi.spi.RandomSource}, {@link org.kexecmeasured.uefi.spi.HostFileSystem}.</li>
- *   <li>Failures: {@link org.kexecmeasured.uefi.spi.GuestMemoryException} (a guest pointer outside RAM) and
+ *   <li>Failures: {@link org.kexecmeasured.uefi.spi.GuestMemoryException} (a guest pointer outside RAM, or a write
+ *   into memory the guest cannot write) and
  *   {@link org.kexecmeasured.uefi.spi.ServiceException} (a service cannot go on); either ends the run with a
  *   message naming the service.</li>
  * </ul>

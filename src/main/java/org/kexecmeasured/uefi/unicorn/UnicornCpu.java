@@ -252,9 +252,9 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         if (Long.compareUnsigned(dst, src) > 0 && Long.compareUnsigned(dst, src + count) < 0) {
             return;
         }
-        if (!isMapped(src, count) || ramMapOf(dst, count) == null) {
-            // the engine faults where the loop would: unmapped memory, and the read-execute trap page, which the
-            // host's write would change (uc_mem_write does not check protections: guest code could patch the stubs)
+        if (!isMapped(src, count) || !isGuestWritable(dst, count)) {
+            // the engine faults where the loop would: unmapped memory, and the read-execute trap page (the host's
+            // write refuses it too, but as a host error: the guest's own store is a fault at the loop's address)
             return;
         }
         byte[] last = new byte[1];
@@ -377,13 +377,30 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     /** Mapped ranges {start, end} sorted by start (for range checks before host allocations). */
     private final java.util.List<long[]> mapped = new java.util.ArrayList<>();
 
-    private void recordMapping(long address, long size) {
-        mapped.add(new long[]{address, address + size});
-        mapped.sort((a, b) -> Long.compareUnsigned(a[0], b[0]));
+    /** The ranges of {@link #mapped} the guest may write ({@link #map}'s RAM), sorted the same way. */
+    private final java.util.List<long[]> writable = new java.util.ArrayList<>();
+
+    private static void record(java.util.List<long[]> ranges, long address, long size) {
+        ranges.add(new long[]{address, address + size});
+        ranges.sort((a, b) -> Long.compareUnsigned(a[0], b[0]));
     }
 
     @Override
     public boolean isMapped(long address, long len) {
+        return covered(mapped, address, len);
+    }
+
+    /**
+     * RAM from {@link #map}, deferred pages included (they stay in {@link #ramMaps}); not the read-execute
+     * mappings, which {@code uc_mem_write} would change all the same: {@link #write} asks this first.
+     */
+    @Override
+    public boolean isGuestWritable(long address, long len) {
+        return covered(writable, address, len);
+    }
+
+    /** Whether {@code ranges} ({start, end}, sorted by start) cover all of [address, address + len). */
+    private static boolean covered(java.util.List<long[]> ranges, long address, long len) {
         if (len == 0) {
             return true;
         }
@@ -392,7 +409,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             return false; // wraps
         }
         long at = address;
-        for (long[] r : mapped) {
+        for (long[] r : ranges) {
             if (Long.compareUnsigned(r[0], at) <= 0 && Long.compareUnsigned(at, r[1]) < 0) {
                 at = r[1];
                 if (Long.compareUnsigned(at, end) >= 0) {
@@ -417,7 +434,8 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         check(err, "uc_mem_map_ptr 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
         hostRam.add(ram);
         ramMaps.add(new RamMap(address, address + size, ram));
-        recordMapping(address, size);
+        record(mapped, address, size);
+        record(writable, address, size);
     }
 
     /** Guest RAM [start, end) on {@code ram} (from its base). */
@@ -602,11 +620,14 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         return true;
     }
 
+    /** The content goes in by the engine's own write, the one host write that skips {@link #isGuestWritable}. */
     @Override
-    public void mapReadExecute(long address, long size) {
+    public void mapReadExecute(long address, byte[] content) {
+        long size = content.length;
         check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
                 "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
-        recordMapping(address, size);
+        record(mapped, address, size);
+        engineWrite(address, content, 0, content.length);
     }
 
     @Override
@@ -717,11 +738,22 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         }
     }
 
+    /**
+     * Checked first: {@code uc_mem_write} ignores page protections, so without {@link #isGuestWritable} a service
+     * writing for the guest (SetMem, an output pointer) would patch the read-execute trap page for it.
+     */
     @Override
     public void write(long address, byte[] src, int off, int len) {
+        if (!isGuestWritable(address, len)) {
+            throw notWritable("write", address, len);
+        }
         if (deferred.overlaps(address, len)) {
             materialize(address, address + len); // the host writes into deferred pages: they become RAM first
         }
+        engineWrite(address, src, off, len);
+    }
+
+    private void engineWrite(long address, byte[] src, int off, int len) {
         int done = 0;
         while (done < len) {
             int n = (int) Math.min(ioBuf.size(), len - done);

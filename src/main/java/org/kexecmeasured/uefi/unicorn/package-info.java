@@ -10,7 +10,9 @@
  *   2.0.1 headers.</li>
  *   <li>{@link org.kexecmeasured.uefi.unicorn.UnicornCpu}: the engine with its hooks — trap range, CPUID,
  *   interrupts, invalid memory (which also materializes deferred RAM), block translation, and the heads of
- *   recognized copy loops (nothing runs on ordinary guest code).</li>
+ *   recognized copy loops (nothing runs on ordinary guest code). Its host writes check
+ *   {@code isGuestWritable} first ({@code uc_mem_write} ignores page protections); the read-execute mapping gets
+ *   its content when it is mapped.</li>
  *   <li>{@code DeferredRam}: guest RAM whose content is still only in a host buffer — large sections an image
  *   {@code place}s (a UKI's {@code .linux} and {@code .initrd}) and large buffers the host zeroes for the guest to
  *   fill. The engine has those pages unmapped: the guest's first access maps the 2 MiB chunk around it (copied

@@ -157,10 +157,9 @@ class CopyLoopTest {
     @Test
     void aCopyIntoReadExecuteMemoryFaultsAsTheLoopDoes() {
         long rx = 0x400_0000;
-        cpu.mapReadExecute(rx, 0x1000);
-        byte[] stubs = new byte[64];
+        byte[] stubs = new byte[0x1000];
         Arrays.fill(stubs, (byte) 0xF4);
-        mem.write(rx, stubs); // the host may write there (it places the stubs)
+        cpu.mapReadExecute(rx, stubs); // the host places the stubs as it maps them
         byte[] evil = new byte[64];
         new Random(3).nextBytes(evil);
         long s = 0x40_0000;
