@@ -8,7 +8,10 @@ import java.security.PublicKey;
 import java.security.Signature;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Every signed PCR policy the next system will find: the payload's .pcrsig (systemd-stub hands it
@@ -27,6 +30,12 @@ public final class SignatureCatalog {
     }
 
     private final List<Source> sources = new ArrayList<>();
+    /**
+     * Each entry's verification, done once: a secret is evaluated at every boot phase, and each look-up would
+     * otherwise verify every entry of its key again (RSA verification in the JDK costs milliseconds in this tool's
+     * C1-only JVM). Keyed by the entry object and the key: the same entry and key always give the same answer.
+     */
+    private final Map<PcrSignatures.Entry, Map<PublicKey, Boolean>> verified = new IdentityHashMap<>();
 
     /**
      * systemd's key fingerprint "pkfp": SHA-256 of OpenSSL's i2d_PublicKey() — the PKCS#1
@@ -53,19 +62,27 @@ public final class SignatureCatalog {
         for (Source s : sources) {
             for (PcrSignatures.Entry e : s.signatures().bank(bank.tpmName)) {
                 if (!e.pcrs().equals(pcrs) || !e.pkfp().equalsIgnoreCase(fp)) continue;
-                out.add(new Match(s.label(), e, verifies(key, e)));
+                out.add(new Match(s.label(), e, verifiesOnce(key, e)));
             }
         }
         return out;
     }
 
-    /** A verifying signature over exactly {@code pol}, or null. */
+    /** A verifying signature over exactly {@code pol}, or null; only the entries over {@code pol} are verified. */
     public Match find(HashAlg bank, List<Integer> pcrs, byte[] pkfp, PublicKey key, byte[] pol) {
+        String fp = Hex.of(pkfp);
         String p = Hex.of(pol);
-        for (Match m : forKey(bank, pcrs, pkfp, key)) {
-            if (m.entry().pol().equalsIgnoreCase(p) && m.verifies()) return m;
+        for (Source s : sources) {
+            for (PcrSignatures.Entry e : s.signatures().bank(bank.tpmName)) {
+                if (!e.pcrs().equals(pcrs) || !e.pkfp().equalsIgnoreCase(fp) || !e.pol().equalsIgnoreCase(p)) continue;
+                if (verifiesOnce(key, e)) return new Match(s.label(), e, true);
+            }
         }
         return null;
+    }
+
+    private boolean verifiesOnce(PublicKey key, PcrSignatures.Entry e) {
+        return verified.computeIfAbsent(e, x -> new HashMap<>()).computeIfAbsent(key, k -> verifies(k, e));
     }
 
     /** What TPM2_VerifySignature would accept: RSASSA or ECDSA, SHA-256 over the policy digest bytes. */
