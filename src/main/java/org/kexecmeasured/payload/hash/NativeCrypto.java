@@ -16,7 +16,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * OpenSSL libcrypto (EVP digest API, and the EVP sign API for {@link NativeSigningKey}; OpenSSL 1.1.1 and 3)
+ * OpenSSL libcrypto (EVP digest API, and the EVP sign and verify APIs for {@link NativeSigningKey} and
+ * {@link NativeVerifier}; OpenSSL 1.1.1 and 3)
  * through JNA; optional. The one binding of libcrypto in the tool.
  */
 final class NativeCrypto {
@@ -51,6 +52,19 @@ final class NativeCrypto {
         int EVP_DigestSign(Pointer ctx, byte[] sig, LongByReference siglen, byte[] tbs, long tbslen);
 
         void OPENSSL_cleanse(Pointer ptr, long len);
+
+        // verifying ({@link NativeVerifier})
+
+        /** A public key of a DER SubjectPublicKeyInfo; advances *pp. */
+        Pointer d2i_PUBKEY(Pointer a, PointerByReference pp, long length);
+
+        int EVP_DigestVerifyInit(Pointer ctx, Pointer pctx, Pointer type, Pointer engine, Pointer pkey);
+
+        /** 1: the signature verifies; 0: it does not; below 0: an error (a malformed signature among them). */
+        int EVP_DigestVerify(Pointer ctx, byte[] sig, long siglen, byte[] tbs, long tbslen);
+
+        /** Empties this thread's error queue (a failed verification leaves entries there). */
+        void ERR_clear_error();
     }
 
     private static final LibCrypto LIB = load();

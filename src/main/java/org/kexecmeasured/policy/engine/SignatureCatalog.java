@@ -1,5 +1,6 @@
 package org.kexecmeasured.policy.engine;
 
+import org.kexecmeasured.payload.hash.NativeVerifier;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 
@@ -18,7 +19,7 @@ import java.util.Map;
  * over as /.extra/tpm2-pcr-signature.json), the files the policy names, and the signature a
  * re-authorization creates. Looked up as systemd-cryptsetup does: bank, PCR set, key fingerprint,
  * policy digest; then the signature is verified as the TPM will verify it (TPM2_VerifySignature of
- * RSASSA/ECDSA with SHA-256 over the policy digest).
+ * RSASSA/ECDSA with SHA-256 over the policy digest), in OpenSSL's libcrypto when it is loaded, else by the JDK.
  */
 public final class SignatureCatalog {
 
@@ -90,11 +91,23 @@ public final class SignatureCatalog {
         try {
             byte[] pol = Hex.parse(e.pol());
             byte[] sig = Base64.getMimeDecoder().decode(e.sig());
+            // in libcrypto when it is loaded and takes the key; else the JDK (the same answer: SignatureCatalogTest)
+            Boolean lib = NativeVerifier.verify(key.getEncoded(), HashAlg.SHA256, pol, sig);
+            if (lib != null) return lib;
+            return jdkVerifies(key, pol, sig);
+        } catch (IllegalArgumentException | org.kexecmeasured.util.BadInputException x) {
+            return false;
+        }
+    }
+
+    /** The JDK's answer to {@link #verifies}. */
+    static boolean jdkVerifies(PublicKey key, byte[] pol, byte[] sig) {
+        try {
             Signature s = Signature.getInstance(key.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA");
             s.initVerify(key);
             s.update(pol);
             return s.verify(sig);
-        } catch (GeneralSecurityException | IllegalArgumentException | org.kexecmeasured.util.BadInputException x) {
+        } catch (GeneralSecurityException | IllegalArgumentException x) {
             return false;
         }
     }
