@@ -103,14 +103,20 @@ public final class PemKeys {
                 return null;
             }
         }
-        for (String alg : new String[]{"RSA", "EC"}) {
-            try {
-                return KeyFactory.getInstance(alg).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
-            } catch (GeneralSecurityException e) {
-                // try the next algorithm
+        try {
+            for (String alg : new String[]{"RSA", "EC"}) {
+                try {
+                    return KeyFactory.getInstance(alg).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
+                } catch (GeneralSecurityException e) {
+                    // try the next algorithm
+                }
             }
+            throw new BadInputException(what + ": not an RSA or EC private key");
+        } finally {
+            // our copies of the key's bytes are cleared (the JDK key object keeps its own, which Java cannot clear)
+            java.util.Arrays.fill(pkcs8, (byte) 0);
+            java.util.Arrays.fill(b.der(), (byte) 0);
         }
-        throw new BadInputException(what + ": not an RSA or EC private key");
     }
 
     /**
