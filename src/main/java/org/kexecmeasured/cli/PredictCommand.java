@@ -203,8 +203,9 @@ public final class PredictCommand implements Callable<Integer> {
         /**
          * Microseconds: reading the policy's sources, the plan (of it emulation, hashing), the evaluation; how the
          * payload was held ("mapped" under a read lease, or "copy: why"); the wall time of each step in order
-         * (policyAndPayload: parse the policy, open the payload; pcrSource: open the TPM or read the snapshot; sources; plan; decide and its own
-         * steps as decide.*; report: the report built), up to the output, which is written after them.
+         * (policyAndPayload: parse the policy, open the payload; pcrSource: open the TPM or read the snapshot;
+         * sources; plan; decide and its own steps as decide.*; report: the report built), up to the output, which
+         * is written after them.
          */
         @JsonPropertyOrder({"prepareMicros", "planMicros", "emulationMicros", "hashMicros", "hashBytes", "evaluateMicros", "payloadSource",
                 "stepMicros"})
