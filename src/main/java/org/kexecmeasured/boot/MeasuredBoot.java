@@ -175,20 +175,6 @@ public final class MeasuredBoot {
         }
     }
 
-    /** Wall times of named steps, in their order. */
-    private static final class StepClock {
-        private final Map<String, Long> micros = new java.util.LinkedHashMap<>();
-        private long last = System.nanoTime();
-
-        <T> T time(String step, java.util.function.Supplier<T> body) {
-            T r = body.get();
-            long now = System.nanoTime();
-            micros.put(step, (now - last) / 1000);
-            last = now;
-            return r;
-        }
-    }
-
     public record Result(Plan plan, Decision decision, Loader.Loaded loaded, Commit.Result commit, Outputs outputs,
                          Stats stats) {
     }
@@ -207,7 +193,7 @@ public final class MeasuredBoot {
             // the payload was opened before the locks: a lease broken while the run waited for them (--lock-wait)
             // lets its writer truncate the file 45 s later, and reading the mapping then is SIGBUS
             req.payload().checkUnchanged("before the plan (the run waited for its locks)");
-            StepClock clock = new StepClock();
+            org.kexecmeasured.util.StepClock clock = new org.kexecmeasured.util.StepClock();
             Plan plan = clock.time("plan", () -> plan(req, tpm));
             req.progress().step("deciding");
             Decision decision = clock.time("decide", () -> decide(plan, decider));
@@ -232,7 +218,7 @@ public final class MeasuredBoot {
             Outputs written = clock.time("writeOutputs", () -> unloadOnFailure(loaded, () -> writeOutputs(req, sidecar, committed)));
             Outputs outputs = clock.time("archive", () -> unloadOnFailure(loaded, () -> archive(req, written, committed)));
             return new Result(plan, decision, loaded, committed, outputs,
-                    new Stats((System.nanoTime() - t0) / 1000, CommandCode.sentSince(c0, tpm.commandCounts()), clock.micros));
+                    new Stats((System.nanoTime() - t0) / 1000, CommandCode.sentSince(c0, tpm.commandCounts()), clock.micros()));
         }
     }
 

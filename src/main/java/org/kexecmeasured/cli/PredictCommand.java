@@ -25,6 +25,7 @@ import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.StepClock;
 import picocli.CommandLine.Model.ArgGroupSpec;
 import picocli.CommandLine.Model.CommandSpec;
 
@@ -93,14 +94,16 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        StepClock clock = new StepClock();
         PolicyFile policy = PolicyParser.read(policyFile);
         run.checkDisk();
         try (PayloadFile bytes = run.open()) {
-            return call(policy, bytes);
+            clock.mark("policyAndPayload");
+            return call(policy, bytes, clock);
         }
     }
 
-    private Integer call(PolicyFile policy, PayloadFile bytes) throws IOException {
+    private Integer call(PolicyFile policy, PayloadFile bytes, StepClock clock) throws IOException {
         // the same request boot makes: the log boot would continue, and with the live TPM the running OS's
         // records (IMA, systemd) boot would place before the boundary; a PCR snapshot may come from elsewhere
         Path log = run.log().path();
@@ -113,11 +116,11 @@ public final class PredictCommand implements Callable<Integer> {
         try (progress) {
             if (origin.pcrs != null) {
                 PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
-                report = predict(policy, bytes, req, snapshot, null);
+                report = predict(policy, bytes, req, snapshot, null, clock);
             } else {
                 try (Tpm tpm = services.tpm().open(origin.tcti)) {
                     SortedMap<Integer, Long> c0 = tpm.commandCounts();
-                    report = predict(policy, bytes, req, tpm, tpm);
+                    report = predict(policy, bytes, req, tpm, tpm, clock);
                     report = report.withCommands(byName(CommandCode.sentSince(c0, tpm.commandCounts())));
                 } catch (TpmException e) {
                     throw new IOException("TPM " + origin.tcti + ": " + e.getMessage() + " (nothing was changed)", e);
@@ -131,11 +134,13 @@ public final class PredictCommand implements Callable<Integer> {
         return report.decision().allowed() ? 0 : Main.EXIT_POLICY_DENIED;
     }
 
-    private Report predict(PolicyFile policy, PayloadFile bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm) {
+    private Report predict(PolicyFile policy, PayloadFile bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm, StepClock clock) {
+        clock.mark("pcrSource"); // the TPM opened, or the PCR snapshot read
         long t0 = System.nanoTime();
         req.progress().step("reading the policy's secrets");
         PolicyDecider decider = PolicyDecider.prepare(policy, bytes.buffer(), tpm);
         long t1 = System.nanoTime();
+        clock.mark("sources");
         Plan plan;
         try {
             plan = MeasuredBoot.plan(req, pcrs);
@@ -143,14 +148,27 @@ public final class PredictCommand implements Callable<Integer> {
             throw new BadInputException("emulation of " + run.payload + " failed: " + e.getMessage(), e);
         }
         long t2 = System.nanoTime();
+        clock.mark("plan");
         req.progress().step("evaluating the policy");
         Decision d = decider.decide(plan);
         long t3 = System.nanoTime();
+        clock.mark("decide");
         // the prediction is of the bytes the file holds (a mapped payload's read lease held through the last read)
         bytes.checkUnchanged("before the prediction was reported");
         Report r = Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000, bytes.describeSource());
         JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).predicted(plan, r.decision(), policyFile.toString());
-        return r;
+        clock.mark("report");
+        return r.withSteps(steps(clock.micros(), decider.stepMicros()));
+    }
+
+    /** The command's steps, decide's own steps after it as "decide.STEP". */
+    static Map<String, Long> steps(Map<String, Long> command, Map<String, Long> decide) {
+        Map<String, Long> m = new LinkedHashMap<>();
+        command.forEach((k, v) -> {
+            m.put(k, v);
+            if (k.equals("decide")) decide.forEach((dk, dv) -> m.put("decide." + dk, dv));
+        });
+        return m;
     }
 
     static Map<String, Long> byName(SortedMap<Integer, Long> counts) {
@@ -185,15 +203,26 @@ public final class PredictCommand implements Callable<Integer> {
 
         /**
          * Microseconds: reading the policy's sources, the plan (of it emulation, hashing), the evaluation; how the
-         * payload was held ("mapped" under a read lease, or "copy: why").
+         * payload was held ("mapped" under a read lease, or "copy: why"); the wall time of each step in order
+         * (policyAndPayload: parse the policy, open the payload; pcrSource: open the TPM or read the snapshot;
+         * sources; plan; decide and its own steps as decide.*; report: the report built), up to the output, which
+         * is written after them.
          */
-        @JsonPropertyOrder({"prepareMicros", "planMicros", "emulationMicros", "hashMicros", "hashBytes", "evaluateMicros", "payloadSource"})
+        @JsonPropertyOrder({"prepareMicros", "planMicros", "emulationMicros", "hashMicros", "hashBytes", "evaluateMicros", "payloadSource",
+                "stepMicros"})
+        @JsonInclude(JsonInclude.Include.NON_NULL)
         record Stats(long prepareMicros, long planMicros, long emulationMicros, long hashMicros, long hashBytes, long evaluateMicros,
-                     String payloadSource) {
+                     String payloadSource, Map<String, Long> stepMicros) {
         }
 
         Report withCommands(Map<String, Long> commands) {
             return new Report(policy, payload, pcrSource, banks, events, predictedPcrs, divergences, decision, commands, stats);
+        }
+
+        Report withSteps(Map<String, Long> steps) {
+            Stats s = new Stats(stats.prepareMicros, stats.planMicros, stats.emulationMicros, stats.hashMicros, stats.hashBytes,
+                    stats.evaluateMicros, stats.payloadSource, steps);
+            return new Report(policy, payload, pcrSource, banks, events, predictedPcrs, divergences, decision, tpmCommands, s);
         }
 
         static Report of(PolicyFile policy, Plan plan, PolicyDecider decider, Decision d, long prepareMicros, long evaluateMicros,
@@ -225,7 +254,7 @@ public final class PredictCommand implements Callable<Integer> {
                     plan.tpmBanks().stream().map(a -> a.tpmName).toList(), events, pcrs, div,
                     PolicyRecord.of(decider.evaluation()), null,
                     new Stats(prepareMicros, plan.stats().planMicros(), plan.stats().emulationMicros(), plan.stats().hashMicros(),
-                            plan.stats().hashBytes(), evaluateMicros, payloadSource));
+                            plan.stats().hashBytes(), evaluateMicros, payloadSource, null));
         }
     }
 

@@ -21,6 +21,7 @@ import org.kexecmeasured.tpm.PublicAreaReader;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.StepClock;
 
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -48,6 +49,7 @@ public final class PolicyDecider implements Decider {
     private final PublicAreaReader tpm;
     private PolicyEngine.Evaluation last;
     private Prediction lastPrediction;
+    private Map<String, Long> lastSteps = Map.of();
 
     private PolicyDecider(PolicyEngine.Prepared prepared, java.nio.ByteBuffer payload, JsonNode savedPcrsig, PublicAreaReader tpm) {
         this.prepared = prepared;
@@ -99,10 +101,22 @@ public final class PolicyDecider implements Decider {
         return lastPrediction;
     }
 
+    /**
+     * The wall time of each step of the last {@link #decide}, in microseconds and order: prediction, payloadFacts,
+     * payloadTrust, findings (chain, banks, divergent PCRs), reauthorization (signing), verdicts, record.
+     */
+    public Map<String, Long> stepMicros() {
+        return lastSteps;
+    }
+
     @Override
     public Decision decide(Plan plan) {
+        StepClock clock = new StepClock();
         Prediction prediction = prediction(plan);
-        PolicyEngine.Evaluation ev = PolicyEngine.evaluate(prepared, prediction, payloadFacts(plan), divergences(plan), tpm);
+        clock.mark("prediction");
+        PolicyEngine.Payload facts = payloadFacts(plan);
+        clock.mark("payloadFacts");
+        PolicyEngine.Evaluation ev = PolicyEngine.evaluate(prepared, prediction, facts, divergences(plan), tpm, clock);
         last = ev;
         lastPrediction = prediction;
         List<String> reasons = new ArrayList<>();
@@ -118,6 +132,8 @@ public final class PolicyDecider implements Decider {
             sidecar.put(Reauthorizer.FILE_NAME, ev.reauthorization().json());
         }
         JsonNode record = Json.MAPPER.valueToTree(PolicyRecord.of(ev));
+        clock.mark("record");
+        lastSteps = clock.micros();
         return new Decision(ev.allowed(), reasons, sidecar, extra, record, verdicts(ev));
     }
 

@@ -18,6 +18,7 @@ import org.kexecmeasured.tpm.PublicAreaReader;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.StepClock;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -147,6 +148,12 @@ public final class PolicyEngine {
      */
     public static Evaluation evaluate(Prepared p, Prediction prediction, Payload payload, List<Divergent> divergent,
                                       PublicAreaReader tpm) {
+        return evaluate(p, prediction, payload, divergent, tpm, new StepClock());
+    }
+
+    /** As {@link #evaluate(Prepared, Prediction, Payload, List, PublicAreaReader)}, its steps timed on {@code clock}. */
+    public static Evaluation evaluate(Prepared p, Prediction prediction, Payload payload, List<Divergent> divergent,
+                                      PublicAreaReader tpm, StepClock clock) {
         PolicyFile policy = p.policy();
         List<Finding> findings = new ArrayList<>();
 
@@ -160,6 +167,7 @@ public final class PolicyEngine {
                     : payload.images();
             trust = PayloadCheck.check(policy.payload(), p.anchors(), images);
         }
+        clock.mark("payloadTrust");
         for (String f : trust.failures()) findings.add(Finding.deny("payload: " + f));
         findings.addAll(chainExtends(policy, payload.chainExtends()));
 
@@ -187,6 +195,8 @@ public final class PolicyEngine {
             }
         }
 
+        clock.mark("findings");
+
         SignatureCatalog catalog = new SignatureCatalog();
         for (SignatureCatalog.Source s : p.signatures().sources()) catalog.add(s.label(), s.signatures());
         if (payload.pcrsig() != null) catalog.add("the payload's .pcrsig", payload.pcrsig());
@@ -195,6 +205,8 @@ public final class PolicyEngine {
             reauth = Reauthorizer.sign(policy.reauthorize(), prediction, p.secrets());
             catalog.add("re-authorization by " + policy.reauthorize().signingKey().getFileName(), reauth.signatures());
         }
+
+        clock.mark("reauthorization");
 
         SecretEvaluator ev = new SecretEvaluator(prediction, policy.measurement().nextBootPhases(), catalog, tpm);
         List<SecretVerdict> verdicts = new ArrayList<>();
@@ -209,6 +221,7 @@ public final class PolicyEngine {
                         ? Finding.deny(text) : Finding.warn(text));
             }
         }
+        clock.mark("verdicts");
         return new Evaluation(policy.id(), trust, divergent, tolerated, verdicts, reauth, findings);
     }
 }

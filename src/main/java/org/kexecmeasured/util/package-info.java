@@ -4,7 +4,8 @@
  * {@link org.kexecmeasured.util.AtomicFiles} (write to a temporary file, fsync, rename, fsync the directory),
  * {@link org.kexecmeasured.util.Json} (the one configured Jackson mapper), {@link org.kexecmeasured.util.HashAlg}
  * (TPM_ALG_ID, digest, extend), {@link org.kexecmeasured.util.Hex}, {@link org.kexecmeasured.util.Le} and
- * {@link org.kexecmeasured.util.BeReader} (bounded little- and big-endian reads), and
+ * {@link org.kexecmeasured.util.BeReader} (bounded little- and big-endian reads), {@link org.kexecmeasured.util.StepClock}
+ * (the wall times of a flow's named steps for {@code --json} stats), and
  * {@link org.kexecmeasured.util.BadInputException}, which the CLI turns into one line and exit code 2.
  * Nothing here depends on another package of the tool.
  */

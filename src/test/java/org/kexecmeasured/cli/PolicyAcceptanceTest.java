@@ -141,6 +141,19 @@ class PolicyAcceptanceTest {
             Map<String, JsonNode> predicted = new HashMap<>();
             for (JsonNode s : report.path("decision").path("secrets")) predicted.put(s.path("name").asText(), s);
             assertEquals(6, predicted.size(), p.out());
+            // --json step timing: every step once, in the order they run; decide's own steps within decide
+            JsonNode steps = report.path("stats").path("stepMicros");
+            List<String> names = new ArrayList<>();
+            steps.fieldNames().forEachRemaining(names::add);
+            assertEquals(List.of("policyAndPayload", "pcrSource", "sources", "plan", "decide", "decide.prediction", "decide.payloadFacts",
+                    "decide.payloadTrust", "decide.findings", "decide.reauthorization", "decide.verdicts", "decide.record", "report"),
+                    names, steps.toString());
+            long inDecide = 0;
+            for (String n : names) {
+                assertTrue(steps.path(n).asLong(-1) >= 0, n + ": " + steps);
+                if (n.startsWith("decide.")) inDecide += steps.path(n).asLong();
+            }
+            assertTrue(inDecide <= steps.path("decide").asLong(), "decide's steps add up to at most decide: " + steps);
             assertEquals("reachable", predicted.get("a").path("verdict").asText());
             assertEquals("unreachable", predicted.get("b").path("verdict").asText());
             assertEquals("unreachable", predicted.get("c").path("verdict").asText());

@@ -5,6 +5,8 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.IntByReference;
+import com.sun.jna.ptr.LongByReference;
+import com.sun.jna.ptr.PointerByReference;
 import org.kexecmeasured.util.HashAlg;
 
 import java.util.ArrayList;
@@ -13,7 +15,11 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
-/** OpenSSL libcrypto (EVP digest API, OpenSSL 1.1 and 3) through JNA; optional. */
+/**
+ * OpenSSL libcrypto (EVP digest API, and the EVP sign and verify APIs for {@link NativeSigningKey} and
+ * {@link NativeVerifier}; OpenSSL 1.1.1 and 3)
+ * through JNA; optional. The one binding of libcrypto in the tool.
+ */
 final class NativeCrypto {
 
     interface LibCrypto extends Library {
@@ -28,6 +34,37 @@ final class NativeCrypto {
         int EVP_DigestUpdate(Pointer ctx, Pointer data, long count);
 
         int EVP_DigestFinal_ex(Pointer ctx, byte[] md, IntByReference size);
+
+        // signing ({@link NativeSigningKey}): OpenSSL 1.1.1 and 3 both export these
+
+        /** Any private-key DER (PKCS#8, PKCS#1 RSA, SEC 1 EC); advances *pp. */
+        Pointer d2i_AutoPrivateKey(Pointer a, PointerByReference pp, long length);
+
+        /** SubjectPublicKeyInfo DER of the key's public half; with pp null only its length. */
+        int i2d_PUBKEY(Pointer pkey, PointerByReference pp);
+
+        /** Frees the key; OpenSSL clears the private components (BN_clear_free) as it does. */
+        void EVP_PKEY_free(Pointer pkey);
+
+        int EVP_DigestSignInit(Pointer ctx, Pointer pctx, Pointer type, Pointer engine, Pointer pkey);
+
+        /** One-shot sign; with sig null only the maximum length into siglen. */
+        int EVP_DigestSign(Pointer ctx, byte[] sig, LongByReference siglen, byte[] tbs, long tbslen);
+
+        void OPENSSL_cleanse(Pointer ptr, long len);
+
+        // verifying ({@link NativeVerifier})
+
+        /** A public key of a DER SubjectPublicKeyInfo; advances *pp. */
+        Pointer d2i_PUBKEY(Pointer a, PointerByReference pp, long length);
+
+        int EVP_DigestVerifyInit(Pointer ctx, Pointer pctx, Pointer type, Pointer engine, Pointer pkey);
+
+        /** 1: the signature verifies; 0: it does not; below 0: an error (a malformed signature among them). */
+        int EVP_DigestVerify(Pointer ctx, byte[] sig, long siglen, byte[] tbs, long tbslen);
+
+        /** Empties this thread's error queue (a failed verification leaves entries there). */
+        void ERR_clear_error();
     }
 
     private static final LibCrypto LIB = load();
@@ -52,11 +89,16 @@ final class NativeCrypto {
         return LIB != null;
     }
 
+    /** The loaded library (null when {@link #available()} is false), for the other users of this one binding. */
+    static LibCrypto lib() {
+        return LIB;
+    }
+
     static boolean supports(HashAlg a) {
         return a == HashAlg.SHA1 || a == HashAlg.SHA256 || a == HashAlg.SHA384 || a == HashAlg.SHA512;
     }
 
-    private static String opensslName(HashAlg a) {
+    static String opensslName(HashAlg a) {
         return switch (a) {
             case SHA1 -> "SHA1";
             case SHA256 -> "SHA256";

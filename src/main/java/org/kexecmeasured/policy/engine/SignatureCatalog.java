@@ -1,5 +1,6 @@
 package org.kexecmeasured.policy.engine;
 
+import org.kexecmeasured.payload.hash.NativeVerifier;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 
@@ -8,14 +9,17 @@ import java.security.PublicKey;
 import java.security.Signature;
 import java.util.ArrayList;
 import java.util.Base64;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Every signed PCR policy the next system will find: the payload's .pcrsig (systemd-stub hands it
  * over as /.extra/tpm2-pcr-signature.json), the files the policy names, and the signature a
  * re-authorization creates. Looked up as systemd-cryptsetup does: bank, PCR set, key fingerprint,
  * policy digest; then the signature is verified as the TPM will verify it (TPM2_VerifySignature of
- * RSASSA/ECDSA with SHA-256 over the policy digest).
+ * RSASSA/ECDSA with SHA-256 over the policy digest), in OpenSSL's libcrypto when it is loaded, else by the JDK.
  */
 public final class SignatureCatalog {
 
@@ -27,6 +31,12 @@ public final class SignatureCatalog {
     }
 
     private final List<Source> sources = new ArrayList<>();
+    /**
+     * Each entry's verification, done once: a secret is evaluated at every boot phase, and each look-up would
+     * otherwise verify every entry of its key again (RSA verification in the JDK costs milliseconds in this tool's
+     * C1-only JVM). Keyed by the entry object and the key: the same entry and key always give the same answer.
+     */
+    private final Map<PcrSignatures.Entry, Map<PublicKey, Boolean>> verified = new IdentityHashMap<>();
 
     /**
      * systemd's key fingerprint "pkfp": SHA-256 of OpenSSL's i2d_PublicKey() — the PKCS#1
@@ -53,19 +63,27 @@ public final class SignatureCatalog {
         for (Source s : sources) {
             for (PcrSignatures.Entry e : s.signatures().bank(bank.tpmName)) {
                 if (!e.pcrs().equals(pcrs) || !e.pkfp().equalsIgnoreCase(fp)) continue;
-                out.add(new Match(s.label(), e, verifies(key, e)));
+                out.add(new Match(s.label(), e, verifiesOnce(key, e)));
             }
         }
         return out;
     }
 
-    /** A verifying signature over exactly {@code pol}, or null. */
+    /** A verifying signature over exactly {@code pol}, or null; only the entries over {@code pol} are verified. */
     public Match find(HashAlg bank, List<Integer> pcrs, byte[] pkfp, PublicKey key, byte[] pol) {
+        String fp = Hex.of(pkfp);
         String p = Hex.of(pol);
-        for (Match m : forKey(bank, pcrs, pkfp, key)) {
-            if (m.entry().pol().equalsIgnoreCase(p) && m.verifies()) return m;
+        for (Source s : sources) {
+            for (PcrSignatures.Entry e : s.signatures().bank(bank.tpmName)) {
+                if (!e.pcrs().equals(pcrs) || !e.pkfp().equalsIgnoreCase(fp) || !e.pol().equalsIgnoreCase(p)) continue;
+                if (verifiesOnce(key, e)) return new Match(s.label(), e, true);
+            }
         }
         return null;
+    }
+
+    private boolean verifiesOnce(PublicKey key, PcrSignatures.Entry e) {
+        return verified.computeIfAbsent(e, x -> new HashMap<>()).computeIfAbsent(key, k -> verifies(k, e));
     }
 
     /** What TPM2_VerifySignature would accept: RSASSA or ECDSA, SHA-256 over the policy digest bytes. */
@@ -73,11 +91,23 @@ public final class SignatureCatalog {
         try {
             byte[] pol = Hex.parse(e.pol());
             byte[] sig = Base64.getMimeDecoder().decode(e.sig());
+            // in libcrypto when it is loaded and takes the key; else the JDK (the same answer: SignatureCatalogTest)
+            Boolean lib = NativeVerifier.verify(key.getEncoded(), HashAlg.SHA256, pol, sig);
+            if (lib != null) return lib;
+            return jdkVerifies(key, pol, sig);
+        } catch (IllegalArgumentException | org.kexecmeasured.util.BadInputException x) {
+            return false;
+        }
+    }
+
+    /** The JDK's answer to {@link #verifies}. */
+    static boolean jdkVerifies(PublicKey key, byte[] pol, byte[] sig) {
+        try {
             Signature s = Signature.getInstance(key.getAlgorithm().equals("RSA") ? "SHA256withRSA" : "SHA256withECDSA");
             s.initVerify(key);
             s.update(pol);
             return s.verify(sig);
-        } catch (GeneralSecurityException | IllegalArgumentException | org.kexecmeasured.util.BadInputException x) {
+        } catch (GeneralSecurityException | IllegalArgumentException x) {
             return false;
         }
     }

@@ -45,7 +45,8 @@ import java.util.TreeSet;
  * and phase, pol = PolicyPCR digest (session hash SHA-256) over the PCR values, sig = the key's
  * signature over pol with the bank's hash (RSA PKCS#1 v1.5 or ECDSA), pkfp = systemd's key
  * fingerprint ({@link org.kexecmeasured.policy.engine.SignatureCatalog#fingerprint}), pcrs = the signed PCRs. A token bound to that key (enrolled with
- * systemd-cryptenroll --tpm2-public-key) then unlocks after the kexec; the signed values are recorded.
+ * systemd-cryptenroll --tpm2-public-key) then unlocks after the kexec; the signed values are recorded. The key
+ * signs in OpenSSL's libcrypto when it is loaded, else in the JDK ({@link SigningKey} says when).
  */
 public final class Reauthorizer {
 
@@ -79,8 +80,13 @@ public final class Reauthorizer {
      * the signing key: re-authorizing it would change nothing, and saying nothing would hide that.
      */
     public static Result sign(PolicyFile.Reauthorize config, Prediction prediction, List<SealedSecret> secrets) {
-        PrivateKey key = readPrivateKey(config.signingKey());
-        PublicKey pub = publicKeyOf(key, config.signingKey());
+        try (SigningKey key = SigningKey.read(config.signingKey())) {
+            return sign(config, prediction, secrets, key);
+        }
+    }
+
+    private static Result sign(PolicyFile.Reauthorize config, Prediction prediction, List<SealedSecret> secrets, SigningKey key) {
+        PublicKey pub = key.publicKey();
         byte[] pkfp = org.kexecmeasured.policy.engine.SignatureCatalog.fingerprint(pub);
         // which PCR sets to sign: those of the named secrets' PolicyAuthorize steps with this key
         TreeSet<String> pcrSets = new TreeSet<>();
@@ -118,7 +124,7 @@ public final class Reauthorizer {
                 for (List<Integer> pcrs : sets) {
                     PcrSelection sel = PcrSelection.of(bank, pcrs);
                     byte[] pol = PolicyDigest.start(HashAlg.SHA256).policyPcr(sel, st.values()).digest();
-                    byte[] sig = sign(key, bank, pol);
+                    byte[] sig = key.sign(bank, pol);
                     entries.add(new PcrSignatures.Entry(pcrs, Hex.of(pkfp), Hex.of(pol), Base64.getEncoder().encodeToString(sig)));
                     Map<String, String> values = new TreeMap<>(java.util.Comparator.comparingInt(Integer::parseInt));
                     for (int p : pcrs) values.put(Integer.toString(p), Hex.of(st.values().get(bank)[p]));
@@ -131,7 +137,7 @@ public final class Reauthorizer {
         return new Result(sigs, sigs.toJson(), Hex.of(pkfp), signed, config.secrets());
     }
 
-    /** The signature systemd-measure makes: EVP_DigestSign with the bank's hash over the policy digest. */
+    /** The JDK's signature as systemd-measure makes it (EVP_DigestSign with the bank's hash over the policy digest). */
     static byte[] sign(PrivateKey key, HashAlg bank, byte[] pol) {
         String h = bank.jcaName.replace("-", "");
         String alg = key.getAlgorithm().equals("RSA") ? h + "withRSA" : h + "withECDSA";
@@ -145,22 +151,27 @@ public final class Reauthorizer {
         }
     }
 
-    static PrivateKey readPrivateKey(Path file) {
-        byte[] b;
+    /** The signing key's file, at most 64 KiB (the caller clears the bytes). */
+    static byte[] readPem(Path file) {
         try {
             if (Files.size(file) > 1 << 16) throw new BadInputException(file + ": larger than 64 KiB, not a PEM private key");
-            b = BoundedFiles.read(file, BoundedFiles.TEXT);
+            return BoundedFiles.read(file, BoundedFiles.TEXT);
         } catch (IOException e) {
             throw new BadInputException("reauthorize: cannot read the signing key " + file + ": " + e.getMessage());
         }
+    }
+
+    /** The JDK's key of the PEM: PKCS#8 and PKCS#1 by the JDK, other forms (SEC 1 EC) through Bouncy Castle. */
+    static PrivateKey jdkPrivateKey(byte[] b, Path file) {
         PrivateKey plain = org.kexecmeasured.policy.secret.PemKeys.privateKey(b, "reauthorize: " + file);
         if (plain != null) return plain;
-        // other PEM forms (an "EC PRIVATE KEY" of SEC 1) through Bouncy Castle
         try (Reader r = new java.io.StringReader(new String(b, StandardCharsets.US_ASCII)); PEMParser p = new PEMParser(r)) {
-            Object o = p.readObject();
             JcaPEMKeyConverter c = new JcaPEMKeyConverter();
-            if (o instanceof PEMKeyPair kp) return c.getPrivateKey(kp.getPrivateKeyInfo());
-            if (o instanceof PrivateKeyInfo pki) return c.getPrivateKey(pki);
+            // the first key: `openssl ecparam -genkey` writes an "EC PARAMETERS" block before it
+            for (Object o = p.readObject(); o != null; o = p.readObject()) {
+                if (o instanceof PEMKeyPair kp) return c.getPrivateKey(kp.getPrivateKeyInfo());
+                if (o instanceof PrivateKeyInfo pki) return c.getPrivateKey(pki);
+            }
             throw new BadInputException("reauthorize: " + file + " is not an unencrypted PEM private key");
         } catch (IOException | RuntimeException e) {
             if (e instanceof BadInputException x) throw x;
@@ -189,7 +200,10 @@ public final class Reauthorizer {
 
     /** SubjectPublicKeyInfo PEM of the signing key's public half (for enrolment and checks). */
     public static String publicKeyPem(Path signingKey) {
-        PublicKey pub = publicKeyOf(readPrivateKey(signingKey), signingKey);
+        PublicKey pub;
+        try (SigningKey k = SigningKey.read(signingKey)) {
+            pub = k.publicKey();
+        }
         String b64 = Base64.getMimeEncoder(64, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(pub.getEncoded());
         return "-----BEGIN PUBLIC KEY-----\n" + b64 + "\n-----END PUBLIC KEY-----\n";
     }

@@ -49,14 +49,46 @@ public final class PemKeys {
     public static PublicKey publicKey(String pem, String what) {
         Block b = block(pem, what);
         if (!b.type().equals("PUBLIC KEY")) throw new BadInputException(what + ": a " + b.type() + ", not a PUBLIC KEY");
+        PublicKey k = publicKey(b.der());
+        if (k == null) throw new BadInputException(what + ": not an RSA or EC public key");
+        return k;
+    }
+
+    /** An RSA or EC key of a DER SubjectPublicKeyInfo; null for anything else. */
+    public static PublicKey publicKey(byte[] spki) {
         for (String alg : new String[]{"RSA", "EC"}) {
             try {
-                return KeyFactory.getInstance(alg).generatePublic(new X509EncodedKeySpec(b.der()));
+                return KeyFactory.getInstance(alg).generatePublic(new X509EncodedKeySpec(spki));
             } catch (GeneralSecurityException e) {
                 // try the next algorithm
             }
         }
-        throw new BadInputException(what + ": not an RSA or EC public key");
+        return null;
+    }
+
+    /**
+     * The DER of the first unencrypted private-key block — "PRIVATE KEY" (PKCS#8), "RSA PRIVATE KEY" (PKCS#1) or "EC
+     * PRIVATE KEY" (SEC 1, often after an "EC PARAMETERS" block) — for OpenSSL's {@code d2i_AutoPrivateKey}, which
+     * takes each of them; null when there is none (encrypted, other types: the caller's JDK path words the error).
+     * The caller clears the array after use.
+     */
+    public static byte[] privateKeyDer(byte[] pemBytes) {
+        Matcher m = BLOCK.matcher(new String(pemBytes, StandardCharsets.US_ASCII));
+        while (m.find()) {
+            switch (m.group(1)) {
+                case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY" -> {
+                    try {
+                        return Base64.getMimeDecoder().decode(m.group(2));
+                    } catch (IllegalArgumentException e) {
+                        return null;
+                    }
+                }
+                default -> {
+                    // an "EC PARAMETERS" block or another: look further
+                }
+            }
+        }
+        return null;
     }
 
     /** A "PRIVATE KEY" (PKCS#8) or "RSA PRIVATE KEY" (PKCS#1); null for other types (the caller may try more). */
@@ -71,14 +103,20 @@ public final class PemKeys {
                 return null;
             }
         }
-        for (String alg : new String[]{"RSA", "EC"}) {
-            try {
-                return KeyFactory.getInstance(alg).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
-            } catch (GeneralSecurityException e) {
-                // try the next algorithm
+        try {
+            for (String alg : new String[]{"RSA", "EC"}) {
+                try {
+                    return KeyFactory.getInstance(alg).generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
+                } catch (GeneralSecurityException e) {
+                    // try the next algorithm
+                }
             }
+            throw new BadInputException(what + ": not an RSA or EC private key");
+        } finally {
+            // our copies of the key's bytes are cleared (the JDK key object keeps its own, which Java cannot clear)
+            java.util.Arrays.fill(pkcs8, (byte) 0);
+            java.util.Arrays.fill(b.der(), (byte) 0);
         }
-        throw new BadInputException(what + ": not an RSA or EC private key");
     }
 
     /**

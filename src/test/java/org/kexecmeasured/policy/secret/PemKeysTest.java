@@ -22,9 +22,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * pair with their public keys (a signature made with one verifies with the other), and systemd's
  * key fingerprint equals SHA-256 of what openssl prints as the RSAPublicKey / the EC point.
  */
-class PemKeysTest {
+public class PemKeysTest {
 
-    static byte[] openssl(Path dir, String... args) throws Exception {
+    /** Runs openssl in {@code dir}; fails (naming the Debian package) unless it exits 0; its stdout. */
+    public static byte[] openssl(Path dir, String... args) throws Exception {
         Path out = dir.resolve("openssl.out");
         List<String> cmd = new java.util.ArrayList<>(List.of("openssl"));
         cmd.addAll(List.of(args));
