@@ -60,6 +60,10 @@ public final class Main implements Runnable {
             System.out.println(versionLine());
             System.exit(0);
         }
+        // start-up: picocli's default factory looks for Groovy's Closure class once (for closures in annotations, which
+        // no command here has); that one failing class lookup opens and indexes the jar, ~20-30 ms that nothing else
+        // on a command's path needs (every class comes from the CDS archive)
+        System.setProperty("picocli.disable.closures", "true");
         // the commands that run a payload load TSS.Java, JNA, libcrypto, Unicorn and Jackson's writers on a second
         // core while picocli builds the command's model and the command reads its payload
         if (args.length > 0 && (args[0].equals("boot") || args[0].equals("predict"))) Warmup.start();
