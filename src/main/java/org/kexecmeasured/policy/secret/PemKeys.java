@@ -66,6 +66,42 @@ public final class PemKeys {
         return null;
     }
 
+    /** The curves the JDK's SunEC signs and verifies on (JDK 16 and later dropped the rest): NIST P-256, P-384, P-521. */
+    private static final java.util.List<java.security.spec.ECParameterSpec> JDK_CURVES = jdkCurves();
+
+    private static java.util.List<java.security.spec.ECParameterSpec> jdkCurves() {
+        java.util.List<java.security.spec.ECParameterSpec> out = new java.util.ArrayList<>();
+        for (String name : new String[]{"secp256r1", "secp384r1", "secp521r1"}) {
+            try {
+                java.security.AlgorithmParameters p = java.security.AlgorithmParameters.getInstance("EC");
+                p.init(new java.security.spec.ECGenParameterSpec(name));
+                out.add(p.getParameterSpec(java.security.spec.ECParameterSpec.class));
+            } catch (GeneralSecurityException e) {
+                // a JDK without the curve: keys on it stay with the JDK path, which refuses them
+            }
+        }
+        return java.util.List.copyOf(out);
+    }
+
+    /**
+     * Whether the JDK path signs and verifies with {@code key} too: RSA, or EC on NIST P-256, P-384 or P-521 (also
+     * the curves a TPM and systemd take). OpenSSL's libcrypto also takes keys on other curves (secp256k1,
+     * brainpool); where it stands in for the JDK (re-authorization signing, signed-policy verification) it must
+     * give the JDK's answer, so it is used only for these keys.
+     */
+    public static boolean jdkSignatureKey(PublicKey key) {
+        if (key instanceof RSAPublicKey) return true;
+        if (!(key instanceof ECPublicKey ec)) return false;
+        java.security.spec.ECParameterSpec s = ec.getParams();
+        for (java.security.spec.ECParameterSpec c : JDK_CURVES) {
+            if (c.getCurve().equals(s.getCurve()) && c.getGenerator().equals(s.getGenerator())
+                    && c.getOrder().equals(s.getOrder()) && c.getCofactor() == s.getCofactor()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * The DER of the first unencrypted private-key block — "PRIVATE KEY" (PKCS#8), "RSA PRIVATE KEY" (PKCS#1) or "EC
      * PRIVATE KEY" (SEC 1, often after an "EC PARAMETERS" block) — for OpenSSL's {@code d2i_AutoPrivateKey}, which

@@ -118,4 +118,21 @@ class SigningKeyTest {
         }
         assertNull(NativeSigningKey.fromDer(java.util.Arrays.copyOf(der, der.length + 1)), "a trailing byte: not a key's whole DER");
     }
+
+    /**
+     * A key on a curve libcrypto signs on but the JDK (and a TPM, and systemd) do not: it goes to the JDK path, which
+     * refuses it as bad input, as before libcrypto signed (openssl makes the key; the JDK's refusal is the oracle).
+     */
+    @Test
+    void aKeyOnACurveTheJdkRefusesIsNotSignedByLibcrypto(@TempDir Path dir) throws Exception {
+        for (String curve : new String[]{"secp256k1", "brainpoolP256r1"}) {
+            Path k = key(dir, curve + ".pem", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:" + curve);
+            try (SigningKey s = SigningKey.read(k)) {
+                assertFalse(s.isNative(), curve + ": not held by libcrypto");
+                assertThrows(BadInputException.class, () -> s.sign(HashAlg.SHA256, new byte[32]), curve);
+            } catch (BadInputException refusedWhenRead) {
+                // refused as it is read: as good
+            }
+        }
+    }
 }
