@@ -109,22 +109,33 @@ public final class PemKeys {
      * The caller clears the array after use.
      */
     public static byte[] privateKeyDer(byte[] pemBytes) {
-        Matcher m = BLOCK.matcher(new String(pemBytes, StandardCharsets.US_ASCII));
-        while (m.find()) {
-            switch (m.group(1)) {
-                case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY" -> {
-                    try {
-                        return Base64.getMimeDecoder().decode(m.group(2));
-                    } catch (IllegalArgumentException e) {
-                        return null;
+        // no String of the PEM (it could not be cleared): the pattern runs over a char array cleared afterwards, and
+        // the base64 text is decoded from a byte copy cleared afterwards (US-ASCII: char index = byte index)
+        char[] chars = new char[pemBytes.length];
+        for (int i = 0; i < chars.length; i++) chars[i] = (char) (pemBytes[i] & 0xff);
+        try {
+            Matcher m = BLOCK.matcher(java.nio.CharBuffer.wrap(chars));
+            while (m.find()) {
+                switch (m.group(1)) {
+                    case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY" -> {
+                        byte[] b64 = java.util.Arrays.copyOfRange(pemBytes, m.start(2), m.end(2));
+                        try {
+                            return Base64.getMimeDecoder().decode(b64);
+                        } catch (IllegalArgumentException e) {
+                            return null;
+                        } finally {
+                            java.util.Arrays.fill(b64, (byte) 0);
+                        }
+                    }
+                    default -> {
+                        // an "EC PARAMETERS" block or another: look further
                     }
                 }
-                default -> {
-                    // an "EC PARAMETERS" block or another: look further
-                }
             }
+            return null;
+        } finally {
+            java.util.Arrays.fill(chars, '\0');
         }
-        return null;
     }
 
     /** A "PRIVATE KEY" (PKCS#8) or "RSA PRIVATE KEY" (PKCS#1); null for other types (the caller may try more). */
