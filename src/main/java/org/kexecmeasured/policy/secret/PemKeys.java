@@ -66,8 +66,13 @@ public final class PemKeys {
         return null;
     }
 
-    /** The curves the JDK's SunEC signs and verifies on (JDK 16 and later dropped the rest): NIST P-256, P-384, P-521. */
-    private static final java.util.List<java.security.spec.ECParameterSpec> JDK_CURVES = jdkCurves();
+    /**
+     * The curves the JDK's SunEC signs and verifies on (JDK 16 and later dropped the rest): NIST P-256, P-384, P-521.
+     * A holder, made at the first EC key (whose KeyFactory loaded SunEC already): an RSA-only run never pays for it.
+     */
+    private static final class JdkCurves {
+        static final java.util.List<java.security.spec.ECParameterSpec> ALL = jdkCurves();
+    }
 
     private static java.util.List<java.security.spec.ECParameterSpec> jdkCurves() {
         java.util.List<java.security.spec.ECParameterSpec> out = new java.util.ArrayList<>();
@@ -93,7 +98,7 @@ public final class PemKeys {
         if (key instanceof RSAPublicKey) return true;
         if (!(key instanceof ECPublicKey ec)) return false;
         java.security.spec.ECParameterSpec s = ec.getParams();
-        for (java.security.spec.ECParameterSpec c : JDK_CURVES) {
+        for (java.security.spec.ECParameterSpec c : JdkCurves.ALL) {
             if (c.getCurve().equals(s.getCurve()) && c.getGenerator().equals(s.getGenerator())
                     && c.getOrder().equals(s.getOrder()) && c.getCofactor() == s.getCofactor()) {
                 return true;
