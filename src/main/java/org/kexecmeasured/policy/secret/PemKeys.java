@@ -132,6 +132,9 @@ public final class PemKeys {
                             java.util.Arrays.fill(b64, (byte) 0);
                         }
                     }
+                    case "ENCRYPTED PRIVATE KEY" -> {
+                        return null; // the JDK path refuses it, by name: a key after it must not be taken instead
+                    }
                     default -> {
                         // an "EC PARAMETERS" block or another: look further
                     }

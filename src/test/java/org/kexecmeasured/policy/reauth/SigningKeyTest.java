@@ -135,4 +135,19 @@ class SigningKeyTest {
             }
         }
     }
+
+    /**
+     * An encrypted key followed by a plain one: refused as the JDK path refuses it (the first key is encrypted), not
+     * signed by libcrypto with the second key.
+     */
+    @Test
+    void anEncryptedKeyBeforeAPlainOneIsRefused(@TempDir Path dir) throws Exception {
+        Path rsa = key(dir, "rsa.pem", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048");
+        byte[] enc = openssl(dir, "pkey", "-in", rsa.toString(), "-aes256", "-passout", "pass:x");
+        Path both = dir.resolve("both.pem");
+        Files.write(both, (new String(enc, java.nio.charset.StandardCharsets.US_ASCII) + Files.readString(rsa))
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        BadInputException e = assertThrows(BadInputException.class, () -> SigningKey.read(both));
+        assertTrue(e.getMessage().contains("encrypted private key"), e.getMessage());
+    }
 }
