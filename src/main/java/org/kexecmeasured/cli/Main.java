@@ -82,6 +82,13 @@ public final class Main implements Runnable {
         CommandLine cl = commandLine(services.withTpm(tpms), args);
         cl.setOut(out);
         cl.setErr(err);
+        // the same fault raised in a worker thread (the hashing of a bank group, the inspector's workers) reaches
+        // the command wrapped in an Exception (CompletionException, ExecutionException): the same answer
+        CommandLine.IExecutionExceptionHandler handler = cl.getExecutionExceptionHandler();
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            Error fault = truncatedMappingFault(ex);
+            return fault != null ? journaled(handleError(fault, c, args, tpms), ex, c) : handler.handleExecutionException(ex, c, parsed);
+        });
         try {
             return cl.execute(args);
         } catch (Error e) {
@@ -247,6 +254,15 @@ public final class Main implements Runnable {
         if (System.getenv("KEXEC_MEASURED_DEBUG") != null) e.printStackTrace(err);
         err.flush();
         return EXIT_INTERNAL;
+    }
+
+    /** The truncated-mapping fault {@code ex} wraps (its causes, a few levels down), or null. */
+    static Error truncatedMappingFault(Throwable ex) {
+        Throwable t = ex.getCause();
+        for (int depth = 0; t != null && depth < 8; depth++, t = t.getCause()) {
+            if (PayloadFile.isTruncatedMappingFault(t)) return (Error) t;
+        }
+        return null;
     }
 
     /** "eventlog replay": the subcommand words of the command line, without options or files. */
