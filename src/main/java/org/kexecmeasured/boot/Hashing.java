@@ -295,8 +295,9 @@ public final class Hashing {
      * are in: its LoadImage measurement is the emulation's first step and blocks until every bank's digest is there
      * ({@code ImageServices.load} measures before the image exists for the guest).
      *
-     * <p>A failure of the other banks' hashing (a broken read lease, checked here once before any thread reads the
-     * mapping) is thrown, as itself, by whatever waits for them: the LoadImage measurement or {@link #awaitPayload}.
+     * <p>A failure of the other banks' hashing (a broken read lease: checked here before this thread reads the
+     * mapping and on each other thread before it does) is thrown, as itself, by whatever waits for them: the LoadImage
+     * measurement or {@link #awaitPayload}; nothing irreversible happens in a plan, so the run stops as it did.
      */
     public byte[] payloadAuthenticodeSha256(ByteBuffer image) {
         ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
@@ -308,7 +309,10 @@ public final class Hashing {
         List<CompletableFuture<Map<HashAlg, byte[]>>> others = new ArrayList<>();
         if (!rest.isEmpty()) {
             for (EnumSet<HashAlg> group : splitByCost(rest)) {
-                others.add(CompletableFuture.supplyAsync(() -> Authenticode.digests(pe, group), bankThreads));
+                others.add(CompletableFuture.supplyAsync(() -> {
+                    beforeLargeRead.run(); // this thread may start later: the lease is checked again just before it reads
+                    return Authenticode.digests(pe, group);
+                }, bankThreads));
             }
         }
         Map<HashAlg, byte[]> own;

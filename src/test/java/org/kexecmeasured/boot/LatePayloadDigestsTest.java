@@ -96,4 +96,38 @@ class LatePayloadDigestsTest {
                     "the payload's LoadImage hashed nothing again (only the action's text)");
         }
     }
+
+    /**
+     * A read lease broken after the payload's SHA-256 pass, before another bank's thread reads the mapping: that
+     * thread's check refuses, and the payload's LoadImage measurement (and the planner's wait) throw that very
+     * refusal; no PCR 4 image record is made.
+     */
+    @Test
+    @Timeout(120)
+    void aLeaseBrokenBeforeALateBankReadsStopsTheLoadImageWithThatRefusal(@org.junit.jupiter.api.io.TempDir Path dir)
+            throws Exception {
+        Path efi = RealParts.require(RealParts.SYSTEMD_BOOT, "systemd-boot-efi");
+        Path copy = dir.resolve("payload.efi");
+        Files.copy(efi, copy);
+        try (PayloadFile pf = PayloadFile.open(copy)) {
+            Hashing h = new Hashing(BANKS);
+            org.kexecmeasured.util.BadInputException refusal =
+                    new org.kexecmeasured.util.BadInputException("payload.efi: its read lease was broken (test)");
+            Thread caller = Thread.currentThread();
+            h.beforeLargeRead(() -> {
+                if (Thread.currentThread() != caller) throw refusal; // the other banks' threads
+            });
+            byte[] sha256 = h.payloadAuthenticodeSha256(pf.buffer());
+            assertEquals(RealParts.pesignHash(copy, "sha256"), Hex.of(sha256));
+            List<Rec> recs = new ArrayList<>();
+            ChainMeasurer cm = new ChainMeasurer(h, (m, o) -> recs.add(new Rec(m, o)));
+            byte[] dp = {4, 4, 8, 0, 'a', 0, 0, 0, 0x7f, (byte) 0xff, 4, 0};
+            RuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class,
+                    () -> cm.imageLoaded(pf.buffer(), 0x1000000, 0x20000, 0x10000000L, dp, true));
+            org.junit.jupiter.api.Assertions.assertSame(refusal, e);
+            org.junit.jupiter.api.Assertions.assertSame(refusal,
+                    org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, h::awaitPayload));
+            assertEquals(1, recs.size(), "only the boot-option action, no image record: " + recs);
+        }
+    }
 }
