@@ -38,6 +38,8 @@ public final class CdsTraining {
     }
 
     public static void main(String[] args) {
+        // as Main.main: JNA finds its libraries without running ldconfig, so the archive holds the classes of that path
+        System.setProperty("jna.platform.library.path", Main.jnaPlatformLibraryPath());
         try {
             Warmup.run(); // what boot and predict load on their second thread (TSS.Java, JNA, Jackson's writers)
         } catch (Exception e) {

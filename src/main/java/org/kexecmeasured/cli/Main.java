@@ -64,10 +64,30 @@ public final class Main implements Runnable {
         // no command here has); that one failing class lookup opens and indexes the jar, ~20-30 ms that nothing else
         // on a command's path needs (every class comes from the CDS archive)
         System.setProperty("picocli.disable.closures", "true");
+        // start-up: JNA's NativeLibrary, when first used, runs `/sbin/ldconfig -p` (through jspawnhelper and a process
+        // reaper thread) to add ld.so.conf's directories to its search path, unless this property names the path
+        System.setProperty("jna.platform.library.path", jnaPlatformLibraryPath());
         // the commands that run a payload load TSS.Java, JNA, libcrypto, Unicorn and Jackson's writers on a second
         // core while picocli builds the command's model and the command reads its payload
         if (args.length > 0 && (args[0].equals("boot") || args[0].equals("predict"))) Warmup.start();
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /**
+     * JNA's own platform search path without the part it asks {@code ldconfig -p} for: the multiarch directories
+     * (x86_64-linux-gnu, aarch64-linux-gnu), the 64-bit ones, /usr/lib and /lib, and /usr/local/lib (Debian's
+     * ld.so.conf.d/libc.conf). A library outside these is still found by its soname: JNA then hands the bare name to
+     * dlopen, which asks the dynamic linker's cache. A path given with -Djna.platform.library.path is kept.
+     */
+    static String jnaPlatformLibraryPath() {
+        String given = System.getProperty("jna.platform.library.path");
+        if (given != null) return given;
+        String arch = System.getProperty("os.arch", "");
+        String cpu = arch.equals("amd64") ? "x86_64" : arch;
+        String multiarch = cpu + "-linux-gnu";
+        boolean is64 = "64".equals(System.getProperty("sun.arch.data.model"));
+        return "/usr/lib/" + multiarch + ":/lib/" + multiarch + (is64 ? ":/usr/lib64:/lib64" : ":/usr/lib32:/lib32")
+                + ":/usr/lib:/lib:/usr/local/lib";
     }
 
     /** Runs the CLI with the given streams; used by tests in-process. */
@@ -82,6 +102,13 @@ public final class Main implements Runnable {
         CommandLine cl = commandLine(services.withTpm(tpms), args);
         cl.setOut(out);
         cl.setErr(err);
+        // the same fault raised in a worker thread (the hashing of a bank group, the inspector's workers) reaches
+        // the command wrapped in an Exception (CompletionException, ExecutionException): the same answer
+        CommandLine.IExecutionExceptionHandler handler = cl.getExecutionExceptionHandler();
+        cl.setExecutionExceptionHandler((ex, c, parsed) -> {
+            Error fault = truncatedMappingFault(ex);
+            return fault != null ? journaled(handleError(fault, c, args, tpms), ex, c) : handler.handleExecutionException(ex, c, parsed);
+        });
         try {
             return cl.execute(args);
         } catch (Error e) {
@@ -247,6 +274,15 @@ public final class Main implements Runnable {
         if (System.getenv("KEXEC_MEASURED_DEBUG") != null) e.printStackTrace(err);
         err.flush();
         return EXIT_INTERNAL;
+    }
+
+    /** The truncated-mapping fault {@code ex} wraps (its causes, a few levels down), or null. */
+    static Error truncatedMappingFault(Throwable ex) {
+        Throwable t = ex.getCause();
+        for (int depth = 0; t != null && depth < 8; depth++, t = t.getCause()) {
+            if (PayloadFile.isTruncatedMappingFault(t)) return (Error) t;
+        }
+        return null;
     }
 
     /** "eventlog replay": the subcommand words of the command line, without options or files. */

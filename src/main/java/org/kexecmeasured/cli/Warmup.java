@@ -12,7 +12,8 @@ import java.util.Map;
 
 /**
  * Start-up work of the commands that run a payload ({@code boot}, {@code predict}), moved onto a second thread
- * so that it overlaps with what the command does first (reading the payload, opening the TPM, hashing): TSS.Java's
+ * so that it overlaps with what the command does first (reading the payload, opening the TPM, hashing): JNA and libc for
+ * the payload's read lease, TSS.Java's
  * command classes (loading {@code tss.Tpm} verifies and loads ~230 of them), OpenSSL's libcrypto and the Unicorn
  * engine through JNA, and Jackson's serializers for what the run writes at its end (the journal, the manifest,
  * {@code --json}). Nothing here has an effect besides loading code and filling caches, so the command does not
@@ -45,6 +46,9 @@ final class Warmup {
     /** The steps, in the order the command needs them. */
     static void run() throws Exception {
         ClassLoader cl = Warmup.class.getClassLoader();
+        // the payload's read lease is the command's first native call: JNA (its native part, its library search
+        // path) and libc's binding, while the main thread still builds the command's model
+        Class.forName("org.kexecmeasured.util.ReadLease$Holder", true, cl);
         // the TPM is opened right after the payload is read
         Class.forName("tss.Tpm", true, cl);
         Class.forName("org.kexecmeasured.tpm.TssTpm", true, cl);

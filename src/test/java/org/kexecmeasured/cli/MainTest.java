@@ -46,4 +46,26 @@ class MainTest {
         assertEquals(0, Main.execute(new String[]{"--version"}, new PrintWriter(out), new PrintWriter(new StringWriter())));
         assertTrue(out.toString().startsWith("kexec-measured "), out.toString());
     }
+
+    /**
+     * Start-up: the library path Main gives JNA (instead of JNA running {@code ldconfig -p} at every start) holds the
+     * directories the dynamic linker's cache names for the libraries the tool loads by soname: libc and libcrypto
+     * of this machine's architecture (oracle: {@code ldconfig -p}, run here).
+     */
+    @Test
+    void jnaPlatformPathHoldsTheLinkerCacheDirectoriesOfOurLibraries() throws Exception {
+        Process p = new ProcessBuilder("/sbin/ldconfig", "-p").redirectErrorStream(true).start();
+        String cache = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), "ldconfig -p (Debian package libc-bin): " + cache);
+        java.util.List<String> path = java.util.List.of(Main.jnaPlatformLibraryPath().split(":"));
+        String archTag = System.getProperty("os.arch").equals("amd64") ? "x86-64" : "AArch64";
+        for (String soname : new String[]{"libc.so.6", "libcrypto.so.3"}) {
+            String dir = cache.lines().map(String::strip)
+                    .filter(l -> l.startsWith(soname + " ") && l.contains(archTag))
+                    .map(l -> l.substring(l.lastIndexOf(" => ") + 4))
+                    .map(f -> java.nio.file.Path.of(f).getParent().toString())
+                    .findFirst().orElseThrow(() -> new AssertionError(soname + " not in ldconfig -p: " + cache));
+            assertTrue(path.contains(dir), soname + " in " + dir + ", not on " + path);
+        }
+    }
 }

@@ -96,13 +96,19 @@ class TruncatedPayloadExitTest {
      * reads the truncated mapping.
      */
     private Services faultingAfter(java.util.function.Consumer<Tpm> before) throws Exception {
+        return faultingAfter(before, TruncatedPayloadExitTest::readUntilFault);
+    }
+
+    /** As above, the mapping read by {@code reader}. */
+    private Services faultingAfter(java.util.function.Consumer<Tpm> before, java.util.function.Consumer<ByteBuffer> reader)
+            throws Exception {
         ByteBuffer mapping = truncatedMapping();
         TpmOpener opener = tcti -> {
             Tpm real = TpmOpener.DEFAULT.open(tcti);
             return (Tpm) Proxy.newProxyInstance(Tpm.class.getClassLoader(), new Class<?>[]{Tpm.class}, (p, m, args) -> {
                 if (m.getName().equals("info")) {
                     before.accept(real);
-                    readUntilFault(mapping);
+                    reader.accept(mapping);
                 }
                 try {
                     return m.invoke(real, args);
@@ -125,6 +131,34 @@ class TruncatedPayloadExitTest {
         assertTrue(c.err().contains("the payload changed while it was read"), c.err());
         assertFalse(c.err().contains("InternalError"), c.err());
         assertEquals(before, Tpm2Tools.pcrread(tcti, "sha256:all").get("sha256"), "the TPM as it was");
+    }
+
+    /**
+     * The fault in a worker thread (as in the hashing of a bank group on its own thread) reaches the command wrapped in
+     * a CompletionException: still bad input in one line while no PCR was extended (review-s6: it was exit 70).
+     */
+    @Test
+    void inAWorkerThreadBeforeAnyExtendItIsBadInputToo() throws Exception {
+        String tcti = SWTPM.swtpm().tcti();
+        Map<Integer, String> before = Tpm2Tools.pcrread(tcti, "sha256:all").get("sha256");
+        ChainFixtures.Cli c = ChainFixtures.cli(faultingAfter(tpm -> tpm.random(8),
+                        b -> java.util.concurrent.CompletableFuture.runAsync(() -> readUntilFault(b)).join()),
+                "tpm", "info", "--tpm", tcti);
+        assertEquals(2, c.rc(), c.err());
+        assertEquals(1, c.err().strip().lines().count(), c.err());
+        assertTrue(c.err().contains("the payload changed while it was read"), c.err());
+        assertEquals(before, Tpm2Tools.pcrread(tcti, "sha256:all").get("sha256"), "the TPM as it was");
+    }
+
+    /** And in a worker after an extend: an internal error, never "nothing changed". */
+    @Test
+    void inAWorkerThreadAfterAnExtendItStaysAnInternalError() throws Exception {
+        String tcti = SWTPM.swtpm().tcti();
+        ChainFixtures.Cli c = ChainFixtures.cli(faultingAfter(tpm -> tpm.extend(16, Map.of(HashAlg.SHA256, new byte[32])),
+                        b -> java.util.concurrent.CompletableFuture.runAsync(() -> readUntilFault(b)).join()),
+                "tpm", "info", "--tpm", tcti);
+        assertEquals(70, c.rc(), c.err());
+        assertFalse(c.err().contains("nothing"), c.err());
     }
 
     @Test

@@ -92,7 +92,9 @@ public final class SignatureCatalog {
             byte[] pol = Hex.parse(e.pol());
             byte[] sig = Base64.getMimeDecoder().decode(e.sig());
             // in libcrypto when it is loaded and takes the key; else the JDK (the same answer: SignatureCatalogTest)
-            Boolean lib = NativeVerifier.verify(key.getEncoded(), HashAlg.SHA256, pol, sig);
+            // only for keys the JDK takes too: libcrypto also verifies on curves the JDK, the TPM and systemd refuse
+            Boolean lib = org.kexecmeasured.policy.secret.PemKeys.jdkSignatureKey(key)
+                    ? NativeVerifier.verify(key.getEncoded(), HashAlg.SHA256, pol, sig) : null;
             if (lib != null) return lib;
             return jdkVerifies(key, pol, sig);
         } catch (IllegalArgumentException | org.kexecmeasured.util.BadInputException x) {

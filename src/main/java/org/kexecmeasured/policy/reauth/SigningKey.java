@@ -57,8 +57,10 @@ final class SigningKey implements AutoCloseable {
         }
         if (k == null) return null;
         // only what the JDK path signs too (RSA with PKCS#1 v1.5, EC): an RSA-PSS or EdDSA key goes there and is refused
+        // and only on the curves the JDK signs on (libcrypto also signs on secp256k1 or brainpool, which the JDK path,
+        // the TPM and systemd refuse)
         PublicKey pub = PemKeys.publicKey(k.publicKeyDer());
-        if (pub == null) {
+        if (pub == null || !PemKeys.jdkSignatureKey(pub)) {
             k.close();
             return null;
         }

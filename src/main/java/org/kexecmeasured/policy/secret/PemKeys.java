@@ -67,28 +67,83 @@ public final class PemKeys {
     }
 
     /**
+     * The curves the JDK's SunEC signs and verifies on (JDK 16 and later dropped the rest): NIST P-256, P-384, P-521.
+     * A holder, made at the first EC key (whose KeyFactory loaded SunEC already): an RSA-only run never pays for it.
+     */
+    private static final class JdkCurves {
+        static final java.util.List<java.security.spec.ECParameterSpec> ALL = jdkCurves();
+    }
+
+    private static java.util.List<java.security.spec.ECParameterSpec> jdkCurves() {
+        java.util.List<java.security.spec.ECParameterSpec> out = new java.util.ArrayList<>();
+        for (String name : new String[]{"secp256r1", "secp384r1", "secp521r1"}) {
+            try {
+                java.security.AlgorithmParameters p = java.security.AlgorithmParameters.getInstance("EC");
+                p.init(new java.security.spec.ECGenParameterSpec(name));
+                out.add(p.getParameterSpec(java.security.spec.ECParameterSpec.class));
+            } catch (GeneralSecurityException e) {
+                // a JDK without the curve: keys on it stay with the JDK path, which refuses them
+            }
+        }
+        return java.util.List.copyOf(out);
+    }
+
+    /**
+     * Whether the JDK path signs and verifies with {@code key} too: RSA, or EC on NIST P-256, P-384 or P-521 (also
+     * the curves a TPM and systemd take). OpenSSL's libcrypto also takes keys on other curves (secp256k1,
+     * brainpool); where it stands in for the JDK (re-authorization signing, signed-policy verification) it must
+     * give the JDK's answer, so it is used only for these keys.
+     */
+    public static boolean jdkSignatureKey(PublicKey key) {
+        if (key instanceof RSAPublicKey) return true;
+        if (!(key instanceof ECPublicKey ec)) return false;
+        java.security.spec.ECParameterSpec s = ec.getParams();
+        for (java.security.spec.ECParameterSpec c : JdkCurves.ALL) {
+            if (c.getCurve().equals(s.getCurve()) && c.getGenerator().equals(s.getGenerator())
+                    && c.getOrder().equals(s.getOrder()) && c.getCofactor() == s.getCofactor()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * The DER of the first unencrypted private-key block — "PRIVATE KEY" (PKCS#8), "RSA PRIVATE KEY" (PKCS#1) or "EC
      * PRIVATE KEY" (SEC 1, often after an "EC PARAMETERS" block) — for OpenSSL's {@code d2i_AutoPrivateKey}, which
      * takes each of them; null when there is none (encrypted, other types: the caller's JDK path words the error).
      * The caller clears the array after use.
      */
     public static byte[] privateKeyDer(byte[] pemBytes) {
-        Matcher m = BLOCK.matcher(new String(pemBytes, StandardCharsets.US_ASCII));
-        while (m.find()) {
-            switch (m.group(1)) {
-                case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY" -> {
-                    try {
-                        return Base64.getMimeDecoder().decode(m.group(2));
-                    } catch (IllegalArgumentException e) {
-                        return null;
+        // no String of the PEM (it could not be cleared): the pattern runs over a char array cleared afterwards, and
+        // the base64 text is decoded from a byte copy cleared afterwards (US-ASCII: char index = byte index)
+        char[] chars = new char[pemBytes.length];
+        for (int i = 0; i < chars.length; i++) chars[i] = (char) (pemBytes[i] & 0xff);
+        try {
+            Matcher m = BLOCK.matcher(java.nio.CharBuffer.wrap(chars));
+            while (m.find()) {
+                switch (m.group(1)) {
+                    case "PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY" -> {
+                        byte[] b64 = java.util.Arrays.copyOfRange(pemBytes, m.start(2), m.end(2));
+                        try {
+                            return Base64.getMimeDecoder().decode(b64);
+                        } catch (IllegalArgumentException e) {
+                            return null;
+                        } finally {
+                            java.util.Arrays.fill(b64, (byte) 0);
+                        }
+                    }
+                    case "ENCRYPTED PRIVATE KEY" -> {
+                        return null; // the JDK path refuses it, by name: a key after it must not be taken instead
+                    }
+                    default -> {
+                        // an "EC PARAMETERS" block or another: look further
                     }
                 }
-                default -> {
-                    // an "EC PARAMETERS" block or another: look further
-                }
             }
+            return null;
+        } finally {
+            java.util.Arrays.fill(chars, '\0');
         }
-        return null;
     }
 
     /** A "PRIVATE KEY" (PKCS#8) or "RSA PRIVATE KEY" (PKCS#1); null for other types (the caller may try more). */

@@ -57,6 +57,33 @@ class SignatureCatalogTest {
         }
     }
 
+    /**
+     * A key on a curve libcrypto takes but the JDK, the TPM (TPM2_VerifySignature) and systemd do not (secp256k1,
+     * brainpool): the catalog's answer is the JDK's (it does not verify), not libcrypto's. openssl signs; the oracle
+     * is the JDK's own refusal, and that libcrypto itself would have said yes (so the test can fail).
+     */
+    @Test
+    void aKeyOnACurveTheJdkRefusesNeverVerifiesThroughLibcrypto(@TempDir Path dir) throws Exception {
+        for (String curve : new String[]{"secp256k1", "brainpoolP256r1"}) {
+            Path k = dir.resolve(curve + ".pem");
+            Files.write(k, openssl(dir, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:" + curve));
+            Path pub = dir.resolve(curve + ".pub");
+            Files.write(pub, openssl(dir, "pkey", "-in", k.toString(), "-pubout"));
+            byte[] pol = new byte[32];
+            new SecureRandom().nextBytes(pol);
+            Path polFile = dir.resolve("pol");
+            Files.write(polFile, pol);
+            byte[] sig = openssl(dir, "dgst", "-sha256", "-sign", k.toString(), polFile.toString());
+            PublicKey key = PemKeys.publicKey(Files.readString(pub), curve);
+            assertEquals(Boolean.TRUE, NativeVerifier.verify(key.getEncoded(), HashAlg.SHA256, pol, sig),
+                    curve + ": libcrypto (Debian package libssl3) verifies openssl's signature");
+            assertFalse(SignatureCatalog.jdkVerifies(key, pol, sig), curve + ": the JDK does not");
+            PcrSignatures.Entry e = new PcrSignatures.Entry(List.of(11), "00", org.kexecmeasured.util.Hex.of(pol),
+                    java.util.Base64.getEncoder().encodeToString(sig));
+            assertFalse(SignatureCatalog.verifies(key, e), curve + ": the catalog gives the JDK's answer");
+        }
+    }
+
     private static void assertSame(PublicKey key, byte[] pol, byte[] sig, boolean expected, String what) {
         Boolean lib = NativeVerifier.verify(key.getEncoded(), HashAlg.SHA256, pol, sig);
         assertNotNull(lib, what + ": libcrypto (Debian package libssl3) must answer");

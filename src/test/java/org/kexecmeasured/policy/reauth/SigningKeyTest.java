@@ -118,4 +118,36 @@ class SigningKeyTest {
         }
         assertNull(NativeSigningKey.fromDer(java.util.Arrays.copyOf(der, der.length + 1)), "a trailing byte: not a key's whole DER");
     }
+
+    /**
+     * A key on a curve libcrypto signs on but the JDK (and a TPM, and systemd) do not: it goes to the JDK path, which
+     * refuses it as bad input, as before libcrypto signed (openssl makes the key; the JDK's refusal is the oracle).
+     */
+    @Test
+    void aKeyOnACurveTheJdkRefusesIsNotSignedByLibcrypto(@TempDir Path dir) throws Exception {
+        for (String curve : new String[]{"secp256k1", "brainpoolP256r1"}) {
+            Path k = key(dir, curve + ".pem", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:" + curve);
+            try (SigningKey s = SigningKey.read(k)) {
+                assertFalse(s.isNative(), curve + ": not held by libcrypto");
+                assertThrows(BadInputException.class, () -> s.sign(HashAlg.SHA256, new byte[32]), curve);
+            } catch (BadInputException refusedWhenRead) {
+                // refused as it is read: as good
+            }
+        }
+    }
+
+    /**
+     * An encrypted key followed by a plain one: refused as the JDK path refuses it (the first key is encrypted), not
+     * signed by libcrypto with the second key.
+     */
+    @Test
+    void anEncryptedKeyBeforeAPlainOneIsRefused(@TempDir Path dir) throws Exception {
+        Path rsa = key(dir, "rsa.pem", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048");
+        byte[] enc = openssl(dir, "pkey", "-in", rsa.toString(), "-aes256", "-passout", "pass:x");
+        Path both = dir.resolve("both.pem");
+        Files.write(both, (new String(enc, java.nio.charset.StandardCharsets.US_ASCII) + Files.readString(rsa))
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        BadInputException e = assertThrows(BadInputException.class, () -> SigningKey.read(both));
+        assertTrue(e.getMessage().contains("encrypted private key"), e.getMessage());
+    }
 }

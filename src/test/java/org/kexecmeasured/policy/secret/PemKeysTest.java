@@ -38,6 +38,27 @@ public class PemKeysTest {
         return Hex.of(org.kexecmeasured.util.HashAlg.SHA256.digest(b));
     }
 
+    /**
+     * privateKeyDer (which never makes a String of the PEM) gives the DER openssl itself decodes: PKCS#8 as {@code
+     * openssl pkcs8 -topk8 -nocrypt -outform DER} writes it, SEC 1 after an "EC PARAMETERS" block as {@code openssl ec -outform DER}
+     * does; null for a PEM without a private key.
+     */
+    @Test
+    void privateKeyDerIsOpensslsDer(@TempDir Path dir) throws Exception {
+        Path p8 = dir.resolve("p8.pem");
+        Files.write(p8, openssl(dir, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(openssl(dir, "pkcs8", "-topk8", "-nocrypt", "-in", p8.toString(), "-outform", "DER"),
+                PemKeys.privateKeyDer(Files.readAllBytes(p8)));
+        Path sec1 = dir.resolve("sec1.pem");
+        Files.write(sec1, openssl(dir, "ecparam", "-name", "prime256v1", "-genkey"));
+        assertTrue(Files.readString(sec1).contains("BEGIN EC PARAMETERS"));
+        org.junit.jupiter.api.Assertions.assertArrayEquals(openssl(dir, "ec", "-in", sec1.toString(), "-outform", "DER"),
+                PemKeys.privateKeyDer(Files.readAllBytes(sec1)));
+        Path pub = dir.resolve("pub.pem");
+        Files.write(pub, openssl(dir, "pkey", "-in", p8.toString(), "-pubout"));
+        org.junit.jupiter.api.Assertions.assertNull(PemKeys.privateKeyDer(Files.readAllBytes(pub)));
+    }
+
     @Test
     void keysAndFingerprintsAgreeWithOpenssl(@TempDir Path dir) throws Exception {
         Path rsa = dir.resolve("rsa.pem");
