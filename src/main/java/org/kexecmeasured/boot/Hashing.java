@@ -162,6 +162,7 @@ public final class Hashing {
     private Thread background;
 
     private void runPrecomputations() {
+        awaitPayloadQuietly(); // the payload's banks first: its LoadImage measurement waits for them, a section later
         while (true) {
             Map.Entry<ByteBuffer, CompletableFuture<Void>> next;
             synchronized (this) {
@@ -279,33 +280,100 @@ public final class Hashing {
     }
 
     private ByteBuffer rememberedImage;
-    private Map<HashAlg, byte[]> rememberedDigests;
+    /** The payload's digests in every bank: complete once the last bank's thread is done (or failed). */
+    private CompletableFuture<Map<HashAlg, byte[]>> payloadDigests;
+
+    /** Where the payload's other banks are hashed: a new daemon thread per group (tests may delay them). */
+    java.util.concurrent.Executor bankThreads = Hashing::onNewThread;
 
     /**
-     * The payload's SHA-256 Authenticode digest (for the boundary event), computed together with
-     * every bank's and remembered, so that the PCR 4 event of the payload's own LoadImage does not
-     * hash the (often 50 MB) image a second time. The banks are split in two groups hashed at the same
-     * time, one on this thread and one on another (each group in one pass over the image): on two cores
-     * the wall time is the slower group's, not the sum.
+     * The payload's SHA-256 Authenticode digest (for the boundary event), hashed on this thread alone, while its
+     * other banks are hashed on other threads ({@link #splitByCost}: on two cores SHA-384 on one, SHA-1 on another)
+     * and kept for the PCR 4 event of the payload's own LoadImage, which {@linkplain #authenticode(ByteBuffer) waits}
+     * for them: the (often 50 MB) image is never hashed a second time, and this thread, once SHA-256 is done, plans
+     * the boundary and sets the emulator up while the other banks finish. Nothing of the payload runs before they
+     * are in: its LoadImage measurement is the emulation's first step and blocks until every bank's digest is there
+     * ({@code ImageServices.load} measures before the image exists for the guest).
+     *
+     * <p>A failure of the other banks' hashing (a broken read lease: checked here before this thread reads the
+     * mapping and on each other thread before it does) is thrown, as itself, by whatever waits for them: the LoadImage
+     * measurement or {@link #awaitPayload}; nothing irreversible happens in a plan, so the run stops as it did.
      */
-    public synchronized byte[] payloadAuthenticodeSha256(ByteBuffer image) {
-        EnumSet<HashAlg> algs = EnumSet.copyOf(banks);
-        algs.add(HashAlg.SHA256);
+    public byte[] payloadAuthenticodeSha256(ByteBuffer image) {
         ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
         beforeLargeRead.run();
         long t0 = System.nanoTime();
         PeFile pe = PeFile.parse(view);
-        List<EnumSet<HashAlg>> groups = splitByCost(algs);
-        Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
-        CompletableFuture<Map<HashAlg, byte[]>> other = groups.size() < 2 ? null
-                : CompletableFuture.supplyAsync(() -> Authenticode.digests(pe, groups.get(1)), Hashing::onNewThread);
-        d.putAll(Authenticode.digests(pe, groups.get(0)));
-        if (other != null) d.putAll(other.join());
-        count(view.capacity(), System.nanoTime() - t0);
-        rememberedImage = view;
-        rememberedDigests = new EnumMap<>(HashAlg.class);
-        for (HashAlg a : banks) rememberedDigests.put(a, d.get(a));
-        return d.get(HashAlg.SHA256);
+        EnumSet<HashAlg> rest = EnumSet.copyOf(banks);
+        rest.remove(HashAlg.SHA256);
+        List<CompletableFuture<Map<HashAlg, byte[]>>> others = new ArrayList<>();
+        if (!rest.isEmpty()) {
+            for (EnumSet<HashAlg> group : splitByCost(rest)) {
+                others.add(CompletableFuture.supplyAsync(() -> {
+                    beforeLargeRead.run(); // this thread may start later: the lease is checked again just before it reads
+                    return Authenticode.digests(pe, group);
+                }, bankThreads));
+            }
+        }
+        Map<HashAlg, byte[]> own;
+        try {
+            own = Authenticode.digests(pe, EnumSet.of(HashAlg.SHA256));
+        } catch (RuntimeException e) {
+            for (CompletableFuture<Map<HashAlg, byte[]>> f : others) f.cancel(false); // not waited for
+            throw e;
+        }
+        CompletableFuture<Map<HashAlg, byte[]>> all = CompletableFuture.allOf(others.toArray(new CompletableFuture<?>[0]))
+                .thenApply(v -> {
+                    Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+                    for (CompletableFuture<Map<HashAlg, byte[]>> f : others) d.putAll(f.join());
+                    if (banks.contains(HashAlg.SHA256)) d.put(HashAlg.SHA256, own.get(HashAlg.SHA256));
+                    d.keySet().retainAll(banks);
+                    long t = System.nanoTime() - t0; // until its last bank (its bytes are counted below)
+                    nanos.addAndGet(t);
+                    if (view.capacity() >= LARGE) largeNanos.addAndGet(t);
+                    return d;
+                });
+        count(view.capacity(), 0); // the payload's bytes once for every bank, at once (its time when the last bank is in)
+        synchronized (this) {
+            rememberedImage = view;
+            payloadDigests = all;
+        }
+        return own.get(HashAlg.SHA256);
+    }
+
+    /**
+     * Waits for the payload's digests in every bank ({@link #payloadAuthenticodeSha256}); a failure of their hashing
+     * is thrown as itself. Nothing when no payload digest was asked for.
+     */
+    public Map<HashAlg, byte[]> awaitPayload() {
+        CompletableFuture<Map<HashAlg, byte[]>> f;
+        synchronized (this) {
+            f = payloadDigests;
+        }
+        if (f == null) return Map.of();
+        try {
+            return new EnumMap<>(f.join());
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (c instanceof RuntimeException r) throw r;
+            if (c instanceof Error err) throw err;
+            throw new IllegalStateException("hashing the payload failed", c);
+        }
+    }
+
+    /** The payload's banks are being hashed on other threads (hashing ahead waits for them: they come first). */
+    private void awaitPayloadQuietly() {
+        CompletableFuture<Map<HashAlg, byte[]>> f;
+        synchronized (this) {
+            f = payloadDigests;
+        }
+        if (f != null) {
+            try {
+                f.join();
+            } catch (RuntimeException e) {
+                // reported by whoever needs the payload's digests
+            }
+        }
     }
 
     /** One daemon thread per task: the split runs once per plan, a pool would outlive it for nothing. */
@@ -352,12 +420,12 @@ public final class Hashing {
      */
     public Map<HashAlg, byte[]> authenticode(ByteBuffer image) {
         ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
+        boolean payload;
         synchronized (this) {
-            if (rememberedImage != null && view.capacity() == rememberedImage.capacity()
-                    && ByteViews.sameContent(view, rememberedImage.duplicate().clear())) {
-                return new EnumMap<>(rememberedDigests);
-            }
+            payload = rememberedImage != null && view.capacity() == rememberedImage.capacity()
+                    && ByteViews.sameContent(view, rememberedImage.duplicate().clear());
         }
+        if (payload) return awaitPayload(); // its other banks may still be hashed: waited for, not hashed again
         beforeLargeRead.run();
         long t0 = System.nanoTime();
         Map<HashAlg, byte[]> d = Authenticode.digests(PeFile.parse(view), banks);

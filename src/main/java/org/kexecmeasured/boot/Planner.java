@@ -97,10 +97,11 @@ public final class Planner implements ChainMeasurer.Sink {
         // a broken read lease stops the run before OpenSSL reads a mapping a writer may truncate (SIGBUS)
         hashing.beforeLargeRead(() -> req.payload().checkUnchanged("before its bytes were hashed"));
         req.progress().step("hashing the payload");
-        // The payload's Authenticode digest first, its banks on both cores: the boundary event carries it and the
-        // payload's own LoadImage measurement (the emulation's first) needs every bank, so no payload code runs
-        // before it. Then a UKI's large sections are hashed ahead on the second core while the emulation (one
-        // thread) runs on the first: the stub measures them only later.
+        // The payload's SHA-256 Authenticode digest first, on this thread: the boundary event carries it. Its other
+        // banks are hashed on other threads meanwhile, while this one plans the boundary and sets the emulator up;
+        // the payload's own LoadImage measurement (the emulation's first step, before the image exists for the guest)
+        // waits for every bank, so no payload code runs before it. Then a UKI's large sections are hashed ahead on
+        // the second core while the emulation (one thread) runs on the first: the stub measures them only later.
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer());
         knownSections(hashing, req.payload().buffer());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
@@ -108,7 +109,14 @@ public final class Planner implements ChainMeasurer.Sink {
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
         planner.planBoundary(boundary, hashing);
         ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
-        EmulationResult emulation = runPayload(req, measurer);
+        EmulationResult emulation;
+        try {
+            emulation = runPayload(req, measurer);
+        } catch (RuntimeException e) {
+            hashing.awaitPayload(); // a failure of the payload's hashing is the cause when there is one
+            throw e;
+        }
+        hashing.awaitPayload(); // a bare kernel is never LoadImage'd: its hashing's failure still stops the run
         if (emulation.handOff() != null) {
             measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
             // the kernel kexec will load: whatever loaded it (LoadImage, GRUB's own loader, a UKI section)
