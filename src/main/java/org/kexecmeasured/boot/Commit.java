@@ -78,8 +78,6 @@ public final class Commit {
         Journal.Tail tail;
         try {
             for (PlannedRecord r : plan.records()) pipeline.run(r);
-            // the last done/logged lines are forced here (each intent forced the lines before it: Journal)
-            syncJournal(journal, journalFile);
             tail = journal.tail();
             checkLogAsPredicted(plan, pipeline.log());
             checkPcrsAsPredicted(plan, tpm);
@@ -209,16 +207,7 @@ public final class Commit {
         return new TpmChangedException(msg + logNote, journal, partial, e);
     }
 
-    private static void syncJournal(Journal j, Path file) {
-        try {
-            j.sync();
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException("journal " + file + ": its last lines could not be forced to disk: "
-                    + e.getMessage(), e);
-        }
-    }
-
-    /** Every journal line was forced to disk (by syncJournal, or by a failed line's own force): a failing close loses nothing. */
+    /** Every journal line was forced to disk when written (Journal): a failing close loses nothing. */
     private static void closeQuietly(Journal j) {
         try {
             j.close();

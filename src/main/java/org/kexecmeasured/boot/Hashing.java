@@ -363,16 +363,10 @@ public final class Hashing {
 
     /** The payload's banks are being hashed on other threads (hashing ahead waits for them: they come first). */
     private void awaitPayloadQuietly() {
-        CompletableFuture<Map<HashAlg, byte[]>> f;
-        synchronized (this) {
-            f = payloadDigests;
-        }
-        if (f != null) {
-            try {
-                f.join();
-            } catch (RuntimeException e) {
-                // reported by whoever needs the payload's digests
-            }
+        try {
+            awaitPayload();
+        } catch (RuntimeException | Error e) {
+            // reported by whoever needs the payload's digests
         }
     }
 

@@ -285,7 +285,7 @@ public final class Journal implements Closeable {
     /** Records the intent to extend; durable (with every earlier line) when this returns. */
     public long intent(Measurement m) throws IOException {
         long seq = nextSeq;
-        writeLine(Line.intent(seq, m), true);
+        writeLine(Line.intent(seq, m));
         nextSeq++;
         return seq;
     }
@@ -293,28 +293,28 @@ public final class Journal implements Closeable {
     /** Records a log-only record (never extended) in its place among the extends; durable when this returns. */
     public long logged(Measurement m) throws IOException {
         long seq = nextSeq;
-        writeLine(Line.logged(seq, m), true);
+        writeLine(Line.logged(seq, m));
         nextSeq++;
         return seq;
     }
 
     /** Records that the TPM acknowledged the extend; durable when this returns (see above). */
     public void done(long seq) throws IOException {
-        writeLine(Line.done(seq), true);
+        writeLine(Line.done(seq));
     }
 
     /** Records that the TPM returned an error (the extend did not happen) or did not answer; durable when this returns. */
     public void failed(long seq, String reason) throws IOException {
-        writeLine(Line.failed(seq, reason), true);
+        writeLine(Line.failed(seq, reason));
     }
 
     /** The run ended with every record where it belongs: the journal no longer blocks a next boot. Durable when this returns. */
     public void finish() throws IOException {
-        writeLine(Line.finished(), true);
+        writeLine(Line.finished());
     }
 
     /** Forces every line written so far to disk (a no-op when nothing is pending). */
-    public void sync() throws IOException {
+    private void sync() throws IOException {
         if (unforced) {
             ch.force(false);
             unforced = false;
@@ -362,8 +362,9 @@ public final class Journal implements Closeable {
         writeBody(Json.MAPPER.writeValueAsBytes(h), false);
     }
 
-    private void writeLine(Line line, boolean force) throws IOException {
-        writeBody(Json.MAPPER.writeValueAsBytes(line), force);
+    /** Every line but the header is forced when written (the forcing rule above). */
+    private void writeLine(Line line) throws IOException {
+        writeBody(Json.MAPPER.writeValueAsBytes(line), true);
     }
 
     /** The line is its canonical body (serialized once) with its check spliced in as the last member. */

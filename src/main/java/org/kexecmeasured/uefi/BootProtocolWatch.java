@@ -6,6 +6,7 @@ import org.kexecmeasured.uefi.spi.GuestMemory;
 import org.kexecmeasured.uefi.spi.GuestBytes;
 import org.kexecmeasured.uefi.spi.Tcg2Measurer;
 import org.kexecmeasured.util.BadInputException;
+import org.kexecmeasured.util.ByteViews;
 import org.kexecmeasured.util.Le;
 
 import java.nio.ByteBuffer;
@@ -168,7 +169,7 @@ final class BootProtocolWatch {
         }
         ByteBuffer file = data.duplicate().clear().asReadOnlyBuffer();
         for (Candidate c : candidates) {
-            if (c.file().equals(file)) {
+            if (ByteViews.sameContent(c.file(), file)) {
                 return; // the same file measured twice
             }
         }

@@ -28,7 +28,7 @@ public interface GuestBytes {
 
     /**
      * The bytes as a read-only buffer that keeps what they are now after the call (the guest may change its memory
-     * later): a view of the unchanging host bytes guest memory was placed from when the guest has not touched them
+     * later): a view of the unchanging host bytes guest memory was placed from when it still holds exactly them
      * ({@link GuestMemory#placedContent}: a payload section, nothing copied), else a copy ({@link #toArray}).
      */
     default ByteBuffer snapshot() {

@@ -98,8 +98,8 @@ public interface GuestMemory {
 
     /**
      * The bytes of [address, address + len) as a read-only view of the unchanging host bytes they were placed from
-     * ({@link #place}: a payload section), when the guest has not touched any of them since; else null, and the
-     * caller reads them. The view is what guest memory holds at the call and stays that (the host bytes never
+     * ({@link #place}: a payload section), when guest memory holds exactly those bytes now (pages the guest has not
+     * touched by memory identity, pages it touched compared); else null, and the caller reads them. The view is what guest memory holds at the call and stays that (the host bytes never
      * change), even when the guest writes there later: a consumer keeps it instead of a copy. A read path: it
      * changes nothing. By default null (memory that defers nothing).
      */
