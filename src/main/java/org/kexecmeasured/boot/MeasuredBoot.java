@@ -36,7 +36,8 @@ import java.util.stream.IntStream;
  *   <li>{@code checkStateDir}: a finished journal left by a crash is archived; an unfinished one is
  *       evidence of a run that did not finish: refuse;</li>
  *   <li>{@link #plan} = {@code readFirmwareLog} → {@code readPcrs} (once) → {@link Planner#plan}
- *       (the emulator runs the payload; the TPM is only read);</li>
+ *       (the emulator runs the payload; the TPM is only read); the payload's SHA-256 Authenticode digest (the
+ *       boundary event's) is hashed on another thread from the plan's start, while the log and the PCRs are read;</li>
  *   <li>{@code decide}: the {@link Decider} allows or refuses (exit 3, nothing changed);</li>
  *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone;</li>
  *   <li>{@code checkOutputs}: every file the rest will write can be written and fits;</li>
@@ -230,12 +231,21 @@ public final class MeasuredBoot {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = pcrs.commandCounts();
         checkPayloadIsPe(req.payload().buffer());
-        req.progress().step("reading the firmware log and the PCRs");
-        EventLog firmware = readFirmwareLog(req.firmwareLog());
-        PcrSet before = readPcrs(pcrs);
-        List<String> notes = new ArrayList<>();
-        EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
-        return Planner.plan(req, head, before, pcrs, t0, c0, notes);
+        // the boundary event's payload digest (SHA-256, whatever the banks) is hashed on another thread while the
+        // firmware log and the PCRs are read: off the plan's critical path (the lease is checked before it reads)
+        Hashing.EarlySha256 sha256 = Hashing.startPayloadSha256(req.payload().buffer(),
+                () -> req.payload().checkUnchanged("before its bytes were hashed"));
+        try {
+            req.progress().step("reading the firmware log and the PCRs");
+            EventLog firmware = readFirmwareLog(req.firmwareLog());
+            PcrSet before = readPcrs(pcrs);
+            List<String> notes = new ArrayList<>();
+            EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
+            return Planner.plan(req, head, before, pcrs, t0, c0, notes, sha256);
+        } catch (RuntimeException | Error e) {
+            sha256.awaitQuietly(); // no thread of a failed plan goes on reading the payload's mapping
+            throw e;
+        }
     }
 
     // ------------------------------------------------------------------ steps

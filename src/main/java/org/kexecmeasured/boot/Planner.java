@@ -90,6 +90,15 @@ public final class Planner implements ChainMeasurer.Sink {
     /** As {@link #plan(MeasuredBoot.Request, EventLog, PcrSet, PcrReader, long, SortedMap)}, the plan's notes starting with {@code notes}. */
     public static Plan plan(MeasuredBoot.Request req, EventLog firmware, PcrSet before, PcrReader pcrs, long t0,
                             SortedMap<Integer, Long> c0, List<String> initialNotes) {
+        return plan(req, firmware, before, pcrs, t0, c0, initialNotes, null);
+    }
+
+    /**
+     * As above, the payload's SHA-256 Authenticode digest from {@code early} when it was started before the firmware
+     * log and the PCRs were read ({@link MeasuredBoot#plan}; null: hashed here first).
+     */
+    static Plan plan(MeasuredBoot.Request req, EventLog firmware, PcrSet before, PcrReader pcrs, long t0,
+                     SortedMap<Integer, Long> c0, List<String> initialNotes, Hashing.EarlySha256 early) {
         List<HashAlg> tpmBanks = List.copyOf(before.values().keySet());
         List<String> notes = new ArrayList<>(initialNotes);
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
@@ -97,12 +106,13 @@ public final class Planner implements ChainMeasurer.Sink {
         // a broken read lease stops the run before OpenSSL reads a mapping a writer may truncate (SIGBUS)
         hashing.beforeLargeRead(() -> req.payload().checkUnchanged("before its bytes were hashed"));
         req.progress().step("hashing the payload");
-        // The payload's SHA-256 Authenticode digest first, on this thread: the boundary event carries it. Its other
-        // banks are hashed on other threads meanwhile, while this one plans the boundary and sets the emulator up;
+        // The payload's SHA-256 Authenticode digest first (started before the PCRs were read when early is given, else
+        // hashed on this thread now): the boundary event carries it. Its other banks are hashed on other threads
+        // meanwhile, while this one plans the boundary and sets the emulator up;
         // the payload's own LoadImage measurement (the emulation's first step, before the image exists for the guest)
         // waits for every bank, so no payload code runs before it. Then a UKI's large sections are hashed ahead on
         // the second core while the emulation (one thread) runs on the first: the stub measures them only later.
-        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer());
+        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer(), early);
         knownSections(hashing, req.payload().buffer());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
