@@ -39,7 +39,8 @@ import java.util.stream.IntStream;
  *       (the emulator runs the payload; the TPM is only read); the payload's SHA-256 Authenticode digest (the
  *       boundary event's) is hashed on another thread from the plan's start, while the log and the PCRs are read;</li>
  *   <li>{@code decide}: the {@link Decider} allows or refuses (exit 3, nothing changed);</li>
- *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone;</li>
+ *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone (their serialization
+ *       was warmed on a second core during the emulation, {@link Sidecar#warmUp});</li>
  *   <li>{@code checkOutputs}: every file the rest will write can be written and fits;</li>
  *   <li>{@code load}: the {@link Loader} loads the kernel (reversible; {@link Loader#NONE} for
  *       {@code --no-load});</li>
@@ -195,7 +196,7 @@ public final class MeasuredBoot {
             // lets its writer truncate the file 45 s later, and reading the mapping then is SIGBUS
             req.payload().checkUnchanged("before the plan (the run waited for its locks)");
             org.kexecmeasured.util.StepClock clock = new org.kexecmeasured.util.StepClock();
-            Plan plan = clock.time("plan", () -> plan(req, tpm));
+            Plan plan = clock.time("plan", () -> plan(req, tpm, true));
             req.progress().step("deciding");
             Decision decision = clock.time("decide", () -> decide(plan, decider));
             Sidecar sidecar = clock.time("sidecar", () -> Sidecar.from(plan, decision));
@@ -228,6 +229,14 @@ public final class MeasuredBoot {
      * offline prediction). Changes nothing anywhere.
      */
     public static Plan plan(Request req, PcrReader pcrs) {
+        return plan(req, pcrs, false);
+    }
+
+    /**
+     * As {@link #plan(Request, PcrReader)}; {@code sidecarFollows}: a sidecar is made from the plan (a boot, a load),
+     * so the planner warms its serialization on a second core meanwhile ({@link Sidecar#warmUp}).
+     */
+    static Plan plan(Request req, PcrReader pcrs, boolean sidecarFollows) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = pcrs.commandCounts();
         checkPayloadIsPe(req.payload().buffer());
@@ -241,7 +250,7 @@ public final class MeasuredBoot {
             PcrSet before = readPcrs(pcrs);
             List<String> notes = new ArrayList<>();
             EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
-            return Planner.plan(req, head, before, pcrs, t0, c0, notes, sha256);
+            return Planner.plan(req, head, before, pcrs, t0, c0, notes, sha256, sidecarFollows);
         } catch (RuntimeException | Error e) {
             sha256.awaitQuietly(); // no thread of a failed plan goes on reading the payload's mapping
             throw e;
