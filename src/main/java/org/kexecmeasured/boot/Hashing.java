@@ -430,6 +430,11 @@ public final class Hashing {
             }
         }
 
+        /** True when this hashes {@code image}'s memory (a view of the same buffer). */
+        public boolean hashes(ByteBuffer image) {
+            return ByteViews.sameMemory(image.duplicate().clear(), this.image);
+        }
+
         /** True once the hashing has ended (tests). */
         boolean isDone() {
             return digest.isDone();

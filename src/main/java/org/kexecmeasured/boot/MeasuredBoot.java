@@ -186,6 +186,16 @@ public final class MeasuredBoot {
 
     /** The whole boot: plan → decide → load → commit → write the outputs (see the class comment). */
     public static Result run(Request req, PcrTpm tpm, Decider decider, Loader loader) {
+        return run(req, tpm, decider, loader, null);
+    }
+
+    /**
+     * As {@link #run(Request, PcrTpm, Decider, Loader)}, the payload's SHA-256 Authenticode digest taken from
+     * {@code early} when it was started on the payload's buffer before (the command starts it as soon as the payload
+     * is open: {@link Hashing#startPayloadSha256}; null: the plan starts it). The caller waits for it
+     * ({@link Hashing.EarlySha256#awaitQuietly}) before it closes the payload.
+     */
+    public static Result run(Request req, PcrTpm tpm, Decider decider, Loader loader, Hashing.EarlySha256 early) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = tpm.commandCounts();
         checkStateDirIsADirectory(req.stateDir());
@@ -196,7 +206,7 @@ public final class MeasuredBoot {
             // lets its writer truncate the file 45 s later, and reading the mapping then is SIGBUS
             req.payload().checkUnchanged("before the plan (the run waited for its locks)");
             org.kexecmeasured.util.StepClock clock = new org.kexecmeasured.util.StepClock();
-            Plan plan = clock.time("plan", () -> plan(req, tpm, true));
+            Plan plan = clock.time("plan", () -> plan(req, tpm, true, early));
             req.progress().step("deciding");
             Decision decision = clock.time("decide", () -> decide(plan, decider));
             Sidecar sidecar = clock.time("sidecar", () -> Sidecar.from(plan, decision));
@@ -229,21 +239,22 @@ public final class MeasuredBoot {
      * offline prediction). Changes nothing anywhere.
      */
     public static Plan plan(Request req, PcrReader pcrs) {
-        return plan(req, pcrs, false);
+        return plan(req, pcrs, false, null);
     }
 
     /**
      * As {@link #plan(Request, PcrReader)}; {@code sidecarFollows}: a sidecar is made from the plan (a boot, a load),
-     * so the planner warms its serialization on a second core meanwhile ({@link Sidecar#warmUp}).
+     * so the planner warms its serialization on a second core meanwhile ({@link Sidecar#warmUp}); {@code early}: the
+     * payload's SHA-256 started before (null, or another buffer's: started here).
      */
-    static Plan plan(Request req, PcrReader pcrs, boolean sidecarFollows) {
+    static Plan plan(Request req, PcrReader pcrs, boolean sidecarFollows, Hashing.EarlySha256 early) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = pcrs.commandCounts();
         checkPayloadIsPe(req.payload().buffer());
         // the boundary event's payload digest (SHA-256, whatever the banks) is hashed on another thread while the
         // firmware log and the PCRs are read: off the plan's critical path (the lease is checked before it reads)
-        Hashing.EarlySha256 sha256 = Hashing.startPayloadSha256(req.payload().buffer(),
-                () -> req.payload().checkUnchanged("before its bytes were hashed"));
+        Hashing.EarlySha256 sha256 = early != null && early.hashes(req.payload().buffer()) ? early
+                : Hashing.startPayloadSha256(req.payload().buffer(), () -> req.payload().checkUnchanged("before its bytes were hashed"));
         try {
             req.progress().step("reading the firmware log and the PCRs");
             EventLog firmware = readFirmwareLog(req.firmwareLog());

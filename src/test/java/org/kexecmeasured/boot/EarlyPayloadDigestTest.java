@@ -143,6 +143,38 @@ class EarlyPayloadDigestTest {
     }
 
     /**
+     * A digest started before the plan (the boot command starts it as soon as the payload is open) is the one the plan
+     * takes: no second hashing thread; one started on another buffer is not (the plan starts its own).
+     */
+    @Test
+    @Timeout(120)
+    void anEarlyDigestStartedBeforeThePlanIsTheOneItTakes(@TempDir Path dir) throws Exception {
+        Path copy = payload(dir);
+        java.util.concurrent.atomic.AtomicInteger started = new java.util.concurrent.atomic.AtomicInteger();
+        Hashing.earlyThreads = r -> {
+            started.incrementAndGet();
+            original.execute(r);
+        };
+        RuntimeException stop = new IllegalStateException("stop at the PCR read (test)");
+        try (PayloadFile pf = PayloadFile.open(copy)) {
+            MeasuredBoot.Request req = new MeasuredBoot.Request(pf, "payload.efi", null,
+                    Fixtures.eventlogs().resolve("gce-v2-sevsnp-ebs-failure.bin"), dir.resolve("state"), null,
+                    BootPolicy.BUILTIN_DEFAULT, "test", 60_000, java.time.Duration.ZERO, null, null, OsLogs.NONE);
+            Hashing.EarlySha256 early = Hashing.startPayloadSha256(pf.buffer(), () -> { });
+            assertSame(stop, assertThrows(IllegalStateException.class,
+                    () -> MeasuredBoot.plan(req, new StoppingReader(() -> {
+                        throw stop;
+                    }), false, early)));
+            assertEquals(1, started.get(), "the plan took the digest started before it");
+            Hashing.EarlySha256 other = Hashing.startPayloadSha256(ByteBuffer.wrap(Files.readAllBytes(copy)), () -> { });
+            assertThrows(IllegalStateException.class, () -> MeasuredBoot.plan(req, new StoppingReader(() -> {
+                throw stop;
+            }), false, other));
+            assertEquals(3, started.get(), "another buffer's digest is not taken: the plan started its own");
+        }
+    }
+
+    /**
      * A plan that stops before the planner took the digest (here: no firmware log) reports its own error, and has
      * waited for the early thread (held back here, so a plan that did not wait would return first).
      */
