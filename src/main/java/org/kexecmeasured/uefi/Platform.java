@@ -221,25 +221,14 @@ public final class Platform implements AutoCloseable {
         return new BootDevice(synthesized.handle(), synthesized.filePath());
     }
 
-    /** The ESP synthesized by {@link #bootDevice}, or null. */
-    SynthesizedEsp synthesizedEsp() {
-        return synthesized;
-    }
-
     /** A device handle and the payload's file path on it. */
     public record BootDevice(long handle, String filePath) {
     }
 
     @Override
     public void close() {
-        try {
-            if (synthesized != null) {
-                synthesized.close();
-            }
-        } finally {
-            fw.close();
-            closeDisk(disk);
-            deleteTree(espCopy);
-        }
+        fw.close();
+        closeDisk(disk);
+        deleteTree(espCopy);
     }
 }
