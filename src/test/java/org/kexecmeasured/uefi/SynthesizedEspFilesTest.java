@@ -327,6 +327,47 @@ class SynthesizedEspFilesTest {
         }
     }
 
+    /**
+     * The lease's backstop holds for these reads: the file of a mapped payload truncated under the mapping (here: its
+     * lease released first, so the test need not wait out a writer's 45 s) makes a guest's File.Read fail as the JVM's
+     * InternalError that {@code cli.Main} turns into exit 2 ({@link PayloadFile#isTruncatedMappingFault}): every copy
+     * out of the view is a Java read. A native read (the engine's write from the mapping's address) would end the
+     * process with SIGBUS, and this test with it.
+     */
+    @Test
+    void aReadOfATruncatedMappingIsTheJvmsFaultNotACrash() throws Exception {
+        Path file = payloadFile("payload.bin", (2 << 20) + 100);
+        ByteBuffer mapping;
+        try (PayloadFile pf = PayloadFile.open(file)) {
+            assertEquals(PayloadFile.Source.MAPPED, pf.source(), pf.describeSource());
+            mapping = pf.buffer();
+        } // the lease is released here, the mapping stays
+        try (Guest g = new Guest()) {
+            SynthesizedEsp esp = new SynthesizedEsp(g.ctx, g.platform.firmware().images(), "t", mapping);
+            long f = g.open(g.openVolume(esp.handle()), esp.filePath(), EFI_FILE_MODE_READ);
+            try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(file,
+                    java.nio.file.StandardOpenOption.WRITE)) {
+                ch.truncate(0);
+            }
+            long size = g.pool(8);
+            long buf = g.pool(mapping.capacity());
+            InternalError fault = null;
+            try {
+                // from compiled code the JVM reports the fault at the thread's next transition: repeat, with sleeps
+                for (int round = 0; round < 1000; round++) {
+                    assertEquals(EfiStatus.SUCCESS, g.call("File.SetPosition", f, 0));
+                    g.m.putU64(size, mapping.capacity());
+                    g.call("File.Read", f, size, buf);
+                    g.m.read(buf, mapping.capacity());
+                    Thread.sleep(1);
+                }
+            } catch (InternalError e) {
+                fault = e;
+            }
+            assertTrue(PayloadFile.isTruncatedMappingFault(fault), String.valueOf(fault));
+        }
+    }
+
     @Test
     void noTemporaryDirectoryIsCreatedForTheSynthesizedEsp() throws Exception {
         Path file = payloadFile("payload.bin", (2 << 20) + 1);
