@@ -204,12 +204,12 @@ public final class PredictCommand implements Callable<Integer> {
         Timed<PolicyEngine.Prepared> prepared = null;
         if (tpm != null && PolicyEngine.preparationReadsTpm(policy)) {
             prepared = Timed.of(() -> PolicyEngine.prepare(policy, tpm));
-            warmUpBesideThePlan(prepared.value());
+            warmUpBesideThePlan();
         } else {
             PublicAreaReader none = tpm == null ? null : NO_TPM_BESIDE_THE_PLAN;
             beside = SideTask.start("policy-sources", () -> {
                 Timed<PolicyEngine.Prepared> t = Timed.of(() -> PolicyEngine.prepare(policy, none));
-                warmUpBesideThePlan(t.value());
+                warmUpBesideThePlan();
                 return t;
             });
         }
@@ -243,13 +243,14 @@ public final class PredictCommand implements Callable<Integer> {
     }
 
     /**
-     * What the main thread does after the plan for the first time — the evaluation, the policy record's and the
-     * report's JSON — done once beforehand on another thread while the plan runs ({@link PolicyDecider#warmUp},
-     * {@link Report#warmUp}): the JVM then has that code loaded and past its interpreted first run. Not waited for.
+     * What the main thread does after the plan for the first time that needs no result of it — the policy record's
+     * and the report's JSON — done once beforehand with made-up values on another thread while the plan runs
+     * ({@link Report#warmUp}): Jackson's serializers are built, the JVM has that code loaded and past its interpreted
+     * first run. Not waited for. (Evaluating the policy on made-up PCRs as well saved the decision less main-thread
+     * time than it cost the second core.)
      */
-    private static void warmUpBesideThePlan(PolicyEngine.Prepared prepared) {
+    private static void warmUpBesideThePlan() {
         SideTask.start("predict-warm-up", () -> {
-            PolicyDecider.warmUp(prepared);
             Report.warmUp();
             return null;
         });
@@ -328,11 +329,12 @@ public final class PredictCommand implements Callable<Integer> {
          */
         static void warmUp() {
             try {
+                PolicyRecord decision = PolicyRecord.warmUp();
                 List<Event> events = new ArrayList<>();
                 for (int i = 1; i <= 24; i++) events.add(new Event(i, 11, "0x80000002", "payload", "extend", Map.of("sha256", "00")));
                 Map<String, Map<String, String>> pcrs = Map.of("sha256", Map.of("11", "00"));
                 Report r = new Report(new PolicyInfo("policy.yaml", "00"), new PayloadInfo("payload.efi", "00"), "warm-up",
-                        List.of("sha256"), events, pcrs, List.of(new Divergent("sha256", 0, "00", "00", null)), null,
+                        List.of("sha256"), events, pcrs, List.of(new Divergent("sha256", 0, "00", "00", null)), decision,
                         Map.of("TPM2_PCR_Read", 1L), new Stats(0, 0, 0, 0, 0, 0, "mapped", Map.of("plan", 0L)));
                 Json.PRETTY.writeValueAsString(r);
             } catch (IOException | RuntimeException e) {

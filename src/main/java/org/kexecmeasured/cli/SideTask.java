@@ -55,8 +55,10 @@ final class SideTask<T> {
     }
 
     /**
-     * The flow's earlier step failed with {@code later} while this piece (an earlier step of the flow) ran beside
-     * it: this piece's own error is the one to report (it would have stopped the flow first), else {@code later}.
+     * A step that comes after this piece in the flow's order, run while this piece ran beside it, failed with
+     * {@code later}: throws this piece's own error when it has one (it would have stopped the flow first; {@code
+     * later} is added to it as suppressed), else {@code later} itself. Declared to return an exception so that callers
+     * can write {@code throw task.firstOf(e)}; it always throws.
      */
     RuntimeException firstOf(Throwable later) throws java.io.IOException {
         try {

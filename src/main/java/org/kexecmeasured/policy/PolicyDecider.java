@@ -93,38 +93,6 @@ public final class PolicyDecider implements Decider {
         return new PolicyDecider(PolicyEngine.prepare(policy, tpm), null, payloadPcrsig, tpm);
     }
 
-    /**
-     * Runs the evaluation once on made-up PCRs (every PCR zero in the policy's banks or sha256, the boot's PCRs extended
-     * once with zeros) and turns it into the record's JSON, for nothing but its side effect on the JVM: the engine's
-     * code (policy digests, signature look-ups, the re-authorization's signing) and Jackson's serializers of the
-     * record are loaded, linked and past their first, interpreted run when {@link #decide} needs them. Meant for a
-     * second thread while the boot is planned on the first; it reads no TPM (what lives in the TPM is "unknown"
-     * offline) and has no effect besides the JVM's caches, so its result and any failure are dropped (the real
-     * evaluation meets the same failure and reports it).
-     */
-    public static void warmUp(PolicyEngine.Prepared prepared) {
-        try {
-            PolicyFile policy = prepared.policy();
-            List<HashAlg> banks = policy.measurement().banks() != null && !policy.measurement().banks().isEmpty()
-                    ? List.copyOf(policy.measurement().banks()) : List.of(HashAlg.SHA256);
-            Map<HashAlg, byte[][]> before = new EnumMap<>(HashAlg.class);
-            Map<HashAlg, byte[]> zero = new EnumMap<>(HashAlg.class);
-            for (HashAlg b : banks) {
-                byte[][] v = new byte[24][];
-                for (int i = 0; i < v.length; i++) v[i] = new byte[b.size];
-                before.put(b, v);
-                zero.put(b, new byte[b.size]);
-            }
-            List<Prediction.Extend> extends_ = new ArrayList<>();
-            for (int pcr : policy.measurement().extendSet()) extends_.add(new Prediction.Extend(pcr, zero, "warm-up", false));
-            PolicyEngine.Evaluation ev = PolicyEngine.evaluate(prepared, Prediction.of(banks, before, extends_),
-                    new PolicyEngine.Payload(null, new byte[32], List.of(), null), List.of(), null);
-            Json.MAPPER.valueToTree(PolicyRecord.of(ev));
-        } catch (RuntimeException | LinkageError e) {
-            // only a head start was lost
-        }
-    }
-
     /** The boot's extend and boundary sets and identity (the file's SHA-256, as the boundary event records it). */
     public static BootPolicy bootPolicy(PolicyFile policy) {
         return new BootPolicy(policy.measurement().extendSet(), policy.measurement().boundarySet(), policy.id());
