@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.kexecmeasured.policy.engine.SecretVerdict;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
-
 import org.kexecmeasured.util.Json;
 
 import java.util.ArrayList;
