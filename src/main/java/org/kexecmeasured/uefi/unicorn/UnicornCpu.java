@@ -193,14 +193,14 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         // first and decides, whatever it holds: no zeroed-memory verdict then.
         byte[] head = null;
         if (blockHook == null) {
-            if (uc.uc_mem_read(h, pc, probe, CopyLoop.MAX_LENGTH) == 0) {
+            if (UnicornDirect.uc_mem_read(h, pc, probe, CopyLoop.MAX_LENGTH) == 0) {
                 byte[] code = probe.getByteArray(0, CopyLoop.MAX_LENGTH);
                 head = java.util.Arrays.copyOf(code, TranslationGuard.ZERO_PROBE);
                 CopyLoop loop = copyLoopHeads.contains(pc) ? null : CopyLoop.match(pc, code);
                 if (loop != null) {
                     hookCopyLoop(loop);
                 }
-            } else if (uc.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0) {
+            } else if (UnicornDirect.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0) {
                 head = probe.getByteArray(0, TranslationGuard.ZERO_PROBE);
             }
         }
@@ -226,7 +226,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         };
         addressHooks.add(hook);
         addHook(UnicornLib.UC_HOOK_CODE, hook, loop.head(), loop.head());
-        uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
+        UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
     }
 
     /** Copy loops the host ran (for tests: the engine would give the same bytes, only slower). */
@@ -318,33 +318,33 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     @Override
     public long reg(Reg r) {
-        check(uc.uc_reg_read(h, IDS.get(r), scratch), "uc_reg_read " + r);
+        check(UnicornDirect.uc_reg_read(h, IDS.get(r), scratch), "uc_reg_read " + r);
         return scratch.getLong(0);
     }
 
     @Override
     public void setReg(Reg r, long value) {
         scratch.setLong(0, value);
-        check(uc.uc_reg_write(h, IDS.get(r), scratch), "uc_reg_write " + r);
+        check(UnicornDirect.uc_reg_write(h, IDS.get(r), scratch), "uc_reg_write " + r);
     }
 
     @Override
     public byte[] xmm(int n) {
-        check(uc.uc_reg_read(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_read XMM" + n);
+        check(UnicornDirect.uc_reg_read(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_read XMM" + n);
         return scratch.getByteArray(0, 16);
     }
 
     @Override
     public void setXmm(int n, byte[] value) {
         scratch.write(0, value, 0, 16);
-        check(uc.uc_reg_write(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_write XMM" + n);
+        check(UnicornDirect.uc_reg_write(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_write XMM" + n);
     }
 
     @Override
     public long msr(int index) {
         scratch.clear(16);
         scratch.setInt(0, index);
-        check(uc.uc_reg_read(h, UnicornLib.REG_MSR, scratch), "read MSR 0x" + Integer.toHexString(index));
+        check(UnicornDirect.uc_reg_read(h, UnicornLib.REG_MSR, scratch), "read MSR 0x" + Integer.toHexString(index));
         return scratch.getLong(8);
     }
 
@@ -353,7 +353,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         scratch.clear(16);
         scratch.setInt(0, index);
         scratch.setLong(8, value);
-        check(uc.uc_reg_write(h, UnicornLib.REG_MSR, scratch), "write MSR 0x" + Integer.toHexString(index));
+        check(UnicornDirect.uc_reg_write(h, UnicornLib.REG_MSR, scratch), "write MSR 0x" + Integer.toHexString(index));
     }
 
     private void setMmr(int reg, long base, int limit) {
@@ -361,7 +361,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         scratch.clear(24);
         scratch.setLong(8, base);
         scratch.setInt(16, limit);
-        check(uc.uc_reg_write(h, reg, scratch), "uc_reg_write MMR");
+        check(UnicornDirect.uc_reg_write(h, reg, scratch), "uc_reg_write MMR");
     }
 
     @Override
@@ -537,7 +537,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     /** Unmaps the whole pages [ps, pe) from the engine and defers them with {@code content}. */
     private void defer(long ps, long pe, java.nio.ByteBuffer content) {
         materialize(ps, pe); // what was deferred there before is replaced: take it out first
-        uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, ps, pe); // code translated from the old bytes
+        dropTranslations(ps, pe); // code translated from the old bytes
         check(uc.uc_mem_unmap(h, ps, pe - ps), "uc_mem_unmap 0x" + Long.toHexString(ps) + "+0x"
                 + Long.toHexString(pe - ps));
         deferred.add(new DeferredRam.Range(ps, pe, content));
@@ -698,7 +698,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         int done = 0;
         while (done < len) {
             int n = (int) Math.min(ioBuf.size(), len - done);
-            int err = uc.uc_mem_read(h, address + done, ioBuf, n);
+            int err = UnicornDirect.uc_mem_read(h, address + done, ioBuf, n);
             if (err != 0) {
                 throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
                         + " outside guest RAM", address);
@@ -740,7 +740,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private void enginePieces(long address, long len, java.util.function.Consumer<java.nio.ByteBuffer> piece) {
         for (long done = 0; done < len; ) {
             int n = (int) Math.min(PIECE, len - done);
-            if (uc.uc_mem_read(h, address + done, pieceBuf, n) != 0) {
+            if (UnicornDirect.uc_mem_read(h, address + done, pieceBuf, n) != 0) {
                 throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
                         + " outside guest RAM", address);
             }
@@ -769,7 +769,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         while (done < len) {
             int n = (int) Math.min(ioBuf.size(), len - done);
             ioBuf.write(0, src, off + done, n);
-            int err = uc.uc_mem_write(h, address + done, ioBuf, n);
+            int err = UnicornDirect.uc_mem_write(h, address + done, ioBuf, n);
             if (err != 0) {
                 throw new GuestMemoryException("write of " + len + " bytes at 0x" + Long.toHexString(address)
                         + " outside guest RAM", address);
@@ -777,13 +777,27 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             done += n;
         }
         if (len > 0) {
-            // code written by the host (images, relocations, service results) must be translated afresh
-            uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, address, address + len);
+            dropTranslations(address, address + len);
+        }
+    }
+
+    /** Whether the engine ever started running: before that no block is translated. */
+    private boolean started;
+
+    /**
+     * Drops the translated blocks of [from, to): code written by the host (images, relocations, service results)
+     * must be translated afresh. Nothing to drop before the first run, when the engine has translated nothing: the
+     * set-up's ~200 host writes (tables, protocols, the image) skip the call (each a page walk in the engine).
+     */
+    private void dropTranslations(long from, long to) {
+        if (started) {
+            UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, from, to);
         }
     }
 
     @Override
     public RunResult run(long begin, long timeoutMicros) {
+        started = true;
         stopRequested = false;
         faultKind = null;
         faultAddress = -1;

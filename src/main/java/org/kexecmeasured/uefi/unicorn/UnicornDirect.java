@@ -1,0 +1,43 @@
+package org.kexecmeasured.uefi.unicorn;
+
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+
+/**
+ * The calls {@link UnicornCpu} makes by the thousand per run — registers, guest memory, dropping translated
+ * blocks — bound by JNA's direct mapping ({@link Native#register}): a JNI call into JNA's native dispatch, with the
+ * arguments converted there. Through the {@link UnicornLib} proxy each call is a reflective proxy invocation
+ * (arguments boxed into an Object[], a method lookup, the conversions in Java), which C1 compiles late in a
+ * one-shot run and the interpreter runs in the meantime. A 60 MiB UKI's boot makes ~2,700 of these calls.
+ * Same C functions and signatures as in {@link UnicornLib}; {@link EngineLibrary} registers them on the library it
+ * loaded, before any engine exists.
+ */
+final class UnicornDirect {
+
+    private UnicornDirect() {
+    }
+
+    private static volatile NativeLibrary registered;
+
+    /** Binds the methods below to {@code lib}'s functions (once per process: the library never changes). */
+    static synchronized void register(NativeLibrary lib) {
+        if (registered == null) {
+            Native.register(UnicornDirect.class, lib);
+            registered = lib;
+        } else if (registered != lib) {
+            throw new IllegalStateException("the direct Unicorn binding is already on " + registered.getName());
+        }
+    }
+
+    static native int uc_mem_read(Pointer uc, long address, Pointer bytes, long size);
+
+    static native int uc_mem_write(Pointer uc, long address, Pointer bytes, long size);
+
+    static native int uc_reg_read(Pointer uc, int regid, Pointer value);
+
+    static native int uc_reg_write(Pointer uc, int regid, Pointer value);
+
+    /** uc_ctl(uc, control, uint64 begin, uint64 end): the variadic call's fixed form, as in {@link UnicornLib#uc_ctl}. */
+    static native int uc_ctl(Pointer uc, int control, long begin, long end);
+}
