@@ -133,17 +133,17 @@ public final class UnicornCpu implements Cpu, GuestMemory {
                 }
             };
             LongByReference hh = new LongByReference();
-            check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
+            check(UnicornDirect.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
                     "uc_hook_add(CPUID)");
             // No device sits behind any I/O port: reads float to all-ones and writes vanish, as on a bus with
             // nothing decoding the port. Without this hook Unicorn reads 0, which loaders polling legacy timers
             // take for "not expired yet": GRUB's PIT calibration (port 0x61, TMR2 latch) then spins forever,
             // while with all-ones it sees no PIT and calibrates the TSC with Stall instead.
             inHook = (p, port, size, user) -> size == 1 ? 0xff : size == 2 ? 0xffff : -1;
-            check(uc.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, inHook, null, 1, 0,
+            check(UnicornDirect.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, inHook, null, 1, 0,
                     UnicornLib.UC_X86_INS_IN), "uc_hook_add(IN)");
             outHook = (p, port, size, value, user) -> { };
-            check(uc.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, outHook, null, 1, 0,
+            check(UnicornDirect.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, outHook, null, 1, 0,
                     UnicornLib.UC_X86_INS_OUT), "uc_hook_add(OUT)");
             translationHook = (p, cur, prev, user) -> {
                 try {
@@ -306,7 +306,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     private long addHook(int type, com.sun.jna.Callback cb, long begin, long end) {
         LongByReference hh = new LongByReference();
-        check(uc.uc_hook_add(h, hh, type, cb, null, begin, end), "uc_hook_add");
+        check(UnicornDirect.uc_hook_add(h, hh, type, cb, null, begin, end), "uc_hook_add");
         return hh.getValue();
     }
 

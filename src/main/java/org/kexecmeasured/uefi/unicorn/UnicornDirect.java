@@ -1,8 +1,10 @@
 package org.kexecmeasured.uefi.unicorn;
 
+import com.sun.jna.Callback;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
+import com.sun.jna.ptr.LongByReference;
 
 /**
  * The calls {@link UnicornCpu} makes by the thousand per run — registers, guest memory, dropping translated
@@ -10,6 +12,9 @@ import com.sun.jna.Pointer;
  * arguments converted there. Through the {@link UnicornLib} proxy each call is a reflective proxy invocation
  * (arguments boxed into an Object[], a method lookup, the conversions in Java), which C1 compiles late in a
  * one-shot run and the interpreter runs in the meantime. A 60 MiB UKI's boot makes ~2,700 of these calls.
+ * Hooks are added here too: JNA then calls a callback passed to a direct-mapped function directly (its Java method
+ * by JNI with the arguments converted natively) instead of through its reflective callback proxy, once per service
+ * call (the trap hook) and per translated block (the translation hook).
  * Same C functions and signatures as in {@link UnicornLib}; {@link EngineLibrary} registers them on the library it
  * loaded, before any engine exists.
  */
@@ -37,6 +42,13 @@ final class UnicornDirect {
     static native int uc_reg_read(Pointer uc, int regid, Pointer value);
 
     static native int uc_reg_write(Pointer uc, int regid, Pointer value);
+
+    static native int uc_hook_add(Pointer uc, LongByReference hh, int type, Callback cb, Pointer user, long begin,
+                                  long end);
+
+    /** The variadic form for UC_HOOK_INSN (one extra int: the instruction id), as in {@link UnicornLib}. */
+    static native int uc_hook_add(Pointer uc, LongByReference hh, int type, Callback cb, Pointer user, long begin,
+                                  long end, int insn);
 
     /** uc_ctl(uc, control, uint64 begin, uint64 end): the variadic call's fixed form, as in {@link UnicornLib#uc_ctl}. */
     static native int uc_ctl(Pointer uc, int control, long begin, long end);
