@@ -62,7 +62,6 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         IDS.put(Reg.GS, UnicornLib.REG_GS);
     }
 
-    private final UnicornLib uc;
     private final Pointer h;
     private final Memory scratch = new Memory(64);
     private final Memory ioBuf = new Memory(1 << 20);
@@ -101,15 +100,15 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     }
 
     public UnicornCpu() {
-        uc = lib();
+        lib(); // loads the library and binds UnicornDirect to it
         PointerByReference ref = new PointerByReference();
-        check(uc.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
+        check(UnicornDirect.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
         h = ref.getValue();
         try {
             intrHook = (p, intno, user) -> {
                 try {
                     interrupt = intno;
-                    uc.uc_emu_stop(h);
+                    UnicornDirect.uc_emu_stop(h);
                 } catch (Throwable t) {
                     hookFailed(t);
                 }
@@ -154,7 +153,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             };
             addHook(UnicornLib.UC_HOOK_EDGE_GENERATED, translationHook, 1, 0);
         } catch (RuntimeException | Error e) {
-            uc.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
+            UnicornDirect.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
             throw e;
         }
     }
@@ -207,7 +206,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         String why = guard.onTranslated(pc, icount, head, System.nanoTime());
         if (why != null && guardStop == null) {
             guardStop = why;
-            uc.uc_emu_stop(h);
+            UnicornDirect.uc_emu_stop(h);
         }
     }
 
@@ -298,7 +297,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             hookFailure.addSuppressed(t);
         }
         try {
-            uc.uc_emu_stop(h);
+            UnicornDirect.uc_emu_stop(h);
         } catch (Throwable ignored) {
             // the failure is recorded; run() reports it once uc_emu_start returns
         }
@@ -312,7 +311,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     private void check(int err, String what) {
         if (err != 0) {
-            throw new IllegalStateException(what + ": " + uc.uc_strerror(err) + " (" + err + ")");
+            throw new IllegalStateException(what + ": " + UnicornDirect.uc_strerror(err) + " (" + err + ")");
         }
     }
 
@@ -440,7 +439,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         hostRam.add(ram); // freed by close() even if a piece below fails to map
         for (long at = address; at < address + size; ) {
             long end = Math.min(address + size, (at & -MAP_PIECE) + MAP_PIECE);
-            check(uc.uc_mem_map_ptr(h, at, end - at, UnicornLib.UC_PROT_ALL, ram.base.share(at - address)),
+            check(UnicornDirect.uc_mem_map_ptr(h, at, end - at, UnicornLib.UC_PROT_ALL, ram.base.share(at - address)),
                     "uc_mem_map_ptr 0x" + Long.toHexString(at) + "+0x" + Long.toHexString(end - at));
             at = end;
         }
@@ -538,7 +537,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private void defer(long ps, long pe, java.nio.ByteBuffer content) {
         materialize(ps, pe); // what was deferred there before is replaced: take it out first
         dropTranslations(ps, pe); // code translated from the old bytes
-        check(uc.uc_mem_unmap(h, ps, pe - ps), "uc_mem_unmap 0x" + Long.toHexString(ps) + "+0x"
+        check(UnicornDirect.uc_mem_unmap(h, ps, pe - ps), "uc_mem_unmap 0x" + Long.toHexString(ps) + "+0x"
                 + Long.toHexString(pe - ps));
         deferred.add(new DeferredRam.Range(ps, pe, content));
     }
@@ -563,7 +562,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             while (host.hasRemaining()) { // the zeros after the content (host pages may hold older bytes)
                 host.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), host.remaining())));
             }
-            check(uc.uc_mem_map_ptr(h, r.start(), len, UnicornLib.UC_PROT_ALL, m.at(r.start())),
+            check(UnicornDirect.uc_mem_map_ptr(h, r.start(), len, UnicornLib.UC_PROT_ALL, m.at(r.start())),
                     "uc_mem_map_ptr 0x" + Long.toHexString(r.start()) + "+0x" + Long.toHexString(len));
         }
     }
@@ -635,7 +634,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void mapReadExecute(long address, byte[] content) {
         long size = content.length;
-        check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
+        check(UnicornDirect.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
                 "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
         record(mapped, address, size);
         engineWrite(address, content, 0, content.length);
@@ -806,7 +805,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         hookFailure = null;
         guardStop = null;
         long t0 = System.nanoTime();
-        int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
+        int err = UnicornDirect.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
         Throwable hf = hookFailure;
         hookFailure = null;
@@ -824,7 +823,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             return new RunResult(End.RUNAWAY_CODE, rip, guardStop, -1, -1, null, el);
         }
         if (err != UnicornLib.UC_ERR_OK) {
-            return new RunResult(End.ENGINE_ERROR, rip, uc.uc_strerror(err) + " (" + err + ")", -1, -1, null, el);
+            return new RunResult(End.ENGINE_ERROR, rip, UnicornDirect.uc_strerror(err) + " (" + err + ")", -1, -1, null, el);
         }
         if (stopRequested) {
             return new RunResult(End.STOPPED, rip, null, -1, -1, null, el);
@@ -837,7 +836,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     private boolean timedOut() {
         LongByReference r = new LongByReference(); // size_t
-        check(uc.uc_query(h, UnicornLib.UC_QUERY_TIMEOUT, r), "uc_query(UC_QUERY_TIMEOUT)");
+        check(UnicornDirect.uc_query(h, UnicornLib.UC_QUERY_TIMEOUT, r), "uc_query(UC_QUERY_TIMEOUT)");
         return r.getValue() != 0;
     }
 
@@ -855,7 +854,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void stop() {
         stopRequested = true; // read by run(): a requested stop, not the timeout or a halt
-        uc.uc_emu_stop(h);
+        UnicornDirect.uc_emu_stop(h);
     }
 
     @Override
@@ -891,7 +890,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void setBlockHandler(BlockHandler handler) {
         if (blockHook != null) {
-            uc.uc_hook_del(h, blockHookHandle);
+            UnicornDirect.uc_hook_del(h, blockHookHandle);
             blockHook = null;
         }
         if (handler != null) {
@@ -908,7 +907,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     @Override
     public void close() {
-        uc.uc_close(h);
+        UnicornDirect.uc_close(h);
         hostRam.forEach(HostRam::close); // after the engine: it maps them until uc_close
         hostRam.clear();
     }

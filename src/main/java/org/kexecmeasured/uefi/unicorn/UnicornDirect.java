@@ -5,13 +5,15 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import com.sun.jna.ptr.LongByReference;
+import com.sun.jna.ptr.PointerByReference;
 
 /**
- * The calls {@link UnicornCpu} makes by the thousand per run — registers, guest memory, dropping translated
- * blocks — bound by JNA's direct mapping ({@link Native#register}): a JNI call into JNA's native dispatch, with the
- * arguments converted there. Through the {@link UnicornLib} proxy each call is a reflective proxy invocation
- * (arguments boxed into an Object[], a method lookup, the conversions in Java), which C1 compiles late in a
- * one-shot run and the interpreter runs in the meantime. A 60 MiB UKI's boot makes ~2,700 of these calls.
+ * The engine calls {@link UnicornCpu} makes — by the thousand per run for registers, guest memory and dropping
+ * translated blocks — bound by JNA's direct mapping ({@link Native#register}): a JNI call into JNA's native
+ * dispatch, with the arguments converted there. Through the {@link UnicornLib} proxy each call is a reflective proxy
+ * invocation (arguments boxed into an Object[], a method lookup, the conversions in Java, and a first call per
+ * method that builds its invocation), which C1 compiles late in a one-shot run and the interpreter runs in the
+ * meantime. A 60 MiB UKI's boot makes ~2,700 of these calls.
  * Hooks are added here too: JNA then calls a callback passed to a direct-mapped function directly (its Java method
  * by JNI with the arguments converted natively) instead of through its reflective callback proxy, once per service
  * call (the trap hook) and per translated block (the translation hook).
@@ -34,6 +36,26 @@ final class UnicornDirect {
             throw new IllegalStateException("the direct Unicorn binding is already on " + registered.getName());
         }
     }
+
+    static native int uc_open(int arch, int mode, PointerByReference uc);
+
+    static native int uc_close(Pointer uc);
+
+    static native String uc_strerror(int code);
+
+    static native int uc_mem_map(Pointer uc, long address, long size, int perms);
+
+    static native int uc_mem_map_ptr(Pointer uc, long address, long size, int perms, Pointer ptr);
+
+    static native int uc_mem_unmap(Pointer uc, long address, long size);
+
+    static native int uc_emu_start(Pointer uc, long begin, long until, long timeoutMicros, long count);
+
+    static native int uc_emu_stop(Pointer uc);
+
+    static native int uc_query(Pointer uc, int type, LongByReference result);
+
+    static native int uc_hook_del(Pointer uc, long hh);
 
     static native int uc_mem_read(Pointer uc, long address, Pointer bytes, long size);
 

@@ -7,9 +7,9 @@
  *   {@code native/unicorn} (store fast path, bounded translation cache) when present, else Debian's
  *   {@code libunicorn2} 2.0.1; {@code describe()} says which, for the command output.</li>
  *   <li>{@link org.kexecmeasured.uefi.unicorn.UnicornLib}: the part of the C API used, constants from the
- *   2.0.1 headers. {@code UnicornDirect}: the calls made thousands of times per run (registers, guest memory,
- *   dropping translated blocks) and the hook registrations, bound by JNA's direct mapping on the same library: no
- *   reflective proxy per call, and hooks called back by JNI directly.</li>
+ *   2.0.1 headers. {@code UnicornDirect}: the same functions bound by JNA's direct mapping, which {@code UnicornCpu}
+ *   calls (registers and guest memory thousands of times per run): no reflective proxy per call, and hooks
+ *   registered through it are called back by JNI directly.</li>
  *   <li>{@link org.kexecmeasured.uefi.unicorn.UnicornCpu}: the engine with its hooks — trap range, CPUID,
  *   interrupts, invalid memory (which also materializes deferred RAM), block translation, and the heads of
  *   recognized copy loops (nothing runs on ordinary guest code). Its host writes check
