@@ -8,8 +8,8 @@
 # so the hashing cost shows per bank (one pass over each byte for all banks).
 # Prints per bank set the median of RUNS runs: process wall, predict's own plan / emulation / hashing
 # time (from --json), its TPM commands (reads only), then the baseline and the ratio; below each row the wall time
-# of predict's steps in its last run (stats.stepMicros: sources, plan, decide with re-authorization, verdicts and
-# the policy record, the report; the output and the JVM's exit come after them).
+# of each step of predict's main thread in its last run, as stats.stepMicros names them (e.g. payload, pcrSource,
+# policy, sources, plan, sourcesWait, decide and decide.*, report; the output and the JVM's exit come after them).
 # BEFORE=LAUNCHER adds another build's launcher (e.g. main's target/kexec-measured in a second worktree), run
 # against the same TPM and policy in the same run, as a "(before)" row above each bank set.
 # Usage: [BEFORE=LAUNCHER] tests/bench/predict.sh [RUNS] [SIZE_MIB]   (after `mvn -B -ntp -q package -DskipTests`)
@@ -110,7 +110,7 @@ EOF
     stats=$(jq -r '.stats | def s(x): x / 1e6 * 1000 | floor / 1000; "\(s(.prepareMicros)) + \(s(.planMicros)) (\(s(.emulationMicros)), \(s(.hashMicros)) for \(.hashBytes / 1048576 | floor) MiB) + \(s(.evaluateMicros))"' "$d/out.json")
     cmds=$(jq -r '.tpmCommands | to_entries | map("\(.value) \(.key | sub("^TPM2_"; ""))") | join(", ")' "$d/out.json")
     # the step times of the last run (builds before stats.stepMicros print none)
-    steps=$(jq -r '.stats.stepMicros // empty | def ms(x): x / 1000 | floor; "steps (ms, last run): policy+payload \(ms(.policyAndPayload)), TPM open \(ms(.pcrSource)), sources \(ms(.sources)), plan \(ms(.plan)), decide \(ms(.decide)) (re-authorization \(ms(.["decide.reauthorization"])), verdicts \(ms(.["decide.verdicts"])), record \(ms(.["decide.record"]))), report \(ms(.report))"' "$d/out.json")
+    steps=$(jq -r '.stats.stepMicros // empty | "steps (ms, last run): " + (to_entries | map("\(.key) \(.value / 1000 | floor)") | join(", "))' "$d/out.json")
     ratio=$(awk -v a="$wall" -v b="$base" 'BEGIN { printf "%.2f", a / b }')
     label=$banks
     [ "$launcher" = "$km" ] || label="$banks (before)"

@@ -11,10 +11,14 @@ import org.kexecmeasured.boot.Plan;
 import org.kexecmeasured.boot.PlannedRecord;
 import org.kexecmeasured.boot.Progress;
 import org.kexecmeasured.policy.PolicyDecider;
+import org.kexecmeasured.policy.PolicyEngine;
 import org.kexecmeasured.policy.PolicyRecord;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.file.PolicyParser;
 import org.kexecmeasured.tpm.CommandCode;
+import org.kexecmeasured.tpm.NvPublic;
+import org.kexecmeasured.tpm.PublicAreaReader;
+import org.kexecmeasured.tpm.TpmPublic;
 import org.kexecmeasured.tpm.PcrReader;
 import org.kexecmeasured.tpm.PcrSnapshot;
 import org.kexecmeasured.tpm.Tpm;
@@ -95,32 +99,42 @@ public final class PredictCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         StepClock clock = new StepClock();
-        PolicyFile policy = PolicyParser.read(policyFile);
-        run.checkDisk();
-        try (PayloadFile bytes = run.open()) {
-            clock.mark("policyAndPayload");
-            return call(policy, bytes, clock);
+        // the policy's YAML is parsed on a second core while the payload is opened and the PCR source read (the TPM
+        // opened: reads only); its errors are still the first reported — every step up to the join below hands its
+        // own failure to parsing.firstOf, which reports the policy's error instead when there is one
+        SideTask<PolicyFile> parsing = SideTask.start("policy-parse", () -> PolicyParser.read(policyFile));
+        PayloadFile bytes;
+        try {
+            run.checkDisk();
+            bytes = run.open();
+        } catch (Throwable e) {
+            throw parsing.firstOf(e);
+        }
+        try (bytes) {
+            clock.mark("payload");
+            return call(parsing, bytes, clock);
         }
     }
 
-    private Integer call(PolicyFile policy, PayloadFile bytes, StepClock clock) throws IOException {
-        // the same request boot makes: the log boot would continue, and with the live TPM the running OS's
-        // records (IMA, systemd) boot would place before the boundary; a PCR snapshot may come from elsewhere
-        Path log = run.log().path();
+    private Integer call(SideTask<PolicyFile> parsing, PayloadFile bytes, StepClock clock) throws IOException {
+        Path log = policyFirst(parsing, () -> run.log().path());
         // a progress line on the terminal while the prediction works (nothing with --json or without a terminal)
         ProgressLine progress = ProgressLine.forSteps("predict", spec.commandLine().getErr(), json);
-        MeasuredBoot.Request req = run.request(bytes, log, null, null, PolicyDecider.bootPolicy(policy), java.time.Duration.ZERO,
-                        origin.pcrs != null ? OsLogs.NONE : OsLogs.SYSTEM)
-                .withProgress(progress.enabled() ? progress : Progress.NONE);
         Report report;
         try (progress) {
             if (origin.pcrs != null) {
-                PcrSnapshot snapshot = PcrSnapshot.read(origin.pcrs);
-                report = predict(policy, bytes, req, snapshot, null, clock);
+                PcrSnapshot snapshot = policyFirst(parsing, () -> PcrSnapshot.read(origin.pcrs));
+                clock.mark("pcrSource");
+                PolicyFile policy = parsing.join();
+                clock.mark("policy");
+                report = predict(policy, bytes, request(policy, bytes, log, progress), snapshot, null, clock);
             } else {
-                try (Tpm tpm = services.tpm().open(origin.tcti)) {
+                try (Tpm tpm = policyFirst(parsing, () -> services.tpm().open(origin.tcti))) {
                     SortedMap<Integer, Long> c0 = tpm.commandCounts();
-                    report = predict(policy, bytes, req, tpm, tpm, clock);
+                    clock.mark("pcrSource");
+                    PolicyFile policy = parsing.join();
+                    clock.mark("policy");
+                    report = predict(policy, bytes, request(policy, bytes, log, progress), tpm, tpm, clock);
                     report = report.withCommands(byName(CommandCode.sentSince(c0, tpm.commandCounts())));
                 } catch (TpmException e) {
                     throw new IOException("TPM " + origin.tcti + ": " + e.getMessage() + " (nothing was changed)", e);
@@ -134,31 +148,121 @@ public final class PredictCommand implements Callable<Integer> {
         return report.decision().allowed() ? 0 : Main.EXIT_POLICY_DENIED;
     }
 
-    private Report predict(PolicyFile policy, PayloadFile bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm, StepClock clock) {
-        clock.mark("pcrSource"); // the TPM opened, or the PCR snapshot read
-        long t0 = System.nanoTime();
+    /** A step before the policy is needed: its failure is reported unless the policy's own comes first. */
+    private static <T> T policyFirst(SideTask<PolicyFile> parsing, Callable<T> step) throws IOException {
+        try {
+            return step.call();
+        } catch (Throwable e) {
+            throw parsing.firstOf(e);
+        }
+    }
+
+    /**
+     * The same request boot makes: the log boot would continue, and with the live TPM the running OS's records (IMA,
+     * systemd) boot would place before the boundary; a PCR snapshot may come from elsewhere.
+     */
+    private MeasuredBoot.Request request(PolicyFile policy, PayloadFile bytes, Path log, ProgressLine progress) {
+        return run.request(bytes, log, null, null, PolicyDecider.bootPolicy(policy), java.time.Duration.ZERO,
+                        origin.pcrs != null ? OsLogs.NONE : OsLogs.SYSTEM)
+                .withProgress(progress.enabled() ? progress : Progress.NONE);
+    }
+
+    /**
+     * The PCR source given to {@link PolicyEngine#prepare} when it runs beside the plan: the policy names no secret
+     * that lives in the TPM ({@link PolicyEngine#preparationReadsTpm}), so nothing reads through it, and the plan
+     * alone talks to the TPM meanwhile (a TPM connection carries one command at a time).
+     */
+    private static final PublicAreaReader NO_TPM_BESIDE_THE_PLAN = new PublicAreaReader() {
+        @Override
+        public TpmPublic readPublic(int handle) {
+            throw refused();
+        }
+
+        @Override
+        public NvPublic nvReadPublic(int nvIndex) {
+            throw refused();
+        }
+
+        @Override
+        public byte[] nvReadAsOwner(int nvIndex, int size) {
+            throw refused();
+        }
+
+        private IllegalStateException refused() {
+            return new IllegalStateException("the policy's sources read the TPM beside the plan");
+        }
+    };
+
+    private Report predict(PolicyFile policy, PayloadFile bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm, StepClock clock)
+            throws IOException {
         req.progress().step("reading the policy's secrets");
-        PolicyDecider decider = PolicyDecider.prepare(policy, bytes.buffer(), tpm);
-        long t1 = System.nanoTime();
+        // the secrets' sources (LUKS2 headers, sealed objects, JWEs, certificates, the signing key) are read on a second
+        // core while the plan runs on this one; a policy with secrets in the TPM reads them first, here, as the plan
+        // reads the same TPM. A source's error is reported before anything the plan says (bad input stops the
+        // prediction as it did when the sources were read first): the plan's own failure waits for the sources.
+        SideTask<Timed<PolicyEngine.Prepared>> beside = null;
+        Timed<PolicyEngine.Prepared> prepared = null;
+        if (tpm != null && PolicyEngine.preparationReadsTpm(policy)) {
+            prepared = Timed.of(() -> PolicyEngine.prepare(policy, tpm));
+            warmUpBesideThePlan();
+        } else {
+            PublicAreaReader none = tpm == null ? null : NO_TPM_BESIDE_THE_PLAN;
+            beside = SideTask.start("policy-sources", () -> {
+                Timed<PolicyEngine.Prepared> t = Timed.of(() -> PolicyEngine.prepare(policy, none));
+                warmUpBesideThePlan();
+                return t;
+            });
+        }
         clock.mark("sources");
         Plan plan;
         try {
-            plan = MeasuredBoot.plan(req, pcrs);
-        } catch (EmulationException | GuestMemoryException e) {
-            throw new BadInputException("emulation of " + run.payload + " failed: " + e.getMessage(), e);
+            try {
+                plan = MeasuredBoot.plan(req, pcrs);
+            } catch (EmulationException | GuestMemoryException e) {
+                throw new BadInputException("emulation of " + run.payload + " failed: " + e.getMessage(), e);
+            }
+        } catch (Throwable e) {
+            if (beside != null) throw beside.firstOf(e);
+            throw e;
         }
-        long t2 = System.nanoTime();
         clock.mark("plan");
+        if (beside != null) prepared = beside.join();
+        clock.mark("sourcesWait");
+        PolicyDecider decider = PolicyDecider.of(prepared.value(), bytes.buffer(), tpm);
         req.progress().step("evaluating the policy");
+        long t2 = System.nanoTime();
         Decision d = decider.decide(plan);
         long t3 = System.nanoTime();
         clock.mark("decide");
         // the prediction is of the bytes the file holds (a mapped payload's read lease held through the last read)
         bytes.checkUnchanged("before the prediction was reported");
-        Report r = Report.of(policy, plan, decider, d, (t1 - t0) / 1000, (t3 - t2) / 1000, bytes.describeSource());
+        Report r = Report.of(policy, plan, decider, d, prepared.micros(), (t3 - t2) / 1000, bytes.describeSource());
         JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).predicted(plan, r.decision(), policyFile.toString());
         clock.mark("report");
         return r.withSteps(steps(clock.micros(), decider.stepMicros()));
+    }
+
+    /**
+     * What the main thread does after the plan for the first time that needs no result of it — the policy record's
+     * and the report's JSON — done once beforehand with made-up values on another thread while the plan runs
+     * ({@link Report#warmUp}): Jackson's serializers are built, the JVM has that code loaded and past its interpreted
+     * first run. Not waited for. (Evaluating the policy on made-up PCRs as well saved the decision less main-thread
+     * time than it cost the second core.)
+     */
+    private static void warmUpBesideThePlan() {
+        SideTask.start("predict-warm-up", () -> {
+            Report.warmUp();
+            return null;
+        });
+    }
+
+    /** A result and the wall time its computation took, wherever it ran. */
+    record Timed<T>(T value, long micros) {
+        static <T> Timed<T> of(java.util.function.Supplier<T> body) {
+            long t0 = System.nanoTime();
+            T v = body.get();
+            return new Timed<>(v, (System.nanoTime() - t0) / 1000);
+        }
     }
 
     /** The command's steps, decide's own steps after it as "decide.STEP". */
@@ -202,17 +306,40 @@ public final class PredictCommand implements Callable<Integer> {
         }
 
         /**
-         * Microseconds: reading the policy's sources, the plan (of it emulation, hashing), the evaluation; how the
-         * payload was held ("mapped" under a read lease, or "copy: why"); the wall time of each step in order
-         * (policyAndPayload: parse the policy, open the payload; pcrSource: open the TPM or read the snapshot;
-         * sources; plan; decide and its own steps as decide.*; report: the report built), up to the output, which
-         * is written after them.
+         * Microseconds: reading the policy's sources (on whichever thread read them), the plan (of it emulation,
+         * hashing), the evaluation; how the payload was held ("mapped" under a read lease, or "copy: why"); the wall
+         * time of each step of the main thread in order (payload: open the payload, while the policy is parsed on a
+         * second thread; pcrSource: open the TPM or read the snapshot; policy: wait for the policy's parse; sources:
+         * read the secrets' sources, or start reading them beside the plan; plan; sourcesWait: wait for the sources
+         * read beside the plan; decide and its own steps as decide.*; report: the report built), up to the output,
+         * which is written after them.
          */
         @JsonPropertyOrder({"prepareMicros", "planMicros", "emulationMicros", "hashMicros", "hashBytes", "evaluateMicros", "payloadSource",
                 "stepMicros"})
         @JsonInclude(JsonInclude.Include.NON_NULL)
         record Stats(long prepareMicros, long planMicros, long emulationMicros, long hashMicros, long hashBytes, long evaluateMicros,
                      String payloadSource, Map<String, Long> stepMicros) {
+        }
+
+        /**
+         * Writes a made-up report of a typical size as the command writes the real one, for the side effect on the
+         * JVM: Jackson's serializers of the report's types are built and its accessors past their first runs (Jackson
+         * reads records through reflection, which generates an accessor class after a method's 15th call) before
+         * the output needs them. Called beside the plan; a failure only loses that head start.
+         */
+        static void warmUp() {
+            try {
+                PolicyRecord decision = PolicyRecord.warmUp();
+                List<Event> events = new ArrayList<>();
+                for (int i = 1; i <= 24; i++) events.add(new Event(i, 11, "0x80000002", "payload", "extend", Map.of("sha256", "00")));
+                Map<String, Map<String, String>> pcrs = Map.of("sha256", Map.of("11", "00"));
+                Report r = new Report(new PolicyInfo("policy.yaml", "00"), new PayloadInfo("payload.efi", "00"), "warm-up",
+                        List.of("sha256"), events, pcrs, List.of(new Divergent("sha256", 0, "00", "00", null)), decision,
+                        Map.of("TPM2_PCR_Read", 1L), new Stats(0, 0, 0, 0, 0, 0, "mapped", Map.of("plan", 0L)));
+                Json.PRETTY.writeValueAsString(r);
+            } catch (IOException | RuntimeException e) {
+                // only a head start was lost
+            }
         }
 
         Report withCommands(Map<String, Long> commands) {

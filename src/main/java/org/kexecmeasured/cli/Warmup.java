@@ -21,6 +21,13 @@ import java.util.Map;
  * other thread wait for that class instead of loading it twice. A failure here is ignored: the command then meets
  * the same failure where it is reported properly. The build's class-data-sharing training runs the same steps
  * ({@link #run}), so the archive holds these classes already parsed and verified.
+ *
+ * <p>At the command's priority. Its Jackson part (~0.1 CPU-s: ObjectMapper, the record writers, the JDK's calendar and
+ * locale data for Jackson's date format) often overlaps the start of the plan, when the hashing threads and the
+ * emulator keep two cores busy; that part was tried at nice 10 on this thread alone (session 7) and not kept: whatever
+ * the command needs while the lowered thread holds it (a class it initializes, the JDK's method handle and reflection
+ * machinery) then waits for a thread that gets little CPU while the plan runs — in one run on a loaded machine the
+ * command's thread stood still 0.14 s and went on as the lowered thread finished — and no gain could be measured.
  */
 final class Warmup {
 

@@ -69,7 +69,17 @@ public final class PolicyDecider implements Decider {
 
     /** As {@link #prepare(PolicyFile, byte[], PublicAreaReader)}, the payload read-only (a mapped file). */
     public static PolicyDecider prepare(PolicyFile policy, java.nio.ByteBuffer payload, PublicAreaReader tpm) {
-        return new PolicyDecider(PolicyEngine.prepare(policy, tpm), payload, null, tpm);
+        return of(PolicyEngine.prepare(policy, tpm), payload, tpm);
+    }
+
+    /**
+     * The decider of what {@link PolicyEngine#prepare} read (elsewhere, e.g. on a second thread while the boot was
+     * planned), the payload read-only.
+     *
+     * @param tpm the TPM for the evaluation's reads (systemd-pcrlock's NV index); null offline
+     */
+    public static PolicyDecider of(PolicyEngine.Prepared prepared, java.nio.ByteBuffer payload, PublicAreaReader tpm) {
+        return new PolicyDecider(prepared, payload, null, tpm);
     }
 
     /**

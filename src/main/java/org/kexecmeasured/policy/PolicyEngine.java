@@ -94,6 +94,15 @@ public final class PolicyEngine {
     private PolicyEngine() {
     }
 
+    /**
+     * Whether {@link #prepare} reads the TPM for this policy: a secret that lives in it (a persistent object, an NV
+     * index). Every other source is a file, so such a policy's preparation needs no TPM at all.
+     */
+    public static boolean preparationReadsTpm(PolicyFile policy) {
+        return policy.secrets().stream().anyMatch(s -> s.source() instanceof PolicyFile.Tpm2HandleSource
+                || s.source() instanceof PolicyFile.Tpm2NvSource);
+    }
+
     /** Reads what the policy names. {@code tpm}: for persistent objects and NV indexes; null offline. */
     public static Prepared prepare(PolicyFile policy, PublicAreaReader tpm) {
         List<X509CertificateHolder> anchors = PayloadCheck.certificates(policy.payload());

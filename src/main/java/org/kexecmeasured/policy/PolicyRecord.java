@@ -4,8 +4,11 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.kexecmeasured.policy.engine.SecretVerdict;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
+import org.kexecmeasured.util.Json;
 
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The policy's evaluation as written into the sidecar manifest ({@code policyDecision}) and into
@@ -40,18 +43,45 @@ public record PolicyRecord(String policy, boolean allowed, List<Finding> finding
     public record Reauthorization(String file, String keyFingerprint, List<String> secrets, List<Reauthorizer.Signed> signed) {
     }
 
+    /**
+     * A made-up record with every part (findings, payload, secrets with routes, a re-authorization), written as
+     * the decision's record is built ({@code Json.MAPPER.valueToTree}), for the side effect on the JVM only: Jackson's
+     * serializers of these records are built and their code past its first, interpreted run before a decision needs
+     * them (a prediction's second thread calls this while the boot is planned). Returns the record for
+     * more of the same (e.g. inside a report).
+     */
+    public static PolicyRecord warmUp() {
+        List<String> phases = List.of("enter-initrd", "enter-initrd:leave-initrd");
+        Route route = new Route("token 0", "reachable", "the policy is satisfied enter-initrd", phases, List.of("note"));
+        List<Secret> secrets = List.of(new Secret("a", "luks2 a.img", "any", "reachable", true, "reason", List.of(route), List.of()),
+                new Secret("b", "tpm2-object b.pub", "reachable", "unreachable", false, "reason", List.of(route, route), List.of("n")));
+        Reauthorization reauth = new Reauthorization("/.extra/" + Reauthorizer.FILE_NAME, "00", List.of("a"),
+                List.of(new Reauthorizer.Signed("sha256", phases.get(0), Map.of("11", "00"), "00")));
+        PolicyRecord r = new PolicyRecord("00", false, List.of(new Finding("deny", "text")), new Payload(true, List.of(), List.of("x")),
+                secrets, reauth);
+        Json.MAPPER.valueToTree(r);
+        return r;
+    }
+
+    // loops, not streams: each lambda's first call links it (invokedynamic), milliseconds on a cold JVM's main thread
     public static PolicyRecord of(PolicyEngine.Evaluation ev) {
-        List<Finding> findings = ev.findings().stream().map(f -> new Finding(f.action(), f.text())).toList();
-        List<Secret> secrets = ev.secrets().stream().map(PolicyRecord::secret).toList();
+        List<Finding> findings = new ArrayList<>();
+        for (PolicyEngine.Finding f : ev.findings()) findings.add(new Finding(f.action(), f.text()));
+        List<Secret> secrets = new ArrayList<>();
+        for (SecretVerdict v : ev.secrets()) secrets.add(secret(v));
         Reauthorization r = ev.reauthorization() == null ? null
                 : new Reauthorization("/.extra/" + Reauthorizer.FILE_NAME, ev.reauthorization().keyFingerprint(),
                 ev.reauthorization().secrets(), ev.reauthorization().signed());
-        return new PolicyRecord(ev.policyId(), ev.allowed(), findings,
-                new Payload(ev.payload().trusted(), ev.payload().failures(), ev.payload().checked()), secrets, r);
+        return new PolicyRecord(ev.policyId(), ev.allowed(), List.copyOf(findings),
+                new Payload(ev.payload().trusted(), ev.payload().failures(), ev.payload().checked()), List.copyOf(secrets), r);
     }
 
     static Secret secret(SecretVerdict v) {
-        List<Route> routes = v.routes().stream().map(r -> new Route(r.route(), r.verdict().word(), r.reason(), r.reachableAt(), r.notes())).toList();
-        return new Secret(v.name(), v.source(), v.intent().word(), v.verdict().word(), v.meetsIntent(), v.reason(), routes, v.notes());
+        List<Route> routes = new ArrayList<>();
+        for (SecretVerdict.RouteVerdict r : v.routes()) {
+            routes.add(new Route(r.route(), r.verdict().word(), r.reason(), r.reachableAt(), r.notes()));
+        }
+        return new Secret(v.name(), v.source(), v.intent().word(), v.verdict().word(), v.meetsIntent(), v.reason(), List.copyOf(routes),
+                v.notes());
     }
 }

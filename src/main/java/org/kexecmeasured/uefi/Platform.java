@@ -45,8 +45,8 @@ import java.util.stream.Stream;
  *   {@link EmulatorOptions#esp()} (on the disk's EFI system partition handle, or on its own handle with an HD()
  *   device path), or else the disk's EFI system partition, its FAT tree read by {@link Fat} into a private
  *   temporary directory deleted when the platform closes; with neither, {@link #bootDevice} synthesizes an ESP
- *   holding the payload ({@link SynthesizedEsp}), so the payload always has a device handle and a device
- *   path.</li>
+ *   holding the payload ({@link SynthesizedEsp}: served from the payload's own bytes, nothing written to the host), so
+ *   the payload always has a device handle and a device path.</li>
  * </ul>
  */
 public final class Platform implements AutoCloseable {
@@ -221,25 +221,14 @@ public final class Platform implements AutoCloseable {
         return new BootDevice(synthesized.handle(), synthesized.filePath());
     }
 
-    /** The ESP synthesized by {@link #bootDevice}, or null. */
-    SynthesizedEsp synthesizedEsp() {
-        return synthesized;
-    }
-
     /** A device handle and the payload's file path on it. */
     public record BootDevice(long handle, String filePath) {
     }
 
     @Override
     public void close() {
-        try {
-            if (synthesized != null) {
-                synthesized.close();
-            }
-        } finally {
-            fw.close();
-            closeDisk(disk);
-            deleteTree(espCopy);
-        }
+        fw.close();
+        closeDisk(disk);
+        deleteTree(espCopy);
     }
 }

@@ -11,33 +11,28 @@ import org.kexecmeasured.uefi.spi.HostFileSystem;
 import org.kexecmeasured.uefi.spi.ProtocolContext;
 import org.kexecmeasured.uefi.spi.Service;
 import org.kexecmeasured.uefi.spi.ServiceException;
-import org.kexecmeasured.util.BadInputException;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
- * EFI_SIMPLE_FILE_SYSTEM_PROTOCOL and EFI_FILE_PROTOCOL over a host directory (the ESP), read-only.
+ * EFI_SIMPLE_FILE_SYSTEM_PROTOCOL and EFI_FILE_PROTOCOL over a {@link FileTree}, read-only: a host directory (the
+ * ESP given) or files in memory (the synthesized ESP serving the payload from its own bytes).
  *
  * <p>Paths are resolved as component lists inside the tree ("." and ".." never leave the root), every
- * component is looked up case-insensitively among the real entries of its directory (FAT semantics), and
- * symbolic links are never followed, so no guest path reaches outside the directory. As a
- * {@link HostFileSystem} it also serves LoadImage from a device path on its handle.
+ * component is looked up case-insensitively (FAT semantics), and a host tree never follows a symbolic link, so no
+ * guest path reaches outside it. Every way of writing (Open for writing or creating, Write, SetInfo, Delete) is
+ * refused as on write-protected media. As a {@link HostFileSystem} it also serves LoadImage from a device path on
+ * its handle.
  */
 public final class SimpleFileSystemProtocol implements HostFileSystem {
 
@@ -47,14 +42,12 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
     /** The ESP partition GUID reported in the HD() node (fixed, so runs are reproducible). */
     public static final Guid PARTITION_GUID = Guid.parse("0d2b2c04-9b0e-4b2d-8f4e-6b6578656361");
     public static final int MAX_OPEN = 4096;
-    /** Host buffer for one step of File.Read. */
-    private static final int READ_CHUNK = 1 << 20;
     private static final String[] FILE_FNS = {"Open", "Close", "Delete", "Read", "Write", "GetPosition",
         "SetPosition", "GetInfo", "SetInfo", "Flush"};
 
     private final ProtocolContext ctx;
     private final GuestMemory m;
-    private final Path root;
+    private final FileTree tree;
     private final long handle;
     private final long[] fileFns = new long[FILE_FNS.length];
     private final Map<Long, OpenFile> open = new HashMap<>();
@@ -63,14 +56,14 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
     /** An open EFI_FILE_PROTOCOL instance. */
     private static final class OpenFile {
         final List<String> components;
-        final Path host;
+        final FileTree.Entry entry;
         final boolean dir;
         long position;
-        List<Path> listing;
+        List<FileTree.Entry> listing;
 
-        OpenFile(List<String> components, Path host, boolean dir) {
+        OpenFile(List<String> components, FileTree.Entry entry, boolean dir) {
             this.components = components;
-            this.host = host;
+            this.entry = entry;
             this.dir = dir;
         }
     }
@@ -82,12 +75,17 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
 
     /** Serves the directory {@code root} on a new handle with the device path {@code devicePath}. */
     public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, DevicePath devicePath) {
-        this(ctx, root, devicePath, 0);
+        this(ctx, new HostDirectoryTree(root), devicePath, 0);
+    }
+
+    /** Serves {@code tree} on a new handle with the device path {@code devicePath}. */
+    public SimpleFileSystemProtocol(ProtocolContext ctx, FileTree tree, DevicePath devicePath) {
+        this(ctx, tree, devicePath, 0);
     }
 
     /** Serves the directory {@code root} on {@code onHandle}: a disk's ESP partition handle, which has its path. */
     public SimpleFileSystemProtocol(ProtocolContext ctx, Path root, long onHandle) {
-        this(ctx, root, null, requireHandle(onHandle));
+        this(ctx, new HostDirectoryTree(root), null, requireHandle(onHandle));
     }
 
     private static long requireHandle(long h) {
@@ -97,13 +95,10 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         return h;
     }
 
-    private SimpleFileSystemProtocol(ProtocolContext ctx, Path root, DevicePath devicePath, long onHandle) {
+    private SimpleFileSystemProtocol(ProtocolContext ctx, FileTree tree, DevicePath devicePath, long onHandle) {
         this.ctx = ctx;
         this.m = ctx.mem();
-        this.root = root.toAbsolutePath().normalize();
-        if (!Files.isDirectory(this.root)) {
-            throw new BadInputException("ESP directory " + root + " does not exist");
-        }
+        this.tree = tree;
         Service[] fns = {this::open, this::close, this::delete, this::read, c -> EfiStatus.WRITE_PROTECTED,
             this::getPosition, this::setPosition, this::getInfo, c -> EfiStatus.WRITE_PROTECTED, c -> EfiStatus.SUCCESS};
         for (int i = 0; i < fns.length; i++) {
@@ -115,7 +110,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             if (c.arg(1) == 0) {
                 return EfiStatus.INVALID_PARAMETER;
             }
-            long f = newFile(new OpenFile(List.of(), this.root, true));
+            long f = newFile(new OpenFile(List.of(), tree.root(), true));
             if (f == 0) {
                 return EfiStatus.OUT_OF_RESOURCES;
             }
@@ -164,40 +159,17 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             }
             comps.add(part);
         }
-        Path p = root;
+        FileTree.Entry e = tree.root();
         for (String c : comps) {
-            p = lookup(p, c);
-            if (p == null) {
+            e = e.child(c);
+            if (e == null) {
                 return null;
             }
         }
-        boolean dir = Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS);
-        if (!dir && !Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+        if (!e.isOpenable()) {
             return null;
         }
-        return new OpenFile(comps, p, dir);
-    }
-
-    /** The entry of directory {@code dir} named {@code name} ignoring case, not a symlink; or null. */
-    private static Path lookup(Path dir, String name) {
-        if (name.contains("/") || name.indexOf('\0') >= 0 || !Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return null;
-        }
-        Path exact = dir.resolve(name);
-        if (exact.getParent().equals(dir) && Files.exists(exact, LinkOption.NOFOLLOW_LINKS)
-                && !Files.isSymbolicLink(exact)) {
-            return exact;
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            for (Path e : (Iterable<Path>) s::iterator) {
-                if (e.getFileName().toString().equalsIgnoreCase(name) && !Files.isSymbolicLink(e)) {
-                    return e;
-                }
-            }
-        } catch (IOException e) {
-            return null;
-        }
-        return null;
+        return new OpenFile(comps, e, e.isDirectory());
     }
 
     @Override
@@ -206,18 +178,8 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         if (f == null || f.dir) {
             return null;
         }
-        // the size is checked before anything is read: a huge file on the ESP must not fill the host heap
-        try (FileChannel ch = FileChannel.open(f.host, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-            long size = ch.size();
-            if (size > maxSize) {
-                throw new BadInputException("ESP file " + efiPath + " has " + size
-                        + " bytes, more than the limit of " + maxSize);
-            }
-            ByteBuffer b = ByteBuffer.allocate((int) size);
-            while (b.hasRemaining() && ch.read(b, b.position()) > 0) {
-                // positional reads until the size read above (a file that shrinks ends early)
-            }
-            return b.position() == size ? b.array() : java.util.Arrays.copyOf(b.array(), b.position());
+        try {
+            return f.entry.readAll(efiPath, maxSize);
         } catch (IOException e) {
             return null;
         }
@@ -278,15 +240,14 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         try {
             if (f.dir) {
                 if (f.listing == null) {
-                    try (Stream<Path> s = Files.list(f.host)) {
-                        f.listing = s.filter(p -> !Files.isSymbolicLink(p)).sorted().toList();
-                    }
+                    f.listing = f.entry.list();
                 }
                 if (f.position >= f.listing.size()) {
                     m.putU64(sizePtr, 0);
                     return EfiStatus.SUCCESS;
                 }
-                byte[] info = fileInfo(f.listing.get((int) f.position));
+                FileTree.Entry e = f.listing.get((int) f.position);
+                byte[] info = fileInfo(e.info(), e.name());
                 if (want < info.length) {
                     m.putU64(sizePtr, info.length);
                     return EfiStatus.BUFFER_TOO_SMALL;
@@ -296,29 +257,16 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
                 f.position++;
                 return EfiStatus.SUCCESS;
             }
-            // positional reads in bounded chunks straight into guest memory: no per-file host copy
-            long done = 0;
-            try (FileChannel ch = FileChannel.open(f.host, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
-                long size = ch.size();
-                long n = f.position < 0 || f.position >= size ? 0 : Math.min(want < 0 ? Long.MAX_VALUE : want,
-                        size - f.position);
-                if (n > 0 && c.arg(2) == 0) {
-                    return EfiStatus.INVALID_PARAMETER;
-                }
-                if (n > 0 && !m.isGuestWritable(c.arg(2), n)) { // before the first chunk: nothing written
-                    throw m.notWritable("File.Read", c.arg(2), n);
-                }
-                ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(n, READ_CHUNK));
-                while (done < n) {
-                    chunk.clear().limit((int) Math.min(chunk.capacity(), n - done));
-                    int r = ch.read(chunk, f.position + done);
-                    if (r <= 0) {
-                        break;
-                    }
-                    m.write(c.arg(2) + done, chunk.array(), 0, r);
-                    done += r;
-                }
+            long size = f.entry.info().size();
+            long n = f.position < 0 || f.position >= size ? 0 : Math.min(want < 0 ? Long.MAX_VALUE : want,
+                    size - f.position);
+            if (n > 0 && c.arg(2) == 0) {
+                return EfiStatus.INVALID_PARAMETER;
             }
+            if (n > 0 && !m.isGuestWritable(c.arg(2), n)) { // before anything is written
+                throw m.notWritable("File.Read", c.arg(2), n);
+            }
+            long done = n == 0 ? 0 : f.entry.read(f.position, n, m, c.arg(2));
             f.position += done;
             m.putU64(sizePtr, done);
             return EfiStatus.SUCCESS;
@@ -351,8 +299,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
             return EfiStatus.SUCCESS;
         }
         try {
-            long size = Files.size(f.host);
-            f.position = pos == -1 ? size : pos;
+            f.position = pos == -1 ? f.entry.info().size() : pos;
         } catch (IOException e) {
             return EfiStatus.DEVICE_ERROR;
         }
@@ -368,10 +315,7 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         byte[] info;
         try {
             if (type.equals(FILE_INFO)) {
-                info = fileInfo(f.host);
-                if (f.components.isEmpty()) { // the root's name is empty
-                    info = fileInfo(f.host, "");
-                }
+                info = fileInfo(f.entry.info(), f.entry.name()); // the root's name is empty
             } else if (type.equals(FILE_SYSTEM_INFO)) {
                 byte[] label = "ESP\0".getBytes(StandardCharsets.UTF_16LE);
                 ByteBuffer bb = ByteBuffer.allocate(36 + label.length).order(ByteOrder.LITTLE_ENDIAN);
@@ -396,20 +340,15 @@ public final class SimpleFileSystemProtocol implements HostFileSystem {
         return EfiStatus.SUCCESS;
     }
 
-    private static byte[] fileInfo(Path p) throws IOException {
-        return fileInfo(p, p.getFileName().toString());
-    }
-
     /** EFI_FILE_INFO: Size, FileSize, PhysicalSize, 3 × EFI_TIME, Attribute, FileName (UCS-2, NUL). */
-    private static byte[] fileInfo(Path p, String name) throws IOException {
-        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    static byte[] fileInfo(FileTree.Info a, String name) {
         byte[] n = (name + "\0").getBytes(StandardCharsets.UTF_16LE);
         ByteBuffer bb = ByteBuffer.allocate(80 + n.length).order(ByteOrder.LITTLE_ENDIAN);
-        long size = a.isDirectory() ? 0 : a.size();
+        long size = a.directory() ? 0 : a.size();
         bb.putLong(80 + n.length).putLong(size).putLong((size + 511) & ~511L);
-        byte[] t = EfiTime.encode(a.lastModifiedTime().toInstant());
+        byte[] t = EfiTime.encode(a.modified());
         bb.put(t).put(t).put(t);
-        bb.putLong(a.isDirectory() ? 0x10 : 0x20);
+        bb.putLong(a.directory() ? 0x10 : 0x20);
         bb.put(n);
         return bb.array();
     }

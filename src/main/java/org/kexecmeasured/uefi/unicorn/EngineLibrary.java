@@ -141,6 +141,7 @@ public record EngineLibrary(UnicornLib lib, Path file, boolean patched) {
     private static EngineLibrary of(String nameOrPath) {
         NativeLibrary nl = NativeLibrary.getInstance(nameOrPath);
         UnicornLib lib = Native.load(nameOrPath, UnicornLib.class);
+        UnicornDirect.register(nl);
         boolean patched;
         try {
             nl.getFunction(PATCH_SYMBOL);

@@ -62,7 +62,6 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         IDS.put(Reg.GS, UnicornLib.REG_GS);
     }
 
-    private final UnicornLib uc;
     private final Pointer h;
     private final Memory scratch = new Memory(64);
     private final Memory ioBuf = new Memory(1 << 20);
@@ -101,15 +100,15 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     }
 
     public UnicornCpu() {
-        uc = lib();
+        lib(); // loads the library and binds UnicornDirect to it
         PointerByReference ref = new PointerByReference();
-        check(uc.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
+        check(UnicornDirect.uc_open(UnicornLib.UC_ARCH_X86, UnicornLib.UC_MODE_64, ref), "uc_open");
         h = ref.getValue();
         try {
             intrHook = (p, intno, user) -> {
                 try {
                     interrupt = intno;
-                    uc.uc_emu_stop(h);
+                    UnicornDirect.uc_emu_stop(h);
                 } catch (Throwable t) {
                     hookFailed(t);
                 }
@@ -133,17 +132,17 @@ public final class UnicornCpu implements Cpu, GuestMemory {
                 }
             };
             LongByReference hh = new LongByReference();
-            check(uc.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
+            check(UnicornDirect.uc_hook_add(h, hh, UnicornLib.UC_HOOK_INSN, cpuidHook, null, 1, 0, UnicornLib.UC_X86_INS_CPUID),
                     "uc_hook_add(CPUID)");
             // No device sits behind any I/O port: reads float to all-ones and writes vanish, as on a bus with
             // nothing decoding the port. Without this hook Unicorn reads 0, which loaders polling legacy timers
             // take for "not expired yet": GRUB's PIT calibration (port 0x61, TMR2 latch) then spins forever,
             // while with all-ones it sees no PIT and calibrates the TSC with Stall instead.
             inHook = (p, port, size, user) -> size == 1 ? 0xff : size == 2 ? 0xffff : -1;
-            check(uc.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, inHook, null, 1, 0,
+            check(UnicornDirect.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, inHook, null, 1, 0,
                     UnicornLib.UC_X86_INS_IN), "uc_hook_add(IN)");
             outHook = (p, port, size, value, user) -> { };
-            check(uc.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, outHook, null, 1, 0,
+            check(UnicornDirect.uc_hook_add(h, new LongByReference(), UnicornLib.UC_HOOK_INSN, outHook, null, 1, 0,
                     UnicornLib.UC_X86_INS_OUT), "uc_hook_add(OUT)");
             translationHook = (p, cur, prev, user) -> {
                 try {
@@ -154,7 +153,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             };
             addHook(UnicornLib.UC_HOOK_EDGE_GENERATED, translationHook, 1, 0);
         } catch (RuntimeException | Error e) {
-            uc.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
+            UnicornDirect.uc_close(h); // the engine is native memory: close it when construction fails after uc_open
             throw e;
         }
     }
@@ -193,21 +192,21 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         // first and decides, whatever it holds: no zeroed-memory verdict then.
         byte[] head = null;
         if (blockHook == null) {
-            if (uc.uc_mem_read(h, pc, probe, CopyLoop.MAX_LENGTH) == 0) {
+            if (UnicornDirect.uc_mem_read(h, pc, probe, CopyLoop.MAX_LENGTH) == 0) {
                 byte[] code = probe.getByteArray(0, CopyLoop.MAX_LENGTH);
                 head = java.util.Arrays.copyOf(code, TranslationGuard.ZERO_PROBE);
                 CopyLoop loop = copyLoopHeads.contains(pc) ? null : CopyLoop.match(pc, code);
                 if (loop != null) {
                     hookCopyLoop(loop);
                 }
-            } else if (uc.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0) {
+            } else if (UnicornDirect.uc_mem_read(h, pc, probe, TranslationGuard.ZERO_PROBE) == 0) {
                 head = probe.getByteArray(0, TranslationGuard.ZERO_PROBE);
             }
         }
         String why = guard.onTranslated(pc, icount, head, System.nanoTime());
         if (why != null && guardStop == null) {
             guardStop = why;
-            uc.uc_emu_stop(h);
+            UnicornDirect.uc_emu_stop(h);
         }
     }
 
@@ -226,7 +225,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         };
         addressHooks.add(hook);
         addHook(UnicornLib.UC_HOOK_CODE, hook, loop.head(), loop.head());
-        uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
+        UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
     }
 
     /** Copy loops the host ran (for tests: the engine would give the same bytes, only slower). */
@@ -298,7 +297,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             hookFailure.addSuppressed(t);
         }
         try {
-            uc.uc_emu_stop(h);
+            UnicornDirect.uc_emu_stop(h);
         } catch (Throwable ignored) {
             // the failure is recorded; run() reports it once uc_emu_start returns
         }
@@ -306,45 +305,45 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     private long addHook(int type, com.sun.jna.Callback cb, long begin, long end) {
         LongByReference hh = new LongByReference();
-        check(uc.uc_hook_add(h, hh, type, cb, null, begin, end), "uc_hook_add");
+        check(UnicornDirect.uc_hook_add(h, hh, type, cb, null, begin, end), "uc_hook_add");
         return hh.getValue();
     }
 
     private void check(int err, String what) {
         if (err != 0) {
-            throw new IllegalStateException(what + ": " + uc.uc_strerror(err) + " (" + err + ")");
+            throw new IllegalStateException(what + ": " + UnicornDirect.uc_strerror(err) + " (" + err + ")");
         }
     }
 
     @Override
     public long reg(Reg r) {
-        check(uc.uc_reg_read(h, IDS.get(r), scratch), "uc_reg_read " + r);
+        check(UnicornDirect.uc_reg_read(h, IDS.get(r), scratch), "uc_reg_read " + r);
         return scratch.getLong(0);
     }
 
     @Override
     public void setReg(Reg r, long value) {
         scratch.setLong(0, value);
-        check(uc.uc_reg_write(h, IDS.get(r), scratch), "uc_reg_write " + r);
+        check(UnicornDirect.uc_reg_write(h, IDS.get(r), scratch), "uc_reg_write " + r);
     }
 
     @Override
     public byte[] xmm(int n) {
-        check(uc.uc_reg_read(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_read XMM" + n);
+        check(UnicornDirect.uc_reg_read(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_read XMM" + n);
         return scratch.getByteArray(0, 16);
     }
 
     @Override
     public void setXmm(int n, byte[] value) {
         scratch.write(0, value, 0, 16);
-        check(uc.uc_reg_write(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_write XMM" + n);
+        check(UnicornDirect.uc_reg_write(h, UnicornLib.REG_XMM0 + n, scratch), "uc_reg_write XMM" + n);
     }
 
     @Override
     public long msr(int index) {
         scratch.clear(16);
         scratch.setInt(0, index);
-        check(uc.uc_reg_read(h, UnicornLib.REG_MSR, scratch), "read MSR 0x" + Integer.toHexString(index));
+        check(UnicornDirect.uc_reg_read(h, UnicornLib.REG_MSR, scratch), "read MSR 0x" + Integer.toHexString(index));
         return scratch.getLong(8);
     }
 
@@ -353,7 +352,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         scratch.clear(16);
         scratch.setInt(0, index);
         scratch.setLong(8, value);
-        check(uc.uc_reg_write(h, UnicornLib.REG_MSR, scratch), "write MSR 0x" + Integer.toHexString(index));
+        check(UnicornDirect.uc_reg_write(h, UnicornLib.REG_MSR, scratch), "write MSR 0x" + Integer.toHexString(index));
     }
 
     private void setMmr(int reg, long base, int limit) {
@@ -361,7 +360,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         scratch.clear(24);
         scratch.setLong(8, base);
         scratch.setInt(16, limit);
-        check(uc.uc_reg_write(h, reg, scratch), "uc_reg_write MMR");
+        check(UnicornDirect.uc_reg_write(h, reg, scratch), "uc_reg_write MMR");
     }
 
     @Override
@@ -423,16 +422,27 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     /** Host memory behind the RAM mapped by {@link #map}; freed after the engine is closed. */
     private final java.util.List<HostRam> hostRam = new java.util.ArrayList<>();
 
+    /**
+     * Guest RAM is given to the engine in regions of at most this size (aligned to it). Unicorn's uc_mem_unmap
+     * of part of a region unmaps the whole region (and maps the rest again), flushing the TLB entry of every page of
+     * it one by one (uc.c split_region, memory_unmap): each payload section deferred inside one 1 GiB region cost
+     * 262,144 page flushes; the four deferrals of a 60 MiB UKI's boot took 42-46 CPU-ms in uc_mem_unmap (load ~10),
+     * in 32 MiB regions 5 ms. Split, a deferral flushes only the regions it meets; the guest sees one RAM range
+     * (accesses and translated blocks cross region ends as they cross pages).
+     */
+    static final long MAP_PIECE = 32L << 20;
+
     /** Guest RAM on {@link HostRam} (huge pages where offered): far fewer first-touch page faults. */
     @Override
     public void map(long address, long size) {
         HostRam ram = new HostRam(size);
-        int err = uc.uc_mem_map_ptr(h, address, size, UnicornLib.UC_PROT_ALL, ram.base);
-        if (err != UnicornLib.UC_ERR_OK) {
-            ram.close();
+        hostRam.add(ram); // freed by close() even if a piece below fails to map
+        for (long at = address; at < address + size; ) {
+            long end = Math.min(address + size, (at & -MAP_PIECE) + MAP_PIECE);
+            check(UnicornDirect.uc_mem_map_ptr(h, at, end - at, UnicornLib.UC_PROT_ALL, ram.base.share(at - address)),
+                    "uc_mem_map_ptr 0x" + Long.toHexString(at) + "+0x" + Long.toHexString(end - at));
+            at = end;
         }
-        check(err, "uc_mem_map_ptr 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
-        hostRam.add(ram);
         ramMaps.add(new RamMap(address, address + size, ram));
         record(mapped, address, size);
         record(writable, address, size);
@@ -526,8 +536,8 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     /** Unmaps the whole pages [ps, pe) from the engine and defers them with {@code content}. */
     private void defer(long ps, long pe, java.nio.ByteBuffer content) {
         materialize(ps, pe); // what was deferred there before is replaced: take it out first
-        uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, ps, pe); // code translated from the old bytes
-        check(uc.uc_mem_unmap(h, ps, pe - ps), "uc_mem_unmap 0x" + Long.toHexString(ps) + "+0x"
+        dropTranslations(ps, pe); // code translated from the old bytes
+        check(UnicornDirect.uc_mem_unmap(h, ps, pe - ps), "uc_mem_unmap 0x" + Long.toHexString(ps) + "+0x"
                 + Long.toHexString(pe - ps));
         deferred.add(new DeferredRam.Range(ps, pe, content));
     }
@@ -552,7 +562,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             while (host.hasRemaining()) { // the zeros after the content (host pages may hold older bytes)
                 host.put(ZEROS.duplicate().limit(Math.min(ZEROS.capacity(), host.remaining())));
             }
-            check(uc.uc_mem_map_ptr(h, r.start(), len, UnicornLib.UC_PROT_ALL, m.at(r.start())),
+            check(UnicornDirect.uc_mem_map_ptr(h, r.start(), len, UnicornLib.UC_PROT_ALL, m.at(r.start())),
                     "uc_mem_map_ptr 0x" + Long.toHexString(r.start()) + "+0x" + Long.toHexString(len));
         }
     }
@@ -624,7 +634,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void mapReadExecute(long address, byte[] content) {
         long size = content.length;
-        check(uc.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
+        check(UnicornDirect.uc_mem_map(h, address, size, UnicornLib.UC_PROT_READ | UnicornLib.UC_PROT_EXEC),
                 "uc_mem_map 0x" + Long.toHexString(address) + "+0x" + Long.toHexString(size));
         record(mapped, address, size);
         engineWrite(address, content, 0, content.length);
@@ -687,7 +697,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         int done = 0;
         while (done < len) {
             int n = (int) Math.min(ioBuf.size(), len - done);
-            int err = uc.uc_mem_read(h, address + done, ioBuf, n);
+            int err = UnicornDirect.uc_mem_read(h, address + done, ioBuf, n);
             if (err != 0) {
                 throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
                         + " outside guest RAM", address);
@@ -729,7 +739,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     private void enginePieces(long address, long len, java.util.function.Consumer<java.nio.ByteBuffer> piece) {
         for (long done = 0; done < len; ) {
             int n = (int) Math.min(PIECE, len - done);
-            if (uc.uc_mem_read(h, address + done, pieceBuf, n) != 0) {
+            if (UnicornDirect.uc_mem_read(h, address + done, pieceBuf, n) != 0) {
                 throw new GuestMemoryException("read of " + len + " bytes at 0x" + Long.toHexString(address)
                         + " outside guest RAM", address);
             }
@@ -758,7 +768,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         while (done < len) {
             int n = (int) Math.min(ioBuf.size(), len - done);
             ioBuf.write(0, src, off + done, n);
-            int err = uc.uc_mem_write(h, address + done, ioBuf, n);
+            int err = UnicornDirect.uc_mem_write(h, address + done, ioBuf, n);
             if (err != 0) {
                 throw new GuestMemoryException("write of " + len + " bytes at 0x" + Long.toHexString(address)
                         + " outside guest RAM", address);
@@ -766,13 +776,27 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             done += n;
         }
         if (len > 0) {
-            // code written by the host (images, relocations, service results) must be translated afresh
-            uc.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, address, address + len);
+            dropTranslations(address, address + len);
+        }
+    }
+
+    /** Whether the engine ever started running: before that no block is translated. */
+    private boolean started;
+
+    /**
+     * Drops the translated blocks of [from, to): code written by the host (images, relocations, service results)
+     * must be translated afresh. Nothing to drop before the first run, when the engine has translated nothing: the
+     * set-up's ~200 host writes (tables, protocols, the image) skip the call (each a page walk in the engine).
+     */
+    private void dropTranslations(long from, long to) {
+        if (started) {
+            UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, from, to);
         }
     }
 
     @Override
     public RunResult run(long begin, long timeoutMicros) {
+        started = true;
         stopRequested = false;
         faultKind = null;
         faultAddress = -1;
@@ -781,7 +805,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         hookFailure = null;
         guardStop = null;
         long t0 = System.nanoTime();
-        int err = uc.uc_emu_start(h, begin, 0, timeoutMicros, 0);
+        int err = UnicornDirect.uc_emu_start(h, begin, 0, timeoutMicros, 0);
         long el = (System.nanoTime() - t0) / 1000;
         Throwable hf = hookFailure;
         hookFailure = null;
@@ -799,7 +823,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             return new RunResult(End.RUNAWAY_CODE, rip, guardStop, -1, -1, null, el);
         }
         if (err != UnicornLib.UC_ERR_OK) {
-            return new RunResult(End.ENGINE_ERROR, rip, uc.uc_strerror(err) + " (" + err + ")", -1, -1, null, el);
+            return new RunResult(End.ENGINE_ERROR, rip, UnicornDirect.uc_strerror(err) + " (" + err + ")", -1, -1, null, el);
         }
         if (stopRequested) {
             return new RunResult(End.STOPPED, rip, null, -1, -1, null, el);
@@ -812,7 +836,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     private boolean timedOut() {
         LongByReference r = new LongByReference(); // size_t
-        check(uc.uc_query(h, UnicornLib.UC_QUERY_TIMEOUT, r), "uc_query(UC_QUERY_TIMEOUT)");
+        check(UnicornDirect.uc_query(h, UnicornLib.UC_QUERY_TIMEOUT, r), "uc_query(UC_QUERY_TIMEOUT)");
         return r.getValue() != 0;
     }
 
@@ -830,7 +854,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void stop() {
         stopRequested = true; // read by run(): a requested stop, not the timeout or a halt
-        uc.uc_emu_stop(h);
+        UnicornDirect.uc_emu_stop(h);
     }
 
     @Override
@@ -866,7 +890,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void setBlockHandler(BlockHandler handler) {
         if (blockHook != null) {
-            uc.uc_hook_del(h, blockHookHandle);
+            UnicornDirect.uc_hook_del(h, blockHookHandle);
             blockHook = null;
         }
         if (handler != null) {
@@ -883,7 +907,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
 
     @Override
     public void close() {
-        uc.uc_close(h);
+        UnicornDirect.uc_close(h);
         hostRam.forEach(HostRam::close); // after the engine: it maps them until uc_close
         hostRam.clear();
     }

@@ -7,8 +7,10 @@ import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 
 /**
- * The part of libunicorn 2.0.1's C API the emulator uses. Constant values checked against
- * Debian's libunicorn-dev 2.0.1.post1 headers (unicorn.h, x86.h). {@link EngineLibrary} loads it.
+ * The part of libunicorn 2.0.1's C API the emulator uses: constants, the hooks' callback types, and the functions
+ * as a JNA Library proxy. Constant values checked against Debian's libunicorn-dev 2.0.1.post1 headers (unicorn.h,
+ * x86.h). {@link EngineLibrary} loads it; {@link UnicornCpu} calls the engine through {@link UnicornDirect} (the
+ * same functions, direct-mapped), the proxy serves the rest of the process (the version for reports).
  */
 public interface UnicornLib extends Library {
 

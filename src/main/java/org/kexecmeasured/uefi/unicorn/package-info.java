@@ -7,12 +7,16 @@
  *   {@code native/unicorn} (store fast path, bounded translation cache) when present, else Debian's
  *   {@code libunicorn2} 2.0.1; {@code describe()} says which, for the command output.</li>
  *   <li>{@link org.kexecmeasured.uefi.unicorn.UnicornLib}: the part of the C API used, constants from the
- *   2.0.1 headers.</li>
+ *   2.0.1 headers. {@code UnicornDirect}: the same functions bound by JNA's direct mapping, which {@code UnicornCpu}
+ *   calls (registers and guest memory thousands of times per run): no reflective proxy per call, and hooks
+ *   registered through it are called back by JNI directly.</li>
  *   <li>{@link org.kexecmeasured.uefi.unicorn.UnicornCpu}: the engine with its hooks — trap range, CPUID,
  *   interrupts, invalid memory (which also materializes deferred RAM), block translation, and the heads of
  *   recognized copy loops (nothing runs on ordinary guest code). Its host writes check
  *   {@code isGuestWritable} first ({@code uc_mem_write} ignores page protections); the read-execute mapping gets
- *   its content when it is mapped.</li>
+ *   its content when it is mapped. Guest RAM is one host mapping given to the engine in 32 MiB regions: a partial
+ *   unmap (a deferral) costs the engine a TLB page flush per page of every region it meets, so small regions keep
+ *   it to the deferred range and its neighbours.</li>
  *   <li>{@code DeferredRam}: guest RAM whose content is still only in a host buffer — large sections an image
  *   {@code place}s (a UKI's {@code .linux} and {@code .initrd}) and large buffers the host zeroes for the guest to
  *   fill. The engine has those pages unmapped: the guest's first access maps the 2 MiB chunk around it (copied
