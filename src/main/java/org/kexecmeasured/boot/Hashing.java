@@ -190,6 +190,21 @@ public final class Hashing {
         }
     }
 
+    /** Waits until every precomputation asked for so far has ended (whatever its outcome). */
+    void awaitPrecomputations() {
+        List<CompletableFuture<Void>> wait = new ArrayList<>();
+        synchronized (this) {
+            for (Map.Entry<ByteBuffer, CompletableFuture<Void>> e : pending) wait.add(e.getValue());
+        }
+        for (CompletableFuture<Void> f : wait) {
+            try {
+                f.join();
+            } catch (RuntimeException e) {
+                // its measurement hashes the guest's bytes itself
+            }
+        }
+    }
+
     /** Waits for the precomputations of inputs of {@code n} bytes; a failed one only leaves its digests out. */
     private void awaitPrecomputed(long n) {
         List<Future<Void>> wait = new ArrayList<>();
@@ -300,9 +315,20 @@ public final class Hashing {
      * measurement or {@link #awaitPayload}; nothing irreversible happens in a plan, so the run stops as it did.
      */
     public byte[] payloadAuthenticodeSha256(ByteBuffer image) {
+        return payloadAuthenticodeSha256(image, null);
+    }
+
+    /**
+     * As {@link #payloadAuthenticodeSha256(ByteBuffer)}, the SHA-256 digest taken from {@code early} (started before
+     * the firmware log and the PCRs were read, {@link #startPayloadSha256}) when it hashed this very image (the same
+     * memory); else (null, another buffer) it is hashed here. A failure of the early hashing (a broken read lease)
+     * is thrown as itself, as when it ran on this thread.
+     */
+    public byte[] payloadAuthenticodeSha256(ByteBuffer image, EarlySha256 early) {
         ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
-        beforeLargeRead.run();
-        long t0 = System.nanoTime();
+        boolean useEarly = early != null && ByteViews.sameMemory(view, early.image);
+        long t0 = useEarly ? early.startNanos : System.nanoTime();
+        if (!useEarly) beforeLargeRead.run();
         PeFile pe = PeFile.parse(view);
         EnumSet<HashAlg> rest = EnumSet.copyOf(banks);
         rest.remove(HashAlg.SHA256);
@@ -315,10 +341,10 @@ public final class Hashing {
                 }, bankThreads));
             }
         }
-        Map<HashAlg, byte[]> own;
+        byte[] own;
         try {
-            own = Authenticode.digests(pe, EnumSet.of(HashAlg.SHA256));
-        } catch (RuntimeException e) {
+            own = useEarly ? early.await() : Authenticode.digests(pe, EnumSet.of(HashAlg.SHA256)).get(HashAlg.SHA256);
+        } catch (RuntimeException | Error e) {
             for (CompletableFuture<Map<HashAlg, byte[]>> f : others) f.cancel(false); // not waited for
             throw e;
         }
@@ -326,7 +352,7 @@ public final class Hashing {
                 .thenApply(v -> {
                     Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
                     for (CompletableFuture<Map<HashAlg, byte[]>> f : others) d.putAll(f.join());
-                    if (banks.contains(HashAlg.SHA256)) d.put(HashAlg.SHA256, own.get(HashAlg.SHA256));
+                    if (banks.contains(HashAlg.SHA256)) d.put(HashAlg.SHA256, own.clone());
                     d.keySet().retainAll(banks);
                     long t = System.nanoTime() - t0; // until its last bank (its bytes are counted below)
                     nanos.addAndGet(t);
@@ -338,7 +364,81 @@ public final class Hashing {
             rememberedImage = view;
             payloadDigests = all;
         }
-        return own.get(HashAlg.SHA256);
+        return own.clone();
+    }
+
+    /**
+     * The payload's SHA-256 Authenticode digest hashed on a thread of its own from the moment the payload is known to
+     * be a PE image: the boundary event needs that digest (whatever the TPM's banks), and the plan's first steps
+     * (the firmware log, the PCR reads over the TPM transport) have nothing to do with it, so it is done while they
+     * run instead of after them, on the plan's critical path. {@code beforeRead} (the read lease's check) runs on
+     * that thread right before it reads the image, as {@link #beforeLargeRead} does for every other large read.
+     * Read-only: nothing of the payload executes and nothing is recorded until the planner takes the digest
+     * ({@link #payloadAuthenticodeSha256(ByteBuffer, EarlySha256)}); a plan that stops before then waits for it
+     * ({@link EarlySha256#awaitQuietly}), so no thread of a finished plan still reads the payload's mapping.
+     */
+    public static EarlySha256 startPayloadSha256(ByteBuffer image, Runnable beforeRead) {
+        ByteBuffer view = image.duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN).clear();
+        EarlySha256 e = new EarlySha256(view, System.nanoTime());
+        CompletableFuture.runAsync(() -> {
+            try {
+                beforeRead.run();
+                e.digest.complete(Authenticode.digest(PeFile.parse(view), HashAlg.SHA256));
+            } catch (Throwable t) {
+                e.digest.completeExceptionally(t);
+            }
+        }, earlyThreads);
+        return e;
+    }
+
+    /** Where {@link #startPayloadSha256} hashes: a new daemon thread (tests may delay or watch it). */
+    static volatile java.util.concurrent.Executor earlyThreads = r -> {
+        Thread t = new Thread(r, "hashing-sha256");
+        t.setDaemon(true);
+        t.start();
+    };
+
+    /** The payload's SHA-256 Authenticode digest being hashed ahead of the plan ({@link #startPayloadSha256}). */
+    public static final class EarlySha256 {
+        private final ByteBuffer image;
+        private final long startNanos;
+        private final CompletableFuture<byte[]> digest = new CompletableFuture<>();
+
+        private EarlySha256(ByteBuffer image, long startNanos) {
+            this.image = image;
+            this.startNanos = startNanos;
+        }
+
+        /** The digest once hashed; a failure of the hashing is thrown as itself. */
+        byte[] await() {
+            try {
+                return digest.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                Throwable c = e.getCause() != null ? e.getCause() : e;
+                if (c instanceof RuntimeException r) throw r;
+                if (c instanceof Error err) throw err;
+                throw new IllegalStateException("hashing the payload failed", c);
+            }
+        }
+
+        /** Waits until the hashing has ended, whatever its outcome (a plan that stopped before it took the digest). */
+        public void awaitQuietly() {
+            try {
+                await();
+            } catch (RuntimeException | Error e) {
+                // reported by the plan's own failure, which comes first
+            }
+        }
+
+        /** True when this hashes {@code image}'s memory (a view of the same buffer). */
+        public boolean hashes(ByteBuffer image) {
+            return ByteViews.sameMemory(image.duplicate().clear(), this.image);
+        }
+
+        /** True once the hashing has ended (tests). */
+        boolean isDone() {
+            return digest.isDone();
+        }
     }
 
     /**
@@ -362,7 +462,7 @@ public final class Hashing {
     }
 
     /** The payload's banks are being hashed on other threads (hashing ahead waits for them: they come first). */
-    private void awaitPayloadQuietly() {
+    void awaitPayloadQuietly() {
         try {
             awaitPayload();
         } catch (RuntimeException | Error e) {

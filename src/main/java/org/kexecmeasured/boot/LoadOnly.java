@@ -26,7 +26,7 @@ public final class LoadOnly {
     }
 
     public static Result crash(MeasuredBoot.Request req, PcrReader tpm, Decider decider, Loader crashLoader) {
-        Plan plan = MeasuredBoot.plan(req, tpm);
+        Plan plan = MeasuredBoot.plan(req, tpm, true, null);
         Decision decision = MeasuredBoot.decide(plan, decider);
         req.payload().checkUnchanged("before the crash kernel was loaded");
         Loader.Loaded loaded = crashLoader.loadUncommitted(plan, UncommittedManifest.sidecarFiles(plan, UncommittedManifest.Mode.CRASH));
@@ -81,7 +81,7 @@ public final class LoadOnly {
                                             Path pendingDir, String tool, java.util.Set<Integer> tolerateDivergent,
                                             String tcti, boolean commitDecidesAgain, SaveAlso saveAlso) {
         MeasuredBoot.checkStateDir(req.stateDir());
-        Plan plan = MeasuredBoot.plan(req, tpm);
+        Plan plan = MeasuredBoot.plan(req, tpm, true, null);
         Decision decision = MeasuredBoot.decide(plan, decider);
         if (!decision.extraFiles().isEmpty() && !commitDecidesAgain) {
             throw new BadInputException("--at-shutdown: the policy's decision adds " + decision.extraFiles().keySet()

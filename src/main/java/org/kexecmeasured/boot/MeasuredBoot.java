@@ -36,9 +36,11 @@ import java.util.stream.IntStream;
  *   <li>{@code checkStateDir}: a finished journal left by a crash is archived; an unfinished one is
  *       evidence of a run that did not finish: refuse;</li>
  *   <li>{@link #plan} = {@code readFirmwareLog} → {@code readPcrs} (once) → {@link Planner#plan}
- *       (the emulator runs the payload; the TPM is only read);</li>
+ *       (the emulator runs the payload; the TPM is only read); the payload's SHA-256 Authenticode digest (the
+ *       boundary event's) is hashed on another thread from the plan's start, while the log and the PCRs are read;</li>
  *   <li>{@code decide}: the {@link Decider} allows or refuses (exit 3, nothing changed);</li>
- *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone;</li>
+ *   <li>{@link Sidecar#from}: log, CEL-JSON, side record and manifest, from the plan alone (their serialization
+ *       was warmed on a second core during the emulation, {@link Sidecar#warmUp});</li>
  *   <li>{@code checkOutputs}: every file the rest will write can be written and fits;</li>
  *   <li>{@code load}: the {@link Loader} loads the kernel (reversible; {@link Loader#NONE} for
  *       {@code --no-load});</li>
@@ -184,6 +186,16 @@ public final class MeasuredBoot {
 
     /** The whole boot: plan → decide → load → commit → write the outputs (see the class comment). */
     public static Result run(Request req, PcrTpm tpm, Decider decider, Loader loader) {
+        return run(req, tpm, decider, loader, null);
+    }
+
+    /**
+     * As {@link #run(Request, PcrTpm, Decider, Loader)}, the payload's SHA-256 Authenticode digest taken from
+     * {@code early} when it was started on the payload's buffer before (the command starts it as soon as the payload
+     * is open: {@link Hashing#startPayloadSha256}; null: the plan starts it). The caller waits for it
+     * ({@link Hashing.EarlySha256#awaitQuietly}) before it closes the payload.
+     */
+    public static Result run(Request req, PcrTpm tpm, Decider decider, Loader loader, Hashing.EarlySha256 early) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = tpm.commandCounts();
         checkStateDirIsADirectory(req.stateDir());
@@ -194,7 +206,7 @@ public final class MeasuredBoot {
             // lets its writer truncate the file 45 s later, and reading the mapping then is SIGBUS
             req.payload().checkUnchanged("before the plan (the run waited for its locks)");
             org.kexecmeasured.util.StepClock clock = new org.kexecmeasured.util.StepClock();
-            Plan plan = clock.time("plan", () -> plan(req, tpm));
+            Plan plan = clock.time("plan", () -> plan(req, tpm, true, early));
             req.progress().step("deciding");
             Decision decision = clock.time("decide", () -> decide(plan, decider));
             Sidecar sidecar = clock.time("sidecar", () -> Sidecar.from(plan, decision));
@@ -227,15 +239,33 @@ public final class MeasuredBoot {
      * offline prediction). Changes nothing anywhere.
      */
     public static Plan plan(Request req, PcrReader pcrs) {
+        return plan(req, pcrs, false, null);
+    }
+
+    /**
+     * As {@link #plan(Request, PcrReader)}; {@code sidecarFollows}: a sidecar is made from the plan (a boot, a load),
+     * so the planner warms its serialization on a second core meanwhile ({@link Sidecar#warmUp}); {@code early}: the
+     * payload's SHA-256 started before (null, or another buffer's: started here).
+     */
+    static Plan plan(Request req, PcrReader pcrs, boolean sidecarFollows, Hashing.EarlySha256 early) {
         long t0 = System.nanoTime();
         SortedMap<Integer, Long> c0 = pcrs.commandCounts();
         checkPayloadIsPe(req.payload().buffer());
-        req.progress().step("reading the firmware log and the PCRs");
-        EventLog firmware = readFirmwareLog(req.firmwareLog());
-        PcrSet before = readPcrs(pcrs);
-        List<String> notes = new ArrayList<>();
-        EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
-        return Planner.plan(req, head, before, pcrs, t0, c0, notes);
+        // the boundary event's payload digest (SHA-256, whatever the banks) is hashed on another thread while the
+        // firmware log and the PCRs are read: off the plan's critical path (the lease is checked before it reads)
+        Hashing.EarlySha256 sha256 = early != null && early.hashes(req.payload().buffer()) ? early
+                : Hashing.startPayloadSha256(req.payload().buffer(), () -> req.payload().checkUnchanged("before its bytes were hashed"));
+        try {
+            req.progress().step("reading the firmware log and the PCRs");
+            EventLog firmware = readFirmwareLog(req.firmwareLog());
+            PcrSet before = readPcrs(pcrs);
+            List<String> notes = new ArrayList<>();
+            EventLog head = readOsLogs(req.osLogs(), firmware, before, notes);
+            return Planner.plan(req, head, before, pcrs, t0, c0, notes, sha256, sidecarFollows);
+        } catch (RuntimeException | Error e) {
+            sha256.awaitQuietly(); // no thread of a failed plan goes on reading the payload's mapping
+            throw e;
+        }
     }
 
     // ------------------------------------------------------------------ steps

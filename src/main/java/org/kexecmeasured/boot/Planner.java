@@ -90,6 +90,17 @@ public final class Planner implements ChainMeasurer.Sink {
     /** As {@link #plan(MeasuredBoot.Request, EventLog, PcrSet, PcrReader, long, SortedMap)}, the plan's notes starting with {@code notes}. */
     public static Plan plan(MeasuredBoot.Request req, EventLog firmware, PcrSet before, PcrReader pcrs, long t0,
                             SortedMap<Integer, Long> c0, List<String> initialNotes) {
+        return plan(req, firmware, before, pcrs, t0, c0, initialNotes, null, false);
+    }
+
+    /**
+     * As above, the payload's SHA-256 Authenticode digest from {@code early} when it was started before the firmware
+     * log and the PCRs were read ({@link MeasuredBoot#plan}; null: hashed here first); {@code sidecarFollows}: a
+     * sidecar will be made from the plan, whose serialization is warmed meanwhile ({@link #warmTheTail}).
+     */
+    static Plan plan(MeasuredBoot.Request req, EventLog firmware, PcrSet before, PcrReader pcrs, long t0,
+                     SortedMap<Integer, Long> c0, List<String> initialNotes, Hashing.EarlySha256 early,
+                     boolean sidecarFollows) {
         List<HashAlg> tpmBanks = List.copyOf(before.values().keySet());
         List<String> notes = new ArrayList<>(initialNotes);
         List<Divergence> divergences = divergentPcrs(firmware, before, notes);
@@ -97,18 +108,20 @@ public final class Planner implements ChainMeasurer.Sink {
         // a broken read lease stops the run before OpenSSL reads a mapping a writer may truncate (SIGBUS)
         hashing.beforeLargeRead(() -> req.payload().checkUnchanged("before its bytes were hashed"));
         req.progress().step("hashing the payload");
-        // The payload's SHA-256 Authenticode digest first, on this thread: the boundary event carries it. Its other
-        // banks are hashed on other threads meanwhile, while this one plans the boundary and sets the emulator up;
+        // The payload's SHA-256 Authenticode digest first (started before the PCRs were read when early is given, else
+        // hashed on this thread now): the boundary event carries it. Its other banks are hashed on other threads
+        // meanwhile, while this one plans the boundary and sets the emulator up;
         // the payload's own LoadImage measurement (the emulation's first step, before the image exists for the guest)
         // waits for every bank, so no payload code runs before it. Then a UKI's large sections are hashed ahead on
         // the second core while the emulation (one thread) runs on the first: the stub measures them only later.
-        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer());
+        byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer(), early);
         knownSections(hashing, req.payload().buffer());
         BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
 
         Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
         planner.planBoundary(boundary, hashing);
         ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
+        if (sidecarFollows) warmTheTail(hashing, planner.log());
         EmulationResult emulation;
         try {
             emulation = runPayload(req, measurer);
@@ -189,6 +202,22 @@ public final class Planner implements ChainMeasurer.Sink {
                 hashing.precompute(payload.slice((int) start, (int) (shorter ? s.virtualSize() : raw)));
             }
         }
+    }
+
+    /**
+     * The steps after the plan (sidecar, commit) serialize what no earlier step did; their first use costs class
+     * loading and serializer construction ({@link Sidecar#warmUp}). Done here on a daemon thread while the emulation
+     * runs on this one, after the payload's hashing ahead (which the emulation waits for) has ended: the second core
+     * is idle then until the plan ends. {@code sample}: the log as planned so far (firmware log and boundary records).
+     */
+    private static void warmTheTail(Hashing hashing, EventLog sample) {
+        Thread t = new Thread(() -> {
+            hashing.awaitPayloadQuietly();
+            hashing.awaitPrecomputations();
+            Sidecar.warmUp(sample);
+        }, "warm-tail");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** The boundary event; its nonce from the TPM's TPM2_GetRandom (a snapshot: the host RNG). */

@@ -9,6 +9,7 @@ import org.kexecmeasured.boot.Divergence;
 import org.kexecmeasured.boot.ExtendPipeline;
 import org.kexecmeasured.boot.LoadOnly;
 import org.kexecmeasured.boot.Loader;
+import org.kexecmeasured.boot.Hashing;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
 import org.kexecmeasured.boot.PendingBoot;
@@ -153,11 +154,19 @@ public final class BootCommand implements Callable<Integer> {
                     + " (installed with the package): without it the kernel would start uncommitted");
         }
         try (PayloadFile bytes = run.open()) {
-            return call(policy, bytes);
+            // the boundary event's payload digest (SHA-256) is hashed from now on, on another thread, while the TPM is
+            // opened and the firmware log and the PCRs are read; the boot's plan takes it (a load-only mode plans on its own)
+            Hashing.EarlySha256 early = crash || atShutdown ? null : Hashing.startPayloadSha256(bytes.buffer(),
+                    () -> bytes.checkUnchanged("before its bytes were hashed"));
+            try {
+                return call(policy, bytes, early);
+            } finally {
+                if (early != null) early.awaitQuietly(); // no thread reads the payload's mapping once it is closed
+            }
         }
     }
 
-    private Integer call(PolicyFile policy, PayloadFile bytes) throws IOException {
+    private Integer call(PolicyFile policy, PayloadFile bytes, Hashing.EarlySha256 early) throws IOException {
         CurrentLog.Choice chosenLog = run.log();
         Path log = chosenLog.path();
         String logNote = chosenLog.note();
@@ -211,7 +220,7 @@ public final class BootCommand implements Callable<Integer> {
                     printLoadOnly(out, r, loader, logNote);
                     return 0;
                 }
-                committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : resume != null ? resume : loader);
+                committed = MeasuredBoot.run(req, tpm, decider, noLoad ? Loader.NONE : resume != null ? resume : loader, early);
             }
             JournalLog.fromEnvironment(System.getenv(), err).bootMeasured(committed, run.name());
             print(out, committed, loader, logNote);

@@ -167,6 +167,27 @@ class PlanCommitTest {
         }
     }
 
+    /**
+     * The tail's warm-up (run by the planner on a second core during the emulation) covers what the sidecar
+     * serializes: after it, making the real sidecar of a plan builds no serializer Jackson had not built yet (each one
+     * built on the boot's critical path is the cost the warm-up is for). Run alone, a type the warm-up misses fails it.
+     */
+    @Test
+    void theTailsWarmUpCoversEverySerializerOfTheSidecar() throws Exception {
+        try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
+            Plan plan;
+            try (Tpm tpm = swtpm.open()) {
+                plan = MeasuredBoot.plan(request(dir.resolve("state-warm")), tpm);
+            }
+            Sidecar.warmUp(plan.firmwareLog());
+            int before = ((com.fasterxml.jackson.databind.ser.DefaultSerializerProvider) org.kexecmeasured.util.Json.MAPPER.getSerializerProviderInstance()).cachedSerializersCount();
+            Sidecar s = Sidecar.from(plan, Map.of());
+            assertEquals(before, ((com.fasterxml.jackson.databind.ser.DefaultSerializerProvider) org.kexecmeasured.util.Json.MAPPER.getSerializerProviderInstance()).cachedSerializersCount(),
+                    "serializers built for the sidecar after the warm-up");
+            assertEquals(plan.predictedLog().toBytes().length, s.eventLog().length);
+        }
+    }
+
     @Test
     void aStalePlanIsRefusedBeforeAnyExtend() throws Exception {
         Path state = dir.resolve("state-stale");
