@@ -1,5 +1,8 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.util.HashAlg;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -34,6 +37,9 @@ public final class CdsTraining {
     /** The class list resource (one binary class name a line, # comments). */
     static final String CLASS_LIST = "cds-classes.txt";
 
+    /** The --tpm of the training boot: well-formed (the command checks it), never opened (the training's opener ignores it). */
+    private static final String TRAINING_TCTI = "swtpm:path=/nonexistent/kexec-measured-cds-training";
+
     private CdsTraining() {
     }
 
@@ -48,7 +54,13 @@ public final class CdsTraining {
         PrintWriter nowhere = new PrintWriter(OutputStream.nullOutputStream());
         List<String> command = new ArrayList<>();
         String log = null;
-        for (String a : Arrays.asList(args)) {
+        Path bootPayload = null;
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        if (rest.size() >= 2 && rest.get(0).equals("--boot")) {
+            bootPayload = Path.of(rest.get(1));
+            rest = rest.subList(2, rest.size());
+        }
+        for (String a : rest) {
             if (a.equals("--then")) {
                 log = run(command, nowhere, log);
                 command.clear();
@@ -58,6 +70,7 @@ public final class CdsTraining {
         }
         log = run(command, nowhere, log);
         if (log != null) trainPredict(Path.of(log), nowhere);
+        trainBoot(bootPayload, nowhere);
         // every command's model: its options' getter and setter lambdas are classes the JVM spins at run time unless
         // they are archived, and no training run builds boot's (~30 of them)
         Main.commandLine(Services.DEFAULT);
@@ -82,13 +95,7 @@ public final class CdsTraining {
      * or written. Without a readable kernel the step is skipped.
      */
     static void trainPredict(Path firmwareLog, PrintWriter nowhere) {
-        Path kernel;
-        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
-            kernel = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
-                    .max(Comparator.comparing(p -> p.getFileName().toString())).orElse(null);
-        } catch (IOException | RuntimeException e) {
-            return;
-        }
+        Path kernel = newestKernel();
         if (kernel == null) return;
         Path dir = null;
         try {
@@ -104,14 +111,59 @@ public final class CdsTraining {
         } catch (IOException | RuntimeException e) {
             // the archive is only smaller
         } finally {
-            if (dir != null) {
-                try (Stream<Path> s = Files.list(dir)) {
-                    for (Path p : s.toList()) Files.deleteIfExists(p);
-                    Files.deleteIfExists(dir);
-                } catch (IOException e) {
-                    // a temporary directory left behind
-                }
-            }
+            deleteTree(dir);
+        }
+    }
+
+    /**
+     * {@code boot --no-load} of {@code payload} (the pom passes a UKI that tests/bin/make-uki builds from Debian's
+     * systemd-stub and kernel; without one, the newest kernel in /boot) against a {@link TrainingTpm} of three banks and a
+     * firmware log of only its Spec ID record (what such a TPM's PCRs replay to), its state directory in a temporary
+     * directory: the boot's whole flow runs — the plan (the emulator running systemd-stub and the Linux stub, the
+     * payload hashed on the hashing threads), the decision, the sidecar, the commit through the extend pipeline and the
+     * journal, the outputs — so the lambdas of that flow (the JVM spins one class for each at its first run unless the
+     * archive holds it) are archived. No kexec: the training's kexec supplier fails, and {@code --no-load} never asks.
+     * Without a payload the step is skipped; a failing boot only leaves the archive smaller (its exit code is printed
+     * into the training's output, target/cds/train-payload.out).
+     */
+    static void trainBoot(Path payload, PrintWriter nowhere) {
+        if (payload == null || !Files.isReadable(payload)) payload = newestKernel();
+        if (payload == null) return;
+        List<HashAlg> banks = List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
+        Services training = Services.DEFAULT.withTpm(tcti -> new TrainingTpm(tcti, banks)).withKexec(() -> {
+            throw new IllegalStateException("the class-data-sharing training loads no kernel");
+        });
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("kexec-measured-cds");
+            Path log = Files.write(dir.resolve("firmware.log"), EventLog.newCryptoAgile(banks).build().toBytes());
+            java.io.StringWriter err = new java.io.StringWriter();
+            int exit = Main.execute(new String[]{"boot", payload.toString(), "--tpm", TRAINING_TCTI, "--firmware-log", log.toString(),
+                    "--state-dir", dir.resolve("state").toString(), "--no-load", "--json"}, nowhere, new PrintWriter(err), training);
+            System.out.println("cds training: boot --no-load " + payload + ": exit " + exit + (exit == 0 ? "" : ": " + err));
+        } catch (IOException | RuntimeException e) {
+            System.out.println("cds training: boot --no-load " + payload + ": " + e);
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    /** The newest readable {@code /boot/vmlinuz-*} (an EFI-stub kernel the emulator runs), or null. */
+    private static Path newestKernel() {
+        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
+            return s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
+                    .max(Comparator.comparing(p -> p.getFileName().toString())).orElse(null);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (dir == null) return;
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            // a temporary directory left behind
         }
     }
 
