@@ -70,7 +70,7 @@ public final class CdsTraining {
         }
         log = run(command, nowhere, log);
         if (log != null) trainPredict(Path.of(log), nowhere);
-        trainBoot(bootPayload, nowhere);
+        trainBoot(bootPayload, nowhere, tpm -> { });
         // every command's model: its options' getter and setter lambdas are classes the JVM spins at run time unless
         // they are archived, and no training run builds boot's (~30 of them)
         Main.commandLine(Services.DEFAULT);
@@ -125,12 +125,19 @@ public final class CdsTraining {
      * archive holds it) are archived. No kexec: the training's kexec supplier fails, and {@code --no-load} never asks.
      * Without a payload the step is skipped; a failing boot only leaves the archive smaller (its exit code is printed
      * into the training's output, target/cds/train-payload.out).
+     *
+     * @param opened gets each training TPM the boot opens (tests look at what was extended)
+     * @return the boot's exit code, -1 when there was no payload to boot
      */
-    static void trainBoot(Path payload, PrintWriter nowhere) {
+    static int trainBoot(Path payload, PrintWriter nowhere, java.util.function.Consumer<TrainingTpm> opened) {
         if (payload == null || !Files.isReadable(payload)) payload = newestKernel();
-        if (payload == null) return;
+        if (payload == null) return -1;
         List<HashAlg> banks = List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
-        Services training = Services.DEFAULT.withTpm(tcti -> new TrainingTpm(tcti, banks)).withKexec(() -> {
+        Services training = Services.DEFAULT.withTpm(tcti -> {
+            TrainingTpm tpm = new TrainingTpm(tcti, banks);
+            opened.accept(tpm);
+            return tpm;
+        }).withKexec(() -> {
             throw new IllegalStateException("the class-data-sharing training loads no kernel");
         });
         Path dir = null;
@@ -141,8 +148,10 @@ public final class CdsTraining {
             int exit = Main.execute(new String[]{"boot", payload.toString(), "--tpm", TRAINING_TCTI, "--firmware-log", log.toString(),
                     "--state-dir", dir.resolve("state").toString(), "--no-load", "--json"}, nowhere, new PrintWriter(err), training);
             System.out.println("cds training: boot --no-load " + payload + ": exit " + exit + (exit == 0 ? "" : ": " + err));
+            return exit;
         } catch (IOException | RuntimeException e) {
             System.out.println("cds training: boot --no-load " + payload + ": " + e);
+            return 70;
         } finally {
             deleteTree(dir);
         }
