@@ -25,9 +25,12 @@ import java.util.stream.Stream;
  * parsed and verified at every start. Commands are separated by {@code --then}; their output is discarded and their
  * exit codes do not matter (a training input that is missing on the build machine only makes the archive smaller).
  *
- * <p>Three steps of its own, after the commands: {@code predict}'s path ({@link #trainPredict}: a policy file, a PCR
+ * <p>Four steps of its own, after the commands: {@code predict}'s path ({@link #trainPredict}: a policy file, a PCR
  * snapshot, the newest kernel of {@code /boot} planned in the emulator and judged — the emulator's service tables,
- * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), every command's model (the
+ * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), with {@code --boot PAYLOAD}
+ * first among the arguments a measured {@code boot --no-load} of it against a TPM held in this process
+ * ({@link #trainBoot}, {@link TrainingTpm}: the plan, the hashing threads, the sidecar, the extend pipeline, the
+ * journal), every command's model (the
  * lambdas that bind its options to its fields), and the classes a measured
  * {@code boot --no-load} and a {@code predict} with sealed secrets and re-authorization load beyond that
  * ({@code cds-classes.txt} beside this class: loaded by name, unrun; made by {@code tests/bin/cds-classlist}).
@@ -70,7 +73,7 @@ public final class CdsTraining {
         }
         log = run(command, nowhere, log);
         if (log != null) trainPredict(Path.of(log), nowhere);
-        trainBoot(bootPayload, nowhere, tpm -> { });
+        if (bootPayload != null) trainBoot(bootPayload, nowhere, tpm -> { });
         // every command's model: its options' getter and setter lambdas are classes the JVM spins at run time unless
         // they are archived, and no training run builds boot's (~30 of them)
         Main.commandLine(Services.DEFAULT);
@@ -123,8 +126,10 @@ public final class CdsTraining {
      * payload hashed on the hashing threads), the decision, the sidecar, the commit through the extend pipeline and the
      * journal, the outputs — so the lambdas of that flow (the JVM spins one class for each at its first run unless the
      * archive holds it) are archived. No kexec: the training's kexec supplier fails, and {@code --no-load} never asks.
-     * Without a payload the step is skipped; a failing boot only leaves the archive smaller (its exit code is printed
-     * into the training's output, target/cds/train-payload.out).
+     * Only with {@code --boot PAYLOAD} (the pom's training; an unreadable one: the newest /boot kernel instead, none: the
+     * step is skipped); a failing boot only leaves the archive smaller (its exit code is printed into the training's
+     * output, target/cds/train-payload.out). The boot takes its TPM lock as every boot does: the pom points
+     * KEXEC_MEASURED_LOCK_DIR into target/ for it.
      *
      * @param opened gets each training TPM the boot opens (tests look at what was extended)
      * @return the boot's exit code, -1 when there was no payload to boot
