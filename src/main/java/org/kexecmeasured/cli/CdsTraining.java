@@ -1,5 +1,8 @@
 package org.kexecmeasured.cli;
 
+import org.kexecmeasured.eventlog.EventLog;
+import org.kexecmeasured.util.HashAlg;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -22,9 +25,12 @@ import java.util.stream.Stream;
  * parsed and verified at every start. Commands are separated by {@code --then}; their output is discarded and their
  * exit codes do not matter (a training input that is missing on the build machine only makes the archive smaller).
  *
- * <p>Three steps of its own, after the commands: {@code predict}'s path ({@link #trainPredict}: a policy file, a PCR
+ * <p>Four steps of its own, after the commands: {@code predict}'s path ({@link #trainPredict}: a policy file, a PCR
  * snapshot, the newest kernel of {@code /boot} planned in the emulator and judged — the emulator's service tables,
- * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), every command's model (the
+ * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), with {@code --boot PAYLOAD}
+ * first among the arguments a measured {@code boot --no-load} of it against a TPM held in this process
+ * ({@link #trainBoot}, {@link TrainingTpm}: the plan, the hashing threads, the sidecar, the extend pipeline, the
+ * journal), every command's model (the
  * lambdas that bind its options to its fields), and the classes a measured
  * {@code boot --no-load} and a {@code predict} with sealed secrets and re-authorization load beyond that
  * ({@code cds-classes.txt} beside this class: loaded by name, unrun; made by {@code tests/bin/cds-classlist}).
@@ -33,6 +39,9 @@ public final class CdsTraining {
 
     /** The class list resource (one binary class name a line, # comments). */
     static final String CLASS_LIST = "cds-classes.txt";
+
+    /** The --tpm of the training boot: well-formed (the command checks it), never opened (the training's opener ignores it). */
+    private static final String TRAINING_TCTI = "swtpm:path=/nonexistent/kexec-measured-cds-training";
 
     private CdsTraining() {
     }
@@ -48,7 +57,13 @@ public final class CdsTraining {
         PrintWriter nowhere = new PrintWriter(OutputStream.nullOutputStream());
         List<String> command = new ArrayList<>();
         String log = null;
-        for (String a : Arrays.asList(args)) {
+        Path bootPayload = null;
+        List<String> rest = new ArrayList<>(Arrays.asList(args));
+        if (rest.size() >= 2 && rest.get(0).equals("--boot")) {
+            bootPayload = Path.of(rest.get(1));
+            rest = rest.subList(2, rest.size());
+        }
+        for (String a : rest) {
             if (a.equals("--then")) {
                 log = run(command, nowhere, log);
                 command.clear();
@@ -58,6 +73,7 @@ public final class CdsTraining {
         }
         log = run(command, nowhere, log);
         if (log != null) trainPredict(Path.of(log), nowhere);
+        if (bootPayload != null) trainBoot(bootPayload, nowhere, tpm -> { });
         // every command's model: its options' getter and setter lambdas are classes the JVM spins at run time unless
         // they are archived, and no training run builds boot's (~30 of them)
         Main.commandLine(Services.DEFAULT);
@@ -82,13 +98,7 @@ public final class CdsTraining {
      * or written. Without a readable kernel the step is skipped.
      */
     static void trainPredict(Path firmwareLog, PrintWriter nowhere) {
-        Path kernel;
-        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
-            kernel = s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
-                    .max(Comparator.comparing(p -> p.getFileName().toString())).orElse(null);
-        } catch (IOException | RuntimeException e) {
-            return;
-        }
+        Path kernel = newestKernel();
         if (kernel == null) return;
         Path dir = null;
         try {
@@ -104,14 +114,70 @@ public final class CdsTraining {
         } catch (IOException | RuntimeException e) {
             // the archive is only smaller
         } finally {
-            if (dir != null) {
-                try (Stream<Path> s = Files.list(dir)) {
-                    for (Path p : s.toList()) Files.deleteIfExists(p);
-                    Files.deleteIfExists(dir);
-                } catch (IOException e) {
-                    // a temporary directory left behind
-                }
-            }
+            deleteTree(dir);
+        }
+    }
+
+    /**
+     * {@code boot --no-load} of {@code payload} (the pom passes a UKI that tests/bin/make-uki builds from Debian's
+     * systemd-stub and kernel; without one, the newest kernel in /boot) against a {@link TrainingTpm} of three banks and a
+     * firmware log of only its Spec ID record (what such a TPM's PCRs replay to), its state directory in a temporary
+     * directory: the boot's whole flow runs — the plan (the emulator running systemd-stub and the Linux stub, the
+     * payload hashed on the hashing threads), the decision, the sidecar, the commit through the extend pipeline and the
+     * journal, the outputs — so the lambdas of that flow (the JVM spins one class for each at its first run unless the
+     * archive holds it) are archived. No kexec: the training's kexec supplier fails, and {@code --no-load} never asks.
+     * Only with {@code --boot PAYLOAD} (the pom's training; an unreadable one: the newest /boot kernel instead, none: the
+     * step is skipped); a failing boot only leaves the archive smaller (its exit code is printed into the training's
+     * output, target/cds/train-payload.out). The boot takes its TPM lock as every boot does: the pom points
+     * KEXEC_MEASURED_LOCK_DIR into target/ for it.
+     *
+     * @param opened gets each training TPM the boot opens (tests look at what was extended)
+     * @return the boot's exit code, -1 when there was no payload to boot
+     */
+    static int trainBoot(Path payload, PrintWriter nowhere, java.util.function.Consumer<TrainingTpm> opened) {
+        if (payload == null || !Files.isReadable(payload)) payload = newestKernel();
+        if (payload == null) return -1;
+        List<HashAlg> banks = List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
+        Services training = Services.DEFAULT.withTpm(tcti -> {
+            TrainingTpm tpm = new TrainingTpm(tcti, banks);
+            opened.accept(tpm);
+            return tpm;
+        }).withKexec(() -> {
+            throw new IllegalStateException("the class-data-sharing training loads no kernel");
+        });
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("kexec-measured-cds");
+            Path log = Files.write(dir.resolve("firmware.log"), EventLog.newCryptoAgile(banks).build().toBytes());
+            java.io.StringWriter err = new java.io.StringWriter();
+            int exit = Main.execute(new String[]{"boot", payload.toString(), "--tpm", TRAINING_TCTI, "--firmware-log", log.toString(),
+                    "--state-dir", dir.resolve("state").toString(), "--no-load", "--json"}, nowhere, new PrintWriter(err), training);
+            System.out.println("cds training: boot --no-load " + payload + ": exit " + exit + (exit == 0 ? "" : ": " + err));
+            return exit;
+        } catch (IOException | RuntimeException e) {
+            System.out.println("cds training: boot --no-load " + payload + ": " + e);
+            return 70;
+        } finally {
+            deleteTree(dir);
+        }
+    }
+
+    /** The newest readable {@code /boot/vmlinuz-*} (an EFI-stub kernel the emulator runs), or null. */
+    private static Path newestKernel() {
+        try (Stream<Path> s = Files.list(Path.of("/boot"))) {
+            return s.filter(p -> p.getFileName().toString().startsWith("vmlinuz-") && Files.isReadable(p))
+                    .max(Comparator.comparing(p -> p.getFileName().toString())).orElse(null);
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private static void deleteTree(Path dir) {
+        if (dir == null) return;
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        } catch (IOException e) {
+            // a temporary directory left behind
         }
     }
 

@@ -1,7 +1,6 @@
 package org.kexecmeasured.cli;
 
 import org.kexecmeasured.boot.Journal;
-import org.kexecmeasured.boot.Manifest;
 import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.uefi.unicorn.EngineLibrary;
 import org.kexecmeasured.util.Json;
@@ -15,8 +14,9 @@ import java.util.Map;
  * so that it overlaps with what the command does first (reading the payload, opening the TPM, hashing): JNA and libc for
  * the payload's read lease, TSS.Java's
  * command classes (loading {@code tss.Tpm} verifies and loads ~230 of them), OpenSSL's libcrypto and the Unicorn
- * engine through JNA, and Jackson's serializers for what the run writes at its end (the journal, the manifest,
- * {@code --json}). Nothing here has an effect besides loading code and filling caches, so the command does not
+ * engine through JNA, and Jackson with the serializers for what the run writes at its end that nothing else warms
+ * (the journal's header, {@code --json}; the journal's lines, the manifest and the sidecar are boot.Sidecar#warmUp's,
+ * on the planner's warm-tail thread). Nothing here has an effect besides loading code and filling caches, so the command does not
  * wait for it: whatever the command reaches first it loads itself, and the JVM's class loading locks make the
  * other thread wait for that class instead of loading it twice. A failure here is ignored: the command then meets
  * the same failure where it is reported properly. The build's class-data-sharing training runs the same steps
@@ -62,10 +62,10 @@ final class Warmup {
         // then the payload is hashed (libcrypto) and run (Unicorn)
         MultiHasher.create(List.of(org.kexecmeasured.util.HashAlg.SHA256)).close();
         EngineLibrary.get();
-        // at the end the journal, the manifest and the result are written
+        // at the end the journal and the result are written: Jackson itself and the journal's header here; the journal's
+        // lines, the manifest and the sidecar are warmed by the boot's planner on its warm-tail thread
+        // (boot.Sidecar#warmUp, during the emulation, when the second core is idle), not twice
         Json.MAPPER.writerFor(Journal.Header.class);
-        Json.MAPPER.writerFor(Journal.Line.class);
-        Json.PRETTY.forType(Manifest.class);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("warm", List.of(1L, "x", Map.of("k", true)));
         Json.PRETTY.writeValueAsString(m);

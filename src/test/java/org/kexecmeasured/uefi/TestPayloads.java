@@ -30,7 +30,7 @@ public final class TestPayloads {
     }
 
     /** Runs tests/bin/make-uki OUT; returns OUT (demo.efi, vmlinuz, initrd.cpio, cmdline.txt, os-release). */
-    static Path makeUki(Path out) throws IOException, InterruptedException {
+    public static Path makeUki(Path out) throws IOException, InterruptedException {
         require(STUB, "systemd-boot-efi");
         Path script = Path.of("tests/bin/make-uki").toAbsolutePath();
         Process p = new ProcessBuilder("sh", script.toString(), out.toString()).redirectErrorStream(true).start();
