@@ -171,14 +171,20 @@ public final class Machine implements ServiceSlots, AutoCloseable {
         return cr3;
     }
 
-    /** Zeroed firmware memory (BootServicesData) for tables and protocol structures. */
+    /**
+     * Zeroed firmware memory (BootServicesData) for tables and protocol structures. During set-up the area is
+     * still as mapped (zeros) and the memory can prove it ({@link GuestMemory#untouchedZeros}): no fill then;
+     * once the guest has run it may have written anywhere in RAM, so every allocation is filled.
+     */
     public long fwAlloc(long size, long align) {
         long a = (fwNext + align - 1) & -align;
         if (a + size > fwLimit) {
             throw new EmulationException("firmware area exhausted (" + (fwLimit - fwBase) + " bytes)");
         }
         fwNext = a + size;
-        mem.fill(a, size, (byte) 0);
+        if (!mem.untouchedZeros(a, size)) {
+            mem.fill(a, size, (byte) 0);
+        }
         return a;
     }
 

@@ -24,11 +24,23 @@ final class ServiceTable {
     static <E extends Enum<E>> long write(Machine machine, long signature, E[] slots, Function<E, Service> implementation) {
         int size = HEADER_SIZE + 8 * slots.length;
         long table = machine.fwAlloc(size);
+        // built on the host and written at once (one guest write instead of one per slot and header field)
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(size).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         for (E s : slots) {
-            machine.mem().putU64(table + HEADER_SIZE + 8L * s.ordinal(), machine.slot(s.name(), implementation.apply(s)));
+            b.putLong(HEADER_SIZE + 8 * s.ordinal(), machine.slot(s.name(), implementation.apply(s)));
         }
-        writeHeader(machine.mem(), table, signature, size);
+        header(b.array(), signature, size);
+        machine.mem().write(table, b.array());
         return table;
+    }
+
+    /** Fills in the EFI_TABLE_HEADER of {@code table} (its first {@code size} bytes), CRC32 last. */
+    private static void header(byte[] table, long signature, int size) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(table).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, signature).putInt(8, REVISION).putInt(12, size).putInt(16, 0).putInt(20, 0);
+        CRC32 c = new CRC32();
+        c.update(table, 0, size);
+        b.putInt(16, (int) c.getValue());
     }
 
     /** EFI_TABLE_HEADER {Signature, Revision, HeaderSize, CRC32, Reserved}; the CRC covers HeaderSize bytes. */

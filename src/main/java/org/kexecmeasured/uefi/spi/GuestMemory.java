@@ -301,6 +301,15 @@ public interface GuestMemory {
     }
 
     /**
+     * Whether every byte of [address, address + len) is provably still 0 as it was mapped: no write (host or guest)
+     * can have reached it. Lets the firmware skip zero-filling its fresh allocations during set-up; false whenever
+     * unsure, which is always correct (the default).
+     */
+    default boolean untouchedZeros(long address, long len) {
+        return false;
+    }
+
+    /**
      * Sets {@code len} bytes (an unsigned guest length) at {@code a} to {@code v}. The whole range must be
      * {@link #isGuestWritable}: it is checked before anything is written, so a bad length changes nothing.
      */

@@ -61,7 +61,11 @@ final class TranslationGuard {
             return "executing zeroed memory at RIP 0x" + Long.toHexString(pc)
                     + " (a jump into memory that holds no code)";
         }
-        Seen s = seen.computeIfAbsent(pc, k -> new Seen(nowNanos));
+        Seen s = seen.get(pc); // not computeIfAbsent: its lambda's class would be spun at run time (UnicornCpu.Walk)
+        if (s == null) {
+            s = new Seen(nowNanos);
+            seen.put(pc, s);
+        }
         if (++s.count > MAX_RETRANSLATIONS) {
             return "the payload rewrote its own code " + (s.count - 1) + " times in "
                     + (nowNanos - s.firstNanos) / 1_000_000 + " ms (self-modifying loop at RIP 0x"

@@ -192,8 +192,11 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         // first and decides, whatever it holds: no zeroed-memory verdict then.
         byte[] head = null;
         if (blockHook == null) {
-            if (UnicornDirect.uc_mem_read(h, pc, probe, CopyLoop.MAX_LENGTH) == 0) {
-                byte[] code = probe.getByteArray(0, CopyLoop.MAX_LENGTH);
+            byte[] code = hostRamBytes(pc, CopyLoop.MAX_LENGTH);
+            if (code == null && UnicornDirect.uc_mem_read(h, pc, probe, CopyLoop.MAX_LENGTH) == 0) {
+                code = probe.getByteArray(0, CopyLoop.MAX_LENGTH);
+            }
+            if (code != null) {
                 head = java.util.Arrays.copyOf(code, TranslationGuard.ZERO_PROBE);
                 CopyLoop loop = copyLoopHeads.contains(pc) ? null : CopyLoop.match(pc, code);
                 if (loop != null) {
@@ -211,21 +214,51 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     }
 
     /**
+     * The {@code len} bytes at {@code pc} read straight from the host memory behind guest RAM, or null when the
+     * engine may not see them there: outside the RAM mapped by {@link #map} (the trap page is the engine's own
+     * memory) or touching a deferred page (unmapped in the engine; its host pages hold older bytes). Where it
+     * answers, the engine maps exactly that memory ({@code uc_mem_map_ptr}), so the bytes are the ones it just
+     * translated, as {@code uc_mem_read} would give them, without an engine call and its region lookup: the
+     * translation hook runs for every block (~550 for a UKI's boot).
+     */
+    private byte[] hostRamBytes(long pc, int len) {
+        RamMap m = ramMapOf(pc, len);
+        if (m == null || deferred.overlaps(pc, len)) {
+            return null;
+        }
+        byte[] b = new byte[len];
+        m.ram().base.read(pc - m.start(), b, 0, len);
+        return b;
+    }
+
+    /**
      * From the next time the loop starts, the host does its copy in one step ({@link #onCopyLoop}). The block
      * just translated has no hook yet: it is dropped, so that the engine translates the head again with the hook.
      */
     private void hookCopyLoop(CopyLoop loop) {
         copyLoopHeads.add(loop.head());
-        UnicornLib.CodeHook hook = (p, a, size, user) -> {
+        UnicornLib.CodeHook hook = new CopyLoopHook(loop);
+        addressHooks.add(hook);
+        addHook(UnicornLib.UC_HOOK_CODE, hook, loop.head(), loop.head());
+        UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
+    }
+
+    /** The hook at a copy loop's head (a named class, archived by name: see {@link Walk}). */
+    private final class CopyLoopHook implements UnicornLib.CodeHook {
+        private final CopyLoop loop;
+
+        CopyLoopHook(CopyLoop loop) {
+            this.loop = loop;
+        }
+
+        @Override
+        public void invoke(Pointer p, long a, int size, Pointer user) {
             try {
                 onCopyLoop(loop);
             } catch (Throwable t) {
                 hookFailed(t);
             }
-        };
-        addressHooks.add(hook);
-        addHook(UnicornLib.UC_HOOK_CODE, hook, loop.head(), loop.head());
-        UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
+        }
     }
 
     /** Copy loops the host ran (for tests: the engine would give the same bytes, only slower). */
@@ -557,6 +590,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         for (DeferredRam.Range r : deferred.take(ps, pe)) {
             long len = r.end() - r.start();
             RamMap m = ramMapOf(r.start(), len);
+            touched(r.start(), r.end());
             java.nio.ByteBuffer host = m.at(r.start()).getByteBuffer(0, len);
             host.put(r.content().duplicate());
             while (host.hasRemaining()) { // the zeros after the content (host pages may hold older bytes)
@@ -648,27 +682,90 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void read(long address, byte[] dst, int off, int len) {
         if (deferred.overlaps(address, len)) {
-            readAround(address, len, (a, n) -> engineRead(a, dst, off + (int) (a - address), (int) n),
-                    (a, b) -> b.get(dst, off + (int) (a - address), b.remaining()),
-                    (a, n) -> java.util.Arrays.fill(dst, off + (int) (a - address), off + (int) (a - address + n), (byte) 0));
+            readAround(address, len, new IntoArray(address, dst, off));
             return;
         }
         engineRead(address, dst, off, len);
     }
 
-    private interface Part {
-        void at(long address, long len);
+    /**
+     * What {@link #readAround} does with each part of a range. Named classes, not lambdas: these run only when a
+     * read meets deferred memory (a large payload's boot), which the build's class-data-sharing training does not
+     * do, and a lambda's class is spun at run time (~1 CPU-ms each on the boot's main thread), while a named one is
+     * archived by name (cli/cds-classes.txt).
+     */
+    private interface Walk {
+        /** [address, address + len) is in the engine. */
+        void engine(long address, long len);
+
+        /** Deferred content at {@code address}. */
+        void content(long address, java.nio.ByteBuffer bytes);
+
+        /** [address, address + len) is deferred zeros. */
+        void zeros(long address, long len);
     }
 
-    private interface Content {
-        void at(long address, java.nio.ByteBuffer bytes);
+    /** {@link #read}: into {@code dst} from {@code off}, which holds guest memory from {@code from}. */
+    private final class IntoArray implements Walk {
+        private final long from;
+        private final byte[] dst;
+        private final int off;
+
+        IntoArray(long from, byte[] dst, int off) {
+            this.from = from;
+            this.dst = dst;
+            this.off = off;
+        }
+
+        @Override
+        public void engine(long a, long n) {
+            engineRead(a, dst, off + (int) (a - from), (int) n);
+        }
+
+        @Override
+        public void content(long a, java.nio.ByteBuffer b) {
+            b.get(dst, off + (int) (a - from), b.remaining());
+        }
+
+        @Override
+        public void zeros(long a, long n) {
+            java.util.Arrays.fill(dst, off + (int) (a - from), off + (int) (a - from + n), (byte) 0);
+        }
+    }
+
+    /** {@link #readPieces}: deferred content goes to the consumer as the host buffer's own bytes (nothing copied). */
+    private final class AsPieces implements Walk {
+        private final java.util.function.Consumer<java.nio.ByteBuffer> piece;
+
+        AsPieces(java.util.function.Consumer<java.nio.ByteBuffer> piece) {
+            this.piece = piece;
+        }
+
+        @Override
+        public void engine(long a, long n) {
+            enginePieces(a, n, piece);
+        }
+
+        @Override
+        public void content(long a, java.nio.ByteBuffer b) {
+            for (int o = 0; o < b.remaining(); o += PIECE) {
+                piece.accept(b.slice(o, Math.min(PIECE, b.remaining() - o)).asReadOnlyBuffer());
+            }
+        }
+
+        @Override
+        public void zeros(long a, long n) {
+            for (long o = 0; o < n; o += PIECE) {
+                piece.accept(java.nio.ByteBuffer.allocate((int) Math.min(PIECE, n - o)).asReadOnlyBuffer());
+            }
+        }
     }
 
     /**
      * Walks [address, address + len) in order: parts in the engine, deferred content (a duplicate of the host
      * buffer's slice), and the zeros after a deferred range's content. Throws when the range is not all RAM.
      */
-    private void readAround(long address, long len, Part engine, Content content, Part zeros) {
+    private void readAround(long address, long len, Walk walk) {
         if (len < 0 || !isMapped(address, len)) {
             throw new GuestMemoryException("read of 0x" + Long.toHexString(len) + " bytes at 0x"
                     + Long.toHexString(address) + " outside guest RAM", address);
@@ -676,20 +773,20 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         long at = address;
         for (DeferredRam.Range r : deferred.within(address, len)) {
             if (r.start() > at) {
-                engine.at(at, r.start() - at);
+                walk.engine(at, r.start() - at);
             }
             java.nio.ByteBuffer b = r.content().duplicate();
             if (b.hasRemaining()) {
-                content.at(r.start(), b);
+                walk.content(r.start(), b);
             }
             long z = r.start() + r.content().remaining();
             if (z < r.end()) {
-                zeros.at(z, r.end() - z);
+                walk.zeros(z, r.end() - z);
             }
             at = r.end();
         }
         if (at < address + len) {
-            engine.at(at, address + len - at);
+            walk.engine(at, address + len - at);
         }
     }
 
@@ -721,16 +818,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             pieceBuf = new Memory(PIECE);
         }
         if (deferred.overlaps(address, len)) {
-            // deferred content goes to the consumer as the host buffer's own bytes: nothing copied
-            readAround(address, len, (a, n) -> enginePieces(a, n, piece), (a, b) -> {
-                for (int o = 0; o < b.remaining(); o += PIECE) {
-                    piece.accept(b.slice(o, Math.min(PIECE, b.remaining() - o)).asReadOnlyBuffer());
-                }
-            }, (a, n) -> {
-                for (long o = 0; o < n; o += PIECE) {
-                    piece.accept(java.nio.ByteBuffer.allocate((int) Math.min(PIECE, n - o)).asReadOnlyBuffer());
-                }
-            });
+            readAround(address, len, new AsPieces(piece));
             return;
         }
         enginePieces(address, len, piece);
@@ -776,12 +864,50 @@ public final class UnicornCpu implements Cpu, GuestMemory {
             done += n;
         }
         if (len > 0) {
+            touched(address, address + len);
             dropTranslations(address, address + len);
         }
     }
 
     /** Whether the engine ever started running: before that no block is translated. */
     private boolean started;
+
+    /**
+     * Before the first run, every range of guest RAM the host has written (start to end, disjoint, adjacent ones
+     * merged): with the engine not yet started, the only writes RAM can have had since {@link #map} gave it fresh
+     * anonymous (zero) host memory. Not kept once the guest runs: then nothing is untouched any more.
+     */
+    private final java.util.TreeMap<Long, Long> touchedBeforeRun = new java.util.TreeMap<>();
+
+    private void touched(long from, long to) {
+        if (started || to <= from) {
+            return;
+        }
+        Map.Entry<Long, Long> before = touchedBeforeRun.floorEntry(from);
+        if (before != null && before.getValue() >= from) {
+            from = before.getKey();
+            to = Math.max(to, before.getValue());
+        }
+        for (Map.Entry<Long, Long> e = touchedBeforeRun.ceilingEntry(from); e != null && e.getKey() <= to;
+             e = touchedBeforeRun.ceilingEntry(from)) {
+            to = Math.max(to, e.getValue());
+            touchedBeforeRun.remove(e.getKey());
+        }
+        touchedBeforeRun.put(from, to);
+    }
+
+    /**
+     * True only before the first run, for RAM from {@link #map} (fresh anonymous memory: zeros) that no host write
+     * has touched and that is not deferred (its pages hold content elsewhere).
+     */
+    @Override
+    public boolean untouchedZeros(long address, long len) {
+        if (started || len <= 0 || ramMapOf(address, len) == null || deferred.overlaps(address, len)) {
+            return false;
+        }
+        Map.Entry<Long, Long> e = touchedBeforeRun.floorEntry(address + len - 1);
+        return e == null || e.getValue() <= address;
+    }
 
     /**
      * Drops the translated blocks of [from, to): code written by the host (images, relocations, service results)
@@ -797,6 +923,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public RunResult run(long begin, long timeoutMicros) {
         started = true;
+        touchedBeforeRun.clear();
         stopRequested = false;
         faultKind = null;
         faultAddress = -1;
@@ -908,7 +1035,9 @@ public final class UnicornCpu implements Cpu, GuestMemory {
     @Override
     public void close() {
         UnicornDirect.uc_close(h);
-        hostRam.forEach(HostRam::close); // after the engine: it maps them until uc_close
+        for (HostRam r : hostRam) { // after the engine: it maps them until uc_close (a loop: no lambda class to spin)
+            r.close();
+        }
         hostRam.clear();
     }
 }
