@@ -218,12 +218,12 @@ public final class PredictCommand implements Callable<Integer> {
         SideTask<Timed<PolicyEngine.Prepared>> beside = null;
         Timed<PolicyEngine.Prepared> prepared = null;
         if (tpm != null && PolicyEngine.preparationReadsTpm(policy)) {
-            prepared = Timed.of(() -> PolicyEngine.prepare(policy, tpm));
+            prepared = Timed.of(() -> PolicyEngine.prepare(policy, tpm, true));
             warmUpBesideThePlan();
         } else {
             PublicAreaReader none = tpm == null ? null : NO_TPM_BESIDE_THE_PLAN;
             beside = SideTask.start("policy-sources", () -> {
-                Timed<PolicyEngine.Prepared> t = Timed.of(() -> PolicyEngine.prepare(policy, none));
+                Timed<PolicyEngine.Prepared> t = Timed.of(() -> PolicyEngine.prepare(policy, none, true));
                 warmUpBesideThePlan();
                 return t;
             });
@@ -237,8 +237,13 @@ public final class PredictCommand implements Callable<Integer> {
                 throw new BadInputException("emulation of " + run.payload + " failed: " + e.getMessage(), e);
             }
         } catch (Throwable e) {
-            if (beside != null) throw beside.firstOf(e);
-            throw e;
+            if (prepared != null) prepared.value().close();
+            if (beside == null) throw e;
+            try {
+                throw beside.firstOf(e);
+            } finally {
+                closeQuietly(beside);
+            }
         }
         clock.mark("plan");
         if (beside != null) prepared = beside.join();
@@ -246,7 +251,11 @@ public final class PredictCommand implements Callable<Integer> {
         PolicyDecider decider = PolicyDecider.of(prepared.value(), bytes.buffer(), tpm);
         req.progress().step("evaluating the policy");
         long t2 = System.nanoTime();
-        Decision d = decider.decide(plan);
+        Decision d;
+        // the re-authorization signs with the key read when the sources were; it is freed once the decision is made
+        try (PolicyEngine.Prepared signing = prepared.value()) {
+            d = decider.decide(plan);
+        }
         long t3 = System.nanoTime();
         clock.mark("decide");
         // the prediction is of the bytes the file holds (a mapped payload's read lease held through the last read)
@@ -255,6 +264,15 @@ public final class PredictCommand implements Callable<Integer> {
         JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).predicted(plan, r.decision(), policyFile.toString());
         clock.mark("report");
         return r.withSteps(steps(clock.micros(), decider.stepMicros()));
+    }
+
+    /** Frees the signing key the sources read beside a plan that failed kept (nothing when they failed themselves). */
+    private static void closeQuietly(SideTask<Timed<PolicyEngine.Prepared>> beside) {
+        try {
+            beside.join().value().close();
+        } catch (Throwable e) {
+            // their own error is the one reported
+        }
     }
 
     /**
