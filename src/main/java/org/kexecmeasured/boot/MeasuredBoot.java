@@ -243,6 +243,17 @@ public final class MeasuredBoot {
     }
 
     /**
+     * As {@link #plan(Request, PcrReader)}, the payload's SHA-256 Authenticode digest taken from {@code early} when it
+     * was started on the payload's buffer before ({@code predict} starts it as soon as the payload is open:
+     * {@link Hashing#startPayloadSha256} with the payload's lease check on that thread; null, or another buffer's:
+     * started here). A failure of that hashing is the plan's error, as itself. The caller waits for it
+     * ({@link Hashing.EarlySha256#awaitQuietly}) before it closes the payload.
+     */
+    public static Plan plan(Request req, PcrReader pcrs, Hashing.EarlySha256 early) {
+        return plan(req, pcrs, false, early);
+    }
+
+    /**
      * As {@link #plan(Request, PcrReader)}; {@code sidecarFollows}: a sidecar is made from the plan (a boot, a load),
      * so the planner warms its serialization on a second core meanwhile ({@link Sidecar#warmUp}); {@code early}: the
      * payload's SHA-256 started before (null, or another buffer's: started here).

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import org.kexecmeasured.payload.PayloadFile;
 import org.kexecmeasured.boot.Decision;
 import org.kexecmeasured.boot.Divergence;
+import org.kexecmeasured.boot.Hashing;
 import org.kexecmeasured.boot.MeasuredBoot;
 import org.kexecmeasured.boot.OsLogs;
 import org.kexecmeasured.boot.Plan;
@@ -35,6 +36,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,6 +46,7 @@ import java.util.Map;
 import java.util.SortedMap;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.function.BiFunction;
 
 /**
  * {@code predict}: what {@code boot --policy} would do, without doing it — the plan (the payload run
@@ -111,12 +114,24 @@ public final class PredictCommand implements Callable<Integer> {
             throw parsing.firstOf(e);
         }
         try (bytes) {
-            clock.mark("payload");
-            return call(parsing, bytes, clock);
+            // the boundary event's payload digest (SHA-256) is hashed from now on, on another thread (the payload's
+            // read lease checked there before it reads), while the PCR source is opened and the policy's sources
+            // read; the plan takes it, and its failure is the plan's error
+            Hashing.EarlySha256 early = startEarly.apply(bytes.buffer(), () -> bytes.checkUnchanged("before its bytes were hashed"));
+            try {
+                clock.mark("payload");
+                return call(parsing, bytes, early, clock);
+            } finally {
+                early.awaitQuietly(); // no thread reads the payload's mapping once it is closed
+            }
         }
     }
 
-    private Integer call(SideTask<PolicyFile> parsing, PayloadFile bytes, StepClock clock) throws IOException {
+    /** How the payload's early SHA-256 is started: {@link Hashing#startPayloadSha256} (tests wrap it). */
+    static volatile BiFunction<ByteBuffer, Runnable, Hashing.EarlySha256> startEarly = Hashing::startPayloadSha256;
+
+    private Integer call(SideTask<PolicyFile> parsing, PayloadFile bytes, Hashing.EarlySha256 early, StepClock clock)
+            throws IOException {
         Path log = policyFirst(parsing, () -> run.log().path());
         // a progress line on the terminal while the prediction works (nothing with --json or without a terminal)
         ProgressLine progress = ProgressLine.forSteps("predict", spec.commandLine().getErr(), json);
@@ -127,14 +142,14 @@ public final class PredictCommand implements Callable<Integer> {
                 clock.mark("pcrSource");
                 PolicyFile policy = parsing.join();
                 clock.mark("policy");
-                report = predict(policy, bytes, request(policy, bytes, log, progress), snapshot, null, clock);
+                report = predict(policy, bytes, request(policy, bytes, log, progress), snapshot, null, early, clock);
             } else {
                 try (Tpm tpm = policyFirst(parsing, () -> services.tpm().open(origin.tcti))) {
                     SortedMap<Integer, Long> c0 = tpm.commandCounts();
                     clock.mark("pcrSource");
                     PolicyFile policy = parsing.join();
                     clock.mark("policy");
-                    report = predict(policy, bytes, request(policy, bytes, log, progress), tpm, tpm, clock);
+                    report = predict(policy, bytes, request(policy, bytes, log, progress), tpm, tpm, early, clock);
                     report = report.withCommands(byName(CommandCode.sentSince(c0, tpm.commandCounts())));
                 } catch (TpmException e) {
                     throw new IOException("TPM " + origin.tcti + ": " + e.getMessage() + " (nothing was changed)", e);
@@ -193,8 +208,8 @@ public final class PredictCommand implements Callable<Integer> {
         }
     };
 
-    private Report predict(PolicyFile policy, PayloadFile bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm, StepClock clock)
-            throws IOException {
+    private Report predict(PolicyFile policy, PayloadFile bytes, MeasuredBoot.Request req, PcrReader pcrs, Tpm tpm,
+                           Hashing.EarlySha256 early, StepClock clock) throws IOException {
         req.progress().step("reading the policy's secrets");
         // the secrets' sources (LUKS2 headers, sealed objects, JWEs, certificates, the signing key) are read on a second
         // core while the plan runs on this one; a policy with secrets in the TPM reads them first, here, as the plan
@@ -203,12 +218,12 @@ public final class PredictCommand implements Callable<Integer> {
         SideTask<Timed<PolicyEngine.Prepared>> beside = null;
         Timed<PolicyEngine.Prepared> prepared = null;
         if (tpm != null && PolicyEngine.preparationReadsTpm(policy)) {
-            prepared = Timed.of(() -> PolicyEngine.prepare(policy, tpm));
+            prepared = Timed.of(() -> PolicyEngine.prepare(policy, tpm, true));
             warmUpBesideThePlan();
         } else {
             PublicAreaReader none = tpm == null ? null : NO_TPM_BESIDE_THE_PLAN;
             beside = SideTask.start("policy-sources", () -> {
-                Timed<PolicyEngine.Prepared> t = Timed.of(() -> PolicyEngine.prepare(policy, none));
+                Timed<PolicyEngine.Prepared> t = Timed.of(() -> PolicyEngine.prepare(policy, none, true));
                 warmUpBesideThePlan();
                 return t;
             });
@@ -217,13 +232,18 @@ public final class PredictCommand implements Callable<Integer> {
         Plan plan;
         try {
             try {
-                plan = MeasuredBoot.plan(req, pcrs);
+                plan = MeasuredBoot.plan(req, pcrs, early);
             } catch (EmulationException | GuestMemoryException e) {
                 throw new BadInputException("emulation of " + run.payload + " failed: " + e.getMessage(), e);
             }
         } catch (Throwable e) {
-            if (beside != null) throw beside.firstOf(e);
-            throw e;
+            if (prepared != null) prepared.value().close();
+            if (beside == null) throw e;
+            try {
+                throw beside.firstOf(e);
+            } finally {
+                closeQuietly(beside);
+            }
         }
         clock.mark("plan");
         if (beside != null) prepared = beside.join();
@@ -231,7 +251,11 @@ public final class PredictCommand implements Callable<Integer> {
         PolicyDecider decider = PolicyDecider.of(prepared.value(), bytes.buffer(), tpm);
         req.progress().step("evaluating the policy");
         long t2 = System.nanoTime();
-        Decision d = decider.decide(plan);
+        Decision d;
+        // the re-authorization signs with the key read when the sources were; it is freed once the decision is made
+        try (PolicyEngine.Prepared signing = prepared.value()) {
+            d = decider.decide(plan);
+        }
         long t3 = System.nanoTime();
         clock.mark("decide");
         // the prediction is of the bytes the file holds (a mapped payload's read lease held through the last read)
@@ -240,6 +264,15 @@ public final class PredictCommand implements Callable<Integer> {
         JournalLog.fromEnvironment(System.getenv(), spec.commandLine().getErr()).predicted(plan, r.decision(), policyFile.toString());
         clock.mark("report");
         return r.withSteps(steps(clock.micros(), decider.stepMicros()));
+    }
+
+    /** Frees the signing key the sources read beside a plan that failed kept (nothing when they failed themselves). */
+    private static void closeQuietly(SideTask<Timed<PolicyEngine.Prepared>> beside) {
+        try {
+            beside.join().value().close();
+        } catch (Throwable e) {
+            // their own error is the one reported
+        }
     }
 
     /**

@@ -12,6 +12,7 @@ import org.kexecmeasured.policy.engine.SecretVerdict;
 import org.kexecmeasured.policy.engine.SignatureCatalog;
 import org.kexecmeasured.policy.file.PolicyFile;
 import org.kexecmeasured.policy.reauth.Reauthorizer;
+import org.kexecmeasured.policy.reauth.SigningKey;
 import org.kexecmeasured.policy.secret.SealedSecret;
 import org.kexecmeasured.policy.secret.SecretReader;
 import org.kexecmeasured.tpm.PublicAreaReader;
@@ -40,7 +41,18 @@ public final class PolicyEngine {
 
     /** What the policy names, read and checked. */
     public record Prepared(PolicyFile policy, List<X509CertificateHolder> anchors, List<SealedSecret> secrets,
-                           SignatureCatalog signatures) {
+                           SignatureCatalog signatures, SigningKey signingKey) implements AutoCloseable {
+        /** Without a signing key kept: the re-authorization reads it when it signs. */
+        public Prepared(PolicyFile policy, List<X509CertificateHolder> anchors, List<SealedSecret> secrets,
+                        SignatureCatalog signatures) {
+            this(policy, anchors, secrets, signatures, null);
+        }
+
+        /** Frees the signing key kept for the re-authorization (when one was: {@link #prepare(PolicyFile, PublicAreaReader, boolean)}). */
+        @Override
+        public void close() {
+            if (signingKey != null) signingKey.close();
+        }
     }
 
     /** A PCR whose TPM value the firmware log does not explain (from the plan). */
@@ -105,6 +117,16 @@ public final class PolicyEngine {
 
     /** Reads what the policy names. {@code tpm}: for persistent objects and NV indexes; null offline. */
     public static Prepared prepare(PolicyFile policy, PublicAreaReader tpm) {
+        return prepare(policy, tpm, false);
+    }
+
+    /**
+     * As {@link #prepare(PolicyFile, PublicAreaReader)}; {@code keepSigningKey}: the re-authorization's signing key,
+     * read here to check it, is kept open in the result for the evaluation to sign with (not read a second time), and
+     * the caller closes the result ({@link Prepared#close}) once it has decided; else it is closed at once and read
+     * again when the evaluation signs ({@code boot}: no private key is held while the payload is emulated).
+     */
+    public static Prepared prepare(PolicyFile policy, PublicAreaReader tpm, boolean keepSigningKey) {
         List<X509CertificateHolder> anchors = PayloadCheck.certificates(policy.payload());
         SecretReader reader = new SecretReader(tpm);
         List<SealedSecret> secrets = new ArrayList<>();
@@ -120,11 +142,16 @@ public final class PolicyEngine {
             }
             catalog.add(p.toString(), PcrSignatures.parse(b, p.toString()));
         }
+        SigningKey key = null;
         if (policy.reauthorize() != null) {
             // fail early on an unreadable or unusable key: re-authorization happens after the plan
-            Reauthorizer.publicKeyPem(policy.reauthorize().signingKey());
+            key = SigningKey.read(policy.reauthorize().signingKey());
+            if (!keepSigningKey) {
+                key.close();
+                key = null;
+            }
         }
-        return new Prepared(policy, anchors, secrets, catalog);
+        return new Prepared(policy, anchors, secrets, catalog, key);
     }
 
     /**
@@ -211,7 +238,8 @@ public final class PolicyEngine {
         if (payload.pcrsig() != null) catalog.add("the payload's .pcrsig", payload.pcrsig());
         Reauthorizer.Result reauth = null;
         if (policy.reauthorize() != null) {
-            reauth = Reauthorizer.sign(policy.reauthorize(), prediction, p.secrets());
+            reauth = p.signingKey() != null ? Reauthorizer.sign(policy.reauthorize(), prediction, p.secrets(), p.signingKey())
+                    : Reauthorizer.sign(policy.reauthorize(), prediction, p.secrets());
             catalog.add("re-authorization by " + policy.reauthorize().signingKey().getFileName(), reauth.signatures());
         }
 

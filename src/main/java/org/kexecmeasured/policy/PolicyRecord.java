@@ -45,7 +45,8 @@ public record PolicyRecord(String policy, boolean allowed, List<Finding> finding
 
     /**
      * A made-up record with every part (findings, payload, secrets with routes, a re-authorization), written as
-     * the decision's record is built ({@code Json.MAPPER.valueToTree}), for the side effect on the JVM only: Jackson's
+     * the decision's record is built ({@code Json.MAPPER.valueToTree}), and a made-up re-authorization signature file
+     * as {@link org.kexecmeasured.policy.engine.PcrSignatures#toJson} writes it, for the side effect on the JVM only: Jackson's
      * serializers of these records are built and their code past its first, interpreted run before a decision needs
      * them (a prediction's second thread calls this while the boot is planned). Returns the record for
      * more of the same (e.g. inside a report).
@@ -60,6 +61,9 @@ public record PolicyRecord(String policy, boolean allowed, List<Finding> finding
         PolicyRecord r = new PolicyRecord("00", false, List.of(new Finding("deny", "text")), new Payload(true, List.of(), List.of("x")),
                 secrets, reauth);
         Json.MAPPER.valueToTree(r);
+        // and the re-authorization's signature file, which the evaluation writes before the record
+        new org.kexecmeasured.policy.engine.PcrSignatures(Map.of("sha256",
+                List.of(new org.kexecmeasured.policy.engine.PcrSignatures.Entry(List.of(11), "00", "00", "AA==")))).toJson();
         return r;
     }
 

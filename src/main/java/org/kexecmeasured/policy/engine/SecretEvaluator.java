@@ -40,6 +40,15 @@ public final class SecretEvaluator {
      * @param phases the phase paths of the next system (the states evaluated besides the kernel's start)
      * @param tpm    for reading NV indexes (pcrlock); null offline
      */
+    /**
+     * What the evaluation of every route at every state recomputes from the same inputs, computed once per evaluator:
+     * the pristine states by phase (null: the kernel's start; each replays every planned extend), a signing key's
+     * fingerprint and its TPM name (by the Authorize step, which holds the key).
+     */
+    private final Map<String, Prediction.State> pristine = new java.util.HashMap<>();
+    private final Map<PolicyStep.Authorize, byte[]> fingerprints = new java.util.IdentityHashMap<>();
+    private final Map<PolicyStep.Authorize, byte[]> keyNames = new java.util.IdentityHashMap<>();
+
     public SecretEvaluator(Prediction prediction, List<String> phases, SignatureCatalog catalog, PublicAreaReader tpm) {
         this.prediction = prediction;
         this.phases = List.copyOf(phases);
@@ -124,11 +133,10 @@ public final class SecretEvaluator {
                 d = d.policyAuthValue();
             } else if (step instanceof PolicyStep.Authorize a) {
                 byte[] approved = d.digest();
-                byte[] pkfp = SignatureCatalog.fingerprint(a.key());
+                byte[] pkfp = fingerprint(a);
                 SignatureCatalog.Match m = catalog.find(a.bank(), a.signedPcrs(), pkfp, a.key(), approved);
                 if (m == null) return new Outcome(Verdict.UNREACHABLE, noSignature(a, pkfp, approved, s));
-                byte[] name = TpmNames.name(a.keyNameAlg(), TpmNames.publicArea(a.key(), a.keyNameAlg(), TpmNames.EXTERNAL_KEY_ATTRIBUTES));
-                d = d.policyAuthorize(name, a.policyRef());
+                d = d.policyAuthorize(keyName(a), a.policyRef());
             } else if (step instanceof PolicyStep.AuthorizeNv n) {
                 Outcome o = authorizeNv(n, d, s);
                 if (o != null) return o;
@@ -189,6 +197,17 @@ public final class SecretEvaluator {
         return "";
     }
 
+    /** The signing key's fingerprint (systemd's pkfp), once per step. */
+    private byte[] fingerprint(PolicyStep.Authorize a) {
+        return fingerprints.computeIfAbsent(a, x -> SignatureCatalog.fingerprint(x.key()));
+    }
+
+    /** The signing key's TPM name as PolicyAuthorize takes it (an external key's public area), once per step. */
+    private byte[] keyName(PolicyStep.Authorize a) {
+        return keyNames.computeIfAbsent(a, x -> TpmNames.name(x.keyNameAlg(),
+                TpmNames.publicArea(x.key(), x.keyNameAlg(), TpmNames.EXTERNAL_KEY_ATTRIBUTES)));
+    }
+
     /** Why no signature covers the approved policy at this state. */
     private String noSignature(PolicyStep.Authorize a, byte[] pkfp, byte[] approved, Prediction.State s) {
         List<SignatureCatalog.Match> cands = catalog.forKey(a.bank(), a.signedPcrs(), pkfp, a.key());
@@ -208,7 +227,7 @@ public final class SecretEvaluator {
         pristineStates.addAll(phases);
         for (SignatureCatalog.Match m : cands) {
             for (String ph : pristineStates) {
-                Prediction.State p = prediction.pristine(ph);
+                Prediction.State p = pristine.computeIfAbsent(ph, prediction::pristine);
                 byte[] pol = PolicyDigest.start(HashAlg.SHA256).policyPcr(selection, p.values()).digest();
                 if (!Hex.of(pol).equalsIgnoreCase(m.entry().pol())) continue;
                 StringBuilder sb = new StringBuilder();
@@ -281,8 +300,7 @@ public final class SecretEvaluator {
             } else if (step instanceof PolicyStep.AuthValue) {
                 d = d.policyAuthValue();
             } else if (step instanceof PolicyStep.Authorize a) {
-                byte[] name = TpmNames.name(a.keyNameAlg(), TpmNames.publicArea(a.key(), a.keyNameAlg(), TpmNames.EXTERNAL_KEY_ATTRIBUTES));
-                d = d.policyAuthorize(name, a.policyRef());
+                d = d.policyAuthorize(keyName(a), a.policyRef());
             } else if (step instanceof PolicyStep.AuthorizeNv n) {
                 d = d.policyAuthorizeNv(nvNameWritten(n.nv()));
             }

@@ -81,11 +81,19 @@ public final class Reauthorizer {
      */
     public static Result sign(PolicyFile.Reauthorize config, Prediction prediction, List<SealedSecret> secrets) {
         try (SigningKey key = SigningKey.read(config.signingKey())) {
-            return sign(config, prediction, secrets, key);
+            return signWith(config, prediction, secrets, key);
         }
     }
 
-    private static Result sign(PolicyFile.Reauthorize config, Prediction prediction, List<SealedSecret> secrets, SigningKey key) {
+    /**
+     * As {@link #sign(PolicyFile.Reauthorize, Prediction, List)}, with {@code key}, {@code config}'s signing key read
+     * before (when the policy was prepared: {@link SigningKey#read}) and still open; the caller closes it.
+     */
+    public static Result sign(PolicyFile.Reauthorize config, Prediction prediction, List<SealedSecret> secrets, SigningKey key) {
+        return signWith(config, prediction, secrets, key);
+    }
+
+    private static Result signWith(PolicyFile.Reauthorize config, Prediction prediction, List<SealedSecret> secrets, SigningKey key) {
         PublicKey pub = key.publicKey();
         byte[] pkfp = org.kexecmeasured.policy.engine.SignatureCatalog.fingerprint(pub);
         // which PCR sets to sign: those of the named secrets' PolicyAuthorize steps with this key

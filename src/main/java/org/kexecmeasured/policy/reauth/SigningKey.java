@@ -21,7 +21,7 @@ import java.util.Arrays;
  * <p>On the native path no private key object exists on the Java heap: the PEM bytes and the DER decoded from
  * them are cleared as soon as libcrypto holds the key, and {@link #close} frees it there.
  */
-final class SigningKey implements AutoCloseable {
+public final class SigningKey implements AutoCloseable {
     private final NativeSigningKey nativeKey;
     private final PrivateKey jdkKey;
     private final PublicKey publicKey;
@@ -33,7 +33,7 @@ final class SigningKey implements AutoCloseable {
     }
 
     /** Reads the key; bad input (naming the file) when it is not an unencrypted RSA or EC private key. */
-    static SigningKey read(Path file) {
+    public static SigningKey read(Path file) {
         byte[] pem = Reauthorizer.readPem(file);
         try {
             SigningKey k = NativeSigningKey.available() ? readNative(pem) : null;
@@ -85,6 +85,7 @@ final class SigningKey implements AutoCloseable {
         return Reauthorizer.sign(jdkKey, bank, pol);
     }
 
+    /** Frees the key in libcrypto (a later signature is refused); again: nothing. */
     @Override
     public void close() {
         if (nativeKey != null) nativeKey.close();
