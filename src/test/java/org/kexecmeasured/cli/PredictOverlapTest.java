@@ -79,6 +79,33 @@ class PredictOverlapTest {
                 "--firmware-log", firmwareLog(dir).toString()), policy + ":2: secretz");
     }
 
+    /**
+     * A payload that is a FIFO (read once, as standard input is) with no writer yet: its opening waits for one, so the
+     * policy's error must not wait behind it (before the policy was parsed beside the payload's opening, this hung).
+     */
+    @Test
+    void aBadPolicyIsNotHeldBackByAPayloadFifoWithoutAWriter(@TempDir Path dir) throws Exception {
+        Path policy = dir.resolve("policy.yaml");
+        Files.writeString(policy, "version: 1\nsecretz: []\n");
+        Path fifo = dir.resolve("payload.fifo");
+        Process mk = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertEquals(0, mk.waitFor(), "mkfifo (coreutils)");
+        java.util.concurrent.CompletableFuture<ChainFixtures.Cli> run = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                ChainFixtures.cli("predict", "--policy", policy.toString(), fifo.toString(), "--pcrs", dir.resolve("pcrs.yaml").toString(),
+                        "--firmware-log", dir.resolve("no-such-log").toString()));
+        ChainFixtures.Cli c;
+        try {
+            c = run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            // let the blocked opening go on (a writer that writes nothing), then fail
+            try (java.io.OutputStream w = Files.newOutputStream(fifo)) {
+                w.flush();
+            }
+            throw new AssertionError("the policy's error waited for the payload FIFO's writer", e);
+        }
+        assertOneError(c, policy + ":2: secretz");
+    }
+
     @Test
     void theSnapshotsAndThePayloadsOwnErrorsStillCome(@TempDir Path dir) throws Exception {
         Path luks = dir.resolve("disk.img");
