@@ -80,6 +80,32 @@ class PredictOverlapTest {
     }
 
     /**
+     * The TPM is opened beside the policy's parse, before the policy is known to be valid: with a bad policy it must
+     * have been sent no command at all (no read, no session, no handle), and the policy's error is the one reported.
+     * The oracle is the transport's own count of commands sent, of a live swtpm.
+     */
+    @Test
+    void aBadPolicyBesideALiveTpmSendsItNoCommand(@TempDir Path dir) throws Exception {
+        Path policy = dir.resolve("policy.yaml");
+        Files.writeString(policy, "version: 1\nsecretz: []\n");
+        List<org.kexecmeasured.tpm.Tpm> opened = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Services counting = new Services(tcti -> {
+            org.kexecmeasured.tpm.Tpm t = Services.DEFAULT.tpm().open(tcti);
+            opened.add(t);
+            return t;
+        }, Services.DEFAULT.kexec());
+        try (org.kexecmeasured.tpm.testing.Swtpm swtpm = org.kexecmeasured.tpm.testing.Swtpm.start(List.of("sha256"))) {
+            // the payload opens slowly enough for the TPM to be opened before the parse's error is taken
+            Path payload = ChainFixtures.makeUki(dir.resolve("uki")).resolve("demo.efi");
+            assertOneError(ChainFixtures.cli(counting, "predict", "--policy", policy.toString(), payload.toString(), "--tpm",
+                    swtpm.tcti(), "--firmware-log", firmwareLog(dir).toString()), policy + ":2: secretz");
+        }
+        long sent = 0;
+        for (org.kexecmeasured.tpm.Tpm t : opened) sent += t.commandCount();
+        assertEquals(0, sent, "commands sent to the TPM by " + opened.size() + " connection(s)");
+    }
+
+    /**
      * A payload that is a FIFO (read once, as standard input is) with no writer yet: its opening waits for one, so the
      * policy's error must not wait behind it (before the policy was parsed beside the payload's opening, this hung).
      */
