@@ -106,8 +106,9 @@ class PredictOverlapTest {
     }
 
     /**
-     * A payload that is a FIFO (read once, as standard input is) with no writer yet: its opening waits for one, so the
-     * policy's error must not wait behind it (before the policy was parsed beside the payload's opening, this hung).
+     * A payload (or a PCR snapshot) that is a FIFO (read once, as standard input is) with no writer yet: its opening
+     * waits for one, so the policy's error must not wait behind it (with the policy parsed beside the payload's opening
+     * and the snapshot's reading, this hung).
      */
     @Test
     void aBadPolicyIsNotHeldBackByAPayloadFifoWithoutAWriter(@TempDir Path dir) throws Exception {
@@ -128,6 +129,22 @@ class PredictOverlapTest {
                 w.flush();
             }
             throw new AssertionError("the policy's error waited for the payload FIFO's writer", e);
+        }
+        assertOneError(c, policy + ":2: secretz");
+        // the same for a PCR snapshot that is a FIFO without a writer (the payload a regular file)
+        Path pcrFifo = dir.resolve("pcrs.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", pcrFifo.toString()).inheritIO().start().waitFor(), "mkfifo (coreutils)");
+        Path payload = faultingPayload(dir);
+        run = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                ChainFixtures.cli("predict", "--policy", policy.toString(), payload.toString(), "--pcrs", pcrFifo.toString(),
+                        "--firmware-log", dir.resolve("no-such-log").toString()));
+        try {
+            c = run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            try (java.io.OutputStream w = Files.newOutputStream(pcrFifo)) {
+                w.flush();
+            }
+            throw new AssertionError("the policy's error waited for the PCR snapshot FIFO's writer", e);
         }
         assertOneError(c, policy + ":2: secretz");
     }
