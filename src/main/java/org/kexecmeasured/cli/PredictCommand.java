@@ -106,6 +106,12 @@ public final class PredictCommand implements Callable<Integer> {
         // opened: reads only); its errors are still the first reported — every step up to the join below hands its
         // own failure to parsing.firstOf, which reports the policy's error instead when there is one
         SideTask<PolicyFile> parsing = SideTask.start("policy-parse", () -> PolicyParser.read(policyFile));
+        if (!Files.isRegularFile(run.payload) || origin.pcrs != null && !Files.isRegularFile(origin.pcrs)) {
+            // a FIFO or a terminal (/dev/stdin, e.g. tpm2_pcrread piped into --pcrs) is read once, and its opening and
+            // reading wait for a writer: a policy error is not held back by that (nor is the stream consumed first), so
+            // it is waited for before the payload and the snapshot are read
+            parsing.join();
+        }
         PayloadFile bytes;
         try {
             run.checkDisk();

@@ -64,7 +64,7 @@ final class SideTask<T> {
         try {
             join();
         } catch (RuntimeException | Error | java.io.IOException first) {
-            first.addSuppressed(later);
+            if (first != later) first.addSuppressed(later); // the same object: self-suppression would throw instead
             throw first;
         }
         if (later instanceof RuntimeException r) throw r;

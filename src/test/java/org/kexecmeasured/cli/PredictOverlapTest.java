@@ -79,6 +79,76 @@ class PredictOverlapTest {
                 "--firmware-log", firmwareLog(dir).toString()), policy + ":2: secretz");
     }
 
+    /**
+     * The TPM is opened beside the policy's parse, before the policy is known to be valid: with a bad policy it must
+     * have been sent no command at all (no read, no session, no handle), and the policy's error is the one reported.
+     * The oracle is the transport's own count of commands sent, of a live swtpm.
+     */
+    @Test
+    void aBadPolicyBesideALiveTpmSendsItNoCommand(@TempDir Path dir) throws Exception {
+        Path policy = dir.resolve("policy.yaml");
+        Files.writeString(policy, "version: 1\nsecretz: []\n");
+        List<org.kexecmeasured.tpm.Tpm> opened = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Services counting = new Services(tcti -> {
+            org.kexecmeasured.tpm.Tpm t = Services.DEFAULT.tpm().open(tcti);
+            opened.add(t);
+            return t;
+        }, Services.DEFAULT.kexec());
+        try (org.kexecmeasured.tpm.testing.Swtpm swtpm = org.kexecmeasured.tpm.testing.Swtpm.start(List.of("sha256"))) {
+            // the payload opens slowly enough for the TPM to be opened before the parse's error is taken
+            Path payload = ChainFixtures.makeUki(dir.resolve("uki")).resolve("demo.efi");
+            assertOneError(ChainFixtures.cli(counting, "predict", "--policy", policy.toString(), payload.toString(), "--tpm",
+                    swtpm.tcti(), "--firmware-log", firmwareLog(dir).toString()), policy + ":2: secretz");
+        }
+        long sent = 0;
+        for (org.kexecmeasured.tpm.Tpm t : opened) sent += t.commandCount();
+        assertEquals(0, sent, "commands sent to the TPM by " + opened.size() + " connection(s)");
+    }
+
+    /**
+     * A payload (or a PCR snapshot) that is a FIFO (read once, as standard input is) with no writer yet: its opening
+     * waits for one, so the policy's error must not wait behind it (with the policy parsed beside the payload's opening
+     * and the snapshot's reading, this hung).
+     */
+    @Test
+    void aBadPolicyIsNotHeldBackByAPayloadFifoWithoutAWriter(@TempDir Path dir) throws Exception {
+        Path policy = dir.resolve("policy.yaml");
+        Files.writeString(policy, "version: 1\nsecretz: []\n");
+        Path fifo = dir.resolve("payload.fifo");
+        Process mk = new ProcessBuilder("mkfifo", fifo.toString()).inheritIO().start();
+        assertEquals(0, mk.waitFor(), "mkfifo (coreutils)");
+        java.util.concurrent.CompletableFuture<ChainFixtures.Cli> run = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                ChainFixtures.cli("predict", "--policy", policy.toString(), fifo.toString(), "--pcrs", dir.resolve("pcrs.yaml").toString(),
+                        "--firmware-log", dir.resolve("no-such-log").toString()));
+        ChainFixtures.Cli c;
+        try {
+            c = run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            // let the blocked opening go on (a writer that writes nothing), then fail
+            try (java.io.OutputStream w = Files.newOutputStream(fifo)) {
+                w.flush();
+            }
+            throw new AssertionError("the policy's error waited for the payload FIFO's writer", e);
+        }
+        assertOneError(c, policy + ":2: secretz");
+        // the same for a PCR snapshot that is a FIFO without a writer (the payload a regular file)
+        Path pcrFifo = dir.resolve("pcrs.fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", pcrFifo.toString()).inheritIO().start().waitFor(), "mkfifo (coreutils)");
+        Path payload = faultingPayload(dir);
+        run = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                ChainFixtures.cli("predict", "--policy", policy.toString(), payload.toString(), "--pcrs", pcrFifo.toString(),
+                        "--firmware-log", dir.resolve("no-such-log").toString()));
+        try {
+            c = run.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            try (java.io.OutputStream w = Files.newOutputStream(pcrFifo)) {
+                w.flush();
+            }
+            throw new AssertionError("the policy's error waited for the PCR snapshot FIFO's writer", e);
+        }
+        assertOneError(c, policy + ":2: secretz");
+    }
+
     @Test
     void theSnapshotsAndThePayloadsOwnErrorsStillCome(@TempDir Path dir) throws Exception {
         Path luks = dir.resolve("disk.img");

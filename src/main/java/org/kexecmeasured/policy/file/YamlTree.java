@@ -87,7 +87,8 @@ final class YamlTree {
                 String key = ks.getValue();
                 String p = path.isEmpty() ? key : path + "." + key;
                 if (!allowed.contains(key)) {
-                    throw new At(tree, t.getKeyNode(), p).error("unknown key (allowed here: " + String.join(", ", allowed) + ")");
+                    throw new At(tree, t.getKeyNode(), p).error("unknown key (allowed here: "
+                            + String.join(", ", new java.util.TreeSet<>(allowed)) + ")"); // sorted: Set.of's order varies per JVM
                 }
                 if (out.containsKey(key)) throw new At(tree, t.getKeyNode(), p).error("duplicate key");
                 out.put(key, new At(tree, t.getValueNode(), p));

@@ -22,8 +22,10 @@ import java.util.Map;
  * {@link GuestMemory#placedContent} (a LoadImage from a buffer the guest filled by reading the file gets the
  * payload's own bytes). Every copy out of the view is a Java read (never a native one), so a mapped payload
  * truncated under the run fails as an {@link InternalError} that {@code cli.Main} reports as bad input (exit 2) while
- * no PCR was changed, as for the image sections the loader places from the same buffer; {@code PayloadFile}'s lease
- * check before every irreversible step covers the rest.
+ * no PCR was changed, as for the image sections the loader places from the same buffer. A measurement does read the
+ * view natively (OpenSSL hashing guest memory that still holds these bytes deferred, or an image LoadImage took from
+ * it), after {@code boot.Hashing}'s check of the read lease right before each large native read; {@code
+ * PayloadFile}'s lease check before every irreversible step covers the rest.
  *
  * <p>The views are only read, never written; whoever builds the tree must not change their bytes while it is served.
  */
