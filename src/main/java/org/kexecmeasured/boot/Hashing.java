@@ -148,10 +148,9 @@ public final class Hashing {
         ByteBuffer view = data.slice().asReadOnlyBuffer();
         CompletableFuture<Void> f = new CompletableFuture<>();
         pending.add(Map.entry(view, f));
-        if (background == null) {
-            background = new Thread(this::runPrecomputations, "hashing-ahead");
-            background.setDaemon(true);
-            background.start();
+        if (!aheadRunning) {
+            aheadRunning = true;
+            aheadThreads.execute(this::runPrecomputations);
         }
         notifyAll();
     }
@@ -159,7 +158,14 @@ public final class Hashing {
     /** Precomputations asked for, in order, with their completion (the digests land in {@link #large}). */
     private final List<Map.Entry<ByteBuffer, CompletableFuture<Void>>> pending = new ArrayList<>();
     private int nextPending;
-    private Thread background;
+    private boolean aheadRunning;
+
+    /** Starts the thread that hashes ahead (a daemon thread "hashing-ahead"); tests hold it back through this. */
+    static volatile java.util.concurrent.Executor aheadThreads = r -> {
+        Thread t = new Thread(r, "hashing-ahead");
+        t.setDaemon(true);
+        t.start();
+    };
 
     private void runPrecomputations() {
         awaitPayloadQuietly(); // the payload's banks first: its LoadImage measurement waits for them, a section later
@@ -167,7 +173,7 @@ public final class Hashing {
             Map.Entry<ByteBuffer, CompletableFuture<Void>> next;
             synchronized (this) {
                 if (nextPending == pending.size()) {
-                    background = null; // a later precompute starts a new thread
+                    aheadRunning = false; // a later precompute starts a new thread
                     return;
                 }
                 next = pending.get(nextPending++);

@@ -116,20 +116,27 @@ public final class Planner implements ChainMeasurer.Sink {
         // the second core while the emulation (one thread) runs on the first: the stub measures them only later.
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer(), early);
         knownSections(hashing, req.payload().buffer());
-        BoundaryEvent boundary = boundaryEvent(req, payloadDigest, pcrs);
-
-        Planner planner = new Planner(req.policy(), tpmBanks, firmware, before);
-        planner.planBoundary(boundary, hashing);
-        ChainMeasurer measurer = new ChainMeasurer(hashing, planner, tpmBanks);
-        if (sidecarFollows) warmTheTail(hashing, planner.log());
+        BoundaryEvent boundary;
+        Planner planner;
+        ChainMeasurer measurer;
         EmulationResult emulation;
         try {
+            boundary = boundaryEvent(req, payloadDigest, pcrs);
+            planner = new Planner(req.policy(), tpmBanks, firmware, before);
+            planner.planBoundary(boundary, hashing);
+            measurer = new ChainMeasurer(hashing, planner, tpmBanks);
+            if (sidecarFollows) warmTheTail(hashing, planner.log());
             emulation = runPayload(req, measurer);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // No thread may still read the payload's mapping once the command closes the payload and releases its
+            // read lease (a writer may then truncate it at once: SIGBUS in OpenSSL, no exit code): the sections
+            // hashed ahead and the payload's banks end first.
+            hashing.awaitPrecomputations();
             hashing.awaitPayload(); // a failure of the payload's hashing is the cause when there is one
             throw e;
         }
         hashing.awaitPayload(); // a bare kernel is never LoadImage'd: its hashing's failure still stops the run
+        hashing.awaitPrecomputations(); // a section the guest never measured is still being hashed ahead: see above
         if (emulation.handOff() != null) {
             measurer.linuxStub(emulation.handOff()); // in resume mode the kernel's own stub ran and measured
             // the kernel kexec will load: whatever loaded it (LoadImage, GRUB's own loader, a UKI section)

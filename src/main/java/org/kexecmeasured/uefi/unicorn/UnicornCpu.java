@@ -240,7 +240,7 @@ public final class UnicornCpu implements Cpu, GuestMemory {
         UnicornLib.CodeHook hook = new CopyLoopHook(loop);
         addressHooks.add(hook);
         addHook(UnicornLib.UC_HOOK_CODE, hook, loop.head(), loop.head());
-        UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, loop.head(), loop.head() + 1);
+        removeTranslations(loop.head(), loop.head() + 1);
     }
 
     /** The hook at a copy loop's head (a named class, archived by name: see {@link Walk}). */
@@ -916,7 +916,15 @@ public final class UnicornCpu implements Cpu, GuestMemory {
      */
     private void dropTranslations(long from, long to) {
         if (started) {
-            UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, from, to);
+            removeTranslations(from, to);
+        }
+    }
+
+    /** Drops the engine's translated blocks of [from, to); a refusal ends the run (stale code must never run). */
+    private void removeTranslations(long from, long to) {
+        int err = UnicornDirect.uc_ctl(h, UnicornLib.UC_CTL_TB_REMOVE_CACHE_WRITE, from, to);
+        if (err != 0) { // the message built only then: this runs at every host write after the first run
+            check(err, "uc_ctl(TB_REMOVE_CACHE) of [0x" + Long.toHexString(from) + ", 0x" + Long.toHexString(to) + ")");
         }
     }
 
