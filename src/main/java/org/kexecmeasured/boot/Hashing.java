@@ -161,11 +161,7 @@ public final class Hashing {
     private boolean aheadRunning;
 
     /** Starts the thread that hashes ahead (a daemon thread "hashing-ahead"); tests hold it back through this. */
-    static volatile java.util.concurrent.Executor aheadThreads = r -> {
-        Thread t = new Thread(r, "hashing-ahead");
-        t.setDaemon(true);
-        t.start();
-    };
+    static volatile java.util.concurrent.Executor aheadThreads = daemonThreads("hashing-ahead");
 
     private void runPrecomputations() {
         awaitPayloadQuietly(); // the payload's banks first: its LoadImage measurement waits for them, a section later
@@ -305,7 +301,7 @@ public final class Hashing {
     private CompletableFuture<Map<HashAlg, byte[]>> payloadDigests;
 
     /** Where the payload's other banks are hashed: a new daemon thread per group (tests may delay them). */
-    java.util.concurrent.Executor bankThreads = Hashing::onNewThread;
+    java.util.concurrent.Executor bankThreads = daemonThreads("hashing-banks");
 
     /**
      * The payload's SHA-256 Authenticode digest (for the boundary event), hashed on this thread alone, while its
@@ -398,11 +394,7 @@ public final class Hashing {
     }
 
     /** Where {@link #startPayloadSha256} hashes: a new daemon thread (tests may delay or watch it). */
-    static volatile java.util.concurrent.Executor earlyThreads = r -> {
-        Thread t = new Thread(r, "hashing-sha256");
-        t.setDaemon(true);
-        t.start();
-    };
+    static volatile java.util.concurrent.Executor earlyThreads = daemonThreads("hashing-sha256");
 
     /** The payload's SHA-256 Authenticode digest being hashed ahead of the plan ({@link #startPayloadSha256}). */
     public static final class EarlySha256 {
@@ -476,11 +468,16 @@ public final class Hashing {
         }
     }
 
-    /** One daemon thread per task: the split runs once per plan, a pool would outlive it for nothing. */
-    private static void onNewThread(Runnable r) {
-        Thread t = new Thread(r, "hashing-banks");
-        t.setDaemon(true);
-        t.start();
+    /**
+     * One new daemon thread named {@code name} per task: each kind of hashing thread starts at most a few times per
+     * plan, and a pool would outlive the plan for nothing.
+     */
+    private static java.util.concurrent.Executor daemonThreads(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            t.start();
+        };
     }
 
     /**
