@@ -238,6 +238,18 @@ public final class TssTpm implements Tpm {
     // ---------------------------------------------------------------- PCRs
 
     private record Slot(HashAlg bank, int pcr) {
+        // equals and hashCode written out, as efi.Guid's: a record's generated ones bootstrap through
+        // java.lang.runtime.ObjectMethods at their first call (~20 method-handle classes spun on the boot's thread,
+        // which class-data sharing does not keep; cli.NoRecordBootstrapTest)
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Slot s && s.bank == bank && s.pcr == pcr;
+        }
+
+        @Override
+        public int hashCode() {
+            return bank.hashCode() * 31 + pcr;
+        }
     }
 
     @Override
