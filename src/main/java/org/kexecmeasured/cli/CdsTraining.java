@@ -50,10 +50,9 @@ public final class CdsTraining {
         // as Main.main: JNA finds its libraries without running ldconfig, so the archive holds the classes of that path
         System.setProperty("jna.platform.library.path", Main.jnaPlatformLibraryPath());
         try {
-            // what boot and predict load on their second thread (TSS.Java, JNA, Jackson's writers), started as they start it
-            Warmup.start().join();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            Warmup.run(); // what boot and predict load on their second thread (TSS.Java, JNA, Jackson's writers)
+        } catch (Exception e) {
+            // the archive is only smaller
         }
         PrintWriter nowhere = new PrintWriter(OutputStream.nullOutputStream());
         List<String> command = new ArrayList<>();

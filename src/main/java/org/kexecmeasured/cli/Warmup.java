@@ -34,17 +34,12 @@ final class Warmup {
     private Warmup() {
     }
 
-    /**
-     * Starts the warm-up on a daemon thread (it never keeps the JVM alive) and returns that thread. The build's
-     * class-data-sharing training starts it too (and joins it), so the archive holds this method's lambda: the first
-     * lambda of a run is otherwise spun on the command's thread before the warm-up can begin.
-     */
-    static Thread start() {
+    /** Starts the warm-up on a daemon thread (it never keeps the JVM alive). */
+    static void start() {
         Thread t = new Thread(Warmup::runQuietly, "warmup");
         t.setDaemon(true);
         t.setPriority(Thread.NORM_PRIORITY - 1);
         t.start();
-        return t;
     }
 
     private static void runQuietly() {
