@@ -237,10 +237,12 @@ public final class TssTpm implements Tpm {
 
     // ---------------------------------------------------------------- PCRs
 
+    /**
+     * A bank's PCR. {@code equals} and {@code hashCode} written out: a record's own are bootstrapped through
+     * {@code java.lang.runtime.ObjectMethods} at their first call, method-handle classes spun at run time (the
+     * boot's first record comparison was this one, in {@link #readPcrs}).
+     */
     private record Slot(HashAlg bank, int pcr) {
-        // equals and hashCode written out, as efi.Guid's: a record's generated ones bootstrap through
-        // java.lang.runtime.ObjectMethods at their first call (~20 method-handle classes spun on the boot's thread,
-        // which class-data sharing does not keep; cli.NoRecordBootstrapTest)
         @Override
         public boolean equals(Object o) {
             return o instanceof Slot s && s.bank == bank && s.pcr == pcr;

@@ -16,17 +16,16 @@ public final class VariableStore {
 
     /** A variable's identity. */
     public record Key(String name, Guid vendor) {
-        // equals and hashCode written out, as efi.Guid's: a record's generated ones bootstrap through
-        // java.lang.runtime.ObjectMethods at their first call (~20 method-handle classes spun on the boot's thread,
-        // which class-data sharing does not keep; cli.NoRecordBootstrapTest)
+        // equals and hashCode written out: a record's own are bootstrapped through java.lang.runtime.ObjectMethods
+        // at their first call (method-handle classes spun at run time on the boot's main thread)
         @Override
         public boolean equals(Object o) {
-            return o instanceof Key k && java.util.Objects.equals(k.name, name) && java.util.Objects.equals(k.vendor, vendor);
+            return o instanceof Key k && k.name.equals(name) && k.vendor.equals(vendor);
         }
 
         @Override
         public int hashCode() {
-            return java.util.Objects.hashCode(name) * 31 + java.util.Objects.hashCode(vendor);
+            return name.hashCode() * 31 + vendor.hashCode();
         }
     }
 
