@@ -30,8 +30,8 @@ import java.util.stream.Stream;
  * the Linux stub, the policy engine, YAML; the lambdas of that path exist only once run), with {@code --boot PAYLOAD}
  * first among the arguments a measured {@code boot --no-load} of it against a TPM held in this process
  * ({@link #trainBoot}, {@link TrainingTpm}: the plan, the hashing threads, the sidecar, the extend pipeline, the
- * journal), every command's model (the
- * lambdas that bind its options to its fields), and the classes a measured
+ * journal, and the TPM path itself: {@code TssTpm} and TSS.Java's marshalling over {@link TrainingTpm}, an in-process
+ * transport), every command's model (the lambdas that bind its options to its fields), and the classes a measured
  * {@code boot --no-load} and a {@code predict} with sealed secrets and re-authorization load beyond that
  * ({@code cds-classes.txt} beside this class: loaded by name, unrun; made by {@code tests/bin/cds-classlist}).
  */
@@ -120,7 +120,7 @@ public final class CdsTraining {
 
     /**
      * {@code boot --no-load} of {@code payload} (the pom passes a UKI that tests/bin/make-uki builds from Debian's
-     * systemd-stub and kernel; without one, the newest kernel in /boot) against a {@link TrainingTpm} of three banks and a
+     * systemd-stub and kernel; without one, the newest kernel in /boot) against a {@link TrainingTpm} (through {@code TssTpm}, as a real TPM) of three banks and a
      * firmware log of only its Spec ID record (what such a TPM's PCRs replay to), its state directory in a temporary
      * directory: the boot's whole flow runs — the plan (the emulator running systemd-stub and the Linux stub, the
      * payload hashed on the hashing threads), the decision, the sidecar, the commit through the extend pipeline and the
@@ -141,7 +141,7 @@ public final class CdsTraining {
         Services training = Services.DEFAULT.withTpm(tcti -> {
             TrainingTpm tpm = new TrainingTpm(tcti, banks);
             opened.accept(tpm);
-            return tpm;
+            return tpm.open();
         }).withKexec(() -> {
             throw new IllegalStateException("the class-data-sharing training loads no kernel");
         });

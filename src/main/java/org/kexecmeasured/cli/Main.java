@@ -35,6 +35,9 @@ public final class Main implements Runnable {
 
     CommandSpec spec;
 
+    /** picocli's built-in converters {@link #main} leaves out (regular expressions of type names): no option needs them. */
+    static final String PICOCLI_CONVERTERS_EXCLUDED = "java\\.sql\\..*,java\\.time\\..*";
+
     /** The root command's model, without subcommands. */
     static CommandSpec model() {
         Main m = new Main();
@@ -64,6 +67,11 @@ public final class Main implements Runnable {
         // no command here has); that one failing class lookup opens and indexes the jar, ~20-30 ms that nothing else
         // on a command's path needs (every class comes from the CDS archive)
         System.setProperty("picocli.disable.closures", "true");
+        // start-up: picocli's parser registers its built-in converters for java.sql's and java.time's types by
+        // reflection (loading and initializing ~80 JDK classes: JDBC's DriverManager, DateTimeFormatter and its
+        // calendar fields) before it parses; no option here takes one of those types without its own converter
+        // (the durations have DurationConverter: MainTest checks every option), so they are left out
+        System.setProperty("picocli.converters.excludes", PICOCLI_CONVERTERS_EXCLUDED);
         // start-up: JNA's NativeLibrary, when first used, runs `/sbin/ldconfig -p` (through jspawnhelper and a process
         // reaper thread) to add ld.so.conf's directories to its search path, unless this property names the path
         System.setProperty("jna.platform.library.path", jnaPlatformLibraryPath());

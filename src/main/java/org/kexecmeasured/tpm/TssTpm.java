@@ -237,7 +237,21 @@ public final class TssTpm implements Tpm {
 
     // ---------------------------------------------------------------- PCRs
 
+    /**
+     * A bank's PCR. {@code equals} and {@code hashCode} written out: a record's own are bootstrapped through
+     * {@code java.lang.runtime.ObjectMethods} at their first call, method-handle classes spun at run time (the
+     * boot's first record comparison was this one, in {@link #readPcrs}).
+     */
     private record Slot(HashAlg bank, int pcr) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Slot s && s.bank == bank && s.pcr == pcr;
+        }
+
+        @Override
+        public int hashCode() {
+            return bank.hashCode() * 31 + pcr;
+        }
     }
 
     @Override

@@ -7,6 +7,7 @@ import java.io.StringWriter;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MainTest {
@@ -67,5 +68,54 @@ class MainTest {
                     .findFirst().orElseThrow(() -> new AssertionError(soname + " not in ldconfig -p: " + cache));
             assertTrue(path.contains(dir), soname + " in " + dir + ", not on " + path);
         }
+    }
+
+    /**
+     * Main.main leaves out picocli's built-in converters of java.sql's and java.time's types (start-up): so no option or
+     * positional parameter of the whole command tree may take such a type without a converter of its own. The oracle
+     * is picocli's model of every command.
+     */
+    @Test
+    void noOptionNeedsAConverterMainLeavesOut() {
+        java.util.List<String> missing = new java.util.ArrayList<>();
+        java.util.ArrayDeque<picocli.CommandLine> todo = new java.util.ArrayDeque<>(java.util.List.of(Main.commandLine(Services.DEFAULT)));
+        int checked = 0;
+        while (!todo.isEmpty()) {
+            picocli.CommandLine c = todo.pop();
+            todo.addAll(c.getSubcommands().values());
+            for (picocli.CommandLine.Model.ArgSpec a : c.getCommandSpec().args()) {
+                checked++;
+                java.util.List<Class<?>> types = new java.util.ArrayList<>(java.util.List.of(a.type()));
+                types.addAll(java.util.List.of(a.auxiliaryTypes()));
+                for (Class<?> t : types) {
+                    if (t.getName().matches("java\\.(sql|time)\\..*") && a.converters().length == 0) {
+                        missing.add(c.getCommandSpec().qualifiedName() + " " + a.paramLabel() + ": " + t.getName());
+                    }
+                }
+            }
+        }
+        assertTrue(checked > 100, "the whole tree's options: " + checked);
+        assertEquals(java.util.List.of(), missing, "options that need a converter Main.PICOCLI_CONVERTERS_EXCLUDED leaves out");
+    }
+
+    /** The exclusion takes effect (picocli's property and its pattern syntax): a Duration without a converter of its own then fails. */
+    @Test
+    void picocliHonoursTheConverterExclusion() {
+        String before = System.getProperty("picocli.converters.excludes");
+        try {
+            System.setProperty("picocli.converters.excludes", Main.PICOCLI_CONVERTERS_EXCLUDED);
+            assertThrows(picocli.CommandLine.ParameterException.class, () -> durationOption().parseArgs("--d", "PT1S"));
+            System.clearProperty("picocli.converters.excludes");
+            durationOption().parseArgs("--d", "PT1S");
+        } finally {
+            if (before == null) System.clearProperty("picocli.converters.excludes");
+            else System.setProperty("picocli.converters.excludes", before);
+        }
+    }
+
+    private static picocli.CommandLine durationOption() {
+        picocli.CommandLine.Model.CommandSpec s = picocli.CommandLine.Model.CommandSpec.create();
+        s.addOption(picocli.CommandLine.Model.OptionSpec.builder("--d").type(java.time.Duration.class).build());
+        return new picocli.CommandLine(s);
     }
 }
