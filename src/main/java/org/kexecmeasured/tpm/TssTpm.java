@@ -77,7 +77,7 @@ public final class TssTpm implements Tpm {
         this.transport = transport;
         this.tss = new tss.Tpm();
         this.tss._setDevice(transport);
-        transport.setResponseCheck(ResponseGuard::check);
+        transport.setResponseCheck(ResponseGuard.CHECK);
     }
 
     @Override
@@ -100,19 +100,31 @@ public final class TssTpm implements Tpm {
     }
 
     /** Runs one TSS.Java call and turns a TPM error response into a {@link TpmCommandException}. */
+    /*
+     * The commands of every boot (GetCapability, PCR_Read, PCR_Extend, GetRandom) call TSS.Java inline, with the
+     * wrapping of run() written out (catch -> malformed, then checkRc), not through run(() -> ...): the
+     * class-data-sharing training opens no TSS.Java TPM, so each of those lambdas' classes would be spun at run time
+     * on the boot's main thread (~1 CPU-ms each, interpreted). The other commands keep run().
+     */
     private <T> T run(Supplier<T> op) {
         T r;
         try {
             r = op.get();
-        } catch (TpmException e) {
-            throw e; // ours: transport failures
         } catch (RuntimeException e) {
-            // TSS.Java unmarshalling a response it cannot parse (tss.TpmException, index/size errors)
-            throw new TpmTransportException("malformed TPM response to " + TpmTransport.commandName(transport.lastCommand())
-                    + " from " + transport.description() + ": " + e, e);
+            throw malformed(e);
         }
         checkRc();
         return r;
+    }
+
+    /** What a failure of TSS.Java while sending a command and parsing its response is thrown as. */
+    private RuntimeException malformed(RuntimeException e) {
+        if (e instanceof TpmException) {
+            return e; // ours: transport failures
+        }
+        // TSS.Java unmarshalling a response it cannot parse (tss.TpmException, index/size errors)
+        return new TpmTransportException("malformed TPM response to " + TpmTransport.commandName(transport.lastCommand())
+                + " from " + transport.description() + ": " + e, e);
     }
 
     private void runVoid(Runnable op) {
@@ -146,7 +158,7 @@ public final class TssTpm implements Tpm {
         int next = TPM_PT.PT_FIXED.toInt();
         for (int round = 0; round < 16; round++) {
             final int start = next;
-            GetCapabilityResponse r = run(() -> t().GetCapability(TPM_CAP.TPM_PROPERTIES, start, 64));
+            GetCapabilityResponse r = getCapability(TPM_CAP.TPM_PROPERTIES, start, 64);
             TPMS_TAGGED_PROPERTY[] list = capability(r, TPML_TAGGED_TPM_PROPERTY.class).tpmProperty;
             int last = start;
             for (TPMS_TAGGED_PROPERTY p : list) {
@@ -158,7 +170,7 @@ public final class TssTpm implements Tpm {
             if (r.moreData == 0 || list.length == 0 || last >= TPM_PT.PT_VAR.toInt() - 1 || last < start) break;
             next = last + 1;
         }
-        GetCapabilityResponse pr = run(() -> t().GetCapability(TPM_CAP.PCRS, 0, 16));
+        GetCapabilityResponse pr = getCapability(TPM_CAP.PCRS, 0, 16);
         List<HashAlg> active = new ArrayList<>();
         List<HashAlg> allocated = new ArrayList<>();
         for (TPMS_PCR_SELECTION s : capability(pr, TPML_PCR_SELECTION.class).pcrSelections) {
@@ -181,6 +193,18 @@ public final class TssTpm implements Tpm {
                 props.getOrDefault(TPM_PT.PCR_COUNT.toInt(), 0),
                 List.copyOf(active), List.copyOf(allocated));
         return info;
+    }
+
+    /** TPM2_GetCapability (inline: see run). */
+    private GetCapabilityResponse getCapability(TPM_CAP cap, int property, int count) {
+        GetCapabilityResponse r;
+        try {
+            r = t().GetCapability(cap, property, count);
+        } catch (RuntimeException e) {
+            throw malformed(e);
+        }
+        checkRc();
+        return r;
     }
 
     /** The capability data, if the TPM answered with the kind asked for. */
@@ -215,7 +239,7 @@ public final class TssTpm implements Tpm {
         if (info != null) return info.activeBanks();
         if (cachedBanks != null) return cachedBanks;
         // only TPM_CAP_PCRS: one command
-        GetCapabilityResponse pr = run(() -> t().GetCapability(TPM_CAP.PCRS, 0, 16));
+        GetCapabilityResponse pr = getCapability(TPM_CAP.PCRS, 0, 16);
         List<HashAlg> active = new ArrayList<>();
         for (TPMS_PCR_SELECTION s : capability(pr, TPML_PCR_SELECTION.class).pcrSelections) {
             HashAlg a = HashAlg.fromAlgId(s.hash.toInt());
@@ -237,7 +261,21 @@ public final class TssTpm implements Tpm {
 
     // ---------------------------------------------------------------- PCRs
 
+    /**
+     * A bank's PCR. {@code equals} and {@code hashCode} written out: a record's own are bootstrapped through
+     * {@code java.lang.runtime.ObjectMethods} at their first call, method-handle classes spun at run time (the
+     * boot's first record comparison was this one, in {@link #readPcrs}).
+     */
     private record Slot(HashAlg bank, int pcr) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Slot s && s.bank == bank && s.pcr == pcr;
+        }
+
+        @Override
+        public int hashCode() {
+            return bank.hashCode() * 31 + pcr;
+        }
     }
 
     @Override
@@ -259,14 +297,29 @@ public final class TssTpm implements Tpm {
                 int n = 0;
                 for (Slot s : pending) {
                     if (n == MAX_PCR_READ_DIGESTS) break;
-                    batch.computeIfAbsent(s.bank(), b -> new ArrayList<>()).add(s.pcr());
+                    List<Integer> l = batch.get(s.bank()); // loops, no lambdas: see run
+                    if (l == null) {
+                        l = new ArrayList<>();
+                        batch.put(s.bank(), l);
+                    }
+                    l.add(s.pcr());
                     n++;
                 }
                 PcrSelection.Builder sb = PcrSelection.builder();
-                batch.forEach((b, l) -> l.forEach(p -> sb.add(b, p)));
+                for (Map.Entry<HashAlg, List<Integer>> e : batch.entrySet()) {
+                    for (int p : e.getValue()) {
+                        sb.add(e.getKey(), p);
+                    }
+                }
                 PcrSelection req = sb.build();
                 TPMS_PCR_SELECTION[] sel = toTss(req);
-                PCR_ReadResponse r = run(() -> t().PCR_Read(sel));
+                PCR_ReadResponse r;
+                try {
+                    r = t().PCR_Read(sel);
+                } catch (RuntimeException e) {
+                    throw malformed(e);
+                }
+                checkRc();
                 if (counter != null && counter != r.pcrUpdateCounter) consistent = false;
                 counter = r.pcrUpdateCounter;
                 // the TPM says which PCRs it returned (in selection order), values follow in that order
@@ -354,7 +407,12 @@ public final class TssTpm implements Tpm {
             }
         }
         TPMT_HA[] arr = has.toArray(new TPMT_HA[0]);
-        runVoid(() -> t().PCR_Extend(TPM_HANDLE.pcr(pcr), arr));
+        try { // inline: see run
+            t().PCR_Extend(TPM_HANDLE.pcr(pcr), arr);
+        } catch (RuntimeException e) {
+            throw malformed(e);
+        }
+        checkRc();
     }
 
     /** Largest request: a boundary nonce needs 16 bytes; this only bounds a caller's mistake. */
@@ -371,7 +429,13 @@ public final class TssTpm implements Tpm {
         int got = 0;
         while (got < n) {
             int want = Math.min(n - got, 64);
-            byte[] r = run(() -> t().GetRandom(want));
+            byte[] r;
+            try { // inline: see run
+                r = t().GetRandom(want);
+            } catch (RuntimeException e) {
+                throw malformed(e);
+            }
+            checkRc();
             if (r == null || r.length == 0 || r.length > want) {
                 throw new TpmTransportException("TPM2_GetRandom returned " + (r == null ? 0 : r.length) + " bytes for "
                         + want + " requested");
