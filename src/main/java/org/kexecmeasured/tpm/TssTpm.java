@@ -70,7 +70,8 @@ public final class TssTpm implements Tpm {
 
     private final TpmTransport transport;
     private final tss.Tpm tss;
-    private final SecureRandom random = new SecureRandom();
+    /** Nonces and salts of sessions: made at their first use (a boot opens no session; see {@link #random()}). */
+    private SecureRandom random;
     private TpmInfo info;
 
     public TssTpm(TpmTransport transport) {
@@ -415,6 +416,18 @@ public final class TssTpm implements Tpm {
         checkRc();
     }
 
+    /**
+     * The host's generator for session nonces and salts, made at the first session: {@code new SecureRandom()} looks up
+     * the default provider's generator (a few main-thread ms before anything is compiled), which a boot that opens no
+     * session never needs.
+     */
+    private synchronized SecureRandom random() {
+        if (random == null) {
+            random = new SecureRandom();
+        }
+        return random;
+    }
+
     /** Largest request: a boundary nonce needs 16 bytes; this only bounds a caller's mistake. */
     private static final int MAX_RANDOM = 1024;
 
@@ -458,7 +471,7 @@ public final class TssTpm implements Tpm {
     @Override
     public PolicySession startPolicySession(HashAlg a, boolean trial) {
         byte[] nonce = new byte[Math.max(16, a.size)];
-        random.nextBytes(nonce);
+        random().nextBytes(nonce);
         StartAuthSessionResponse r = run(() -> t().StartAuthSession(TPM_HANDLE.NULL, TPM_HANDLE.NULL, nonce, new byte[0],
                 trial ? TPM_SE.TRIAL : TPM_SE.POLICY, new TPMT_SYM_DEF(TPM_ALG_ID.NULL, 0, TPM_ALG_ID.NULL), alg(a)));
         return new Session(r.handle, a, trial, r.nonceTPM);
@@ -622,9 +635,9 @@ public final class TssTpm implements Tpm {
             if (!(saltKey.outPublic.unique instanceof TPMS_ECC_POINT q)) {
                 throw new TpmTransportException("the storage primary key has no ECC point to salt a session with");
             }
-            SessionCrypto.EccSalt salt = SessionCrypto.eccSalt(HashAlg.SHA256, q.x, q.y, random);
+            SessionCrypto.EccSalt salt = SessionCrypto.eccSalt(HashAlg.SHA256, q.x, q.y, random());
             byte[] nonceCaller = new byte[HashAlg.SHA256.size];
-            random.nextBytes(nonceCaller);
+            random().nextBytes(nonceCaller);
             try {
                 StartAuthSessionResponse r = run(() -> t().StartAuthSession(saltKey.handle, TPM_HANDLE.NULL, nonceCaller,
                         salt.encryptedSalt(), TPM_SE.HMAC, new TPMT_SYM_DEF(TPM_ALG_ID.AES, 128, TPM_ALG_ID.CFB), TPM_ALG_ID.SHA256));
@@ -767,7 +780,7 @@ public final class TssTpm implements Tpm {
         CreatePrimaryResponse parent = createPrimary();
         try (EncryptSession enc = new EncryptSession(parent, SessionCommand.ATTR_CONTINUE | SessionCommand.ATTR_DECRYPT)) {
             SessionCommand cmd = new SessionCommand(TPM_CC_CREATE, new int[]{parent.handle.handle}, List.of(parent.name),
-                    params, List.of(new SessionCommand.Password(new byte[0]), enc), random);
+                    params, List.of(new SessionCommand.Password(new byte[0]), enc), random());
             SessionCommand.Response r = cmd.run(this::send, 0);
             BeReader b = new BeReader(r.parameters(), "TPM2_Create response");
             byte[] priv = b.sized("outPrivate", 4096);
@@ -805,7 +818,7 @@ public final class TssTpm implements Tpm {
                 for (int attempt = 0; ; attempt++) {
                     try {
                         SessionCommand cmd = new SessionCommand(TPM_CC_UNSEAL, new int[]{obj.handle}, List.of(area.name()),
-                                new byte[0], List.of(new PolicyAuth(s, authValue), enc), random);
+                                new byte[0], List.of(new PolicyAuth(s, authValue), enc), random());
                         SessionCommand.Response r = cmd.run(this::send, 0);
                         BeReader b = new BeReader(r.parameters(), "TPM2_Unseal response");
                         byte[] out = b.sized("outData", MAX_SEAL);
@@ -883,7 +896,7 @@ public final class TssTpm implements Tpm {
         byte[] params = SessionCrypto.concat(new byte[]{(byte) (size >>> 8), (byte) size}, new byte[]{0, 0});
         byte[] ownerName = SessionCrypto.be32(TPM_RH_OWNER);
         SessionCommand cmd = new SessionCommand(TPM_CC_NV_READ, new int[]{TPM_RH_OWNER, nvIndex}, List.of(ownerName, p.name()),
-                params, List.of(new SessionCommand.Password(new byte[0])), random);
+                params, List.of(new SessionCommand.Password(new byte[0])), random());
         SessionCommand.Response r = cmd.run(this::send, 0);
         BeReader b = new BeReader(r.parameters(), String.format("TPM2_NV_Read(0x%08x) response", nvIndex));
         byte[] data = b.sized("data", 1024);
