@@ -16,6 +16,17 @@ public final class VariableStore {
 
     /** A variable's identity. */
     public record Key(String name, Guid vendor) {
+        // equals and hashCode written out: a record's own are bootstrapped through java.lang.runtime.ObjectMethods
+        // at their first call (method-handle classes spun at run time on the boot's main thread)
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.name.equals(name) && k.vendor.equals(vendor);
+        }
+
+        @Override
+        public int hashCode() {
+            return name.hashCode() * 31 + vendor.hashCode();
+        }
     }
 
     /** A variable's value. */
