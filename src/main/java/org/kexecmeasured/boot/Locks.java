@@ -260,9 +260,30 @@ public final class Locks {
 
     /** The holder's pid, for the message of whoever waits (informational only). */
     private static void writePid(FileChannel ch) throws IOException {
-        byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] pid = (pid() + "\n").getBytes(StandardCharsets.US_ASCII);
         ch.truncate(0);
         ch.write(ByteBuffer.wrap(pid), 0);
+    }
+
+    /**
+     * This process's id: the target of {@code /proc/self}, as the kernel names it. {@code ProcessHandle.current()}
+     * gives the same number but initializes the JDK's process handling first (its reaper thread pool, native
+     * set-up: a few main-thread ms of a boot); it stays the answer where {@code /proc} is not mounted.
+     */
+    static String pid() {
+        try {
+            String self = Files.readSymbolicLink(Path.of("/proc/self")).toString();
+            boolean digits = !self.isEmpty() && self.length() <= 10;
+            for (int i = 0; i < self.length(); i++) {
+                digits &= self.charAt(i) >= '0' && self.charAt(i) <= '9';
+            }
+            if (digits) {
+                return self;
+            }
+        } catch (IOException | UnsupportedOperationException e) {
+            // no /proc: the JDK's answer
+        }
+        return Long.toString(ProcessHandle.current().pid());
     }
 
     private static String readPid(Path file) {

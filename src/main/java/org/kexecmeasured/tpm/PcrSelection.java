@@ -18,6 +18,10 @@ import java.util.TreeSet;
  * A TPML_PCR_SELECTION: an ordered list of banks, each with a set of PCR indices. The bank order
  * is kept because it defines the order of PCR values in TPM2_PCR_Read responses and in the
  * PolicyPCR digest. Immutable.
+ * <p>
+ * Loops, no lambdas or streams: a boot builds and reads selections on its main thread before anything is compiled,
+ * and a lambda whose call site the class-data-sharing training did not run is spun into a class at run time (~1
+ * CPU-ms each, interpreted).
  */
 public final class PcrSelection implements TpmlPcrSelection {
     /** PCR_SELECT_MIN for a PC-client TPM: 24 PCRs → 3 bytes. */
@@ -59,12 +63,22 @@ public final class PcrSelection implements TpmlPcrSelection {
 
         /** Adds a bank (possibly with no PCRs) at the current end of the bank order. */
         public Builder bank(HashAlg alg) {
-            banks.computeIfAbsent(alg, a -> new BitSet());
+            bits(alg);
             return this;
         }
 
+        /** The bank's bits, added at the end of the order when new (a loop, not a lambda: see the class comment). */
+        private BitSet bits(HashAlg alg) {
+            BitSet bs = banks.get(alg);
+            if (bs == null) {
+                bs = new BitSet();
+                banks.put(alg, bs);
+            }
+            return bs;
+        }
+
         public Builder add(HashAlg alg, int... pcrs) {
-            BitSet bs = banks.computeIfAbsent(alg, a -> new BitSet());
+            BitSet bs = bits(alg);
             for (int p : pcrs) {
                 if (p < 0 || p > MAX_PCR) throw new BadInputException("PCR index " + p + " out of range 0.." + MAX_PCR);
                 bs.set(p);
@@ -74,7 +88,9 @@ public final class PcrSelection implements TpmlPcrSelection {
 
         public PcrSelection build() {
             LinkedHashMap<HashAlg, BitSet> copy = new LinkedHashMap<>();
-            banks.forEach((a, b) -> copy.put(a, (BitSet) b.clone()));
+            for (Map.Entry<HashAlg, BitSet> e : banks.entrySet()) {
+                copy.put(e.getKey(), (BitSet) e.getValue().clone());
+            }
             return new PcrSelection(copy);
         }
     }
@@ -140,7 +156,9 @@ public final class PcrSelection implements TpmlPcrSelection {
         BitSet bs = banks.get(alg);
         if (bs == null) return List.of();
         List<Integer> l = new ArrayList<>();
-        bs.stream().forEach(l::add);
+        for (int p = bs.nextSetBit(0); p >= 0; p = bs.nextSetBit(p + 1)) {
+            l.add(p);
+        }
         return Collections.unmodifiableList(l);
     }
 
@@ -173,7 +191,9 @@ public final class PcrSelection implements TpmlPcrSelection {
     public byte[] selectBits(HashAlg alg) {
         BitSet bs = banks.getOrDefault(alg, new BitSet());
         byte[] out = new byte[selectBytes(bs)];
-        bs.stream().forEach(p -> out[p / 8] |= (byte) (1 << (p % 8)));
+        for (int p = bs.nextSetBit(0); p >= 0; p = bs.nextSetBit(p + 1)) {
+            out[p / 8] |= (byte) (1 << (p % 8));
+        }
         return out;
     }
 
@@ -203,10 +223,11 @@ public final class PcrSelection implements TpmlPcrSelection {
             if (sb.length() > 0) sb.append('+');
             sb.append(e.getKey().tpmName).append(':');
             StringBuilder l = new StringBuilder();
-            e.getValue().stream().forEach(p -> {
+            BitSet bs = e.getValue();
+            for (int p = bs.nextSetBit(0); p >= 0; p = bs.nextSetBit(p + 1)) {
                 if (l.length() > 0) l.append(',');
                 l.append(p);
-            });
+            }
             sb.append(l);
         }
         return sb.toString();

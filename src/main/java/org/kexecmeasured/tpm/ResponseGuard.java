@@ -13,7 +13,7 @@ import java.nio.ByteBuffer;
  * otherwise exhaust the heap. Only responses that contain TPMLs are checked (TPM2B sizes are u16 and
  * harmless); the others are left to TSS.Java, whose failures {@link TssTpm} reports as malformed.
  */
-final class ResponseGuard {
+final class ResponseGuard implements java.util.function.BiConsumer<Integer, byte[]> {
     static final int CC_CREATE_PRIMARY = 0x131;
     static final int CC_CREATE = 0x153;
     static final int CC_GET_CAPABILITY = 0x17A;
@@ -23,7 +23,19 @@ final class ResponseGuard {
     /** HASH_COUNT on any real TPM is far below this. */
     static final int MAX_BANKS = 16;
 
+    /**
+     * The check as a {@link TpmTransport#setResponseCheck} argument: an instance of this class, not a method
+     * reference, whose class would be spun at run time on the boot's main thread (the class-data-sharing training
+     * opens no TSS.Java TPM, so it never archives one).
+     */
+    static final ResponseGuard CHECK = new ResponseGuard();
+
     private ResponseGuard() {
+    }
+
+    @Override
+    public void accept(Integer commandCode, byte[] r) {
+        check(commandCode, r);
     }
 
     static void check(int commandCode, byte[] r) {

@@ -70,14 +70,15 @@ public final class TssTpm implements Tpm {
 
     private final TpmTransport transport;
     private final tss.Tpm tss;
-    private final SecureRandom random = new SecureRandom();
+    /** Nonces and salts of sessions: made at their first use (a boot opens no session; see {@link #random()}). */
+    private SecureRandom random;
     private TpmInfo info;
 
     public TssTpm(TpmTransport transport) {
         this.transport = transport;
         this.tss = new tss.Tpm();
         this.tss._setDevice(transport);
-        transport.setResponseCheck(ResponseGuard::check);
+        transport.setResponseCheck(ResponseGuard.CHECK);
     }
 
     @Override
@@ -100,19 +101,31 @@ public final class TssTpm implements Tpm {
     }
 
     /** Runs one TSS.Java call and turns a TPM error response into a {@link TpmCommandException}. */
+    /*
+     * The commands of every boot (GetCapability, PCR_Read, PCR_Extend, GetRandom) call TSS.Java inline, with the
+     * wrapping of run() written out (catch -> malformed, then checkRc), not through run(() -> ...): the
+     * class-data-sharing training opens no TSS.Java TPM, so each of those lambdas' classes would be spun at run time
+     * on the boot's main thread (~1 CPU-ms each, interpreted). The other commands keep run().
+     */
     private <T> T run(Supplier<T> op) {
         T r;
         try {
             r = op.get();
-        } catch (TpmException e) {
-            throw e; // ours: transport failures
         } catch (RuntimeException e) {
-            // TSS.Java unmarshalling a response it cannot parse (tss.TpmException, index/size errors)
-            throw new TpmTransportException("malformed TPM response to " + TpmTransport.commandName(transport.lastCommand())
-                    + " from " + transport.description() + ": " + e, e);
+            throw malformed(e);
         }
         checkRc();
         return r;
+    }
+
+    /** What a failure of TSS.Java while sending a command and parsing its response is thrown as. */
+    private RuntimeException malformed(RuntimeException e) {
+        if (e instanceof TpmException) {
+            return e; // ours: transport failures
+        }
+        // TSS.Java unmarshalling a response it cannot parse (tss.TpmException, index/size errors)
+        return new TpmTransportException("malformed TPM response to " + TpmTransport.commandName(transport.lastCommand())
+                + " from " + transport.description() + ": " + e, e);
     }
 
     private void runVoid(Runnable op) {
@@ -146,7 +159,7 @@ public final class TssTpm implements Tpm {
         int next = TPM_PT.PT_FIXED.toInt();
         for (int round = 0; round < 16; round++) {
             final int start = next;
-            GetCapabilityResponse r = run(() -> t().GetCapability(TPM_CAP.TPM_PROPERTIES, start, 64));
+            GetCapabilityResponse r = getCapability(TPM_CAP.TPM_PROPERTIES, start, 64);
             TPMS_TAGGED_PROPERTY[] list = capability(r, TPML_TAGGED_TPM_PROPERTY.class).tpmProperty;
             int last = start;
             for (TPMS_TAGGED_PROPERTY p : list) {
@@ -158,7 +171,7 @@ public final class TssTpm implements Tpm {
             if (r.moreData == 0 || list.length == 0 || last >= TPM_PT.PT_VAR.toInt() - 1 || last < start) break;
             next = last + 1;
         }
-        GetCapabilityResponse pr = run(() -> t().GetCapability(TPM_CAP.PCRS, 0, 16));
+        GetCapabilityResponse pr = getCapability(TPM_CAP.PCRS, 0, 16);
         List<HashAlg> active = new ArrayList<>();
         List<HashAlg> allocated = new ArrayList<>();
         for (TPMS_PCR_SELECTION s : capability(pr, TPML_PCR_SELECTION.class).pcrSelections) {
@@ -181,6 +194,18 @@ public final class TssTpm implements Tpm {
                 props.getOrDefault(TPM_PT.PCR_COUNT.toInt(), 0),
                 List.copyOf(active), List.copyOf(allocated));
         return info;
+    }
+
+    /** TPM2_GetCapability (inline: see run). */
+    private GetCapabilityResponse getCapability(TPM_CAP cap, int property, int count) {
+        GetCapabilityResponse r;
+        try {
+            r = t().GetCapability(cap, property, count);
+        } catch (RuntimeException e) {
+            throw malformed(e);
+        }
+        checkRc();
+        return r;
     }
 
     /** The capability data, if the TPM answered with the kind asked for. */
@@ -215,7 +240,7 @@ public final class TssTpm implements Tpm {
         if (info != null) return info.activeBanks();
         if (cachedBanks != null) return cachedBanks;
         // only TPM_CAP_PCRS: one command
-        GetCapabilityResponse pr = run(() -> t().GetCapability(TPM_CAP.PCRS, 0, 16));
+        GetCapabilityResponse pr = getCapability(TPM_CAP.PCRS, 0, 16);
         List<HashAlg> active = new ArrayList<>();
         for (TPMS_PCR_SELECTION s : capability(pr, TPML_PCR_SELECTION.class).pcrSelections) {
             HashAlg a = HashAlg.fromAlgId(s.hash.toInt());
@@ -273,14 +298,29 @@ public final class TssTpm implements Tpm {
                 int n = 0;
                 for (Slot s : pending) {
                     if (n == MAX_PCR_READ_DIGESTS) break;
-                    batch.computeIfAbsent(s.bank(), b -> new ArrayList<>()).add(s.pcr());
+                    List<Integer> l = batch.get(s.bank()); // loops, no lambdas: see run
+                    if (l == null) {
+                        l = new ArrayList<>();
+                        batch.put(s.bank(), l);
+                    }
+                    l.add(s.pcr());
                     n++;
                 }
                 PcrSelection.Builder sb = PcrSelection.builder();
-                batch.forEach((b, l) -> l.forEach(p -> sb.add(b, p)));
+                for (Map.Entry<HashAlg, List<Integer>> e : batch.entrySet()) {
+                    for (int p : e.getValue()) {
+                        sb.add(e.getKey(), p);
+                    }
+                }
                 PcrSelection req = sb.build();
                 TPMS_PCR_SELECTION[] sel = toTss(req);
-                PCR_ReadResponse r = run(() -> t().PCR_Read(sel));
+                PCR_ReadResponse r;
+                try {
+                    r = t().PCR_Read(sel);
+                } catch (RuntimeException e) {
+                    throw malformed(e);
+                }
+                checkRc();
                 if (counter != null && counter != r.pcrUpdateCounter) consistent = false;
                 counter = r.pcrUpdateCounter;
                 // the TPM says which PCRs it returned (in selection order), values follow in that order
@@ -368,7 +408,24 @@ public final class TssTpm implements Tpm {
             }
         }
         TPMT_HA[] arr = has.toArray(new TPMT_HA[0]);
-        runVoid(() -> t().PCR_Extend(TPM_HANDLE.pcr(pcr), arr));
+        try { // inline: see run
+            t().PCR_Extend(TPM_HANDLE.pcr(pcr), arr);
+        } catch (RuntimeException e) {
+            throw malformed(e);
+        }
+        checkRc();
+    }
+
+    /**
+     * The host's generator for session nonces and salts, made at the first session: {@code new SecureRandom()} looks up
+     * the default provider's generator (a few main-thread ms before anything is compiled), which a boot that opens no
+     * session never needs.
+     */
+    private synchronized SecureRandom random() {
+        if (random == null) {
+            random = new SecureRandom();
+        }
+        return random;
     }
 
     /** Largest request: a boundary nonce needs 16 bytes; this only bounds a caller's mistake. */
@@ -385,7 +442,13 @@ public final class TssTpm implements Tpm {
         int got = 0;
         while (got < n) {
             int want = Math.min(n - got, 64);
-            byte[] r = run(() -> t().GetRandom(want));
+            byte[] r;
+            try { // inline: see run
+                r = t().GetRandom(want);
+            } catch (RuntimeException e) {
+                throw malformed(e);
+            }
+            checkRc();
             if (r == null || r.length == 0 || r.length > want) {
                 throw new TpmTransportException("TPM2_GetRandom returned " + (r == null ? 0 : r.length) + " bytes for "
                         + want + " requested");
@@ -408,7 +471,7 @@ public final class TssTpm implements Tpm {
     @Override
     public PolicySession startPolicySession(HashAlg a, boolean trial) {
         byte[] nonce = new byte[Math.max(16, a.size)];
-        random.nextBytes(nonce);
+        random().nextBytes(nonce);
         StartAuthSessionResponse r = run(() -> t().StartAuthSession(TPM_HANDLE.NULL, TPM_HANDLE.NULL, nonce, new byte[0],
                 trial ? TPM_SE.TRIAL : TPM_SE.POLICY, new TPMT_SYM_DEF(TPM_ALG_ID.NULL, 0, TPM_ALG_ID.NULL), alg(a)));
         return new Session(r.handle, a, trial, r.nonceTPM);
@@ -572,9 +635,9 @@ public final class TssTpm implements Tpm {
             if (!(saltKey.outPublic.unique instanceof TPMS_ECC_POINT q)) {
                 throw new TpmTransportException("the storage primary key has no ECC point to salt a session with");
             }
-            SessionCrypto.EccSalt salt = SessionCrypto.eccSalt(HashAlg.SHA256, q.x, q.y, random);
+            SessionCrypto.EccSalt salt = SessionCrypto.eccSalt(HashAlg.SHA256, q.x, q.y, random());
             byte[] nonceCaller = new byte[HashAlg.SHA256.size];
-            random.nextBytes(nonceCaller);
+            random().nextBytes(nonceCaller);
             try {
                 StartAuthSessionResponse r = run(() -> t().StartAuthSession(saltKey.handle, TPM_HANDLE.NULL, nonceCaller,
                         salt.encryptedSalt(), TPM_SE.HMAC, new TPMT_SYM_DEF(TPM_ALG_ID.AES, 128, TPM_ALG_ID.CFB), TPM_ALG_ID.SHA256));
@@ -717,7 +780,7 @@ public final class TssTpm implements Tpm {
         CreatePrimaryResponse parent = createPrimary();
         try (EncryptSession enc = new EncryptSession(parent, SessionCommand.ATTR_CONTINUE | SessionCommand.ATTR_DECRYPT)) {
             SessionCommand cmd = new SessionCommand(TPM_CC_CREATE, new int[]{parent.handle.handle}, List.of(parent.name),
-                    params, List.of(new SessionCommand.Password(new byte[0]), enc), random);
+                    params, List.of(new SessionCommand.Password(new byte[0]), enc), random());
             SessionCommand.Response r = cmd.run(this::send, 0);
             BeReader b = new BeReader(r.parameters(), "TPM2_Create response");
             byte[] priv = b.sized("outPrivate", 4096);
@@ -755,7 +818,7 @@ public final class TssTpm implements Tpm {
                 for (int attempt = 0; ; attempt++) {
                     try {
                         SessionCommand cmd = new SessionCommand(TPM_CC_UNSEAL, new int[]{obj.handle}, List.of(area.name()),
-                                new byte[0], List.of(new PolicyAuth(s, authValue), enc), random);
+                                new byte[0], List.of(new PolicyAuth(s, authValue), enc), random());
                         SessionCommand.Response r = cmd.run(this::send, 0);
                         BeReader b = new BeReader(r.parameters(), "TPM2_Unseal response");
                         byte[] out = b.sized("outData", MAX_SEAL);
@@ -833,7 +896,7 @@ public final class TssTpm implements Tpm {
         byte[] params = SessionCrypto.concat(new byte[]{(byte) (size >>> 8), (byte) size}, new byte[]{0, 0});
         byte[] ownerName = SessionCrypto.be32(TPM_RH_OWNER);
         SessionCommand cmd = new SessionCommand(TPM_CC_NV_READ, new int[]{TPM_RH_OWNER, nvIndex}, List.of(ownerName, p.name()),
-                params, List.of(new SessionCommand.Password(new byte[0])), random);
+                params, List.of(new SessionCommand.Password(new byte[0])), random());
         SessionCommand.Response r = cmd.run(this::send, 0);
         BeReader b = new BeReader(r.parameters(), String.format("TPM2_NV_Read(0x%08x) response", nvIndex));
         byte[] data = b.sized("data", 1024);

@@ -12,10 +12,30 @@ import java.nio.ByteBuffer;
  * reads 100 MiB to learn nothing. Two views whose remaining bytes start at the same address (the same array and
  * offset, or the same native address of a direct buffer) and have the same length hold the same bytes: that is an
  * identity of memory, not a guess from names or sizes.
+ * <p>
+ * Native memory that must be compared by content (a direct or mapped buffer with another, or with native memory
+ * such as guest RAM) goes to libc's {@code memcmp} from {@value #NATIVE_AT_LEAST} bytes on. The JDK's own
+ * comparison ({@link ByteBuffer#equals}, {@code ArraysSupport.vectorizedMismatch}) is a vector intrinsic of the C2
+ * compiler only; under the launcher's C1-only JIT it is a Java loop of 8-byte reads, first interpreted — a few
+ * hundred MB/s, where {@code memcmp} runs at memory speed. Heap arrays, and fewer bytes, stay with the JDK.
  */
 public final class ByteViews {
     private ByteViews() {
     }
+
+    /**
+     * From this many bytes a comparison of native memory calls {@code memcmp}; below it the JNA call and the
+     * buffers' addresses cost more than the Java loop they replace.
+     */
+    public static final int NATIVE_AT_LEAST = 4096;
+
+    static {
+        // JNA direct mapping: a JNI call into JNA's dispatch, no proxy, no boxing (as uefi/unicorn's UnicornDirect)
+        Native.register(ByteViews.class, "c");
+    }
+
+    /** libc {@code int memcmp(const void *a, const void *b, size_t n)}. */
+    private static native int memcmp(Pointer a, Pointer b, long n);
 
     /** True when the remaining bytes of {@code a} and {@code b} are the same memory (so the same bytes). */
     public static boolean sameMemory(ByteBuffer a, ByteBuffer b) {
@@ -36,9 +56,40 @@ public final class ByteViews {
         return false; // read-only heap views hide their array: compared by content
     }
 
-    /** {@code a.equals(b)} (the remaining bytes, by content) without reading them when they are the same memory. */
+    /**
+     * {@code a.equals(b)} (the remaining bytes, by content) without reading them when they are the same memory, and
+     * by {@code memcmp} when both are native memory of {@link #NATIVE_AT_LEAST} bytes or more.
+     */
     public static boolean sameContent(ByteBuffer a, ByteBuffer b) {
-        return sameMemory(a, b) || a.equals(b);
+        if (sameMemory(a, b)) {
+            return true;
+        }
+        if (a.remaining() == b.remaining() && a.remaining() >= NATIVE_AT_LEAST && a.isDirect() && b.isDirect()) {
+            try {
+                return memcmp(new Pointer(address(a)), new Pointer(address(b)), a.remaining()) == 0;
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(a);
+                java.lang.ref.Reference.reachabilityFence(b);
+            }
+        }
+        return a.equals(b);
+    }
+
+    /**
+     * Whether the {@code b.remaining()} bytes of native memory at {@code at} are the remaining bytes of {@code b}:
+     * {@code memcmp} when {@code b} is native memory of {@link #NATIVE_AT_LEAST} bytes or more, else the JDK's
+     * comparison. {@code at} must be readable for that length (the caller's bounds).
+     */
+    public static boolean holds(Pointer at, ByteBuffer b) {
+        int n = b.remaining();
+        if (n >= NATIVE_AT_LEAST && b.isDirect()) {
+            try {
+                return memcmp(at, new Pointer(address(b)), n) == 0;
+            } finally {
+                java.lang.ref.Reference.reachabilityFence(b);
+            }
+        }
+        return at.getByteBuffer(0, n).equals(b);
     }
 
     /** Native address of the first remaining byte of a direct buffer. */

@@ -49,11 +49,19 @@ public enum HashAlg {
         }
     }
 
+    /** Inputs up to this size go to OpenSSL in one call ({@link NativeDigest}); larger ones to the JDK's digest. */
+    static final int ONE_SHOT_AT_MOST = 1 << 20;
+
+    /** The digest of {@code data}: by OpenSSL when it is small and OpenSSL is there, else the JDK's (the same bytes). */
     public byte[] digest(byte[] data) {
-        return newDigest().digest(data);
+        byte[] d = data.length <= ONE_SHOT_AT_MOST ? NativeDigest.digest(this, data) : null;
+        return d != null ? d : newDigest().digest(data);
     }
 
     public byte[] digest(byte[] data, int off, int len) {
+        if (off == 0 && len == data.length) {
+            return digest(data);
+        }
         MessageDigest md = newDigest();
         md.update(data, off, len);
         return md.digest();
@@ -61,10 +69,10 @@ public enum HashAlg {
 
     /** PCR extend: H(old || digest). */
     public byte[] extend(byte[] pcr, byte[] digest) {
-        MessageDigest md = newDigest();
-        md.update(pcr);
-        md.update(digest);
-        return md.digest();
+        byte[] both = new byte[pcr.length + digest.length];
+        System.arraycopy(pcr, 0, both, 0, pcr.length);
+        System.arraycopy(digest, 0, both, pcr.length, digest.length);
+        return digest(both);
     }
 
     /** The TPM_ALG_ID, or null when it is not a hash this tool knows. */

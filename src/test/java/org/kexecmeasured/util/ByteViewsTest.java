@@ -51,4 +51,39 @@ class ByteViewsTest {
         assertFalse(ByteViews.sameContent(ByteBuffer.wrap(x, 8, 16), ByteBuffer.wrap(y, 8, 16)), "one byte differs");
         assertTrue(ByteViews.sameContent(ByteBuffer.wrap(x, 0, 16), ByteBuffer.wrap(y, 0, 16)));
     }
+    /**
+     * Native memory of {@link ByteViews#NATIVE_AT_LEAST} bytes and more is compared by {@code memcmp}: equal and
+     * unequal at the first, the middle and the last byte, at lengths that are no multiple of 8, at the threshold and
+     * one byte below, both through {@code sameContent} (two direct buffers) and {@code holds} (native memory and a
+     * buffer, direct or heap). Oracle: the JDK's {@link ByteBuffer#equals} on heap copies of the same bytes.
+     */
+    @Test
+    void nativeComparisonAgreesWithTheJdkAtEveryDifference() {
+        int max = (1 << 20) + 13;
+        byte[] r = new byte[max];
+        new Random(7).nextBytes(r);
+        ByteBuffer x = ByteBuffer.allocateDirect(max).put(0, r);
+        for (int n : new int[]{ByteViews.NATIVE_AT_LEAST - 1, ByteViews.NATIVE_AT_LEAST, 4099, 65_537, max}) {
+            for (int diff : new int[]{-1, 0, n / 2, n - 1}) { // -1: no difference
+                byte[] s = java.util.Arrays.copyOf(r, n);
+                if (diff >= 0) {
+                    s[diff] ^= (byte) 0x80;
+                }
+                ByteBuffer y = ByteBuffer.allocateDirect(n).put(0, s);
+                boolean oracle = ByteBuffer.wrap(r, 0, n).equals(ByteBuffer.wrap(s));
+                assertEquals(diff < 0, oracle); // the oracle sees the change
+                String what = n + " bytes, difference at " + diff;
+                assertEquals(oracle, ByteViews.sameContent(x.slice(0, n), y), what);
+                assertEquals(oracle, ByteViews.sameContent(y, x.slice(0, n).asReadOnlyBuffer()), what);
+                com.sun.jna.Pointer p = com.sun.jna.Native.getDirectBufferPointer(x);
+                assertEquals(oracle, ByteViews.holds(p, y), what);
+                assertEquals(oracle, ByteViews.holds(p, ByteBuffer.wrap(s)), what + " (heap)");
+                // an offset into both: neither start aligned
+                assertEquals(ByteBuffer.wrap(r, 3, n - 3).equals(ByteBuffer.wrap(s, 3, n - 3)),
+                        ByteViews.holds(p.share(3), y.slice(3, n - 3)), what + " from offset 3");
+                assertEquals(diff == 0 || diff < 0, ByteViews.sameContent(x.slice(1, n - 1), y.slice(1, n - 1)),
+                        what + " from offset 1");
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.StandardProtocolFamily;
+import java.net.StandardSocketOptions;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
@@ -47,7 +48,9 @@ final class StreamSocket implements AutoCloseable {
             ch = family == null ? SocketChannel.open() : SocketChannel.open(family);
             ch.configureBlocking(false);
             sel = Selector.open();
-            if (family == null) ch.socket().setTcpNoDelay(true);
+            // the option on the channel, not ch.socket().setTcpNoDelay: the socket adaptor that socket() builds costs
+            // two JDK lambdas spun at run time on the boot's main thread (neither is in the class-data archive)
+            if (family == null) ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
             if (!ch.connect(addr)) {
                 ch.register(sel, SelectionKey.OP_CONNECT);
                 long deadline = System.nanoTime() + timeoutMs * 1_000_000L;

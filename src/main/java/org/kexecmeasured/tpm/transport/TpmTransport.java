@@ -29,7 +29,8 @@ public abstract class TpmTransport extends TpmDevice {
     private static final int TPM_RC_RETRY = 0x922;
     private static final int MAX_RETRIES = 100;
     private int retries;
-    private java.util.function.BiConsumer<Integer, byte[]> responseCheck = (cc, r) -> { };
+    /** See {@link #setResponseCheck}; none until set (null, not an empty lambda: no class spun at run time). */
+    private java.util.function.BiConsumer<Integer, byte[]> responseCheck;
 
     protected TpmTransport(String description) {
         this.description = description;
@@ -62,7 +63,8 @@ public abstract class TpmTransport extends TpmDevice {
     public final synchronized byte[] transact(byte[] command) {
         if (command.length < HEADER) throw new IllegalArgumentException("TPM command shorter than its header");
         commands.incrementAndGet();
-        byCode.merge(u32(command, 6), 1L, Long::sum);
+        Long sent = byCode.get(u32(command, 6)); // not merge(…, Long::sum): a lambda's class spun at run time
+        byCode.put(u32(command, 6), sent == null ? 1L : sent + 1);
         lastCommand = command;
         lastResponse = null;
         byte[] r = exchange(command);
@@ -86,7 +88,9 @@ public abstract class TpmTransport extends TpmDevice {
         } else {
             retries = 0;
         }
-        responseCheck.accept(u32(command, 6), r);
+        if (responseCheck != null) {
+            responseCheck.accept(u32(command, 6), r);
+        }
         lastResponse = r;
         return r;
     }

@@ -23,7 +23,8 @@
  *   from the buffer), host reads take the buffer's bytes, host writes map first. Fresh memory is the largest
  *   per-MiB cost of a run on a virtual machine (~2 ms/MiB for the kernel to zero each new page).
  *   {@code placedContent} hands the host a view of the placed buffer for a range whose every byte is still the
- *   placement's (deferred pages by memory identity, RAM pages the guest touched by comparison): LoadImage of a
+ *   placement's (deferred pages by memory identity, RAM pages the guest touched by comparison, in place with
+ *   {@code memcmp}): LoadImage of a
  *   stub's own {@code .linux} and the measured-kernel candidates then take the payload's bytes, no copy.</li>
  *   <li>{@code CopyLoop}: a compiled byte-by-byte copy loop (systemd-stub 252's {@code memcpy}), recognized when
  *   the engine translates its head and from then on done by the host in one step, with the loop's registers and

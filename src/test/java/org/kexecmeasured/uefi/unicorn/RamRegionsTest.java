@@ -96,6 +96,46 @@ class RamRegionsTest {
         assertEquals(77, guestLoad(at + content.length + 0x1000));
     }
 
+    /**
+     * {@code placedContent} compares the RAM parts of a placement (its partial first and last pages, the chunks the
+     * guest touched) in place, on the host memory behind the engine, across a region end. One changed byte
+     * anywhere — the first, the last, either side of the end, the middle of a touched chunk — is no view; the same
+     * byte back is a view again. Oracle: the JDK's comparison of what the host reads there with the content. Both
+     * a direct buffer (a mapped payload: compared with {@code memcmp}) and a heap array (the Java comparison).
+     */
+    @Test
+    void placedContentComparesTouchedRamAcrossARegionEnd() {
+        byte[] content = new byte[(5 << 20) + 321]; // not a multiple of 8, nor of a page
+        new Random(33).nextBytes(content);
+        ByteBuffer direct = ByteBuffer.allocateDirect(content.length).put(0, content);
+        long[] places = {END2 - (2 << 20) - 0x7fd, END1 - (1 << 20) + 0x123};
+        ByteBuffer[] buffers = {direct.asReadOnlyBuffer(), ByteBuffer.wrap(content)}; // (a read-only heap view hides its array: never a view)
+        for (int k = 0; k < 2; k++) {
+            long at = places[k];
+            long end = k == 0 ? END2 : END1;
+            mem.place(at, buffers[k]);
+            assertEquals(le64(content, (int) (end - 8 - at)), guestLoad(end - 8)); // the chunk(s) around it: RAM now
+            assertEquals(le64(content, (int) (end - at)), guestLoad(end));
+            long len = content.length;
+            assertEquals(ByteBuffer.wrap(content), mem.placedContent(at, len), "touched but unchanged: a view");
+            for (long flip : new long[]{at, at + 1, end - 1, end, end - 0x1234, end + 0x5679, at + len - 1}) {
+                int i = (int) (flip - at);
+                long from = Math.max(at, flip - 5); // a short range around it, inside the content
+                int n = (int) (Math.min(at + len, flip + 8) - from);
+                mem.write(flip, new byte[]{(byte) ~content[i]});
+                ByteBuffer v = mem.placedContent(at, len);
+                boolean same = ByteBuffer.wrap(mem.read(at, (int) len)).equals(ByteBuffer.wrap(content));
+                assertEquals(same, v != null, "byte at 0x" + Long.toHexString(flip) + " changed");
+                assertEquals(null, v, "byte at 0x" + Long.toHexString(flip) + " changed: no view");
+                assertEquals(null, mem.placedContent(from, n), "a short range around the change");
+                mem.write(flip, new byte[]{content[i]});
+                assertEquals(ByteBuffer.wrap(content), mem.placedContent(at, len),
+                        "byte at 0x" + Long.toHexString(flip) + " back: a view again");
+                assertEquals(ByteBuffer.wrap(content, (int) (from - at), n), mem.placedContent(from, n));
+            }
+        }
+    }
+
     /** An instruction whose bytes straddle a region end runs (a translated block crosses the end). */
     @Test
     void codeRunsAcrossARegionEnd() {

@@ -1,0 +1,68 @@
+package org.kexecmeasured.util;
+
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+
+/**
+ * One-shot digests of small inputs (a PCR extend's {@code old || digest}, an event's data) by OpenSSL's
+ * {@code EVP_Digest}, for {@link HashAlg#digest} and {@link HashAlg#extend}. The JDK's SHA code is Java; the
+ * launcher's C1-only JIT has no SHA intrinsics and compiles it only after hundreds of calls, so the few dozen
+ * digests of a boot's plan run interpreted: 30-800 µs each (a SHA-384 block is 80 rounds of long arithmetic),
+ * ~10 main-thread CPU-ms for a 60 MiB UKI's boot. Here each is a JNI call (JNA direct mapping: no proxy, no boxing)
+ * of a few µs. The large, streamed digests stay with {@code payload.hash}'s binding; this one only binds
+ * {@code EVP_get_digestbyname} and {@code EVP_Digest} (OpenSSL 1.1.1 and 3), here because {@code util} depends on no
+ * other package. Optional, as that one: without libcrypto, or with {@code -Dkexec.measured.noNativeCrypto=true},
+ * {@link #digest} returns null and the JDK computes.
+ */
+final class NativeDigest {
+    private NativeDigest() {
+    }
+
+    /** The {@code EVP_MD} of each {@link HashAlg} by ordinal; null where OpenSSL is absent or lacks it (SM3). */
+    private static final Pointer[] MD = new Pointer[HashAlg.values().length];
+
+    static {
+        NativeLibrary lib = Boolean.getBoolean("kexec.measured.noNativeCrypto") ? null : load();
+        if (lib != null) {
+            Native.register(NativeDigest.class, lib);
+            for (HashAlg a : new HashAlg[]{HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384, HashAlg.SHA512}) {
+                MD[a.ordinal()] = EVP_get_digestbyname(a.name());
+            }
+        }
+    }
+
+    /** The names the payload's binding tries too: the development link, then the two ABIs. */
+    private static NativeLibrary load() {
+        for (String name : new String[]{"crypto", "libcrypto.so.3", "libcrypto.so.1.1"}) {
+            try {
+                NativeLibrary lib = NativeLibrary.getInstance(name);
+                lib.getFunction("EVP_Digest"); // throws when this is no libcrypto
+                lib.getFunction("EVP_get_digestbyname");
+                return lib;
+            } catch (UnsatisfiedLinkError e) {
+                // the next name; the JDK is the fallback
+            }
+        }
+        return null;
+    }
+
+    /** {@code const EVP_MD *EVP_get_digestbyname(const char *name)}. */
+    private static native Pointer EVP_get_digestbyname(String name);
+
+    /**
+     * {@code int EVP_Digest(const void *data, size_t count, unsigned char *md, unsigned int *size, const EVP_MD *type,
+     * ENGINE *impl)}: 1 on success.
+     */
+    private static native int EVP_Digest(byte[] data, long count, byte[] md, Pointer size, Pointer type, Pointer impl);
+
+    /** The {@code alg} digest of all of {@code data}, or null when OpenSSL cannot compute it here. */
+    static byte[] digest(HashAlg alg, byte[] data) {
+        Pointer md = MD[alg.ordinal()];
+        if (md == null) {
+            return null;
+        }
+        byte[] out = new byte[alg.size];
+        return EVP_Digest(data, data.length, out, null, md, null) == 1 ? out : null;
+    }
+}
