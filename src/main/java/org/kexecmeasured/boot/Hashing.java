@@ -137,74 +137,75 @@ public final class Hashing {
     }
 
     /**
-     * Starts hashing immutable host bytes (a large section of the payload) in every bank on a background thread,
-     * so that the guest's measurement of the same bytes later finds the digests ready (after a byte comparison).
-     * Only inputs of at least {@link #LARGE} bytes are taken. Not copied: the caller must never change them.
-     * The work runs on one daemon thread per instance, in the order given, and counts in the statistics like
-     * any other hashing; a guest measurement of the same length waits for it instead of hashing in parallel.
+     * Starts hashing immutable host bytes (a large section of the payload) in every bank on the {@linkplain #units
+     * hashing threads}, so that the guest's measurement of the same bytes later finds the digests ready (after a byte
+     * comparison). Only inputs of at least {@link #LARGE} bytes are taken. Not copied: the caller must never change
+     * them. The banks are split in two units ({@link #splitByCost}: SHA-384 alone, SHA-1 with SHA-256) that two
+     * threads may take at once; sections are taken in the order given (a stub measures {@code .linux} before
+     * {@code .initrd}), after the payload's own banks. They count in the statistics like any other hashing; a guest
+     * measurement of the same length waits for them instead of hashing in parallel.
      */
-    public synchronized void precompute(ByteBuffer data) {
-        if (data.remaining() < LARGE || pending.size() >= MAX_REMEMBERED) return;
+    public void precompute(ByteBuffer data) {
+        if (data.remaining() < LARGE) return;
         ByteBuffer view = data.slice().asReadOnlyBuffer();
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        pending.add(Map.entry(view, f));
-        if (!aheadRunning) {
-            aheadRunning = true;
-            aheadThreads.execute(this::runPrecomputations);
+        CompletableFuture<Void> done;
+        synchronized (this) {
+            if (pending.size() >= MAX_REMEMBERED) return;
+            List<CompletableFuture<Timed>> parts = new ArrayList<>();
+            for (EnumSet<HashAlg> group : splitByCost(banks)) parts.add(units.submit(() -> hashTimed(view, group)));
+            done = CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenRun(() -> {
+                Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+                long t = 0;
+                for (CompletableFuture<Timed> f : parts) {
+                    Timed p = f.join();
+                    d.putAll(p.digests());
+                    t += p.nanos();
+                }
+                count(view.remaining(), t); // its bytes once for every bank, its time the units' together
+                remember(view, d);
+            });
+            pending.add(Map.entry(view, done));
         }
-        notifyAll();
+    }
+
+    /** Digests of one unit of hashing and how long it took. */
+    private record Timed(Map<HashAlg, byte[]> digests, long nanos) {
+    }
+
+    /** One unit: {@code view} in {@code group}, after the lease check (on the thread that reads, just before it reads). */
+    private Timed hashTimed(ByteBuffer view, EnumSet<HashAlg> group) {
+        beforeLargeRead.run();
+        long t0 = System.nanoTime();
+        try (MultiHasher h = MultiHasher.create(group)) {
+            h.update(view.duplicate());
+            return new Timed(h.finish(), System.nanoTime() - t0);
+        }
     }
 
     /** Precomputations asked for, in order, with their completion (the digests land in {@link #large}). */
     private final List<Map.Entry<ByteBuffer, CompletableFuture<Void>>> pending = new ArrayList<>();
-    private int nextPending;
-    private boolean aheadRunning;
 
-    /** Starts the thread that hashes ahead (a daemon thread "hashing-ahead"); tests hold it back through this. */
-    static volatile java.util.concurrent.Executor aheadThreads = daemonThreads("hashing-ahead");
+    /**
+     * Starts a hashing thread (a new daemon thread "hashing" in production); tests hold the threads back through this
+     * before the instance is made, or through {@link #threads} after.
+     */
+    static volatile java.util.concurrent.Executor workerThreads = daemonThreads("hashing");
 
-    private void runPrecomputations() {
-        awaitPayloadQuietly(); // the payload's banks first: its LoadImage measurement waits for them, a section later
-        while (true) {
-            Map.Entry<ByteBuffer, CompletableFuture<Void>> next;
-            synchronized (this) {
-                if (nextPending == pending.size()) {
-                    aheadRunning = false; // a later precompute starts a new thread
-                    return;
-                }
-                next = pending.get(nextPending++);
-            }
-            try {
-                ByteBuffer view = next.getKey();
-                beforeLargeRead.run();
-                long t0 = System.nanoTime();
-                Map<HashAlg, byte[]> d;
-                try (MultiHasher h = MultiHasher.create(banks)) {
-                    h.update(view.duplicate());
-                    d = h.finish();
-                }
-                count(view.remaining(), System.nanoTime() - t0);
-                remember(view, d);
-                next.getValue().complete(null);
-            } catch (Throwable t) {
-                next.getValue().completeExceptionally(t); // the measurement then hashes the guest's bytes itself
-            }
-        }
-    }
+    /** Where this instance starts its hashing threads. */
+    java.util.concurrent.Executor threads = workerThreads;
 
-    /** Waits until every precomputation asked for so far has ended (whatever its outcome). */
+    /**
+     * The payload's other banks and the sections hashed ahead, as units two threads (one per core) take in the order
+     * asked for ({@link HashingUnits}).
+     */
+    private final HashingUnits units = new HashingUnits(HashingUnits.workersForThisMachine(), r -> threads.execute(r));
+
+    /**
+     * Waits until every precomputation asked for so far has ended (whatever its outcome), and every other unit of
+     * hashing (the payload's banks): after it no hashing thread reads the payload's mapping.
+     */
     void awaitPrecomputations() {
-        List<CompletableFuture<Void>> wait = new ArrayList<>();
-        synchronized (this) {
-            for (Map.Entry<ByteBuffer, CompletableFuture<Void>> e : pending) wait.add(e.getValue());
-        }
-        for (CompletableFuture<Void> f : wait) {
-            try {
-                f.join();
-            } catch (RuntimeException e) {
-                // its measurement hashes the guest's bytes itself
-            }
-        }
+        units.awaitIdle();
     }
 
     /** Waits for the precomputations of inputs of {@code n} bytes; a failed one only leaves its digests out. */
@@ -300,9 +301,6 @@ public final class Hashing {
     /** The payload's digests in every bank: complete once the last bank's thread is done (or failed). */
     private CompletableFuture<Map<HashAlg, byte[]>> payloadDigests;
 
-    /** Where the payload's other banks are hashed: a new daemon thread per group (tests may delay them). */
-    java.util.concurrent.Executor bankThreads = daemonThreads("hashing-banks");
-
     /**
      * The payload's SHA-256 Authenticode digest (for the boundary event), hashed on this thread alone, while its
      * other banks are hashed on other threads ({@link #splitByCost}: on two cores SHA-384 on one, SHA-1 on another)
@@ -337,17 +335,18 @@ public final class Hashing {
         List<CompletableFuture<Map<HashAlg, byte[]>>> others = new ArrayList<>();
         if (!rest.isEmpty()) {
             for (EnumSet<HashAlg> group : splitByCost(rest)) {
-                others.add(CompletableFuture.supplyAsync(() -> {
+                others.add(units.submit(() -> {
                     beforeLargeRead.run(); // this thread may start later: the lease is checked again just before it reads
                     return Authenticode.digests(pe, group);
-                }, bankThreads));
+                }));
             }
         }
         byte[] own;
         try {
             own = useEarly ? early.await() : Authenticode.digests(pe, EnumSet.of(HashAlg.SHA256)).get(HashAlg.SHA256);
         } catch (RuntimeException | Error e) {
-            for (CompletableFuture<Map<HashAlg, byte[]>> f : others) f.cancel(false); // not waited for
+            for (CompletableFuture<Map<HashAlg, byte[]>> f : others) f.cancel(false); // not started: never read
+            units.awaitIdle(); // started: read to their end before the caller may release the payload's mapping
             throw e;
         }
         CompletableFuture<Map<HashAlg, byte[]>> all = CompletableFuture.allOf(others.toArray(new CompletableFuture<?>[0]))
