@@ -155,21 +155,23 @@ public final class Hashing {
             for (EnumSet<HashAlg> group : splitByCost(banks)) parts.add(units.submit(() -> hashTimed(view, group)));
             done = CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenRun(() -> {
                 Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
-                long t = 0;
+                long start = Long.MAX_VALUE;
+                long end = Long.MIN_VALUE;
                 for (CompletableFuture<Timed> f : parts) {
                     Timed p = f.join();
                     d.putAll(p.digests());
-                    t += p.nanos();
+                    start = Math.min(start, p.startNanos());
+                    end = Math.max(end, p.endNanos());
                 }
-                count(view.remaining(), t); // its bytes once for every bank, its time the units' together
+                count(view.remaining(), end - start); // its bytes once for every bank; its time from first to last unit
                 remember(view, d);
             });
             pending.add(Map.entry(view, done));
         }
     }
 
-    /** Digests of one unit of hashing and how long it took. */
-    private record Timed(Map<HashAlg, byte[]> digests, long nanos) {
+    /** Digests of one unit of hashing and when it started and ended ({@link System#nanoTime}). */
+    private record Timed(Map<HashAlg, byte[]> digests, long startNanos, long endNanos) {
     }
 
     /** One unit: {@code view} in {@code group}, after the lease check (on the thread that reads, just before it reads). */
@@ -178,7 +180,8 @@ public final class Hashing {
         long t0 = System.nanoTime();
         try (MultiHasher h = MultiHasher.create(group)) {
             h.update(view.duplicate());
-            return new Timed(h.finish(), System.nanoTime() - t0);
+            Map<HashAlg, byte[]> d = h.finish();
+            return new Timed(d, t0, System.nanoTime());
         }
     }
 
