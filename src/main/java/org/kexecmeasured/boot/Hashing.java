@@ -24,10 +24,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * twice in one run: the payload's Authenticode digest is kept for its PCR 4 event, and large data seen
  * again (the initrd) reuses its digests. Counts bytes and time for the bench.
  *
- * <p>Large sections of the payload can be {@linkplain #precompute hashed ahead} on a second thread while the
- * emulator runs the payload on the first: when the guest then measures its own copy of such a section, its bytes
+ * <p>Large sections of the payload can be {@linkplain #precompute hashed ahead} on other threads while the
+ * emulator runs the payload on this one: when the guest then measures its own copy of such a section, its bytes
  * are compared with the host bytes that were hashed (content identity, byte for byte) and the digests taken
- * from there; guest data that differs is hashed as it is.
+ * from there; guest data that differs is hashed as it is. The payload's banks other than SHA-256 and the sections
+ * hashed ahead are {@linkplain HashingUnits units} (one stream in a group of banks) that one thread per core takes
+ * in the order asked for: two run whenever two are left, so the second core is not idle while the plan waits.
  */
 public final class Hashing {
     private final EnumSet<HashAlg> banks;
@@ -41,7 +43,13 @@ public final class Hashing {
     public static final int LARGE = 1 << 20;
 
     public Hashing(List<HashAlg> banks) {
+        this(banks, HashingUnits.workersForThisMachine());
+    }
+
+    /** With {@code workers} hashing threads at most (tests: one shows the order the units are taken in). */
+    Hashing(List<HashAlg> banks, int workers) {
         this.banks = EnumSet.copyOf(banks);
+        this.units = new HashingUnits(workers, r -> threads.execute(r));
     }
 
     /** Run before each large input is read natively (nothing by default); see {@link #beforeLargeRead(Runnable)}. */
@@ -201,7 +209,7 @@ public final class Hashing {
      * The payload's other banks and the sections hashed ahead, as units two threads (one per core) take in the order
      * asked for ({@link HashingUnits}).
      */
-    private final HashingUnits units = new HashingUnits(HashingUnits.workersForThisMachine(), r -> threads.execute(r));
+    private final HashingUnits units;
 
     /**
      * Waits until every precomputation asked for so far has ended (whatever its outcome), and every other unit of
@@ -306,7 +314,8 @@ public final class Hashing {
 
     /**
      * The payload's SHA-256 Authenticode digest (for the boundary event), hashed on this thread alone, while its
-     * other banks are hashed on other threads ({@link #splitByCost}: on two cores SHA-384 on one, SHA-1 on another)
+     * other banks are hashed as {@linkplain HashingUnits units} on other threads ({@link #splitByCost}: on two cores
+     * SHA-384 in one, SHA-1 in another; queued before any section hashed ahead, so they are taken first)
      * and kept for the PCR 4 event of the payload's own LoadImage, which {@linkplain #authenticode(ByteBuffer) waits}
      * for them: the (often 50 MB) image is never hashed a second time, and this thread, once SHA-256 is done, plans
      * the boundary and sets the emulator up while the other banks finish. Nothing of the payload runs before they
@@ -461,7 +470,7 @@ public final class Hashing {
         }
     }
 
-    /** The payload's banks are being hashed on other threads (hashing ahead waits for them: they come first). */
+    /** Waits for the payload's banks (hashed on other threads), whatever the outcome. */
     void awaitPayloadQuietly() {
         try {
             awaitPayload();

@@ -142,4 +142,37 @@ class HashingScheduleTest {
         assertEquals(hashed, h.bytes(), "served from what was hashed ahead");
         for (HashAlg a : banks) assertArrayEquals(a.newDigest().digest(section), d.get(a), a.name());
     }
+    /**
+     * The sections are hashed ahead in the order systemd-stub measures them, not in the file's: a UKI with its
+     * {@code .initrd} before its {@code .linux} in the file (as ukify lays them out) queues {@code .linux} first. One
+     * worker shows the order: when the second unit starts, the bytes hashed so far are exactly the {@code .linux}'s.
+     */
+    @Test
+    @Timeout(120)
+    void theSectionTheStubMeasuresFirstIsHashedFirst(@TempDir Path dir) throws Exception {
+        byte[] kernel = new byte[(2 << 20) + 4321];
+        byte[] initrd = new byte[(3 << 20) + 123];
+        new Random(16).nextBytes(kernel);
+        new Random(17).nextBytes(initrd);
+        Files.write(dir.resolve("k.bin"), kernel);
+        Files.write(dir.resolve("i.bin"), initrd);
+        Path uki = dir.resolve("initrd-first.efi");
+        RealParts.run(List.of("objcopy",
+                "--add-section", ".initrd=" + dir.resolve("i.bin"), "--change-section-vma", ".initrd=0x2000000",
+                "--add-section", ".linux=" + dir.resolve("k.bin"), "--change-section-vma", ".linux=0x3000000",
+                RealParts.require(RealParts.LINUX_STUB, "systemd-boot-efi").toString(), uki.toString()), "binutils");
+        try (PayloadFile pf = PayloadFile.open(uki)) {
+            List<String> names = PeFile.parse(pf.buffer()).sections().stream().map(s -> s.name()).toList();
+            assertTrue(names.indexOf(".initrd") < names.indexOf(".linux"), "the file has .initrd first: " + names);
+            Hashing h = new Hashing(List.of(HashAlg.SHA256), 1);
+            List<Long> hashedAtStart = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            h.beforeLargeRead(() -> hashedAtStart.add(h.bytes()));
+            Planner.knownSections(h, pf.buffer());
+            h.awaitPrecomputations();
+            assertEquals(List.of(0L, (long) kernel.length), hashedAtStart, "the .linux first, then the .initrd");
+            assertArrayEquals(HashAlg.SHA256.newDigest().digest(initrd),
+                    h.digest(ByteBuffer.wrap(initrd)).get(HashAlg.SHA256));
+            assertEquals((long) kernel.length + initrd.length, h.bytes(), "both served from what was hashed ahead");
+        }
+    }
 }
