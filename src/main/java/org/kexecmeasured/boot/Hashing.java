@@ -111,12 +111,20 @@ public final class Hashing {
      * while it is hashed it is also compared with the {@linkplain #knownContent host bytes known to the run} of
      * its length, and when it equals one of them, that immutable copy is remembered with the digests, so the
      * same bytes seen again later (the initrd LoadFile2 serves) are not hashed again. Guest memory itself is
-     * never remembered: the guest may change it after the call.
+     * never remembered: the guest may change it after the call. Guest memory that still holds exactly the host bytes
+     * it was placed from ({@link GuestBytes#placedView}) is hashed as those host bytes ({@link #digest(ByteBuffer)}).
      */
     public Map<HashAlg, byte[]> digest(GuestBytes data) {
         long n = data.length();
         if (n < LARGE) {
             return digest(data.toArray());
+        }
+        ByteBuffer placed = data.placedView();
+        if (placed != null) {
+            // the guest still holds exactly the payload's bytes it was placed from (a stub measuring its own section):
+            // those host bytes stand for it, and what was hashed ahead of the same memory is found by identity; no
+            // copy out of guest memory and no comparison of it
+            return digest(placed);
         }
         awaitPrecomputed(n);
         List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> remembered = rememberedOfLength(n);

@@ -175,4 +175,61 @@ class HashingScheduleTest {
             assertEquals((long) kernel.length + initrd.length, h.bytes(), "both served from what was hashed ahead");
         }
     }
+    /**
+     * Guest memory that still holds the payload section it was placed from ({@link
+     * org.kexecmeasured.uefi.spi.GuestBytes#placedView}: a view of the same host memory) takes the digests hashed
+     * ahead of that memory by identity: guest memory is never read out (its pieces throw here), nothing is hashed
+     * again, and the digests are the JDK's. Guest memory without such a view (the guest changed a byte) is read and
+     * hashed as it is.
+     */
+    @Test
+    @Timeout(60)
+    void placedGuestBytesTakeTheSectionsDigestsByIdentityWithoutReadingGuestMemory() {
+        List<HashAlg> banks = List.of(HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384);
+        ByteBuffer payload = ByteBuffer.allocateDirect((3 << 20) + 4096);
+        byte[] bytes = new byte[payload.capacity()];
+        new Random(18).nextBytes(bytes);
+        payload.put(bytes).clear();
+        int off = 4096;
+        int len = 3 << 20;
+        Hashing h = new Hashing(banks);
+        h.precompute(payload.slice(off, len));
+        org.kexecmeasured.uefi.spi.GuestBytes placed = new org.kexecmeasured.uefi.spi.GuestBytes() {
+            @Override
+            public long length() {
+                return len;
+            }
+
+            @Override
+            public void forEachPiece(java.util.function.Consumer<ByteBuffer> piece) {
+                throw new AssertionError("guest memory read out although the host bytes stand for it");
+            }
+
+            @Override
+            public byte[] head(int n) {
+                throw new AssertionError("not used");
+            }
+
+            @Override
+            public byte[] toArray() {
+                throw new AssertionError("guest memory copied although the host bytes stand for it");
+            }
+
+            @Override
+            public ByteBuffer placedView() {
+                return payload.slice(off, len).asReadOnlyBuffer(); // the placement's own memory, as UnicornCpu gives it
+            }
+        };
+        Map<HashAlg, byte[]> d = h.digest(placed);
+        assertEquals(len, h.bytes(), "hashed once, ahead");
+        assertEquals(len, h.reusedBytes(), "the guest's measurement reused it");
+        byte[] section = java.util.Arrays.copyOfRange(bytes, off, off + len);
+        for (HashAlg a : banks) assertArrayEquals(a.newDigest().digest(section), d.get(a), a.name());
+
+        byte[] changed = section.clone();
+        changed[12345] ^= 1;
+        Map<HashAlg, byte[]> other = h.digest(org.kexecmeasured.uefi.spi.GuestBytes.of(changed));
+        assertEquals(2L * len, h.bytes(), "changed guest bytes are hashed");
+        for (HashAlg a : banks) assertArrayEquals(a.newDigest().digest(changed), other.get(a), a.name());
+    }
 }
