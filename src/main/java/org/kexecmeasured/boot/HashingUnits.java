@@ -9,15 +9,14 @@ import java.util.function.Supplier;
  * The hashing a plan does off its main thread, as independent units (one input stream in a group of banks: the
  * payload's Authenticode stream in SHA-384, a section in SHA-1 + SHA-256, ...), taken in the order they were asked
  * for by up to {@code workers} threads (one per core). A plan's main thread waits for some unit at its LoadImage, at
- * a section's measurement and at its end; with one unit per thread the second core idled whenever only one stream was
- * left (the sections hashed ahead in every bank, one after the other, while the main thread waited for them). With
- * the streams split by bank and two threads taking them, two units run whenever two are left, and the order asked
- * (the payload's banks, then the sections in the order a stub measures them, the costliest bank of each first) is the
- * order the emulation needs them.
+ * a section's measurement and at its end; two units run whenever two are left, so the second core does not idle
+ * while it waits, and the order asked (the payload's banks, then the sections in the order a stub measures them, the
+ * costliest bank group of each first) is the order the emulation needs them.
  *
  * <p>Reading one stream in two threads (one per bank group) reads its memory twice; libcrypto already reads a direct
  * buffer once per algorithm (each EVP_DigestUpdate gets the whole range), so the traffic is the same, and the
- * pages are faulted in once per process, by whichever thread reads them first.
+ * pages are faulted in once per process, by whichever thread reads them first (measured on the 60 MiB UKI: the same
+ * minor faults, ~11.1k, and the same hashing CPU as one thread per stream).
  */
 final class HashingUnits {
     private final int workers;
