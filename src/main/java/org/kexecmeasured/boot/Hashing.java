@@ -24,10 +24,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * twice in one run: the payload's Authenticode digest is kept for its PCR 4 event, and large data seen
  * again (the initrd) reuses its digests. Counts bytes and time for the bench.
  *
- * <p>Large sections of the payload can be {@linkplain #precompute hashed ahead} on a second thread while the
- * emulator runs the payload on the first: when the guest then measures its own copy of such a section, its bytes
+ * <p>Large sections of the payload can be {@linkplain #precompute hashed ahead} on other threads while the
+ * emulator runs the payload on this one: when the guest then measures its own copy of such a section, its bytes
  * are compared with the host bytes that were hashed (content identity, byte for byte) and the digests taken
- * from there; guest data that differs is hashed as it is.
+ * from there; guest data that differs is hashed as it is. The payload's banks other than SHA-256 and the sections
+ * hashed ahead are {@linkplain HashingUnits units} (one stream in a group of banks) that one thread per core takes
+ * in the order asked for: two run whenever two are left, so the second core is not idle while the plan waits.
  */
 public final class Hashing {
     private final EnumSet<HashAlg> banks;
@@ -41,7 +43,13 @@ public final class Hashing {
     public static final int LARGE = 1 << 20;
 
     public Hashing(List<HashAlg> banks) {
+        this(banks, HashingUnits.workersForThisMachine());
+    }
+
+    /** With {@code workers} hashing threads at most (tests: one shows the order the units are taken in). */
+    Hashing(List<HashAlg> banks, int workers) {
         this.banks = EnumSet.copyOf(banks);
+        this.units = new HashingUnits(workers, r -> threads.execute(r));
     }
 
     /** Run before each large input is read natively (nothing by default); see {@link #beforeLargeRead(Runnable)}. */
@@ -103,12 +111,20 @@ public final class Hashing {
      * while it is hashed it is also compared with the {@linkplain #knownContent host bytes known to the run} of
      * its length, and when it equals one of them, that immutable copy is remembered with the digests, so the
      * same bytes seen again later (the initrd LoadFile2 serves) are not hashed again. Guest memory itself is
-     * never remembered: the guest may change it after the call.
+     * never remembered: the guest may change it after the call. Guest memory that still holds exactly the host bytes
+     * it was placed from ({@link GuestBytes#placedView}) is hashed as those host bytes ({@link #digest(ByteBuffer)}).
      */
     public Map<HashAlg, byte[]> digest(GuestBytes data) {
         long n = data.length();
         if (n < LARGE) {
             return digest(data.toArray());
+        }
+        ByteBuffer placed = data.placedView();
+        if (placed != null) {
+            // the guest still holds exactly the payload's bytes it was placed from (a stub measuring its own section):
+            // those host bytes stand for it, and what was hashed ahead of the same memory is found by identity; no
+            // copy out of guest memory and no comparison of it
+            return digest(placed);
         }
         awaitPrecomputed(n);
         List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> remembered = rememberedOfLength(n);
@@ -137,74 +153,78 @@ public final class Hashing {
     }
 
     /**
-     * Starts hashing immutable host bytes (a large section of the payload) in every bank on a background thread,
-     * so that the guest's measurement of the same bytes later finds the digests ready (after a byte comparison).
-     * Only inputs of at least {@link #LARGE} bytes are taken. Not copied: the caller must never change them.
-     * The work runs on one daemon thread per instance, in the order given, and counts in the statistics like
-     * any other hashing; a guest measurement of the same length waits for it instead of hashing in parallel.
+     * Starts hashing immutable host bytes (a large section of the payload) in every bank on the {@linkplain #units
+     * hashing threads}, so that the guest's measurement of the same bytes later finds the digests ready (after a byte
+     * comparison). Only inputs of at least {@link #LARGE} bytes are taken. Not copied: the caller must never change
+     * them. The banks are split in two units ({@link #splitByCost}: SHA-384 alone, SHA-1 with SHA-256) that two
+     * threads may take at once; sections are taken in the order given (a stub measures {@code .linux} before
+     * {@code .initrd}), after the payload's own banks. They count in the statistics like any other hashing; a guest
+     * measurement of the same length waits for them instead of hashing in parallel.
      */
-    public synchronized void precompute(ByteBuffer data) {
-        if (data.remaining() < LARGE || pending.size() >= MAX_REMEMBERED) return;
+    public void precompute(ByteBuffer data) {
+        if (data.remaining() < LARGE) return;
         ByteBuffer view = data.slice().asReadOnlyBuffer();
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        pending.add(Map.entry(view, f));
-        if (!aheadRunning) {
-            aheadRunning = true;
-            aheadThreads.execute(this::runPrecomputations);
+        CompletableFuture<Void> done;
+        synchronized (this) {
+            if (pending.size() >= MAX_REMEMBERED) return;
+            List<CompletableFuture<Timed>> parts = new ArrayList<>();
+            for (EnumSet<HashAlg> group : splitByCost(banks)) parts.add(units.submit(() -> hashTimed(view, group)));
+            done = CompletableFuture.allOf(parts.toArray(new CompletableFuture<?>[0])).thenRun(() -> {
+                Map<HashAlg, byte[]> d = new EnumMap<>(HashAlg.class);
+                long start = Long.MAX_VALUE;
+                long end = Long.MIN_VALUE;
+                for (CompletableFuture<Timed> f : parts) {
+                    Timed p = f.join();
+                    d.putAll(p.digests());
+                    start = Math.min(start, p.startNanos());
+                    end = Math.max(end, p.endNanos());
+                }
+                count(view.remaining(), end - start); // its bytes once for every bank; its time from first to last unit
+                remember(view, d);
+            });
+            pending.add(Map.entry(view, done));
         }
-        notifyAll();
+    }
+
+    /** Digests of one unit of hashing and when it started and ended ({@link System#nanoTime}). */
+    private record Timed(Map<HashAlg, byte[]> digests, long startNanos, long endNanos) {
+    }
+
+    /** One unit: {@code view} in {@code group}, after the lease check (on the thread that reads, just before it reads). */
+    private Timed hashTimed(ByteBuffer view, EnumSet<HashAlg> group) {
+        beforeLargeRead.run();
+        long t0 = System.nanoTime();
+        try (MultiHasher h = MultiHasher.create(group)) {
+            h.update(view.duplicate());
+            Map<HashAlg, byte[]> d = h.finish();
+            return new Timed(d, t0, System.nanoTime());
+        }
     }
 
     /** Precomputations asked for, in order, with their completion (the digests land in {@link #large}). */
     private final List<Map.Entry<ByteBuffer, CompletableFuture<Void>>> pending = new ArrayList<>();
-    private int nextPending;
-    private boolean aheadRunning;
 
-    /** Starts the thread that hashes ahead (a daemon thread "hashing-ahead"); tests hold it back through this. */
-    static volatile java.util.concurrent.Executor aheadThreads = daemonThreads("hashing-ahead");
+    /**
+     * Starts a hashing thread (a new daemon thread "hashing" in production); tests hold the threads back through this
+     * before the instance is made, or through {@link #threads} after.
+     */
+    static volatile java.util.concurrent.Executor workerThreads = daemonThreads("hashing");
 
-    private void runPrecomputations() {
-        awaitPayloadQuietly(); // the payload's banks first: its LoadImage measurement waits for them, a section later
-        while (true) {
-            Map.Entry<ByteBuffer, CompletableFuture<Void>> next;
-            synchronized (this) {
-                if (nextPending == pending.size()) {
-                    aheadRunning = false; // a later precompute starts a new thread
-                    return;
-                }
-                next = pending.get(nextPending++);
-            }
-            try {
-                ByteBuffer view = next.getKey();
-                beforeLargeRead.run();
-                long t0 = System.nanoTime();
-                Map<HashAlg, byte[]> d;
-                try (MultiHasher h = MultiHasher.create(banks)) {
-                    h.update(view.duplicate());
-                    d = h.finish();
-                }
-                count(view.remaining(), System.nanoTime() - t0);
-                remember(view, d);
-                next.getValue().complete(null);
-            } catch (Throwable t) {
-                next.getValue().completeExceptionally(t); // the measurement then hashes the guest's bytes itself
-            }
-        }
-    }
+    /** Where this instance starts its hashing threads. */
+    java.util.concurrent.Executor threads = workerThreads;
 
-    /** Waits until every precomputation asked for so far has ended (whatever its outcome). */
+    /**
+     * The payload's other banks and the sections hashed ahead, as units two threads (one per core) take in the order
+     * asked for ({@link HashingUnits}).
+     */
+    private final HashingUnits units;
+
+    /**
+     * Waits until every precomputation asked for so far has ended (whatever its outcome), and every other unit of
+     * hashing (the payload's banks): after it no hashing thread reads the payload's mapping.
+     */
     void awaitPrecomputations() {
-        List<CompletableFuture<Void>> wait = new ArrayList<>();
-        synchronized (this) {
-            for (Map.Entry<ByteBuffer, CompletableFuture<Void>> e : pending) wait.add(e.getValue());
-        }
-        for (CompletableFuture<Void> f : wait) {
-            try {
-                f.join();
-            } catch (RuntimeException e) {
-                // its measurement hashes the guest's bytes itself
-            }
-        }
+        units.awaitIdle();
     }
 
     /** Waits for the precomputations of inputs of {@code n} bytes; a failed one only leaves its digests out. */
@@ -300,12 +320,10 @@ public final class Hashing {
     /** The payload's digests in every bank: complete once the last bank's thread is done (or failed). */
     private CompletableFuture<Map<HashAlg, byte[]>> payloadDigests;
 
-    /** Where the payload's other banks are hashed: a new daemon thread per group (tests may delay them). */
-    java.util.concurrent.Executor bankThreads = daemonThreads("hashing-banks");
-
     /**
      * The payload's SHA-256 Authenticode digest (for the boundary event), hashed on this thread alone, while its
-     * other banks are hashed on other threads ({@link #splitByCost}: on two cores SHA-384 on one, SHA-1 on another)
+     * other banks are hashed as {@linkplain HashingUnits units} on other threads ({@link #splitByCost}: on two cores
+     * SHA-384 in one, SHA-1 in another; queued before any section hashed ahead, so they are taken first)
      * and kept for the PCR 4 event of the payload's own LoadImage, which {@linkplain #authenticode(ByteBuffer) waits}
      * for them: the (often 50 MB) image is never hashed a second time, and this thread, once SHA-256 is done, plans
      * the boundary and sets the emulator up while the other banks finish. Nothing of the payload runs before they
@@ -337,17 +355,18 @@ public final class Hashing {
         List<CompletableFuture<Map<HashAlg, byte[]>>> others = new ArrayList<>();
         if (!rest.isEmpty()) {
             for (EnumSet<HashAlg> group : splitByCost(rest)) {
-                others.add(CompletableFuture.supplyAsync(() -> {
+                others.add(units.submit(() -> {
                     beforeLargeRead.run(); // this thread may start later: the lease is checked again just before it reads
                     return Authenticode.digests(pe, group);
-                }, bankThreads));
+                }));
             }
         }
         byte[] own;
         try {
             own = useEarly ? early.await() : Authenticode.digests(pe, EnumSet.of(HashAlg.SHA256)).get(HashAlg.SHA256);
         } catch (RuntimeException | Error e) {
-            for (CompletableFuture<Map<HashAlg, byte[]>> f : others) f.cancel(false); // not waited for
+            for (CompletableFuture<Map<HashAlg, byte[]>> f : others) f.cancel(false); // not started: never read
+            units.awaitIdle(); // started: read to their end before the caller may release the payload's mapping
             throw e;
         }
         CompletableFuture<Map<HashAlg, byte[]>> all = CompletableFuture.allOf(others.toArray(new CompletableFuture<?>[0]))
@@ -459,7 +478,7 @@ public final class Hashing {
         }
     }
 
-    /** The payload's banks are being hashed on other threads (hashing ahead waits for them: they come first). */
+    /** Waits for the payload's banks (hashed on other threads), whatever the outcome. */
     void awaitPayloadQuietly() {
         try {
             awaitPayload();

@@ -112,8 +112,9 @@ public final class Planner implements ChainMeasurer.Sink {
         // hashed on this thread now): the boundary event carries it. Its other banks are hashed on other threads
         // meanwhile, while this one plans the boundary and sets the emulator up;
         // the payload's own LoadImage measurement (the emulation's first step, before the image exists for the guest)
-        // waits for every bank, so no payload code runs before it. Then a UKI's large sections are hashed ahead on
-        // the second core while the emulation (one thread) runs on the first: the stub measures them only later.
+        // waits for every bank, so no payload code runs before it. A UKI's large sections are queued after them, to be
+        // hashed ahead while the emulation (one thread) runs: the stub measures them only later. The hashing threads
+        // (one per core) take these units in that order, two at a time whenever two are left.
         byte[] payloadDigest = hashing.payloadAuthenticodeSha256(req.payload().buffer(), early);
         knownSections(hashing, req.payload().buffer());
         BoundaryEvent boundary;
@@ -190,24 +191,30 @@ public final class Planner implements ChainMeasurer.Sink {
      * Both lengths a measurer may use: VirtualSize (within the raw data) and SizeOfRawData.
      *
      * <p>The sections systemd-stub measures ({@link Uki#KNOWN_SECTIONS}) are also hashed ahead, at the length
-     * it measures (VirtualSize, within the raw data), on a second thread while this one hashes the whole payload
-     * and then runs it: the stub's measurement of its own copy then costs a byte comparison (wall time on a
-     * multi-core machine; the same CPU time).
+     * it measures (VirtualSize, within the raw data), in the order it measures them (its list's, not the file's:
+     * ukify puts {@code .linux} last in the file, and the stub measures it first), on the hashing threads while this
+     * one sets the emulator up and runs the payload: the stub's measurement of its own copy then costs a byte
+     * comparison, and the digest it needs first is the first one ready.
      */
     static void knownSections(Hashing hashing, ByteBuffer payload) {
         int size = payload.capacity();
+        List<Section> measured = new ArrayList<>();
         for (Section s : PeFile.parse(payload).sections()) {
             long start = s.pointerToRawData();
             long raw = Math.min(s.sizeOfRawData(), Math.max(0, size - start));
             if (start >= size || raw < Hashing.LARGE) continue;
             hashing.knownContent(payload.slice((int) start, (int) raw));
-            boolean shorter = s.virtualSize() > 0 && s.virtualSize() < raw;
-            if (shorter) {
+            if (s.virtualSize() > 0 && s.virtualSize() < raw) {
                 hashing.knownContent(payload.slice((int) start, (int) s.virtualSize()));
             }
-            if (Uki.KNOWN_SECTIONS.contains(s.name())) {
-                hashing.precompute(payload.slice((int) start, (int) (shorter ? s.virtualSize() : raw)));
-            }
+            if (Uki.KNOWN_SECTIONS.contains(s.name())) measured.add(s);
+        }
+        measured.sort(java.util.Comparator.comparingInt(s -> Uki.KNOWN_SECTIONS.indexOf(s.name())));
+        for (Section s : measured) {
+            long start = s.pointerToRawData();
+            long raw = Math.min(s.sizeOfRawData(), size - start);
+            boolean shorter = s.virtualSize() > 0 && s.virtualSize() < raw;
+            hashing.precompute(payload.slice((int) start, (int) (shorter ? s.virtualSize() : raw)));
         }
     }
 

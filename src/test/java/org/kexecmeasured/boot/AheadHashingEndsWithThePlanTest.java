@@ -33,11 +33,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class AheadHashingEndsWithThePlanTest {
 
     private static final List<HashAlg> BANKS = List.of(HashAlg.SHA256);
-    private final Executor original = Hashing.aheadThreads;
+    private final Executor original = Hashing.workerThreads;
 
     @AfterEach
     void restore() {
-        Hashing.aheadThreads = original;
+        Hashing.workerThreads = original;
     }
 
     @Test
@@ -53,7 +53,7 @@ class AheadHashingEndsWithThePlanTest {
 
         AtomicInteger started = new AtomicInteger();
         AtomicBoolean ended = new AtomicBoolean();
-        Hashing.aheadThreads = r -> original.execute(() -> {
+        Hashing.workerThreads = r -> original.execute(() -> {
             started.incrementAndGet();
             try {
                 Thread.sleep(500); // still hashing when the emulation has long failed

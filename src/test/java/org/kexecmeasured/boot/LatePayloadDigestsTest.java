@@ -47,7 +47,7 @@ class LatePayloadDigestsTest {
             Hashing h = new Hashing(BANKS);
             CountDownLatch release = new CountDownLatch(1);
             List<String> bankThreads = Collections.synchronizedList(new ArrayList<>());
-            h.bankThreads = r -> {
+            h.threads = r -> {
                 Thread t = new Thread(() -> {
                     try {
                         release.await();

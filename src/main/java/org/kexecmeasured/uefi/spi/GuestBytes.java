@@ -35,6 +35,16 @@ public interface GuestBytes {
         return ByteBuffer.wrap(toArray()).asReadOnlyBuffer();
     }
 
+    /**
+     * The bytes as a read-only view of the unchanging host bytes guest memory was placed from, when it still holds
+     * exactly them ({@link GuestMemory#placedContent}: a payload section the guest has not changed), else null: never
+     * a copy. A measurer hashing such a view reads the host bytes where they lie, and finds digests of the same
+     * memory computed before by identity instead of reading guest memory out and comparing it.
+     */
+    default ByteBuffer placedView() {
+        return null;
+    }
+
     /** Host bytes as a GuestBytes (tests, and callers that already hold a copy). */
     static GuestBytes of(byte[] b) {
         return new GuestBytes() {

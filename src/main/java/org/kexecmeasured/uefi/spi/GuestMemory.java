@@ -140,6 +140,11 @@ public interface GuestMemory {
                 java.nio.ByteBuffer v = m.placedContent(address, len);
                 return v != null ? v : GuestBytes.super.snapshot();
             }
+
+            @Override
+            public java.nio.ByteBuffer placedView() {
+                return m.placedContent(address, len);
+            }
         };
     }
 
