@@ -1,32 +1,26 @@
 package org.kexecmeasured.cli;
 
-import org.kexecmeasured.boot.Journal;
 import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.uefi.unicorn.EngineLibrary;
-import org.kexecmeasured.util.Json;
 
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Start-up work of the commands that run a payload ({@code boot}, {@code predict}), moved onto a second thread
  * so that it overlaps with what the command does first (reading the payload, opening the TPM, hashing): JNA and libc for
  * the payload's read lease, TSS.Java's
  * command classes (loading {@code tss.Tpm} verifies and loads ~230 of them), OpenSSL's libcrypto and the Unicorn
- * engine through JNA, and Jackson with the serializers for what the run writes at its end that nothing else warms
- * (the journal's header, {@code --json}; the journal's lines, the manifest and the sidecar are boot.Sidecar#warmUp's,
- * on the planner's warm-tail thread). Nothing here has an effect besides loading code and filling caches, so the command does not
+ * engine through JNA. (Not Jackson: what a boot writes goes through util.JsonOut's streaming writers, a few dozen
+ * jackson-core classes that boot.Sidecar#warmUp loads on the planner's warm-tail thread; databind's ObjectMapper, which
+ * this thread used to create and warm for ~0.1 CPU-s, is no longer on a boot's path.) Nothing here has an effect besides loading code and filling caches, so the command does not
  * wait for it: whatever the command reaches first it loads itself, and the JVM's class loading locks make the
  * other thread wait for that class instead of loading it twice. A failure here is ignored: the command then meets
  * the same failure where it is reported properly. The build's class-data-sharing training runs the same steps
  * ({@link #run}), so the archive holds these classes already parsed and verified.
  *
- * <p>At the command's priority. Its Jackson part (~0.1 CPU-s: ObjectMapper, the record writers, the JDK's calendar and
- * locale data for Jackson's date format) often overlaps the start of the plan, when the hashing threads and the
- * emulator keep two cores busy; that part was tried at nice 10 on this thread alone (session 7) and not kept: whatever
- * the command needs while the lowered thread holds it (a class it initializes, the JDK's method handle and reflection
- * machinery) then waits for a thread that gets little CPU while the plan runs — in one run on a loaded machine the
+ * <p>At the command's priority. Lowering it (tried in session 7, at nice 10, when this thread also built Jackson's
+ * databind serializers) was not kept: whatever the command needs while the lowered thread holds it (a class it
+ * initializes) then waits for a thread that gets little CPU while the plan runs — in one run on a loaded machine the
  * command's thread stood still 0.14 s and went on as the lowered thread finished — and no gain could be measured.
  */
 final class Warmup {
@@ -62,12 +56,7 @@ final class Warmup {
         // then the payload is hashed (libcrypto) and run (Unicorn)
         MultiHasher.create(List.of(org.kexecmeasured.util.HashAlg.SHA256)).close();
         EngineLibrary.get();
-        // at the end the journal and the result are written: Jackson itself and the journal's header here; the journal's
-        // lines, the manifest and the sidecar are warmed by the boot's planner on its warm-tail thread
-        // (boot.Sidecar#warmUp, during the emulation, when the second core is idle), not twice
-        Json.MAPPER.writerFor(Journal.Header.class);
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("warm", List.of(1L, "x", Map.of("k", true)));
-        Json.PRETTY.writeValueAsString(m);
+        // the journal, the sidecar and the result are written at the end through util.JsonOut: warmed by the boot's
+        // planner on its warm-tail thread (boot.Sidecar#warmUp, during the emulation), not here
     }
 }
