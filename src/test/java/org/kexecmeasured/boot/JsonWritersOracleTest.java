@@ -137,6 +137,22 @@ class JsonWritersOracleTest {
     }
 
     @Test
+    void pendingBootsAreDatabinds() throws Exception {
+        for (int i = 0; i < 200; i++) {
+            PendingBoot.PolicyInfo policy = r.nextBoolean() ? null : new PendingBoot.PolicyInfo(maybe(),
+                    r.nextBoolean() ? null : list(() -> r.nextInt(24)), list(() -> anInt()), r.nextBoolean() ? null : list(() -> 7));
+            PendingBoot.BoundaryInfo b = r.nextBoolean() ? null : new PendingBoot.BoundaryInfo(maybe(), maybe(), maybe(), maybe(),
+                    maybe(), r.nextBoolean() ? null : list(() -> 12), maybe());
+            PendingBoot.HandOffInfo h = r.nextBoolean() ? null : new PendingBoot.HandOffInfo(maybe(), maybe(), maybe(), maybe(), maybe());
+            pretty(new PendingBoot(maybe(), maybe(), maybe(), maybe(), maybe(), maybe(), maybe(), policy, maybe(), maybe(),
+                    r.nextBoolean() ? null : list(this::text), r.nextBoolean() ? null : list(this::text), b,
+                    r.nextBoolean() ? null : list(() -> new PendingBoot.RecordInfo(anInt(), aLong(), r.nextBoolean() ? null : digests(),
+                            maybe(), maybe(), maybe())), maybe(), h, r.nextBoolean() ? null : new java.util.TreeMap<>(Map.of("a.json", "AA==")),
+                    r.nextBoolean() ? null : list(this::text)));
+        }
+    }
+
+    @Test
     void celJsonOfEveryFixtureLogIsDatabinds() throws Exception {
         int logs = 0;
         for (Path p : Fixtures.goodLogs()) {
