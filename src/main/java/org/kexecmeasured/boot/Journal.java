@@ -4,12 +4,14 @@ import org.kexecmeasured.util.BoundedFiles;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import org.kexecmeasured.util.AtomicFiles;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.JsonOut;
 
 import java.io.Closeable;
 import java.io.IOException;
@@ -114,7 +116,15 @@ public final class Journal implements Closeable {
 
     /** {@code firmwareLog} of the header. */
     @JsonPropertyOrder({"file", "sha256", "size"})
-    public record FirmwareLogRef(String file, String sha256, long size) {
+    public record FirmwareLogRef(String file, String sha256, long size) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "file", file);
+            JsonOut.field(g, "sha256", sha256);
+            g.writeNumberField("size", size);
+            g.writeEndObject();
+        }
     }
 
     /**
@@ -123,9 +133,21 @@ public final class Journal implements Closeable {
     @JsonPropertyOrder({"format", "nonce", "firmwareLog", "eventlogOut", "start", "check"})
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Header(String format, String nonce, FirmwareLogRef firmwareLog, String eventlogOut,
-                         Map<String, Map<String, String>> start, String check) {
+                         Map<String, Map<String, String>> start, String check) implements JsonOut.Writable {
         Header withCheck(String c) {
             return new Header(format, nonce, firmwareLog, eventlogOut, start, c);
+        }
+
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.optional(g, "format", format);
+            JsonOut.optional(g, "nonce", nonce);
+            JsonOut.optional(g, "firmwareLog", firmwareLog);
+            JsonOut.optional(g, "eventlogOut", eventlogOut);
+            JsonOut.optional(g, "start", start);
+            JsonOut.optional(g, "check", check);
+            g.writeEndObject();
         }
     }
 
@@ -137,7 +159,21 @@ public final class Journal implements Closeable {
     @JsonPropertyOrder({"seq", "state", "pcr", "type", "digests", "data", "reason", "check"})
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Line(Long seq, String state, Integer pcr, Long type, Map<String, String> digests, String data,
-                       String reason, String check) {
+                       String reason, String check) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.optional(g, "seq", seq);
+            JsonOut.optional(g, "state", state);
+            JsonOut.optional(g, "pcr", pcr);
+            JsonOut.optional(g, "type", type);
+            JsonOut.optional(g, "digests", digests);
+            JsonOut.optional(g, "data", data);
+            JsonOut.optional(g, "reason", reason);
+            JsonOut.optional(g, "check", check);
+            g.writeEndObject();
+        }
+
         static Line intent(long seq, Measurement m) {
             Map<String, String> d = new LinkedHashMap<>();
             for (Map.Entry<HashAlg, byte[]> e : m.digests().entrySet()) d.put(e.getKey().tpmName, Hex.of(e.getValue()));
@@ -359,12 +395,12 @@ public final class Journal implements Closeable {
     }
 
     private void writeHeader(Header h) throws IOException {
-        writeBody(Json.MAPPER.writeValueAsBytes(h), false);
+        writeBody(JsonOut.compact(h), false);
     }
 
     /** Every line but the header is forced when written (the forcing rule above). */
     private void writeLine(Line line) throws IOException {
-        writeBody(Json.MAPPER.writeValueAsBytes(line), true);
+        writeBody(JsonOut.compact(line), true);
     }
 
     /** The line is its canonical body (serialized once) with its check spliced in as the last member. */
@@ -507,7 +543,7 @@ public final class Journal implements Closeable {
                 throw new BadInputException(name + ": journal format " + h.format() + " is not " + FORMAT
                         + " (written by another version of kexec-measured: recover it with that version)");
             }
-            verify(raw, 1, h.check(), field(1, () -> Json.MAPPER.writeValueAsBytes(h.withCheck(null))));
+            verify(raw, 1, h.check(), field(1, () -> JsonOut.compact(h.withCheck(null))));
             if (h.start() == null || h.start().isEmpty()) throw bad(1, "no start PCRs");
             start = new EnumMap<>(HashAlg.class);
             for (Map.Entry<String, Map<String, String>> bank : h.start().entrySet()) {
@@ -536,7 +572,7 @@ public final class Journal implements Closeable {
 
         void line(int lineNo, byte[] raw) {
             Line n = parse(raw, lineNo, Line.class);
-            verify(raw, lineNo, n.check(), field(lineNo, () -> Json.MAPPER.writeValueAsBytes(n.withCheck(null))));
+            verify(raw, lineNo, n.check(), field(lineNo, () -> JsonOut.compact(n.withCheck(null))));
             if (finished) throw bad(lineNo, "a line after 'finished'");
             if (n.state() == null) throw bad(lineNo, "no state");
             switch (n.state()) {

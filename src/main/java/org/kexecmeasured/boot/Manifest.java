@@ -2,10 +2,14 @@ package org.kexecmeasured.boot;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.kexecmeasured.eventlog.Replay;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.JsonOut;
+
+import java.io.IOException;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,25 +32,58 @@ import java.util.SortedSet;
 public record Manifest(String format, String tool, Payload payload, Policy policy, List<String> banks, String boundary,
                        FirmwareLog firmwareLog, List<Divergent> divergentBeforeBoot, EventLogInfo eventLog,
                        Map<String, Map<String, String>> expectedPcrs, HandOffInfo handOff, List<String> notes,
-                       List<Verdict> verdicts, JsonNode policyDecision) {
+                       List<Verdict> verdicts, JsonNode policyDecision) implements JsonOut.Writable {
 
     public static final String FORMAT = "kexec-measured-manifest/1";
 
     @JsonPropertyOrder({"name", "authenticodeSha256"})
-    public record Payload(String name, String authenticodeSha256) {
+    public record Payload(String name, String authenticodeSha256) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "name", name);
+            JsonOut.field(g, "authenticodeSha256", authenticodeSha256);
+            g.writeEndObject();
+        }
     }
 
     @JsonPropertyOrder({"id", "extendSet", "boundarySet"})
-    public record Policy(String id, SortedSet<Integer> extendSet, SortedSet<Integer> boundarySet) {
+    public record Policy(String id, SortedSet<Integer> extendSet, SortedSet<Integer> boundarySet) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "id", id);
+            JsonOut.field(g, "extendSet", extendSet);
+            JsonOut.field(g, "boundarySet", boundarySet);
+            g.writeEndObject();
+        }
     }
 
     @JsonPropertyOrder({"source", "records"})
-    public record FirmwareLog(String source, int records) {
+    public record FirmwareLog(String source, int records) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "source", source);
+            g.writeNumberField("records", records);
+            g.writeEndObject();
+        }
     }
 
     @JsonPropertyOrder({"bank", "pcr", "tpm", "logReplay", "explanation"})
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Divergent(String bank, int pcr, String tpm, String logReplay, String explanation) {
+    public record Divergent(String bank, int pcr, String tpm, String logReplay, String explanation)
+            implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.optional(g, "bank", bank);
+            g.writeNumberField("pcr", pcr);
+            JsonOut.optional(g, "tpm", tpm);
+            JsonOut.optional(g, "logReplay", logReplay);
+            JsonOut.optional(g, "explanation", explanation);
+            g.writeEndObject();
+        }
     }
 
     /**
@@ -54,11 +91,29 @@ public record Manifest(String format, String tool, Payload payload, Policy polic
      * @param notExtended  records kept in {@code not-extended.json} only
      */
     @JsonPropertyOrder({"tpm2EventLog", "sha256", "records", "addedRecords", "notExtended"})
-    public record EventLogInfo(String tpm2EventLog, String sha256, int records, int addedRecords, int notExtended) {
+    public record EventLogInfo(String tpm2EventLog, String sha256, int records, int addedRecords, int notExtended)
+            implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "tpm2EventLog", tpm2EventLog);
+            JsonOut.field(g, "sha256", sha256);
+            g.writeNumberField("records", records);
+            g.writeNumberField("addedRecords", addedRecords);
+            g.writeNumberField("notExtended", notExtended);
+            g.writeEndObject();
+        }
     }
 
     @JsonPropertyOrder({"cmdline", "initrdSize"})
-    public record HandOffInfo(String cmdline, int initrdSize) {
+    public record HandOffInfo(String cmdline, int initrdSize) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "cmdline", cmdline);
+            g.writeNumberField("initrdSize", initrdSize);
+            g.writeEndObject();
+        }
     }
 
     /**
@@ -70,7 +125,39 @@ public record Manifest(String format, String tool, Payload payload, Policy polic
      * @param meetsIntent whether the verdict is what the intent asks
      */
     @JsonPropertyOrder({"name", "verdict", "reason", "intent", "meetsIntent"})
-    public record Verdict(String name, String verdict, String reason, String intent, boolean meetsIntent) {
+    public record Verdict(String name, String verdict, String reason, String intent, boolean meetsIntent)
+            implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "name", name);
+            JsonOut.field(g, "verdict", verdict);
+            JsonOut.field(g, "reason", reason);
+            JsonOut.field(g, "intent", intent);
+            g.writeBooleanField("meetsIntent", meetsIntent);
+            g.writeEndObject();
+        }
+    }
+
+    /** The members in {@code @JsonPropertyOrder}, nulls left out ({@link JsonOut}: written without databind). */
+    @Override
+    public void writeTo(JsonGenerator g) throws IOException {
+        g.writeStartObject();
+        JsonOut.optional(g, "format", format);
+        JsonOut.optional(g, "tool", tool);
+        JsonOut.optional(g, "payload", payload);
+        JsonOut.optional(g, "policy", policy);
+        JsonOut.optional(g, "banks", banks);
+        JsonOut.optional(g, "boundary", boundary);
+        JsonOut.optional(g, "firmwareLog", firmwareLog);
+        JsonOut.optional(g, "divergentBeforeBoot", divergentBeforeBoot);
+        JsonOut.optional(g, "eventLog", eventLog);
+        JsonOut.optional(g, "expectedPcrs", expectedPcrs);
+        JsonOut.optional(g, "handOff", handOff);
+        JsonOut.optional(g, "notes", notes);
+        JsonOut.optional(g, "verdicts", verdicts);
+        JsonOut.optional(g, "policyDecision", policyDecision);
+        g.writeEndObject();
     }
 
     /** The manifest of a plan whose log serialises to {@code logBytes}. */

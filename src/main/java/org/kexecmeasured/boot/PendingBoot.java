@@ -3,6 +3,7 @@ package org.kexecmeasured.boot;
 import org.kexecmeasured.util.BoundedFiles;
 
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
+import com.fasterxml.jackson.core.JsonGenerator;
 import org.kexecmeasured.eventlog.EventLog;
 import org.kexecmeasured.eventlog.PcrSet;
 import org.kexecmeasured.uefi.HandOff;
@@ -12,6 +13,7 @@ import org.kexecmeasured.payload.hash.MultiHasher;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.JsonOut;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -44,7 +46,7 @@ import java.util.TreeSet;
 public record PendingBoot(String format, String created, String tool, String stateDir, String tcti, String payloadName, String payloadAuthenticodeSha256,
                           PolicyInfo policy, String toolVersion, String firmwareLogSource, List<String> tpmBanks,
                           List<String> logBanks, BoundaryInfo boundary, List<RecordInfo> records, String planSha256, HandOffInfo handOff,
-                          Map<String, String> sidecarExtraFiles, List<String> notes) {
+                          Map<String, String> sidecarExtraFiles, List<String> notes) implements JsonOut.Writable {
 
     public static final String FORMAT = "kexec-measured-pending/2";
     public static final String FILE = "pending.json";
@@ -59,23 +61,96 @@ public record PendingBoot(String format, String created, String tool, String sta
      *                          the commit re-checks divergence on the PCRs it reads then, with this same set
      *                          (absent in files of earlier versions: none)
      */
-    public record PolicyInfo(String id, List<Integer> extendSet, List<Integer> boundarySet, List<Integer> tolerateDivergent) {
+    public record PolicyInfo(String id, List<Integer> extendSet, List<Integer> boundarySet, List<Integer> tolerateDivergent)
+            implements JsonOut.Writable {
         public PolicyInfo {
             tolerateDivergent = tolerateDivergent == null ? List.of() : List.copyOf(tolerateDivergent);
+        }
+
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "id", id);
+            JsonOut.field(g, "extendSet", extendSet);
+            JsonOut.field(g, "boundarySet", boundarySet);
+            JsonOut.field(g, "tolerateDivergent", tolerateDivergent);
+            g.writeEndObject();
         }
     }
 
     /** The boundary event's fields; {@code data} is checked against the event rebuilt from them. */
     public record BoundaryInfo(String toolVersion, String time, String nonce, String payload, String policy,
-                               List<Integer> pcrs, String data) {
+                               List<Integer> pcrs, String data) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "toolVersion", toolVersion);
+            JsonOut.field(g, "time", time);
+            JsonOut.field(g, "nonce", nonce);
+            JsonOut.field(g, "payload", payload);
+            JsonOut.field(g, "policy", policy);
+            JsonOut.field(g, "pcrs", pcrs);
+            JsonOut.field(g, "data", data);
+            g.writeEndObject();
+        }
     }
 
     public record RecordInfo(int pcr, long eventType, Map<String, String> digests, String eventData, String origin,
-                             String disposition) {
+                             String disposition) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            g.writeNumberField("pcr", pcr);
+            g.writeNumberField("eventType", eventType);
+            JsonOut.field(g, "digests", digests);
+            JsonOut.field(g, "eventData", eventData);
+            JsonOut.field(g, "origin", origin);
+            JsonOut.field(g, "disposition", disposition);
+            g.writeEndObject();
+        }
     }
 
     public record HandOffInfo(String cmdline, String devicePath, String loadOptions, String kernelSha256,
-                              String initrdSha256) {
+                              String initrdSha256) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "cmdline", cmdline);
+            JsonOut.field(g, "devicePath", devicePath);
+            JsonOut.field(g, "loadOptions", loadOptions);
+            JsonOut.field(g, "kernelSha256", kernelSha256);
+            JsonOut.field(g, "initrdSha256", initrdSha256);
+            g.writeEndObject();
+        }
+    }
+
+    /**
+     * The members in {@code @JsonPropertyOrder}, each record's in its components' order (databind's for a record
+     * without one), written without databind ({@link JsonOut}: {@code boot --at-shutdown} builds no databind
+     * serializer; the commit's reading parses with databind).
+     */
+    @Override
+    public void writeTo(JsonGenerator g) throws IOException {
+        g.writeStartObject();
+        JsonOut.field(g, "format", format);
+        JsonOut.field(g, "created", created);
+        JsonOut.field(g, "tool", tool);
+        JsonOut.field(g, "stateDir", stateDir);
+        JsonOut.field(g, "tcti", tcti);
+        JsonOut.field(g, "payloadName", payloadName);
+        JsonOut.field(g, "payloadAuthenticodeSha256", payloadAuthenticodeSha256);
+        JsonOut.field(g, "policy", policy);
+        JsonOut.field(g, "toolVersion", toolVersion);
+        JsonOut.field(g, "firmwareLogSource", firmwareLogSource);
+        JsonOut.field(g, "tpmBanks", tpmBanks);
+        JsonOut.field(g, "logBanks", logBanks);
+        JsonOut.field(g, "boundary", boundary);
+        JsonOut.field(g, "records", records);
+        JsonOut.field(g, "planSha256", planSha256);
+        JsonOut.field(g, "handOff", handOff);
+        JsonOut.field(g, "sidecarExtraFiles", sidecarExtraFiles);
+        JsonOut.field(g, "notes", notes);
+        g.writeEndObject();
     }
 
     /** Saves the parts of {@code plan} a later commit needs; the directory is created mode 0700. */
@@ -115,7 +190,7 @@ public record PendingBoot(String format, String created, String tool, String sta
                 records, planSha256(data, records), new HandOffInfo(h.cmdline(), h.devicePath(), Base64.getEncoder().encodeToString(h.loadOptions()),
                         sha256Hex(h.kernel()), sha256Hex(h.initrd())),
                 extra, plan.notes());
-        AtomicFiles.write(dir.resolve(FILE), Json.PRETTY.writeValueAsBytes(p));
+        AtomicFiles.write(dir.resolve(FILE), JsonOut.pretty(p));
     }
 
     /** Reads a saved pending boot; every inconsistency is bad input naming the file. */

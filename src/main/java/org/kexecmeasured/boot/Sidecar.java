@@ -1,10 +1,8 @@
 package org.kexecmeasured.boot;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import org.kexecmeasured.eventlog.export.CelJson;
-import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.JsonOut;
 
-import java.io.UncheckedIOException;
 import java.util.Collections;
 import java.util.Map;
 import java.util.SortedMap;
@@ -33,7 +31,7 @@ public final class Sidecar {
     private final Manifest manifest;
     private final SortedMap<String, byte[]> extraFiles;
     private final SortedMap<String, byte[]> rootFiles;
-    /** Serialized once here: the space check and the outputs both need the bytes (and Jackson's first use is not free). */
+    /** Serialized once here: the space check and the outputs both need the bytes. */
     private final byte[] sideRecordJson;
     private final byte[] manifestJson;
 
@@ -45,8 +43,8 @@ public final class Sidecar {
         this.manifest = manifest;
         this.extraFiles = extraFiles;
         this.rootFiles = rootFiles;
-        this.sideRecordJson = pretty(sideRecord);
-        this.manifestJson = pretty(manifest);
+        this.sideRecordJson = JsonOut.pretty(sideRecord);
+        this.manifestJson = JsonOut.pretty(manifest);
     }
 
     /** The sidecar of a plan; {@code extraFiles} go beside the manifest. */
@@ -71,7 +69,7 @@ public final class Sidecar {
             checkRootName(name);
             root.put(name, bytes.clone());
         });
-        return new Sidecar(log, pretty(CelJson.records(plan.predictedLog())), SideRecord.of(plan),
+        return new Sidecar(log, JsonOut.pretty(CelJson.writer(plan.predictedLog())), SideRecord.of(plan),
                 Manifest.of(plan, log, decision.record(), decision.verdicts()), Collections.unmodifiableSortedMap(extra),
                 Collections.unmodifiableSortedMap(root));
     }
@@ -138,48 +136,34 @@ public final class Sidecar {
     /**
      * Serializes, and throws away, a sidecar's kinds of content: {@code sample}'s CEL-JSON (a real log: the firmware
      * log with the boundary records), a manifest and a side record with every member filled, the journal's lines
-     * and the log's replay. Their first serialization in a process costs tens of milliseconds of class loading and
-     * Jackson's serializer construction, which {@link #from} and the commit would otherwise pay on the boot's critical
-     * path after the plan; the planner runs this on a second core while the payload is emulated
+     * and the log's replay. Their first use in a process loads their classes (the records' writers, jackson-core's
+     * generator, the log's serializer and replay), which {@link #from} and the commit would otherwise load on the
+     * boot's critical path after the plan; the planner runs this on a second core while the payload is emulated
      * ({@link Planner}), once that core has hashed what the emulation needs. Writes nothing and has no effect
-     * besides the JVM's and Jackson's caches; any failure only loses the head start.
+     * besides the JVM's caches; any failure only loses the head start. (Everything is written by {@link JsonOut}'s
+     * streaming writers: no databind serializer is built, here or later.)
      */
     public static void warmUp(org.kexecmeasured.eventlog.EventLog sample) {
         try {
-            pretty(CelJson.records(sample));
+            JsonOut.pretty(CelJson.writer(sample));
             sample.toBytes();
             org.kexecmeasured.eventlog.Replay.replay(sample);
-            // the members as the plan gives them (Jackson keeps a serializer per concrete collection class)
             BootPolicy policy = BootPolicy.BUILTIN_DEFAULT;
-            java.util.List<Manifest.Divergent> div = java.util.stream.Stream.of(new Manifest.Divergent("sha256", 0, "00", "00", "warm")).toList();
-            Map<String, Map<String, String>> expect = new java.util.LinkedHashMap<>();
-            expect.put("sha256", new java.util.LinkedHashMap<>(Map.of("4", "00")));
-            for (java.util.List<String> notes : java.util.List.of(java.util.List.<String>of(), java.util.List.of("warm"),
-                    java.util.List.of("warm", "warm", "warm"))) {
-                pretty(new Manifest(Manifest.FORMAT, "warm", new Manifest.Payload("warm", "00"),
-                        new Manifest.Policy(policy.id(), policy.extendSet(), policy.boundarySet()),
-                        java.util.stream.Stream.of("sha256").toList(), "warm", new Manifest.FirmwareLog("warm", 1), div,
-                        new Manifest.EventLogInfo(LOG_FILE, "00", 1, 1, 1), expect, new Manifest.HandOffInfo("warm", 1), notes,
-                        java.util.List.copyOf(java.util.List.of(new Manifest.Verdict("warm", "unknown", "warm", "any", true))), null));
-            }
-            Map<String, String> digests = new java.util.LinkedHashMap<>(Map.of("sha256", "00"));
-            pretty(new SideRecord(SideRecord.FORMAT, SideRecord.RULE, java.util.stream.Stream.of(
-                    new SideRecord.Event(4, "0x3", "payload", digests, "AA==")).toList()));
-            pretty(new SideRecord(SideRecord.FORMAT, SideRecord.RULE, java.util.stream.Stream.<SideRecord.Event>empty().toList()));
+            java.util.List<Manifest.Divergent> div = java.util.List.of(new Manifest.Divergent("sha256", 0, "00", "00", "warm"));
+            Map<String, Map<String, String>> expect = Map.of("sha256", Map.of("4", "00"));
+            JsonOut.pretty(new Manifest(Manifest.FORMAT, "warm", new Manifest.Payload("warm", "00"),
+                    new Manifest.Policy(policy.id(), policy.extendSet(), policy.boundarySet()), java.util.List.of("sha256"),
+                    "warm", new Manifest.FirmwareLog("warm", 1), div, new Manifest.EventLogInfo(LOG_FILE, "00", 1, 1, 1),
+                    expect, new Manifest.HandOffInfo("warm", 1), java.util.List.of("warm"),
+                    java.util.List.of(new Manifest.Verdict("warm", "unknown", "warm", "any", true)), null));
+            JsonOut.pretty(new SideRecord(SideRecord.FORMAT, SideRecord.RULE, java.util.List.of(
+                    new SideRecord.Event(4, "0x3", "payload", Map.of("sha256", "00"), "AA=="))));
             Measurement m = new Measurement(4, 3, Map.of(org.kexecmeasured.util.HashAlg.SHA256, new byte[32]), new byte[1]);
-            Json.MAPPER.writeValueAsBytes(Journal.Line.intent(1, m));
-            Json.MAPPER.writeValueAsBytes(Journal.Line.logged(2, m));
-            Json.MAPPER.writeValueAsBytes(Journal.Line.done(1));
-        } catch (JsonProcessingException | RuntimeException e) {
+            JsonOut.compact(Journal.Line.intent(1, m));
+            JsonOut.compact(Journal.Line.logged(2, m));
+            JsonOut.compact(Journal.Line.done(1));
+        } catch (RuntimeException e) {
             // only the head start is lost: the boot serializes for real later and reports any failure there
-        }
-    }
-
-    private static byte[] pretty(Object o) {
-        try {
-            return Json.PRETTY.writeValueAsBytes(o);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

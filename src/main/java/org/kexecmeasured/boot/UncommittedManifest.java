@@ -1,7 +1,7 @@
 package org.kexecmeasured.boot;
 
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
-import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.kexecmeasured.util.BadInputException;
@@ -9,9 +9,9 @@ import org.kexecmeasured.util.BoundedFiles;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
 import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.JsonOut;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
@@ -29,12 +29,38 @@ import java.util.TreeMap;
         "plannedRecords", "eventLog", "notes"})
 public record UncommittedManifest(String format, String mode, boolean committed, String explanation, String tool,
                                   Manifest.Payload payload, Manifest.FirmwareLog firmwareLog, String plannedBoundary,
-                                  int plannedRecords, LogInfo eventLog, List<String> notes) {
+                                  int plannedRecords, LogInfo eventLog, List<String> notes) implements JsonOut.Writable {
 
     public static final String FORMAT = "kexec-measured-uncommitted/1";
 
     @JsonPropertyOrder({"tpm2EventLog", "sha256", "records"})
-    public record LogInfo(String tpm2EventLog, String sha256, int records) {
+    public record LogInfo(String tpm2EventLog, String sha256, int records) implements JsonOut.Writable {
+        @Override
+        public void writeTo(JsonGenerator g) throws IOException {
+            g.writeStartObject();
+            JsonOut.field(g, "tpm2EventLog", tpm2EventLog);
+            JsonOut.field(g, "sha256", sha256);
+            g.writeNumberField("records", records);
+            g.writeEndObject();
+        }
+    }
+
+    /** The members in {@code @JsonPropertyOrder} ({@link JsonOut}: written without databind). */
+    @Override
+    public void writeTo(JsonGenerator g) throws IOException {
+        g.writeStartObject();
+        JsonOut.field(g, "format", format);
+        JsonOut.field(g, "mode", mode);
+        g.writeBooleanField("committed", committed);
+        JsonOut.field(g, "explanation", explanation);
+        JsonOut.field(g, "tool", tool);
+        JsonOut.field(g, "payload", payload);
+        JsonOut.field(g, "firmwareLog", firmwareLog);
+        JsonOut.field(g, "plannedBoundary", plannedBoundary);
+        g.writeNumberField("plannedRecords", plannedRecords);
+        JsonOut.field(g, "eventLog", eventLog);
+        JsonOut.field(g, "notes", notes);
+        g.writeEndObject();
     }
 
     /** Why a load does not commit. */
@@ -103,11 +129,7 @@ public record UncommittedManifest(String format, String mode, boolean committed,
                 new LogInfo(Sidecar.LOG_FILE, Hex.of(HashAlg.SHA256.digest(log)), plan.firmwareRecords()), plan.notes());
         SortedMap<String, byte[]> files = new TreeMap<>();
         files.put(Sidecar.LOG_FILE, log);
-        try {
-            files.put(Sidecar.MANIFEST_FILE, Json.PRETTY.writeValueAsBytes(m));
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
+        files.put(Sidecar.MANIFEST_FILE, JsonOut.pretty(m));
         return files;
     }
 }

@@ -34,7 +34,7 @@ import org.kexecmeasured.uefi.EmulationException;
 import org.kexecmeasured.uefi.spi.GuestMemoryException;
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.Hex;
-import org.kexecmeasured.util.Json;
+import org.kexecmeasured.util.JsonOut;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
@@ -373,7 +373,7 @@ public final class BootCommand implements Callable<Integer> {
 
     private void print(PrintWriter out, MeasuredBoot.Result r, FileModeLoader loader, String logNote) throws IOException {
         if (json) {
-            out.println(Json.PRETTY.writeValueAsString(toJson(r, loader, logNote)));
+            out.println(JsonOut.prettyString(toJson(r, loader, logNote)));
         } else {
             if (logNote != null) out.println("note: " + logNote);
             printText(out, r);
@@ -410,7 +410,7 @@ public final class BootCommand implements Callable<Integer> {
             m.put("stats", s);
             if (logNote != null) m.put("logSource", logNote);
             m.put("notes", p.notes());
-            out.println(Json.PRETTY.writeValueAsString(m));
+            out.println(JsonOut.prettyString(m));
         } else {
             if (logNote != null) out.println("note: " + logNote);
             out.printf("planned: %d record(s) after a boundary in PCRs %s; nothing was extended%n", p.extendRecords().size(),

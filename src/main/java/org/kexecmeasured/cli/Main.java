@@ -75,9 +75,9 @@ public final class Main implements Runnable {
         // start-up: JNA's NativeLibrary, when first used, runs `/sbin/ldconfig -p` (through jspawnhelper and a process
         // reaper thread) to add ld.so.conf's directories to its search path, unless this property names the path
         System.setProperty("jna.platform.library.path", jnaPlatformLibraryPath());
-        // the commands that run a payload load TSS.Java, JNA, libcrypto, Unicorn and Jackson's writers on a second
-        // core while picocli builds the command's model and the command reads its payload
-        if (args.length > 0 && (args[0].equals("boot") || args[0].equals("predict"))) Warmup.start();
+        // the commands that run a payload load TSS.Java, JNA, libcrypto, Unicorn (and predict Jackson's databind) on a
+        // second core while picocli builds the command's model and the command reads its payload
+        if (args.length > 0 && (args[0].equals("boot") || args[0].equals("predict"))) Warmup.start(args[0].equals("predict"));
         System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
     }
 

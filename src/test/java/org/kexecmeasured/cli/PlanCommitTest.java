@@ -14,12 +14,14 @@ import org.kexecmeasured.boot.RefusedException;
 import org.kexecmeasured.boot.Sidecar;
 import org.kexecmeasured.boot.StalePlanException;
 import org.kexecmeasured.eventlog.Fixtures;
+import org.kexecmeasured.eventlog.export.CelJson;
 import org.kexecmeasured.tpm.PcrSnapshot;
 import org.kexecmeasured.tpm.Tpm;
 import org.kexecmeasured.tpm.testing.Swtpm;
 import org.kexecmeasured.tpm.testing.Tpm2Tools;
 import org.kexecmeasured.util.HashAlg;
 import org.kexecmeasured.util.Hex;
+import org.kexecmeasured.util.Json;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -168,31 +170,37 @@ class PlanCommitTest {
     }
 
     /**
-     * The tail's warm-up (run by the planner on a second core during the emulation) covers what the sidecar
-     * serializes: after it, making the real sidecar of a plan builds no serializer Jackson had not built yet (each one
-     * built on the boot's critical path is the cost the warm-up is for). A type the warm-up misses fails it, whatever
-     * ran before in this JVM (the shared cache is emptied first).
+     * The sidecar and the journal of a real plan and commit are written without databind (util.JsonOut's streaming
+     * writers: the tail's warm-up and the sidecar build no databind serializer, whatever ran before in this JVM: the
+     * mapper's shared cache is emptied first), and their bytes are what databind writes for the same records (the
+     * oracle: Json.PRETTY on the sidecar's manifest, side record and CEL-JSON records; Json.MAPPER on each journal line
+     * as databind reads it back).
      */
     @Test
-    void theTailsWarmUpCoversEverySerializerOfTheSidecar() throws Exception {
+    void theSidecarAndTheJournalAreDatabindsBytesWithoutDatabind() throws Exception {
+        Path state = dir.resolve("state-writers");
         try (Swtpm swtpm = ChainFixtures.firmwareState(BANKS, fwFile)) {
-            Plan plan;
             try (Tpm tpm = swtpm.open()) {
-                plan = MeasuredBoot.plan(request(dir.resolve("state-warm")), tpm);
+                Plan plan = MeasuredBoot.plan(request(state), tpm);
+                com.fasterxml.jackson.databind.ser.DefaultSerializerProvider serializers =
+                        (com.fasterxml.jackson.databind.ser.DefaultSerializerProvider) Json.MAPPER.getSerializerProviderInstance();
+                serializers.flushCachedSerializers();
+                Sidecar.warmUp(plan.firmwareLog());
+                Sidecar s = Sidecar.from(plan, Map.of());
+                assertEquals(0, serializers.cachedSerializersCount(), "databind serializers built for the sidecar");
+                assertArrayEquals(Json.PRETTY.writeValueAsBytes(s.manifest()), s.manifestJson(), "manifest.json");
+                assertArrayEquals(Json.PRETTY.writeValueAsBytes(s.sideRecord()), s.sideRecordJson(), "not-extended.json");
+                assertArrayEquals(Json.PRETTY.writeValueAsBytes(CelJson.records(plan.predictedLog())), s.celJson(), "CEL-JSON");
+                assertFalse(s.manifest().expectedPcrs().isEmpty(), "a manifest with its expected PCRs");
+                Commit.commit(plan, tpm, state);
             }
-            com.fasterxml.jackson.databind.ser.DefaultSerializerProvider serializers =
-                    (com.fasterxml.jackson.databind.ser.DefaultSerializerProvider) org.kexecmeasured.util.Json.MAPPER.getSerializerProviderInstance();
-            // the cache is the mapper's, shared by every test of this JVM (surefire reuses one fork): tests that ran
-            // before made sidecars and left their serializers in it, so without emptying it first this passes with no
-            // warm-up at all (seen after PayloadLeaseTest). Emptied, the count below starts from what a fresh process has.
-            serializers.flushCachedSerializers();
-            int cold = serializers.cachedSerializersCount();
-            Sidecar.warmUp(plan.firmwareLog());
-            int before = serializers.cachedSerializersCount();
-            assertTrue(before > cold, "the warm-up built serializers: " + cold + " -> " + before);
-            Sidecar s = Sidecar.from(plan, Map.of());
-            assertEquals(before, serializers.cachedSerializersCount(), "serializers built for the sidecar after the warm-up");
-            assertEquals(plan.predictedLog().toBytes().length, s.eventLog().length);
+            List<String> lines = Files.readAllLines(state.resolve("journal.jsonl"));
+            assertTrue(lines.size() > 10, "journal lines: " + lines.size());
+            for (int i = 0; i < lines.size(); i++) {
+                Class<?> type = i == 0 ? Journal.Header.class : Journal.Line.class;
+                byte[] raw = lines.get(i).getBytes(java.nio.charset.StandardCharsets.UTF_8);
+                assertArrayEquals(raw, Json.MAPPER.writeValueAsBytes(Json.MAPPER.readValue(raw, type)), "journal line " + (i + 1));
+            }
         }
     }
 
