@@ -219,10 +219,10 @@ public final class Planner implements ChainMeasurer.Sink {
     }
 
     /**
-     * The steps after the plan (sidecar, commit) serialize what no earlier step did; their first use costs class
-     * loading and serializer construction ({@link Sidecar#warmUp}). Done here on a daemon thread while the emulation
-     * runs on this one, after the payload's hashing ahead (which the emulation waits for) has ended: the second core
-     * is idle then until the plan ends. {@code sample}: the log as planned so far (firmware log and boundary records).
+     * The steps after the plan (sidecar, commit) write what no earlier step did; their first use costs class loading
+     * and the first, interpreted runs of the streaming writers ({@link Sidecar#warmUp}). Done here on a daemon thread
+     * while the emulation runs on this one, after every hashing unit has ended (it would only take CPU from them).
+     * {@code sample}: the log as planned so far (firmware log and boundary records).
      */
     private static void warmTheTail(Hashing hashing, EventLog sample) {
         Thread t = new Thread(() -> {

@@ -21,7 +21,7 @@ import java.util.stream.Stream;
 /**
  * Build step only (the pom's class-data-sharing training, and the package's build-cds): runs several commands in one
  * JVM, so that {@code -XX:ArchiveClassesAtExit} archives the classes of each — JDK 17 dumps one run's classes, and a
- * run of one command leaves the others' (the emulator, JNA, PE/COFF, the policy engine, Jackson's writers) to be
+ * run of one command leaves the others' (the emulator, JNA, PE/COFF, the policy engine, Jackson) to be
  * parsed and verified at every start. Commands are separated by {@code --then}; their output is discarded and their
  * exit codes do not matter (a training input that is missing on the build machine only makes the archive smaller).
  *
@@ -50,9 +50,11 @@ public final class CdsTraining {
         // as Main.main: JNA finds its libraries without running ldconfig, so the archive holds the classes of that path
         System.setProperty("jna.platform.library.path", Main.jnaPlatformLibraryPath());
         try {
-            Warmup.run(); // what boot and predict load on their second thread (TSS.Java, JNA, Jackson's writers)
-        } catch (Exception e) {
-            // the archive is only smaller
+            // what boot and predict load on their second thread (TSS.Java, JNA, libcrypto, Unicorn, predict's Jackson
+            // mapper), started as they start it, so that the thread's lambda is archived too
+            Warmup.start(true).join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt(); // the archive is only smaller
         }
         PrintWriter nowhere = new PrintWriter(OutputStream.nullOutputStream());
         List<String> command = new ArrayList<>();

@@ -21,7 +21,7 @@ import java.util.Map;
  * wait for it: whatever the command reaches first it loads itself, and the JVM's class loading locks make the
  * other thread wait for that class instead of loading it twice. A failure here is ignored: the command then meets
  * the same failure where it is reported properly. The build's class-data-sharing training runs the same steps
- * ({@link #run}), so the archive holds these classes already parsed and verified.
+ * ({@link #start}, joined), so the archive holds these classes already parsed and verified.
  *
  * <p>At the command's priority. Lowering it (tried in session 7, at nice 10, when this thread also built Jackson's
  * databind serializers) was not kept: whatever the command needs while the lowered thread holds it (a class it
@@ -33,12 +33,18 @@ final class Warmup {
     private Warmup() {
     }
 
-    /** Starts the warm-up on a daemon thread (it never keeps the JVM alive); {@code databind}: predict's, with Jackson's mapper. */
-    static void start(boolean databind) {
+    /**
+     * Starts the warm-up on a daemon thread (it never keeps the JVM alive) and returns that thread; {@code databind}:
+     * predict's, with Jackson's mapper. The class-data-sharing training starts it the same way (and joins it), so the
+     * archive holds this method's lambda, the first lambda of a boot, which would otherwise be spun on the command's
+     * thread before the warm-up can begin.
+     */
+    static Thread start(boolean databind) {
         Thread t = new Thread(() -> runQuietly(databind), "warmup");
         t.setDaemon(true);
         t.setPriority(Thread.NORM_PRIORITY - 1);
         t.start();
+        return t;
     }
 
     private static void runQuietly(boolean databind) {
@@ -47,11 +53,6 @@ final class Warmup {
         } catch (Throwable e) {
             // only a head start was lost
         }
-    }
-
-    /** Every step, databind's too (the class-data-sharing training: both commands' classes). */
-    static void run() throws Exception {
-        run(true);
     }
 
     /** The steps, in the order the command needs them. */

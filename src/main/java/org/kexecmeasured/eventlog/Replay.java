@@ -3,8 +3,6 @@ package org.kexecmeasured.eventlog;
 import org.kexecmeasured.util.HashAlg;
 
 import java.nio.charset.StandardCharsets;
-import java.security.DigestException;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.LinkedHashMap;
@@ -74,20 +72,15 @@ public final class Replay {
     private static byte[][] replayBank(List<Event> events, HashAlg bank, int locality) {
         byte[][] pcrs = new byte[PCR_COUNT][bank.size];
         if (locality > 0) pcrs[0][bank.size - 1] = (byte) locality;
-        MessageDigest md = bank.newDigest();
         for (int i = 0, n = events.size(); i < n; i++) {
             Event e = events.get(i);
             if (e.eventType() == EventType.EV_NO_ACTION || e.pcrIndex() >= PCR_COUNT) continue;
             byte[] d = e.digestNoCopy(bank.algId);
             if (d == null) continue; // cannot extend; Verification reports the PCR as unverifiable (recordsLackingDigest)
-            byte[] pcr = pcrs[(int) e.pcrIndex()];
-            md.update(pcr);
-            md.update(d);
-            try {
-                md.digest(pcr, 0, bank.size);
-            } catch (DigestException ex) {
-                pcrs[(int) e.pcrIndex()] = md.digest();
-            }
+            // HashAlg.extend: OpenSSL's one-shot digest where it loads (the JDK's SHA code runs interpreted in a
+            // short command: ~0.1 ms an extend against a few µs)
+            int pcr = (int) e.pcrIndex();
+            pcrs[pcr] = bank.extend(pcrs[pcr], d);
         }
         return pcrs;
     }

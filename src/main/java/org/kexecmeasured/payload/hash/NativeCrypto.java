@@ -18,7 +18,9 @@ import java.util.Map;
 /**
  * OpenSSL libcrypto (EVP digest API, and the EVP sign and verify APIs for {@link NativeSigningKey} and
  * {@link NativeVerifier}; OpenSSL 1.1.1 and 3)
- * through JNA; optional. The one binding of libcrypto in the tool.
+ * through JNA; optional. The tool's binding of libcrypto for streamed digests and signatures; the only other one,
+ * {@code util.NativeDigest}, binds two functions for one-shot digests of small inputs ({@code util} may not depend on
+ * this package).
  */
 final class NativeCrypto {
 
