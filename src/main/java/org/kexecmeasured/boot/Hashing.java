@@ -87,13 +87,15 @@ public final class Hashing {
         int n = view.remaining();
         if (n >= LARGE) {
             awaitPrecomputed(n);
+            // before the comparison too, not only before OpenSSL's read: ByteViews compares native memory with libc
+            // memcmp, and its read of a truncated mapping ends the process (SIGBUS), where the JDK's threw InternalError
+            beforeLargeRead.run();
             Map<HashAlg, byte[]> known = seen(view);
             if (known != null) {
                 reusedBytes.addAndGet(n);
                 return known;
             }
         }
-        if (n >= LARGE) beforeLargeRead.run();
         long t0 = System.nanoTime();
         Map<HashAlg, byte[]> d;
         try (MultiHasher h = MultiHasher.create(banks)) {
@@ -119,6 +121,8 @@ public final class Hashing {
         if (n < LARGE) {
             return digest(data.toArray());
         }
+        // before placedView and the comparisons: they read the payload's mapping with memcmp (see digest(ByteBuffer))
+        beforeLargeRead.run();
         ByteBuffer placed = data.placedView();
         if (placed != null) {
             // the guest still holds exactly the payload's bytes it was placed from (a stub measuring its own section):
@@ -127,6 +131,7 @@ public final class Hashing {
             return digest(placed);
         }
         awaitPrecomputed(n);
+        beforeLargeRead.run(); // before the comparison with what was remembered (memcmp of the mapping), as above
         List<Map.Entry<ByteBuffer, Map<HashAlg, byte[]>>> remembered = rememberedOfLength(n);
         if (!remembered.isEmpty()) {
             Map<HashAlg, byte[]> same = sameAs(data, remembered);

@@ -53,8 +53,14 @@ final class HashingUnits {
             try {
                 threads.execute(this::work);
             } catch (RuntimeException | Error e) {
+                u.result.completeExceptionally(e); // skipped if a running worker takes it
                 synchronized (this) {
                     running--;
+                    if (running == 0) {
+                        // no worker will ever take what is queued: out of the queue, failed, or awaitIdle and the
+                        // units' futures wait forever
+                        for (Unit<?> q; (q = queue.poll()) != null; ) q.result.completeExceptionally(e);
+                    }
                     notifyAll();
                 }
                 throw e;

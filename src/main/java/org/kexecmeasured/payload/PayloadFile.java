@@ -163,8 +163,12 @@ public final class PayloadFile implements AutoCloseable {
      * truncated under the mapping (here: after its read lease was broken and the writer's 45 s wait ran out, during
      * a long run), so the read got SIGBUS, which HotSpot turns into an {@link InternalError} "a fault occurred in an
      * unsafe memory access operation", or "… in a recent unsafe memory access operation in compiled Java code",
-     * raised in the reading thread at the read or shortly after it. A read from native code (libcrypto) would end the
-     * process instead: {@link #checkUnchanged} runs before every large hash for that.
+     * raised in the reading thread at the read or shortly after it. A read from native code (libcrypto, and libc's
+     * {@code memcmp} in {@code util.ByteViews} for native memory of 4 KiB and more) would end the process instead:
+     * {@link #checkUnchanged} runs before every large hash and before {@code boot.Hashing} compares a large
+     * measurement with the payload's bytes. Not yet before the emulator's own comparisons with the payload's mapping
+     * ({@code LoadImage}'s {@code placedContent}, the candidate sections of a loaded image): those still end the
+     * process if the mapping was truncated under them.
      */
     public static boolean isTruncatedMappingFault(Throwable t) {
         return t instanceof InternalError && t.getMessage() != null

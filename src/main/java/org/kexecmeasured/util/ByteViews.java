@@ -29,9 +29,19 @@ public final class ByteViews {
      */
     public static final int NATIVE_AT_LEAST = 4096;
 
+    /** Whether {@link #memcmp} is bound: without JNA's native part the JDK compares (as before memcmp). */
+    private static final boolean NATIVE;
+
     static {
         // JNA direct mapping: a JNI call into JNA's dispatch, no proxy, no boxing (as uefi/unicorn's UnicornDirect)
-        Native.register(ByteViews.class, "c");
+        boolean bound;
+        try {
+            Native.register(ByteViews.class, "c");
+            bound = true;
+        } catch (LinkageError e) {
+            bound = false; // JNA's libjnidispatch not loadable here: every comparison stays with the JDK
+        }
+        NATIVE = bound;
     }
 
     /** libc {@code int memcmp(const void *a, const void *b, size_t n)}. */
@@ -64,7 +74,7 @@ public final class ByteViews {
         if (sameMemory(a, b)) {
             return true;
         }
-        if (a.remaining() == b.remaining() && a.remaining() >= NATIVE_AT_LEAST && a.isDirect() && b.isDirect()) {
+        if (a.remaining() == b.remaining() && a.remaining() >= NATIVE_AT_LEAST && NATIVE && a.isDirect() && b.isDirect()) {
             try {
                 return memcmp(new Pointer(address(a)), new Pointer(address(b)), a.remaining()) == 0;
             } finally {
@@ -82,7 +92,7 @@ public final class ByteViews {
      */
     public static boolean holds(Pointer at, ByteBuffer b) {
         int n = b.remaining();
-        if (n >= NATIVE_AT_LEAST && b.isDirect()) {
+        if (n >= NATIVE_AT_LEAST && NATIVE && b.isDirect()) {
             try {
                 return memcmp(at, new Pointer(address(b)), n) == 0;
             } finally {

@@ -23,12 +23,17 @@ final class NativeDigest {
     private static final Pointer[] MD = new Pointer[HashAlg.values().length];
 
     static {
-        NativeLibrary lib = Boolean.getBoolean("kexec.measured.noNativeCrypto") ? null : load();
-        if (lib != null) {
-            Native.register(NativeDigest.class, lib);
-            for (HashAlg a : new HashAlg[]{HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384, HashAlg.SHA512}) {
-                MD[a.ordinal()] = EVP_get_digestbyname(a.name());
+        try {
+            NativeLibrary lib = Boolean.getBoolean("kexec.measured.noNativeCrypto") ? null : load();
+            if (lib != null) {
+                Native.register(NativeDigest.class, lib);
+                for (HashAlg a : new HashAlg[]{HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384, HashAlg.SHA512}) {
+                    MD[a.ordinal()] = EVP_get_digestbyname(a.name());
+                }
             }
+        } catch (LinkageError e) {
+            // JNA's own native part is not loadable here (NativeLibrary's class initialization fails): the JDK computes
+            java.util.Arrays.fill(MD, null);
         }
     }
 
