@@ -2,6 +2,7 @@ package org.kexecmeasured.payload;
 
 import org.kexecmeasured.util.BadInputException;
 import org.kexecmeasured.util.BoundedFiles;
+import org.kexecmeasured.util.ByteViews;
 import org.kexecmeasured.util.ReadLease;
 
 import java.io.IOException;
@@ -113,6 +114,8 @@ public final class PayloadFile implements AutoCloseable {
                         + " bytes (KEXEC_MEASURED_MAX_PAYLOAD=SIZE raises it, up to 2047M)");
             }
             ByteBuffer m = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
+            // never compared by memcmp: a truncated file under it must stay an InternalError (exit 2), not SIGBUS
+            ByteViews.fileMapped(m);
             return new PayloadFile(name, m, Source.MAPPED, null, lease);
         } catch (IOException e) {
             throw new BadInputException(name + ": cannot map: " + e.getMessage());
@@ -163,12 +166,11 @@ public final class PayloadFile implements AutoCloseable {
      * truncated under the mapping (here: after its read lease was broken and the writer's 45 s wait ran out, during
      * a long run), so the read got SIGBUS, which HotSpot turns into an {@link InternalError} "a fault occurred in an
      * unsafe memory access operation", or "… in a recent unsafe memory access operation in compiled Java code",
-     * raised in the reading thread at the read or shortly after it. A read from native code (libcrypto, and libc's
-     * {@code memcmp} in {@code util.ByteViews} for native memory of 4 KiB and more) would end the process instead:
-     * {@link #checkUnchanged} runs before every large hash and before {@code boot.Hashing} compares a large
-     * measurement with the payload's bytes. Not yet before the emulator's own comparisons with the payload's mapping
-     * ({@code LoadImage}'s {@code placedContent}, the candidate sections of a loaded image): those still end the
-     * process if the mapping was truncated under them.
+     * raised in the reading thread at the read or shortly after it. A read from native code would end the process
+     * instead: libcrypto's reads have {@link #checkUnchanged} before every large hash (and before {@code boot.Hashing}
+     * compares a large measurement with the payload's bytes), and libc's {@code memcmp} never reads the mapping
+     * ({@code util.ByteViews#fileMapped}: comparisons that touch it, the emulator's {@code LoadImage} and candidate
+     * sections among them, run in the JDK).
      */
     public static boolean isTruncatedMappingFault(Throwable t) {
         return t instanceof InternalError && t.getMessage() != null

@@ -3,7 +3,10 @@ package org.kexecmeasured.util;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 
+import java.lang.ref.WeakReference;
 import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Content comparison of byte buffers that knows when two of them are views of the same memory. The payload's
@@ -18,6 +21,12 @@ import java.nio.ByteBuffer;
  * comparison ({@link ByteBuffer#equals}, {@code ArraysSupport.vectorizedMismatch}) is a vector intrinsic of the C2
  * compiler only; under the launcher's C1-only JIT it is a Java loop of 8-byte reads, first interpreted — a few
  * hundred MB/s, where {@code memcmp} runs at memory speed. Heap arrays, and fewer bytes, stay with the JDK.
+ * <p>
+ * Except memory mapped from a file ({@link #fileMapped}: the payload's mapping): its file can be truncated under the
+ * mapping once a writer has broken the payload's read lease, and a read past the file's end is SIGBUS. In the JDK's
+ * comparison HotSpot turns that fault into an {@link InternalError} (which the CLI reports as a changed payload, exit
+ * 2); in {@code memcmp} it kills the JVM without an exit code. So a range that overlaps a file mapping is always
+ * compared by the JDK.
  */
 public final class ByteViews {
     private ByteViews() {
@@ -44,6 +53,44 @@ public final class ByteViews {
         NATIVE = bound;
     }
 
+    /** A file mapping's native range, while its buffer lives (a stale range only sends comparisons to the JDK). */
+    private record FileRange(long start, long end, WeakReference<ByteBuffer> mapping) {
+    }
+
+    /** The {@link #fileMapped} ranges (few: one per payload opened). */
+    private static final List<FileRange> FILE_MAPPED = new CopyOnWriteArrayList<>();
+
+    /**
+     * Registers {@code mapping} (a buffer mapped from a file) as memory that {@code memcmp} must never read: see the
+     * class comment. Call it before any view of the mapping is handed out.
+     */
+    public static void fileMapped(ByteBuffer mapping) {
+        if (!NATIVE || !mapping.isDirect()) return; // without memcmp nothing reads it natively here
+        for (FileRange r : FILE_MAPPED) {
+            if (r.mapping().get() == null) FILE_MAPPED.remove(r);
+        }
+        long start = address(mapping.duplicate().position(0));
+        FILE_MAPPED.add(new FileRange(start, start + mapping.capacity(), new WeakReference<>(mapping)));
+        java.lang.ref.Reference.reachabilityFence(mapping);
+    }
+
+    /** Whether the remaining bytes of {@code b} overlap a {@link #fileMapped} range. */
+    public static boolean isFileMapped(ByteBuffer b) {
+        if (!NATIVE || !b.isDirect()) return false;
+        try {
+            return overlapsFileMapping(address(b), b.remaining());
+        } finally {
+            java.lang.ref.Reference.reachabilityFence(b);
+        }
+    }
+
+    private static boolean overlapsFileMapping(long start, long length) {
+        for (FileRange r : FILE_MAPPED) {
+            if (start < r.end() && r.start() < start + length) return true;
+        }
+        return false;
+    }
+
     /** libc {@code int memcmp(const void *a, const void *b, size_t n)}. */
     private static native int memcmp(Pointer a, Pointer b, long n);
 
@@ -68,7 +115,8 @@ public final class ByteViews {
 
     /**
      * {@code a.equals(b)} (the remaining bytes, by content) without reading them when they are the same memory, and
-     * by {@code memcmp} when both are native memory of {@link #NATIVE_AT_LEAST} bytes or more.
+     * by {@code memcmp} when both are native memory of {@link #NATIVE_AT_LEAST} bytes or more and neither is mapped from a
+     * file.
      */
     public static boolean sameContent(ByteBuffer a, ByteBuffer b) {
         if (sameMemory(a, b)) {
@@ -76,7 +124,12 @@ public final class ByteViews {
         }
         if (a.remaining() == b.remaining() && a.remaining() >= NATIVE_AT_LEAST && NATIVE && a.isDirect() && b.isDirect()) {
             try {
-                return memcmp(new Pointer(address(a)), new Pointer(address(b)), a.remaining()) == 0;
+                long pa = address(a);
+                long pb = address(b);
+                int n = a.remaining();
+                if (!overlapsFileMapping(pa, n) && !overlapsFileMapping(pb, n)) {
+                    return memcmp(new Pointer(pa), new Pointer(pb), n) == 0;
+                }
             } finally {
                 java.lang.ref.Reference.reachabilityFence(a);
                 java.lang.ref.Reference.reachabilityFence(b);
@@ -87,14 +140,18 @@ public final class ByteViews {
 
     /**
      * Whether the {@code b.remaining()} bytes of native memory at {@code at} are the remaining bytes of {@code b}:
-     * {@code memcmp} when {@code b} is native memory of {@link #NATIVE_AT_LEAST} bytes or more, else the JDK's
+     * {@code memcmp} when {@code b} is native memory of {@link #NATIVE_AT_LEAST} bytes or more and neither side is
+     * mapped from a file, else the JDK's
      * comparison. {@code at} must be readable for that length (the caller's bounds).
      */
     public static boolean holds(Pointer at, ByteBuffer b) {
         int n = b.remaining();
         if (n >= NATIVE_AT_LEAST && NATIVE && b.isDirect()) {
             try {
-                return memcmp(at, new Pointer(address(b)), n) == 0;
+                long pb = address(b);
+                if (!overlapsFileMapping(Pointer.nativeValue(at), n) && !overlapsFileMapping(pb, n)) {
+                    return memcmp(at, new Pointer(pb), n) == 0;
+                }
             } finally {
                 java.lang.ref.Reference.reachabilityFence(b);
             }
