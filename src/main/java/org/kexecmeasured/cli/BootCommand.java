@@ -504,14 +504,14 @@ public final class BootCommand implements Callable<Integer> {
         if (logNote != null) m.put("logSource", logNote);
         m.put("banks", p.tpmBanks().stream().map(a -> a.tpmName).toList());
         m.put("firmwareRecords", p.firmwareRecords());
-        m.put("divergent", p.divergences().stream().map(d -> Map.of("bank", d.bank().tpmName, "pcr", d.pcr(),
+        m.put("divergent", p.divergences().stream().map(d -> ordered("bank", d.bank().tpmName, "pcr", d.pcr(),
                 "tpm", Hex.of(d.tpm()), "logReplay", Hex.of(d.logReplay()))).toList());
         Map<String, Object> dec = new LinkedHashMap<>();
         dec.put("allowed", r.decision().allowed());
         dec.put("reasons", r.decision().reasons());
         if (r.decision().record() != null) dec.put("policy", r.decision().record());
         m.put("decision", dec);
-        m.put("extended", r.commit().extended().stream().map(e -> Map.of("seq", e.seq(), "pcr", e.measurement().pcr(),
+        m.put("extended", r.commit().extended().stream().map(e -> ordered("seq", e.seq(), "pcr", e.measurement().pcr(),
                 "eventType", e.measurement().eventType() & 0xffffffffL, "origin", e.origin().id())).toList());
         m.put("notExtended", p.sideRecords().size());
         Map<String, Object> s = new LinkedHashMap<>();
@@ -554,6 +554,13 @@ public final class BootCommand implements Callable<Integer> {
         m.put("notes", p.notes());
         m.put("loaded", r.loaded().loaded());
         m.put("load", r.loaded().describe());
+        return m;
+    }
+
+    /** A map of the key/value pairs in this order ({@code Map.of}'s order changes from one JVM run to the next). */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) m.put((String) keysAndValues[i], keysAndValues[i + 1]);
         return m;
     }
 
