@@ -13,19 +13,25 @@ import com.sun.jna.Pointer;
  * of a few µs. The large, streamed digests stay with {@code payload.hash}'s binding; this one only binds
  * {@code EVP_get_digestbyname} and {@code EVP_Digest} (OpenSSL 1.1.1 and 3), here because {@code util} depends on no
  * other package. Optional, as that one: without libcrypto, or with {@code -Dkexec.measured.noNativeCrypto=true},
- * {@link #digest} returns null and the JDK computes.
+ * {@link #digest} returns null and the JDK computes. The one place that finds libcrypto: the payload's binding
+ * loads the library named by {@link #libraryName}.
  */
-final class NativeDigest {
+public final class NativeDigest {
     private NativeDigest() {
     }
 
     /** The {@code EVP_MD} of each {@link HashAlg} by ordinal; null where OpenSSL is absent or lacks it (SM3). */
     private static final Pointer[] MD = new Pointer[HashAlg.values().length];
 
+    /** The name libcrypto loaded by, or null (absent, switched off, or JNA's native part not loadable). */
+    private static final String LIBRARY_NAME;
+
     static {
+        String loaded = null;
         try {
             NativeLibrary lib = Boolean.getBoolean("kexec.measured.noNativeCrypto") ? null : load();
             if (lib != null) {
+                loaded = lib.getName();
                 Native.register(NativeDigest.class, lib);
                 for (HashAlg a : new HashAlg[]{HashAlg.SHA1, HashAlg.SHA256, HashAlg.SHA384, HashAlg.SHA512}) {
                     MD[a.ordinal()] = EVP_get_digestbyname(a.name());
@@ -34,10 +40,20 @@ final class NativeDigest {
         } catch (LinkageError e) {
             // JNA's own native part is not loadable here (NativeLibrary's class initialization fails): the JDK computes
             java.util.Arrays.fill(MD, null);
+            loaded = null;
         }
+        LIBRARY_NAME = loaded;
     }
 
-    /** The names the payload's binding tries too: the development link, then the two ABIs. */
+    /**
+     * The name under which libcrypto loaded here (for JNA's {@code Native.load}), or null when the tool computes
+     * digests in the JDK: no libcrypto, {@code -Dkexec.measured.noNativeCrypto=true}, or no JNA native part.
+     */
+    public static String libraryName() {
+        return LIBRARY_NAME;
+    }
+
+    /** The development link, then the two ABIs (OpenSSL 3, 1.1.1). */
     private static NativeLibrary load() {
         for (String name : new String[]{"crypto", "libcrypto.so.3", "libcrypto.so.1.1"}) {
             try {

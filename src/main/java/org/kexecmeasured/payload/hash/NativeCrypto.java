@@ -8,6 +8,7 @@ import com.sun.jna.ptr.IntByReference;
 import com.sun.jna.ptr.LongByReference;
 import com.sun.jna.ptr.PointerByReference;
 import org.kexecmeasured.util.HashAlg;
+import org.kexecmeasured.util.NativeDigest;
 
 import java.util.ArrayList;
 import java.util.Collection;
@@ -74,17 +75,16 @@ final class NativeCrypto {
     private NativeCrypto() {
     }
 
+    /** The library {@code util.NativeDigest} found (the one place that names and finds libcrypto), or null. */
     private static LibCrypto load() {
-        if (Boolean.getBoolean("kexec.measured.noNativeCrypto")) return null;
-        for (String name : new String[]{"crypto", "libcrypto.so.3", "libcrypto.so.1.1"}) {
-            try {
-                LibCrypto lib = Native.load(name, LibCrypto.class);
-                if (lib.EVP_get_digestbyname("SHA256") != null) return lib;
-            } catch (Throwable e) {
-                // try the next name; the JCA path is the fallback
-            }
+        String name = NativeDigest.libraryName();
+        if (name == null) return null;
+        try {
+            LibCrypto lib = Native.load(name, LibCrypto.class);
+            return lib.EVP_get_digestbyname("SHA256") != null ? lib : null;
+        } catch (Throwable e) {
+            return null; // the JCA path is the fallback
         }
-        return null;
     }
 
     static boolean available() {
